@@ -1,0 +1,78 @@
+# minzheng - build, run and test.  See README.md.
+#
+#   make deps    install missing Debian packages (and web packages)
+#   make         build build/minzheng
+#   make run     deps + build + demo database + serve on 127.0.0.1:8080
+#   make test    deps + build + every suite (also under ASan+UBSan)
+#   make bench   performance runs -> docs/benchmarks.md
+
+CC      ?= cc
+PKGS    := libmicrohttpd jansson sqlite3 libsodium libzip expat xlsxwriter
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN    := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wno-unused-parameter
+CSTD    := -std=c17 -D_GNU_SOURCE
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -Iinclude -Isrc -Ibuild/gen $(PKG_CFLAGS) -MMD -MP
+LIBS    := $(PKG_LIBS) -lcsv -lpthread -lm
+
+BUILD   ?= build
+SRC     := $(sort $(wildcard src/*/*.c src/modules/*/*.c))
+MAIN    := src/cli/main.c
+LIBSRC  := $(filter-out $(MAIN),$(SRC))
+OBJ     := $(LIBSRC:%.c=$(BUILD)/obj/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+SAMPLE_SRC := $(sort $(wildcard tests/sample/*.c))
+
+.PHONY: all deps run test unit api e2e fuzz-replay asan bench clean web format check-format
+
+all: $(BUILD)/minzheng $(BUILD)/minzheng-sample
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libminzheng.a: $(OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/minzheng: $(BUILD)/obj/$(MAIN:.c=.o) $(BUILD)/libminzheng.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+
+# The binary with the sample module of tests/sample linked in (never shipped).
+$(BUILD)/minzheng-sample: $(SAMPLE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libminzheng.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libminzheng.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ $< $(BUILD)/libminzheng.a $(LIBS) -lcmocka
+
+unit-bin: $(UNIT_BIN)
+
+deps:
+	@scripts/deps.sh
+
+web:
+	@scripts/web.sh
+
+run: deps all web
+	@scripts/run.sh
+
+# Every suite; the summary line comes from scripts/test.sh.
+test: deps
+	@$(MAKE) --no-print-directory all unit-bin
+	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all unit-bin
+	@$(MAKE) --no-print-directory web
+	@scripts/test.sh
+
+bench: deps all
+	@scripts/bench.sh
+
+format:
+	clang-format -i $(SRC) $(wildcard include/mz/*.h src/*/*.h tests/unit/*.c tests/sample/*.c tests/fuzz/*.c)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,136 @@
+/* db.h - the one database interface every module uses.
+ *
+ * A connection (struct mz_db) belongs to one thread. Statements are written
+ * with `?` placeholders in portable SQL and prepared once per connection: the
+ * connection caches them by their SQL text, so a module may call
+ * mz_db_prepare() on every request and pay for parsing only the first time.
+ * A statement from the cache must be finished with mz_db_reset() (or
+ * mz_db_done()) before the same SQL is prepared again.
+ *
+ * The backend is chosen by the open spec: a file path (or ":memory:") opens
+ * SQLite; "postgresql://..." or "host=..." is reserved for the libpq backend.
+ * Backends implement struct mz_db_ops (src/db/db_internal.h); nothing outside
+ * src/db knows which one runs. Dialect differences live in mz_db_dialect().
+ */
+#ifndef MZ_DB_H
+#define MZ_DB_H
+
+#include "mz/base.h"
+
+struct mz_db;
+struct mz_stmt;
+
+enum mz_db_kind { MZ_DB_SQLITE, MZ_DB_POSTGRESQL };
+
+/* Step results (besides negative mz_err). */
+#define MZ_ROW 1
+#define MZ_DONE 0
+
+/* Column types as reported by mz_db_col_type(). */
+enum mz_col_type { MZ_COL_NULL, MZ_COL_INT, MZ_COL_REAL, MZ_COL_TEXT, MZ_COL_BLOB };
+
+struct mz_db_options {
+    bool readonly;
+    bool create;          /* create the file if missing (default: must exist) */
+    int busy_timeout_ms;  /* default 5000 */
+    bool synchronous_full;/* PRAGMA synchronous=FULL (money, audit); default NORMAL */
+};
+
+/* Open a connection. opts may be NULL for defaults (create=true). */
+int mz_db_open(const char *spec, const struct mz_db_options *opts, struct mz_db **out);
+void mz_db_close(struct mz_db *db);
+enum mz_db_kind mz_db_kind(const struct mz_db *db);
+/* "sqlite" or "postgresql" */
+const char *mz_db_kind_name(const struct mz_db *db);
+/* The last error's English text from the backend (for logs only). */
+const char *mz_db_errmsg(const struct mz_db *db);
+
+/* Run SQL without parameters or results (DDL, PRAGMA); may hold several
+ * statements separated by semicolons. */
+int mz_db_exec(struct mz_db *db, const char *sql);
+
+/* Prepare (or fetch from the cache) a statement; bound values are cleared.
+ * MZ_ERR_DB with the message in mz_db_errmsg() when the SQL is bad. */
+int mz_db_prepare(struct mz_db *db, const char *sql, struct mz_stmt **out);
+/* Prepare outside the cache (for one-off dynamic SQL); finish with mz_db_finalize(). */
+int mz_db_prepare_uncached(struct mz_db *db, const char *sql, struct mz_stmt **out);
+void mz_db_finalize(struct mz_stmt *stmt);
+
+/* Parameters are 1-based as in SQL. Text is copied by the backend. */
+int mz_db_bind_int(struct mz_stmt *stmt, int idx, int64_t value);
+int mz_db_bind_double(struct mz_stmt *stmt, int idx, double value);
+int mz_db_bind_text(struct mz_stmt *stmt, int idx, const char *text); /* NULL binds null */
+int mz_db_bind_textn(struct mz_stmt *stmt, int idx, const char *text, size_t len);
+int mz_db_bind_blob(struct mz_stmt *stmt, int idx, const void *data, size_t len);
+int mz_db_bind_null(struct mz_stmt *stmt, int idx);
+int mz_db_param_count(struct mz_stmt *stmt);
+
+/* MZ_ROW, MZ_DONE or a negative mz_err (MZ_ERR_CONFLICT on unique violation,
+ * MZ_ERR_CONSTRAINT on other constraints, MZ_ERR_BUSY when locked). */
+int mz_db_step(struct mz_stmt *stmt);
+/* Reset a statement for reuse and clear its bindings. */
+void mz_db_reset(struct mz_stmt *stmt);
+/* Finish with a statement: reset if cached, finalize if not. */
+void mz_db_done(struct mz_stmt *stmt);
+
+/* Columns are 0-based. Text pointers are valid until the next step/reset. */
+int mz_db_col_count(struct mz_stmt *stmt);
+const char *mz_db_col_name(struct mz_stmt *stmt, int col);
+enum mz_col_type mz_db_col_type(struct mz_stmt *stmt, int col);
+int64_t mz_db_col_int(struct mz_stmt *stmt, int col);
+double mz_db_col_double(struct mz_stmt *stmt, int col);
+const char *mz_db_col_text(struct mz_stmt *stmt, int col); /* NULL for SQL null */
+const void *mz_db_col_blob(struct mz_stmt *stmt, int col);
+size_t mz_db_col_bytes(struct mz_stmt *stmt, int col);
+
+/* Transactions. begin_write takes the write lock at once (BEGIN IMMEDIATE on
+ * SQLite) so a writer never fails half-way on a lock upgrade. Nesting is not
+ * supported: MZ_ERR_INTERNAL if a transaction is already open. */
+int mz_db_begin(struct mz_db *db);
+int mz_db_begin_write(struct mz_db *db);
+int mz_db_commit(struct mz_db *db);
+int mz_db_rollback(struct mz_db *db);
+bool mz_db_in_transaction(const struct mz_db *db);
+
+/* Rows changed by the last INSERT/UPDATE/DELETE, and the last inserted rowid. */
+int64_t mz_db_changes(struct mz_db *db);
+int64_t mz_db_last_id(struct mz_db *db);
+
+/* Convenience: run a one-row query returning one integer (e.g. count(*)).
+ * Parameters are text values (NULL entries bind null). MZ_ERR_NOTFOUND if no row. */
+int mz_db_query_int(struct mz_db *db, const char *sql, int64_t *out, int nparams,
+                    const char *const *params);
+
+/* True if the table exists; columns of a table into a caller array. */
+bool mz_db_table_exists(struct mz_db *db, const char *table);
+bool mz_db_column_exists(struct mz_db *db, const char *table, const char *column);
+
+/* Online backup to a new file, then an integrity check of the copy. */
+int mz_db_backup(struct mz_db *db, const char *to_path);
+/* PRAGMA integrity_check (SQLite) or the backend's equivalent: MZ_OK if "ok". */
+int mz_db_integrity_check(struct mz_db *db);
+
+/* Dialect: the few places SQL differs between backends. */
+enum mz_dialect_item {
+    MZ_SQL_AUTOINCREMENT_PK, /* "INTEGER PRIMARY KEY" | "BIGSERIAL PRIMARY KEY" */
+    MZ_SQL_NOW,              /* an expression for the current UTC time as RFC 3339 text */
+    MZ_SQL_BLOB,             /* "BLOB" | "BYTEA" */
+};
+const char *mz_db_dialect(const struct mz_db *db, enum mz_dialect_item item);
+
+/* --- migrations ------------------------------------------------------------ */
+/* A numbered step of a module. Steps run in order, each in a transaction, and
+ * are recorded in mz_migrations(module, number, name, applied_at); applied
+ * steps are skipped, so running them again changes nothing. Either sql or fn. */
+struct mz_migration {
+    int number;
+    const char *name;
+    const char *sql;                       /* portable SQL, may hold several statements */
+    int (*fn)(struct mz_db *db);           /* for steps SQL alone cannot express */
+};
+
+/* Apply the module's steps that are not yet recorded. *applied counts new ones. */
+int mz_db_migrate(struct mz_db *db, const char *module, const struct mz_migration *steps,
+                  size_t nsteps, int *applied);
+
+#endif

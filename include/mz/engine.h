@@ -1,0 +1,258 @@
+/* engine.h - declared entities, workflows and modules.
+ *
+ * A business system is declared as data: an entity is a table of field
+ * descriptors, a workflow a table of states and transitions, a module a const
+ * descriptor listing them. From one declaration the engine gives the table and
+ * its indexes (by migration), the REST endpoints with validation, lists with
+ * filters, sort and paging, soft delete, optimistic concurrency, change
+ * history, import and export, workflow actions, /meta and OpenAPI. C is written
+ * only for real business rules, through hooks.
+ *
+ * How to declare an entity: see docs/architecture.md and tests/sample/.
+ */
+#ifndef MZ_ENGINE_H
+#define MZ_ENGINE_H
+
+#include <jansson.h>
+#include "mz/base.h"
+#include "mz/db.h"
+#include "mz/http.h"
+
+enum mz_ftype {
+    MZ_T_TEXT,      /* UTF-8 text; min/max are lengths in characters */
+    MZ_T_INT,       /* int64; min/max are values */
+    MZ_T_MONEY,     /* int64 fen; min/max are values in fen */
+    MZ_T_DATE,      /* YYYY-MM-DD */
+    MZ_T_DATETIME,  /* RFC 3339, stored in UTC */
+    MZ_T_BOOL,      /* true/false, stored 0/1 */
+    MZ_T_DICT,      /* a code from dictionary `dict` */
+    MZ_T_IDNUM,     /* GB 11643 citizen ID, normalised to 18 characters */
+    MZ_T_USCC,      /* GB 32100 unified social credit code */
+    MZ_T_PHONE,     /* mainland mobile number */
+    MZ_T_BANKCARD,  /* bank card number (Luhn) */
+    MZ_T_DIVISION,  /* division code, normalised to 12 digits */
+    MZ_T_REF,       /* id of a row of entity `ref` */
+    MZ_T_JSON,      /* any JSON value, stored as text */
+};
+
+/* Field flags. */
+enum {
+    MZ_F_REQUIRED = 1 << 0,   /* must be present and non-empty on create */
+    MZ_F_UNIQUE = 1 << 1,     /* unique among rows not deleted */
+    MZ_F_SENSITIVE = 1 << 2,  /* personal data: masked in replies, encrypted at rest */
+    MZ_F_SEARCHABLE = 1 << 3, /* matched by ?q= */
+    MZ_F_SCOPE = 1 << 4,      /* the division code that scopes the row */
+    MZ_F_READONLY = 1 << 5,   /* set by the system (hooks, workflow), never by clients */
+    MZ_F_INDEXED = 1 << 6,    /* plain index for filters */
+    MZ_F_IMMUTABLE = 1 << 7,  /* settable on create only */
+    MZ_F_HAS_MIN = 1 << 8,    /* min is set */
+    MZ_F_HAS_MAX = 1 << 9,    /* max is set */
+    MZ_F_HIDDEN = 1 << 10,    /* not listed in tables by default (UI hint) */
+    MZ_F_MULTILINE = 1 << 11, /* long text (UI hint) */
+};
+
+struct mz_field {
+    const char *name;      /* column and JSON name: [a-z][a-z0-9_]* */
+    enum mz_ftype type;
+    const char *zh;        /* label, Simplified Chinese */
+    const char *en;        /* label, English */
+    unsigned flags;
+    int64_t min, max;      /* with MZ_F_HAS_MIN / MZ_F_HAS_MAX */
+    const char *pattern;   /* POSIX extended regex the whole text must match */
+    const char *pattern_zh;/* what the pattern means, for the error message */
+    const char *dict;      /* dictionary name for MZ_T_DICT */
+    const char *ref;       /* entity name for MZ_T_REF */
+    const char *def;       /* default value as JSON text ("0", "\"draft\"") on create */
+};
+
+/* Text fields without an explicit max are capped at this many characters. */
+#define MZ_TEXT_MAX_DEFAULT 500
+#define MZ_JSON_FIELD_MAX 65536
+
+struct mz_entity;
+struct mz_workflow;
+
+/* What a hook sees: the request, the entity, the row as it will be written
+ * (an object of field values, normalised), the row before (NULL on create) and
+ * the id (0 on create). A validate hook adds field errors with
+ * mz_errors_add(); other hooks fail with mz_fail(). */
+struct mz_write {
+    struct mz_req *req;
+    const struct mz_entity *entity;
+    json_t *row;           /* new values (full row after the change) */
+    json_t *before;        /* previous row or NULL */
+    json_t *errors;        /* array of {"field","code","message"} */
+    int64_t id;
+    const char *action;    /* "create", "update", "delete", or a workflow action */
+};
+
+struct mz_hooks {
+    int (*validate)(struct mz_write *w);     /* after field checks; add errors */
+    int (*before_write)(struct mz_write *w); /* inside the transaction, before SQL */
+    int (*after_write)(struct mz_write *w);  /* inside the transaction, after SQL */
+    /* Adjust a row on its way out (add derived values); row is owned by caller. */
+    void (*present)(struct mz_req *req, const struct mz_entity *e, json_t *row);
+};
+
+/* Entity flags. */
+enum {
+    MZ_E_NO_DELETE = 1 << 0,   /* no DELETE endpoint */
+    MZ_E_NO_IMPORT = 1 << 1,
+    MZ_E_NO_CREATE = 1 << 2,   /* rows come from hooks/workflows only */
+    MZ_E_READONLY = 1 << 3,    /* no write endpoints at all */
+};
+
+struct mz_entity {
+    const char *name;          /* URL and table name: persons -> /api/v1/persons */
+    const char *zh, *en;
+    const struct mz_field *fields;
+    size_t nfields;
+    unsigned flags;
+    const struct mz_hooks *hooks;
+    const struct mz_workflow *workflow;  /* adds a `state` column and actions */
+    const char *title_field;   /* the field that names a row in lists and references */
+    const char *default_sort;  /* e.g. "-id" */
+    const char *permission;    /* prefix for permissions, default: the name */
+};
+
+/* --- workflow --------------------------------------------------------------- */
+struct mz_wf_state {
+    const char *name;      /* stored in the `state` column */
+    const char *zh, *en;
+    int deadline_days;     /* 0: none; else a due date is set on entry */
+    bool final;
+};
+
+/* A guard decides whether the transition may happen (0, or a status after
+ * mz_fail); an effect does its work inside the same transaction. */
+struct mz_transition {
+    const char *from;      /* state name, or "*" for any non-final state */
+    const char *action;    /* URL segment: /actions/<action> */
+    const char *to;
+    const char *zh, *en;
+    const char *permission;/* NULL: "<entity>.<action>" */
+    int (*guard)(struct mz_write *w);
+    int (*effect)(struct mz_write *w);
+    bool comment_required;
+};
+
+struct mz_workflow {
+    const char *name;
+    const char *initial;   /* state of a new row */
+    const struct mz_wf_state *states;
+    size_t nstates;
+    const struct mz_transition *transitions;
+    size_t ntransitions;
+};
+
+/* --- modules ---------------------------------------------------------------- */
+struct mz_menu {
+    const char *key;       /* "assistance/cases" */
+    const char *zh, *en;
+    const char *entity;    /* the entity it lists, or NULL with a route */
+    const char *route;     /* the web route for a custom screen */
+    const char *permission;
+};
+
+struct mz_job {
+    const char *name;
+    int interval_seconds;
+    int (*run)(struct mz_app *app, struct mz_db *db);
+};
+
+struct mz_dict_item {
+    const char *code;
+    const char *zh, *en;
+};
+
+struct mz_dict {
+    const char *name;      /* "sex" */
+    const char *zh, *en;
+    const char *standard;  /* "GB/T 2261.1-2003" */
+    const struct mz_dict_item *items;
+    size_t nitems;
+};
+
+struct mz_module {
+    const char *name;      /* "registry" */
+    const char *zh, *en;
+    const struct mz_entity *const *entities;
+    size_t nentities;
+    const struct mz_route *routes;
+    size_t nroutes;
+    const struct mz_menu *menus;
+    size_t nmenus;
+    const struct mz_migration *migrations;  /* hand-written steps beyond the entities */
+    size_t nmigrations;
+    const struct mz_job *jobs;
+    size_t njobs;
+    const struct mz_dict *const *dicts;
+    size_t ndicts;
+    /* Called once at start-up (after migrations) to check or prepare things. */
+    int (*init)(struct mz_app *app, struct mz_db *db);
+};
+
+/* --- the application -------------------------------------------------------- */
+struct mz_app {
+    const char *db_spec;        /* file path or PostgreSQL conninfo */
+    const struct mz_module *const *modules;
+    size_t nmodules;
+    struct mz_router *router;
+    const char *web_root;
+    /* Fast lookup filled by mz_app_init. */
+    const struct mz_entity **entities;
+    size_t nentities;
+    const struct mz_dict **dicts;
+    size_t ndicts;
+};
+
+/* The built-in module list (src/modules/modules.def) plus extras (tests). */
+extern const struct mz_module *const mz_builtin_modules[];
+extern const size_t mz_builtin_module_count;
+
+/* Build the lookup tables and router from the modules. Does not touch the db. */
+int mz_app_init(struct mz_app *app, const char *db_spec, const struct mz_module *const *extra,
+                size_t nextra);
+void mz_app_free(struct mz_app *app);
+/* Create or migrate the database: engine tables, each entity's table and
+ * indexes (added columns too), then each module's numbered steps. Idempotent. */
+int mz_app_migrate(struct mz_app *app, struct mz_db *db, int *applied);
+
+const struct mz_entity *mz_app_entity(const struct mz_app *app, const char *name);
+const struct mz_dict *mz_app_dict(const struct mz_app *app, const char *name);
+const struct mz_field *mz_entity_field(const struct mz_entity *e, const char *name);
+
+/* --- engine operations (used by routes, importers, modules) ----------------- */
+/* Add a field error to an errors array. */
+void mz_errors_add(json_t *errors, const char *field, const char *code, const char *message);
+
+/* Validate and normalise one field value (JSON) into *out (new reference).
+ * Returns MZ_OK or MZ_ERR_INVALID with code/message set (static strings). */
+int mz_field_normalise(const struct mz_app *app, const struct mz_field *f, json_t *value,
+                       json_t **out, const char **code, const char **message);
+
+/* Create / update / delete through the engine (validation, hooks, history,
+ * scope). The caller holds a write transaction. On failure the request holds
+ * the error (mz_fail) and the return is a status >= 400; on success the new
+ * row is returned in *row_out (may be NULL) and 0. */
+int mz_entity_create(struct mz_req *req, const struct mz_entity *e, json_t *input,
+                     json_t **row_out);
+int mz_entity_update(struct mz_req *req, const struct mz_entity *e, int64_t id, json_t *input,
+                     int64_t expected_version, json_t **row_out);
+int mz_entity_delete(struct mz_req *req, const struct mz_entity *e, int64_t id,
+                     int64_t expected_version);
+/* Fetch one row as JSON (NULL and 404 recorded if absent or out of scope). */
+json_t *mz_entity_get(struct mz_req *req, const struct mz_entity *e, int64_t id);
+/* Run a workflow action on a row. */
+int mz_entity_act(struct mz_req *req, const struct mz_entity *e, int64_t id, const char *action,
+                  const char *comment, json_t **row_out);
+
+/* The routes every entity gets (registered by mz_app_init). */
+extern const struct mz_route mz_engine_routes[];
+extern const size_t mz_engine_route_count;
+
+/* /meta and /openapi.json documents. */
+json_t *mz_meta_document(struct mz_req *req);
+json_t *mz_openapi_document(const struct mz_app *app);
+
+#endif
