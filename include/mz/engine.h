@@ -17,6 +17,7 @@
 #include "mz/base.h"
 #include "mz/db.h"
 #include "mz/http.h"
+#include "mz/json.h"
 
 enum mz_ftype {
     MZ_T_TEXT,      /* UTF-8 text; min/max are lengths in characters */
