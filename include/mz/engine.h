@@ -205,7 +205,15 @@ struct mz_app {
     size_t nentities;
     const struct mz_dict **dicts;
     size_t ndicts;
+    struct mz_entity_rt *rt;    /* per-entity runtime data (SQL text), same order */
+    /* Access-control hooks (the auth module sets them; NULL allows all). */
+    bool (*may)(struct mz_req *req, const char *permission);
+    /* The caller's scope as a division code (6/9/12 digits), NULL for all. */
+    const char *(*scope)(struct mz_req *req);
 };
+
+/* True if the caller holds permission (always true until access control is set). */
+bool mz_req_may(struct mz_req *req, const char *permission);
 
 /* The built-in module list (src/modules/modules.def) plus extras (tests). */
 extern const struct mz_module *const mz_builtin_modules[];

@@ -1,0 +1,453 @@
+/* cli.c - `minzheng <command> [options]`: the command table and the commands
+ * that wire the layers together (init, serve, backup, restore).
+ *
+ * Like git's command table, each command is one row {name, function, summary};
+ * options are declared per command in a small table and parsed by one
+ * function, so every command answers --help, accepts --opt VALUE and
+ * --opt=VALUE, and rejects unknown options with exit status 2. Environment
+ * variables (MZ_DB, MZ_PG, MZ_LISTEN) give defaults the options override.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mz/cli.h"
+#include "mz/db.h"
+
+/* One option of a command. */
+struct cli_option {
+    const char *name;      /* "db" for --db */
+    const char *arg;       /* placeholder shown in help ("FILE"), NULL for a flag */
+    const char *help;      /* one line, English */
+    const char **value;    /* where the value goes (flags get "1") */
+    const char *env;       /* environment variable giving the default, or NULL */
+};
+
+/* Print a command's usage to f. */
+static void usage(FILE *f, const char *command, const char *summary,
+                  const struct cli_option *opts, size_t n)
+{
+    fprintf(f, "usage: minzheng %s", command);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, " [--%s%s%s]", opts[i].name, opts[i].arg ? " " : "",
+                opts[i].arg ? opts[i].arg : "");
+    fprintf(f, "\n\n%s\n\noptions:\n", summary);
+    for (size_t i = 0; i < n; i++) {
+        char left[64];
+        snprintf(left, sizeof(left), "--%s%s%s", opts[i].name, opts[i].arg ? " " : "",
+                 opts[i].arg ? opts[i].arg : "");
+        fprintf(f, "  %-24s %s", left, opts[i].help);
+        if (opts[i].env)
+            fprintf(f, " (env %s)", opts[i].env);
+        fputc('\n', f);
+    }
+    fprintf(f, "  %-24s %s\n", "--help", "show this help");
+}
+
+/* Parse argv (argv[0] is the command). Returns -1 to go on, else an exit status
+ * (0 after --help, 2 on a usage error). Positional arguments are refused. */
+static int parse_options(int argc, char **argv, const char *summary, struct cli_option *opts,
+                         size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (opts[i].env && getenv(opts[i].env) && *getenv(opts[i].env))
+            *opts[i].value = getenv(opts[i].env);
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout, argv[0], summary, opts, n);
+            return 0;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            fprintf(stderr, "minzheng %s: unexpected argument '%s' (see --help)\n", argv[0], a);
+            return 2;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        struct cli_option *o = NULL;
+        for (size_t k = 0; k < n; k++) {
+            if (strlen(opts[k].name) == len && strncmp(opts[k].name, name, len) == 0)
+                o = &opts[k];
+        }
+        if (o == NULL) {
+            fprintf(stderr, "minzheng %s: unknown option '%s' (see --help)\n", argv[0], a);
+            return 2;
+        }
+        if (o->arg == NULL) {
+            if (eq) {
+                fprintf(stderr, "minzheng %s: option --%s takes no value\n", argv[0], o->name);
+                return 2;
+            }
+            *o->value = "1";
+            continue;
+        }
+        if (eq) {
+            *o->value = eq + 1;
+        } else if (i + 1 < argc) {
+            *o->value = argv[++i];
+        } else {
+            fprintf(stderr, "minzheng %s: option --%s needs a value (%s)\n", argv[0], o->name,
+                    o->arg);
+            return 2;
+        }
+        if (**o->value == '\0') {
+            fprintf(stderr, "minzheng %s: option --%s needs a non-empty value\n", argv[0],
+                    o->name);
+            return 2;
+        }
+    }
+    return -1;
+}
+
+static const struct mz_module *const *cli_extra;
+static size_t cli_nextra;
+
+/* Refuse a PostgreSQL connection string until that backend exists. */
+static int refuse_pg(const char *command, const char *pg)
+{
+    if (pg == NULL)
+        return 0;
+    fprintf(stderr,
+            "minzheng %s: the PostgreSQL backend is not built into this version; use --db FILE\n",
+            command);
+    return 2;
+}
+
+/* Check that the database path can be used: its directory exists. */
+static int check_db_path(const char *command, const char *path)
+{
+    if (path == NULL) {
+        fprintf(stderr, "minzheng %s: --db FILE is required (or set MZ_DB)\n", command);
+        return 2;
+    }
+    if (strcmp(path, ":memory:") == 0)
+        return 0;
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        return 0;
+    if (slash == dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "minzheng %s: cannot use database '%s': directory '%s' does not exist\n",
+                command, path, dir);
+        return 2;
+    }
+    return 0;
+}
+
+/* Open the database and bring it to the declared schema. */
+static int open_and_migrate(const char *command, struct mz_app *app, const char *path,
+                            struct mz_db **out, int *applied)
+{
+    struct mz_db_options o = {.create = true, .busy_timeout_ms = 5000};
+    struct mz_db *db = NULL;
+    int rc = mz_db_open(path, &o, &db);
+    if (rc != MZ_OK) {
+        fprintf(stderr, "minzheng %s: cannot open database '%s'\n", command, path);
+        return 2;
+    }
+    rc = mz_app_migrate(app, db, applied);
+    if (rc != MZ_OK) {
+        fprintf(stderr, "minzheng %s: migrating '%s' failed: %s\n", command, path,
+                mz_db_errmsg(db));
+        mz_db_close(db);
+        return 2;
+    }
+    *out = db;
+    return 0;
+}
+
+/* minzheng init */
+static int cmd_init(int argc, char **argv)
+{
+    const char *db_path = NULL, *pg = NULL;
+    struct cli_option opts[] = {
+        {"db", "FILE", "SQLite database file to create or migrate", &db_path, "MZ_DB"},
+        {"pg", "CONNINFO", "PostgreSQL connection (not yet supported)", &pg, "MZ_PG"},
+    };
+    int rc = parse_options(argc, argv, "Create or migrate a database (idempotent).", opts,
+                           MZ_ARRAY_LEN(opts));
+    if (rc >= 0)
+        return rc;
+    if (refuse_pg(argv[0], pg) || check_db_path(argv[0], db_path))
+        return 2;
+    struct mz_app app;
+    if (mz_app_init(&app, db_path, cli_extra, cli_nextra) != MZ_OK) {
+        fprintf(stderr, "minzheng init: the module declarations are inconsistent\n");
+        return 2;
+    }
+    struct mz_db *db;
+    int applied = 0;
+    rc = open_and_migrate("init", &app, db_path, &db, &applied);
+    if (rc == 0) {
+        printf("{\"db\":\"%s\",\"migrations_applied\":%d}\n", mz_db_kind_name(db), applied);
+        mz_db_close(db);
+    }
+    mz_app_free(&app);
+    return rc;
+}
+
+/* --- serve ------------------------------------------------------------------ */
+
+/* Every worker thread's connection, closed at shutdown. */
+static pthread_mutex_t thread_dbs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mz_db *thread_dbs[256];
+static size_t thread_dbs_len;
+static _Thread_local struct mz_db *thread_db_conn;
+
+/* The calling worker thread's connection, opened on first use. */
+static struct mz_db *serve_thread_db(struct mz_app *app)
+{
+    if (thread_db_conn)
+        return thread_db_conn;
+    struct mz_db_options o = {.create = false, .busy_timeout_ms = 5000};
+    struct mz_db *db = NULL;
+    if (mz_db_open(app->db_spec, &o, &db) != MZ_OK) {
+        mz_error("worker cannot open the database");
+        return NULL;
+    }
+    pthread_mutex_lock(&thread_dbs_lock);
+    if (thread_dbs_len < MZ_ARRAY_LEN(thread_dbs))
+        thread_dbs[thread_dbs_len++] = db;
+    pthread_mutex_unlock(&thread_dbs_lock);
+    thread_db_conn = db;
+    return db;
+}
+
+/* Expand "{entity}.{action}" with the request's path parameters and ask the
+ * app's access control. */
+static int serve_authorize(struct mz_req *req, const char *permission)
+{
+    if (permission == NULL)
+        return 0;
+    char out[128];
+    size_t o = 0;
+    for (const char *p = permission; *p && o < sizeof(out) - 1;) {
+        if (*p == '{') {
+            const char *end = strchr(p, '}');
+            if (end == NULL)
+                break;
+            char name[32];
+            size_t n = (size_t)(end - p - 1);
+            if (n >= sizeof(name))
+                n = sizeof(name) - 1;
+            memcpy(name, p + 1, n);
+            name[n] = '\0';
+            const char *v = mz_req_param(req, name);
+            for (; v && *v && o < sizeof(out) - 1; v++)
+                out[o++] = *v;
+            p = end + 1;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o] = '\0';
+    if (mz_req_may(req, out))
+        return 0;
+    return mz_fail(req, 403, "forbidden", "没有执行该操作的权限");
+}
+
+/* minzheng serve */
+static int cmd_serve(int argc, char **argv)
+{
+    const char *db_path = NULL, *pg = NULL, *listen = "127.0.0.1:8080", *web = NULL,
+               *access_log = NULL, *threads = NULL;
+    struct cli_option opts[] = {
+        {"db", "FILE", "SQLite database file", &db_path, "MZ_DB"},
+        {"pg", "CONNINFO", "PostgreSQL connection (not yet supported)", &pg, "MZ_PG"},
+        {"listen", "HOST:PORT", "address to listen on (default 127.0.0.1:8080)", &listen,
+         "MZ_LISTEN"},
+        {"web", "DIR", "built web app to serve (default web/dist if present)", &web, "MZ_WEB"},
+        {"access-log", "FILE", "access log as JSON lines ('-' for stderr)", &access_log,
+         "MZ_ACCESS_LOG"},
+        {"threads", "N", "worker threads (default: number of cores)", &threads, NULL},
+    };
+    int rc = parse_options(argc, argv, "Serve the platform over HTTP.", opts, MZ_ARRAY_LEN(opts));
+    if (rc >= 0)
+        return rc;
+    if (refuse_pg(argv[0], pg) || check_db_path(argv[0], db_path))
+        return 2;
+    int nthreads = 0;
+    if (threads) {
+        char *end;
+        long t = strtol(threads, &end, 10);
+        if (*end != '\0' || t < 1 || t > 128) {
+            fprintf(stderr, "minzheng serve: --threads must be 1..128\n");
+            return 2;
+        }
+        nthreads = (int)t;
+    }
+    if (web == NULL) {
+        struct stat st;
+        if (stat("web/dist/index.html", &st) == 0)
+            web = "web/dist";
+    }
+    struct mz_app app;
+    if (mz_app_init(&app, db_path, cli_extra, cli_nextra) != MZ_OK) {
+        fprintf(stderr, "minzheng serve: the module declarations are inconsistent\n");
+        return 2;
+    }
+    struct mz_db *db;
+    int applied = 0;
+    rc = open_and_migrate("serve", &app, db_path, &db, &applied);
+    if (rc != 0) {
+        mz_app_free(&app);
+        return rc;
+    }
+    mz_db_close(db);
+    app.web_root = web;
+
+    struct mz_server_hooks hooks = {
+        .authenticate = NULL,
+        .authorize = serve_authorize,
+        .thread_db = serve_thread_db,
+    };
+    struct mz_server_options so = {
+        .listen = listen, .web_root = web, .access_log = access_log, .threads = nthreads};
+    struct mz_server *server = NULL;
+    rc = mz_server_start(&app, app.router, &hooks, &so, &server);
+    if (rc != MZ_OK) {
+        fprintf(stderr, "minzheng serve: cannot listen on %s\n", listen);
+        mz_app_free(&app);
+        return 2;
+    }
+    mz_server_wait(server);
+    mz_server_stop(server);
+    pthread_mutex_lock(&thread_dbs_lock);
+    for (size_t i = 0; i < thread_dbs_len; i++)
+        mz_db_close(thread_dbs[i]);
+    thread_dbs_len = 0;
+    pthread_mutex_unlock(&thread_dbs_lock);
+    mz_app_free(&app);
+    return 0;
+}
+
+/* minzheng backup */
+static int cmd_backup(int argc, char **argv)
+{
+    const char *db_path = NULL, *to = NULL;
+    struct cli_option opts[] = {
+        {"db", "FILE", "database to back up (may be in use)", &db_path, "MZ_DB"},
+        {"to", "FILE", "backup file to write (verified by an integrity check)", &to, NULL},
+    };
+    int rc = parse_options(argc, argv, "Online backup of a database, verified.", opts,
+                           MZ_ARRAY_LEN(opts));
+    if (rc >= 0)
+        return rc;
+    if (check_db_path(argv[0], db_path))
+        return 2;
+    if (to == NULL || check_db_path(argv[0], to)) {
+        fprintf(stderr, "minzheng backup: --to FILE is required (in an existing directory)\n");
+        return 2;
+    }
+    struct mz_db_options o = {.create = false, .readonly = true};
+    struct mz_db *db;
+    if (mz_db_open(db_path, &o, &db) != MZ_OK) {
+        fprintf(stderr, "minzheng backup: cannot open database '%s'\n", db_path);
+        return 2;
+    }
+    int64_t t0 = mz_mono_us();
+    rc = mz_db_backup(db, to);
+    mz_db_close(db);
+    if (rc != MZ_OK) {
+        fprintf(stderr, "minzheng backup: backup failed (%s)\n", mz_err_name(rc));
+        return 1;
+    }
+    printf("{\"backup\":\"%s\",\"verified\":true,\"ms\":%lld}\n", to,
+           (long long)((mz_mono_us() - t0) / 1000));
+    return 0;
+}
+
+/* minzheng restore */
+static int cmd_restore(int argc, char **argv)
+{
+    const char *from = NULL, *db_path = NULL;
+    struct cli_option opts[] = {
+        {"from", "FILE", "backup file to restore", &from, NULL},
+        {"db", "FILE", "database to replace", &db_path, "MZ_DB"},
+    };
+    int rc = parse_options(argc, argv,
+                           "Restore a database from a backup; the backup is checked first and "
+                           "the result verified.",
+                           opts, MZ_ARRAY_LEN(opts));
+    if (rc >= 0)
+        return rc;
+    if (from == NULL) {
+        fprintf(stderr, "minzheng restore: --from FILE is required\n");
+        return 2;
+    }
+    if (check_db_path(argv[0], db_path))
+        return 2;
+    rc = mz_db_restore(from, db_path);
+    if (rc != MZ_OK) {
+        fprintf(stderr, "minzheng restore: '%s' is not a sound backup (%s); nothing changed\n",
+                from, mz_err_name(rc));
+        return 1;
+    }
+    printf("{\"restored\":\"%s\",\"verified\":true}\n", db_path);
+    return 0;
+}
+
+/* One command. */
+struct cli_command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct cli_command commands[] = {
+    {"init", cmd_init, "create or migrate a database"},
+    {"serve", cmd_serve, "serve the platform over HTTP"},
+    {"check-id", mz_cmd_check_id, "validate a GB 11643 citizen ID number"},
+    {"check-uscc", mz_cmd_check_uscc, "validate a GB 32100 unified social credit code"},
+    {"backup", cmd_backup, "online backup of a database, verified"},
+    {"restore", cmd_restore, "restore a database from a verified backup"},
+};
+
+/* Top-level usage. */
+static void main_usage(FILE *f)
+{
+    fprintf(f, "usage: minzheng <command> [options]\n\nminzheng %s - 民政综合业务平台\n\n"
+               "commands:\n",
+            MZ_VERSION);
+    for (size_t i = 0; i < MZ_ARRAY_LEN(commands); i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'minzheng <command> --help' describes a command.\n");
+}
+
+int mz_cli_main(int argc, char **argv, const struct mz_module *const *extra, size_t nextra)
+{
+    cli_extra = extra;
+    cli_nextra = nextra;
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 2) {
+        main_usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        main_usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("minzheng %s\n", MZ_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < MZ_ARRAY_LEN(commands); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "minzheng: unknown command '%s' (see --help)\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,900 @@
+/* entity.c - create, read, update and delete of declared entities.
+ *
+ * Invariants:
+ *  - Every write runs inside the request's write transaction (the dispatcher
+ *    opens it for MZ_ROUTE_WRITE routes and rolls back on any failure), so a
+ *    rejected request changes nothing.
+ *  - Validation reports every field error at once (422 validation_failed with
+ *    `errors`), before any SQL writes.
+ *  - Rows are never physically deleted: deleted_at is set, and every read adds
+ *    `deleted_at IS NULL`. Unique indexes ignore deleted rows.
+ *  - Optimistic concurrency: each row has a version; an UPDATE names the
+ *    version it read, and a stale version is 409 version_conflict.
+ *  - Every change leaves a history entry (mz_history) with the changed
+ *    fields' before/after values, sensitive ones masked.
+ *  - The caller's data scope (app->scope) is applied to every read and write
+ *    of a scoped entity: out of scope is 404, exactly like absent.
+ * Tested by tests/unit/test_engine.c and tests/api/crud.test.mjs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_internal.h"
+
+/* System column names a client may not set. */
+static bool system_column(const char *name)
+{
+    static const char *const names[] = {"id",         "version",    "created_at", "updated_at",
+                                        "created_by", "updated_by", "deleted_at", "state",
+                                        "state_due"};
+    for (size_t i = 0; i < MZ_ARRAY_LEN(names); i++) {
+        if (strcmp(name, names[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+void mz_errors_add(json_t *errors, const char *field, const char *code, const char *message)
+{
+    json_t *e = json_object();
+    json_object_set_new(e, "field", mz_json_str(field));
+    json_object_set_new(e, "code", mz_json_str(code));
+    json_object_set_new(e, "message", mz_json_str(message));
+    json_array_append_new(errors, e);
+}
+
+/* Fail with 422 validation_failed carrying every field error. */
+static int fail_validation(struct mz_req *req, json_t *errors)
+{
+    json_t *first = json_array_get(errors, 0);
+    const char *field = json_string_value(json_object_get(first, "field"));
+    const char *msg = json_string_value(json_object_get(first, "message"));
+    char *message = mz_arena_printf(req->arena, "数据校验未通过（%zu 项）：%s", json_array_size(errors),
+                                    msg ? msg : "");
+    json_t *extra = json_object();
+    json_object_set(extra, "errors", errors);
+    if (field)
+        json_object_set_new(extra, "field", json_string(field));
+    return mz_fail_with(req, 422, "validation_failed", message, extra);
+}
+
+const struct mz_entity *mz_req_entity_or_fail(struct mz_req *req)
+{
+    const char *name = mz_req_param(req, "entity");
+    const struct mz_entity *e = name ? mz_app_entity(req->app, name) : NULL;
+    if (e == NULL)
+        mz_fail(req, 404, "not_found", "没有这类业务数据");
+    return e;
+}
+
+int64_t mz_req_id_or_fail(struct mz_req *req)
+{
+    const char *s = mz_req_param(req, "id");
+    int64_t v = 0;
+    if (s == NULL || *s == '\0' || strlen(s) > 18)
+        goto bad;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            goto bad;
+        v = v * 10 + (*p - '0');
+    }
+    if (v <= 0)
+        goto bad;
+    return v;
+bad:
+    if (s && strlen(s) > 18 && strspn(s, "0123456789") == strlen(s)) {
+        mz_fail(req, 404, "not_found", "记录不存在");
+        return 0;
+    }
+    mz_fail_field(req, 400, "bad_id", "记录编号应为正整数", "id");
+    return 0;
+}
+
+/* The caller's scope range for a scoped entity; false if unscoped. */
+static bool scope_range(struct mz_req *req, const struct mz_entity_rt *rt, char lo[13],
+                        char hi[13])
+{
+    if (rt->scope_field == NULL || req->app->scope == NULL)
+        return false;
+    const char *scope = req->app->scope(req);
+    if (scope == NULL)
+        return false;
+    if (mz_division_range(scope, lo, hi) != MZ_OK) {
+        /* An unusable scope sees nothing: fail closed. */
+        strcpy(lo, "999999999999");
+        strcpy(hi, "999999999999");
+    }
+    return true;
+}
+
+json_t *mz_row_from_stmt(struct mz_req *req, const struct mz_entity_rt *rt, struct mz_stmt *st,
+                         bool unmask)
+{
+    const struct mz_entity *e = rt->entity;
+    json_t *row = json_object();
+    json_object_set_new(row, "id", json_integer(mz_db_col_int(st, 0)));
+    json_object_set_new(row, "version", json_integer(mz_db_col_int(st, 1)));
+    json_object_set_new(row, "created_at", mz_json_str(mz_db_col_text(st, 2)));
+    json_object_set_new(row, "updated_at", mz_json_str(mz_db_col_text(st, 3)));
+    if (e->workflow) {
+        json_object_set_new(row, "state", mz_json_str(mz_db_col_text(st, 4)));
+        json_object_set_new(row, "state_due", mz_json_str(mz_db_col_text(st, 5)));
+    }
+    for (size_t i = 0; i < e->nfields; i++)
+        json_object_set_new(row, e->fields[i].name,
+                            mz_column_json(st, rt->field_col0 + (int)i, &e->fields[i]));
+    if (!unmask)
+        mz_row_present(req, e, row);
+    return row;
+}
+
+void mz_row_present(struct mz_req *req, const struct mz_entity *e, json_t *row)
+{
+    char perm[96];
+    snprintf(perm, sizeof(perm), "%s.view_sensitive", e->permission ? e->permission : e->name);
+    bool unmask = mz_req_may(req, perm);
+    if (!unmask) {
+        for (size_t i = 0; i < e->nfields; i++) {
+            const struct mz_field *f = &e->fields[i];
+            if (!(f->flags & MZ_F_SENSITIVE))
+                continue;
+            json_t *v = json_object_get(row, f->name);
+            if (v == NULL || json_is_null(v))
+                continue;
+            const char *text = mz_value_text(req->arena, f, v);
+            json_object_set_new(row, f->name, mz_json_str(mz_mask_value(req->arena, f, text)));
+        }
+    }
+    if (e->hooks && e->hooks->present)
+        e->hooks->present(req, e, row);
+}
+
+/* Select one row by id with the scope applied; a new row or NULL if absent. */
+static json_t *select_row(struct mz_req *req, const struct mz_entity *e, int64_t id, bool unmask,
+                          int *err)
+{
+    const struct mz_entity_rt *rt = mz_entity_rt_of(req->app, e);
+    char lo[13], hi[13];
+    struct mz_stmt *st;
+    bool scoped = scope_range(req, rt, lo, hi);
+    const char *sql = rt->select_one;
+    if (scoped)
+        sql = mz_arena_printf(req->arena, "%s AND %s >= ? AND %s < ?", rt->select_one,
+                              rt->scope_field->name, rt->scope_field->name);
+    *err = mz_db_prepare(req->db, sql, &st);
+    if (*err != MZ_OK)
+        return NULL;
+    mz_db_bind_int(st, 1, id);
+    if (scoped) {
+        mz_db_bind_text(st, 2, lo);
+        mz_db_bind_text(st, 3, hi);
+    }
+    json_t *row = NULL;
+    int rc = mz_db_step(st);
+    if (rc == MZ_ROW)
+        row = mz_row_from_stmt(req, rt, st, unmask);
+    else if (rc < 0)
+        *err = rc;
+    mz_db_done(st);
+    return row;
+}
+
+json_t *mz_row_load(struct mz_req *req, const struct mz_entity *e, int64_t id)
+{
+    int err = MZ_OK;
+    json_t *row = select_row(req, e, id, true, &err);
+    if (row == NULL) {
+        if (err != MZ_OK)
+            mz_fail_err(req, err);
+        else
+            mz_fail(req, 404, "not_found", "记录不存在");
+    }
+    return row;
+}
+
+json_t *mz_entity_get(struct mz_req *req, const struct mz_entity *e, int64_t id)
+{
+    int err = MZ_OK;
+    json_t *row = select_row(req, e, id, false, &err);
+    if (row == NULL) {
+        if (err != MZ_OK)
+            mz_fail_err(req, err);
+        else
+            mz_fail(req, 404, "not_found", "记录不存在");
+    }
+    return row;
+}
+
+/* Normalise one input member into row, or add an error. */
+static void take_value(struct mz_req *req, const struct mz_entity *e, const char *key,
+                       json_t *value, json_t *row, const json_t *before, json_t *errors)
+{
+    const struct mz_field *f = mz_entity_field(e, key);
+    const char *code, *message;
+    json_t *norm;
+    if (f == NULL) {
+        if (system_column(key))
+            mz_errors_add(errors, key, "readonly", "系统字段，不能修改");
+        else
+            mz_errors_add(errors, key, "unknown_field", "没有这个字段");
+        return;
+    }
+    if (f->flags & MZ_F_READONLY) {
+        mz_errors_add(errors, key, "readonly", "该字段由系统填写，不能修改");
+        return;
+    }
+    /* An empty string means "no value" for optional text-like fields. */
+    if (json_is_string(value) && json_string_length(value) == 0 && f->type != MZ_T_JSON)
+        value = NULL;
+    if (mz_field_normalise(req->app, f, value, &norm, &code, &message) != MZ_OK) {
+        mz_errors_add(errors, key, code, message);
+        return;
+    }
+    if (before && (f->flags & MZ_F_IMMUTABLE)) {
+        json_t *old = json_object_get(before, key);
+        if (!json_equal(old ? old : json_null(), norm)) {
+            mz_errors_add(errors, key, "immutable", "该字段创建后不能修改");
+            json_decref(norm);
+            return;
+        }
+    }
+    json_object_set_new(row, key, norm);
+}
+
+/* Required fields, references and unique values of a full row. changed_only:
+ * only check references/uniques of fields whose value differs from before. */
+static int check_row(struct mz_req *req, const struct mz_entity *e, const json_t *row,
+                     const json_t *before, int64_t id, json_t *errors)
+{
+    for (size_t i = 0; i < e->nfields; i++) {
+        const struct mz_field *f = &e->fields[i];
+        json_t *v = json_object_get(row, f->name);
+        bool empty = v == NULL || json_is_null(v);
+        if (empty) {
+            if ((f->flags & MZ_F_REQUIRED) && !(f->flags & MZ_F_READONLY))
+                mz_errors_add(errors, f->name, "required", "必填项");
+            continue;
+        }
+        json_t *old = before ? json_object_get(before, f->name) : NULL;
+        if (old && json_equal(old, v))
+            continue;
+        if (f->type == MZ_T_REF) {
+            const struct mz_entity *target = mz_app_entity(req->app, f->ref);
+            int err = MZ_OK;
+            json_t *ref = select_row(req, target, json_integer_value(v), true, &err);
+            if (err != MZ_OK)
+                return mz_fail_err(req, err);
+            if (ref == NULL)
+                mz_errors_add(errors, f->name, "no_such_reference", "引用的记录不存在");
+            json_decref(ref);
+        }
+        if (f->flags & MZ_F_UNIQUE) {
+            struct mz_stmt *st;
+            char *sql = mz_arena_printf(req->arena,
+                                        "SELECT id FROM %s WHERE %s = ? AND deleted_at IS NULL"
+                                        " AND id <> ? LIMIT 1",
+                                        e->name, f->name);
+            int rc = mz_db_prepare(req->db, sql, &st);
+            if (rc != MZ_OK)
+                return mz_fail_err(req, rc);
+            mz_bind_field(st, 1, f, v);
+            mz_db_bind_int(st, 2, id);
+            rc = mz_db_step(st);
+            mz_db_done(st);
+            if (rc < 0)
+                return mz_fail_err(req, rc);
+            if (rc == MZ_ROW)
+                mz_errors_add(errors, f->name, "duplicate", "该值已被其他记录使用");
+        }
+    }
+    return 0;
+}
+
+/* The status for a non-empty error list: 409 when the only problem is a
+ * duplicate, else 422. */
+static int fail_errors(struct mz_req *req, json_t *errors)
+{
+    size_t i;
+    json_t *x;
+    bool only_duplicates = true;
+    json_array_foreach(errors, i, x) {
+        if (strcmp(json_string_value(json_object_get(x, "code")), "duplicate") != 0)
+            only_duplicates = false;
+    }
+    if (only_duplicates) {
+        const char *field = json_string_value(json_object_get(json_array_get(errors, 0), "field"));
+        json_t *extra = json_object();
+        json_object_set(extra, "errors", errors);
+        if (field)
+            json_object_set_new(extra, "field", json_string(field));
+        return mz_fail_with(req, 409, "duplicate", "该值已被其他记录使用", extra);
+    }
+    return fail_validation(req, errors);
+}
+
+const char *mz_state_due(struct mz_req *req, const struct mz_workflow *w, const char *state)
+{
+    for (size_t i = 0; i < w->nstates; i++) {
+        if (strcmp(w->states[i].name, state) == 0 && w->states[i].deadline_days > 0) {
+            char today[11], *due = mz_arena_alloc(req->arena, 11);
+            mz_today(today);
+            mz_days_to_date(mz_date_to_days(today) + w->states[i].deadline_days, due);
+            return due;
+        }
+    }
+    return NULL;
+}
+
+int mz_entity_create_collect(struct mz_req *req, const struct mz_entity *e, json_t *input,
+                             json_t *errors, json_t **row_out)
+{
+    const char *key;
+    json_t *value, *row = json_object();
+    struct mz_buf sql;
+    struct mz_stmt *st = NULL;
+    char now[32];
+    int status = 0, rc;
+
+    mz_buf_init(&sql, 0);
+    if (row_out)
+        *row_out = NULL;
+    json_object_foreach(input, key, value) {
+        take_value(req, e, key, value, row, NULL, errors);
+    }
+    /* Defaults for absent fields. */
+    for (size_t i = 0; i < e->nfields; i++) {
+        const struct mz_field *f = &e->fields[i];
+        if (json_object_get(row, f->name) != NULL)
+            continue;
+        if (f->def == NULL) {
+            json_object_set_new(row, f->name, json_null());
+            continue;
+        }
+        json_t *d = json_loads(f->def, JSON_DECODE_ANY, NULL), *norm = NULL;
+        const char *code, *message;
+        if (d && mz_field_normalise(req->app, f, d, &norm, &code, &message) == MZ_OK)
+            json_object_set_new(row, f->name, norm);
+        else
+            json_object_set_new(row, f->name, json_null());
+        json_decref(d);
+    }
+    if (json_array_size(errors) == 0) {
+        status = check_row(req, e, row, NULL, 0, errors);
+        if (status)
+            goto out;
+    }
+    struct mz_write w = {req, e, row, NULL, errors, 0, "create"};
+    if (json_array_size(errors) == 0 && e->hooks && e->hooks->validate) {
+        status = e->hooks->validate(&w);
+        if (status)
+            goto out;
+    }
+    if (json_array_size(errors) > 0) {
+        status = 422;
+        goto out;
+    }
+    if (e->hooks && e->hooks->before_write) {
+        status = e->hooks->before_write(&w);
+        if (status)
+            goto out;
+    }
+    const char *state = e->workflow ? e->workflow->initial : NULL;
+    mz_now_rfc3339(now);
+    mz_buf_printf(&sql, "INSERT INTO %s (version, created_at, updated_at, created_by, updated_by%s",
+                  e->name, e->workflow ? ", state, state_due" : "");
+    for (size_t i = 0; i < e->nfields; i++)
+        mz_buf_printf(&sql, ", %s", e->fields[i].name);
+    mz_buf_puts(&sql, ") VALUES (1, ?, ?, ?, ?");
+    if (e->workflow)
+        mz_buf_puts(&sql, ", ?, ?");
+    for (size_t i = 0; i < e->nfields; i++)
+        mz_buf_puts(&sql, ", ?");
+    mz_buf_puts(&sql, ") RETURNING id");
+    rc = mz_db_prepare(req->db, sql.data, &st);
+    if (rc != MZ_OK) {
+        status = mz_fail_err(req, rc);
+        goto out;
+    }
+    int idx = 1;
+    const char *actor = req->actor ? req->actor : "anonymous";
+    mz_db_bind_text(st, idx++, now);
+    mz_db_bind_text(st, idx++, now);
+    mz_db_bind_text(st, idx++, actor);
+    mz_db_bind_text(st, idx++, actor);
+    if (e->workflow) {
+        mz_db_bind_text(st, idx++, state);
+        mz_db_bind_text(st, idx++, mz_state_due(req, e->workflow, state));
+    }
+    for (size_t i = 0; i < e->nfields; i++)
+        mz_bind_field(st, idx++, &e->fields[i], json_object_get(row, e->fields[i].name));
+    rc = mz_db_step(st);
+    if (rc != MZ_ROW) {
+        if (rc == MZ_ERR_CONFLICT) {
+            mz_errors_add(errors, NULL, "duplicate", "与已有记录重复");
+            status = 422;
+        } else {
+            status = mz_fail_err(req, rc < 0 ? rc : MZ_ERR_DB);
+        }
+        goto out;
+    }
+    w.id = mz_db_col_int(st, 0);
+    mz_db_done(st);
+    st = NULL;
+    json_object_set_new(row, "id", json_integer(w.id));
+    if (e->hooks && e->hooks->after_write) {
+        status = e->hooks->after_write(&w);
+        if (status)
+            goto out;
+    }
+    json_t *changes = mz_row_diff(req, e, NULL, row);
+    rc = mz_history_add(req, e, w.id, 1, "create", changes, NULL);
+    json_decref(changes);
+    if (rc != MZ_OK) {
+        status = mz_fail_err(req, rc);
+        goto out;
+    }
+    if (row_out) {
+        int err = MZ_OK;
+        *row_out = select_row(req, e, w.id, false, &err);
+        if (*row_out == NULL)
+            status = mz_fail_err(req, err != MZ_OK ? err : MZ_ERR_INTERNAL);
+    }
+out:
+    if (st)
+        mz_db_done(st);
+    mz_buf_free(&sql);
+    json_decref(row);
+    return status;
+}
+
+int mz_entity_create(struct mz_req *req, const struct mz_entity *e, json_t *input,
+                     json_t **row_out)
+{
+    json_t *errors = json_array();
+    int status = mz_entity_create_collect(req, e, input, errors, row_out);
+    if (status == 422 && !req->failed)
+        status = fail_errors(req, errors);
+    json_decref(errors);
+    return status;
+}
+
+json_t *mz_row_diff(struct mz_req *req, const struct mz_entity *e, const json_t *before,
+                    const json_t *after)
+{
+    json_t *d = json_object();
+    for (size_t i = 0; i < e->nfields; i++) {
+        const struct mz_field *f = &e->fields[i];
+        json_t *a = before ? json_object_get(before, f->name) : NULL;
+        json_t *b = after ? json_object_get(after, f->name) : NULL;
+        if (a == NULL)
+            a = json_null();
+        if (b == NULL)
+            b = json_null();
+        if (json_equal(a, b))
+            continue;
+        json_t *c = json_object();
+        if (f->flags & MZ_F_SENSITIVE) {
+            json_object_set_new(
+                c, "from", mz_json_str(mz_mask_value(req->arena, f, mz_value_text(req->arena, f, a))));
+            json_object_set_new(
+                c, "to", mz_json_str(mz_mask_value(req->arena, f, mz_value_text(req->arena, f, b))));
+        } else {
+            json_object_set(c, "from", a);
+            json_object_set(c, "to", b);
+        }
+        json_object_set_new(d, f->name, c);
+    }
+    return d;
+}
+
+int mz_history_add(struct mz_req *req, const struct mz_entity *e, int64_t id, int64_t version,
+                   const char *action, json_t *changes, const char *comment)
+{
+    struct mz_stmt *st;
+    char now[32];
+    int rc = mz_db_prepare(req->db,
+                           "INSERT INTO mz_history (entity, row_id, version, action, actor, at,"
+                           " changes, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           &st);
+    if (rc != MZ_OK)
+        return rc;
+    mz_now_rfc3339(now);
+    char *text = changes ? mz_json_dump(changes, NULL) : NULL;
+    mz_db_bind_text(st, 1, e->name);
+    mz_db_bind_int(st, 2, id);
+    mz_db_bind_int(st, 3, version);
+    mz_db_bind_text(st, 4, action);
+    mz_db_bind_text(st, 5, req->actor ? req->actor : "anonymous");
+    mz_db_bind_text(st, 6, now);
+    mz_db_bind_text(st, 7, text);
+    mz_db_bind_text(st, 8, comment);
+    rc = mz_db_step(st);
+    mz_db_done(st);
+    free(text);
+    return rc == MZ_DONE ? MZ_OK : (rc < 0 ? rc : MZ_ERR_DB);
+}
+
+int mz_row_save(struct mz_req *req, const struct mz_entity *e, int64_t id, int64_t version,
+                const json_t *before, const json_t *after, const char *state,
+                const char *due)
+{
+    struct mz_buf sql;
+    struct mz_stmt *st = NULL;
+    char now[32];
+    int rc, n = 0;
+    const struct mz_field *changed[256];
+
+    for (size_t i = 0; i < e->nfields && n < (int)MZ_ARRAY_LEN(changed); i++) {
+        const struct mz_field *f = &e->fields[i];
+        json_t *a = json_object_get(before, f->name), *b = json_object_get(after, f->name);
+        if (!json_equal(a ? a : json_null(), b ? b : json_null()))
+            changed[n++] = f;
+    }
+    if (n == 0 && state == NULL)
+        return MZ_OK;
+    mz_buf_init(&sql, 0);
+    mz_buf_printf(&sql, "UPDATE %s SET version = version + 1, updated_at = ?, updated_by = ?",
+                  e->name);
+    if (state)
+        mz_buf_puts(&sql, ", state = ?, state_due = ?");
+    for (int i = 0; i < n; i++)
+        mz_buf_printf(&sql, ", %s = ?", changed[i]->name);
+    mz_buf_puts(&sql, " WHERE id = ? AND version = ? AND deleted_at IS NULL");
+    rc = mz_db_prepare(req->db, sql.data, &st);
+    if (rc != MZ_OK)
+        goto out;
+    mz_now_rfc3339(now);
+    int idx = 1;
+    mz_db_bind_text(st, idx++, now);
+    mz_db_bind_text(st, idx++, req->actor ? req->actor : "anonymous");
+    if (state) {
+        mz_db_bind_text(st, idx++, state);
+        mz_db_bind_text(st, idx++, due);
+    }
+    for (int i = 0; i < n; i++)
+        mz_bind_field(st, idx++, changed[i], json_object_get(after, changed[i]->name));
+    mz_db_bind_int(st, idx++, id);
+    mz_db_bind_int(st, idx++, version);
+    rc = mz_db_step(st);
+    if (rc == MZ_DONE)
+        rc = mz_db_changes(req->db) == 1 ? MZ_OK : MZ_ERR_CONFLICT;
+    else if (rc >= 0)
+        rc = MZ_ERR_DB;
+out:
+    if (st)
+        mz_db_done(st);
+    mz_buf_free(&sql);
+    return rc;
+}
+
+/* Fail 409 version_conflict naming the current version. */
+static int fail_version(struct mz_req *req, int64_t current)
+{
+    json_t *extra = json_object();
+    json_object_set_new(extra, "current_version", json_integer(current));
+    json_object_set_new(extra, "field", json_string("version"));
+    return mz_fail_with(req, 409, "version_conflict", "记录已被他人修改，请刷新后重试", extra);
+}
+
+int mz_entity_update(struct mz_req *req, const struct mz_entity *e, int64_t id, json_t *input,
+                     int64_t expected_version, json_t **row_out)
+{
+    json_t *before = mz_row_load(req, e, id);
+    json_t *after = NULL, *errors = json_array(), *changes = NULL;
+    int status = 0, rc;
+    const char *key;
+    json_t *value;
+
+    if (row_out)
+        *row_out = NULL;
+    if (before == NULL) {
+        status = req->status;
+        goto out;
+    }
+    int64_t current = json_integer_value(json_object_get(before, "version"));
+    if (expected_version != current) {
+        status = fail_version(req, current);
+        goto out;
+    }
+    after = json_deep_copy(before);
+    json_object_foreach(input, key, value) {
+        if (strcmp(key, "version") == 0)
+            continue;
+        take_value(req, e, key, value, after, before, errors);
+    }
+    if (json_array_size(errors) == 0) {
+        status = check_row(req, e, after, before, id, errors);
+        if (status)
+            goto out;
+    }
+    struct mz_write w = {req, e, after, before, errors, id, "update"};
+    if (json_array_size(errors) == 0 && e->hooks && e->hooks->validate) {
+        status = e->hooks->validate(&w);
+        if (status)
+            goto out;
+    }
+    if (json_array_size(errors) > 0) {
+        status = fail_errors(req, errors);
+        goto out;
+    }
+    if (e->hooks && e->hooks->before_write) {
+        status = e->hooks->before_write(&w);
+        if (status)
+            goto out;
+    }
+    changes = mz_row_diff(req, e, before, after);
+    if (json_object_size(changes) > 0) {
+        rc = mz_row_save(req, e, id, current, before, after, NULL, NULL);
+        if (rc == MZ_ERR_CONFLICT) {
+            status = fail_version(req, current);
+            goto out;
+        }
+        if (rc != MZ_OK) {
+            status = mz_fail_err(req, rc);
+            goto out;
+        }
+        if (e->hooks && e->hooks->after_write) {
+            status = e->hooks->after_write(&w);
+            if (status)
+                goto out;
+        }
+        rc = mz_history_add(req, e, id, current + 1, "update", changes, NULL);
+        if (rc != MZ_OK) {
+            status = mz_fail_err(req, rc);
+            goto out;
+        }
+    }
+    if (row_out) {
+        int err = MZ_OK;
+        *row_out = select_row(req, e, id, false, &err);
+        if (*row_out == NULL)
+            status = mz_fail_err(req, err != MZ_OK ? err : MZ_ERR_INTERNAL);
+    }
+out:
+    json_decref(before);
+    json_decref(after);
+    json_decref(errors);
+    json_decref(changes);
+    return status;
+}
+
+int mz_entity_delete(struct mz_req *req, const struct mz_entity *e, int64_t id,
+                     int64_t expected_version)
+{
+    json_t *before = mz_row_load(req, e, id);
+    int status = 0, rc;
+    struct mz_stmt *st = NULL;
+    char now[32];
+
+    if (before == NULL)
+        return req->status;
+    int64_t current = json_integer_value(json_object_get(before, "version"));
+    if (expected_version > 0 && expected_version != current) {
+        status = fail_version(req, current);
+        goto out;
+    }
+    struct mz_write w = {req, e, before, before, NULL, id, "delete"};
+    if (e->hooks && e->hooks->before_write) {
+        status = e->hooks->before_write(&w);
+        if (status)
+            goto out;
+    }
+    char *sql = mz_arena_printf(req->arena,
+                                "UPDATE %s SET deleted_at = ?, version = version + 1,"
+                                " updated_at = ?, updated_by = ?"
+                                " WHERE id = ? AND version = ? AND deleted_at IS NULL",
+                                e->name);
+    rc = mz_db_prepare(req->db, sql, &st);
+    if (rc != MZ_OK) {
+        status = mz_fail_err(req, rc);
+        goto out;
+    }
+    mz_now_rfc3339(now);
+    mz_db_bind_text(st, 1, now);
+    mz_db_bind_text(st, 2, now);
+    mz_db_bind_text(st, 3, req->actor ? req->actor : "anonymous");
+    mz_db_bind_int(st, 4, id);
+    mz_db_bind_int(st, 5, current);
+    rc = mz_db_step(st);
+    if (rc != MZ_DONE || mz_db_changes(req->db) != 1) {
+        status = rc < 0 ? mz_fail_err(req, rc) : fail_version(req, current);
+        goto out;
+    }
+    if (e->hooks && e->hooks->after_write) {
+        status = e->hooks->after_write(&w);
+        if (status)
+            goto out;
+    }
+    rc = mz_history_add(req, e, id, current + 1, "delete", NULL, NULL);
+    if (rc != MZ_OK)
+        status = mz_fail_err(req, rc);
+out:
+    if (st)
+        mz_db_done(st);
+    json_decref(before);
+    return status;
+}
+
+/* --- handlers ------------------------------------------------------------------ */
+
+/* POST /api/v1/{entity} */
+static int h_create(struct mz_req *req)
+{
+    const struct mz_entity *e = mz_req_entity_or_fail(req);
+    if (e == NULL)
+        return req->status;
+    if (e->flags & (MZ_E_NO_CREATE | MZ_E_READONLY))
+        return mz_fail(req, 405, "method_not_allowed", "这类数据不能直接新增");
+    json_t *input = mz_req_object_or_fail(req);
+    if (input == NULL)
+        return req->status;
+    json_t *row;
+    int status = mz_entity_create(req, e, input, &row);
+    if (status)
+        return status;
+    return mz_reply_json(req, 201, row);
+}
+
+/* GET /api/v1/{entity}/{id} */
+static int h_get(struct mz_req *req)
+{
+    const struct mz_entity *e = mz_req_entity_or_fail(req);
+    if (e == NULL)
+        return req->status;
+    int64_t id = mz_req_id_or_fail(req);
+    if (id == 0)
+        return req->status;
+    json_t *row = mz_entity_get(req, e, id);
+    if (row == NULL)
+        return req->status;
+    return mz_reply_json(req, 200, row);
+}
+
+/* PATCH /api/v1/{entity}/{id} */
+static int h_update(struct mz_req *req)
+{
+    const struct mz_entity *e = mz_req_entity_or_fail(req);
+    if (e == NULL)
+        return req->status;
+    if (e->flags & MZ_E_READONLY)
+        return mz_fail(req, 405, "method_not_allowed", "这类数据不能修改");
+    int64_t id = mz_req_id_or_fail(req);
+    if (id == 0)
+        return req->status;
+    json_t *input = mz_req_object_or_fail(req);
+    if (input == NULL)
+        return req->status;
+    int64_t version;
+    int rc = mz_json_get_int(input, "version", &version);
+    if (rc == MZ_ERR_NOTFOUND) {
+        json_t *errors = json_array();
+        mz_errors_add(errors, "version", "required", "缺少版本号（version），请先读取记录");
+        rc = fail_validation(req, errors);
+        json_decref(errors);
+        return rc;
+    }
+    if (rc != MZ_OK)
+        return mz_fail_field(req, 422, "validation_failed", "版本号应为整数", "version");
+    json_t *row;
+    int status = mz_entity_update(req, e, id, input, version, &row);
+    if (status)
+        return status;
+    return mz_reply_json(req, 200, row);
+}
+
+/* DELETE /api/v1/{entity}/{id}[?version=N] */
+static int h_delete(struct mz_req *req)
+{
+    const struct mz_entity *e = mz_req_entity_or_fail(req);
+    if (e == NULL)
+        return req->status;
+    if (e->flags & (MZ_E_NO_DELETE | MZ_E_READONLY))
+        return mz_fail(req, 405, "method_not_allowed", "这类数据不能删除");
+    int64_t id = mz_req_id_or_fail(req);
+    if (id == 0)
+        return req->status;
+    int64_t version = 0;
+    const char *v = mz_req_query(req, "version");
+    if (v) {
+        char *end;
+        long long x = strtoll(v, &end, 10);
+        if (*v == '\0' || *end != '\0' || x <= 0)
+            return mz_fail_field(req, 400, "bad_request", "版本号应为正整数", "version");
+        version = x;
+    }
+    int status = mz_entity_delete(req, e, id, version);
+    if (status)
+        return status;
+    return mz_reply_bytes(req, 204, NULL, NULL, 0);
+}
+
+/* GET /api/v1/{entity}/{id}/history */
+static int h_history(struct mz_req *req)
+{
+    const struct mz_entity *e = mz_req_entity_or_fail(req);
+    if (e == NULL)
+        return req->status;
+    int64_t id = mz_req_id_or_fail(req);
+    if (id == 0)
+        return req->status;
+    /* The row must exist in scope (deleted rows' history stays visible to
+     * nobody through this path: they are gone for clients). */
+    int err = MZ_OK;
+    json_t *row = select_row(req, e, id, true, &err);
+    if (row == NULL) {
+        /* A deleted row still has a history; show it if it was in scope. */
+        struct mz_stmt *st;
+        char *sql = mz_arena_printf(req->arena, "SELECT 1 FROM %s WHERE id = ?", e->name);
+        if (mz_db_prepare(req->db, sql, &st) != MZ_OK)
+            return mz_fail_err(req, MZ_ERR_DB);
+        mz_db_bind_int(st, 1, id);
+        int rc = mz_db_step(st);
+        mz_db_done(st);
+        const struct mz_entity_rt *rt = mz_entity_rt_of(req->app, e);
+        char lo[13], hi[13];
+        if (rc != MZ_ROW || scope_range(req, rt, lo, hi))
+            return mz_fail(req, 404, "not_found", "记录不存在");
+    }
+    json_decref(row);
+    struct mz_stmt *st;
+    int rc = mz_db_prepare(req->db,
+                           "SELECT version, action, actor, at, changes, comment FROM mz_history"
+                           " WHERE entity = ? AND row_id = ? ORDER BY id",
+                           &st);
+    if (rc != MZ_OK)
+        return mz_fail_err(req, rc);
+    mz_db_bind_text(st, 1, e->name);
+    mz_db_bind_int(st, 2, id);
+    json_t *items = json_array();
+    while ((rc = mz_db_step(st)) == MZ_ROW) {
+        json_t *h = json_object();
+        json_object_set_new(h, "version", json_integer(mz_db_col_int(st, 0)));
+        json_object_set_new(h, "action", mz_json_str(mz_db_col_text(st, 1)));
+        json_object_set_new(h, "actor", mz_json_str(mz_db_col_text(st, 2)));
+        json_object_set_new(h, "at", mz_json_str(mz_db_col_text(st, 3)));
+        const char *changes = mz_db_col_text(st, 4);
+        json_t *c = changes ? json_loads(changes, 0, NULL) : NULL;
+        json_object_set_new(h, "changes", c ? c : json_object());
+        json_object_set_new(h, "comment", mz_json_str(mz_db_col_text(st, 5)));
+        json_array_append_new(items, h);
+    }
+    mz_db_done(st);
+    if (rc < 0) {
+        json_decref(items);
+        return mz_fail_err(req, rc);
+    }
+    json_t *body = json_object();
+    json_object_set_new(body, "items", items);
+    return mz_reply_json(req, 200, body);
+}
+
+int mz_h_health(struct mz_req *req)
+{
+    json_t *body = json_object();
+    json_object_set_new(body, "status", json_string("ok"));
+    json_object_set_new(body, "db", json_string(req->db ? mz_db_kind_name(req->db) : "none"));
+    json_object_set_new(body, "version", json_string(MZ_VERSION));
+    return mz_reply_json(req, 200, body);
+}
+
+const struct mz_route mz_engine_routes[] = {
+    {"GET", "/api/v1/{entity}", mz_h_list, 0, "{entity}.read", 0, NULL, "列表查询"},
+    {"POST", "/api/v1/{entity}", h_create, MZ_ROUTE_WRITE, "{entity}.create", 0, NULL, "新增"},
+    {"GET", "/api/v1/{entity}/export", mz_h_export, 0, "{entity}.export", 0, NULL, "导出"},
+    {"POST", "/api/v1/{entity}/import", mz_h_import, MZ_ROUTE_WRITE | MZ_ROUTE_RAW_BODY,
+     "{entity}.import", MZ_BODY_LIMIT_UPLOAD, NULL, "导入"},
+    {"GET", "/api/v1/{entity}/{id}", h_get, 0, "{entity}.read", 0, NULL, "查看"},
+    {"PATCH", "/api/v1/{entity}/{id}", h_update, MZ_ROUTE_WRITE, "{entity}.update", 0, NULL,
+     "修改"},
+    {"DELETE", "/api/v1/{entity}/{id}", h_delete, MZ_ROUTE_WRITE, "{entity}.delete", 0, NULL,
+     "删除"},
+    {"GET", "/api/v1/{entity}/{id}/history", h_history, 0, "{entity}.read", 0, NULL, "变更历史"},
+    {"GET", "/api/v1/{entity}/{id}/transitions", mz_h_transitions, 0, "{entity}.read", 0, NULL,
+     "流转记录"},
+    {"GET", "/api/v1/{entity}/{id}/actions", mz_h_actions, 0, "{entity}.read", 0, NULL,
+     "可执行的操作"},
+    {"POST", "/api/v1/{entity}/{id}/actions/{action}", mz_h_act, MZ_ROUTE_WRITE,
+     "{entity}.{action}", 0, NULL, "执行流程操作"},
+};
+const size_t mz_engine_route_count = MZ_ARRAY_LEN(mz_engine_routes);

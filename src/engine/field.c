@@ -1,0 +1,321 @@
+/* field.c - field values: validation, normalisation, storage and display.
+ *
+ * Every value entering the engine passes mz_field_normalise(), which checks it
+ * against the field's declaration (type, length or range, pattern,
+ * dictionary) and returns it in canonical form: ID numbers upgraded to 18
+ * characters, divisions padded to 12 digits, phones stripped to 11 digits.
+ * The storage mapping is fixed here: integers, money (fen), booleans and
+ * references are INTEGER columns; everything else is TEXT (JSON as its
+ * compact text). Masking of sensitive values for display lives here too.
+ */
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_internal.h"
+#include "mz/validate.h"
+
+bool mz_field_is_integer(const struct mz_field *f)
+{
+    return f->type == MZ_T_INT || f->type == MZ_T_MONEY || f->type == MZ_T_BOOL ||
+           f->type == MZ_T_REF;
+}
+
+/* Cached compiled patterns: fields are static, so key by the pattern pointer. */
+struct pattern_cache_entry {
+    const char *pattern;
+    regex_t re;
+    bool ok;
+};
+
+static _Thread_local struct pattern_cache_entry pattern_cache[64];
+static _Thread_local int pattern_cache_len;
+
+/* Match text against a field pattern; a pattern that fails to compile never
+ * matches (and is caught by the declaration test). */
+static bool pattern_match(const char *pattern, const char *text)
+{
+    struct pattern_cache_entry *e = NULL;
+    for (int i = 0; i < pattern_cache_len; i++) {
+        if (pattern_cache[i].pattern == pattern) {
+            e = &pattern_cache[i];
+            break;
+        }
+    }
+    if (e == NULL) {
+        regex_t re;
+        int rc = regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB);
+        if (pattern_cache_len == (int)MZ_ARRAY_LEN(pattern_cache)) {
+            bool m = rc == 0 && regexec(&re, text, 0, NULL, 0) == 0;
+            if (rc == 0)
+                regfree(&re);
+            return m;
+        }
+        e = &pattern_cache[pattern_cache_len++];
+        e->pattern = pattern;
+        e->ok = rc == 0;
+        if (e->ok)
+            e->re = re;
+    }
+    return e->ok && regexec(&e->re, text, 0, NULL, 0) == 0;
+}
+
+/* Is code one of the dictionary's items? */
+static bool dict_has(const struct mz_dict *d, const char *code)
+{
+    for (size_t i = 0; i < d->nitems; i++) {
+        if (strcmp(d->items[i].code, code) == 0)
+            return true;
+    }
+    return false;
+}
+
+#define FAIL(c, m)                                                                                 \
+    do {                                                                                           \
+        *code = (c);                                                                               \
+        *message = (m);                                                                            \
+        return MZ_ERR_INVALID;                                                                     \
+    } while (0)
+
+/* Normalise a text-like value; the caller has checked it is a JSON string. */
+static int normalise_string(const struct mz_app *app, const struct mz_field *f, const char *s,
+                            size_t len, json_t **out, const char **code, const char **message)
+{
+    const char *reason = NULL;
+    char buf[32];
+
+    if (!mz_utf8_text_ok(s, len))
+        FAIL("type", "含有无效字符");
+    switch (f->type) {
+    case MZ_T_TEXT: {
+        size_t chars = mz_utf8_length(s, len);
+        int64_t max = (f->flags & MZ_F_HAS_MAX) ? f->max : MZ_TEXT_MAX_DEFAULT;
+        if ((f->flags & MZ_F_HAS_MIN) && (int64_t)chars < f->min)
+            FAIL("too_short", "内容过短");
+        if ((int64_t)chars > max)
+            FAIL("too_long", "内容过长");
+        if (f->pattern && !pattern_match(f->pattern, s))
+            FAIL("pattern", f->pattern_zh ? f->pattern_zh : "格式不正确");
+        *out = mz_json_strn(s, len);
+        return MZ_OK;
+    }
+    case MZ_T_DATE:
+        if (mz_date_check(s, &reason) != MZ_OK)
+            FAIL("invalid_date", "日期无效，应为 YYYY-MM-DD");
+        break;
+    case MZ_T_DATETIME:
+        if (mz_datetime_check(s, &reason) != MZ_OK)
+            FAIL("invalid_datetime", "时间无效，应为 RFC 3339 格式");
+        break;
+    case MZ_T_DICT: {
+        const struct mz_dict *d = mz_app_dict(app, f->dict);
+        if (d == NULL || !dict_has(d, s))
+            FAIL("not_in_dictionary", "不是字典中的有效代码");
+        break;
+    }
+    case MZ_T_IDNUM: {
+        struct mz_id_info info;
+        if (mz_id_check(s, NULL, &info, &reason) != MZ_OK)
+            FAIL("invalid_id_number", reason ? reason : "身份证号码无效");
+        *out = json_string(info.number);
+        return MZ_OK;
+    }
+    case MZ_T_USCC: {
+        struct mz_uscc_info info;
+        if (mz_uscc_check(s, &info, &reason) != MZ_OK)
+            FAIL("invalid_uscc", reason ? reason : "统一社会信用代码无效");
+        *out = json_string(info.code);
+        return MZ_OK;
+    }
+    case MZ_T_PHONE:
+        if (mz_phone_check(s, buf, &reason) != MZ_OK)
+            FAIL("invalid_phone", reason ? reason : "手机号码无效");
+        *out = json_string(buf);
+        return MZ_OK;
+    case MZ_T_BANKCARD:
+        if (mz_bankcard_check(s, buf, &reason) != MZ_OK)
+            FAIL("invalid_bankcard", reason ? reason : "银行卡号无效");
+        *out = json_string(buf);
+        return MZ_OK;
+    case MZ_T_DIVISION:
+        if (mz_division_check(s, buf, &reason) != MZ_OK)
+            FAIL("invalid_division", reason ? reason : "行政区划代码无效");
+        *out = json_string(buf);
+        return MZ_OK;
+    default:
+        FAIL("type", "类型不正确");
+    }
+    *out = mz_json_strn(s, len);
+    return MZ_OK;
+}
+
+int mz_field_normalise(const struct mz_app *app, const struct mz_field *f, json_t *value,
+                       json_t **out, const char **code, const char **message)
+{
+    *out = NULL;
+    if (value == NULL || json_is_null(value)) {
+        *out = json_null();
+        return MZ_OK;
+    }
+    switch (f->type) {
+    case MZ_T_INT:
+    case MZ_T_MONEY: {
+        if (!json_is_integer(value))
+            FAIL("type", f->type == MZ_T_MONEY ? "金额应为整数（单位：分）" : "应为整数");
+        int64_t v = json_integer_value(value);
+        if ((f->flags & MZ_F_HAS_MIN) && v < f->min)
+            FAIL("too_small", f->type == MZ_T_MONEY && f->min == 0 ? "金额不能为负数" : "数值过小");
+        if ((f->flags & MZ_F_HAS_MAX) && v > f->max)
+            FAIL("too_large", "数值过大");
+        *out = json_integer(v);
+        return MZ_OK;
+    }
+    case MZ_T_BOOL:
+        if (!json_is_boolean(value))
+            FAIL("type", "应为 true 或 false");
+        *out = json_boolean(json_is_true(value));
+        return MZ_OK;
+    case MZ_T_REF:
+        if (!json_is_integer(value) || json_integer_value(value) <= 0)
+            FAIL("type", "应为记录编号（正整数）");
+        *out = json_integer(json_integer_value(value));
+        return MZ_OK;
+    case MZ_T_JSON: {
+        char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+        size_t len = text ? strlen(text) : 0;
+        free(text);
+        if (len > MZ_JSON_FIELD_MAX)
+            FAIL("too_long", "内容过长");
+        *out = json_deep_copy(value);
+        return MZ_OK;
+    }
+    default:
+        if (!json_is_string(value))
+            FAIL("type", "应为文本");
+        return normalise_string(app, f, json_string_value(value), json_string_length(value), out,
+                                code, message);
+    }
+}
+
+int mz_bind_field(struct mz_stmt *stmt, int idx, const struct mz_field *f, const json_t *v)
+{
+    if (v == NULL || json_is_null(v))
+        return mz_db_bind_null(stmt, idx);
+    switch (f->type) {
+    case MZ_T_INT:
+    case MZ_T_MONEY:
+    case MZ_T_REF:
+        return mz_db_bind_int(stmt, idx, json_integer_value(v));
+    case MZ_T_BOOL:
+        return mz_db_bind_int(stmt, idx, json_is_true(v) ? 1 : 0);
+    case MZ_T_JSON: {
+        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        int rc = mz_db_bind_text(stmt, idx, text ? text : "null");
+        free(text);
+        return rc;
+    }
+    default:
+        return mz_db_bind_textn(stmt, idx, json_string_value(v), json_string_length(v));
+    }
+}
+
+json_t *mz_column_json(struct mz_stmt *stmt, int col, const struct mz_field *f)
+{
+    if (mz_db_col_type(stmt, col) == MZ_COL_NULL)
+        return json_null();
+    switch (f->type) {
+    case MZ_T_INT:
+    case MZ_T_MONEY:
+    case MZ_T_REF:
+        return json_integer(mz_db_col_int(stmt, col));
+    case MZ_T_BOOL:
+        return json_boolean(mz_db_col_int(stmt, col) != 0);
+    case MZ_T_JSON: {
+        const char *text = mz_db_col_text(stmt, col);
+        json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
+        return v ? v : json_null();
+    }
+    default:
+        return mz_json_strn(mz_db_col_text(stmt, col), mz_db_col_bytes(stmt, col));
+    }
+}
+
+const char *mz_value_text(struct mz_arena *arena, const struct mz_field *f, const json_t *v)
+{
+    if (v == NULL || json_is_null(v))
+        return NULL;
+    if (json_is_integer(v))
+        return mz_arena_printf(arena, "%lld", (long long)json_integer_value(v));
+    if (json_is_boolean(v))
+        return json_is_true(v) ? "true" : "false";
+    if (json_is_string(v))
+        return mz_arena_strndup(arena, json_string_value(v), json_string_length(v));
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    const char *copy = mz_arena_strdup(arena, text ? text : "");
+    free(text);
+    (void)f;
+    return copy;
+}
+
+const char *mz_mask_value(struct mz_arena *arena, const struct mz_field *f, const char *text)
+{
+    if (text == NULL)
+        return NULL;
+    size_t n = strlen(text);
+    switch (f->type) {
+    case MZ_T_IDNUM:
+        if (n == 18)
+            return mz_arena_printf(arena, "%.6s********%.4s", text, text + 14);
+        break;
+    case MZ_T_PHONE:
+        if (n == 11)
+            return mz_arena_printf(arena, "%.3s****%.4s", text, text + 7);
+        break;
+    case MZ_T_BANKCARD:
+        if (n >= 4)
+            return mz_arena_printf(arena, "**** %.4s", text + n - 4);
+        break;
+    case MZ_T_INT:
+    case MZ_T_MONEY:
+        return "***";
+    default:
+        break;
+    }
+    /* Anything else: keep the first character (UTF-8 aware), hide the rest. */
+    size_t first = 1;
+    while (first < n && ((unsigned char)text[first] & 0xC0) == 0x80)
+        first++;
+    return n == 0 ? "" : mz_arena_printf(arena, "%.*s***", (int)first, text);
+}
+
+int mz_division_range(const char *code, char lo[13], char hi[13])
+{
+    char norm[13];
+    const char *reason;
+    if (mz_division_check(code, norm, &reason) != MZ_OK)
+        return MZ_ERR_INVALID;
+    static const int digits_by_level[] = {0, 2, 4, 6, 9, 12};
+    int level = mz_division_level(norm);
+    int sig = digits_by_level[level];
+    memcpy(lo, norm, 13);
+    memcpy(hi, norm, 13);
+    if (sig == 12) {
+        /* A community: the range is the one code. */
+        long long v = atoll(norm) + 1;
+        snprintf(hi, 13, "%012lld", v);
+        return MZ_OK;
+    }
+    /* Increment the significant prefix as a decimal number. */
+    char prefix[13];
+    memcpy(prefix, norm, (size_t)sig);
+    prefix[sig] = '\0';
+    long long p = atoll(prefix) + 1;
+    char inc[16];
+    snprintf(inc, sizeof(inc), "%0*lld", sig, p);
+    memcpy(hi, inc, (size_t)sig);
+    for (int i = sig; i < 12; i++)
+        hi[i] = '0';
+    hi[12] = '\0';
+    return MZ_OK;
+}

@@ -1,0 +1,611 @@
+/* list.c - lists with filters, search, sort and paging; and export.
+ *
+ * The query string is turned into SQL in one place, mz_query_build(): every
+ * column name comes from the entity's declaration (never from the client),
+ * every value is a bound parameter, so no input reaches the SQL text. Filters
+ * by field type:
+ *   field=v          exact (division fields: v and everything below it)
+ *   field.gte/.lte   ranges for integers, money, dates and times
+ *   field.like       substring of text (LIKE with % and _ escaped)
+ *   field.in=a,b     one of several values (at most 50)
+ *   field.null=true  absent / present
+ *   q=...            any searchable field: substring of text, exact ID
+ *                    number, phone or bank card
+ * The caller's data scope is added as a range on the scope field. Rows come
+ * sorted by the requested keys with id as the tie-breaker, so pages are
+ * stable. Tested by tests/api/list.test.mjs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/engine_internal.h"
+#include "mz/table.h"
+
+#define LIST_SIZE_DEFAULT 20
+#define LIST_SIZE_MAX 500
+#define FILTER_IN_MAX 50
+#define Q_MAX_CHARS 100
+#define EXPORT_MAX_ROWS 1000000
+
+/* A pseudo-field for the system columns that can be filtered and sorted. */
+static const struct mz_field sys_id = {.name = "id", .type = MZ_T_INT, .zh = "编号", .en = "ID"};
+static const struct mz_field sys_state = {.name = "state", .type = MZ_T_TEXT, .zh = "状态",
+                                          .en = "State"};
+static const struct mz_field sys_created = {.name = "created_at", .type = MZ_T_DATETIME,
+                                            .zh = "创建时间", .en = "Created at"};
+static const struct mz_field sys_updated = {.name = "updated_at", .type = MZ_T_DATETIME,
+                                            .zh = "修改时间", .en = "Updated at"};
+
+/* The field (declared or system) a filter or sort key names, or NULL. */
+static const struct mz_field *column_field(const struct mz_entity *e, const char *name)
+{
+    const struct mz_field *f = mz_entity_field(e, name);
+    if (f)
+        return f;
+    if (strcmp(name, "id") == 0)
+        return &sys_id;
+    if (strcmp(name, "state") == 0 && e->workflow)
+        return &sys_state;
+    if (strcmp(name, "created_at") == 0)
+        return &sys_created;
+    if (strcmp(name, "updated_at") == 0)
+        return &sys_updated;
+    return NULL;
+}
+
+struct build_ctx {
+    struct mz_req *req;
+    const struct mz_entity *e;
+    struct mz_query *q;
+    int status;
+};
+
+/* Add a parameter; false (and 400) when there are too many. */
+static bool add_param(struct build_ctx *c, bool is_int, int64_t i, const char *s)
+{
+    struct mz_query *q = c->q;
+    if (q->nparams >= (int)MZ_ARRAY_LEN(q->params)) {
+        c->status = mz_fail(c->req, 400, "bad_filter", "筛选条件过多");
+        return false;
+    }
+    q->params[q->nparams].is_int = is_int;
+    q->params[q->nparams].i = i;
+    q->params[q->nparams].s = s;
+    q->nparams++;
+    return true;
+}
+
+/* Strict decimal int64 parse. */
+static bool parse_int(const char *s, int64_t *out)
+{
+    char *end;
+    if (s == NULL || *s == '\0')
+        return false;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Convert a filter value to its stored form: an integer or normalised text.
+ * Returns false (400 recorded) when it does not fit the type. */
+static bool filter_value(struct build_ctx *c, const struct mz_field *f, const char *name,
+                         const char *raw, bool *is_int, int64_t *i, const char **s)
+{
+    *is_int = mz_field_is_integer(f);
+    if (f->type == MZ_T_BOOL) {
+        if (strcmp(raw, "true") == 0 || strcmp(raw, "1") == 0)
+            *i = 1;
+        else if (strcmp(raw, "false") == 0 || strcmp(raw, "0") == 0)
+            *i = 0;
+        else
+            goto bad;
+        return true;
+    }
+    if (*is_int) {
+        if (!parse_int(raw, i))
+            goto bad;
+        return true;
+    }
+    if (f == &sys_state || f->type == MZ_T_TEXT || f->type == MZ_T_DICT || f->type == MZ_T_JSON ||
+        f->type == MZ_T_DATETIME) {
+        if (!mz_utf8_text_ok(raw, strlen(raw)))
+            goto bad;
+        *s = raw;
+        return true;
+    }
+    /* Typed text: normalise like a stored value (ID upgrade, phone digits). */
+    json_t *v = json_string(raw), *norm = NULL;
+    const char *code, *message;
+    int rc = v ? mz_field_normalise(c->req->app, f, v, &norm, &code, &message) : MZ_ERR_INVALID;
+    json_decref(v);
+    if (rc != MZ_OK)
+        goto bad;
+    *s = mz_arena_strdup(c->req->arena, json_string_value(norm));
+    json_decref(norm);
+    return true;
+bad:
+    c->status = mz_fail_field(c->req, 400, "bad_filter",
+                              mz_arena_printf(c->req->arena, "筛选条件「%s」的值不符合字段类型",
+                                              f->zh ? f->zh : name),
+                              name);
+    return false;
+}
+
+/* Escape % _ and \ for LIKE ... ESCAPE '\'. */
+static const char *like_pattern(struct mz_arena *a, const char *s)
+{
+    size_t n = strlen(s);
+    char *out = mz_arena_alloc(a, n * 2 + 3), *o = out;
+    *o++ = '%';
+    for (; *s; s++) {
+        if (*s == '%' || *s == '_' || *s == '\\')
+            *o++ = '\\';
+        *o++ = *s;
+    }
+    *o++ = '%';
+    *o = '\0';
+    return out;
+}
+
+/* One filter key=value from the query string. */
+static int add_filter(void *ctx, const char *key, const char *value)
+{
+    struct build_ctx *c = ctx;
+    struct mz_buf *w = &c->q->where;
+    static const char *const reserved[] = {"page", "size", "sort", "q", "format", "mode", "version",
+                                           "_"};
+    for (size_t i = 0; i < MZ_ARRAY_LEN(reserved); i++) {
+        if (strcmp(key, reserved[i]) == 0)
+            return 0;
+    }
+    if (value == NULL)
+        value = "";
+    char name[64];
+    const char *op = strchr(key, '.');
+    size_t nlen = op ? (size_t)(op - key) : strlen(key);
+    if (nlen >= sizeof(name))
+        goto unknown;
+    memcpy(name, key, nlen);
+    name[nlen] = '\0';
+    op = op ? op + 1 : "eq";
+    const struct mz_field *f = column_field(c->e, name);
+    if (f == NULL)
+        goto unknown;
+    bool is_int;
+    int64_t iv = 0;
+    const char *sv = NULL;
+
+    if (strcmp(op, "null") == 0) {
+        bool want_null;
+        if (strcmp(value, "true") == 0)
+            want_null = true;
+        else if (strcmp(value, "false") == 0)
+            want_null = false;
+        else {
+            c->status = mz_fail_field(c->req, 400, "bad_filter", "null 条件的值应为 true 或 false",
+                                      key);
+            return 1;
+        }
+        mz_buf_printf(w, " AND %s IS %sNULL", f->name, want_null ? "" : "NOT ");
+        return 0;
+    }
+    if (strcmp(op, "eq") == 0 && f->type == MZ_T_DIVISION) {
+        char lo[13], hi[13];
+        if (mz_division_range(value, lo, hi) != MZ_OK) {
+            c->status = mz_fail_field(c->req, 400, "bad_filter", "行政区划代码无效", key);
+            return 1;
+        }
+        mz_buf_printf(w, " AND %s >= ? AND %s < ?", f->name, f->name);
+        if (!add_param(c, false, 0, mz_arena_strdup(c->req->arena, lo)) ||
+            !add_param(c, false, 0, mz_arena_strdup(c->req->arena, hi)))
+            return 1;
+        return 0;
+    }
+    if (strcmp(op, "eq") == 0 || strcmp(op, "ne") == 0) {
+        if (!filter_value(c, f, key, value, &is_int, &iv, &sv))
+            return 1;
+        mz_buf_printf(w, " AND %s %s ?", f->name, op[0] == 'e' ? "=" : "<>");
+        return add_param(c, is_int, iv, sv) ? 0 : 1;
+    }
+    if (strcmp(op, "gte") == 0 || strcmp(op, "lte") == 0) {
+        bool ordered = mz_field_is_integer(f) || f->type == MZ_T_DATE ||
+                       f->type == MZ_T_DATETIME || f->type == MZ_T_DIVISION;
+        if (!ordered || f->type == MZ_T_BOOL) {
+            c->status = mz_fail_field(c->req, 400, "bad_filter", "该字段不支持范围筛选", key);
+            return 1;
+        }
+        if (f->type == MZ_T_DATE && mz_date_check(value, &sv) != MZ_OK) {
+            c->status = mz_fail_field(c->req, 400, "bad_filter", "日期无效，应为 YYYY-MM-DD", key);
+            return 1;
+        }
+        if (!filter_value(c, f, key, value, &is_int, &iv, &sv))
+            return 1;
+        mz_buf_printf(w, " AND %s %s ?", f->name, op[0] == 'g' ? ">=" : "<=");
+        return add_param(c, is_int, iv, sv) ? 0 : 1;
+    }
+    if (strcmp(op, "like") == 0) {
+        if (mz_field_is_integer(f) || (f->flags & MZ_F_SENSITIVE)) {
+            c->status = mz_fail_field(c->req, 400, "bad_filter", "该字段不支持模糊查询", key);
+            return 1;
+        }
+        if (!mz_utf8_text_ok(value, strlen(value)) || mz_utf8_length(value, strlen(value)) > Q_MAX_CHARS) {
+            c->status = mz_fail_field(c->req, 400, "bad_filter", "查询内容无效或过长", key);
+            return 1;
+        }
+        mz_buf_printf(w, " AND %s LIKE ? ESCAPE '\\'", f->name);
+        return add_param(c, false, 0, like_pattern(c->req->arena, value)) ? 0 : 1;
+    }
+    if (strcmp(op, "in") == 0) {
+        char *copy = mz_arena_strdup(c->req->arena, value), *save = NULL;
+        int n = 0;
+        mz_buf_printf(w, " AND %s IN (", f->name);
+        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            if (++n > FILTER_IN_MAX) {
+                c->status = mz_fail_field(c->req, 400, "bad_filter", "in 条件的值过多（最多 50 个）",
+                                          key);
+                return 1;
+            }
+            if (!filter_value(c, f, key, tok, &is_int, &iv, &sv))
+                return 1;
+            mz_buf_puts(w, n > 1 ? ", ?" : "?");
+            if (!add_param(c, is_int, iv, sv))
+                return 1;
+        }
+        if (n == 0) {
+            c->status = mz_fail_field(c->req, 400, "bad_filter", "in 条件需要至少一个值", key);
+            return 1;
+        }
+        mz_buf_puts(w, ")");
+        return 0;
+    }
+unknown:
+    c->status = mz_fail_field(c->req, 400, "unknown_filter",
+                              mz_arena_printf(c->req->arena, "不支持的查询条件「%s」", key), key);
+    return 1;
+}
+
+/* The q= search over searchable fields. */
+static int add_search(struct build_ctx *c, const char *text)
+{
+    const struct mz_entity *e = c->e;
+    struct mz_buf *w = &c->q->where;
+    size_t len = strlen(text);
+    if (!mz_utf8_text_ok(text, len) || mz_utf8_length(text, len) > Q_MAX_CHARS)
+        return c->status = mz_fail_field(c->req, 400, "bad_filter", "查询内容无效或过长", "q");
+    int terms = 0;
+    mz_buf_puts(w, " AND (");
+    for (size_t i = 0; i < e->nfields; i++) {
+        const struct mz_field *f = &e->fields[i];
+        if (!(f->flags & MZ_F_SEARCHABLE))
+            continue;
+        if (f->type == MZ_T_TEXT || (f->type == MZ_T_DICT && !(f->flags & MZ_F_SENSITIVE))) {
+            mz_buf_printf(w, "%s%s LIKE ? ESCAPE '\\'", terms ? " OR " : "", f->name);
+            if (!add_param(c, false, 0, like_pattern(c->req->arena, text)))
+                return c->status;
+            terms++;
+        } else if (f->type == MZ_T_IDNUM || f->type == MZ_T_PHONE || f->type == MZ_T_BANKCARD ||
+                   f->type == MZ_T_USCC) {
+            json_t *v = json_string(text), *norm = NULL;
+            const char *code, *message;
+            if (v && mz_field_normalise(c->req->app, f, v, &norm, &code, &message) == MZ_OK) {
+                mz_buf_printf(w, "%s%s = ?", terms ? " OR " : "", f->name);
+                if (!add_param(c, false, 0, mz_arena_strdup(c->req->arena, json_string_value(norm))))
+                    return c->status;
+                terms++;
+            }
+            json_decref(v);
+            json_decref(norm);
+        }
+    }
+    if (terms == 0)
+        mz_buf_puts(w, "1 = 0");
+    mz_buf_puts(w, ")");
+    return 0;
+}
+
+/* sort=a,-b into an ORDER BY clause. */
+static int build_order(struct build_ctx *c, const char *sort)
+{
+    struct mz_buf o;
+    bool has_id = false;
+    mz_buf_init(&o, 0);
+    if (sort == NULL || *sort == '\0')
+        sort = c->e->default_sort ? c->e->default_sort : "-id";
+    char *copy = mz_arena_strdup(c->req->arena, sort), *save = NULL;
+    int n = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        bool desc = tok[0] == '-';
+        const char *name = (tok[0] == '-' || tok[0] == '+') ? tok + 1 : tok;
+        const struct mz_field *f = column_field(c->e, name);
+        if (f == NULL || f->type == MZ_T_JSON || ++n > 5) {
+            mz_buf_free(&o);
+            return c->status = mz_fail_field(
+                       c->req, 400, "bad_sort",
+                       mz_arena_printf(c->req->arena, "不能按「%s」排序", name), "sort");
+        }
+        if (f == &sys_id)
+            has_id = true;
+        mz_buf_printf(&o, "%s%s %s", n > 1 ? ", " : "", f->name, desc ? "DESC" : "ASC");
+    }
+    if (!has_id)
+        mz_buf_printf(&o, "%sid DESC", n ? ", " : "");
+    c->q->order = mz_arena_strdup(c->req->arena, o.data);
+    mz_buf_free(&o);
+    return 0;
+}
+
+int mz_query_build(struct mz_req *req, const struct mz_entity *e, struct mz_query *q)
+{
+    struct build_ctx c = {req, e, q, 0};
+    const struct mz_entity_rt *rt = mz_entity_rt_of(req->app, e);
+    memset(q, 0, sizeof(*q));
+    mz_buf_init(&q->where, 65536);
+    mz_buf_puts(&q->where, " WHERE deleted_at IS NULL");
+    if (rt->scope_field && req->app->scope) {
+        const char *scope = req->app->scope(req);
+        if (scope) {
+            char lo[13], hi[13];
+            if (mz_division_range(scope, lo, hi) != MZ_OK) {
+                strcpy(lo, "999999999999");
+                strcpy(hi, "999999999999");
+            }
+            mz_buf_printf(&q->where, " AND %s >= ? AND %s < ?", rt->scope_field->name,
+                          rt->scope_field->name);
+            add_param(&c, false, 0, mz_arena_strdup(req->arena, lo));
+            add_param(&c, false, 0, mz_arena_strdup(req->arena, hi));
+        }
+    }
+    mz_req_query_each(req, add_filter, &c);
+    if (c.status)
+        return c.status;
+    const char *text = mz_req_query(req, "q");
+    if (text && *text && add_search(&c, text))
+        return c.status;
+    if (build_order(&c, mz_req_query(req, "sort")))
+        return c.status;
+    if (q->where.len >= q->where.max - 1)
+        return mz_fail(req, 400, "bad_filter", "查询条件过长");
+    return 0;
+}
+
+void mz_query_bind(struct mz_stmt *st, const struct mz_query *q, int first)
+{
+    for (int i = 0; i < q->nparams; i++) {
+        if (q->params[i].is_int)
+            mz_db_bind_int(st, first + i, q->params[i].i);
+        else
+            mz_db_bind_text(st, first + i, q->params[i].s);
+    }
+}
+
+void mz_query_free(struct mz_query *q)
+{
+    mz_buf_free(&q->where);
+}
+
+/* A positive integer query parameter with bounds, or 400 with code. */
+static int64_t page_param(struct mz_req *req, const char *name, int64_t def, int64_t max,
+                          const char *code, const char *message)
+{
+    const char *s = mz_req_query(req, name);
+    int64_t v;
+    if (s == NULL)
+        return def;
+    if (!parse_int(s, &v) || v < 1 || v > max) {
+        mz_fail_field(req, 400, code, message, name);
+        return 0;
+    }
+    return v;
+}
+
+int mz_h_list(struct mz_req *req)
+{
+    const struct mz_entity *e = mz_req_entity_or_fail(req);
+    if (e == NULL)
+        return req->status;
+    const struct mz_entity_rt *rt = mz_entity_rt_of(req->app, e);
+    int64_t page = page_param(req, "page", 1, 10000000, "bad_page", "页码应为正整数");
+    if (page == 0)
+        return req->status;
+    int64_t size = page_param(req, "size", LIST_SIZE_DEFAULT, LIST_SIZE_MAX, "bad_size",
+                              "每页条数应为 1 到 500 之间的整数");
+    if (size == 0)
+        return req->status;
+
+    struct mz_query q;
+    struct mz_stmt *st = NULL;
+    json_t *items = NULL;
+    int status = mz_query_build(req, e, &q);
+    int rc;
+    if (status)
+        goto out;
+
+    int64_t total = 0;
+    char *sql = mz_arena_printf(req->arena, "SELECT count(*) FROM %s%s", e->name, q.where.data);
+    rc = mz_db_prepare(req->db, sql, &st);
+    if (rc != MZ_OK) {
+        status = mz_fail_err(req, rc);
+        goto out;
+    }
+    mz_query_bind(st, &q, 1);
+    rc = mz_db_step(st);
+    if (rc == MZ_ROW)
+        total = mz_db_col_int(st, 0);
+    mz_db_done(st);
+    st = NULL;
+    if (rc < 0) {
+        status = mz_fail_err(req, rc);
+        goto out;
+    }
+
+    items = json_array();
+    if ((page - 1) * size < total) {
+        sql = mz_arena_printf(req->arena, "SELECT %s FROM %s%s ORDER BY %s LIMIT ? OFFSET ?",
+                              rt->select_cols, e->name, q.where.data, q.order);
+        rc = mz_db_prepare(req->db, sql, &st);
+        if (rc != MZ_OK) {
+            status = mz_fail_err(req, rc);
+            goto out;
+        }
+        mz_query_bind(st, &q, 1);
+        mz_db_bind_int(st, q.nparams + 1, size);
+        mz_db_bind_int(st, q.nparams + 2, (page - 1) * size);
+        while ((rc = mz_db_step(st)) == MZ_ROW)
+            json_array_append_new(items, mz_row_from_stmt(req, rt, st, false));
+        mz_db_done(st);
+        st = NULL;
+        if (rc < 0) {
+            status = mz_fail_err(req, rc);
+            goto out;
+        }
+    }
+    json_t *body = json_object();
+    json_object_set_new(body, "items", items);
+    items = NULL;
+    json_object_set_new(body, "total", json_integer(total));
+    json_object_set_new(body, "page", json_integer(page));
+    json_object_set_new(body, "size", json_integer(size));
+    status = mz_reply_json(req, 200, body);
+out:
+    if (st)
+        mz_db_done(st);
+    json_decref(items);
+    mz_query_free(&q);
+    return status;
+}
+
+/* A temporary file path for an export or an upload; the caller unlinks it. */
+static char *temp_path(struct mz_req *req, const char *what)
+{
+    const char *dir = getenv("TMPDIR");
+    char *path = mz_arena_printf(req->arena, "%s/mz-%s-XXXXXX", dir && *dir ? dir : "/tmp", what);
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return NULL;
+    close(fd);
+    return path;
+}
+
+int mz_h_export(struct mz_req *req)
+{
+    const struct mz_entity *e = mz_req_entity_or_fail(req);
+    if (e == NULL)
+        return req->status;
+    const struct mz_entity_rt *rt = mz_entity_rt_of(req->app, e);
+    const char *format = mz_req_query(req, "format");
+    enum mz_table_format fmt;
+    if (format == NULL || strcmp(format, "csv") == 0)
+        fmt = MZ_TABLE_CSV;
+    else if (strcmp(format, "xlsx") == 0)
+        fmt = MZ_TABLE_XLSX;
+    else
+        return mz_fail_field(req, 400, "bad_request", "导出格式应为 csv 或 xlsx", "format");
+
+    struct mz_query q;
+    struct mz_stmt *st = NULL;
+    struct mz_table_writer *w = NULL;
+    char *path = NULL;
+    int status = mz_query_build(req, e, &q), rc;
+    if (status)
+        goto out;
+    path = temp_path(req, "export");
+    if (path == NULL || mz_table_writer_open(path, fmt, e->zh, &w) != MZ_OK) {
+        status = mz_fail(req, 500, "internal", "无法创建导出文件");
+        goto out;
+    }
+    /* Header: id, every field, state, created_at, updated_at. */
+    size_t ncols = 1 + e->nfields + (e->workflow ? 1 : 0) + 2;
+    const char **cells = mz_arena_calloc(req->arena, ncols, sizeof(*cells));
+    char *kinds = mz_arena_calloc(req->arena, ncols + 1, 1);
+    size_t k = 0;
+    cells[k] = "id";
+    kinds[k++] = 'n';
+    for (size_t i = 0; i < e->nfields; i++) {
+        cells[k] = e->fields[i].name;
+        kinds[k++] = mz_field_is_integer(&e->fields[i]) && e->fields[i].type != MZ_T_BOOL ? 'n' : 's';
+    }
+    if (e->workflow) {
+        cells[k] = "state";
+        kinds[k++] = 's';
+    }
+    cells[k] = "created_at";
+    kinds[k++] = 's';
+    cells[k] = "updated_at";
+    kinds[k++] = 's';
+    if (mz_table_write_row(w, cells, NULL, ncols) != MZ_OK) {
+        status = mz_fail(req, 500, "internal", "写入导出文件失败");
+        goto out;
+    }
+    char *sql = mz_arena_printf(req->arena, "SELECT %s FROM %s%s ORDER BY %s LIMIT %d",
+                                rt->select_cols, e->name, q.where.data, q.order, EXPORT_MAX_ROWS);
+    rc = mz_db_prepare_uncached(req->db, sql, &st);
+    if (rc != MZ_OK) {
+        status = mz_fail_err(req, rc);
+        goto out;
+    }
+    mz_query_bind(st, &q, 1);
+    struct mz_arena *rowarena = mz_arena_new();
+    while ((rc = mz_db_step(st)) == MZ_ROW) {
+        json_t *row = mz_row_from_stmt(req, rt, st, false);
+        k = 0;
+        cells[k++] = mz_value_text(rowarena, &sys_id, json_object_get(row, "id"));
+        for (size_t i = 0; i < e->nfields; i++)
+            cells[k++] = mz_value_text(rowarena, &e->fields[i],
+                                       json_object_get(row, e->fields[i].name));
+        if (e->workflow)
+            cells[k++] = mz_value_text(rowarena, &sys_state, json_object_get(row, "state"));
+        cells[k++] = mz_value_text(rowarena, &sys_created, json_object_get(row, "created_at"));
+        cells[k++] = mz_value_text(rowarena, &sys_updated, json_object_get(row, "updated_at"));
+        json_decref(row);
+        int wrc = mz_table_write_row(w, cells, kinds, ncols);
+        mz_arena_free(rowarena);
+        rowarena = mz_arena_new();
+        if (wrc != MZ_OK) {
+            rc = MZ_ERR_IO;
+            break;
+        }
+    }
+    mz_arena_free(rowarena);
+    mz_db_finalize(st);
+    st = NULL;
+    if (rc < 0) {
+        status = mz_fail_err(req, rc);
+        goto out;
+    }
+    rc = mz_table_writer_close(w);
+    w = NULL;
+    if (rc != MZ_OK) {
+        status = mz_fail(req, 500, "internal", "写入导出文件失败");
+        goto out;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        status = mz_fail(req, 500, "internal", "读取导出文件失败");
+        goto out;
+    }
+    char today[11];
+    mz_today(today);
+    const char *name = mz_arena_printf(req->arena, "%s-%s.%s", e->name, today,
+                                       fmt == MZ_TABLE_CSV ? "csv" : "xlsx");
+    status = mz_reply_file(req, 200,
+                           fmt == MZ_TABLE_CSV
+                               ? "text/csv; charset=utf-8"
+                               : "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                           fd, name);
+out:
+    if (st)
+        mz_db_finalize(st);
+    if (w)
+        mz_table_writer_close(w);
+    if (path)
+        unlink(path);
+    mz_query_free(&q);
+    return status;
+}
