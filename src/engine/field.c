@@ -302,8 +302,10 @@ int mz_division_range(const char *code, char lo[13], char hi[13])
     memcpy(hi, norm, 13);
     if (sig == 12) {
         /* A community: the range is the one code. */
-        long long v = atoll(norm) + 1;
-        snprintf(hi, 13, "%012lld", v);
+        char next[24];
+        snprintf(next, sizeof(next), "%012lld", atoll(norm) + 1);
+        memcpy(hi, next, 12);
+        hi[12] = '\0';
         return MZ_OK;
     }
     /* Increment the significant prefix as a decimal number. */

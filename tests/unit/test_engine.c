@@ -1,0 +1,401 @@
+/* test_engine.c - the entity engine in-process against :memory: SQLite.
+ *
+ * A test entity is declared here (nothing else is written for it), the app is
+ * built with it, and the engine's operations are driven through struct mz_req
+ * without HTTP: create with normalisation and defaults, all field errors at
+ * once, unique values, optimistic versions, soft delete, history, workflow
+ * transitions with guards, import all-or-nothing vs valid rows, migrations
+ * that are idempotent and that add a column for a field declared later.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "engine/engine_internal.h"
+
+static const struct mz_dict_item color_items[] = {{"r", "红", "Red"}, {"g", "绿", "Green"}};
+static const struct mz_dict color = {"color", "颜色", "Colour", NULL, color_items, 2};
+static const struct mz_dict *const dicts[] = {&color};
+
+static int guard_small(struct mz_write *w)
+{
+    int64_t n = 0;
+    if (mz_json_get_int(w->row, "amount_fen", &n) == MZ_OK && n > 1000)
+        return mz_fail(w->req, 422, "over_limit", "金额超过上限");
+    return 0;
+}
+
+static const struct mz_wf_state states[] = {
+    {"new", "新建", "New", 0, false},
+    {"done", "办结", "Done", 0, true},
+};
+static const struct mz_transition transitions[] = {
+    {.from = "new", .action = "finish", .to = "done", .zh = "办结", .en = "Finish",
+     .guard = guard_small},
+};
+static const struct mz_workflow flow = {"flow", "new", states, 2, transitions, 1};
+
+static const struct mz_field item_fields[] = {
+    {.name = "title", .type = MZ_T_TEXT, .zh = "标题", .en = "Title",
+     .flags = MZ_F_REQUIRED | MZ_F_SEARCHABLE | MZ_F_HAS_MAX, .max = 10},
+    {.name = "code", .type = MZ_T_TEXT, .zh = "编号", .en = "Code", .flags = MZ_F_UNIQUE},
+    {.name = "amount_fen", .type = MZ_T_MONEY, .zh = "金额", .en = "Amount",
+     .flags = MZ_F_HAS_MIN, .min = 0},
+    {.name = "id_number", .type = MZ_T_IDNUM, .zh = "身份证号", .en = "ID",
+     .flags = MZ_F_SENSITIVE},
+    {.name = "division", .type = MZ_T_DIVISION, .zh = "区划", .en = "Division",
+     .flags = MZ_F_SCOPE},
+    {.name = "color", .type = MZ_T_DICT, .zh = "颜色", .en = "Colour", .dict = "color",
+     .def = "\"r\""},
+};
+static const struct mz_entity items = {
+    .name = "items", .zh = "条目", .en = "Items", .fields = item_fields, .nfields = 6,
+    .workflow = &flow, .title_field = "title"};
+static const struct mz_entity *const entities[] = {&items};
+static const struct mz_module test_module = {
+    .name = "test", .zh = "测试", .en = "Test", .entities = entities, .nentities = 1,
+    .dicts = dicts, .ndicts = 1};
+
+struct fixture {
+    struct mz_app app;
+    struct mz_db *db;
+    struct mz_req req;
+};
+
+/* A fresh request on the fixture (arena, no error). */
+static void fresh_req(struct fixture *f)
+{
+    if (f->req.arena)
+        mz_arena_free(f->req.arena);
+    json_decref(f->req.error);
+    json_decref(f->req.reply_json);
+    memset(&f->req, 0, sizeof(f->req));
+    f->req.app = &f->app;
+    f->req.db = f->db;
+    f->req.arena = mz_arena_new();
+    f->req.actor = "tester";
+    f->req.reply_fd = -1;
+}
+
+static int setup(void **state)
+{
+    static const struct mz_module *const extra[] = {&test_module};
+    struct fixture *f = calloc(1, sizeof(*f));
+    int applied = 0;
+    assert_int_equal(mz_app_init(&f->app, ":memory:", extra, 1), MZ_OK);
+    assert_int_equal(mz_db_open(":memory:", NULL, &f->db), MZ_OK);
+    assert_int_equal(mz_app_migrate(&f->app, f->db, &applied), MZ_OK);
+    assert_true(applied > 0);
+    fresh_req(f);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    mz_arena_free(f->req.arena);
+    json_decref(f->req.error);
+    json_decref(f->req.reply_json);
+    mz_db_close(f->db);
+    mz_app_free(&f->app);
+    free(f);
+    return 0;
+}
+
+/* Create a row in its own transaction; returns the status. */
+static int create(struct fixture *f, const char *json, json_t **row)
+{
+    json_t *in = json_loads(json, 0, NULL);
+    assert_non_null(in);
+    fresh_req(f);
+    assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
+    int st = mz_entity_create(&f->req, &items, in, row);
+    if (st)
+        mz_db_rollback(f->db);
+    else
+        mz_db_commit(f->db);
+    json_decref(in);
+    return st;
+}
+
+static int64_t count_rows(struct fixture *f)
+{
+    int64_t n = -1;
+    assert_int_equal(mz_db_query_int(f->db, "SELECT count(*) FROM items WHERE deleted_at IS NULL",
+                                     &n, 0, NULL),
+                     MZ_OK);
+    return n;
+}
+
+static void test_create_normalises_and_defaults(void **state)
+{
+    struct fixture *f = *state;
+    json_t *row = NULL;
+    assert_int_equal(create(f, "{\"title\":\"甲\",\"division\":\"120101001\",\"amount_fen\":5,"
+                               "\"id_number\":\"11010519491231002X\"}",
+                            &row),
+                     0);
+    assert_int_equal(json_integer_value(json_object_get(row, "version")), 1);
+    assert_string_equal(json_string_value(json_object_get(row, "division")), "120101001000");
+    assert_string_equal(json_string_value(json_object_get(row, "color")), "r");
+    assert_string_equal(json_string_value(json_object_get(row, "state")), "new");
+    assert_int_equal(json_integer_value(json_object_get(row, "amount_fen")), 5);
+    json_decref(row);
+}
+
+static void test_all_errors_at_once(void **state)
+{
+    struct fixture *f = *state;
+    int64_t before = count_rows(f);
+    int st = create(f, "{\"title\":\"这个标题超过了十个字符的长度\",\"amount_fen\":-1,"
+                       "\"color\":\"x\",\"bogus\":1,\"id_number\":\"110105194912310021\"}",
+                    NULL);
+    assert_int_equal(st, 422);
+    json_t *errors = json_object_get(f->req.error, "errors");
+    assert_int_equal(json_array_size(errors), 5);
+    assert_string_equal(json_string_value(json_object_get(f->req.error, "code")),
+                        "validation_failed");
+    assert_int_equal(count_rows(f), before);
+}
+
+static void test_required_missing(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(create(f, "{\"amount_fen\":1}", NULL), 422);
+    json_t *e0 = json_array_get(json_object_get(f->req.error, "errors"), 0);
+    assert_string_equal(json_string_value(json_object_get(e0, "field")), "title");
+    assert_string_equal(json_string_value(json_object_get(e0, "code")), "required");
+}
+
+static void test_unique_and_soft_delete(void **state)
+{
+    struct fixture *f = *state;
+    json_t *row = NULL;
+    assert_int_equal(create(f, "{\"title\":\"一\",\"code\":\"A1\"}", &row), 0);
+    assert_int_equal(create(f, "{\"title\":\"二\",\"code\":\"A1\"}", NULL), 409);
+    assert_string_equal(json_string_value(json_object_get(f->req.error, "field")), "code");
+    int64_t id = json_integer_value(json_object_get(row, "id"));
+    json_decref(row);
+
+    fresh_req(f);
+    assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
+    assert_int_equal(mz_entity_delete(&f->req, &items, id, 1), 0);
+    assert_int_equal(mz_db_commit(f->db), MZ_OK);
+    fresh_req(f);
+    assert_null(mz_entity_get(&f->req, &items, id));
+    assert_int_equal(f->req.status, 404);
+    /* The code is free again; the deleted row is still in the table. */
+    assert_int_equal(create(f, "{\"title\":\"三\",\"code\":\"A1\"}", NULL), 0);
+    int64_t all = 0;
+    mz_db_query_int(f->db, "SELECT count(*) FROM items WHERE code = 'A1'", &all, 0, NULL);
+    assert_int_equal(all, 2);
+}
+
+static void test_update_versions_and_history(void **state)
+{
+    struct fixture *f = *state;
+    json_t *row = NULL, *out = NULL;
+    assert_int_equal(create(f, "{\"title\":\"原\",\"amount_fen\":1,\"id_number\":"
+                               "\"11010519491231002X\"}",
+                            &row),
+                     0);
+    int64_t id = json_integer_value(json_object_get(row, "id"));
+    json_decref(row);
+    json_t *in = json_pack("{s:s,s:s}", "title", "新", "id_number", "110105194912310021");
+    json_decref(in);
+    in = json_pack("{s:s,s:i}", "title", "新", "amount_fen", 7);
+    fresh_req(f);
+    mz_db_begin_write(f->db);
+    assert_int_equal(mz_entity_update(&f->req, &items, id, in, 1, &out), 0);
+    mz_db_commit(f->db);
+    assert_int_equal(json_integer_value(json_object_get(out, "version")), 2);
+    assert_string_equal(json_string_value(json_object_get(out, "title")), "新");
+    json_decref(out);
+    /* Stale version: 409 with the current one, nothing changed. */
+    fresh_req(f);
+    mz_db_begin_write(f->db);
+    assert_int_equal(mz_entity_update(&f->req, &items, id, in, 1, &out), 409);
+    mz_db_rollback(f->db);
+    assert_int_equal(json_integer_value(json_object_get(f->req.error, "current_version")), 2);
+    json_decref(in);
+    /* History: create then update, the update naming only changed fields. */
+    struct mz_stmt *st;
+    assert_int_equal(mz_db_prepare(f->db,
+                                   "SELECT action, changes FROM mz_history WHERE entity='items'"
+                                   " AND row_id=? ORDER BY id",
+                                   &st),
+                     MZ_OK);
+    mz_db_bind_int(st, 1, id);
+    assert_int_equal(mz_db_step(st), MZ_ROW);
+    assert_string_equal(mz_db_col_text(st, 0), "create");
+    /* The sensitive value is masked in the history. */
+    assert_null(strstr(mz_db_col_text(st, 1), "11010519491231002X"));
+    assert_non_null(strstr(mz_db_col_text(st, 1), "110105********002X"));
+    assert_int_equal(mz_db_step(st), MZ_ROW);
+    assert_string_equal(mz_db_col_text(st, 0), "update");
+    json_t *changes = json_loads(mz_db_col_text(st, 1), 0, NULL);
+    assert_int_equal(json_object_size(changes), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(changes, "amount_fen"),
+                                                        "to")),
+                     7);
+    json_decref(changes);
+    assert_int_equal(mz_db_step(st), MZ_DONE);
+    mz_db_done(st);
+}
+
+static void test_workflow_guard_and_illegal(void **state)
+{
+    struct fixture *f = *state;
+    json_t *row = NULL, *out = NULL;
+    assert_int_equal(create(f, "{\"title\":\"流\",\"amount_fen\":5000}", &row), 0);
+    int64_t id = json_integer_value(json_object_get(row, "id"));
+    json_decref(row);
+    /* The guard refuses: amount over 1000. */
+    fresh_req(f);
+    mz_db_begin_write(f->db);
+    assert_int_equal(mz_entity_act(&f->req, &items, id, "finish", NULL, &out), 422);
+    mz_db_rollback(f->db);
+    /* Lower the amount, then finish. */
+    json_t *in = json_pack("{s:i}", "amount_fen", 10);
+    fresh_req(f);
+    mz_db_begin_write(f->db);
+    assert_int_equal(mz_entity_update(&f->req, &items, id, in, 1, NULL), 0);
+    mz_db_commit(f->db);
+    json_decref(in);
+    fresh_req(f);
+    mz_db_begin_write(f->db);
+    assert_int_equal(mz_entity_act(&f->req, &items, id, "finish", "好", &out), 0);
+    mz_db_commit(f->db);
+    assert_string_equal(json_string_value(json_object_get(out, "state")), "done");
+    json_decref(out);
+    /* From a final state nothing is allowed. */
+    fresh_req(f);
+    mz_db_begin_write(f->db);
+    assert_int_equal(mz_entity_act(&f->req, &items, id, "finish", NULL, &out), 409);
+    mz_db_rollback(f->db);
+    assert_string_equal(json_string_value(json_object_get(f->req.error, "code")),
+                        "illegal_transition");
+    assert_int_equal(json_array_size(json_object_get(f->req.error, "allowed")), 0);
+    int64_t n = 0;
+    mz_db_query_int(f->db, "SELECT count(*) FROM mz_transitions", &n, 0, NULL);
+    assert_int_equal(n, 1);
+}
+
+/* Run the import handler over CSV text with a mode. */
+static int import_csv(struct fixture *f, const char *csv, bool valid_only)
+{
+    fresh_req(f);
+    f->req.param_names[0] = "entity";
+    f->req.param_values[0] = "items";
+    f->req.nparams = 1;
+    f->req.body = csv;
+    f->req.body_len = strlen(csv);
+    (void)valid_only; /* mode comes from the query string; the default is all */
+    mz_db_begin_write(f->db);
+    int st = mz_h_import(&f->req);
+    if (f->req.failed)
+        mz_db_rollback(f->db);
+    else
+        mz_db_commit(f->db);
+    return st;
+}
+
+static void test_import_all_or_nothing(void **state)
+{
+    struct fixture *f = *state;
+    int64_t before = count_rows(f);
+    int st = import_csv(f, "title,amount_fen,颜色\n好,1,g\n坏,-5,r\n也好,2,\n", false);
+    assert_int_equal(st, 422);
+    assert_string_equal(json_string_value(json_object_get(f->req.error, "code")),
+                        "import_rejected");
+    json_t *e0 = json_array_get(json_object_get(f->req.error, "errors"), 0);
+    assert_int_equal(json_integer_value(json_object_get(e0, "row")), 3);
+    assert_string_equal(json_string_value(json_object_get(e0, "field")), "amount_fen");
+    assert_int_equal(count_rows(f), before);
+    st = import_csv(f, "title,amount_fen,颜色\n好,1,g\n也好,2,\n", false);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_integer_value(json_object_get(f->req.reply_json, "imported")), 2);
+    assert_int_equal(count_rows(f), before + 2);
+    st = import_csv(f, "title,nonsense\nx,1\n", false);
+    assert_int_equal(st, 422);
+    assert_string_equal(json_string_value(json_object_get(f->req.error, "code")),
+                        "unknown_column");
+}
+
+/* A later declaration of the same entity with one more field. */
+static const struct mz_field item_fields_v2[] = {
+    {.name = "title", .type = MZ_T_TEXT, .zh = "标题", .en = "Title", .flags = MZ_F_REQUIRED},
+    {.name = "note", .type = MZ_T_TEXT, .zh = "备注", .en = "Note"},
+};
+static const struct mz_entity items_v2 = {
+    .name = "items", .zh = "条目", .en = "Items", .fields = item_fields_v2, .nfields = 2};
+
+static void test_migrations_idempotent_and_additive(void **state)
+{
+    struct fixture *f = *state;
+    int applied = -1;
+    assert_int_equal(mz_app_migrate(&f->app, f->db, &applied), MZ_OK);
+    assert_int_equal(applied, 0);
+    assert_false(mz_db_column_exists(f->db, "items", "note"));
+    applied = 0;
+    assert_int_equal(mz_engine_migrate_entity(f->db, &items_v2, &applied), MZ_OK);
+    assert_int_equal(applied, 1);
+    assert_true(mz_db_column_exists(f->db, "items", "note"));
+    applied = 0;
+    assert_int_equal(mz_engine_migrate_entity(f->db, &items_v2, &applied), MZ_OK);
+    assert_int_equal(applied, 0);
+}
+
+static void test_division_range(void **state)
+{
+    (void)state;
+    char lo[13], hi[13];
+    assert_int_equal(mz_division_range("120101", lo, hi), MZ_OK);
+    assert_string_equal(lo, "120101000000");
+    assert_string_equal(hi, "120102000000");
+    assert_int_equal(mz_division_range("120101001", lo, hi), MZ_OK);
+    assert_string_equal(hi, "120101002000");
+    assert_int_equal(mz_division_range("120000", lo, hi), MZ_OK);
+    assert_string_equal(hi, "130000000000");
+    assert_int_equal(mz_division_range("120101001002", lo, hi), MZ_OK);
+    assert_string_equal(hi, "120101001003");
+    assert_int_equal(mz_division_range("99", lo, hi), MZ_ERR_INVALID);
+}
+
+static void test_masks(void **state)
+{
+    (void)state;
+    struct mz_arena *a = mz_arena_new();
+    const struct mz_field id = {.name = "x", .type = MZ_T_IDNUM};
+    const struct mz_field ph = {.name = "x", .type = MZ_T_PHONE};
+    const struct mz_field bk = {.name = "x", .type = MZ_T_BANKCARD};
+    const struct mz_field tx = {.name = "x", .type = MZ_T_TEXT};
+    assert_string_equal(mz_mask_value(a, &id, "12010119800101123X"), "120101********123X");
+    assert_string_equal(mz_mask_value(a, &ph, "13812345678"), "138****5678");
+    assert_string_equal(mz_mask_value(a, &bk, "6222020200112233445"), "**** 3445");
+    assert_string_equal(mz_mask_value(a, &tx, "张三丰"), "张***");
+    mz_arena_free(a);
+}
+
+int main(void)
+{
+    mz_log_set_level(MZ_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_create_normalises_and_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_all_errors_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_required_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unique_and_soft_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update_versions_and_history, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_workflow_guard_and_illegal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_all_or_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrations_idempotent_and_additive, setup, teardown),
+        cmocka_unit_test(test_division_range),
+        cmocka_unit_test(test_masks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
