@@ -133,4 +133,21 @@ struct mz_migration {
 int mz_db_migrate(struct mz_db *db, const char *module, const struct mz_migration *steps,
                   size_t nsteps, int *applied);
 
+/* --- restore ----------------------------------------------------------------- */
+/* Restore a SQLite database file: the source must be a database that passes
+ * the integrity check (else MZ_ERR_INVALID, and to_path is not touched); it
+ * is copied with the backup API to a temporary file beside to_path, renamed
+ * into place (atomic), and the result checked again. to_path must not be open. */
+int mz_db_restore(const char *from_path, const char *to_path);
+
+/* --- fault injection (tests only) --------------------------------------------- */
+/* After mz_db_fault_set(n), the nth call from now among prepare, step, exec,
+ * begin and commit (counted process-wide, atomically) fails with MZ_ERR_DB and
+ * mz_db_errmsg() "injected fault"; 0 disables. Rollback is never failed.
+ * mz_db_fault_calls() tells how many calls were counted since the last
+ * mz_db_fault_set(), so a test can run a workload once with 0 and then loop
+ * n = 1..calls, proving every error path. */
+void mz_db_fault_set(long nth);
+long mz_db_fault_calls(void);
+
 #endif

@@ -1,0 +1,779 @@
+/* sqlite.c - the SQLite backend of struct mz_db_ops.
+ *
+ * A connection belongs to one thread (SQLITE_OPEN_NOMUTEX); URI file names
+ * are refused so a path is always a path. Opening checks the path first, so
+ * a missing file, a missing directory or an unwritable file gets an English
+ * message that says which (MZ_ERR_IO), and with create=false nothing is ever
+ * created. It then reads the schema (a file that is not a database fails
+ * here, also MZ_ERR_IO) and sets the connection up: WAL (files only),
+ * synchronous NORMAL or FULL, foreign keys, busy timeout, temp store in
+ * memory, a 16 MB page cache and 256 MB of mmap.
+ *
+ * Errors use extended result codes: unique and primary-key violations are
+ * MZ_ERR_CONFLICT, other constraints MZ_ERR_CONSTRAINT, BUSY and LOCKED
+ * MZ_ERR_BUSY, NOMEM MZ_ERR_NOMEM, TOOBIG MZ_ERR_TOOBIG, a bad parameter
+ * index MZ_ERR_INVALID, anything else MZ_ERR_DB. The message of the last
+ * failure is copied into the connection, so it survives later successes.
+ *
+ * Backup uses the online backup API in steps of 256 pages (retrying while
+ * the source is busy) into a temporary file beside the target, reopens the
+ * copy, runs PRAGMA integrity_check on it and only then renames it over the
+ * target and syncs the directory: a failed backup never leaves a file under
+ * the final name.
+ *
+ * Tested in tests/unit/test_db.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <libgen.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "db/db_internal.h"
+
+/* Pages copied per sqlite3_backup_step(). */
+#define BACKUP_STEP_PAGES 256
+/* Milliseconds slept between backup steps that found the source busy. */
+#define BACKUP_BUSY_SLEEP_MS 10
+
+/* A connection. */
+struct sqlite_conn {
+    sqlite3 *db;         /* the SQLite connection */
+    int busy_timeout_ms; /* how long a lock is waited for */
+    char msg[512];       /* English message of the last failure ("" if none) */
+};
+
+/* Map a (possibly extended) SQLite result code to an mz_err. */
+static int sqlite_map(int rc)
+{
+    switch (rc) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+    case SQLITE_CONSTRAINT_ROWID:
+        return MZ_ERR_CONFLICT;
+    default:
+        break;
+    }
+    switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+        return MZ_ERR_CONSTRAINT;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return MZ_ERR_BUSY;
+    case SQLITE_NOMEM:
+        return MZ_ERR_NOMEM;
+    case SQLITE_TOOBIG:
+        return MZ_ERR_TOOBIG;
+    case SQLITE_RANGE:
+        return MZ_ERR_INVALID;
+    default:
+        return MZ_ERR_DB;
+    }
+}
+
+/* Map a result code met while opening: a file that cannot be read as a
+ * database is an I/O failure. */
+static int sqlite_map_open(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+    case SQLITE_IOERR:
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+    case SQLITE_AUTH:
+        return MZ_ERR_IO;
+    default:
+        return sqlite_map(rc);
+    }
+}
+
+/* Record the connection's current SQLite error; return it mapped. */
+static int conn_fail(struct sqlite_conn *conn, int rc)
+{
+    snprintf(conn->msg, sizeof(conn->msg), "%s", sqlite3_errmsg(conn->db));
+    return sqlite_map(rc);
+}
+
+/* Record a message of our own; return err. */
+static int conn_fail_msg(struct sqlite_conn *conn, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int conn_fail_msg(struct sqlite_conn *conn, int err, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(conn->msg, sizeof(conn->msg), fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+/* --- open and close ---------------------------------------------------------------- */
+
+/* Check a file path before SQLite sees it, for clear messages: it must be a
+ * readable (and unless readonly, writable) file, or be creatable. */
+static int check_path(const char *path, const struct mz_db_options *opts, char *errbuf,
+                      size_t errlen)
+{
+    struct stat st;
+    char *copy = NULL;
+    const char *dir;
+    int rc = MZ_OK;
+
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            snprintf(errbuf, errlen, "%s is a directory, not a database file", path);
+            rc = MZ_ERR_IO;
+        } else if (access(path, opts->readonly ? R_OK : R_OK | W_OK) != 0) {
+            snprintf(errbuf, errlen, "database file %s is not %s: %s", path,
+                     opts->readonly ? "readable" : "readable and writable", strerror(errno));
+            rc = MZ_ERR_IO;
+        }
+        goto out;
+    }
+    if (errno != ENOENT) {
+        snprintf(errbuf, errlen, "cannot open database file %s: %s", path, strerror(errno));
+        rc = MZ_ERR_IO;
+        goto out;
+    }
+    if (!opts->create) {
+        snprintf(errbuf, errlen, "database file %s does not exist", path);
+        rc = MZ_ERR_IO;
+        goto out;
+    }
+    copy = mz_xstrdup(path);
+    dir = dirname(copy);
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(errbuf, errlen, "cannot create database file %s: directory %s does not exist",
+                 path, dir);
+        rc = MZ_ERR_IO;
+    } else if (access(dir, W_OK | X_OK) != 0) {
+        snprintf(errbuf, errlen, "cannot create database file %s: directory %s is not writable",
+                 path, dir);
+        rc = MZ_ERR_IO;
+    }
+out:
+    free(copy);
+    return rc;
+}
+
+/* Run one PRAGMA that returns a text row (journal_mode) into out. */
+static int pragma_text(sqlite3 *db, const char *sql, char *out, size_t outlen)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    out[0] = '\0';
+    rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+    if (rc != SQLITE_OK)
+        goto out;
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *text = sqlite3_column_text(stmt, 0);
+        snprintf(out, outlen, "%s", text != NULL ? (const char *)text : "");
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+out:
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+/* Set a fresh connection up; errbuf says what failed. */
+static int configure(sqlite3 *db, const char *path, bool memory, const struct mz_db_options *opts,
+                     char *errbuf, size_t errlen)
+{
+    static const char *const pragmas[] = {
+        "PRAGMA foreign_keys=ON",
+        "PRAGMA temp_store=MEMORY",
+        "PRAGMA cache_size=-16000",
+        "PRAGMA mmap_size=268435456",
+    };
+    char mode[32];
+    int rc;
+
+    /* Reading the schema is the first read of the file: a file that is not
+     * a database fails here rather than on the first query. */
+    rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        if ((rc & 0xff) == SQLITE_NOTADB)
+            snprintf(errbuf, errlen, "%s is not a sqlite database file", path);
+        else
+            snprintf(errbuf, errlen, "cannot read database file %s: %s", path, sqlite3_errmsg(db));
+        return sqlite_map_open(rc);
+    }
+    if (!memory && !opts->readonly) {
+        rc = pragma_text(db, "PRAGMA journal_mode=WAL", mode, sizeof(mode));
+        if (rc != SQLITE_OK) {
+            snprintf(errbuf, errlen, "cannot set wal journal mode on %s: %s", path,
+                     sqlite3_errmsg(db));
+            return sqlite_map_open(rc);
+        }
+        if (strcasecmp(mode, "wal") != 0) {
+            snprintf(errbuf, errlen, "cannot set wal journal mode on %s: journal mode is %s", path,
+                     mode);
+            return MZ_ERR_IO;
+        }
+    }
+    rc = sqlite3_exec(
+        db, opts->synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", NULL,
+        NULL, NULL);
+    for (size_t i = 0; rc == SQLITE_OK && i < MZ_ARRAY_LEN(pragmas); i++)
+        rc = sqlite3_exec(db, pragmas[i], NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(errbuf, errlen, "cannot configure database %s: %s", path, sqlite3_errmsg(db));
+        return sqlite_map_open(rc);
+    }
+    return MZ_OK;
+}
+
+/* Open a file or ":memory:" as described at the top of this file. */
+static int sqlite_open(const char *spec, const struct mz_db_options *opts, void **handle,
+                       char *errbuf, size_t errlen)
+{
+    struct sqlite_conn *conn;
+    sqlite3 *db = NULL;
+    bool memory = strcmp(spec, ":memory:") == 0;
+    int flags = SQLITE_OPEN_NOMUTEX;
+    int rc;
+
+    if (strncmp(spec, "file:", 5) == 0) {
+        snprintf(errbuf, errlen, "uri file names are not accepted: %s", spec);
+        rc = MZ_ERR_INVALID;
+        goto out;
+    }
+    if (!memory) {
+        rc = check_path(spec, opts, errbuf, errlen);
+        if (rc != MZ_OK)
+            goto out;
+    }
+    if (opts->readonly)
+        flags |= SQLITE_OPEN_READONLY;
+    else
+        flags |= SQLITE_OPEN_READWRITE | (opts->create ? SQLITE_OPEN_CREATE : 0);
+    rc = sqlite3_open_v2(spec, &db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(errbuf, errlen, "cannot open database file %s: %s", spec,
+                 db != NULL ? sqlite3_errmsg(db) : "out of memory");
+        rc = sqlite_map_open(rc);
+        goto out;
+    }
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, opts->busy_timeout_ms);
+    rc = configure(db, spec, memory, opts, errbuf, errlen);
+    if (rc != MZ_OK)
+        goto out;
+    conn = mz_xcalloc(1, sizeof(*conn));
+    conn->db = db;
+    conn->busy_timeout_ms = opts->busy_timeout_ms;
+    db = NULL;
+    *handle = conn;
+out:
+    sqlite3_close(db);
+    return rc;
+}
+
+/* Close the connection (a checkpoint runs on the last close of a file). */
+static void sqlite_close(void *handle)
+{
+    struct sqlite_conn *conn = handle;
+
+    if (conn == NULL)
+        return;
+    if (sqlite3_close(conn->db) != SQLITE_OK) {
+        /* Statements were leaked: a bug. Close once they are finalized. */
+        mz_error("database close failed: %s", sqlite3_errmsg(conn->db));
+        sqlite3_close_v2(conn->db);
+    }
+    free(conn);
+}
+
+/* --- statements --------------------------------------------------------------------- */
+
+/* Run one or more statements (sqlite3_exec). */
+static int sqlite_exec(void *handle, const char *sql)
+{
+    struct sqlite_conn *conn = handle;
+    int rc = sqlite3_exec(conn->db, sql, NULL, NULL, NULL);
+
+    if (rc != SQLITE_OK)
+        return conn_fail(conn, rc);
+    return MZ_OK;
+}
+
+/* Exactly one statement: anything but blanks and comments after it is an
+ * error, since it would be silently ignored. */
+static int sqlite_prepare(void *handle, const char *sql, bool persistent, void **out)
+{
+    struct sqlite_conn *conn = handle;
+    sqlite3_stmt *stmt = NULL;
+    sqlite3_stmt *extra = NULL;
+    const char *tail = NULL;
+    int rc;
+
+    rc = sqlite3_prepare_v3(conn->db, sql, -1, persistent ? SQLITE_PREPARE_PERSISTENT : 0, &stmt,
+                            &tail);
+    if (rc != SQLITE_OK) {
+        rc = conn_fail(conn, rc);
+        goto out;
+    }
+    if (stmt == NULL) {
+        rc = conn_fail_msg(conn, MZ_ERR_DB, "prepare: no statement in the sql");
+        goto out;
+    }
+    while (tail != NULL && *tail != '\0') {
+        const char *next = NULL;
+        rc = sqlite3_prepare_v2(conn->db, tail, -1, &extra, &next);
+        if (rc != SQLITE_OK) {
+            rc = conn_fail(conn, rc);
+            goto out;
+        }
+        if (extra != NULL) {
+            rc = conn_fail_msg(conn, MZ_ERR_DB,
+                               "prepare: more than one statement in the sql (use mz_db_exec)");
+            goto out;
+        }
+        if (next == tail)
+            break;
+        tail = next;
+    }
+    *out = stmt;
+    stmt = NULL;
+    rc = MZ_OK;
+out:
+    sqlite3_finalize(extra);
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+/* Free a statement. */
+static void sqlite_finalize(void *stmt)
+{
+    sqlite3_finalize(stmt);
+}
+
+/* Check a bind result. */
+static int bind_result(struct sqlite_conn *conn, int rc)
+{
+    if (rc != SQLITE_OK)
+        return conn_fail(conn, rc);
+    return MZ_OK;
+}
+
+/* Bind a 64-bit integer. */
+static int sqlite_bind_int(void *handle, void *stmt, int idx, int64_t value)
+{
+    return bind_result(handle, sqlite3_bind_int64(stmt, idx, value));
+}
+
+/* Bind a double. */
+static int sqlite_bind_double(void *handle, void *stmt, int idx, double value)
+{
+    return bind_result(handle, sqlite3_bind_double(stmt, idx, value));
+}
+
+/* Bind UTF-8 text, copied. */
+static int sqlite_bind_text(void *handle, void *stmt, int idx, const char *text, size_t len)
+{
+    return bind_result(handle,
+                       sqlite3_bind_text64(stmt, idx, text, len, SQLITE_TRANSIENT, SQLITE_UTF8));
+}
+
+/* An empty blob is bound as a zero-length blob, not as null. */
+static int sqlite_bind_blob(void *handle, void *stmt, int idx, const void *data, size_t len)
+{
+    if (len == 0)
+        return bind_result(handle, sqlite3_bind_zeroblob(stmt, idx, 0));
+    return bind_result(handle, sqlite3_bind_blob64(stmt, idx, data, len, SQLITE_TRANSIENT));
+}
+
+/* Bind null. */
+static int sqlite_bind_null(void *handle, void *stmt, int idx)
+{
+    return bind_result(handle, sqlite3_bind_null(stmt, idx));
+}
+
+/* Number of parameters. */
+static int sqlite_param_count(void *stmt)
+{
+    return sqlite3_bind_parameter_count(stmt);
+}
+
+/* Step: MZ_ROW, MZ_DONE or the mapped error. */
+static int sqlite_step(void *handle, void *stmt)
+{
+    int rc = sqlite3_step(stmt);
+
+    if (rc == SQLITE_ROW)
+        return MZ_ROW;
+    if (rc == SQLITE_DONE)
+        return MZ_DONE;
+    return conn_fail(handle, rc);
+}
+
+/* The error sqlite3_reset() repeats was already reported by step. */
+static void sqlite_reset(void *stmt)
+{
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+}
+
+/* Result columns. */
+static int sqlite_col_count(void *stmt)
+{
+    return sqlite3_column_count(stmt);
+}
+
+/* Name of a result column. */
+static const char *sqlite_col_name(void *stmt, int col)
+{
+    return sqlite3_column_name(stmt, col);
+}
+
+/* Storage class of a column of the current row. */
+static enum mz_col_type sqlite_col_type(void *stmt, int col)
+{
+    switch (sqlite3_column_type(stmt, col)) {
+    case SQLITE_INTEGER:
+        return MZ_COL_INT;
+    case SQLITE_FLOAT:
+        return MZ_COL_REAL;
+    case SQLITE_TEXT:
+        return MZ_COL_TEXT;
+    case SQLITE_BLOB:
+        return MZ_COL_BLOB;
+    default:
+        return MZ_COL_NULL;
+    }
+}
+
+/* A column as a 64-bit integer. */
+static int64_t sqlite_col_int(void *stmt, int col)
+{
+    return sqlite3_column_int64(stmt, col);
+}
+
+/* A column as a double. */
+static double sqlite_col_double(void *stmt, int col)
+{
+    return sqlite3_column_double(stmt, col);
+}
+
+/* A column as UTF-8 text, NULL for null. */
+static const char *sqlite_col_text(void *stmt, int col)
+{
+    return (const char *)sqlite3_column_text(stmt, col);
+}
+
+/* A column as bytes. */
+static const void *sqlite_col_blob(void *stmt, int col)
+{
+    return sqlite3_column_blob(stmt, col);
+}
+
+/* Bytes of a text or blob column. */
+static size_t sqlite_col_bytes(void *stmt, int col)
+{
+    return (size_t)sqlite3_column_bytes(stmt, col);
+}
+
+/* --- connection state ------------------------------------------------------------------ */
+
+/* Rows changed by the last write. */
+static int64_t sqlite_changes(void *handle)
+{
+    struct sqlite_conn *conn = handle;
+
+    return sqlite3_changes64(conn->db);
+}
+
+/* Rowid of the last insert. */
+static int64_t sqlite_last_id(void *handle)
+{
+    struct sqlite_conn *conn = handle;
+
+    return sqlite3_last_insert_rowid(conn->db);
+}
+
+/* The message of the last failure on this connection. */
+static const char *sqlite_errmsg(void *handle)
+{
+    struct sqlite_conn *conn = handle;
+
+    return conn->msg;
+}
+
+/* True unless the connection is in autocommit mode. */
+static bool sqlite_in_transaction(void *handle)
+{
+    struct sqlite_conn *conn = handle;
+
+    return sqlite3_get_autocommit(conn->db) == 0;
+}
+
+/* --- integrity and backup --------------------------------------------------------------- */
+
+/* PRAGMA integrity_check on db: MZ_OK if its first row is "ok"; otherwise
+ * msg holds the first problem reported. */
+static int check_integrity(sqlite3 *db, char *msg, size_t msglen)
+{
+    sqlite3_stmt *stmt = NULL;
+    const char *text;
+    int rc;
+
+    rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &stmt, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(msg, msglen, "integrity check failed: %s", sqlite3_errmsg(db));
+        rc = MZ_ERR_DB;
+        goto out;
+    }
+    rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW) {
+        snprintf(msg, msglen, "integrity check failed: %s", sqlite3_errmsg(db));
+        rc = MZ_ERR_DB;
+        goto out;
+    }
+    text = (const char *)sqlite3_column_text(stmt, 0);
+    if (text == NULL || strcmp(text, "ok") != 0) {
+        snprintf(msg, msglen, "integrity check failed: %s", text != NULL ? text : "no result");
+        rc = MZ_ERR_DB;
+        goto out;
+    }
+    rc = MZ_OK;
+out:
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+/* PRAGMA integrity_check on the main database. */
+static int sqlite_integrity_check(void *handle)
+{
+    struct sqlite_conn *conn = handle;
+
+    return check_integrity(conn->db, conn->msg, sizeof(conn->msg));
+}
+
+/* Remove the WAL, shared-memory and rollback journal files of path, so a
+ * file renamed to path is not paired with the journal of its predecessor. */
+static void remove_side_files(const char *path)
+{
+    static const char *const suffixes[] = {"-wal", "-shm", "-journal"};
+    char name[PATH_MAX];
+
+    for (size_t i = 0; i < MZ_ARRAY_LEN(suffixes); i++) {
+        int n = snprintf(name, sizeof(name), "%s%s", path, suffixes[i]);
+        if (n < 0 || (size_t)n >= sizeof(name))
+            continue; /* no such file can exist */
+        if (unlink(name) != 0 && errno != ENOENT)
+            mz_warn("cannot remove %s: %s", name, strerror(errno));
+    }
+}
+
+/* fsync the directory holding path, so a rename into it is durable. */
+static void sync_directory(const char *path)
+{
+    char *copy = mz_xstrdup(path);
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd < 0 || fsync(fd) != 0)
+        mz_warn("cannot sync the directory of %s: %s", path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    free(copy);
+}
+
+/* Open the finished copy afresh (so pages come from the file, not a cache)
+ * and check it. */
+static int verify_copy(const char *path, char *msg, size_t msglen)
+{
+    sqlite3 *db = NULL;
+    int rc;
+
+    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(msg, msglen, "cannot open the copy %s: %s", path,
+                 db != NULL ? sqlite3_errmsg(db) : "out of memory");
+        rc = MZ_ERR_IO;
+        goto out;
+    }
+    rc = check_integrity(db, msg, msglen);
+out:
+    sqlite3_close(db);
+    return rc;
+}
+
+/* True if path exists and is the file db has open as "main". */
+static bool is_own_file(sqlite3 *db, const char *path)
+{
+    const char *own = sqlite3_db_filename(db, "main");
+    struct stat a, b;
+
+    if (own == NULL || own[0] == '\0' || stat(own, &a) != 0 || stat(path, &b) != 0)
+        return false;
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* Copy the main database of conn to a temporary file beside to_path, verify
+ * it and rename it to to_path. */
+static int sqlite_backup(void *handle, const char *to_path)
+{
+    struct sqlite_conn *conn = handle;
+    sqlite3_backup *backup = NULL;
+    sqlite3 *dest = NULL;
+    size_t tmp_len = strlen(to_path) + 16;
+    char *tmp = mz_xmalloc(tmp_len);
+    bool tmp_exists = false;
+    int busy_waited_ms = 0;
+    int fd, rc;
+
+    if (is_own_file(conn->db, to_path)) {
+        rc =
+            conn_fail_msg(conn, MZ_ERR_INVALID, "backup target %s is the database itself", to_path);
+        goto out;
+    }
+    snprintf(tmp, tmp_len, "%s.tmp-XXXXXX", to_path);
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        rc = conn_fail_msg(conn, MZ_ERR_IO, "cannot create a temporary file beside %s: %s", to_path,
+                           strerror(errno));
+        goto out;
+    }
+    close(fd);
+    tmp_exists = true;
+    rc = sqlite3_open_v2(tmp, &dest, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        rc = conn_fail_msg(conn, MZ_ERR_IO, "cannot open backup file %s: %s", tmp,
+                           dest != NULL ? sqlite3_errmsg(dest) : "out of memory");
+        goto out;
+    }
+    backup = sqlite3_backup_init(dest, "main", conn->db, "main");
+    if (backup == NULL) {
+        rc = conn_fail_msg(conn, sqlite_map(sqlite3_extended_errcode(dest)),
+                           "cannot start backup to %s: %s", to_path, sqlite3_errmsg(dest));
+        goto out;
+    }
+    for (;;) {
+        rc = sqlite3_backup_step(backup, BACKUP_STEP_PAGES);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc == SQLITE_OK) {
+            busy_waited_ms = 0;
+            continue;
+        }
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
+            rc = conn_fail_msg(conn, sqlite_map(rc), "backup to %s failed: %s", to_path,
+                               sqlite3_errstr(rc));
+            goto out;
+        }
+        if (busy_waited_ms >= conn->busy_timeout_ms) {
+            rc = conn_fail_msg(conn, MZ_ERR_BUSY, "backup to %s: database busy for %d ms", to_path,
+                               busy_waited_ms);
+            goto out;
+        }
+        sqlite3_sleep(BACKUP_BUSY_SLEEP_MS);
+        busy_waited_ms += BACKUP_BUSY_SLEEP_MS;
+    }
+    rc = sqlite3_backup_finish(backup);
+    backup = NULL;
+    if (rc != SQLITE_OK) {
+        rc = conn_fail_msg(conn, sqlite_map(rc), "backup to %s failed: %s", to_path,
+                           sqlite3_errmsg(dest));
+        goto out;
+    }
+    rc = sqlite3_close(dest);
+    dest = NULL;
+    if (rc != SQLITE_OK) {
+        rc = conn_fail_msg(conn, MZ_ERR_IO, "cannot close backup file %s: %s", tmp,
+                           sqlite3_errstr(rc));
+        goto out;
+    }
+    rc = verify_copy(tmp, conn->msg, sizeof(conn->msg));
+    if (rc != MZ_OK)
+        goto out;
+    remove_side_files(to_path);
+    if (rename(tmp, to_path) != 0) {
+        rc = conn_fail_msg(conn, MZ_ERR_IO, "cannot rename %s to %s: %s", tmp, to_path,
+                           strerror(errno));
+        goto out;
+    }
+    tmp_exists = false;
+    sync_directory(to_path);
+    rc = MZ_OK;
+out:
+    if (backup != NULL)
+        sqlite3_backup_finish(backup);
+    sqlite3_close(dest);
+    if (tmp_exists) {
+        unlink(tmp);
+        remove_side_files(tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+/* --- dialect ------------------------------------------------------------------------------ */
+
+/* SQLite's SQL for the dialect items. */
+static const char *sqlite_dialect(enum mz_dialect_item item)
+{
+    switch (item) {
+    case MZ_SQL_AUTOINCREMENT_PK:
+        return "INTEGER PRIMARY KEY";
+    case MZ_SQL_NOW:
+        return "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
+    case MZ_SQL_BLOB:
+        return "BLOB";
+    }
+    return NULL;
+}
+
+/* The backend table db.c uses for file paths and ":memory:". */
+const struct mz_db_ops mz_db_sqlite_ops = {
+    .kind = MZ_DB_SQLITE,
+    .name = "sqlite",
+    .sql_begin = "BEGIN",
+    .sql_begin_write = "BEGIN IMMEDIATE",
+    .sql_commit = "COMMIT",
+    .sql_rollback = "ROLLBACK",
+    .sql_table_exists =
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE",
+    .sql_column_exists = "SELECT count(*) FROM pragma_table_info(?) WHERE name = ? COLLATE NOCASE",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .exec = sqlite_exec,
+    .prepare = sqlite_prepare,
+    .finalize = sqlite_finalize,
+    .bind_int = sqlite_bind_int,
+    .bind_double = sqlite_bind_double,
+    .bind_text = sqlite_bind_text,
+    .bind_blob = sqlite_bind_blob,
+    .bind_null = sqlite_bind_null,
+    .param_count = sqlite_param_count,
+    .step = sqlite_step,
+    .reset = sqlite_reset,
+    .col_count = sqlite_col_count,
+    .col_name = sqlite_col_name,
+    .col_type = sqlite_col_type,
+    .col_int = sqlite_col_int,
+    .col_double = sqlite_col_double,
+    .col_text = sqlite_col_text,
+    .col_blob = sqlite_col_blob,
+    .col_bytes = sqlite_col_bytes,
+    .changes = sqlite_changes,
+    .last_id = sqlite_last_id,
+    .errmsg = sqlite_errmsg,
+    .in_transaction = sqlite_in_transaction,
+    .backup = sqlite_backup,
+    .integrity_check = sqlite_integrity_check,
+    .dialect = sqlite_dialect,
+};

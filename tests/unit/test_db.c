@@ -1,0 +1,1048 @@
+/* test_db.c - unit tests of the database layer (src/db/db.c, src/db/sqlite.c).
+ *
+ * Runs against ":memory:" and files in a fresh temporary directory (removed
+ * at the end). Log lines go to a file in that directory so tests can check
+ * what was logged. The fault-injection tests run a workload once to count
+ * its database calls, then fail each call in turn and check that every run
+ * ends with a clean error and unchanged data (run under ASan for leaks).
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "db/db_internal.h"
+#include "mz/db.h"
+
+/* The temporary directory of this run. */
+static char test_dir[64];
+/* The log file inside it. */
+static char log_path[128];
+/* Its descriptor (mz_log writes there). */
+static int log_fd = -1;
+
+/* A path inside the temporary directory (a static buffer per slot). */
+static const char *tmp_path(int slot, const char *name)
+{
+    static char paths[4][256];
+
+    snprintf(paths[slot], sizeof(paths[slot]), "%s/%s", test_dir, name);
+    return paths[slot];
+}
+
+/* True if the log file contains needle. */
+static bool log_contains(const char *needle)
+{
+    char buf[65536];
+    ssize_t n;
+    int fd = open(log_path, O_RDONLY);
+
+    if (fd < 0)
+        return false;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n < 0)
+        return false;
+    buf[n] = '\0';
+    return strstr(buf, needle) != NULL;
+}
+
+/* True if a file exists at path. */
+static bool file_exists(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0;
+}
+
+/* Count the directory entries whose name contains needle. */
+static int dir_count_matching(const char *needle)
+{
+    DIR *dir = opendir(test_dir);
+    struct dirent *entry;
+    int count = 0;
+
+    assert_non_null(dir);
+    for (entry = readdir(dir); entry != NULL; entry = readdir(dir)) {
+        if (strstr(entry->d_name, needle) != NULL)
+            count++;
+    }
+    closedir(dir);
+    return count;
+}
+
+/* Write len bytes to a new file at path. */
+static void write_file(const char *path, const void *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
+    close(fd);
+}
+
+/* Read a whole (small) file into a malloc'd buffer. */
+static char *read_file(const char *path, size_t *len)
+{
+    struct stat st;
+    char *data;
+    int fd = open(path, O_RDONLY);
+
+    assert_true(fd >= 0);
+    assert_int_equal(fstat(fd, &st), 0);
+    data = mz_xmalloc((size_t)st.st_size + 1);
+    assert_int_equal(read(fd, data, (size_t)st.st_size), st.st_size);
+    close(fd);
+    *len = (size_t)st.st_size;
+    return data;
+}
+
+/* Open a database with create=true and the given busy timeout. */
+static struct mz_db *open_file(const char *path, int busy_timeout_ms)
+{
+    struct mz_db_options opts = {.create = true, .busy_timeout_ms = busy_timeout_ms};
+    struct mz_db *db = NULL;
+
+    assert_int_equal(mz_db_open(path, &opts, &db), MZ_OK);
+    assert_non_null(db);
+    return db;
+}
+
+/* Open an in-memory database. */
+static struct mz_db *open_memory(void)
+{
+    struct mz_db *db = NULL;
+
+    assert_int_equal(mz_db_open(":memory:", NULL, &db), MZ_OK);
+    return db;
+}
+
+/* count(*) of a table. */
+static int64_t count_rows(struct mz_db *db, const char *table)
+{
+    char sql[128];
+    int64_t n = -1;
+
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+    assert_int_equal(mz_db_query_int(db, sql, &n, 0, NULL), MZ_OK);
+    return n;
+}
+
+/* A text result of a one-row query, copied into out. */
+static void query_text(struct mz_db *db, const char *sql, char *out, size_t outlen)
+{
+    struct mz_stmt *stmt = NULL;
+
+    assert_int_equal(mz_db_prepare(db, sql, &stmt), MZ_OK);
+    assert_int_equal(mz_db_step(stmt), MZ_ROW);
+    snprintf(out, outlen, "%s", mz_db_col_text(stmt, 0));
+    mz_db_done(stmt);
+}
+
+/* Create the temporary directory and send the log there. */
+static int group_setup(void **state)
+{
+    snprintf(test_dir, sizeof(test_dir), "/tmp/mz_test_db_XXXXXX");
+    if (mkdtemp(test_dir) == NULL)
+        return -1;
+    snprintf(log_path, sizeof(log_path), "%s/test.log", test_dir);
+    log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (log_fd < 0)
+        return -1;
+    mz_log_set_fd(log_fd);
+    return 0;
+}
+
+/* Remove the temporary directory (it holds only files). */
+static int group_teardown(void **state)
+{
+    DIR *dir = opendir(test_dir);
+    struct dirent *entry;
+    char path[512];
+
+    mz_log_set_fd(2);
+    close(log_fd);
+    if (dir == NULL)
+        return -1;
+    for (entry = readdir(dir); entry != NULL; entry = readdir(dir)) {
+        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", test_dir, entry->d_name);
+        unlink(path);
+    }
+    closedir(dir);
+    return rmdir(test_dir);
+}
+
+/* --- statements ------------------------------------------------------------------ */
+
+/* Every type round-trips through bind and column, including int64 extremes
+ * and UTF-8 text. */
+static void test_types_round_trip(void **state)
+{
+    static const char utf8[] = "民政局 · 低保审批 ✓ 😀 Ünïcödé";
+    static const unsigned char blob[] = {0x00, 0xff, 0x10, 0x00, 0x7f};
+    struct mz_db *db = open_memory();
+    struct mz_stmt *stmt = NULL;
+
+    assert_int_equal(mz_db_kind(db), MZ_DB_SQLITE);
+    assert_string_equal(mz_db_kind_name(db), "sqlite");
+    assert_int_equal(mz_db_exec(db, "CREATE TABLE t (id INTEGER PRIMARY KEY, i INTEGER, "
+                                    "d REAL, s TEXT, b BLOB, n TEXT)"),
+                     MZ_OK);
+
+    assert_int_equal(
+        mz_db_prepare(db, "INSERT INTO t (i, d, s, b, n) VALUES (?, ?, ?, ?, ?)", &stmt), MZ_OK);
+    assert_int_equal(mz_db_param_count(stmt), 5);
+    int64_t values[] = {INT64_MIN, INT64_MAX, 0, -1};
+    for (size_t k = 0; k < MZ_ARRAY_LEN(values); k++) {
+        assert_int_equal(mz_db_bind_int(stmt, 1, values[k]), MZ_OK);
+        assert_int_equal(mz_db_bind_double(stmt, 2, -1234.5625), MZ_OK);
+        assert_int_equal(mz_db_bind_text(stmt, 3, utf8), MZ_OK);
+        assert_int_equal(mz_db_bind_blob(stmt, 4, blob, sizeof(blob)), MZ_OK);
+        assert_int_equal(mz_db_bind_null(stmt, 5), MZ_OK);
+        assert_int_equal(mz_db_step(stmt), MZ_DONE);
+        assert_int_equal(mz_db_changes(db), 1);
+        assert_int_equal(mz_db_last_id(db), (int64_t)k + 1);
+        mz_db_reset(stmt);
+    }
+    /* textn takes a prefix (here the first two characters, 6 bytes); an empty
+     * blob is a blob, not null; NULL text binds null. */
+    assert_int_equal(
+        mz_db_prepare(db, "INSERT INTO t (i, d, s, b, n) VALUES (?, ?, ?, ?, ?)", &stmt), MZ_OK);
+    assert_int_equal(mz_db_bind_int(stmt, 1, 42), MZ_OK);
+    assert_int_equal(mz_db_bind_double(stmt, 2, 0.0), MZ_OK);
+    assert_int_equal(mz_db_bind_textn(stmt, 3, utf8, 6), MZ_OK);
+    assert_int_equal(mz_db_bind_blob(stmt, 4, NULL, 0), MZ_OK);
+    assert_int_equal(mz_db_bind_text(stmt, 5, NULL), MZ_OK);
+    assert_int_equal(mz_db_step(stmt), MZ_DONE);
+    mz_db_done(stmt);
+
+    assert_int_equal(mz_db_prepare(db, "SELECT i, d, s, b, n FROM t ORDER BY id", &stmt), MZ_OK);
+    assert_int_equal(mz_db_col_count(stmt), 5);
+    assert_string_equal(mz_db_col_name(stmt, 2), "s");
+    for (size_t k = 0; k < MZ_ARRAY_LEN(values); k++) {
+        assert_int_equal(mz_db_step(stmt), MZ_ROW);
+        assert_int_equal(mz_db_col_type(stmt, 0), MZ_COL_INT);
+        assert_true(mz_db_col_int(stmt, 0) == values[k]);
+        assert_int_equal(mz_db_col_type(stmt, 1), MZ_COL_REAL);
+        assert_true(mz_db_col_double(stmt, 1) == -1234.5625);
+        assert_int_equal(mz_db_col_type(stmt, 2), MZ_COL_TEXT);
+        assert_string_equal(mz_db_col_text(stmt, 2), utf8);
+        assert_int_equal(mz_db_col_bytes(stmt, 2), strlen(utf8));
+        assert_int_equal(mz_db_col_type(stmt, 3), MZ_COL_BLOB);
+        const void *got = mz_db_col_blob(stmt, 3);
+        assert_int_equal(mz_db_col_bytes(stmt, 3), sizeof(blob));
+        assert_memory_equal(got, blob, sizeof(blob));
+        assert_int_equal(mz_db_col_type(stmt, 4), MZ_COL_NULL);
+        assert_null(mz_db_col_text(stmt, 4));
+    }
+    assert_int_equal(mz_db_step(stmt), MZ_ROW);
+    assert_string_equal(mz_db_col_text(stmt, 2), "民政");
+    assert_int_equal(mz_db_col_type(stmt, 3), MZ_COL_BLOB);
+    assert_int_equal(mz_db_col_bytes(stmt, 3), 0);
+    assert_int_equal(mz_db_col_type(stmt, 4), MZ_COL_NULL);
+    assert_int_equal(mz_db_step(stmt), MZ_DONE);
+    mz_db_done(stmt);
+
+    /* A bad parameter index is invalid input. */
+    assert_int_equal(mz_db_prepare(db, "SELECT ?", &stmt), MZ_OK);
+    assert_int_equal(mz_db_bind_int(stmt, 2, 1), MZ_ERR_INVALID);
+    mz_db_done(stmt);
+    mz_db_close(db);
+}
+
+/* The cache returns the same statement for the same SQL, with bindings
+ * cleared; a statement still in use is not handed out twice; beyond the cap
+ * statements are uncached and finalized on done (ASan checks the leaks). */
+static void test_statement_cache(void **state)
+{
+    struct mz_db *db = open_memory();
+    struct mz_stmt *first = NULL;
+    struct mz_stmt *second = NULL;
+    struct mz_stmt *stmt = NULL;
+    char sql[64];
+
+    assert_int_equal(mz_db_prepare(db, "SELECT ?", &first), MZ_OK);
+    assert_true(first->cached);
+    assert_int_equal(mz_db_bind_int(first, 1, 7), MZ_OK);
+    assert_int_equal(mz_db_step(first), MZ_ROW);
+    assert_int_equal(mz_db_col_int(first, 0), 7);
+    mz_db_done(first);
+
+    assert_int_equal(mz_db_prepare(db, "SELECT ?", &second), MZ_OK);
+    assert_ptr_equal(first, second);
+    assert_int_equal(mz_db_step(second), MZ_ROW);
+    assert_int_equal(mz_db_col_type(second, 0), MZ_COL_NULL); /* binding cleared */
+
+    /* Prepared again while in use: a separate, uncached statement. */
+    assert_int_equal(mz_db_prepare(db, "SELECT ?", &stmt), MZ_OK);
+    assert_ptr_not_equal(stmt, second);
+    assert_false(stmt->cached);
+    mz_db_done(stmt);
+    mz_db_done(second);
+
+    /* Uncached on request. */
+    assert_int_equal(mz_db_prepare_uncached(db, "SELECT ?", &stmt), MZ_OK);
+    assert_ptr_not_equal(stmt, first);
+    assert_false(stmt->cached);
+    mz_db_finalize(stmt);
+
+    /* Fill the cache to its cap; the next ones are uncached. */
+    for (int i = 1; i < MZ_DB_CACHE_MAX; i++) {
+        snprintf(sql, sizeof(sql), "SELECT %d", i);
+        assert_int_equal(mz_db_prepare(db, sql, &stmt), MZ_OK);
+        assert_true(stmt->cached);
+        mz_db_done(stmt);
+    }
+    assert_int_equal(db->cache_count, MZ_DB_CACHE_MAX);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(mz_db_prepare(db, "SELECT 'not cached'", &stmt), MZ_OK);
+        assert_false(stmt->cached);
+        assert_int_equal(mz_db_step(stmt), MZ_ROW);
+        assert_string_equal(mz_db_col_text(stmt, 0), "not cached");
+        mz_db_done(stmt);
+    }
+    assert_int_equal(db->cache_count, MZ_DB_CACHE_MAX);
+    assert_int_equal(mz_db_prepare(db, "SELECT 17", &stmt), MZ_OK);
+    assert_true(stmt->cached);
+    /* finalize on a cached statement only gives it back to the cache. */
+    mz_db_finalize(stmt);
+    assert_int_equal(mz_db_prepare(db, "SELECT 17", &second), MZ_OK);
+    assert_ptr_equal(stmt, second);
+    mz_db_done(second);
+    mz_db_close(db);
+}
+
+/* Bad SQL is MZ_ERR_DB with a message; several statements are refused by
+ * prepare but run by exec. */
+static void test_prepare_errors(void **state)
+{
+    struct mz_db *db = open_memory();
+    struct mz_stmt *stmt = NULL;
+
+    assert_int_equal(mz_db_prepare(db, "SELEKT 1", &stmt), MZ_ERR_DB);
+    assert_null(stmt);
+    assert_non_null(strstr(mz_db_errmsg(db), "syntax error"));
+    assert_int_equal(mz_db_prepare(db, "SELECT 1; SELECT 2", &stmt), MZ_ERR_DB);
+    assert_non_null(strstr(mz_db_errmsg(db), "more than one statement"));
+    assert_int_equal(mz_db_prepare(db, "   ", &stmt), MZ_ERR_DB);
+    assert_int_equal(mz_db_prepare(db, "SELECT 1; -- a comment\n  ", &stmt), MZ_OK);
+    mz_db_done(stmt);
+    assert_int_equal(mz_db_prepare(db, "SELECT * FROM missing", &stmt), MZ_ERR_DB);
+    assert_non_null(strstr(mz_db_errmsg(db), "no such table"));
+
+    assert_int_equal(mz_db_exec(db, "CREATE TABLE a (x); CREATE TABLE b (y); "
+                                    "INSERT INTO a VALUES (1); INSERT INTO b VALUES (2);"),
+                     MZ_OK);
+    assert_int_equal(count_rows(db, "a"), 1);
+    assert_int_equal(count_rows(db, "b"), 1);
+    assert_int_equal(mz_db_exec(db, "INSERT INTO a VALUES (2); NONSENSE"), MZ_ERR_DB);
+    mz_db_close(db);
+}
+
+/* Unique and primary-key violations are conflicts; other constraints are
+ * constraint errors. */
+static void test_constraint_mapping(void **state)
+{
+    struct mz_db *db = open_memory();
+    struct mz_stmt *stmt = NULL;
+
+    assert_int_equal(mz_db_exec(db, "CREATE TABLE p (id INTEGER PRIMARY KEY, code TEXT UNIQUE, "
+                                    "n INTEGER NOT NULL CHECK (n >= 0));"
+                                    "CREATE TABLE c (id INTEGER PRIMARY KEY, "
+                                    "p_id INTEGER REFERENCES p(id));"
+                                    "CREATE TABLE k (a TEXT, b TEXT, PRIMARY KEY (a, b));"
+                                    "INSERT INTO p VALUES (1, 'x', 0);"
+                                    "INSERT INTO k VALUES ('a', 'b');"),
+                     MZ_OK);
+
+    assert_int_equal(mz_db_prepare(db, "INSERT INTO p (id, code, n) VALUES (?, ?, ?)", &stmt),
+                     MZ_OK);
+    mz_db_bind_int(stmt, 1, 2);
+    mz_db_bind_text(stmt, 2, "x");
+    mz_db_bind_int(stmt, 3, 0);
+    assert_int_equal(mz_db_step(stmt), MZ_ERR_CONFLICT);
+    assert_non_null(strstr(mz_db_errmsg(db), "UNIQUE"));
+    mz_db_reset(stmt);
+    mz_db_bind_int(stmt, 1, 1);
+    mz_db_bind_text(stmt, 2, "y");
+    mz_db_bind_int(stmt, 3, 0);
+    assert_int_equal(mz_db_step(stmt), MZ_ERR_CONFLICT); /* integer primary key */
+    mz_db_reset(stmt);
+    mz_db_bind_int(stmt, 1, 3);
+    mz_db_bind_text(stmt, 2, "z");
+    mz_db_bind_int(stmt, 3, -1);
+    assert_int_equal(mz_db_step(stmt), MZ_ERR_CONSTRAINT); /* check */
+    mz_db_reset(stmt);
+    mz_db_bind_int(stmt, 1, 3);
+    mz_db_bind_text(stmt, 2, "z");
+    assert_int_equal(mz_db_step(stmt), MZ_ERR_CONSTRAINT); /* not null */
+    mz_db_done(stmt);
+
+    assert_int_equal(mz_db_exec(db, "INSERT INTO k VALUES ('a', 'b')"), MZ_ERR_CONFLICT);
+    assert_int_equal(mz_db_exec(db, "INSERT INTO c VALUES (1, 99)"), MZ_ERR_CONSTRAINT);
+    assert_int_equal(count_rows(db, "c"), 0);
+    mz_db_close(db);
+}
+
+/* --- transactions ------------------------------------------------------------------ */
+
+/* Commit and rollback are visible; nesting and stray commits are bugs;
+ * closing rolls back. */
+static void test_transactions(void **state)
+{
+    struct mz_db *db = open_memory();
+
+    assert_int_equal(mz_db_exec(db, "CREATE TABLE t (v INTEGER)"), MZ_OK);
+    assert_false(mz_db_in_transaction(db));
+
+    assert_int_equal(mz_db_begin_write(db), MZ_OK);
+    assert_true(mz_db_in_transaction(db));
+    assert_int_equal(mz_db_exec(db, "INSERT INTO t VALUES (1)"), MZ_OK);
+    assert_int_equal(mz_db_commit(db), MZ_OK);
+    assert_false(mz_db_in_transaction(db));
+    assert_int_equal(count_rows(db, "t"), 1);
+
+    assert_int_equal(mz_db_begin(db), MZ_OK);
+    assert_int_equal(mz_db_exec(db, "INSERT INTO t VALUES (2)"), MZ_OK);
+    assert_int_equal(count_rows(db, "t"), 2);
+    assert_int_equal(mz_db_rollback(db), MZ_OK);
+    assert_false(mz_db_in_transaction(db));
+    assert_int_equal(count_rows(db, "t"), 1);
+
+    /* Nesting is a bug; the open transaction is unaffected. */
+    assert_int_equal(mz_db_begin(db), MZ_OK);
+    assert_int_equal(mz_db_begin(db), MZ_ERR_INTERNAL);
+    assert_int_equal(mz_db_begin_write(db), MZ_ERR_INTERNAL);
+    assert_non_null(strstr(mz_db_errmsg(db), "already open"));
+    assert_true(mz_db_in_transaction(db));
+    assert_int_equal(mz_db_exec(db, "INSERT INTO t VALUES (3)"), MZ_OK);
+    assert_int_equal(mz_db_commit(db), MZ_OK);
+    assert_int_equal(count_rows(db, "t"), 2);
+
+    /* Commit without a transaction is a bug; rollback is idempotent. */
+    assert_int_equal(mz_db_commit(db), MZ_ERR_INTERNAL);
+    assert_int_equal(mz_db_rollback(db), MZ_OK);
+    assert_int_equal(mz_db_rollback(db), MZ_OK);
+    mz_db_close(db);
+
+    /* Closing with an open transaction rolls it back. */
+    db = open_file(tmp_path(0, "txn.db"), 5000);
+    assert_int_equal(mz_db_exec(db, "CREATE TABLE t (v INTEGER)"), MZ_OK);
+    assert_int_equal(mz_db_begin_write(db), MZ_OK);
+    assert_int_equal(mz_db_exec(db, "INSERT INTO t VALUES (1)"), MZ_OK);
+    mz_db_close(db);
+    db = open_file(tmp_path(0, "txn.db"), 5000);
+    assert_int_equal(count_rows(db, "t"), 0);
+    mz_db_close(db);
+}
+
+/* --- convenience and schema questions ------------------------------------------------ */
+
+/* mz_db_query_int, table/column existence and the dialect strings. */
+static void test_query_int_and_schema(void **state)
+{
+    struct mz_db *db = open_memory();
+    const char *params[] = {"b", NULL};
+    int64_t n = 0;
+    char now[64];
+
+    assert_int_equal(mz_db_exec(db, "CREATE TABLE Person (id INTEGER PRIMARY KEY, name TEXT);"
+                                    "INSERT INTO Person (name) VALUES ('a'), ('b'), ('b')"),
+                     MZ_OK);
+    assert_int_equal(
+        mz_db_query_int(db, "SELECT count(*) FROM Person WHERE name = ?", &n, 1, params), MZ_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(
+        mz_db_query_int(db, "SELECT count(*) FROM Person WHERE name IS ?", &n, 1, &params[1]),
+        MZ_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(mz_db_query_int(db, "SELECT id FROM Person WHERE name = 'zz'", &n, 0, NULL),
+                     MZ_ERR_NOTFOUND);
+    assert_int_equal(mz_db_query_int(db, "SELECT max(id) FROM Person WHERE id > 10", &n, 0, NULL),
+                     MZ_ERR_NOTFOUND);
+    assert_int_equal(mz_db_query_int(db, "SELECT nonsense(", &n, 0, NULL), MZ_ERR_DB);
+
+    assert_true(mz_db_table_exists(db, "Person"));
+    assert_true(mz_db_table_exists(db, "person"));
+    assert_false(mz_db_table_exists(db, "household"));
+    assert_true(mz_db_column_exists(db, "Person", "name"));
+    assert_false(mz_db_column_exists(db, "Person", "division"));
+    assert_false(mz_db_column_exists(db, "household", "name"));
+
+    assert_string_equal(mz_db_dialect(db, MZ_SQL_AUTOINCREMENT_PK), "INTEGER PRIMARY KEY");
+    assert_string_equal(mz_db_dialect(db, MZ_SQL_BLOB), "BLOB");
+    snprintf(now, sizeof(now), "SELECT %s", mz_db_dialect(db, MZ_SQL_NOW));
+    query_text(db, now, now, sizeof(now));
+    /* 2026-11-28T23:31:35.123Z */
+    assert_int_equal(strlen(now), 24);
+    assert_int_equal(now[10], 'T');
+    assert_int_equal(now[19], '.');
+    assert_int_equal(now[23], 'Z');
+    mz_db_close(db);
+}
+
+/* --- migrations ----------------------------------------------------------------------- */
+
+/* A step written in C: inserts one row into a. */
+static int migration_fn_insert(struct mz_db *db)
+{
+    return mz_db_exec(db, "INSERT INTO a (x) VALUES ('from fn')");
+}
+
+/* A step that fails after doing some work. */
+static int migration_fn_fail(struct mz_db *db)
+{
+    int rc = mz_db_exec(db, "CREATE TABLE half_done (x)");
+
+    if (rc != MZ_OK)
+        return rc;
+    return MZ_ERR_CONFLICT;
+}
+
+/* Steps apply once; a failing step is rolled back and not recorded; badly
+ * declared steps are refused. */
+static void test_migrations(void **state)
+{
+    static const struct mz_migration steps[] = {
+        {1, "create a", "CREATE TABLE a (x TEXT); CREATE INDEX a_x ON a (x);", NULL},
+        {2, "seed a", NULL, migration_fn_insert},
+        {5, "add column", "ALTER TABLE a ADD COLUMN y INTEGER", NULL},
+    };
+    static const struct mz_migration more[] = {
+        {1, "create a", "CREATE TABLE a (x TEXT); CREATE INDEX a_x ON a (x);", NULL},
+        {2, "seed a", NULL, migration_fn_insert},
+        {5, "add column", "ALTER TABLE a ADD COLUMN y INTEGER", NULL},
+        {6, "create b", "CREATE TABLE b (z)", NULL},
+        {7, "broken", "CREATE TABLE partial (x); CREATE TABLE a (again);", NULL},
+        {8, "never reached", "CREATE TABLE c (z)", NULL},
+    };
+    static const struct mz_migration fn_fails[] = {
+        {1, "half done", NULL, migration_fn_fail},
+    };
+    static const struct mz_migration unordered[] = {
+        {1, "one", "CREATE TABLE o1 (x)", NULL},
+        {3, "three", "CREATE TABLE o3 (x)", NULL},
+        {2, "two", "CREATE TABLE o2 (x)", NULL},
+    };
+    static const struct mz_migration duplicate[] = {
+        {1, "one", "CREATE TABLE d1 (x)", NULL},
+        {1, "one again", "CREATE TABLE d2 (x)", NULL},
+    };
+    static const struct mz_migration both[] = {
+        {1, "sql and fn", "CREATE TABLE e (x)", migration_fn_insert},
+    };
+    struct mz_db *db = open_memory();
+    int applied = -1;
+    int64_t n = 0;
+
+    assert_int_equal(mz_db_migrate(db, "demo", steps, MZ_ARRAY_LEN(steps), &applied), MZ_OK);
+    assert_int_equal(applied, 3);
+    assert_true(mz_db_column_exists(db, "a", "y"));
+    assert_int_equal(count_rows(db, "a"), 1);
+    assert_int_equal(count_rows(db, "mz_migrations"), 3);
+    assert_true(mz_db_column_exists(db, "mz_migrations", "applied_at"));
+
+    /* Run again: nothing changes. */
+    assert_int_equal(mz_db_migrate(db, "demo", steps, MZ_ARRAY_LEN(steps), &applied), MZ_OK);
+    assert_int_equal(applied, 0);
+    assert_int_equal(count_rows(db, "a"), 1);
+
+    /* Another module has its own numbers. */
+    assert_int_equal(mz_db_migrate(db, "other", fn_fails, 0, &applied), MZ_OK);
+    assert_int_equal(applied, 0);
+
+    /* A failing step: earlier new steps stay, the failing one leaves nothing,
+     * later ones do not run; the failure is logged with module, number, name. */
+    assert_int_equal(mz_db_migrate(db, "demo", more, MZ_ARRAY_LEN(more), &applied), MZ_ERR_DB);
+    assert_int_equal(applied, 1);
+    assert_false(mz_db_in_transaction(db));
+    assert_true(mz_db_table_exists(db, "b"));
+    assert_false(mz_db_table_exists(db, "partial"));
+    assert_false(mz_db_table_exists(db, "c"));
+    const char *p7[] = {"demo"};
+    assert_int_equal(
+        mz_db_query_int(db, "SELECT max(number) FROM mz_migrations WHERE module = ?", &n, 1, p7),
+        MZ_OK);
+    assert_int_equal(n, 6);
+    assert_true(log_contains("migration demo 7 (broken) failed"));
+
+    /* A failing C step is rolled back too, and its error returned. */
+    assert_int_equal(mz_db_migrate(db, "other", fn_fails, 1, &applied), MZ_ERR_CONFLICT);
+    assert_int_equal(applied, 0);
+    assert_false(mz_db_table_exists(db, "half_done"));
+    assert_true(log_contains("migration other 1 (half done) failed: conflict: migration "
+                             "function failed without a database error"));
+
+    /* Badly declared steps are refused before anything runs. */
+    assert_int_equal(mz_db_migrate(db, "unordered", unordered, 3, &applied), MZ_ERR_INVALID);
+    assert_int_equal(applied, 0);
+    assert_false(mz_db_table_exists(db, "o1"));
+    assert_int_equal(mz_db_migrate(db, "duplicate", duplicate, 2, &applied), MZ_ERR_INVALID);
+    assert_false(mz_db_table_exists(db, "d1"));
+    assert_int_equal(mz_db_migrate(db, "both", both, 1, &applied), MZ_ERR_INVALID);
+    assert_int_equal(mz_db_migrate(db, "", steps, 1, &applied), MZ_ERR_INVALID);
+
+    /* Inside a transaction: refused. */
+    assert_int_equal(mz_db_begin(db), MZ_OK);
+    assert_int_equal(mz_db_migrate(db, "demo", steps, 1, &applied), MZ_ERR_INTERNAL);
+    assert_int_equal(mz_db_rollback(db), MZ_OK);
+    mz_db_close(db);
+}
+
+/* --- files: pragmas, sharing, locking ---------------------------------------------------- */
+
+/* A file database runs in WAL mode with the configured pragmas. */
+static void test_file_pragmas(void **state)
+{
+    struct mz_db_options full = {.create = true, .synchronous_full = true};
+    const char *path = tmp_path(0, "pragmas.db");
+    struct mz_db *db = open_file(path, 0);
+    char text[32];
+    int64_t n = 0;
+
+    query_text(db, "PRAGMA journal_mode", text, sizeof(text));
+    assert_string_equal(text, "wal");
+    assert_int_equal(mz_db_query_int(db, "PRAGMA synchronous", &n, 0, NULL), MZ_OK);
+    assert_int_equal(n, 1); /* NORMAL */
+    assert_int_equal(mz_db_query_int(db, "PRAGMA foreign_keys", &n, 0, NULL), MZ_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(mz_db_query_int(db, "PRAGMA busy_timeout", &n, 0, NULL), MZ_OK);
+    assert_int_equal(n, 5000);
+    assert_int_equal(mz_db_query_int(db, "PRAGMA temp_store", &n, 0, NULL), MZ_OK);
+    assert_int_equal(n, 2); /* MEMORY */
+    assert_int_equal(mz_db_query_int(db, "PRAGMA cache_size", &n, 0, NULL), MZ_OK);
+    assert_int_equal(n, -16000);
+    mz_db_close(db);
+
+    db = NULL;
+    assert_int_equal(mz_db_open(path, &full, &db), MZ_OK);
+    assert_int_equal(mz_db_query_int(db, "PRAGMA synchronous", &n, 0, NULL), MZ_OK);
+    assert_int_equal(n, 2); /* FULL */
+    mz_db_close(db);
+
+    /* In memory there is no WAL. */
+    db = open_memory();
+    query_text(db, "PRAGMA journal_mode", text, sizeof(text));
+    assert_string_equal(text, "memory");
+    mz_db_close(db);
+}
+
+/* Two connections on one file see each other's commits. */
+static void test_two_connections(void **state)
+{
+    const char *path = tmp_path(0, "shared.db");
+    struct mz_db *a = open_file(path, 5000);
+    struct mz_db *b = open_file(path, 5000);
+
+    assert_int_equal(mz_db_exec(a, "CREATE TABLE t (v INTEGER)"), MZ_OK);
+    assert_int_equal(mz_db_exec(a, "INSERT INTO t VALUES (1)"), MZ_OK);
+    assert_int_equal(count_rows(b, "t"), 1);
+
+    assert_int_equal(mz_db_begin_write(b), MZ_OK);
+    assert_int_equal(mz_db_exec(b, "INSERT INTO t VALUES (2)"), MZ_OK);
+    assert_int_equal(count_rows(a, "t"), 1); /* not yet committed */
+    assert_int_equal(mz_db_commit(b), MZ_OK);
+    assert_int_equal(count_rows(a, "t"), 2);
+    mz_db_close(a);
+    mz_db_close(b);
+}
+
+/* A second writer waits for its busy timeout, then gets MZ_ERR_BUSY. */
+static void test_busy_timeout(void **state)
+{
+    const char *path = tmp_path(0, "busy.db");
+    struct mz_db *a = open_file(path, 5000);
+    struct mz_db *b = open_file(path, 150);
+    int64_t start, elapsed_ms;
+
+    assert_int_equal(mz_db_exec(a, "CREATE TABLE t (v INTEGER)"), MZ_OK);
+    assert_int_equal(mz_db_begin_write(a), MZ_OK);
+    assert_int_equal(mz_db_exec(a, "INSERT INTO t VALUES (1)"), MZ_OK);
+
+    start = mz_mono_us();
+    assert_int_equal(mz_db_begin_write(b), MZ_ERR_BUSY);
+    elapsed_ms = (mz_mono_us() - start) / 1000;
+    assert_true(elapsed_ms >= 120);
+    assert_true(elapsed_ms < 3000);
+    assert_false(mz_db_in_transaction(b));
+    assert_int_equal(mz_db_exec(b, "INSERT INTO t VALUES (2)"), MZ_ERR_BUSY);
+    /* Readers are not blocked in WAL mode. */
+    assert_int_equal(count_rows(b, "t"), 0);
+
+    assert_int_equal(mz_db_commit(a), MZ_OK);
+    assert_int_equal(mz_db_begin_write(b), MZ_OK);
+    assert_int_equal(mz_db_exec(b, "INSERT INTO t VALUES (2)"), MZ_OK);
+    assert_int_equal(mz_db_commit(b), MZ_OK);
+    assert_int_equal(count_rows(a, "t"), 2);
+    mz_db_close(a);
+    mz_db_close(b);
+}
+
+/* --- open errors ----------------------------------------------------------------------- */
+
+/* Bad specs and files fail with clear messages and create nothing. */
+static void test_open_errors(void **state)
+{
+    struct mz_db_options must_exist = {.create = false};
+    struct mz_db_options create = {.create = true};
+    const char *missing = tmp_path(0, "missing.db");
+    const char *garbage = tmp_path(1, "garbage.db");
+    char text[4096];
+    struct mz_db *db = NULL;
+
+    assert_int_equal(mz_db_open(missing, &must_exist, &db), MZ_ERR_IO);
+    assert_null(db);
+    assert_false(file_exists(missing));
+    assert_true(log_contains("does not exist"));
+    assert_int_equal(dir_count_matching("missing.db"), 0); /* no -wal, -shm either */
+
+    assert_int_equal(mz_db_open(tmp_path(2, "no/such/dir/x.db"), &create, &db), MZ_ERR_IO);
+    assert_true(log_contains("directory"));
+
+    assert_int_equal(mz_db_open(test_dir, &create, &db), MZ_ERR_IO);
+    assert_true(log_contains("is a directory"));
+
+    memset(text, 'x', sizeof(text));
+    write_file(garbage, text, sizeof(text));
+    assert_int_equal(mz_db_open(garbage, &create, &db), MZ_ERR_IO);
+    assert_true(log_contains("is not a sqlite database file"));
+    assert_int_equal(mz_db_open(garbage, &must_exist, &db), MZ_ERR_IO);
+
+    assert_int_equal(mz_db_open("postgresql://minzheng@localhost/mz", NULL, &db), MZ_ERR_INVALID);
+    assert_true(log_contains("postgresql backend not built"));
+    assert_int_equal(mz_db_open("host=localhost dbname=mz", NULL, &db), MZ_ERR_INVALID);
+    assert_int_equal(mz_db_open("dbname=mz", NULL, &db), MZ_ERR_INVALID);
+    assert_int_equal(mz_db_open("file:x.db?mode=memory", NULL, &db), MZ_ERR_INVALID);
+    assert_int_equal(mz_db_open("", NULL, &db), MZ_ERR_INVALID);
+    assert_null(db);
+
+    /* create=false on an existing file works; readonly refuses writes. */
+    struct mz_db_options readonly = {.readonly = true};
+    db = open_file(missing, 0);
+    assert_int_equal(mz_db_exec(db, "CREATE TABLE t (v)"), MZ_OK);
+    mz_db_close(db);
+    assert_int_equal(mz_db_open(missing, &must_exist, &db), MZ_OK);
+    mz_db_close(db);
+    assert_int_equal(mz_db_open(missing, &readonly, &db), MZ_OK);
+    assert_int_equal(count_rows(db, "t"), 0);
+    assert_int_equal(mz_db_exec(db, "INSERT INTO t VALUES (1)"), MZ_ERR_DB);
+    mz_db_close(db);
+}
+
+/* --- backup and restore ------------------------------------------------------------------- */
+
+/* Create a file database with some rows. */
+static void make_sample(const char *path, int rows)
+{
+    struct mz_db *db = open_file(path, 0);
+    struct mz_stmt *stmt = NULL;
+
+    assert_int_equal(mz_db_exec(db, "CREATE TABLE person (id INTEGER PRIMARY KEY, name TEXT);"
+                                    "CREATE INDEX person_name ON person (name)"),
+                     MZ_OK);
+    assert_int_equal(mz_db_begin_write(db), MZ_OK);
+    for (int i = 0; i < rows; i++) {
+        assert_int_equal(mz_db_prepare(db, "INSERT INTO person (name) VALUES (?)", &stmt), MZ_OK);
+        char name[64];
+        snprintf(name, sizeof(name), "张三 %06d padding padding padding padding", i);
+        assert_int_equal(mz_db_bind_text(stmt, 1, name), MZ_OK);
+        assert_int_equal(mz_db_step(stmt), MZ_DONE);
+        mz_db_done(stmt);
+    }
+    assert_int_equal(mz_db_commit(db), MZ_OK);
+    mz_db_close(db);
+}
+
+/* Online backup of a busy file database, verified, replacing an old copy;
+ * failures leave no file behind. */
+static void test_backup(void **state)
+{
+    const char *source = tmp_path(0, "live.db");
+    const char *copy = tmp_path(1, "live.backup");
+    struct mz_db *db;
+    struct mz_db *reader;
+    struct mz_db *check;
+    char text[128];
+
+    make_sample(source, 5000); /* several times 256 pages */
+    db = open_file(source, 5000);
+    reader = open_file(source, 5000);
+    /* Online: another connection is reading and this one has unflushed WAL. */
+    assert_int_equal(mz_db_begin(reader), MZ_OK);
+    assert_int_equal(count_rows(reader, "person"), 5000);
+    assert_int_equal(mz_db_exec(db, "INSERT INTO person (name) VALUES ('李四')"), MZ_OK);
+
+    assert_int_equal(mz_db_backup(db, copy), MZ_OK);
+    assert_int_equal(dir_count_matching(".tmp-"), 0);
+    assert_int_equal(mz_db_integrity_check(db), MZ_OK);
+    assert_int_equal(mz_db_rollback(reader), MZ_OK);
+
+    check = open_file(copy, 5000);
+    assert_int_equal(mz_db_integrity_check(check), MZ_OK);
+    assert_int_equal(count_rows(check, "person"), 5001);
+    query_text(check, "SELECT name FROM person WHERE id = 5001", text, sizeof(text));
+    assert_string_equal(text, "李四");
+    mz_db_close(check);
+
+    /* Backing up again replaces the old copy. */
+    assert_int_equal(mz_db_exec(db, "DELETE FROM person WHERE id > 100"), MZ_OK);
+    assert_int_equal(mz_db_backup(db, copy), MZ_OK);
+    check = open_file(copy, 5000);
+    assert_int_equal(count_rows(check, "person"), 100);
+    mz_db_close(check);
+
+    /* A failed backup leaves nothing behind; a backup onto itself is refused. */
+    assert_int_equal(mz_db_backup(db, tmp_path(2, "nodir/x.backup")), MZ_ERR_IO);
+    assert_non_null(strstr(mz_db_errmsg(db), "temporary file"));
+    assert_int_equal(mz_db_backup(db, source), MZ_ERR_INVALID);
+    assert_int_equal(count_rows(db, "person"), 100);
+    assert_int_equal(dir_count_matching(".tmp-"), 0);
+
+    mz_db_close(reader);
+    mz_db_close(db);
+
+    /* An in-memory database can be backed up too. */
+    db = open_memory();
+    assert_int_equal(mz_db_exec(db, "CREATE TABLE m (v); INSERT INTO m VALUES (1)"), MZ_OK);
+    assert_int_equal(mz_db_backup(db, tmp_path(2, "memory.backup")), MZ_OK);
+    mz_db_close(db);
+    check = open_file(tmp_path(2, "memory.backup"), 0);
+    assert_int_equal(count_rows(check, "m"), 1);
+    mz_db_close(check);
+}
+
+/* Restore into a new path; a bad source is refused and the target untouched. */
+static void test_restore(void **state)
+{
+    const char *backup = tmp_path(0, "restore-src.db");
+    const char *target = tmp_path(1, "restored.db");
+    const char *garbage = tmp_path(2, "restore-garbage.db");
+    struct mz_db *db;
+    char junk[8192];
+    char *before, *after;
+    size_t before_len, after_len;
+
+    make_sample(backup, 300);
+    assert_int_equal(mz_db_restore(backup, target), MZ_OK);
+    db = open_file(target, 0);
+    assert_int_equal(mz_db_integrity_check(db), MZ_OK);
+    assert_int_equal(count_rows(db, "person"), 300);
+    assert_int_equal(mz_db_exec(db, "INSERT INTO person (name) VALUES ('王五')"), MZ_OK);
+    mz_db_close(db);
+    assert_int_equal(dir_count_matching(".tmp-"), 0);
+
+    /* A garbage source is refused and the target stays as it was. */
+    before = read_file(target, &before_len);
+    memset(junk, 0x5a, sizeof(junk));
+    memcpy(junk, "SQLite format 3", 16); /* a right header is not enough */
+    write_file(garbage, junk, sizeof(junk));
+    assert_int_equal(mz_db_restore(garbage, target), MZ_ERR_INVALID);
+    write_file(garbage, "hello", 5);
+    assert_int_equal(mz_db_restore(garbage, target), MZ_ERR_INVALID);
+    assert_int_equal(mz_db_restore(tmp_path(2, "absent.db"), target), MZ_ERR_INVALID);
+    assert_false(file_exists(tmp_path(2, "absent.db")));
+    assert_int_equal(mz_db_restore(target, target), MZ_ERR_INVALID);
+    after = read_file(target, &after_len);
+    assert_int_equal(before_len, after_len);
+    assert_memory_equal(before, after, before_len);
+    free(before);
+    free(after);
+    assert_int_equal(dir_count_matching(".tmp-"), 0);
+
+    db = open_file(target, 0);
+    assert_int_equal(count_rows(db, "person"), 301);
+    mz_db_close(db);
+}
+
+/* --- fault injection ------------------------------------------------------------------------ */
+
+/* Begin, two inserts, commit; on any error roll back and return it. */
+static int fault_workload(struct mz_db *db)
+{
+    struct mz_stmt *stmt = NULL;
+    int rc;
+
+    rc = mz_db_begin_write(db);
+    if (rc != MZ_OK)
+        goto out;
+    for (int i = 0; i < 2; i++) {
+        rc = mz_db_prepare(db, "INSERT INTO ledger (amount_fen) VALUES (?)", &stmt);
+        if (rc != MZ_OK)
+            goto out;
+        rc = mz_db_bind_int(stmt, 1, 100 + i);
+        if (rc != MZ_OK)
+            goto out;
+        rc = mz_db_step(stmt);
+        mz_db_done(stmt);
+        stmt = NULL;
+        if (rc != MZ_DONE)
+            goto out;
+    }
+    rc = mz_db_commit(db);
+out:
+    mz_db_done(stmt);
+    if (rc != MZ_OK)
+        mz_db_rollback(db);
+    return rc;
+}
+
+/* Fail each call of begin, insert, insert, commit in turn: every run ends in
+ * a clean error, no transaction left open, the ledger unchanged. */
+static void test_fault_injection_workload(void **state)
+{
+    struct mz_db *db = open_file(tmp_path(0, "fault.db"), 5000);
+    int64_t rows, sum;
+    long calls;
+
+    assert_int_equal(mz_db_exec(db, "CREATE TABLE ledger (id INTEGER PRIMARY KEY, "
+                                    "amount_fen INTEGER NOT NULL)"),
+                     MZ_OK);
+    mz_db_fault_set(0);
+    assert_int_equal(fault_workload(db), MZ_OK);
+    calls = mz_db_fault_calls();
+    assert_int_equal(calls, 6); /* begin, 2 x (prepare, step), commit */
+    rows = count_rows(db, "ledger");
+    assert_int_equal(mz_db_query_int(db, "SELECT sum(amount_fen) FROM ledger", &sum, 0, NULL),
+                     MZ_OK);
+
+    for (long nth = 1; nth <= calls; nth++) {
+        int64_t now_sum = 0;
+        mz_db_fault_set(nth);
+        int rc = fault_workload(db);
+        mz_db_fault_set(0);
+        assert_int_equal(rc, MZ_ERR_DB);
+        assert_string_equal(mz_db_errmsg(db), "injected fault");
+        assert_false(mz_db_in_transaction(db));
+        assert_int_equal(count_rows(db, "ledger"), rows);
+        assert_int_equal(
+            mz_db_query_int(db, "SELECT sum(amount_fen) FROM ledger", &now_sum, 0, NULL), MZ_OK);
+        assert_int_equal(now_sum, sum);
+    }
+    /* Beyond the workload's calls nothing fails. */
+    mz_db_fault_set(calls + 1);
+    assert_int_equal(fault_workload(db), MZ_OK);
+    mz_db_fault_set(0);
+    assert_int_equal(count_rows(db, "ledger"), rows + 2);
+    mz_db_close(db);
+}
+
+/* A migration C step that inserts one row into seeded. */
+static int migration_fn_seed(struct mz_db *db)
+{
+    struct mz_stmt *stmt = NULL;
+    int rc;
+
+    rc = mz_db_prepare(db, "INSERT INTO seeded (v) VALUES (?)", &stmt);
+    if (rc != MZ_OK)
+        goto out;
+    rc = mz_db_bind_text(stmt, 1, "种子");
+    if (rc != MZ_OK)
+        goto out;
+    rc = mz_db_step(stmt);
+    if (rc == MZ_DONE)
+        rc = MZ_OK;
+out:
+    mz_db_done(stmt);
+    return rc;
+}
+
+/* Every step is recorded exactly when its effect is present. */
+static void assert_migrations_consistent(struct mz_db *db)
+{
+    const char *module[] = {"fault"};
+    int64_t recorded = 0;
+    bool has_mz = mz_db_table_exists(db, "mz_migrations");
+    bool step1 = false, step2 = false;
+
+    if (has_mz) {
+        assert_int_equal(mz_db_query_int(db,
+                                         "SELECT count(*) FROM mz_migrations WHERE module = ? "
+                                         "AND number = 1",
+                                         &recorded, 1, module),
+                         MZ_OK);
+        step1 = recorded == 1;
+        assert_int_equal(mz_db_query_int(db,
+                                         "SELECT count(*) FROM mz_migrations WHERE module = ? "
+                                         "AND number = 2",
+                                         &recorded, 1, module),
+                         MZ_OK);
+        step2 = recorded == 1;
+    }
+    assert_int_equal(mz_db_table_exists(db, "seeded"), step1);
+    if (step1)
+        assert_int_equal(count_rows(db, "seeded"), step2 ? 1 : 0);
+    else
+        assert_false(step2);
+}
+
+/* Fail each call of a migration in turn: every step is recorded exactly
+ * when its effect is there, and a clean rerun completes it once. */
+static void test_fault_injection_migrate(void **state)
+{
+    static const struct mz_migration steps[] = {
+        {1, "create seeded", "CREATE TABLE seeded (v TEXT); CREATE INDEX seeded_v ON seeded (v)",
+         NULL},
+        {2, "seed", NULL, migration_fn_seed},
+    };
+    struct mz_db *db = open_memory();
+    int applied = 0;
+    long calls;
+
+    mz_db_fault_set(0);
+    assert_int_equal(mz_db_migrate(db, "fault", steps, 2, &applied), MZ_OK);
+    calls = mz_db_fault_calls();
+    assert_int_equal(applied, 2);
+    assert_true(calls > 10);
+    mz_db_close(db);
+
+    for (long nth = 1; nth <= calls; nth++) {
+        int first_applied = 0, second_applied = 0;
+        db = open_memory();
+        mz_db_fault_set(nth);
+        int rc = mz_db_migrate(db, "fault", steps, 2, &first_applied);
+        mz_db_fault_set(0);
+        assert_true(rc == MZ_OK || rc == MZ_ERR_DB);
+        assert_false(mz_db_in_transaction(db));
+        assert_migrations_consistent(db);
+        /* Run again without faults: everything ends applied exactly once. */
+        assert_int_equal(mz_db_migrate(db, "fault", steps, 2, &second_applied), MZ_OK);
+        assert_int_equal(first_applied + second_applied, 2);
+        assert_int_equal(count_rows(db, "seeded"), 1);
+        assert_int_equal(count_rows(db, "mz_migrations"), 2);
+        mz_db_close(db);
+    }
+}
+
+/* Run every test in one temporary directory. */
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_types_round_trip),
+        cmocka_unit_test(test_statement_cache),
+        cmocka_unit_test(test_prepare_errors),
+        cmocka_unit_test(test_constraint_mapping),
+        cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_query_int_and_schema),
+        cmocka_unit_test(test_migrations),
+        cmocka_unit_test(test_file_pragmas),
+        cmocka_unit_test(test_two_connections),
+        cmocka_unit_test(test_busy_timeout),
+        cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_backup),
+        cmocka_unit_test(test_restore),
+        cmocka_unit_test(test_fault_injection_workload),
+        cmocka_unit_test(test_fault_injection_migrate),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
