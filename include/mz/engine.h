@@ -93,7 +93,18 @@ struct mz_hooks {
     int (*after_write)(struct mz_write *w);  /* inside the transaction, after SQL */
     /* Adjust a row on its way out (add derived values); row is owned by caller. */
     void (*present)(struct mz_req *req, const struct mz_entity *e, json_t *row);
+    /* Replace the generic ?q= search (substring of searchable fields) with the
+     * entity's own: append conditions with mz_query_add(). 0 or a status. */
+    int (*search)(struct mz_req *req, const struct mz_entity *e, const char *text,
+                  struct mz_query *q);
 };
+
+/* A list query under construction (filters of lists and exports). */
+struct mz_query;
+/* Append " AND (<sql>)" to the query; sql uses ? placeholders bound in order
+ * to the text values given. Column names in sql must come from declarations,
+ * never from input. MZ_ERR_TOOBIG when the query holds too many parameters. */
+int mz_query_add(struct mz_query *q, const char *sql, int nparams, const char *const *params);
 
 /* Entity flags. */
 enum {
@@ -210,7 +221,17 @@ struct mz_app {
     bool (*may)(struct mz_req *req, const char *permission);
     /* The caller's scope as a division code (6/9/12 digits), NULL for all. */
     const char *(*scope)(struct mz_req *req);
+    /* Record an audit event (the audit module sets it; NULL records nothing).
+     * action: "create", "update", "delete", "export", "import", "view_sensitive"
+     * or a workflow action; object: the entity name; id 0 when none; detail may
+     * be NULL (borrowed). Called inside the request's transaction for writes. */
+    int (*audit)(struct mz_req *req, const char *action, const char *object, int64_t id,
+                 bool success, json_t *detail);
 };
+
+/* Call app->audit if set; returns its status (0 when none). */
+int mz_audit(struct mz_req *req, const char *action, const char *object, int64_t id,
+             bool success, json_t *detail);
 
 /* True if the caller holds permission (always true until access control is set). */
 bool mz_req_may(struct mz_req *req, const char *permission);
@@ -255,6 +276,12 @@ json_t *mz_entity_get(struct mz_req *req, const struct mz_entity *e, int64_t id)
 /* Run a workflow action on a row. */
 int mz_entity_act(struct mz_req *req, const struct mz_entity *e, int64_t id, const char *action,
                   const char *comment, json_t **row_out);
+
+/* Sensitive fields are stored sealed (mz/crypto.h) in their column, with an
+ * exact-match blind index in the column "<field>_bidx". For a normalised value
+ * of such a field, the text to compare with that column (arena-owned). */
+const char *mz_field_blind(struct mz_req *req, const struct mz_entity *e,
+                           const struct mz_field *f, const char *value);
 
 /* The routes every entity gets (registered by mz_app_init). */
 extern const struct mz_route mz_engine_routes[];

@@ -42,6 +42,14 @@ bool mz_req_may(struct mz_req *req, const char *permission)
     return req->app->may(req, permission);
 }
 
+int mz_audit(struct mz_req *req, const char *action, const char *object, int64_t id,
+             bool success, json_t *detail)
+{
+    if (req->app == NULL || req->app->audit == NULL)
+        return 0;
+    return req->app->audit(req, action, object, id, success, detail);
+}
+
 const struct mz_entity *mz_app_entity(const struct mz_app *app, const char *name)
 {
     for (size_t i = 0; i < app->nentities; i++) {

@@ -366,13 +366,37 @@ int mz_query_build(struct mz_req *req, const struct mz_entity *e, struct mz_quer
     if (c.status)
         return c.status;
     const char *text = mz_req_query(req, "q");
-    if (text && *text && add_search(&c, text))
-        return c.status;
+    if (text && *text) {
+        if (e->hooks && e->hooks->search) {
+            size_t len = strlen(text);
+            if (!mz_utf8_text_ok(text, len) || mz_utf8_length(text, len) > Q_MAX_CHARS)
+                return mz_fail_field(req, 400, "bad_filter", "查询内容无效或过长", "q");
+            int st = e->hooks->search(req, e, text, q);
+            if (st)
+                return st;
+        } else if (add_search(&c, text)) {
+            return c.status;
+        }
+    }
     if (build_order(&c, mz_req_query(req, "sort")))
         return c.status;
     if (q->where.len >= q->where.max - 1)
         return mz_fail(req, 400, "bad_filter", "查询条件过长");
     return 0;
+}
+
+int mz_query_add(struct mz_query *q, const char *sql, int nparams, const char *const *params)
+{
+    if (q->nparams + nparams > (int)MZ_ARRAY_LEN(q->params))
+        return MZ_ERR_TOOBIG;
+    if (mz_buf_printf(&q->where, " AND (%s)", sql) != MZ_OK)
+        return MZ_ERR_TOOBIG;
+    for (int i = 0; i < nparams; i++) {
+        q->params[q->nparams].is_int = false;
+        q->params[q->nparams].s = params[i];
+        q->nparams++;
+    }
+    return MZ_OK;
 }
 
 void mz_query_bind(struct mz_stmt *st, const struct mz_query *q, int first)
