@@ -72,6 +72,7 @@ struct mz_field {
 
 struct mz_entity;
 struct mz_workflow;
+struct mz_query;
 
 /* What a hook sees: the request, the entity, the row as it will be written
  * (an object of field values, normalised), the row before (NULL on create) and
