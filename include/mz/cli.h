@@ -14,6 +14,14 @@
 /* The entry point; extra modules (tests/sample) are added to the built-in ones. */
 int mz_cli_main(int argc, char **argv, const struct mz_module *const *extra, size_t nextra);
 
+/* Open a database for a command: check the path, open (creating it when
+ * create is set), migrate to the declared schema, and load the data-encryption
+ * key (key_path, else MZ_KEY_FILE, else minzheng.key beside the database;
+ * created with the database) making current the version the database's blind
+ * indexes use. Prints a clear message and returns 2 on failure, else 0. */
+int mz_cli_open(const char *command, struct mz_app *app, const char *db_path,
+                const char *key_path, bool create, struct mz_db **out);
+
 int mz_cmd_check_id(int argc, char **argv);
 int mz_cmd_check_uscc(int argc, char **argv);
 

@@ -22,8 +22,13 @@ int mz_crypto_load(const char *path, bool create);
 /* Use a random in-memory key (unit tests). */
 void mz_crypto_init_ephemeral(void);
 bool mz_crypto_ready(void);
-/* Current key version (1, 2, ...). */
+/* Current key version (1, 2, ...): the one seal and blind use. */
 int mz_crypto_version(void);
+/* The newest version in the key file. */
+int mz_crypto_latest(void);
+/* Make a loaded version current (the database records which one its blind
+ * indexes use: mz_keystate). MZ_ERR_NOTFOUND if the file lacks it. */
+int mz_crypto_use(int version);
 /* Append a new key version to the key file (rekey step 1). */
 int mz_crypto_add_version(const char *path);
 /* The default key file for a database path: "<dir of db>/minzheng.key". */

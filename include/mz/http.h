@@ -168,4 +168,14 @@ const char *mz_mime_type(const char *path);
 /* Decode %XX and '+' (in queries) in place; false on bad escapes or NUL. */
 bool mz_url_decode(char *s, bool plus_is_space);
 
+/* --- additions for the server's internals ----------------------------------- */
+/* The Allow header value for a path ("GET, HEAD, POST, OPTIONS") from the
+ * arena, or NULL when no route's pattern matches the path (405 and OPTIONS). */
+const char *mz_router_allow(const struct mz_router *router, const char *path,
+                            struct mz_arena *arena);
+/* Serve req->path (decoded) from the directory root, which must be a path
+ * already resolved by realpath(): sets req->reply_fd, status and headers, or
+ * fails 404/405 through mz_fail. GET and HEAD only; see src/core/static.c. */
+int mz_static_serve(struct mz_req *req, const char *root);
+
 #endif

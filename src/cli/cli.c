@@ -16,7 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/engine_internal.h"
 #include "mz/cli.h"
+#include "mz/crypto.h"
 #include "mz/db.h"
 
 /* One option of a command. */
@@ -146,21 +148,88 @@ static int check_db_path(const char *command, const char *path)
     return 0;
 }
 
-/* Open the database and bring it to the declared schema. */
-static int open_and_migrate(const char *command, struct mz_app *app, const char *path,
-                            struct mz_db **out, int *applied)
+/* The key file for a database: the option, else MZ_KEY_FILE, else beside it. */
+static char *key_file_path(const char *db_path, const char *key_opt)
 {
-    struct mz_db_options o = {.create = true, .busy_timeout_ms = 5000};
-    struct mz_db *db = NULL;
-    int rc = mz_db_open(path, &o, &db);
-    if (rc != MZ_OK) {
-        fprintf(stderr, "minzheng %s: cannot open database '%s'\n", command, path);
+    if (key_opt == NULL || *key_opt == '\0')
+        key_opt = getenv("MZ_KEY_FILE");
+    if (key_opt != NULL && *key_opt != '\0')
+        return mz_xstrdup(key_opt);
+    return mz_crypto_default_path(db_path);
+}
+
+/* Load the key file and make current the version recorded in the database
+ * (recording the newest one in a new database). */
+static int load_keys(const char *command, const char *db_path, const char *key_path,
+                     struct mz_db *db, bool create)
+{
+    char *owned = NULL;
+    int rc;
+    if (strcmp(db_path, ":memory:") == 0 && key_path == NULL && getenv("MZ_KEY_FILE") == NULL) {
+        mz_crypto_init_ephemeral();
+    } else {
+        key_path = owned = key_file_path(db_path, key_path);
+        rc = mz_crypto_load(key_path, create);
+        if (rc != MZ_OK) {
+            fprintf(stderr,
+                    "minzheng %s: cannot load the data-encryption key '%s' (%s); it is created "
+                    "by init, must be mode 0600, and is set by --key-file or MZ_KEY_FILE\n",
+                    command, key_path, mz_err_name(rc));
+            free(owned);
+            return 2;
+        }
+    }
+    free(owned);
+    int64_t version = 0;
+    rc = mz_db_query_int(db, "SELECT version FROM mz_keystate WHERE id = 1", &version, 0, NULL);
+    if (rc == MZ_ERR_NOTFOUND) {
+        char v[24];
+        const char *params[] = {v};
+        snprintf(v, sizeof(v), "%d", mz_crypto_latest());
+        struct mz_stmt *st;
+        rc = mz_db_prepare(db,
+                           "INSERT INTO mz_keystate (id, version, changed_at) VALUES (1, ?, "
+                           "strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
+                           &st);
+        if (rc == MZ_OK) {
+            mz_db_bind_text(st, 1, params[0]);
+            rc = mz_db_step(st) == MZ_DONE ? MZ_OK : MZ_ERR_DB;
+            mz_db_done(st);
+        }
+        version = mz_crypto_latest();
+    }
+    if (rc != MZ_OK || mz_crypto_use((int)version) != MZ_OK) {
+        fprintf(stderr, "minzheng %s: the key file lacks key version %lld used by the database\n",
+                command, (long long)version);
         return 2;
     }
-    rc = mz_app_migrate(app, db, applied);
+    return 0;
+}
+
+int mz_cli_open(const char *command, struct mz_app *app, const char *db_path,
+                const char *key_path, bool create, struct mz_db **out)
+{
+    struct mz_db_options o = {.create = create, .busy_timeout_ms = 5000};
+    struct mz_db *db = NULL;
+    int applied = 0;
+    if (check_db_path(command, db_path))
+        return 2;
+    int rc = mz_db_open(db_path, &o, &db);
     if (rc != MZ_OK) {
-        fprintf(stderr, "minzheng %s: migrating '%s' failed: %s\n", command, path,
+        fprintf(stderr, "minzheng %s: cannot open database '%s'%s\n", command, db_path,
+                create ? "" : " (run init first)");
+        return 2;
+    }
+    rc = mz_app_migrate(app, db, &applied);
+    if (rc != MZ_OK) {
+        fprintf(stderr, "minzheng %s: migrating '%s' failed: %s\n", command, db_path,
                 mz_db_errmsg(db));
+        mz_db_close(db);
+        return 2;
+    }
+    if (applied > 0)
+        mz_info("%d migration steps applied", applied);
+    if (load_keys(command, db_path, key_path, db, create) != 0) {
         mz_db_close(db);
         return 2;
     }
@@ -171,10 +240,11 @@ static int open_and_migrate(const char *command, struct mz_app *app, const char 
 /* minzheng init */
 static int cmd_init(int argc, char **argv)
 {
-    const char *db_path = NULL, *pg = NULL;
+    const char *db_path = NULL, *pg = NULL, *key = NULL;
     struct cli_option opts[] = {
         {"db", "FILE", "SQLite database file to create or migrate", &db_path, "MZ_DB"},
         {"pg", "CONNINFO", "PostgreSQL connection (not yet supported)", &pg, "MZ_PG"},
+        {"key-file", "FILE", "data-encryption key (created if missing)", &key, "MZ_KEY_FILE"},
     };
     int rc = parse_options(argc, argv, "Create or migrate a database (idempotent).", opts,
                            MZ_ARRAY_LEN(opts));
@@ -188,10 +258,9 @@ static int cmd_init(int argc, char **argv)
         return 2;
     }
     struct mz_db *db;
-    int applied = 0;
-    rc = open_and_migrate("init", &app, db_path, &db, &applied);
+    rc = mz_cli_open("init", &app, db_path, key, true, &db);
     if (rc == 0) {
-        printf("{\"db\":\"%s\",\"migrations_applied\":%d}\n", mz_db_kind_name(db), applied);
+        printf("{\"db\":\"%s\",\"key_version\":%d}\n", mz_db_kind_name(db), mz_crypto_version());
         mz_db_close(db);
     }
     mz_app_free(&app);
@@ -262,7 +331,7 @@ static int serve_authorize(struct mz_req *req, const char *permission)
 static int cmd_serve(int argc, char **argv)
 {
     const char *db_path = NULL, *pg = NULL, *listen = "127.0.0.1:8080", *web = NULL,
-               *access_log = NULL, *threads = NULL;
+               *access_log = NULL, *threads = NULL, *key = NULL;
     struct cli_option opts[] = {
         {"db", "FILE", "SQLite database file", &db_path, "MZ_DB"},
         {"pg", "CONNINFO", "PostgreSQL connection (not yet supported)", &pg, "MZ_PG"},
@@ -272,6 +341,7 @@ static int cmd_serve(int argc, char **argv)
         {"access-log", "FILE", "access log as JSON lines ('-' for stderr)", &access_log,
          "MZ_ACCESS_LOG"},
         {"threads", "N", "worker threads (default: number of cores)", &threads, NULL},
+        {"key-file", "FILE", "data-encryption key", &key, "MZ_KEY_FILE"},
     };
     int rc = parse_options(argc, argv, "Serve the platform over HTTP.", opts, MZ_ARRAY_LEN(opts));
     if (rc >= 0)
@@ -299,8 +369,7 @@ static int cmd_serve(int argc, char **argv)
         return 2;
     }
     struct mz_db *db;
-    int applied = 0;
-    rc = open_and_migrate("serve", &app, db_path, &db, &applied);
+    rc = mz_cli_open("serve", &app, db_path, key, false, &db);
     if (rc != 0) {
         mz_app_free(&app);
         return rc;
@@ -399,6 +468,145 @@ static int cmd_restore(int argc, char **argv)
     return 0;
 }
 
+/* Re-seal every sealed value of one entity and recompute its blind indexes
+ * with the current key version. Runs inside the caller's transaction. */
+static int rekey_entity(struct mz_app *app, struct mz_db *db, const struct mz_entity *e,
+                        long *values)
+{
+    struct mz_buf cols, set;
+    struct mz_stmt *sel = NULL, *upd = NULL;
+    int rc = MZ_OK, nsealed = 0;
+    mz_buf_init(&cols, 0);
+    mz_buf_init(&set, 0);
+    for (size_t i = 0; i < e->nfields; i++) {
+        if (!(e->fields[i].flags & MZ_F_SENSITIVE))
+            continue;
+        mz_buf_printf(&cols, ", %s", e->fields[i].name);
+        mz_buf_printf(&set, "%s%s = ?, %s_bidx = ?", nsealed ? ", " : "", e->fields[i].name,
+                      e->fields[i].name);
+        nsealed++;
+    }
+    if (nsealed == 0)
+        goto out;
+    char sql[8192];
+    snprintf(sql, sizeof(sql), "SELECT id%s FROM %s", cols.data, e->name);
+    rc = mz_db_prepare_uncached(db, sql, &sel);
+    if (rc != MZ_OK)
+        goto out;
+    snprintf(sql, sizeof(sql), "UPDATE %s SET %s WHERE id = ?", e->name, set.data);
+    rc = mz_db_prepare_uncached(db, sql, &upd);
+    if (rc != MZ_OK)
+        goto out;
+    struct mz_req req = {.app = app, .db = db, .reply_fd = -1};
+    while ((rc = mz_db_step(sel)) == MZ_ROW) {
+        req.arena = mz_arena_new();
+        int col = 1, idx = 1;
+        for (size_t i = 0; i < e->nfields; i++) {
+            const struct mz_field *f = &e->fields[i];
+            if (!(f->flags & MZ_F_SENSITIVE))
+                continue;
+            bool was_null = mz_db_col_type(sel, col) == MZ_COL_NULL;
+            json_t *v = mz_column_json(&req, e, sel, col++, f);
+            if (json_is_null(v) && !was_null) {
+                json_decref(v);
+                mz_arena_free(req.arena);
+                mz_error("rekey: a value of %s.%s does not open; nothing changed", e->name,
+                         f->name);
+                rc = MZ_ERR_INVALID;
+                goto out;
+            }
+            mz_bind_field(&req, e, upd, idx++, f, v);
+            mz_bind_blind(&req, e, upd, idx++, f, v);
+            json_decref(v);
+            (*values)++;
+        }
+        mz_db_bind_int(upd, idx, mz_db_col_int(sel, 0));
+        rc = mz_db_step(upd);
+        mz_db_reset(upd);
+        mz_arena_free(req.arena);
+        if (rc != MZ_DONE) {
+            rc = rc < 0 ? rc : MZ_ERR_DB;
+            goto out;
+        }
+    }
+    if (rc == MZ_DONE)
+        rc = MZ_OK;
+out:
+    if (sel)
+        mz_db_finalize(sel);
+    if (upd)
+        mz_db_finalize(upd);
+    mz_buf_free(&cols);
+    mz_buf_free(&set);
+    return rc;
+}
+
+/* minzheng rekey */
+static int cmd_rekey(int argc, char **argv)
+{
+    const char *db_path = NULL, *key = NULL;
+    struct cli_option opts[] = {
+        {"db", "FILE", "database whose sealed values are re-encrypted", &db_path, "MZ_DB"},
+        {"key-file", "FILE", "data-encryption key file (a new version is appended)", &key,
+         "MZ_KEY_FILE"},
+    };
+    int rc = parse_options(argc, argv,
+                           "Rotate the data-encryption key: append a new key version, re-seal "
+                           "every sensitive value and recompute the blind indexes in one "
+                           "transaction. Stop the servers first; restart them after.",
+                           opts, MZ_ARRAY_LEN(opts));
+    if (rc >= 0)
+        return rc;
+    struct mz_app app;
+    if (mz_app_init(&app, db_path, cli_extra, cli_nextra) != MZ_OK)
+        return 2;
+    struct mz_db *db;
+    if (mz_cli_open("rekey", &app, db_path, key, false, &db) != 0) {
+        mz_app_free(&app);
+        return 2;
+    }
+    char *path = key_file_path(db_path, key);
+    int old = mz_crypto_version();
+    long values = 0;
+    int64_t t0 = mz_mono_us();
+    rc = mz_crypto_add_version(path);
+    if (rc == MZ_OK)
+        rc = mz_crypto_use(mz_crypto_latest());
+    if (rc == MZ_OK)
+        rc = mz_db_begin_write(db);
+    for (size_t i = 0; rc == MZ_OK && i < app.nentities; i++)
+        rc = rekey_entity(&app, db, app.entities[i], &values);
+    if (rc == MZ_OK) {
+        char v[24];
+        snprintf(v, sizeof(v), "%d", mz_crypto_version());
+        const char *params[] = {v};
+        struct mz_stmt *st;
+        rc = mz_db_prepare(db,
+                           "UPDATE mz_keystate SET version = ?, changed_at = "
+                           "strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = 1",
+                           &st);
+        if (rc == MZ_OK) {
+            mz_db_bind_text(st, 1, params[0]);
+            rc = mz_db_step(st) == MZ_DONE ? MZ_OK : MZ_ERR_DB;
+            mz_db_done(st);
+        }
+    }
+    if (rc == MZ_OK)
+        rc = mz_db_commit(db);
+    if (rc != MZ_OK) {
+        mz_db_rollback(db);
+        fprintf(stderr, "minzheng rekey: failed (%s); the data still uses key version %d\n",
+                mz_err_name(rc), old);
+    } else {
+        printf("{\"from_version\":%d,\"to_version\":%d,\"values\":%ld,\"ms\":%lld}\n", old,
+               mz_crypto_version(), values, (long long)((mz_mono_us() - t0) / 1000));
+    }
+    free(path);
+    mz_db_close(db);
+    mz_app_free(&app);
+    return rc == MZ_OK ? 0 : 1;
+}
+
 /* One command. */
 struct cli_command {
     const char *name;
@@ -413,6 +621,7 @@ static const struct cli_command commands[] = {
     {"check-uscc", mz_cmd_check_uscc, "validate a GB 32100 unified social credit code"},
     {"backup", cmd_backup, "online backup of a database, verified"},
     {"restore", cmd_restore, "restore a database from a verified backup"},
+    {"rekey", cmd_rekey, "rotate the data-encryption key and re-seal personal data"},
 };
 
 /* Top-level usage. */

@@ -74,7 +74,7 @@ json_t *mz_json_parse(const char *data, size_t len, struct mz_json_error *err)
         const char *what = "请求内容不是有效的 JSON";
         if (strstr(je.text, "duplicate"))
             what = "JSON 中有重复的字段名";
-        else if (strstr(je.text, "UTF-8") || strstr(je.text, "utf-8"))
+        else if (strstr(je.text, "UTF-8") || strstr(je.text, "utf-8") || strstr(je.text, "decode byte"))
             what = "请求内容含有无效的 UTF-8 编码";
         else if (strstr(je.text, "too big"))
             what = "整数超出 64 位范围";

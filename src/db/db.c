@@ -857,7 +857,7 @@ int mz_db_migrate(struct mz_db *db, const char *module, const struct mz_migratio
             goto out;
         if (did_apply) {
             count++;
-            mz_info("migration %s %d (%s) applied", module, steps[i].number, steps[i].name);
+            mz_debug("migration %s %d (%s) applied", module, steps[i].number, steps[i].name);
         }
     }
 out:

@@ -32,6 +32,10 @@ const struct mz_migration mz_engine_migrations[] = {
      " action TEXT NOT NULL, actor TEXT NOT NULL, at TEXT NOT NULL, comment TEXT);"
      "CREATE INDEX ix_mz_transitions_row ON mz_transitions(entity, row_id, id);",
      NULL},
+    {3, "keystate",
+     "CREATE TABLE mz_keystate (id INTEGER PRIMARY KEY CHECK (id = 1),"
+     " version INTEGER NOT NULL, changed_at TEXT NOT NULL);",
+     NULL},
 };
 const size_t mz_engine_migration_count = MZ_ARRAY_LEN(mz_engine_migrations);
 
@@ -280,7 +284,7 @@ void mz_app_free(struct mz_app *app)
 /* SQL column type of a field. */
 static const char *column_type(const struct mz_field *f)
 {
-    return mz_field_is_integer(f) ? "INTEGER" : "TEXT";
+    return mz_field_is_integer(f) && !mz_field_sealed(f) ? "INTEGER" : "TEXT";
 }
 
 /* Does the field get a plain index? */
@@ -327,6 +331,8 @@ int mz_engine_migrate_entity(struct mz_db *db, const struct mz_entity *e, int *a
         snprintf(colmod, sizeof(colmod), "%s.%s", module, f->name);
         mz_buf_reset(&sql);
         mz_buf_printf(&sql, "ALTER TABLE %s ADD COLUMN %s %s", e->name, f->name, column_type(f));
+        if (mz_field_sealed(f))
+            mz_buf_printf(&sql, "; ALTER TABLE %s ADD COLUMN %s_bidx TEXT", e->name, f->name);
         rc = entity_step(db, colmod, 1, "add column", sql.data, applied);
         if (rc != MZ_OK)
             goto out;
@@ -335,16 +341,18 @@ int mz_engine_migrate_entity(struct mz_db *db, const struct mz_entity *e, int *a
     mz_buf_reset(&sql);
     for (size_t i = 0; i < e->nfields; i++) {
         const struct mz_field *f = &e->fields[i];
+        /* A sealed field is found through its blind index only. */
+        const char *suffix = mz_field_sealed(f) ? "_bidx" : "";
         if (f->flags & MZ_F_UNIQUE)
             mz_buf_printf(&sql,
-                          "CREATE UNIQUE INDEX IF NOT EXISTS ux_%s_%s ON %s(%s)"
+                          "CREATE UNIQUE INDEX IF NOT EXISTS ux_%s_%s ON %s(%s%s)"
                           " WHERE deleted_at IS NULL;",
-                          e->name, f->name, e->name, f->name);
-        else if (wants_index(f))
+                          e->name, f->name, e->name, f->name, suffix);
+        else if (wants_index(f) || (mz_field_sealed(f) && (f->flags & MZ_F_SEARCHABLE)))
             mz_buf_printf(&sql,
-                          "CREATE INDEX IF NOT EXISTS ix_%s_%s ON %s(%s)"
+                          "CREATE INDEX IF NOT EXISTS ix_%s_%s ON %s(%s%s)"
                           " WHERE deleted_at IS NULL;",
-                          e->name, f->name, e->name, f->name);
+                          e->name, f->name, e->name, f->name, suffix);
     }
     if (e->workflow)
         mz_buf_printf(&sql,

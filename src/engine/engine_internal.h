@@ -28,10 +28,20 @@ struct mz_entity_rt *mz_entity_rt_of(const struct mz_app *app, const struct mz_e
 /* True if the field's values are stored as INTEGER. */
 bool mz_field_is_integer(const struct mz_field *f);
 
-/* Bind a normalised JSON value of field f as parameter idx. */
-int mz_bind_field(struct mz_stmt *stmt, int idx, const struct mz_field *f, const json_t *v);
-/* Read column col as a JSON value of field f (new reference; json null for NULL). */
-json_t *mz_column_json(struct mz_stmt *stmt, int col, const struct mz_field *f);
+/* Bind a normalised JSON value of field f of entity e as parameter idx.
+ * Sensitive fields are sealed (mz/crypto.h) with the context "<entity>.<field>". */
+int mz_bind_field(struct mz_req *req, const struct mz_entity *e, struct mz_stmt *stmt, int idx,
+                  const struct mz_field *f, const json_t *v);
+/* Bind the blind index of a sensitive field's value (null for null). */
+int mz_bind_blind(struct mz_req *req, const struct mz_entity *e, struct mz_stmt *stmt, int idx,
+                  const struct mz_field *f, const json_t *v);
+/* Read column col as a JSON value of field f (new reference; json null for
+ * NULL; sensitive values are opened; one that fails to open reads as null
+ * and is logged). */
+json_t *mz_column_json(struct mz_req *req, const struct mz_entity *e, struct mz_stmt *stmt,
+                       int col, const struct mz_field *f);
+/* Is the field stored sealed with a blind index? */
+bool mz_field_sealed(const struct mz_field *f);
 /* Text form of a normalised value for CSV/XLSX cells and history; arena-owned. */
 const char *mz_value_text(struct mz_arena *arena, const struct mz_field *f, const json_t *v);
 /* Masked text of a sensitive value ("120101********123X", "138****5678", "**** 1234"). */

@@ -123,7 +123,7 @@ json_t *mz_row_from_stmt(struct mz_req *req, const struct mz_entity_rt *rt, stru
     }
     for (size_t i = 0; i < e->nfields; i++)
         json_object_set_new(row, e->fields[i].name,
-                            mz_column_json(st, rt->field_col0 + (int)i, &e->fields[i]));
+                            mz_column_json(req, e, st, rt->field_col0 + (int)i, &e->fields[i]));
     if (!unmask)
         mz_row_present(req, e, row);
     return row;
@@ -271,14 +271,18 @@ static int check_row(struct mz_req *req, const struct mz_entity *e, const json_t
         }
         if (f->flags & MZ_F_UNIQUE) {
             struct mz_stmt *st;
+            bool sealed = mz_field_sealed(f);
             char *sql = mz_arena_printf(req->arena,
-                                        "SELECT id FROM %s WHERE %s = ? AND deleted_at IS NULL"
+                                        "SELECT id FROM %s WHERE %s%s = ? AND deleted_at IS NULL"
                                         " AND id <> ? LIMIT 1",
-                                        e->name, f->name);
+                                        e->name, f->name, sealed ? "_bidx" : "");
             int rc = mz_db_prepare(req->db, sql, &st);
             if (rc != MZ_OK)
                 return mz_fail_err(req, rc);
-            mz_bind_field(st, 1, f, v);
+            if (sealed)
+                mz_bind_blind(req, e, st, 1, f, v);
+            else
+                mz_bind_field(req, e, st, 1, f, v);
             mz_db_bind_int(st, 2, id);
             rc = mz_db_step(st);
             mz_db_done(st);
@@ -383,13 +387,16 @@ int mz_entity_create_collect(struct mz_req *req, const struct mz_entity *e, json
     mz_now_rfc3339(now);
     mz_buf_printf(&sql, "INSERT INTO %s (version, created_at, updated_at, created_by, updated_by%s",
                   e->name, e->workflow ? ", state, state_due" : "");
-    for (size_t i = 0; i < e->nfields; i++)
+    for (size_t i = 0; i < e->nfields; i++) {
         mz_buf_printf(&sql, ", %s", e->fields[i].name);
+        if (mz_field_sealed(&e->fields[i]))
+            mz_buf_printf(&sql, ", %s_bidx", e->fields[i].name);
+    }
     mz_buf_puts(&sql, ") VALUES (1, ?, ?, ?, ?");
     if (e->workflow)
         mz_buf_puts(&sql, ", ?, ?");
     for (size_t i = 0; i < e->nfields; i++)
-        mz_buf_puts(&sql, ", ?");
+        mz_buf_puts(&sql, mz_field_sealed(&e->fields[i]) ? ", ?, ?" : ", ?");
     mz_buf_puts(&sql, ") RETURNING id");
     rc = mz_db_prepare(req->db, sql.data, &st);
     if (rc != MZ_OK) {
@@ -406,8 +413,12 @@ int mz_entity_create_collect(struct mz_req *req, const struct mz_entity *e, json
         mz_db_bind_text(st, idx++, state);
         mz_db_bind_text(st, idx++, mz_state_due(req, e->workflow, state));
     }
-    for (size_t i = 0; i < e->nfields; i++)
-        mz_bind_field(st, idx++, &e->fields[i], json_object_get(row, e->fields[i].name));
+    for (size_t i = 0; i < e->nfields; i++) {
+        json_t *v = json_object_get(row, e->fields[i].name);
+        mz_bind_field(req, e, st, idx++, &e->fields[i], v);
+        if (mz_field_sealed(&e->fields[i]))
+            mz_bind_blind(req, e, st, idx++, &e->fields[i], v);
+    }
     rc = mz_db_step(st);
     if (rc != MZ_ROW) {
         if (rc == MZ_ERR_CONFLICT) {
@@ -538,8 +549,11 @@ int mz_row_save(struct mz_req *req, const struct mz_entity *e, int64_t id, int64
                   e->name);
     if (state)
         mz_buf_puts(&sql, ", state = ?, state_due = ?");
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         mz_buf_printf(&sql, ", %s = ?", changed[i]->name);
+        if (mz_field_sealed(changed[i]))
+            mz_buf_printf(&sql, ", %s_bidx = ?", changed[i]->name);
+    }
     mz_buf_puts(&sql, " WHERE id = ? AND version = ? AND deleted_at IS NULL");
     rc = mz_db_prepare(req->db, sql.data, &st);
     if (rc != MZ_OK)
@@ -552,8 +566,12 @@ int mz_row_save(struct mz_req *req, const struct mz_entity *e, int64_t id, int64
         mz_db_bind_text(st, idx++, state);
         mz_db_bind_text(st, idx++, due);
     }
-    for (int i = 0; i < n; i++)
-        mz_bind_field(st, idx++, changed[i], json_object_get(after, changed[i]->name));
+    for (int i = 0; i < n; i++) {
+        json_t *v = json_object_get(after, changed[i]->name);
+        mz_bind_field(req, e, st, idx++, changed[i], v);
+        if (mz_field_sealed(changed[i]))
+            mz_bind_blind(req, e, st, idx++, changed[i], v);
+    }
     mz_db_bind_int(st, idx++, id);
     mz_db_bind_int(st, idx++, version);
     rc = mz_db_step(st);

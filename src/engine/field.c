@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "engine/engine_internal.h"
+#include "mz/crypto.h"
 #include "mz/validate.h"
 
 bool mz_field_is_integer(const struct mz_field *f)
@@ -198,10 +199,37 @@ int mz_field_normalise(const struct mz_app *app, const struct mz_field *f, json_
     }
 }
 
-int mz_bind_field(struct mz_stmt *stmt, int idx, const struct mz_field *f, const json_t *v)
+bool mz_field_sealed(const struct mz_field *f)
+{
+    return (f->flags & MZ_F_SENSITIVE) != 0;
+}
+
+/* "<entity>.<field>": the associated data and blind-index context. */
+static const char *field_context(struct mz_req *req, const struct mz_entity *e,
+                                 const struct mz_field *f)
+{
+    return mz_arena_printf(req->arena, "%s.%s", e->name, f->name);
+}
+
+const char *mz_field_blind(struct mz_req *req, const struct mz_entity *e,
+                           const struct mz_field *f, const char *value)
+{
+    char *out = mz_arena_alloc(req->arena, 33);
+    mz_crypto_blind(field_context(req, e, f), value, strlen(value), out);
+    return out;
+}
+
+int mz_bind_field(struct mz_req *req, const struct mz_entity *e, struct mz_stmt *stmt, int idx,
+                  const struct mz_field *f, const json_t *v)
 {
     if (v == NULL || json_is_null(v))
         return mz_db_bind_null(stmt, idx);
+    if (mz_field_sealed(f)) {
+        const char *text = mz_value_text(req->arena, f, v);
+        return mz_db_bind_text(stmt, idx,
+                               mz_crypto_seal(req->arena, field_context(req, e, f), text,
+                                              strlen(text)));
+    }
     switch (f->type) {
     case MZ_T_INT:
     case MZ_T_MONEY:
@@ -220,10 +248,48 @@ int mz_bind_field(struct mz_stmt *stmt, int idx, const struct mz_field *f, const
     }
 }
 
-json_t *mz_column_json(struct mz_stmt *stmt, int col, const struct mz_field *f)
+int mz_bind_blind(struct mz_req *req, const struct mz_entity *e, struct mz_stmt *stmt, int idx,
+                  const struct mz_field *f, const json_t *v)
+{
+    if (v == NULL || json_is_null(v))
+        return mz_db_bind_null(stmt, idx);
+    return mz_db_bind_text(stmt, idx, mz_field_blind(req, e, f, mz_value_text(req->arena, f, v)));
+}
+
+/* A stored plain value of field f as JSON. */
+static json_t *plain_json(const struct mz_field *f, const char *text, size_t len)
+{
+    switch (f->type) {
+    case MZ_T_INT:
+    case MZ_T_MONEY:
+    case MZ_T_REF:
+        return json_integer(strtoll(text, NULL, 10));
+    case MZ_T_BOOL:
+        return json_boolean(strcmp(text, "true") == 0 || strcmp(text, "1") == 0);
+    case MZ_T_JSON: {
+        json_t *v = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+        return v ? v : json_null();
+    }
+    default:
+        return mz_json_strn(text, len);
+    }
+}
+
+json_t *mz_column_json(struct mz_req *req, const struct mz_entity *e, struct mz_stmt *stmt,
+                       int col, const struct mz_field *f)
 {
     if (mz_db_col_type(stmt, col) == MZ_COL_NULL)
         return json_null();
+    if (mz_field_sealed(f)) {
+        char *plain;
+        size_t len;
+        if (mz_crypto_open(req->arena, field_context(req, e, f), mz_db_col_text(stmt, col), &plain,
+                           &len) != MZ_OK) {
+            mz_error("sealed value of %s.%s does not open", e->name, f->name);
+            return json_null();
+        }
+        return plain_json(f, plain, len);
+    }
     switch (f->type) {
     case MZ_T_INT:
     case MZ_T_MONEY:

@@ -138,6 +138,27 @@ bad:
     return false;
 }
 
+/* For a sealed field, turn a converted filter value into its blind index. */
+static void seal_filter_value(struct build_ctx *c, const struct mz_field *f, bool *is_int,
+                              int64_t iv, const char **sv)
+{
+    if (!mz_field_sealed(f))
+        return;
+    const char *text = *is_int ? mz_arena_printf(c->req->arena, "%lld", (long long)iv) : *sv;
+    if (f->type == MZ_T_BOOL)
+        text = iv ? "true" : "false";
+    *sv = mz_field_blind(c->req, c->e, f, text);
+    *is_int = false;
+}
+
+/* The column a filter compares: the blind index for sealed fields. */
+static const char *filter_column(struct build_ctx *c, const struct mz_field *f)
+{
+    if (mz_field_sealed(f))
+        return mz_arena_printf(c->req->arena, "%s_bidx", f->name);
+    return f->name;
+}
+
 /* Escape % _ and \ for LIKE ... ESCAPE '\'. */
 static const char *like_pattern(struct mz_arena *a, const char *s)
 {
@@ -211,8 +232,13 @@ static int add_filter(void *ctx, const char *key, const char *value)
     if (strcmp(op, "eq") == 0 || strcmp(op, "ne") == 0) {
         if (!filter_value(c, f, key, value, &is_int, &iv, &sv))
             return 1;
-        mz_buf_printf(w, " AND %s %s ?", f->name, op[0] == 'e' ? "=" : "<>");
+        seal_filter_value(c, f, &is_int, iv, &sv);
+        mz_buf_printf(w, " AND %s %s ?", filter_column(c, f), op[0] == 'e' ? "=" : "<>");
         return add_param(c, is_int, iv, sv) ? 0 : 1;
+    }
+    if (mz_field_sealed(f) && strcmp(op, "in") != 0) {
+        c->status = mz_fail_field(c->req, 400, "bad_filter", "加密保存的字段只支持精确查询", key);
+        return 1;
     }
     if (strcmp(op, "gte") == 0 || strcmp(op, "lte") == 0) {
         bool ordered = mz_field_is_integer(f) || f->type == MZ_T_DATE ||
@@ -245,7 +271,7 @@ static int add_filter(void *ctx, const char *key, const char *value)
     if (strcmp(op, "in") == 0) {
         char *copy = mz_arena_strdup(c->req->arena, value), *save = NULL;
         int n = 0;
-        mz_buf_printf(w, " AND %s IN (", f->name);
+        mz_buf_printf(w, " AND %s IN (", filter_column(c, f));
         for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
             if (++n > FILTER_IN_MAX) {
                 c->status = mz_fail_field(c->req, 400, "bad_filter", "in 条件的值过多（最多 50 个）",
@@ -254,6 +280,7 @@ static int add_filter(void *ctx, const char *key, const char *value)
             }
             if (!filter_value(c, f, key, tok, &is_int, &iv, &sv))
                 return 1;
+            seal_filter_value(c, f, &is_int, iv, &sv);
             mz_buf_puts(w, n > 1 ? ", ?" : "?");
             if (!add_param(c, is_int, iv, sv))
                 return 1;
@@ -285,7 +312,7 @@ static int add_search(struct build_ctx *c, const char *text)
         const struct mz_field *f = &e->fields[i];
         if (!(f->flags & MZ_F_SEARCHABLE))
             continue;
-        if (f->type == MZ_T_TEXT || (f->type == MZ_T_DICT && !(f->flags & MZ_F_SENSITIVE))) {
+        if ((f->type == MZ_T_TEXT || f->type == MZ_T_DICT) && !mz_field_sealed(f)) {
             mz_buf_printf(w, "%s%s LIKE ? ESCAPE '\\'", terms ? " OR " : "", f->name);
             if (!add_param(c, false, 0, like_pattern(c->req->arena, text)))
                 return c->status;
@@ -295,8 +322,11 @@ static int add_search(struct build_ctx *c, const char *text)
             json_t *v = json_string(text), *norm = NULL;
             const char *code, *message;
             if (v && mz_field_normalise(c->req->app, f, v, &norm, &code, &message) == MZ_OK) {
-                mz_buf_printf(w, "%s%s = ?", terms ? " OR " : "", f->name);
-                if (!add_param(c, false, 0, mz_arena_strdup(c->req->arena, json_string_value(norm))))
+                const char *val = mz_arena_strdup(c->req->arena, json_string_value(norm));
+                if (mz_field_sealed(f))
+                    val = mz_field_blind(c->req, e, f, val);
+                mz_buf_printf(w, "%s%s = ?", terms ? " OR " : "", filter_column(c, f));
+                if (!add_param(c, false, 0, val))
                     return c->status;
                 terms++;
             }
@@ -324,7 +354,7 @@ static int build_order(struct build_ctx *c, const char *sort)
         bool desc = tok[0] == '-';
         const char *name = (tok[0] == '-' || tok[0] == '+') ? tok + 1 : tok;
         const struct mz_field *f = column_field(c->e, name);
-        if (f == NULL || f->type == MZ_T_JSON || ++n > 5) {
+        if (f == NULL || f->type == MZ_T_JSON || mz_field_sealed(f) || ++n > 5) {
             mz_buf_free(&o);
             return c->status = mz_fail_field(
                        c->req, 400, "bad_sort",

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "engine/engine_internal.h"
+#include "mz/crypto.h"
 
 static const struct mz_dict_item color_items[] = {{"r", "红", "Red"}, {"g", "绿", "Green"}};
 static const struct mz_dict color = {"color", "颜色", "Colour", NULL, color_items, 2};
@@ -86,6 +87,7 @@ static int setup(void **state)
     static const struct mz_module *const extra[] = {&test_module};
     struct fixture *f = calloc(1, sizeof(*f));
     int applied = 0;
+    mz_crypto_init_ephemeral();
     assert_int_equal(mz_app_init(&f->app, ":memory:", extra, 1), MZ_OK);
     assert_int_equal(mz_db_open(":memory:", NULL, &f->db), MZ_OK);
     assert_int_equal(mz_app_migrate(&f->app, f->db, &applied), MZ_OK);
