@@ -29,24 +29,31 @@ SAMPLE_SRC := $(sort $(wildcard tests/sample/*.c))
 
 all: $(BUILD)/minzheng $(BUILD)/minzheng-sample
 
+# Quiet by default; V=1 shows the commands.
+Q := $(if $(V),,@)
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/libminzheng.a: $(OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/minzheng: $(BUILD)/obj/$(MAIN:.c=.o) $(BUILD)/libminzheng.a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+	@$(if $(V),,echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 
 # The binary with the sample module of tests/sample linked in (never shipped).
 $(BUILD)/minzheng-sample: $(SAMPLE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libminzheng.a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+	@$(if $(V),,echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libminzheng.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ $< $(BUILD)/libminzheng.a $(LIBS) -lcmocka
+	@$(if $(V),,echo "  TEST    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ $< $(BUILD)/libminzheng.a $(LIBS) -lcmocka
 
 unit-bin: $(UNIT_BIN)
 
@@ -81,4 +88,5 @@ clean:
 FUZZ_CFLAGS := $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc $(PKG_CFLAGS)
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIBSRC) $(wildcard include/mz/*.h)
 	@mkdir -p build/fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIBSRC) $(LIBS)
+	@$(if $(V),,echo "  FUZZ    $@")
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(LIBSRC) $(LIBS)
