@@ -353,6 +353,59 @@ static void test_migrations_idempotent_and_additive(void **state)
     assert_int_equal(applied, 0);
 }
 
+/* Fault injection: the n-th database call of a create, an update and a
+ * workflow action fails; each run ends in a clean error and leaves the
+ * tables exactly as before (no row, no history entry, no transition). */
+static void test_faults_leave_no_trace(void **state)
+{
+    struct fixture *f = *state;
+    json_t *row = NULL;
+    assert_int_equal(create(f, "{\"title\":\"基\",\"amount_fen\":1}", &row), 0);
+    int64_t id = json_integer_value(json_object_get(row, "id"));
+    json_decref(row);
+    for (int op = 0; op < 3; op++) {
+        for (long n = 1; n < 200; n++) {
+            int64_t rows0 = 0, hist0 = 0, tr0 = 0, rows1 = 0, hist1 = 0, tr1 = 0;
+            mz_db_query_int(f->db, "SELECT count(*) FROM items", &rows0, 0, NULL);
+            mz_db_query_int(f->db, "SELECT count(*) FROM mz_history", &hist0, 0, NULL);
+            mz_db_query_int(f->db, "SELECT count(*) FROM mz_transitions", &tr0, 0, NULL);
+            fresh_req(f);
+            json_t *in = op == 0 ? json_pack("{s:s,s:i}", "title", "故障", "amount_fen", 3)
+                                 : json_pack("{s:i}", "amount_fen", 4);
+            int64_t version = 0;
+            mz_db_query_int(f->db, "SELECT version FROM items WHERE id = 1", &version, 0, NULL);
+            mz_db_fault_set(n);
+            int st = mz_db_begin_write(f->db);
+            if (st == MZ_OK) {
+                if (op == 0)
+                    st = mz_entity_create(&f->req, &items, in, NULL);
+                else if (op == 1)
+                    st = mz_entity_update(&f->req, &items, id, in, version, NULL);
+                else
+                    st = mz_entity_act(&f->req, &items, id, "finish", NULL, NULL);
+            }
+            long calls = mz_db_fault_calls();
+            mz_db_fault_set(0);
+            json_decref(in);
+            if (st == 0) {
+                /* The fault fell after the work: the operation succeeded; undo it. */
+                mz_db_rollback(f->db);
+                if (n > calls)
+                    break;
+                continue;
+            }
+            mz_db_rollback(f->db);
+            assert_true(st >= 400 || st < 0);
+            mz_db_query_int(f->db, "SELECT count(*) FROM items", &rows1, 0, NULL);
+            mz_db_query_int(f->db, "SELECT count(*) FROM mz_history", &hist1, 0, NULL);
+            mz_db_query_int(f->db, "SELECT count(*) FROM mz_transitions", &tr1, 0, NULL);
+            assert_int_equal(rows0, rows1);
+            assert_int_equal(hist0, hist1);
+            assert_int_equal(tr0, tr1);
+        }
+    }
+}
+
 static void test_division_range(void **state)
 {
     (void)state;
@@ -396,6 +449,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_workflow_guard_and_illegal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_all_or_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrations_idempotent_and_additive, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_faults_leave_no_trace, setup, teardown),
         cmocka_unit_test(test_division_range),
         cmocka_unit_test(test_masks),
     };
