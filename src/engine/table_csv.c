@@ -588,7 +588,7 @@ static int csv_write_row(struct csv_writer *w, const char *const *cells, const c
         const char *s = cells[i] ? cells[i] : "";
         if (i > 0)
             putc(',', w->file);
-        csv_write_cell(w->file, s, 0 && csv_guarded(s, kinds ? kinds[i] : 't'));
+        csv_write_cell(w->file, s, csv_guarded(s, kinds ? kinds[i] : 't'));
     }
     fputs("\r\n", w->file);
     w->rows++;

@@ -34,7 +34,8 @@
  *     text starting with = is written and read as is.
  *
  * Writing uses libxlsxwriter in constant-memory mode (rows go to a temp
- * file in the output's directory, not to RAM): the first row is the header,
+ * file in the output's directory when it is writable, not to RAM, nor to a
+ * /tmp that may be RAM-backed): the first row is the header,
  * bold and frozen; cells are text, except number-kind cells that hold an
  * integer of at most 15 digits (so an 18-digit ID number never becomes
  * 1.23E+17); column widths follow the longest text seen (CJK counts
