@@ -7,7 +7,8 @@
 #   make bench   performance runs -> docs/benchmarks.md
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson sqlite3 libsodium libzip expat xlsxwriter
+# libcrypto (OpenSSL) only for HMAC-SHA1 in TOTP (src/auth/totp.c): libsodium has no SHA-1.
+PKGS    := libmicrohttpd jansson sqlite3 libsodium libzip expat xlsxwriter libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wno-unused-parameter
@@ -21,6 +22,10 @@ SRC     := $(sort $(wildcard src/*/*.c src/modules/*/*.c))
 MAIN    := src/cli/main.c
 LIBSRC  := $(filter-out $(MAIN),$(SRC))
 OBJ     := $(LIBSRC:%.c=$(BUILD)/obj/%.o)
+# Generated sources (in build/gen, shared by every BUILD): the pinyin table.
+GEN_SRC := build/gen/pinyin_table.c
+OBJ     += $(GEN_SRC:%.c=$(BUILD)/obj/%.o)
+UNIHAN_READINGS ?= /usr/share/unicode/Unihan_Readings.txt.bz2
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 SAMPLE_SRC := $(sort $(wildcard tests/sample/*.c))
@@ -55,7 +60,26 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libminzheng.a
 	@$(if $(V),,echo "  TEST    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ $< $(BUILD)/libminzheng.a $(LIBS) -lcmocka
 
+# The registry's street list (NBS codes) compiled in: src/registry/divisions.c
+# includes the generated rows.
+build/gen/tianjin_streets.inc: data/tianjin-streets.csv
+	@mkdir -p build/gen
+	awk -F, 'NR > 1 && NF >= 3 { gsub(/\r/, ""); printf "{\"%s\", \"%s\", \"%s\"},\n", $$1, $$2, $$3 }' $< > $@.tmp && mv $@.tmp $@
+$(BUILD)/obj/src/registry/divisions.o: build/gen/tianjin_streets.inc
+
 unit-bin: $(UNIT_BIN)
+
+# The pinyin table, generated from Debian's Unihan readings (never committed).
+build/tools/gen_pinyin: tools/gen_pinyin.c
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC      $@")
+	$(Q)$(CC) $(CSTD) $(WARN) -O2 -o $@ $<
+
+build/gen/pinyin_table.c: build/tools/gen_pinyin $(UNIHAN_READINGS)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  GEN     $@")
+	$(Q)bzcat $(UNIHAN_READINGS) | build/tools/gen_pinyin > $@.tmp 2>$@.log || { cat $@.log; exit 1; }
+	@mv $@.tmp $@
 
 deps:
 	@scripts/deps.sh
@@ -84,9 +108,20 @@ clean:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
-# libFuzzer targets (clang); each replays its corpus in make test.
-FUZZ_CFLAGS := $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc $(PKG_CFLAGS)
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIBSRC) $(wildcard include/mz/*.h)
-	@mkdir -p build/fuzz
+# libFuzzer targets (clang); each replays its corpus in make test. The library
+# is compiled once with clang and the sanitizers, then linked into each target.
+FUZZ_CFLAGS := $(CSTD) -g -O1 -fsanitize=address,undefined -Iinclude -Isrc -Ibuild/gen $(PKG_CFLAGS)
+FUZZ_OBJ := $(LIBSRC:%.c=build/fuzz/obj/%.o)
+
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CLANG   $<")
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+build/fuzz/libminzheng.a: $(FUZZ_OBJ)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libminzheng.a
 	@$(if $(V),,echo "  FUZZ    $@")
-	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(LIBSRC) $(LIBS)
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/libminzheng.a $(LIBS)
