@@ -67,7 +67,7 @@ json_t *mz_json_parse(const char *data, size_t len, struct mz_json_error *err)
         snprintf(err->detail, sizeof(err->detail), "nesting deeper than %d", MZ_JSON_MAX_DEPTH);
         return NULL;
     }
-    json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (v == NULL) {
         err->position = je.position;
         snprintf(err->detail, sizeof(err->detail), "%s", je.text);

@@ -308,6 +308,9 @@ json_t *mz_req_object_or_fail(struct mz_req *req)
 {
     if (json_is_object(req->json))
         return req->json;
-    mz_fail(req, 400, "bad_request", "请求体应为 JSON 对象");
+    if (req->json == NULL && req->body_len == 0)
+        mz_fail(req, 400, "bad_json", "请求体为空，应为 JSON 对象");
+    else
+        mz_fail(req, 400, "bad_request", "请求体应为 JSON 对象");
     return NULL;
 }

@@ -63,9 +63,25 @@ const struct mz_entity *mz_req_entity_or_fail(struct mz_req *req)
 {
     const char *name = mz_req_param(req, "entity");
     const struct mz_entity *e = name ? mz_app_entity(req->app, name) : NULL;
-    if (e == NULL)
-        mz_fail(req, 404, "not_found", "没有这类业务数据");
-    return e;
+    if (e != NULL)
+        return e;
+    /* Not an entity: if the path is a fixed route of another method (POST on
+     * /api/v1/health), the answer is 405, not 404. */
+    static const char *const methods[] = {"GET", "POST", "PATCH", "DELETE"};
+    for (size_t i = 0; req->path && req->app->router && i < MZ_ARRAY_LEN(methods); i++) {
+        struct mz_req probe = {.arena = req->arena};
+        bool mismatch = false;
+        if (req->method && strcmp(methods[i], req->method) == 0)
+            continue;
+        const struct mz_route *r =
+            mz_router_match(req->app->router, methods[i], req->path, &probe, &mismatch);
+        if (r && strstr(r->pattern, "{entity}") == NULL) {
+            mz_fail(req, 405, "method_not_allowed", "该地址不支持这种请求方法");
+            return NULL;
+        }
+    }
+    mz_fail(req, 404, "not_found", "没有这类业务数据");
+    return NULL;
 }
 
 int64_t mz_req_id_or_fail(struct mz_req *req)
@@ -242,20 +258,39 @@ static void take_value(struct mz_req *req, const struct mz_entity *e, const char
     json_object_set_new(row, key, norm);
 }
 
-/* Required fields, references and unique values of a full row. changed_only:
- * only check references/uniques of fields whose value differs from before. */
+/* Required fields of a full row: every one missing is reported. */
+static void check_required(const struct mz_entity *e, const json_t *row, json_t *errors)
+{
+    for (size_t i = 0; i < e->nfields; i++) {
+        const struct mz_field *f = &e->fields[i];
+        json_t *v = json_object_get(row, f->name);
+        if ((v == NULL || json_is_null(v)) && (f->flags & MZ_F_REQUIRED) &&
+            !(f->flags & MZ_F_READONLY)) {
+            /* A value rejected earlier is already reported under its field. */
+            bool reported = false;
+            size_t k;
+            json_t *x;
+            json_array_foreach(errors, k, x) {
+                const char *name = json_string_value(json_object_get(x, "field"));
+                if (name && strcmp(name, f->name) == 0)
+                    reported = true;
+            }
+            if (!reported)
+                mz_errors_add(errors, f->name, "required", "必填项");
+        }
+    }
+}
+
+/* References and unique values of a full row, checked against the database;
+ * only fields whose value differs from before. */
 static int check_row(struct mz_req *req, const struct mz_entity *e, const json_t *row,
                      const json_t *before, int64_t id, json_t *errors)
 {
     for (size_t i = 0; i < e->nfields; i++) {
         const struct mz_field *f = &e->fields[i];
         json_t *v = json_object_get(row, f->name);
-        bool empty = v == NULL || json_is_null(v);
-        if (empty) {
-            if ((f->flags & MZ_F_REQUIRED) && !(f->flags & MZ_F_READONLY))
-                mz_errors_add(errors, f->name, "required", "必填项");
+        if (v == NULL || json_is_null(v))
             continue;
-        }
         json_t *old = before ? json_object_get(before, f->name) : NULL;
         if (old && json_equal(old, v))
             continue;
@@ -363,6 +398,7 @@ int mz_entity_create_collect(struct mz_req *req, const struct mz_entity *e, json
             json_object_set_new(row, f->name, json_null());
         json_decref(d);
     }
+    check_required(e, row, errors);
     if (json_array_size(errors) == 0) {
         status = check_row(req, e, row, NULL, 0, errors);
         if (status)
@@ -621,6 +657,7 @@ int mz_entity_update(struct mz_req *req, const struct mz_entity *e, int64_t id, 
             continue;
         take_value(req, e, key, value, after, before, errors);
     }
+    check_required(e, after, errors);
     if (json_array_size(errors) == 0) {
         status = check_row(req, e, after, before, id, errors);
         if (status)
@@ -843,15 +880,24 @@ static int h_history(struct mz_req *req)
     if (row == NULL) {
         /* A deleted row still has a history; show it if it was in scope. */
         struct mz_stmt *st;
-        char *sql = mz_arena_printf(req->arena, "SELECT 1 FROM %s WHERE id = ?", e->name);
+        const struct mz_entity_rt *rt = mz_entity_rt_of(req->app, e);
+        char lo[13], hi[13];
+        bool scoped = scope_range(req, rt, lo, hi);
+        char *sql = scoped ? mz_arena_printf(req->arena,
+                                             "SELECT 1 FROM %s WHERE id = ? AND %s >= ? AND %s < ?",
+                                             e->name, rt->scope_field->name,
+                                             rt->scope_field->name)
+                           : mz_arena_printf(req->arena, "SELECT 1 FROM %s WHERE id = ?", e->name);
         if (mz_db_prepare(req->db, sql, &st) != MZ_OK)
             return mz_fail_err(req, MZ_ERR_DB);
         mz_db_bind_int(st, 1, id);
+        if (scoped) {
+            mz_db_bind_text(st, 2, lo);
+            mz_db_bind_text(st, 3, hi);
+        }
         int rc = mz_db_step(st);
         mz_db_done(st);
-        const struct mz_entity_rt *rt = mz_entity_rt_of(req->app, e);
-        char lo[13], hi[13];
-        if (rc != MZ_ROW || scope_range(req, rt, lo, hi))
+        if (rc != MZ_ROW)
             return mz_fail(req, 404, "not_found", "记录不存在");
     }
     json_decref(row);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/engine_internal.h"
 #include "mz/crypto.h"
@@ -79,6 +80,43 @@ static bool dict_has(const struct mz_dict *d, const char *code)
         return MZ_ERR_INVALID;                                                                     \
     } while (0)
 
+/* An RFC 3339 date-time (already checked) as UTC "YYYY-MM-DDTHH:MM:SS[.fff]Z". */
+static bool datetime_to_utc(const char *s, char out[40])
+{
+    int y, mo, d, h, mi, sec;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6)
+        return false;
+    const char *p = s + 19;
+    char frac[8] = "";
+    if (*p == '.') {
+        size_t n = 0;
+        p++;
+        while (p[n] >= '0' && p[n] <= '9')
+            n++;
+        snprintf(frac, sizeof(frac), ".%.*s", (int)(n > 6 ? 6 : n), p);
+        p += n;
+    }
+    long offset = 0;
+    if (*p == '+' || *p == '-') {
+        int oh, om;
+        if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2)
+            return false;
+        offset = (oh * 60L + om) * 60L * (*p == '-' ? -1 : 1);
+    } else if (*p != 'Z' && *p != 'z') {
+        return false;
+    }
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
+                    .tm_min = mi, .tm_sec = sec};
+    time_t t = timegm(&tm) - offset;
+    struct tm u;
+    if (gmtime_r(&t, &u) == NULL)
+        return false;
+    char head[24];
+    strftime(head, sizeof(head), "%Y-%m-%dT%H:%M:%S", &u);
+    snprintf(out, 40, "%.19s%sZ", head, frac);
+    return true;
+}
+
 /* Normalise a text-like value; the caller has checked it is a JSON string. */
 static int normalise_string(const struct mz_app *app, const struct mz_field *f, const char *s,
                             size_t len, json_t **out, const char **code, const char **message)
@@ -105,10 +143,13 @@ static int normalise_string(const struct mz_app *app, const struct mz_field *f, 
         if (mz_date_check(s, &reason) != MZ_OK)
             FAIL("invalid_date", "日期无效，应为 YYYY-MM-DD");
         break;
-    case MZ_T_DATETIME:
-        if (mz_datetime_check(s, &reason) != MZ_OK)
+    case MZ_T_DATETIME: {
+        char utc[40];
+        if (mz_datetime_check(s, &reason) != MZ_OK || !datetime_to_utc(s, utc))
             FAIL("invalid_datetime", "时间无效，应为 RFC 3339 格式");
-        break;
+        *out = json_string(utc);
+        return MZ_OK;
+    }
     case MZ_T_DICT: {
         const struct mz_dict *d = mz_app_dict(app, f->dict);
         if (d == NULL || !dict_has(d, s))
@@ -311,6 +352,12 @@ const char *mz_value_text(struct mz_arena *arena, const struct mz_field *f, cons
 {
     if (v == NULL || json_is_null(v))
         return NULL;
+    if (f->type == MZ_T_JSON) {
+        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        const char *copy = mz_arena_strdup(arena, text ? text : "null");
+        free(text);
+        return copy;
+    }
     if (json_is_integer(v))
         return mz_arena_printf(arena, "%lld", (long long)json_integer_value(v));
     if (json_is_boolean(v))
@@ -320,7 +367,6 @@ const char *mz_value_text(struct mz_arena *arena, const struct mz_field *f, cons
     char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     const char *copy = mz_arena_strdup(arena, text ? text : "");
     free(text);
-    (void)f;
     return copy;
 }
 
@@ -357,8 +403,16 @@ const char *mz_mask_value(struct mz_arena *arena, const struct mz_field *f, cons
 
 int mz_division_range(const char *code, char lo[13], char hi[13])
 {
-    char norm[13];
+    char norm[13], padded[13];
     const char *reason;
+    size_t n = strlen(code);
+    /* Filters may name a province or city by its 2 or 4 leading digits. */
+    if ((n == 2 || n == 4) && strspn(code, "0123456789") == n) {
+        memcpy(padded, code, n);
+        memset(padded + n, '0', 12 - n);
+        padded[12] = '\0';
+        code = padded;
+    }
     if (mz_division_check(code, norm, &reason) != MZ_OK)
         return MZ_ERR_INVALID;
     static const int digits_by_level[] = {0, 2, 4, 6, 9, 12};

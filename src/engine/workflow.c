@@ -121,7 +121,7 @@ int mz_entity_act(struct mz_req *req, const struct mz_entity *e, int64_t id, con
         status = mz_fail_field(req, 422, "validation_failed", "意见过长（最多 2000 字）", "comment");
         goto out;
     }
-    if (t->comment_required && (comment == NULL || comment[0] == '\0')) {
+    if (t->comment_required && (comment == NULL || comment[strspn(comment, " \t\r\n")] == '\0')) {
         status = mz_fail_field(req, 422, "validation_failed",
                                mz_arena_printf(req->arena, "「%s」需要填写意见", t->zh), "comment");
         goto out;
