@@ -1,0 +1,140 @@
+// Storage: personal data sealed at rest, key rotation, online backup and
+// verified restore — all through the real binary and its database files.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startServer, runCli, validCase, makeIdNumber, makePhone, makeBankCard } from './lib.mjs';
+
+const CASES = '/api/v1/sample_cases';
+
+/** Every file of the database (main file, WAL, shared memory) as one buffer. */
+function rawFiles(dbPath) {
+  return Buffer.concat(
+    [dbPath, `${dbPath}-wal`, `${dbPath}-shm`].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f)),
+  );
+}
+
+describe('personal data at rest', () => {
+  let srv;
+  const secrets = [];
+  before(async () => {
+    srv = await startServer();
+    for (let i = 0; i < 5; i++) {
+      const id = makeIdNumber({ seq: 300 + i });
+      const phone = makePhone();
+      const card = makeBankCard();
+      const r = await srv.api('POST', CASES, validCase({ applicant_id: id, phone, bank_card: card }));
+      assert.equal(r.status, 201, JSON.stringify(r.json));
+      secrets.push({ id, phone, card, row: r.json.id });
+    }
+  });
+  after(async () => srv && srv.stop());
+
+  it('the raw database files contain none of the ID numbers, phones or bank cards', () => {
+    const raw = rawFiles(srv.dbPath);
+    assert.ok(raw.length > 0);
+    for (const s of secrets) {
+      for (const v of [s.id, s.phone, s.card]) {
+        assert.equal(raw.indexOf(Buffer.from(v)), -1, `plaintext ${v.slice(0, 4)}… found in the database files`);
+      }
+    }
+  });
+
+  it('exact lookups still work through the blind index (filter and q)', async () => {
+    for (const s of secrets) {
+      const byFilter = await srv.api('GET', `${CASES}?applicant_id=${s.id}`);
+      assert.equal(byFilter.status, 200);
+      assert.deepEqual(byFilter.json.items.map((x) => x.id), [s.row]);
+      const byQ = await srv.api('GET', `${CASES}?q=${s.phone}`);
+      assert.deepEqual(byQ.json.items.map((x) => x.id), [s.row]);
+    }
+  });
+
+  it('range, substring and sort on a sealed field are refused', async () => {
+    for (const q of ['applicant_id.like=1201', 'applicant_id.gte=1', 'sort=phone']) {
+      const r = await srv.api('GET', `${CASES}?${q}`);
+      assert.equal(r.status, 400, q);
+    }
+  });
+
+  it('the key file is 0600 beside the database', () => {
+    const key = path.join(path.dirname(srv.dbPath), 'minzheng.key');
+    const st = fs.statSync(key);
+    assert.equal(st.mode & 0o777, 0o600);
+  });
+});
+
+describe('rekey, backup and restore', () => {
+  let srv;
+  let secret;
+  before(async () => {
+    srv = await startServer();
+    secret = { id: makeIdNumber({ seq: 777 }), phone: makePhone() };
+    const r = await srv.api('POST', CASES, validCase({ applicant_id: secret.id, phone: secret.phone }));
+    assert.equal(r.status, 201);
+  });
+  after(async () => srv && srv.stop());
+
+  it('backup of a live database is verified; restore brings the rows back', async () => {
+    const bak = path.join(path.dirname(srv.dbPath), 'copy.bak');
+    const b = runCli(['backup', '--db', srv.dbPath, '--to', bak]);
+    assert.equal(b.status, 0, b.stderr);
+    assert.equal(JSON.parse(b.stdout).verified, true);
+    // Another write after the backup is not in it.
+    assert.equal((await srv.api('POST', CASES, validCase())).status, 201);
+    const restored = path.join(path.dirname(srv.dbPath), 'restored.db');
+    const r = runCli(['restore', '--from', bak, '--db', restored]);
+    assert.equal(r.status, 0, r.stderr);
+    const copy = await startServer({ db: restored, args: ['--key-file', path.join(path.dirname(srv.dbPath), 'minzheng.key')] });
+    try {
+      const list = await copy.api('GET', CASES);
+      assert.equal(list.json.total, 1);
+      const hit = await copy.api('GET', `${CASES}?applicant_id=${secret.id}`);
+      assert.equal(hit.json.total, 1);
+    } finally {
+      await copy.stop();
+    }
+  });
+
+  it('restore from a file that is not a database fails and leaves the target alone', () => {
+    const dir = path.dirname(srv.dbPath);
+    const junk = path.join(dir, 'junk.bak');
+    const target = path.join(dir, 'target.db');
+    fs.writeFileSync(junk, 'not a database at all'.repeat(100));
+    fs.writeFileSync(target, 'keep me');
+    const r = runCli(['restore', '--from', junk, '--db', target]);
+    assert.equal(r.status, 1);
+    assert.equal(fs.readFileSync(target, 'utf8'), 'keep me');
+  });
+
+  it('backup and restore refuse unknown options and missing arguments (exit 2)', () => {
+    assert.equal(runCli(['backup', '--db', srv.dbPath]).status, 2);
+    assert.equal(runCli(['restore', '--db', srv.dbPath]).status, 2);
+    assert.equal(runCli(['backup', '--bogus']).status, 2);
+  });
+
+  it('rekey re-seals every value under a new key version; lookups keep working', async () => {
+    await srv.stop({ keepDir: true });
+    const dir = path.dirname(srv.dbPath);
+    const before = rawFiles(srv.dbPath);
+    const r = runCli(['rekey', '--db', srv.dbPath]);
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.to_version, out.from_version + 1);
+    assert.ok(out.values >= 2);
+    const key = fs.readFileSync(path.join(path.dirname(srv.dbPath), 'minzheng.key'), 'utf8');
+    assert.match(key, new RegExp(`^v${out.to_version} `, 'm'));
+    assert.notDeepEqual(rawFiles(srv.dbPath), before);
+    srv = await startServer({ db: srv.dbPath });
+    try {
+      const hit = await srv.api('GET', `${CASES}?applicant_id=${secret.id}`);
+      assert.equal(hit.json.total, 1);
+      assert.equal(hit.json.items[0].phone.slice(0, 3), secret.phone.slice(0, 3));
+    } finally {
+      await srv.stop();
+      srv = null;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
