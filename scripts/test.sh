@@ -45,7 +45,9 @@ run_api() { # $1 = binary, $2 = label
     local p f
     p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$out" | tail -1)
     f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$out" | tail -1)
-    p=${p:-0}; f=${f:-0}
+    c=$(sed -n 's/^# cancelled \([0-9]*\)/\1/p' "$out" | tail -1)
+    p=${p:-0}; f=${f:-0}; c=${c:-0}
+    f=$((f + c)) # a cancelled test (its hook failed) did not pass
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
     passed=$((passed + p)); failed=$((failed + f))
     printf '   %-40s %3d passed, %d failed\n' "$label/api" "$p" "$f"
@@ -78,10 +80,12 @@ run_e2e() {
     [ -d tests/e2e ] && ls tests/e2e/*.test.mjs >/dev/null 2>&1 || return 0
     local out="$log_dir/e2e.log"
     MZ_BIN=build/minzheng node --test --test-concurrency=1 tests/e2e/ >"$out" 2>&1
-    local rc=$? p f
+    local rc=$? p f c
     p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$out" | tail -1)
     f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$out" | tail -1)
-    p=${p:-0}; f=${f:-0}
+    c=$(sed -n 's/^# cancelled \([0-9]*\)/\1/p' "$out" | tail -1)
+    p=${p:-0}; f=${f:-0}; c=${c:-0}
+    f=$((f + c))
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
     passed=$((passed + p)); failed=$((failed + f))
     printf '   %-40s %3d passed, %d failed\n' "e2e" "$p" "$f"

@@ -150,7 +150,17 @@ void mz_row_present(struct mz_req *req, const struct mz_entity *e, json_t *row)
     char perm[96];
     snprintf(perm, sizeof(perm), "%s.view_sensitive", e->permission ? e->permission : e->name);
     bool unmask = mz_req_may(req, perm);
-    if (!unmask) {
+    if (unmask) {
+        /* An unmasked view of personal data is audited. */
+        for (size_t i = 0; i < e->nfields; i++) {
+            json_t *v = json_object_get(row, e->fields[i].name);
+            if ((e->fields[i].flags & MZ_F_SENSITIVE) && v && !json_is_null(v)) {
+                mz_audit(req, "view_sensitive", e->name,
+                         json_integer_value(json_object_get(row, "id")), true, NULL);
+                break;
+            }
+        }
+    } else {
         for (size_t i = 0; i < e->nfields; i++) {
             const struct mz_field *f = &e->fields[i];
             if (!(f->flags & MZ_F_SENSITIVE))
@@ -559,7 +569,12 @@ int mz_history_add(struct mz_req *req, const struct mz_entity *e, int64_t id, in
     rc = mz_db_step(st);
     mz_db_done(st);
     free(text);
-    return rc == MZ_DONE ? MZ_OK : (rc < 0 ? rc : MZ_ERR_DB);
+    if (rc != MZ_DONE)
+        return rc < 0 ? rc : MZ_ERR_DB;
+    /* Every write is audited in the same transaction (fail closed). */
+    if (mz_audit(req, action, e->name, id, true, changes) != 0)
+        return MZ_ERR_INTERNAL;
+    return MZ_OK;
 }
 
 int mz_row_save(struct mz_req *req, const struct mz_entity *e, int64_t id, int64_t version,

@@ -280,6 +280,17 @@ int mz_h_import(struct mz_req *req)
     json_object_set_new(report, "imported", json_integer(all_or_nothing && failed ? 0 : imported));
     json_object_set_new(report, "failed", json_integer(failed));
     json_object_set(report, "errors", errors);
+    json_t *detail = json_pack("{s:s,s:I,s:I,s:I}", "mode", all_or_nothing ? "all" : "valid",
+                               "total", (json_int_t)total, "imported",
+                               (json_int_t)(all_or_nothing && failed ? 0 : imported), "failed",
+                               (json_int_t)failed);
+    int audited = mz_audit(req, "import", e->name, 0, !(all_or_nothing && failed > 0), detail);
+    json_decref(detail);
+    if (audited != 0) {
+        json_decref(report);
+        status = req->failed ? req->status : mz_fail(req, 500, "internal", "审计记录失败");
+        goto out;
+    }
     if (all_or_nothing && failed > 0) {
         json_t *first = json_array_get(errors, 0);
         status = mz_fail_with(req, 422, "import_rejected",

@@ -644,6 +644,15 @@ int mz_h_export(struct mz_req *req)
         status = mz_fail(req, 500, "internal", "读取导出文件失败");
         goto out;
     }
+    json_t *detail = json_pack("{s:s,s:s}", "format", fmt == MZ_TABLE_CSV ? "csv" : "xlsx",
+                               "filters", q.where.data);
+    int audited = mz_audit(req, "export", e->name, 0, true, detail);
+    json_decref(detail);
+    if (audited != 0) {
+        close(fd);
+        status = req->failed ? req->status : mz_fail(req, 500, "internal", "审计记录失败");
+        goto out;
+    }
     char today[11];
     mz_today(today);
     const char *name = mz_arena_printf(req->arena, "%s-%s.%s", e->name, today,

@@ -225,8 +225,9 @@ static void test_object_or_fail(void **state)
     struct mz_req *req = *state;
     assert_null(mz_req_object_or_fail(req)); /* no body */
     assert_int_equal(req->status, 400);
+    assert_string_equal(json_string_value(json_object_get(req->error, "code")), "bad_json");
     assert_string_equal(json_string_value(json_object_get(req->error, "message")),
-                        "请求体应为 JSON 对象");
+                        "请求体为空，应为 JSON 对象");
     json_decref(req->error);
     req->error = NULL;
     req->failed = false;
