@@ -111,7 +111,7 @@ clean:
 # libFuzzer targets (clang); each replays its corpus in make test. The library
 # is compiled once with clang and the sanitizers, then linked into each target.
 FUZZ_CFLAGS := $(CSTD) -g -O1 -fsanitize=address,undefined -Iinclude -Isrc -Ibuild/gen $(PKG_CFLAGS)
-FUZZ_OBJ := $(LIBSRC:%.c=build/fuzz/obj/%.o)
+FUZZ_OBJ := $(LIBSRC:%.c=build/fuzz/obj/%.o) $(GEN_SRC:%.c=build/fuzz/obj/%.o)
 
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -24,6 +24,12 @@ int mz_cli_open(const char *command, struct mz_app *app, const char *db_path,
 
 int mz_cmd_check_id(int argc, char **argv);
 int mz_cmd_check_uscc(int argc, char **argv);
+/* Synthetic demo city and demo accounts (src/cli/cmd_demo.c). */
+int mz_cmd_demo(int argc, char **argv);
+/* Audit log (src/cli/cmd_audit.c): verify the chain (exit 1 naming the first
+ * bad entry), export its head as the daily anchor. */
+int mz_cmd_audit_verify(int argc, char **argv);
+int mz_cmd_audit_anchor(int argc, char **argv);
 
 /* Names for a 6-digit division code from a static table (provinces, and every
  * Tianjin district/county code since 2009 including retired ones); NULL if

@@ -292,4 +292,11 @@ extern const size_t mz_engine_route_count;
 json_t *mz_meta_document(struct mz_req *req);
 json_t *mz_openapi_document(const struct mz_app *app);
 
+/* --- scheduled jobs (src/engine/jobs.c) ------------------------------------- */
+/* Start one thread, on its own connection, that runs every module's jobs
+ * (struct mz_job) shortly after start and then at their intervals. */
+int mz_jobs_start(struct mz_app *app);
+/* Stop it: wait for a running job, close the connection. Idempotent. */
+void mz_jobs_stop(void);
+
 #endif

@@ -17,7 +17,9 @@
 #include <unistd.h>
 
 #include "engine/engine_internal.h"
+#include "mz/auth.h"
 #include "mz/cli.h"
+#include "mz/audit.h"
 #include "mz/crypto.h"
 #include "mz/db.h"
 
@@ -237,14 +239,77 @@ int mz_cli_open(const char *command, struct mz_app *app, const char *db_path,
     return 0;
 }
 
+/* Read up to three non-empty lines of a password file into pw[] (malloc'd). */
+static int read_password_file(const char *path, char *pw[3])
+{
+    FILE *f = fopen(path, "r");
+    char line[512];
+    int n = 0;
+    if (f == NULL) {
+        fprintf(stderr, "minzheng init: cannot read '%s'\n", path);
+        return 2;
+    }
+    while (n < 3 && fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] != '\0')
+            pw[n++] = mz_xstrdup(line);
+    }
+    fclose(f);
+    if (n == 0) {
+        fprintf(stderr, "minzheng init: '%s' holds no password\n", path);
+        return 2;
+    }
+    for (int i = n; i < 3; i++)
+        pw[i] = mz_xstrdup(pw[n == 3 ? i : 0]);
+    return 0;
+}
+
+/* Create the three administrators (三员) if missing and print the summary
+ * line, with the one-time passwords when they were generated (printed once). */
+static int init_admins(struct mz_db *db, const char *pw_file, const char *head)
+{
+    char *pw[3] = {NULL, NULL, NULL}, generated[3][32];
+    int created = 0, rc = 0;
+    if (pw_file && read_password_file(pw_file, pw) != 0)
+        return 2;
+    const char *const pws[3] = {pw[0], pw[1], pw[2]};
+    if (mz_db_begin_write(db) != MZ_OK ||
+        mz_auth_init_admins(db, pw_file ? pws : NULL, generated, &created) != MZ_OK ||
+        mz_db_commit(db) != MZ_OK) {
+        if (mz_db_in_transaction(db))
+            mz_db_rollback(db);
+        fprintf(stderr, "minzheng init: cannot create the administrators (is the password long "
+                        "enough, 8-128 characters, and not a common one?)\n");
+        rc = 2;
+    } else {
+        printf("%s,\"admins_created\":%d", head, created);
+        if (created > 0 && pw_file == NULL) {
+            static const char *const names[3] = {"sysadmin", "secadmin", "auditadmin"};
+            printf(",\"one_time_passwords\":{");
+            for (int i = 0, k = 0; i < 3; i++) {
+                if (generated[i][0])
+                    printf("%s\"%s\":\"%s\"", k++ ? "," : "", names[i], generated[i]);
+            }
+            printf("}");
+        }
+        printf("}\n");
+    }
+    for (int i = 0; i < 3; i++)
+        free(pw[i]);
+    return rc;
+}
+
 /* minzheng init */
 static int cmd_init(int argc, char **argv)
 {
-    const char *db_path = NULL, *pg = NULL, *key = NULL;
+    const char *db_path = NULL, *pg = NULL, *key = NULL, *admin_pw_file = NULL;
     struct cli_option opts[] = {
         {"db", "FILE", "SQLite database file to create or migrate", &db_path, "MZ_DB"},
         {"pg", "CONNINFO", "PostgreSQL connection (not yet supported)", &pg, "MZ_PG"},
         {"key-file", "FILE", "data-encryption key (created if missing)", &key, "MZ_KEY_FILE"},
+        {"admin-password-file", "FILE",
+         "initial password(s) of sysadmin, secadmin, auditadmin (one line, or three)",
+         &admin_pw_file, NULL},
     };
     int rc = parse_options(argc, argv, "Create or migrate a database (idempotent).", opts,
                            MZ_ARRAY_LEN(opts));
@@ -260,7 +325,10 @@ static int cmd_init(int argc, char **argv)
     struct mz_db *db;
     rc = mz_cli_open("init", &app, db_path, key, true, &db);
     if (rc == 0) {
-        printf("{\"db\":\"%s\",\"key_version\":%d}\n", mz_db_kind_name(db), mz_crypto_version());
+        char head[128];
+        snprintf(head, sizeof(head), "{\"db\":\"%s\",\"key_version\":%d", mz_db_kind_name(db),
+                 mz_crypto_version());
+        rc = init_admins(db, admin_pw_file, head);
         mz_db_close(db);
     }
     mz_app_free(&app);
@@ -382,17 +450,23 @@ static int cmd_serve(int argc, char **argv)
         .authorize = serve_authorize,
         .thread_db = serve_thread_db,
     };
+    mz_auth_install(&app, &hooks);
     struct mz_server_options so = {
         .listen = listen, .web_root = web, .access_log = access_log, .threads = nthreads};
     struct mz_server *server = NULL;
+    mz_audit_install(&app);
     rc = mz_server_start(&app, app.router, &hooks, &so, &server);
     if (rc != MZ_OK) {
         fprintf(stderr, "minzheng serve: cannot listen on %s\n", listen);
         mz_app_free(&app);
         return 2;
     }
+    if (mz_audit_start(&app) != MZ_OK || mz_jobs_start(&app) != MZ_OK)
+        fprintf(stderr, "minzheng serve: audit queue or job runner failed to start\n");
     mz_server_wait(server);
     mz_server_stop(server);
+    mz_jobs_stop();
+    mz_audit_stop();
     pthread_mutex_lock(&thread_dbs_lock);
     for (size_t i = 0; i < thread_dbs_len; i++)
         mz_db_close(thread_dbs[i]);
@@ -619,9 +693,14 @@ static const struct cli_command commands[] = {
     {"serve", cmd_serve, "serve the platform over HTTP"},
     {"check-id", mz_cmd_check_id, "validate a GB 11643 citizen ID number"},
     {"check-uscc", mz_cmd_check_uscc, "validate a GB 32100 unified social credit code"},
+    {"demo", mz_cmd_demo, "fill a database with a synthetic Tianjin and the demo accounts"},
     {"backup", cmd_backup, "online backup of a database, verified"},
     {"restore", cmd_restore, "restore a database from a verified backup"},
+    {"user-add", mz_cmd_user_add, "create an account (operators, test harness)"},
+    {"auth-config", mz_cmd_auth_config, "show or set the login and password policy"},
     {"rekey", cmd_rekey, "rotate the data-encryption key and re-seal personal data"},
+    {"audit-verify", mz_cmd_audit_verify, "verify the audit log's hash chain"},
+    {"audit-anchor", mz_cmd_audit_anchor, "export the audit chain head (daily anchor)"},
 };
 
 /* Top-level usage. */

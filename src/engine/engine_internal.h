@@ -82,6 +82,10 @@ int mz_row_save(struct mz_req *req, const struct mz_entity *e, int64_t id, int64
  * when the state has no deadline. */
 const char *mz_state_due(struct mz_req *req, const struct mz_workflow *w, const char *state);
 
+/* 403 out_of_scope naming the scope field when a row about to be written lies
+ * outside the caller's scope; 0 when it is inside or the entity is unscoped. */
+int mz_row_check_scope(struct mz_req *req, const struct mz_entity *e, const json_t *row);
+
 /* Load a row for writing (unmasked, scope applied); NULL + 404 recorded if absent. */
 json_t *mz_row_load(struct mz_req *req, const struct mz_entity *e, int64_t id);
 

@@ -268,6 +268,27 @@ static void take_value(struct mz_req *req, const struct mz_entity *e, const char
     json_object_set_new(row, key, norm);
 }
 
+/* Is the row's scope field inside the caller's scope? (Writing a row into
+ * another area is refused exactly like reading one.) */
+static bool row_in_scope(struct mz_req *req, const struct mz_entity *e, const json_t *row)
+{
+    const struct mz_entity_rt *rt = mz_entity_rt_of(req->app, e);
+    char lo[13], hi[13];
+    if (!scope_range(req, rt, lo, hi))
+        return true;
+    const char *v = json_string_value(json_object_get(row, rt->scope_field->name));
+    return v != NULL && strcmp(v, lo) >= 0 && strcmp(v, hi) < 0;
+}
+
+int mz_row_check_scope(struct mz_req *req, const struct mz_entity *e, const json_t *row)
+{
+    if (row_in_scope(req, e, row))
+        return 0;
+    const struct mz_entity_rt *rt = mz_entity_rt_of(req->app, e);
+    return mz_fail_field(req, 403, "out_of_scope", "所属区划超出您的管辖范围",
+                         rt->scope_field->name);
+}
+
 /* Required fields of a full row: every one missing is reported. */
 static void check_required(const struct mz_entity *e, const json_t *row, json_t *errors)
 {
@@ -351,6 +372,11 @@ static int fail_errors(struct mz_req *req, json_t *errors)
         if (strcmp(json_string_value(json_object_get(x, "code")), "duplicate") != 0)
             only_duplicates = false;
     }
+    json_t *first = json_array_get(errors, 0);
+    if (json_array_size(errors) == 1 &&
+        strcmp(json_string_value(json_object_get(first, "code")), "out_of_scope") == 0)
+        return mz_fail_field(req, 403, "out_of_scope", "所属区划超出您的管辖范围",
+                             json_string_value(json_object_get(first, "field")));
     if (only_duplicates) {
         const char *field = json_string_value(json_object_get(json_array_get(errors, 0), "field"));
         json_t *extra = json_object();
@@ -428,6 +454,14 @@ int mz_entity_create_collect(struct mz_req *req, const struct mz_entity *e, json
         status = e->hooks->before_write(&w);
         if (status)
             goto out;
+    }
+    /* After before_write: a hook may fill the scope field (a member takes
+     * its household's division). */
+    if (!row_in_scope(req, e, row)) {
+        const struct mz_entity_rt *rt = mz_entity_rt_of(req->app, e);
+        mz_errors_add(errors, rt->scope_field->name, "out_of_scope", "所属区划超出您的管辖范围");
+        status = 422;
+        goto out;
     }
     const char *state = e->workflow ? e->workflow->initial : NULL;
     mz_now_rfc3339(now);
@@ -693,6 +727,9 @@ int mz_entity_update(struct mz_req *req, const struct mz_entity *e, int64_t id, 
         if (status)
             goto out;
     }
+    status = mz_row_check_scope(req, e, after);
+    if (status)
+        goto out;
     changes = mz_row_diff(req, e, before, after);
     if (json_object_size(changes) > 0) {
         rc = mz_row_save(req, e, id, current, before, after, NULL, NULL);

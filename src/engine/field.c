@@ -8,6 +8,7 @@
  * references are INTEGER columns; everything else is TEXT (JSON as its
  * compact text). Masking of sensitive values for display lives here too.
  */
+#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,41 +25,59 @@ bool mz_field_is_integer(const struct mz_field *f)
            f->type == MZ_T_REF;
 }
 
-/* Cached compiled patterns: fields are static, so key by the pattern pointer. */
+/* Compiled patterns, shared by all threads (regexec is thread-safe on a
+ * compiled pattern). Fields are static, so entries are keyed by the pattern
+ * pointer; they are compiled once and freed at exit. */
 struct pattern_cache_entry {
     const char *pattern;
     regex_t re;
     bool ok;
 };
 
-static _Thread_local struct pattern_cache_entry pattern_cache[64];
-static _Thread_local int pattern_cache_len;
+static struct pattern_cache_entry pattern_cache[128];
+static int pattern_cache_len;
+static pthread_mutex_t pattern_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Free the compiled patterns (atexit). */
+static void pattern_cache_free(void)
+{
+    pthread_mutex_lock(&pattern_lock);
+    for (int i = 0; i < pattern_cache_len; i++) {
+        if (pattern_cache[i].ok)
+            regfree(&pattern_cache[i].re);
+    }
+    pattern_cache_len = 0;
+    pthread_mutex_unlock(&pattern_lock);
+}
 
 /* Match text against a field pattern; a pattern that fails to compile never
  * matches (and is caught by the declaration test). */
 static bool pattern_match(const char *pattern, const char *text)
 {
     struct pattern_cache_entry *e = NULL;
+    pthread_mutex_lock(&pattern_lock);
     for (int i = 0; i < pattern_cache_len; i++) {
         if (pattern_cache[i].pattern == pattern) {
             e = &pattern_cache[i];
             break;
         }
     }
-    if (e == NULL) {
-        regex_t re;
-        int rc = regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB);
-        if (pattern_cache_len == (int)MZ_ARRAY_LEN(pattern_cache)) {
-            bool m = rc == 0 && regexec(&re, text, 0, NULL, 0) == 0;
-            if (rc == 0)
-                regfree(&re);
-            return m;
-        }
+    if (e == NULL && pattern_cache_len < (int)MZ_ARRAY_LEN(pattern_cache)) {
+        if (pattern_cache_len == 0)
+            atexit(pattern_cache_free);
         e = &pattern_cache[pattern_cache_len++];
         e->pattern = pattern;
-        e->ok = rc == 0;
-        if (e->ok)
-            e->re = re;
+        e->ok = regcomp(&e->re, pattern, REG_EXTENDED | REG_NOSUB) == 0;
+    }
+    pthread_mutex_unlock(&pattern_lock);
+    if (e == NULL) {
+        /* More patterns than slots: compile for this one call. */
+        regex_t re;
+        if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+            return false;
+        bool m = regexec(&re, text, 0, NULL, 0) == 0;
+        regfree(&re);
+        return m;
     }
     return e->ok && regexec(&e->re, text, 0, NULL, 0) == 0;
 }

@@ -184,7 +184,9 @@ int mz_h_import(struct mz_req *req)
             if (strcmp(e->fields[j].zh, name) == 0)
                 f = &e->fields[j];
         }
-        if (f == NULL || (f->flags & MZ_F_READONLY)) {
+        if (f != NULL && (f->flags & MZ_F_READONLY))
+            continue; /* exported, set by the system: ignored like id and state */
+        if (f == NULL) {
             status = mz_fail_field(req, 422, "unknown_column",
                                    mz_arena_printf(req->arena, "表头中的「%s」不是可导入的字段", name),
                                    name);

@@ -139,6 +139,12 @@ int mz_entity_act(struct mz_req *req, const struct mz_entity *e, int64_t id, con
         if (status)
             goto out;
     }
+    if (json_array_size(errors) == 0) {
+        /* An effect must not move the row out of the caller's area. */
+        status = mz_row_check_scope(req, e, after);
+        if (status)
+            goto out;
+    }
     if (json_array_size(errors) > 0) {
         json_t *extra = json_object();
         json_object_set(extra, "errors", errors);

@@ -1,0 +1,501 @@
+/* session.c - tokens, sessions, the login rate limit and authentication.
+ *
+ * A session token is "mzs_" + 64 hex digits (256 random bits from
+ * randombytes_buf); a partner API token is "mzp_" + 64 hex digits. Only their
+ * BLAKE2b-256 hashes are stored (mz_auth_sessions.token_hash,
+ * mz_auth_token_secrets.token_hash): a copy of the database opens no session.
+ * A plain hash is enough because the tokens carry 256 bits of entropy.
+ *
+ * Every authenticated request (the authenticate hook, run by the dispatcher
+ * before anything else):
+ *   1. takes `Authorization: Bearer <token>`, else the `mz_session` cookie;
+ *   2. finds the session: older than the absolute timeout (12 h) or idle
+ *      longer than the idle timeout (30 min) -> deleted, 401; else its
+ *      last_seen moves (at most every 15 s, to spare the database);
+ *   3. loads the user (roles, permissions, scope); a disabled, locked or
+ *      deleted account is 401 and its sessions are gone;
+ *   4. a cookie-authenticated request with a state-changing method needs the
+ *      header X-CSRF-Token equal to the session's CSRF token (403 csrf);
+ *   5. an account that must change its password may call only
+ *      /auth/password, /auth/logout and /auth/me (403 must_change_password);
+ *      one whose roles need a second factor and has none enrolled may also
+ *      call the TOTP enrolment routes (403 totp_enrolment_required).
+ * Partner tokens skip 2, 4 and 5; their status and expiry are checked.
+ *
+ * Time comes from mz_auth_now(): real time plus an offset that only the test
+ * route POST /api/v1/test/clock (MZ_TEST_CLOCK=1) moves, so the timeout and
+ * lockout tests do not sleep.
+ *
+ * The login rate limit counts failed logins per client address in a fixed
+ * table (1024 slots, per minute of the auth clock); a full table recycles
+ * the oldest slot. It is per process, which matches one server per host.
+ * Tested by tests/api/auth.test.mjs.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "auth/auth_internal.h"
+#include "mz/db.h"
+
+/* --- clock ------------------------------------------------------------------- */
+
+static _Atomic int64_t clock_offset;
+
+int64_t mz_auth_now(void)
+{
+    return (int64_t)time(NULL) + atomic_load(&clock_offset);
+}
+
+void mz_auth_clock_shift(int64_t seconds)
+{
+    atomic_fetch_add(&clock_offset, seconds);
+}
+
+/* --- tokens ------------------------------------------------------------------ */
+
+void mz_token_new(const char *prefix, char *out)
+{
+    unsigned char raw[MZ_TOKEN_BYTES];
+    randombytes_buf(raw, sizeof(raw));
+    size_t n = strlen(prefix);
+    memcpy(out, prefix, n);
+    sodium_bin2hex(out + n, 2 * MZ_TOKEN_BYTES + 1, raw, sizeof(raw));
+    sodium_memzero(raw, sizeof(raw));
+}
+
+void mz_token_hash(const char *token, char *out)
+{
+    unsigned char h[32];
+    crypto_generichash(h, sizeof(h), (const unsigned char *)token, strlen(token), NULL, 0);
+    sodium_bin2hex(out, MZ_TOKEN_HASH_HEX + 1, h, sizeof(h));
+}
+
+bool mz_secure_equal(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return false;
+    size_t n = strlen(a);
+    if (n != strlen(b) || n == 0)
+        return false;
+    return sodium_memcmp(a, b, n) == 0;
+}
+
+/* --- sessions ---------------------------------------------------------------- */
+
+int mz_session_create(struct mz_req *req, int64_t user_id, const char **token,
+                      const char **csrf)
+{
+    char *t = mz_arena_alloc(req->arena, MZ_TOKEN_TEXT + 1);
+    char *c = mz_arena_alloc(req->arena, 2 * MZ_TOKEN_BYTES + 1);
+    char hash[MZ_TOKEN_HASH_HEX + 1];
+    unsigned char raw[MZ_TOKEN_BYTES];
+    struct mz_stmt *st;
+
+    mz_token_new("mzs_", t);
+    randombytes_buf(raw, sizeof(raw));
+    sodium_bin2hex(c, 2 * MZ_TOKEN_BYTES + 1, raw, sizeof(raw));
+    mz_token_hash(t, hash);
+    int rc = mz_db_prepare(req->db,
+                           "INSERT INTO mz_auth_sessions (token_hash, user_id, csrf, created_at,"
+                           " last_seen, ip) VALUES (?, ?, ?, ?, ?, ?)",
+                           &st);
+    if (rc != MZ_OK)
+        return rc;
+    int64_t now = mz_auth_now();
+    mz_db_bind_text(st, 1, hash);
+    mz_db_bind_int(st, 2, user_id);
+    mz_db_bind_text(st, 3, c);
+    mz_db_bind_int(st, 4, now);
+    mz_db_bind_int(st, 5, now);
+    mz_db_bind_text(st, 6, req->client_ip);
+    rc = mz_db_step(st);
+    mz_db_done(st);
+    if (rc != MZ_DONE)
+        return rc < 0 ? rc : MZ_ERR_DB;
+    *token = t;
+    *csrf = c;
+    return MZ_OK;
+}
+
+/* Run one statement with up to two integer parameters. */
+static int exec_ints(struct mz_db *db, const char *sql, int n, int64_t a, int64_t b)
+{
+    struct mz_stmt *st;
+    int rc = mz_db_prepare(db, sql, &st);
+    if (rc != MZ_OK)
+        return rc;
+    if (n > 0)
+        mz_db_bind_int(st, 1, a);
+    if (n > 1)
+        mz_db_bind_int(st, 2, b);
+    rc = mz_db_step(st);
+    mz_db_done(st);
+    return rc == MZ_DONE ? MZ_OK : (rc < 0 ? rc : MZ_ERR_DB);
+}
+
+int mz_session_delete(struct mz_db *db, int64_t session_id)
+{
+    return exec_ints(db, "DELETE FROM mz_auth_sessions WHERE id = ?", 1, session_id, 0);
+}
+
+int mz_sessions_revoke_user(struct mz_db *db, int64_t user_id, int64_t keep_id)
+{
+    return exec_ints(db, "DELETE FROM mz_auth_sessions WHERE user_id = ? AND id <> ?", 2, user_id,
+                     keep_id);
+}
+
+const char *mz_session_cookie(struct mz_req *req)
+{
+    const char *h = mz_req_header(req, "Cookie");
+    if (h == NULL)
+        return NULL;
+    const char *p = h;
+    while (*p) {
+        while (*p == ' ' || *p == ';')
+            p++;
+        size_t n = strcspn(p, ";");
+        if (n > 11 && strncmp(p, "mz_session=", 11) == 0) {
+            size_t v = n - 11;
+            while (v > 0 && p[11 + v - 1] == ' ')
+                v--;
+            return mz_arena_strndup(req->arena, p + 11, v);
+        }
+        p += n;
+    }
+    return NULL;
+}
+
+/* Append the built-in or stored patterns of one role to the user. */
+static int add_role_patterns(struct mz_req *req, struct mz_user *u, const char *role,
+                             json_t *all_patterns)
+{
+    json_t *perms = NULL;
+    bool admin = mz_role_is_admin(role), builtin = false;
+    for (size_t i = 0; i < mz_builtin_role_count; i++) {
+        if (strcmp(mz_builtin_roles[i].name, role) == 0) {
+            perms = json_loads(mz_builtin_roles[i].permissions, 0, NULL);
+            builtin = true;
+        }
+    }
+    if (!builtin) {
+        struct mz_stmt *st;
+        int rc = mz_db_prepare(req->db,
+                               "SELECT permissions FROM roles WHERE name = ? AND deleted_at IS NULL",
+                               &st);
+        if (rc != MZ_OK)
+            return rc;
+        mz_db_bind_text(st, 1, role);
+        rc = mz_db_step(st);
+        if (rc == MZ_ROW && mz_db_col_text(st, 0))
+            perms = json_loads(mz_db_col_text(st, 0), 0, NULL);
+        mz_db_done(st);
+        if (rc < 0)
+            return rc;
+    }
+    if (!json_is_array(perms)) {
+        json_decref(perms);
+        return MZ_OK; /* an unknown role grants nothing */
+    }
+    size_t i;
+    json_t *p;
+    json_array_foreach(perms, i, p) {
+        if (!json_is_string(p))
+            continue;
+        u->patterns[u->npatterns] = mz_arena_strdup(req->arena, json_string_value(p));
+        u->pattern_admin[u->npatterns] = admin;
+        u->npatterns++;
+        json_array_append(all_patterns, p);
+        if (u->npatterns >= 256)
+            break;
+    }
+    if (admin)
+        u->needs_totp = true;
+    json_decref(perms);
+    return MZ_OK;
+}
+
+struct mz_user *mz_user_load(struct mz_req *req, int64_t user_id)
+{
+    struct mz_stmt *st;
+    struct mz_user *u = NULL;
+    json_t *roles = NULL, *all = NULL;
+    int rc = mz_db_prepare(req->db,
+                           "SELECT id, username, name, unit, scope_division, status,"
+                           " must_change_password, roles, totp_enrolled FROM users"
+                           " WHERE id = ? AND deleted_at IS NULL",
+                           &st);
+    if (rc != MZ_OK)
+        return NULL;
+    mz_db_bind_int(st, 1, user_id);
+    rc = mz_db_step(st);
+    if (rc != MZ_ROW) {
+        mz_db_done(st);
+        return NULL;
+    }
+    const char *status = mz_db_col_text(st, 5);
+    if (status == NULL || strcmp(status, "active") != 0) {
+        mz_db_done(st);
+        return NULL;
+    }
+    u = mz_arena_calloc(req->arena, 1, sizeof(*u));
+    u->id = mz_db_col_int(st, 0);
+    u->username = mz_arena_strdup(req->arena, mz_db_col_text(st, 1));
+    u->name = mz_arena_strdup(req->arena, mz_db_col_text(st, 2) ? mz_db_col_text(st, 2) : "");
+    u->unit = mz_db_col_text(st, 3) ? mz_arena_strdup(req->arena, mz_db_col_text(st, 3)) : NULL;
+    u->scope = mz_db_col_text(st, 4) ? mz_arena_strdup(req->arena, mz_db_col_text(st, 4)) : NULL;
+    u->must_change = mz_db_col_int(st, 6) != 0;
+    roles = mz_db_col_text(st, 7) ? json_loads(mz_db_col_text(st, 7), 0, NULL) : NULL;
+    u->totp_enrolled = mz_db_col_int(st, 8) != 0;
+    mz_db_done(st);
+
+    size_t nroles = json_is_array(roles) ? json_array_size(roles) : 0;
+    if (nroles > 16)
+        nroles = 16;
+    u->roles = mz_arena_calloc(req->arena, nroles + 1, sizeof(char *));
+    u->patterns = mz_arena_calloc(req->arena, 257, sizeof(char *));
+    u->pattern_admin = mz_arena_calloc(req->arena, 257, sizeof(bool));
+    all = json_array();
+    for (size_t i = 0; i < nroles; i++) {
+        const char *r = json_string_value(json_array_get(roles, i));
+        if (r == NULL)
+            continue;
+        u->roles[u->nroles++] = mz_arena_strdup(req->arena, r);
+    }
+    /* A forbidden combination (written around the API) grants nothing. */
+    if (mz_roles_check(u->roles, u->nroles) == NULL) {
+        for (size_t i = 0; i < u->nroles; i++) {
+            if (add_role_patterns(req, u, u->roles[i], all) != MZ_OK) {
+                u = NULL;
+                goto out;
+            }
+        }
+    }
+    if (mz_patterns_need_totp(all))
+        u->needs_totp = true;
+out:
+    json_decref(roles);
+    json_decref(all);
+    return u;
+}
+
+/* --- authentication ------------------------------------------------------------ */
+
+/* True if path is one of the routes a restricted session may still call. */
+static bool gate_allows(const char *path, bool totp_routes)
+{
+    static const char *const always[] = {"/api/v1/auth/password", "/api/v1/auth/logout",
+                                         "/api/v1/auth/me"};
+    for (size_t i = 0; i < MZ_ARRAY_LEN(always); i++) {
+        if (strcmp(path, always[i]) == 0)
+            return true;
+    }
+    return totp_routes && strncmp(path, "/api/v1/auth/totp/", 18) == 0;
+}
+
+/* Authenticate a partner token. */
+static int token_authenticate(struct mz_req *req, const char *token)
+{
+    char hash[MZ_TOKEN_HASH_HEX + 1], today[11];
+    struct mz_stmt *st;
+    mz_token_hash(token, hash);
+    int rc = mz_db_prepare(req->db,
+                           "SELECT t.id, t.name, t.scopes, t.entities, t.scope_division,"
+                           " t.status, t.expires_on FROM mz_auth_token_secrets s"
+                           " JOIN api_tokens t ON t.id = s.token_id"
+                           " WHERE s.token_hash = ? AND t.deleted_at IS NULL",
+                           &st);
+    if (rc != MZ_OK)
+        return mz_fail_err(req, rc);
+    mz_db_bind_text(st, 1, hash);
+    rc = mz_db_step(st);
+    if (rc != MZ_ROW) {
+        mz_db_done(st);
+        return rc < 0 ? mz_fail_err(req, rc) : mz_fail(req, 401, "unauthenticated", "请先登录");
+    }
+    mz_today(today);
+    const char *status = mz_db_col_text(st, 5), *expires = mz_db_col_text(st, 6);
+    if (status == NULL || strcmp(status, "active") != 0 ||
+        (expires && strcmp(expires, today) < 0)) {
+        mz_db_done(st);
+        return mz_fail(req, 401, "unauthenticated", "访问令牌已停用或过期");
+    }
+    struct mz_user *u = mz_arena_calloc(req->arena, 1, sizeof(*u));
+    u->is_token = true;
+    u->id = mz_db_col_int(st, 0);
+    u->name = mz_arena_strdup(req->arena, mz_db_col_text(st, 1) ? mz_db_col_text(st, 1) : "");
+    u->username = mz_arena_printf(req->arena, "token:%s", u->name);
+    u->scope = mz_db_col_text(st, 4) ? mz_arena_strdup(req->arena, mz_db_col_text(st, 4)) : NULL;
+    json_t *scopes = mz_db_col_text(st, 2) ? json_loads(mz_db_col_text(st, 2), 0, NULL) : NULL;
+    json_t *ents = mz_db_col_text(st, 3) ? json_loads(mz_db_col_text(st, 3), 0, NULL) : NULL;
+    mz_db_done(st);
+    size_t n = json_is_array(scopes) ? json_array_size(scopes) : 0;
+    u->patterns = mz_arena_calloc(req->arena, n + 1, sizeof(char *));
+    u->pattern_admin = mz_arena_calloc(req->arena, n + 1, sizeof(bool));
+    /* Stored scopes were checked on write; check again (fail closed). */
+    if (scopes && mz_patterns_check(scopes) == NULL) {
+        for (size_t i = 0; i < n; i++)
+            u->patterns[u->npatterns++] =
+                mz_arena_strdup(req->arena, json_string_value(json_array_get(scopes, i)));
+    }
+    if (json_is_array(ents)) {
+        size_t m = json_array_size(ents);
+        u->entities = mz_arena_calloc(req->arena, m + 1, sizeof(char *));
+        for (size_t i = 0; i < m; i++) {
+            const char *s = json_string_value(json_array_get(ents, i));
+            if (s)
+                u->entities[u->nentities++] = mz_arena_strdup(req->arena, s);
+        }
+    }
+    json_decref(scopes);
+    json_decref(ents);
+    req->user = u;
+    req->actor = u->username;
+    return 0;
+}
+
+/* Authenticate a session token; via_cookie selects the CSRF rule. */
+static int session_authenticate(struct mz_req *req, const char *token, bool via_cookie)
+{
+    char hash[MZ_TOKEN_HASH_HEX + 1];
+    struct mz_stmt *st;
+    mz_token_hash(token, hash);
+    int rc = mz_db_prepare(req->db,
+                           "SELECT id, user_id, csrf, created_at, last_seen FROM mz_auth_sessions"
+                           " WHERE token_hash = ?",
+                           &st);
+    if (rc != MZ_OK)
+        return mz_fail_err(req, rc);
+    mz_db_bind_text(st, 1, hash);
+    rc = mz_db_step(st);
+    if (rc != MZ_ROW) {
+        mz_db_done(st);
+        return rc < 0 ? mz_fail_err(req, rc) : mz_fail(req, 401, "unauthenticated", "请先登录");
+    }
+    int64_t sid = mz_db_col_int(st, 0), uid = mz_db_col_int(st, 1);
+    const char *csrf = mz_arena_strdup(req->arena, mz_db_col_text(st, 2));
+    int64_t created = mz_db_col_int(st, 3), seen = mz_db_col_int(st, 4);
+    mz_db_done(st);
+
+    int64_t now = mz_auth_now();
+    int64_t idle = mz_auth_config_int(req->db, "idle_minutes", 30) * 60;
+    int64_t absolute = mz_auth_config_int(req->db, "absolute_hours", 12) * 3600;
+    if (now - seen > idle || now - created > absolute) {
+        mz_session_delete(req->db, sid);
+        return mz_fail(req, 401, "unauthenticated", "登录已超时，请重新登录");
+    }
+    struct mz_user *u = mz_user_load(req, uid);
+    if (u == NULL) {
+        mz_sessions_revoke_user(req->db, uid, 0);
+        return mz_fail(req, 401, "unauthenticated", "账号不可用，请联系系统管理员");
+    }
+    u->session_id = sid;
+    u->csrf = csrf;
+    u->via_cookie = via_cookie;
+    req->user = u;
+    req->actor = u->username;
+    if (now - seen >= 15)
+        (void)exec_ints(req->db, "UPDATE mz_auth_sessions SET last_seen = ? WHERE id = ?", 2, now,
+                        sid);
+
+    const char *m = req->method;
+    bool safe = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0;
+    if (via_cookie && (!safe || (req->route && (req->route->flags & MZ_ROUTE_WRITE)))) {
+        if (!mz_secure_equal(mz_req_header(req, "X-CSRF-Token"), csrf))
+            return mz_fail(req, 403, "csrf", "安全校验失败，请刷新页面后重试");
+    }
+    if (u->must_change && !gate_allows(req->path, false))
+        return mz_fail(req, 403, "must_change_password", "请先修改密码");
+    if (u->needs_totp && !u->totp_enrolled &&
+        mz_auth_config_int(req->db, "totp_required", 1) != 0 && !gate_allows(req->path, true))
+        return mz_fail(req, 403, "totp_enrolment_required", "请先绑定动态口令（双因素认证）");
+    return 0;
+}
+
+int mz_auth_authenticate(struct mz_req *req)
+{
+    const char *authz = mz_req_header(req, "Authorization");
+    const char *token;
+    bool via_cookie = false;
+    if (authz != NULL) {
+        if (strncasecmp(authz, "Bearer ", 7) != 0)
+            return mz_fail(req, 401, "unauthenticated", "请先登录");
+        token = authz + 7;
+        while (*token == ' ')
+            token++;
+    } else {
+        token = mz_session_cookie(req);
+        via_cookie = true;
+    }
+    if (token == NULL || strlen(token) != MZ_TOKEN_TEXT)
+        return mz_fail(req, 401, "unauthenticated", "请先登录");
+    if (strncmp(token, "mzp_", 4) == 0 && !via_cookie)
+        return token_authenticate(req, token);
+    if (strncmp(token, "mzs_", 4) == 0)
+        return session_authenticate(req, token, via_cookie);
+    return mz_fail(req, 401, "unauthenticated", "请先登录");
+}
+
+/* --- login rate limit ------------------------------------------------------------ */
+
+struct rate_slot {
+    char ip[48];        /* client address */
+    int64_t minute;     /* auth-clock minute of the count */
+    int count;          /* failures in that minute */
+};
+
+static struct rate_slot rate_slots[1024];
+static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The slot for ip (lock held): found, or the least recent recycled. */
+static struct rate_slot *rate_slot(const char *ip, int64_t minute)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = ip; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    struct rate_slot *oldest = NULL;
+    for (int i = 0; i < 8; i++) {
+        struct rate_slot *s = &rate_slots[(h + (uint32_t)i) % MZ_ARRAY_LEN(rate_slots)];
+        if (strcmp(s->ip, ip) == 0)
+            return s;
+        if (oldest == NULL || s->minute < oldest->minute)
+            oldest = s;
+    }
+    snprintf(oldest->ip, sizeof(oldest->ip), "%s", ip);
+    oldest->minute = minute;
+    oldest->count = 0;
+    return oldest;
+}
+
+bool mz_login_rate_ok(const char *ip, int per_minute)
+{
+    int64_t minute = mz_auth_now() / 60;
+    pthread_mutex_lock(&rate_lock);
+    struct rate_slot *s = rate_slot(ip ? ip : "-", minute);
+    if (s->minute != minute) {
+        s->minute = minute;
+        s->count = 0;
+    }
+    bool ok = s->count < per_minute;
+    pthread_mutex_unlock(&rate_lock);
+    return ok;
+}
+
+void mz_login_rate_note(const char *ip)
+{
+    int64_t minute = mz_auth_now() / 60;
+    pthread_mutex_lock(&rate_lock);
+    struct rate_slot *s = rate_slot(ip ? ip : "-", minute);
+    if (s->minute != minute) {
+        s->minute = minute;
+        s->count = 0;
+    }
+    s->count++;
+    pthread_mutex_unlock(&rate_lock);
+}
