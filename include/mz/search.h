@@ -1,0 +1,38 @@
+/* search.h - person search: the index and the persons entity's ?q= hook.
+ *
+ * Staff find a person by a piece of the name in Chinese (any length, former
+ * names too), by full pinyin or its prefix ("zhangsan", "zhang", "sanfeng"),
+ * by initials ("zs"), by an exact ID number or mobile number (through the
+ * blind index of the sealed column). The index lives in three tables beside
+ * the persons table (see src/registry/search.c); the entity's after_write
+ * hook keeps it current with mz_person_index().
+ */
+#ifndef MZ_SEARCH_H
+#define MZ_SEARCH_H
+
+#include "mz/engine.h"
+
+/* Create the index tables if they do not exist (idempotent): usable as a
+ * migration step, {.number = N, .name = "person search", .fn = mz_person_search_migrate}.
+ * SQLite only (FTS5 trigram); MZ_ERR_INTERNAL on another backend. */
+int mz_person_search_migrate(struct mz_db *db);
+
+/* (Re)write the index rows of one person from its name and former names
+ * (several, separated by commas, 、, ；, / or spaces; either may be NULL).
+ * Call inside the write transaction (after_write). 0 or an mz_err. */
+int mz_person_index(struct mz_req *req, int64_t person_id, const char *name,
+                    const char *former_names);
+/* The same on a bare connection, for bulk loads (demo, import); arena is
+ * scratch memory the caller frees or reuses. */
+int mz_person_index_db(struct mz_db *db, struct mz_arena *arena, int64_t person_id,
+                       const char *name, const char *former_names);
+/* Remove a person's index rows (hard delete, merge). 0 or an mz_err. */
+int mz_person_unindex(struct mz_req *req, int64_t person_id);
+
+/* The persons entity's hooks->search: appends one condition on `id` (and the
+ * blind-index columns of its searchable ID-number and phone fields) with
+ * mz_query_add(). Returns 0, or a status after mz_fail. */
+int mz_person_search(struct mz_req *req, const struct mz_entity *e, const char *text,
+                     struct mz_query *q);
+
+#endif

@@ -1,0 +1,720 @@
+/* demo.c - the synthetic demo city: a Tianjin population that never existed.
+ *
+ * `minzheng demo` (src/cli/cmd_demo.c) calls mz_registry_demo(), which
+ * generates households one at a time and writes them at once with prepared
+ * statements in large transactions (not through HTTP): persons, households
+ * and memberships exactly as the engine stores them (normalised values;
+ * sensitive values sealed with their blind index, see demo_store_sensitive),
+ * plus each person's search-index rows when the search module is linked.
+ * Memory does not grow with --persons: the only tables are fixed-size (the
+ * ID sequence counters, ~5 MB), so 14 million persons stream like 100 000.
+ *
+ * Determinism: everything comes from one splitmix64 stream seeded by --seed
+ * and a fixed reference date (DEMO_TODAY), never the clock; the FNV-1a
+ * checksum over every generated row is printed, and the unit test checks
+ * that the same seed gives the same checksum.
+ *
+ * The statistics are plausible, not exact (all approximate public figures):
+ *  - district shares: 2020 census resident population (registry_districts);
+ *  - surnames: frequencies of the national 2020 surname ranking (王 李 张 ...);
+ *  - age: a pyramid shaped like Tianjin's 2020 census (0-14 ~13%, 60+ ~22%);
+ *  - household sizes: 1: 25%, 2: 33%, 3: 24%, 4: 10%, 5: 5%, 6: 3% (average
+ *    ~2.4, Tianjin 2020);
+ *  - 人户分离: ~20% live in another street than their hukou;
+ *  - deceased: ~5% of persons over 60, 0.3% below, died in the last 8 years;
+ *  - disability: ~4.5%, by category weights of the 2006 national sample survey;
+ *  - ethnicity: 汉 ~97.4%, 回 1.3%, 满 0.7%, then 蒙古, 朝鲜, 土家, 壮;
+ *  - ~10% were born elsewhere (ID area code of another province).
+ * Incomes belong to the assistance module's tables (not yet present).
+ */
+#include <sys/stat.h>
+
+#include "mz/crypto.h"
+#include "registry/registry_internal.h"
+
+/* The fixed "today" of the generator (dates never depend on the clock). */
+#define DEMO_TODAY "2025-06-30"
+#define DEMO_TODAY_YEAR 2025
+#define DEMO_BIRTH_MIN "1920-01-01"
+#define DEMO_BATCH 50000 /* persons per transaction */
+
+/* --- PRNG --------------------------------------------------------------------- */
+struct rng {
+    uint64_t s;
+};
+
+/* splitmix64 (Steele, Lea, Flood 2014): fast, good enough, tiny state. */
+static uint64_t rng_next(struct rng *r)
+{
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n). */
+static uint32_t rng_below(struct rng *r, uint32_t n)
+{
+    return n ? (uint32_t)(((rng_next(r) >> 32) * (uint64_t)n) >> 32) : 0;
+}
+
+/* True with probability per-mille/1000. */
+static bool rng_permille(struct rng *r, uint32_t permille)
+{
+    return rng_below(r, 1000) < permille;
+}
+
+/* Index drawn from integer weights. */
+static size_t rng_weighted(struct rng *r, const int *w, size_t n)
+{
+    int total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += w[i];
+    int x = (int)rng_below(r, (uint32_t)total);
+    for (size_t i = 0; i < n; i++) {
+        if (x < w[i])
+            return i;
+        x -= w[i];
+    }
+    return n - 1;
+}
+
+/* --- statistics tables ----------------------------------------------------------- */
+struct weighted_text {
+    const char *text;
+    int weight;
+};
+
+/* Surnames with frequencies in 1/10000 (2020 national ranking, rounded). */
+static const struct weighted_text surnames[] = {
+    {"王", 712}, {"李", 700}, {"张", 674}, {"刘", 538}, {"陈", 453}, {"杨", 308}, {"赵", 229},
+    {"黄", 223}, {"周", 191}, {"吴", 183}, {"徐", 145}, {"孙", 139}, {"胡", 129}, {"朱", 128},
+    {"高", 121}, {"林", 118}, {"何", 117}, {"郭", 115}, {"马", 105}, {"罗", 86},  {"梁", 84},
+    {"宋", 81},  {"郑", 79},  {"谢", 74},  {"韩", 73},  {"唐", 71},  {"冯", 69},  {"于", 65},
+    {"董", 64},  {"萧", 62},  {"程", 61},  {"曹", 60},  {"袁", 57},  {"邓", 56},  {"许", 54},
+    {"傅", 52},  {"沈", 51},  {"曾", 50},  {"彭", 49},  {"吕", 48},  {"苏", 47},  {"卢", 46},
+    {"蒋", 45},  {"蔡", 44},  {"贾", 43},  {"丁", 42},  {"魏", 41},  {"薛", 40},  {"叶", 39},
+    {"阎", 38},  {"余", 37},  {"潘", 36},  {"杜", 35},  {"戴", 34},  {"夏", 33},  {"钟", 32},
+    {"汪", 31},  {"田", 30},  {"任", 29},  {"姜", 28},  {"范", 27},  {"方", 26},  {"石", 25},
+    {"姚", 24},  {"谭", 23},  {"廖", 22},  {"邹", 21},  {"熊", 20},  {"金", 19},  {"陆", 18},
+    {"郝", 17},  {"孔", 16},  {"白", 15},  {"崔", 14},  {"康", 13},  {"毛", 12},  {"邱", 11},
+    {"秦", 10},  {"单", 6},   {"欧阳", 3}, {"司马", 1},
+};
+
+/* Given-name characters (synthetic combinations, no list of real people). */
+static const char *const male_chars[] = {
+    "伟", "强", "磊", "军", "勇", "杰", "涛", "斌", "超", "明", "刚", "平", "辉", "鹏", "华",
+    "飞", "鑫", "波", "宇", "浩", "凯", "健", "俊", "帆", "帅", "旭", "宁", "龙", "林", "峰",
+    "建", "国", "志", "文", "海", "东", "博", "晨", "轩", "子", "睿", "泽", "航", "一", "宏",
+    "成", "庆", "福", "荣", "德", "雄", "信", "振", "家", "铭"};
+static const char *const female_chars[] = {
+    "芳", "娜", "敏", "静", "丽", "艳", "娟", "霞", "秀", "英", "玲", "桂", "兰", "红", "梅",
+    "燕", "琳", "雪", "慧", "婷", "颖", "晶", "欣", "怡", "萱", "雨", "涵", "佳", "悦", "彤",
+    "诗", "梦", "思", "淑", "凤", "洁", "璐", "瑶", "倩", "玉", "珍", "莉", "萍", "琪", "妍"};
+
+/* Age pyramid: weights of 5-year bands 0-4 .. 95-99 (per mille of persons). */
+static const int age_bands[] = {40, 46, 45, 38, 50, 72, 92, 76, 69, 76,
+                                84, 76, 65, 60, 42, 27, 18, 10, 3, 1};
+
+static const int household_sizes[] = {0, 25, 33, 24, 10, 5, 3}; /* index = size */
+
+/* Ethnic groups (GB 3304 codes) in per ten thousand. */
+static const struct weighted_text ethnic_groups[] = {
+    {"01", 9740}, {"03", 130}, {"11", 70}, {"02", 15}, {"10", 13}, {"15", 5}, {"08", 5},
+    {"06", 4},    {"04", 3},   {"05", 3},  {"07", 2},  {"97", 0}};
+
+/* Disability categories (GB/T 26341) with weights, and grades. */
+static const struct weighted_text disabilities[] = {
+    {"1", 120}, {"2", 180}, {"3", 10}, {"4", 450}, {"5", 70}, {"6", 80}, {"7", 90}};
+static const int disability_grades[] = {10, 20, 30, 40};
+
+/* Area codes of persons born outside Tianjin (a city district of each
+ * province capital, all in GB/T 2260). */
+static const char *const elsewhere_codes[] = {"130102", "370102", "410102", "210102",
+                                              "230102", "150102", "140105", "340102"};
+
+static const char *const roads[] = {"南京路", "成都道", "重庆道", "大沽路", "解放路", "卫津路",
+                                    "黄河道", "长江道", "中山路", "红旗路", "复康路", "友谊路",
+                                    "津塘路", "津沽路", "京津路", "光华路", "新开路", "金钟路",
+                                    "营口道", "西康路", "咸阳路", "昆明路", "芥园道", "迎水道"};
+
+static const char *const death_sources[] = {"police", "funeral", "health", "civil"};
+
+/* --- the generator's state ------------------------------------------------------- */
+
+/* An ID sequence counter per (area slot, birth day, sex): guarantees
+ * distinct ID numbers without remembering them. */
+#define AREA_SLOTS 40
+#define DAY_SLOTS 38000 /* days from DEMO_BIRTH_MIN to DEMO_TODAY */
+
+struct person {
+    char id_number[19], name[32], sex[2], birth[11], ethnicity[3];
+    char hukou[13], hukou_address[160], residence[13], residence_address[160];
+    char phone[12], marital[3], education[3], disability[2], grade[2], political[3], hukou_type[2];
+    char deceased_on[11];
+    const char *death_source;
+    const char *relation;
+    char from_date[11], to_date[11];
+    bool separated;
+    int age;
+};
+
+struct demo {
+    struct rng rng;
+    struct mz_db *db;              /* NULL in a dry run */
+    struct mz_arena *arena;        /* scratch, reset per batch */
+    uint16_t *seq;                 /* AREA_SLOTS * DAY_SLOTS * 2 counters */
+    const char *area_codes[AREA_SLOTS];
+    int nareas;
+    int64_t birth_min_days, today_days;
+    struct mz_stmt *ins_person, *ins_household, *ins_member;
+    char now[32];
+    bool sealed;                   /* persons has id_number_bidx: seal values */
+    uint64_t checksum;
+    struct mz_demo_summary *sum;
+    int district_weights[32];
+    const struct registry_district *districts[32];
+    int ndistricts;
+};
+
+/* FNV-1a over text, folded into the running checksum (with a separator). */
+static void checksum_text(struct demo *d, const char *s)
+{
+    uint64_t h = d->checksum;
+    for (; s && *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001B3ull;
+    }
+    h ^= 0x1F;
+    h *= 0x100000001B3ull;
+    d->checksum = h;
+}
+
+/* The slot of a 6-digit area code in the sequence table. */
+static int area_slot(struct demo *d, const char *code6)
+{
+    for (int i = 0; i < d->nareas; i++) {
+        if (strcmp(d->area_codes[i], code6) == 0)
+            return i;
+    }
+    if (d->nareas == AREA_SLOTS)
+        return 0;
+    d->area_codes[d->nareas] = code6;
+    return d->nareas++;
+}
+
+/* The ID area code of a person born on `birth` with hukou in district:
+ * the code in force at birth (a historical code before a change). */
+static const char *birth_area(struct demo *d, const struct registry_district *dist,
+                              const char *birth)
+{
+    if (rng_permille(&d->rng, 100))
+        return elsewhere_codes[rng_below(&d->rng, MZ_ARRAY_LEN(elsewhere_codes))];
+    if (strcmp(birth, dist->valid_from) >= 0)
+        return dist->code;
+    const char *pred[3];
+    int n = 0;
+    for (size_t i = 0; i < registry_nchanges && n < 3; i++) {
+        if (strcmp(registry_changes[i].new_code, dist->code) == 0)
+            pred[n++] = registry_changes[i].old_code;
+    }
+    return n ? pred[rng_below(&d->rng, (uint32_t)n)] : dist->code;
+}
+
+/* Make a valid, unique ID number; moves the birth date by a day if that
+ * day's sequence numbers are exhausted. */
+static void make_id(struct demo *d, struct person *p, const char *area)
+{
+    int slot = area_slot(d, area);
+    bool male = p->sex[0] == '1';
+    for (;;) {
+        int64_t day = mz_date_to_days(p->birth) - d->birth_min_days;
+        if (day < 0)
+            day = 0;
+        if (day >= DAY_SLOTS)
+            day = DAY_SLOTS - 1;
+        uint16_t *c = &d->seq[((size_t)slot * DAY_SLOTS + (size_t)day) * 2 + (male ? 1 : 0)];
+        if (*c < 500) {
+            /* Spread the numbers: an offset per day, odd for men. */
+            unsigned base = (unsigned)((day * 7919 + slot * 104729) % 500);
+            unsigned seq = ((base + *c) % 500) * 2 + (male ? 1 : 0);
+            (*c)++;
+            char first17[18];
+            snprintf(first17, sizeof(first17), "%.6s%.4s%.2s%.2s%03u", area, p->birth,
+                     p->birth + 5, p->birth + 8, seq);
+            snprintf(p->id_number, sizeof(p->id_number), "%s%c", first17,
+                     mz_id_check_char(first17));
+            return;
+        }
+        mz_days_to_date(mz_date_to_days(p->birth) + 1, p->birth);
+    }
+}
+
+/* A birth date for an age (in whole years at DEMO_TODAY). */
+static void birth_for_age(struct demo *d, int age, char out[11])
+{
+    int64_t latest = d->today_days - (int64_t)age * 365 - 1;
+    int64_t days = latest - rng_below(&d->rng, 365);
+    if (days < d->birth_min_days)
+        days = d->birth_min_days + rng_below(&d->rng, 365);
+    mz_days_to_date(days, out);
+}
+
+/* An age from the pyramid, at least min. */
+static int draw_age(struct demo *d, int min)
+{
+    for (;;) {
+        size_t band = rng_weighted(&d->rng, age_bands, MZ_ARRAY_LEN(age_bands));
+        int age = (int)band * 5 + (int)rng_below(&d->rng, 5);
+        if (age >= min)
+            return age;
+    }
+}
+
+/* Surname by frequency. */
+static const char *draw_surname(struct demo *d)
+{
+    int w[MZ_ARRAY_LEN(surnames)];
+    for (size_t i = 0; i < MZ_ARRAY_LEN(surnames); i++)
+        w[i] = surnames[i].weight;
+    return surnames[rng_weighted(&d->rng, w, MZ_ARRAY_LEN(surnames))].text;
+}
+
+/* Weighted text from a table. */
+static const char *draw_text(struct demo *d, const struct weighted_text *t, size_t n)
+{
+    int w[16];
+    for (size_t i = 0; i < n && i < 16; i++)
+        w[i] = t[i].weight;
+    return t[rng_weighted(&d->rng, w, n < 16 ? n : 16)].text;
+}
+
+/* Fill the personal attributes that depend on age and sex. */
+static void person_attributes(struct demo *d, struct person *p, const char *surname, int age,
+                              bool male, const struct registry_district *dist, bool rural)
+{
+    const char *const *chars = male ? male_chars : female_chars;
+    size_t nchars = male ? MZ_ARRAY_LEN(male_chars) : MZ_ARRAY_LEN(female_chars);
+    const char *c1 = chars[rng_below(&d->rng, (uint32_t)nchars)];
+    const char *c2 = rng_permille(&d->rng, 650) ? chars[rng_below(&d->rng, (uint32_t)nchars)] : "";
+    snprintf(p->name, sizeof(p->name), "%s%s%s", surname, c1, c2);
+    p->age = age;
+    strcpy(p->sex, male ? "1" : "2");
+    birth_for_age(d, age, p->birth);
+    make_id(d, p, birth_area(d, dist, p->birth));
+    /* Marital status by age. */
+    if (age < 20)
+        strcpy(p->marital, "10");
+    else if (age < 30)
+        strcpy(p->marital, rng_permille(&d->rng, 500) ? "20" : "10");
+    else if (age < 60)
+        strcpy(p->marital, rng_permille(&d->rng, 850) ? "20"
+                           : rng_permille(&d->rng, 550) ? "10"
+                           : rng_permille(&d->rng, 850) ? "40"
+                                                        : "30");
+    else
+        strcpy(p->marital, rng_permille(&d->rng, 700) ? "20"
+                           : rng_permille(&d->rng, 830) ? "30"
+                                                        : "40");
+    /* Education by age (younger generations study longer). */
+    static const char *const edu[] = {"10", "20", "30", "40", "60", "70", "80", "90"};
+    static const int edu_young[] = {6, 28, 22, 9, 15, 16, 3, 1};
+    static const int edu_mid[] = {2, 12, 14, 10, 22, 30, 8, 2};
+    static const int edu_old[] = {1, 4, 5, 6, 20, 34, 24, 6};
+    if (age < 7)
+        p->education[0] = '\0';
+    else if (age < 12)
+        strcpy(p->education, "80");
+    else if (age < 15)
+        strcpy(p->education, "70");
+    else if (age < 18)
+        strcpy(p->education, "60");
+    else
+        strcpy(p->education, edu[rng_weighted(&d->rng, age < 40 ? edu_young
+                                                     : age < 60 ? edu_mid
+                                                                : edu_old,
+                                              8)]);
+    snprintf(p->ethnicity, sizeof(p->ethnicity), "%s",
+             draw_text(d, ethnic_groups, MZ_ARRAY_LEN(ethnic_groups)));
+    /* Political status. */
+    if (age >= 18 && rng_permille(&d->rng, 80))
+        strcpy(p->political, "01");
+    else if (age >= 14 && age <= 28 && rng_permille(&d->rng, 300))
+        strcpy(p->political, "03");
+    else
+        strcpy(p->political, "13");
+    strcpy(p->hukou_type, rural ? (rng_permille(&d->rng, 600) ? "3" : "2")
+                                : (rng_permille(&d->rng, 800) ? "3" : "1"));
+    /* Phones: most adults; synthetic 13x-19x numbers. */
+    if (age >= 16 && rng_permille(&d->rng, 850)) {
+        static const char *const prefixes[] = {"13", "15", "17", "18", "19"};
+        snprintf(p->phone, sizeof(p->phone), "%s%09u", prefixes[rng_below(&d->rng, 5)],
+                 rng_below(&d->rng, 1000000000u));
+    } else {
+        p->phone[0] = '\0';
+    }
+    /* Disability: more frequent with age. */
+    uint32_t dis = age < 18 ? 12 : age < 60 ? 35 : 110;
+    if (rng_permille(&d->rng, dis)) {
+        snprintf(p->disability, sizeof(p->disability), "%s",
+                 draw_text(d, disabilities, MZ_ARRAY_LEN(disabilities)));
+        p->grade[0] = (char)('1' + rng_weighted(&d->rng, disability_grades, 4));
+        p->grade[1] = '\0';
+    } else {
+        p->disability[0] = p->grade[0] = '\0';
+    }
+    /* Deaths in the last 8 years. */
+    p->deceased_on[0] = '\0';
+    p->death_source = NULL;
+    if (rng_permille(&d->rng, age >= 60 ? 50 : 3)) {
+        int64_t born = mz_date_to_days(p->birth);
+        int64_t from = d->today_days - 8 * 365;
+        if (from < born)
+            from = born;
+        mz_days_to_date(from + rng_below(&d->rng, (uint32_t)(d->today_days - from)), p->deceased_on);
+        p->death_source = death_sources[rng_below(&d->rng, MZ_ARRAY_LEN(death_sources))];
+    }
+    (void)dist;
+}
+
+/* The sealed form of a sensitive value, and its blind index, exactly as the
+ * engine stores them (context "<entity>.<field>", src/engine/field.c).
+ * When the engine's schema has no blind-index column (older engine), the
+ * value is stored as it is. Arena-owned. */
+static const char *demo_store_sensitive(struct demo *d, const char *context, const char *value,
+                                        char blind[33])
+{
+    if (value == NULL || *value == '\0')
+        return NULL;
+    if (!d->sealed)
+        return value;
+    mz_crypto_blind(context, value, strlen(value), blind);
+    return mz_crypto_seal(d->arena, context, value, strlen(value));
+}
+
+/* Bind text or NULL when empty. */
+static void bind_opt(struct mz_stmt *st, int idx, const char *s)
+{
+    mz_db_bind_text(st, idx, s && *s ? s : NULL);
+}
+
+/* Write one person; its id into *id (0 in a dry run). */
+static int write_person(struct demo *d, struct person *p, int64_t *id)
+{
+    const char *fields[] = {p->id_number, p->name, p->sex, p->birth, p->ethnicity, p->hukou,
+                            p->hukou_address, p->residence, p->residence_address, p->phone,
+                            p->marital, p->education, p->disability, p->grade, p->political,
+                            p->hukou_type, p->deceased_on, p->death_source,
+                            p->separated ? "1" : "0"};
+    for (size_t i = 0; i < MZ_ARRAY_LEN(fields); i++)
+        checksum_text(d, fields[i]);
+    *id = 0;
+    if (d->db == NULL)
+        return MZ_OK;
+    struct mz_stmt *st = d->ins_person;
+    char bid[33] = "", bphone[33] = "";
+    const char *sid = demo_store_sensitive(d, "persons.id_number", p->id_number, bid);
+    const char *sphone = demo_store_sensitive(d, "persons.phone", p->phone, bphone);
+    int i = 1;
+    mz_db_bind_text(st, i++, d->now);
+    mz_db_bind_text(st, i++, d->now);
+    mz_db_bind_text(st, i++, sid);
+    mz_db_bind_text(st, i++, p->name);
+    mz_db_bind_text(st, i++, p->sex);
+    mz_db_bind_text(st, i++, p->birth);
+    mz_db_bind_text(st, i++, p->ethnicity);
+    mz_db_bind_text(st, i++, p->hukou);
+    mz_db_bind_text(st, i++, p->hukou_address);
+    bind_opt(st, i++, p->residence);
+    bind_opt(st, i++, p->residence_address);
+    mz_db_bind_text(st, i++, sphone);
+    mz_db_bind_text(st, i++, p->marital);
+    bind_opt(st, i++, p->education);
+    bind_opt(st, i++, p->disability);
+    bind_opt(st, i++, p->grade);
+    mz_db_bind_text(st, i++, p->political);
+    mz_db_bind_text(st, i++, p->hukou_type);
+    bind_opt(st, i++, p->deceased_on);
+    mz_db_bind_text(st, i++, p->death_source);
+    mz_db_bind_int(st, i++, p->separated ? 1 : 0);
+    if (d->sealed) {
+        bind_opt(st, i++, bid);
+        bind_opt(st, i++, bphone);
+    }
+    int rc = mz_db_step(st);
+    mz_db_reset(st);
+    if (rc != MZ_DONE)
+        return rc < 0 ? rc : MZ_ERR_DB;
+    *id = mz_db_last_id(d->db);
+    return registry_person_index_db(d->db, d->arena, *id, p->name, NULL);
+}
+
+/* A community of the district, weighted by the streets' community counts. */
+static const struct registry_street *draw_community(struct demo *d,
+                                                    const struct registry_district *dist,
+                                                    char code[13], char name[64])
+{
+    int w[64];
+    const struct registry_street *s[64];
+    int n = 0;
+    for (size_t i = 0; i < registry_nstreets && n < 64; i++) {
+        if (strcmp(registry_streets[i].district, dist->code) == 0) {
+            s[n] = &registry_streets[i];
+            w[n++] = registry_community_count(&registry_streets[i]);
+        }
+    }
+    const struct registry_street *st = s[rng_weighted(&d->rng, w, (size_t)n)];
+    registry_community(st, (int)rng_below(&d->rng, (uint32_t)registry_community_count(st)), code,
+                       name);
+    return st;
+}
+
+/* An address in a community: a road and numbers in town, a house number in
+ * a village. */
+static void make_address(struct demo *d, const struct registry_district *dist,
+                         const struct registry_street *s, const char *community, char *out,
+                         size_t n)
+{
+    if (strstr(community, "村"))
+        snprintf(out, n, "天津市%s%s%s%u号", dist->name, s->name, community,
+                 1 + rng_below(&d->rng, 300));
+    else
+        snprintf(out, n, "天津市%s%s%u号%u门%u%02u室", dist->name, roads[rng_below(&d->rng,
+                 MZ_ARRAY_LEN(roads))], 1 + rng_below(&d->rng, 200), 1 + rng_below(&d->rng, 6),
+                 1 + rng_below(&d->rng, 18), 1 + rng_below(&d->rng, 4));
+}
+
+/* Generate and write one household of up to `room` persons. */
+static int demo_household(struct demo *d, int64_t room)
+{
+    struct person members[6];
+    int size = (int)rng_weighted(&d->rng, household_sizes, MZ_ARRAY_LEN(household_sizes));
+    if (size > room)
+        size = (int)room;
+    const struct registry_district *dist =
+        d->districts[rng_weighted(&d->rng, d->district_weights, (size_t)d->ndistricts)];
+    char community[13], cname[64], address[160];
+    const struct registry_street *street = draw_community(d, dist, community, cname);
+    bool rural = !registry_street_is_urban(street);
+    make_address(d, dist, street, cname, address, sizeof(address));
+
+    /* Head, spouse, children, a parent. */
+    int n = 0;
+    bool head_male = rng_permille(&d->rng, 600);
+    int head_age = draw_age(d, size == 1 ? 18 : 24);
+    const char *family = draw_surname(d);
+    memset(members, 0, sizeof(members));
+    person_attributes(d, &members[n], family, head_age, head_male, dist, rural);
+    members[n++].relation = "02";
+    const char *child_surname = family;
+    if (size >= 2 && rng_permille(&d->rng, 850)) {
+        int age = head_age - 3 + (int)rng_below(&d->rng, 7);
+        if (age < 20)
+            age = 20;
+        const char *sn = draw_surname(d);
+        person_attributes(d, &members[n], sn, age, !head_male, dist, rural);
+        strcpy(members[0].marital, "20");
+        strcpy(members[n].marital, "20");
+        if (!head_male)
+            child_surname = sn;
+        members[n++].relation = "10";
+    }
+    bool parent = size >= 4 && head_age <= 60 && rng_permille(&d->rng, 350);
+    while (n < size - (parent ? 1 : 0)) {
+        int age = head_age - 24 - (int)rng_below(&d->rng, 12);
+        if (age < 0)
+            age = (int)rng_below(&d->rng, 3);
+        bool male = rng_permille(&d->rng, 515);
+        person_attributes(d, &members[n], child_surname, age, male, dist, rural);
+        members[n++].relation = male ? "20" : "30";
+    }
+    if (parent && n < size) {
+        int age = head_age + 24 + (int)rng_below(&d->rng, 9);
+        if (age > 99)
+            age = 99;
+        bool male = rng_permille(&d->rng, 400);
+        person_attributes(d, &members[n], male ? family : draw_surname(d), age, male, dist, rural);
+        members[n++].relation = male ? "51" : "52";
+    }
+    /* Household start, residence (人户分离), membership dates. */
+    char since[11];
+    int64_t adult = mz_date_to_days(members[0].birth) + 22 * 365;
+    int64_t start = adult + rng_below(&d->rng, (uint32_t)(d->today_days > adult ? d->today_days - adult : 1));
+    if (start > d->today_days)
+        start = d->today_days;
+    mz_days_to_date(start, since);
+    bool separated = rng_permille(&d->rng, 200);
+    char res[13] = "", rname[64] = "", raddress[160] = "";
+    if (separated) {
+        const struct registry_district *rd =
+            rng_permille(&d->rng, 500)
+                ? dist
+                : d->districts[rng_weighted(&d->rng, d->district_weights, (size_t)d->ndistricts)];
+        const struct registry_street *rs = draw_community(d, rd, res, rname);
+        make_address(d, rd, rs, rname, raddress, sizeof(raddress));
+        if (strncmp(res, community, 9) == 0)
+            separated = false;
+    }
+    for (int i = 0; i < n; i++) {
+        struct person *p = &members[i];
+        strcpy(p->hukou, community);
+        snprintf(p->hukou_address, sizeof(p->hukou_address), "%s", address);
+        strcpy(p->residence, separated ? res : community);
+        snprintf(p->residence_address, sizeof(p->residence_address), "%s",
+                 separated ? raddress : address);
+        p->separated = separated;
+        memcpy(p->from_date, strcmp(p->birth, since) > 0 ? p->birth : since, 11);
+        memcpy(p->to_date, p->deceased_on, 11);
+        if (p->to_date[0] && strcmp(p->to_date, p->from_date) < 0)
+            strcpy(p->to_date, p->from_date);
+    }
+
+    int64_t ids[6] = {0};
+    for (int i = 0; i < n; i++) {
+        int rc = write_person(d, &members[i], &ids[i]);
+        if (rc != MZ_OK)
+            return rc;
+        d->sum->persons++;
+        d->sum->deceased += members[i].deceased_on[0] != '\0';
+        d->sum->separated += members[i].separated;
+        d->sum->disabled += members[i].disability[0] != '\0';
+    }
+    checksum_text(d, community);
+    checksum_text(d, address);
+    int64_t hid = 0;
+    if (d->db) {
+        struct mz_stmt *st = d->ins_household;
+        mz_db_bind_text(st, 1, d->now);
+        mz_db_bind_text(st, 2, d->now);
+        mz_db_bind_text(st, 3, community);
+        mz_db_bind_text(st, 4, address);
+        mz_db_bind_int(st, 5, ids[0]);
+        int rc = mz_db_step(st);
+        mz_db_reset(st);
+        if (rc != MZ_DONE)
+            return rc < 0 ? rc : MZ_ERR_DB;
+        hid = mz_db_last_id(d->db);
+    }
+    d->sum->households++;
+    for (int i = 0; i < n; i++) {
+        checksum_text(d, members[i].relation);
+        checksum_text(d, members[i].from_date);
+        checksum_text(d, members[i].to_date);
+        d->sum->members++;
+        if (d->db == NULL)
+            continue;
+        struct mz_stmt *st = d->ins_member;
+        mz_db_bind_text(st, 1, d->now);
+        mz_db_bind_text(st, 2, d->now);
+        mz_db_bind_int(st, 3, hid);
+        mz_db_bind_int(st, 4, ids[i]);
+        mz_db_bind_text(st, 5, members[i].relation);
+        mz_db_bind_text(st, 6, members[i].from_date);
+        bind_opt(st, 7, members[i].to_date);
+        mz_db_bind_text(st, 8, community);
+        int rc = mz_db_step(st);
+        mz_db_reset(st);
+        if (rc != MZ_DONE)
+            return rc < 0 ? rc : MZ_ERR_DB;
+    }
+    return MZ_OK;
+}
+
+/* Prepare the three insert statements. */
+static int demo_prepare(struct demo *d)
+{
+    d->sealed = mz_db_column_exists(d->db, "persons", "id_number_bidx");
+    char sql[1024];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO persons (version, created_at, updated_at, created_by, updated_by,"
+             " id_number, name, sex, birth_date, ethnicity, hukou_division, hukou_address,"
+             " residence_division, residence_address, phone, marital_status, education,"
+             " disability, disability_grade, political_status, hukou_type, deceased_on,"
+             " death_source, separated%s) VALUES (1, ?, ?, 'demo', 'demo', ?, ?, ?, ?, ?, ?, ?,"
+             " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?%s)",
+             d->sealed ? ", id_number_bidx, phone_bidx" : "", d->sealed ? ", ?, ?" : "");
+    int rc = mz_db_prepare_uncached(d->db, sql, &d->ins_person);
+    if (rc == MZ_OK)
+        rc = mz_db_prepare_uncached(d->db,
+                                    "INSERT INTO households (version, created_at, updated_at,"
+                                    " created_by, updated_by, kind, division, address,"
+                                    " head_person_id) VALUES (1, ?, ?, 'demo', 'demo', 'hukou',"
+                                    " ?, ?, ?)",
+                                    &d->ins_household);
+    if (rc == MZ_OK)
+        rc = mz_db_prepare_uncached(d->db,
+                                    "INSERT INTO household_members (version, created_at,"
+                                    " updated_at, created_by, updated_by, household_id, person_id,"
+                                    " relation, from_date, to_date, division) VALUES (1, ?, ?,"
+                                    " 'demo', 'demo', ?, ?, ?, ?, ?, ?)",
+                                    &d->ins_member);
+    if (rc != MZ_OK)
+        mz_error("demo: preparing inserts failed: %s", mz_db_errmsg(d->db));
+    return rc;
+}
+
+int mz_registry_demo(struct mz_app *app, struct mz_db *db, const struct mz_demo_options *o,
+                     struct mz_demo_summary *out)
+{
+    struct demo d;
+    int rc = MZ_OK;
+    int64_t t0 = mz_mono_us();
+    (void)app;
+    memset(&d, 0, sizeof(d));
+    memset(out, 0, sizeof(*out));
+    d.rng.s = o->seed;
+    d.db = o->dry_run ? NULL : db;
+    d.sum = out;
+    d.arena = mz_arena_new();
+    d.seq = mz_xcalloc((size_t)AREA_SLOTS * DAY_SLOTS * 2, sizeof(uint16_t));
+    d.birth_min_days = mz_date_to_days(DEMO_BIRTH_MIN);
+    d.today_days = mz_date_to_days(DEMO_TODAY);
+    d.checksum = 0xCBF29CE484222325ull;
+    mz_now_rfc3339(d.now);
+    for (size_t i = 0; i < registry_ndistricts && d.ndistricts < 32; i++) {
+        if (registry_districts[i].population_10k > 0 && registry_districts[i].valid_to == NULL) {
+            d.districts[d.ndistricts] = &registry_districts[i];
+            d.district_weights[d.ndistricts++] = registry_districts[i].population_10k;
+        }
+    }
+    int64_t target = o->persons > 0 ? o->persons : 100000;
+    if (d.db) {
+        /* A bulk load: no syncs while loading (a crash leaves a demo database
+         * to delete and regenerate), a large page cache. */
+        mz_db_exec(d.db, "PRAGMA synchronous=OFF; PRAGMA cache_size=-262144;"
+                         " PRAGMA temp_store=MEMORY");
+        rc = demo_prepare(&d);
+    }
+    while (rc == MZ_OK && out->persons < target) {
+        bool tx = d.db != NULL;
+        if (tx && (rc = mz_db_begin_write(d.db)) != MZ_OK)
+            break;
+        int64_t batch_end = out->persons + DEMO_BATCH;
+        while (rc == MZ_OK && out->persons < target && out->persons < batch_end)
+            rc = demo_household(&d, target - out->persons);
+        if (tx) {
+            if (rc == MZ_OK)
+                rc = mz_db_commit(d.db);
+            else
+                mz_db_rollback(d.db);
+        }
+        mz_arena_free(d.arena);
+        d.arena = mz_arena_new();
+    }
+    if (rc != MZ_OK && d.db)
+        mz_error("demo: writing failed: %s", mz_db_errmsg(d.db));
+    if (d.db) {
+        if (d.ins_person)
+            mz_db_finalize(d.ins_person);
+        if (d.ins_household)
+            mz_db_finalize(d.ins_household);
+        if (d.ins_member)
+            mz_db_finalize(d.ins_member);
+        mz_db_exec(d.db, "PRAGMA synchronous=NORMAL; ANALYZE");
+    }
+    mz_arena_free(d.arena);
+    free(d.seq);
+    out->checksum = d.checksum;
+    out->seconds = (double)(mz_mono_us() - t0) / 1e6;
+    return rc;
+}

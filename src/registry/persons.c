@@ -1,0 +1,264 @@
+/* persons.c - the persons and organizations entities and their rules.
+ *
+ * A person is identified by the GB 11643 ID number: same number, same person
+ * (unique among rows not deleted; the engine stores it sealed and indexes
+ * its blind index "id_number_bidx"). The rules written in C:
+ *  - sex and birth_date come from the ID number when omitted and must agree
+ *    with it when given (422 naming the field); when an update corrects the
+ *    ID number and leaves them alone, they are derived again;
+ *  - hukou and residence divisions must be in the division registry at some
+ *    time (a 2012 record in 120225 蓟县 still validates); the reply adds the
+ *    names and, for a retired division, today's successor;
+ *  - `separated` (人户分离) is derived: the residence division lies in
+ *    another street (first 9 digits) than the hukou division;
+ *  - a death source needs a death date, which lies between birth and today;
+ *    a disability grade needs a category;
+ *  - the name index for search (pinyin, trigram) is refreshed after writes.
+ * The scope field is hukou_division: the bureau responsible for a person's
+ * records is the one of the hukou (户籍地), which is how assistance is
+ * granted; residence is a filter, not a scope (docs/registry.md).
+ *
+ * Organisations: GB 32100 code (unique), name, kind, division (scope).
+ *
+ * Tested by tests/unit/test_registry.c and tests/api/registry.test.mjs.
+ */
+#include "registry/registry_internal.h"
+
+#if __has_include("mz/search.h")
+#include "mz/search.h"
+#define PERSONS_SEARCH mz_person_search
+#else
+#define PERSONS_SEARCH NULL
+#endif
+
+/* Does a text field differ between row and before? */
+static bool changed(const json_t *row, const json_t *before, const char *key)
+{
+    if (before == NULL)
+        return true;
+    json_t *a = json_object_get(row, key), *b = json_object_get(before, key);
+    return !json_equal(a ? a : json_null(), b ? b : json_null());
+}
+
+/* Should a derived field (sex, birth_date) be (re)derived rather than
+ * checked? When absent, or when the ID number changed and the field did not. */
+static bool derive_field(const struct mz_write *w, const char *key)
+{
+    json_t *v = json_object_get(w->row, key);
+    if (v == NULL || json_is_null(v))
+        return true;
+    return w->before && changed(w->row, w->before, "id_number") && !changed(w->row, w->before, key);
+}
+
+/* Field checks that need the ID number or the database. */
+static int person_validate(struct mz_write *w)
+{
+    const char *id = registry_json_str(w->row, "id_number");
+    struct mz_id_info info;
+    const char *reason = NULL;
+    char today[11];
+    bool id_ok = false;
+    mz_today(today);
+    if (id && mz_id_check(id, today, &info, &reason) == MZ_OK) {
+        id_ok = true;
+        const char *sex = registry_json_str(w->row, "sex");
+        if (!derive_field(w, "sex") && sex && strcmp(sex, registry_sex_code(info.sex)) != 0)
+            mz_errors_add(w->errors, "sex", "id_mismatch", "性别与身份证号不符");
+        const char *birth = registry_json_str(w->row, "birth_date");
+        if (!derive_field(w, "birth_date") && birth && strcmp(birth, info.birth) != 0)
+            mz_errors_add(w->errors, "birth_date", "id_mismatch", "出生日期与身份证号不符");
+    } else if (id) {
+        mz_errors_add(w->errors, "id_number", "invalid_id_number",
+                      reason ? reason : "身份证号码无效");
+    }
+    const char *hukou = registry_json_str(w->row, "hukou_division");
+    if (hukou && changed(w->row, w->before, "hukou_division") &&
+        !mz_division_acceptable(w->req->db, hukou))
+        mz_errors_add(w->errors, "hukou_division", "invalid_division", "户籍地区划代码不在区划库中");
+    const char *res = registry_json_str(w->row, "residence_division");
+    if (res && changed(w->row, w->before, "residence_division") &&
+        !mz_division_acceptable(w->req->db, res))
+        mz_errors_add(w->errors, "residence_division", "invalid_division",
+                      "居住地区划代码不在区划库中");
+    const char *died = registry_json_str(w->row, "deceased_on");
+    const char *birth = id_ok ? info.birth : registry_json_str(w->row, "birth_date");
+    if (died && strcmp(died, today) > 0)
+        mz_errors_add(w->errors, "deceased_on", "too_large", "死亡日期不能晚于今天");
+    else if (died && birth && strcmp(died, birth) < 0)
+        mz_errors_add(w->errors, "deceased_on", "too_small", "死亡日期不能早于出生日期");
+    if (!died && registry_json_str(w->row, "death_source"))
+        mz_errors_add(w->errors, "death_source", "required_with", "填写死亡信息来源时须填写死亡日期");
+    if (registry_json_str(w->row, "disability_grade") && !registry_json_str(w->row, "disability"))
+        mz_errors_add(w->errors, "disability_grade", "required_with", "填写残疾等级时须填写残疾类别");
+    return 0;
+}
+
+/* Derived values: sex and birth date from the ID number, 人户分离. */
+static int person_before_write(struct mz_write *w)
+{
+    if (strcmp(w->action, "delete") == 0)
+        return 0;
+    const char *id = registry_json_str(w->row, "id_number");
+    struct mz_id_info info;
+    const char *reason;
+    if (id && mz_id_check(id, NULL, &info, &reason) == MZ_OK) {
+        if (derive_field(w, "sex"))
+            json_object_set_new(w->row, "sex", json_string(registry_sex_code(info.sex)));
+        if (derive_field(w, "birth_date"))
+            json_object_set_new(w->row, "birth_date", json_string(info.birth));
+    }
+    const char *hukou = registry_json_str(w->row, "hukou_division");
+    const char *res = registry_json_str(w->row, "residence_division");
+    bool separated = hukou && res && strncmp(hukou, res, 9) != 0;
+    json_object_set_new(w->row, "separated", json_boolean(separated));
+    return 0;
+}
+
+/* Refresh the search index when the names changed. */
+static int person_after_write(struct mz_write *w)
+{
+    if (strcmp(w->action, "delete") == 0)
+        return 0;
+    if (w->before && !changed(w->row, w->before, "name") &&
+        !changed(w->row, w->before, "former_names"))
+        return 0;
+    int rc = registry_person_index(w->req, w->id, registry_json_str(w->row, "name"),
+                                   registry_json_str(w->row, "former_names"));
+    if (rc > 0)
+        return rc;
+    return rc < 0 ? mz_fail_err(w->req, rc) : 0;
+}
+
+/* Add a division's name, and today's successor when it was retired. */
+static void present_division(struct mz_req *req, json_t *row, const char *field)
+{
+    const char *code = registry_json_str(row, field);
+    if (code == NULL)
+        return;
+    struct mz_division d;
+    char key[64];
+    snprintf(key, sizeof(key), "%s_name", field);
+    if (mz_division_get(req->db, code, NULL, &d) == MZ_OK)
+        json_object_set_new(row, key, json_string(d.name));
+    char succ[13];
+    if (mz_division_successor(req->db, code, succ) == MZ_OK && strcmp(succ, code) != 0) {
+        snprintf(key, sizeof(key), "%s_current", field);
+        json_object_set_new(row, key, json_string(succ));
+        snprintf(key, sizeof(key), "%s_current_name", field);
+        if (mz_division_get(req->db, succ, NULL, &d) == MZ_OK)
+            json_object_set_new(row, key, json_string(d.name));
+    }
+}
+
+/* Derived display values: division names and successors, alive. */
+static void person_present(struct mz_req *req, const struct mz_entity *e, json_t *row)
+{
+    (void)e;
+    if (req->db == NULL)
+        return;
+    present_division(req, row, "hukou_division");
+    present_division(req, row, "residence_division");
+    json_object_set_new(row, "alive", json_boolean(registry_json_str(row, "deceased_on") == NULL));
+}
+
+static const struct mz_hooks person_hooks = {
+    .validate = person_validate,
+    .before_write = person_before_write,
+    .after_write = person_after_write,
+    .present = person_present,
+    .search = PERSONS_SEARCH,
+};
+
+/* Field names are the contract's; zh labels are the column headers staff
+ * use in their spreadsheets (import matches them). */
+static const struct mz_field person_fields[] = {
+    {.name = "id_number", .type = MZ_T_IDNUM, .zh = "身份证号码", .en = "ID number",
+     .flags = MZ_F_REQUIRED | MZ_F_UNIQUE | MZ_F_SENSITIVE | MZ_F_SEARCHABLE},
+    {.name = "name", .type = MZ_T_TEXT, .zh = "姓名", .en = "Name",
+     .flags = MZ_F_REQUIRED | MZ_F_SEARCHABLE | MZ_F_HAS_MIN | MZ_F_HAS_MAX, .min = 1, .max = 50},
+    {.name = "former_names", .type = MZ_T_TEXT, .zh = "曾用名", .en = "Former names",
+     .flags = MZ_F_HAS_MAX | MZ_F_HIDDEN, .max = 200},
+    {.name = "sex", .type = MZ_T_DICT, .zh = "性别", .en = "Sex", .dict = "sex"},
+    {.name = "birth_date", .type = MZ_T_DATE, .zh = "出生日期", .en = "Birth date"},
+    {.name = "ethnicity", .type = MZ_T_DICT, .zh = "民族", .en = "Ethnic group",
+     .dict = "ethnicity"},
+    {.name = "hukou_division", .type = MZ_T_DIVISION, .zh = "户籍地区划", .en = "Hukou division",
+     .flags = MZ_F_REQUIRED | MZ_F_SCOPE},
+    {.name = "hukou_address", .type = MZ_T_TEXT, .zh = "户籍地址", .en = "Hukou address",
+     .flags = MZ_F_HAS_MAX, .max = 200},
+    {.name = "residence_division", .type = MZ_T_DIVISION, .zh = "居住地区划",
+     .en = "Residence division", .flags = MZ_F_INDEXED},
+    {.name = "residence_address", .type = MZ_T_TEXT, .zh = "居住地址", .en = "Residence address",
+     .flags = MZ_F_HAS_MAX, .max = 200},
+    {.name = "phone", .type = MZ_T_PHONE, .zh = "联系电话", .en = "Phone",
+     .flags = MZ_F_SENSITIVE | MZ_F_SEARCHABLE},
+    {.name = "marital_status", .type = MZ_T_DICT, .zh = "婚姻状况", .en = "Marital status",
+     .dict = "marital_status"},
+    {.name = "education", .type = MZ_T_DICT, .zh = "文化程度", .en = "Education",
+     .dict = "education", .flags = MZ_F_HIDDEN},
+    {.name = "disability", .type = MZ_T_DICT, .zh = "残疾类别", .en = "Disability category",
+     .dict = "disability"},
+    {.name = "disability_grade", .type = MZ_T_DICT, .zh = "残疾等级", .en = "Disability grade",
+     .dict = "disability_grade"},
+    {.name = "political_status", .type = MZ_T_DICT, .zh = "政治面貌", .en = "Political status",
+     .dict = "political_status", .flags = MZ_F_HIDDEN},
+    {.name = "hukou_type", .type = MZ_T_DICT, .zh = "户口性质", .en = "Hukou type",
+     .dict = "hukou_type", .flags = MZ_F_HIDDEN},
+    {.name = "deceased_on", .type = MZ_T_DATE, .zh = "死亡日期", .en = "Date of death",
+     .flags = MZ_F_INDEXED},
+    {.name = "death_source", .type = MZ_T_DICT, .zh = "死亡信息来源", .en = "Source of death record",
+     .dict = "death_source", .flags = MZ_F_HIDDEN},
+    {.name = "separated", .type = MZ_T_BOOL, .zh = "人户分离", .en = "Living away from hukou",
+     .flags = MZ_F_READONLY},
+    {.name = "merged_into", .type = MZ_T_INT, .zh = "已合并至", .en = "Merged into",
+     .flags = MZ_F_READONLY | MZ_F_HIDDEN},
+};
+
+const struct mz_entity registry_persons = {
+    .name = "persons",
+    .zh = "人员",
+    .en = "Persons",
+    .fields = person_fields,
+    .nfields = MZ_ARRAY_LEN(person_fields),
+    .flags = 0,
+    .hooks = &person_hooks,
+    .title_field = "name",
+};
+
+/* --- organizations ------------------------------------------------------------------ */
+
+/* The division must be in the registry. */
+static int org_validate(struct mz_write *w)
+{
+    const char *div = registry_json_str(w->row, "division");
+    if (div && changed(w->row, w->before, "division") && !mz_division_acceptable(w->req->db, div))
+        mz_errors_add(w->errors, "division", "invalid_division", "所属区划代码不在区划库中");
+    return 0;
+}
+
+static const struct mz_hooks org_hooks = {.validate = org_validate};
+
+static const struct mz_field org_fields[] = {
+    {.name = "uscc", .type = MZ_T_USCC, .zh = "统一社会信用代码", .en = "Unified social credit code",
+     .flags = MZ_F_REQUIRED | MZ_F_UNIQUE | MZ_F_SEARCHABLE},
+    {.name = "name", .type = MZ_T_TEXT, .zh = "单位名称", .en = "Name",
+     .flags = MZ_F_REQUIRED | MZ_F_SEARCHABLE | MZ_F_HAS_MIN | MZ_F_HAS_MAX, .min = 2, .max = 100},
+    {.name = "kind", .type = MZ_T_DICT, .zh = "单位类型", .en = "Kind", .dict = "org_kind",
+     .flags = MZ_F_REQUIRED},
+    {.name = "division", .type = MZ_T_DIVISION, .zh = "所属区划", .en = "Division",
+     .flags = MZ_F_REQUIRED | MZ_F_SCOPE},
+    {.name = "address", .type = MZ_T_TEXT, .zh = "地址", .en = "Address",
+     .flags = MZ_F_HAS_MAX, .max = 200},
+    {.name = "legal_representative", .type = MZ_T_TEXT, .zh = "法定代表人", .en = "Legal representative",
+     .flags = MZ_F_HAS_MAX | MZ_F_SEARCHABLE, .max = 50},
+};
+
+const struct mz_entity registry_organizations = {
+    .name = "organizations",
+    .zh = "单位",
+    .en = "Organisations",
+    .fields = org_fields,
+    .nfields = MZ_ARRAY_LEN(org_fields),
+    .hooks = &org_hooks,
+    .title_field = "name",
+};

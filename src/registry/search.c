@@ -1,0 +1,536 @@
+/* search.c - the person search index and the persons entity's ?q= search.
+ *
+ * What it owns: three tables beside `persons`, written only through
+ * mz_person_index() (the entity's after_write hook, or a bulk loader):
+ *
+ *   person_search(person_id, names, pinyin, initials)
+ *       one row per person: the cleaned names (name and former names, spaces
+ *       and "·" removed, joined by one space), every full spelling and every
+ *       initials spelling (polyphonic alternatives, joined by spaces). It is
+ *       the content of person_fts and what the duplicate finder compares.
+ *   person_fts  FTS5, tokenize='trigram', external content = person_search
+ *       substrings of 3+ characters of a name ("雄信" needs the next table).
+ *   person_key(key, person_id) WITHOUT ROWID
+ *       exact and prefix keys, each a one-letter kind and the text:
+ *         c<1 or 2 characters>   every character and pair of adjacent
+ *                                characters of a name (1-2 character queries;
+ *                                trigram cannot, and LIKE '%x%' scans);
+ *         p<full pinyin>         each spelling of the whole name and of the
+ *                                given name ("pzhangsanfeng", "psanfeng");
+ *         i<initials>            the same as initials ("izsf", "isf").
+ *       A pinyin query is a range scan: key >= 'pzhang' AND key < 'pzhanh'.
+ *
+ * Invariants: a person's rows are exactly what their current names give;
+ * person_fts holds exactly person_search.names (the external-content 'delete'
+ * is given the old names read back from person_search); keys are regenerated
+ * from the old names to delete them, so after a change of the pinyin table
+ * (unicode-data upgrade) the tables are rebuilt by re-indexing every person.
+ *
+ * The search (mz_person_search) decides what the text is: an ID number
+ * (valid check digit, 15 digits upgraded) or a mobile number → the blind
+ * index column "<field>_bidx" of the entity's searchable fields of that type;
+ * Chinese → substring of a name (FTS for 3+ characters, keys for 1-2), and,
+ * when Latin letters are mixed in ("张s"), the pinyin of the text too; Latin
+ * letters → prefix of a full spelling or initials of the name or given name.
+ * Every value is a bound parameter; the FTS5 string is one quoted phrase, so
+ * no input is FTS syntax. The engine adds deleted/scope/division filters.
+ *
+ * Tested by tests/unit/test_search.c (200 names, every path, syntax
+ * characters); measured at 1,000,000 persons (numbers in docs/benchmarks.md).
+ */
+#include <string.h>
+
+#include "mz/pinyin.h"
+#include "mz/search.h"
+#include "mz/validate.h"
+
+#define NAMES_MAX 8          /* names indexed per person (name + former names) */
+#define NAME_CHARS_MAX 32    /* characters indexed per name */
+#define KEYS_MAX 512         /* index keys per person */
+
+/* --- SQL, in one place ------------------------------------------------------ */
+static const char SQL_CREATE[] =
+    "CREATE TABLE IF NOT EXISTS person_search ("
+    " person_id INTEGER PRIMARY KEY, names TEXT NOT NULL,"
+    " pinyin TEXT NOT NULL, initials TEXT NOT NULL);"
+    "CREATE VIRTUAL TABLE IF NOT EXISTS person_fts USING fts5("
+    " names, content='person_search', content_rowid='person_id', tokenize='trigram');"
+    "CREATE TABLE IF NOT EXISTS person_key ("
+    " key TEXT NOT NULL, person_id INTEGER NOT NULL,"
+    " PRIMARY KEY (key, person_id)) WITHOUT ROWID";
+static const char SQL_OLD_NAMES[] = "SELECT names FROM person_search WHERE person_id = ?";
+static const char SQL_FTS_DELETE[] =
+    "INSERT INTO person_fts (person_fts, rowid, names) VALUES ('delete', ?, ?)";
+static const char SQL_KEY_DELETE[] = "DELETE FROM person_key WHERE key = ? AND person_id = ?";
+static const char SQL_ROW_DELETE[] = "DELETE FROM person_search WHERE person_id = ?";
+static const char SQL_ROW_PUT[] =
+    "INSERT OR REPLACE INTO person_search (person_id, names, pinyin, initials) VALUES (?, ?, ?, ?)";
+static const char SQL_FTS_PUT[] = "INSERT INTO person_fts (rowid, names) VALUES (?, ?)";
+static const char SQL_KEY_PUT[] = "INSERT OR IGNORE INTO person_key (key, person_id) VALUES (?, ?)";
+
+/* Conditions appended to the list query (the outer table's `id` is the person). */
+static const char COND_FTS[] = "id IN (SELECT rowid FROM person_fts WHERE person_fts MATCH ?)";
+static const char COND_KEY[] = "id IN (SELECT person_id FROM person_key WHERE key = ?)";
+static const char COND_PREFIX[] =
+    "id IN (SELECT person_id FROM person_key WHERE key >= ? AND key < ?)";
+static const char COND_NONE[] = "1 = 0";
+
+int mz_person_search_migrate(struct mz_db *db)
+{
+    if (mz_db_kind(db) != MZ_DB_SQLITE) {
+        mz_error("person search: only the sqlite backend has an index yet");
+        return MZ_ERR_INTERNAL;
+    }
+    return mz_db_exec(db, SQL_CREATE);
+}
+
+/* --- text helpers ----------------------------------------------------------- */
+
+/* Decode one UTF-8 character at s (s[0] != 0); its length, 0 if invalid. */
+static size_t utf8_next(const unsigned char *s, uint32_t *cp)
+{
+    uint32_t c = s[0], min;
+    size_t n;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if ((c & 0xE0) == 0xC0)
+        n = 2, c &= 0x1F, min = 0x80;
+    else if ((c & 0xF0) == 0xE0)
+        n = 3, c &= 0x0F, min = 0x800;
+    else if ((c & 0xF8) == 0xF0)
+        n = 4, c &= 0x07, min = 0x10000;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        c = (c << 6) | (s[i] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+        return 0;
+    *cp = c;
+    return n;
+}
+
+/* Characters left out of names and queries: controls, spaces and ASCII
+ * punctuation (no name holds them; a query's quotes or "*" are typing, not
+ * part of the name), and the dots between parts of a transcribed name. */
+static bool is_filler(uint32_t c)
+{
+    if (c < 0x80)
+        return !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
+    return c == 0xB7 /* · */ || c == 0x2022 /* • */ || c == 0x30FB /* ・ */ ||
+           c == 0xFF0E /* ． */ || c == 0x3000 /* ideographic space */;
+}
+
+/* Separators between former names. */
+static bool is_separator(uint32_t c)
+{
+    return c == ',' || c == ';' || c == '/' || c == '|' || c == ' ' || c == '\t' || c == '\n' ||
+           c == 0x3001 /* 、 */ || c == 0xFF0C /* ， */ || c == 0xFF1B /* ； */ ||
+           c == 0x3000;
+}
+
+/* A name or query cleaned: fillers and invalid bytes dropped, ASCII letters
+ * lower-cased, at most max_chars characters. *nchars gets the count. */
+static char *clean_text(struct mz_arena *a, const char *s, size_t len, size_t max_chars,
+                        size_t *nchars)
+{
+    char *out = mz_arena_alloc(a, len + 1), *o = out;
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    size_t n = 0;
+    while (p < end && *p && n < max_chars) {
+        uint32_t c;
+        size_t l = utf8_next(p, &c);
+        if (l == 0 || p + l > end) {
+            p++;
+            continue;
+        }
+        if (!is_filler(c)) {
+            if (c >= 'A' && c <= 'Z')
+                *o++ = (char)(c + ('a' - 'A'));
+            else
+                memcpy(o, p, l), o += l;
+            n++;
+        }
+        p += l;
+    }
+    *o = '\0';
+    *nchars = n;
+    return out;
+}
+
+/* --- index keys ------------------------------------------------------------- */
+
+/* The keys and column texts of one person under construction. */
+struct person_terms {
+    const char *keys[KEYS_MAX];
+    size_t nkeys;
+    struct mz_buf names, pinyin, initials; /* space-joined column values */
+};
+
+/* Add a key (kind letter + text) unless present or the list is full. */
+static void add_key(struct mz_arena *a, struct person_terms *t, char kind, const char *text,
+                    size_t len)
+{
+    if (len == 0)
+        return;
+    char *key = mz_arena_alloc(a, len + 2);
+    key[0] = kind;
+    memcpy(key + 1, text, len);
+    key[len + 1] = '\0';
+    for (size_t i = 0; i < t->nkeys; i++) {
+        if (strcmp(t->keys[i], key) == 0)
+            return;
+    }
+    if (t->nkeys < KEYS_MAX)
+        t->keys[t->nkeys++] = key;
+}
+
+/* Append word to a space-joined buffer unless already a word of it. */
+static void add_word(struct mz_buf *b, const char *word)
+{
+    size_t len = strlen(word);
+    if (len == 0)
+        return;
+    for (const char *p = b->data; p && (p = strstr(p, word)) != NULL; p++) {
+        if ((p == b->data || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\0'))
+            return;
+    }
+    if (b->len)
+        mz_buf_puts(b, " ");
+    mz_buf_puts(b, word);
+}
+
+/* The spellings of text as 'p' and 'i' keys (and into the columns). */
+static void add_spellings(struct mz_arena *a, struct person_terms *t, const char *text,
+                          unsigned flags, bool columns)
+{
+    struct mz_pinyin_set set;
+    mz_pinyin_spellings(a, text, flags, &set);
+    for (size_t i = 0; i < set.nfull; i++) {
+        add_key(a, t, 'p', set.full[i], strlen(set.full[i]));
+        if (columns)
+            add_word(&t->pinyin, set.full[i]);
+    }
+    for (size_t i = 0; i < set.ninitials; i++) {
+        add_key(a, t, 'i', set.initials[i], strlen(set.initials[i]));
+        if (columns)
+            add_word(&t->initials, set.initials[i]);
+    }
+}
+
+/* Keys of one cleaned name: characters, pairs, spellings of it and of its
+ * given name (after the surname). */
+static void add_name(struct mz_arena *a, struct person_terms *t, const char *name)
+{
+    const unsigned char *p = (const unsigned char *)name;
+    size_t prev_len = 0;
+    if (*name == '\0')
+        return;
+    add_word(&t->names, name);
+    while (*p) {
+        uint32_t c;
+        size_t l = utf8_next(p, &c);
+        if (l == 0) /* cannot happen on cleaned text; never loop forever */
+            l = 1;
+        add_key(a, t, 'c', (const char *)p, l);
+        if (prev_len)
+            add_key(a, t, 'c', (const char *)p - prev_len, prev_len + l);
+        prev_len = l;
+        p += l;
+    }
+    add_spellings(a, t, name, MZ_PINYIN_NAME, true);
+    size_t surname = mz_pinyin_surname_length(name);
+    if (surname > 0 && name[surname] != '\0')
+        add_spellings(a, t, name + surname, 0, false);
+}
+
+/* Split name and former names and build every key and column text. */
+static void person_terms_build(struct mz_arena *a, struct person_terms *t, const char *name,
+                               const char *former_names)
+{
+    size_t n, count = 0;
+    memset(t, 0, sizeof(*t));
+    mz_buf_init(&t->names, 4096);
+    mz_buf_init(&t->pinyin, 8192);
+    mz_buf_init(&t->initials, 4096);
+    if (name) {
+        add_name(a, t, clean_text(a, name, strlen(name), NAME_CHARS_MAX, &n));
+        count++;
+    }
+    const unsigned char *p = (const unsigned char *)(former_names ? former_names : "");
+    while (*p && count < NAMES_MAX) {
+        const unsigned char *start = p;
+        uint32_t c = 0;
+        size_t l = 0;
+        while (*p && ((l = utf8_next(p, &c)) == 0 || !is_separator(c)))
+            p += l ? l : 1;
+        if (p > start) {
+            add_name(a, t, clean_text(a, (const char *)start, (size_t)(p - start),
+                                      NAME_CHARS_MAX, &n));
+            count++;
+        }
+        if (*p)
+            p += l;
+    }
+}
+
+/* Free the column buffers of person_terms_build. */
+static void person_terms_free(struct person_terms *t)
+{
+    mz_buf_free(&t->names);
+    mz_buf_free(&t->pinyin);
+    mz_buf_free(&t->initials);
+}
+
+/* Run one prepared write statement with an id and up to three texts. */
+static int run(struct mz_db *db, const char *sql, int64_t id, bool id_first, const char *s1,
+               const char *s2, const char *s3)
+{
+    struct mz_stmt *st;
+    int rc = mz_db_prepare(db, sql, &st), idx = 1;
+    if (rc != MZ_OK)
+        return rc;
+    if (id_first)
+        mz_db_bind_int(st, idx++, id);
+    if (s1)
+        mz_db_bind_text(st, idx++, s1);
+    if (s2)
+        mz_db_bind_text(st, idx++, s2);
+    if (s3)
+        mz_db_bind_text(st, idx++, s3);
+    if (!id_first)
+        mz_db_bind_int(st, idx, id);
+    rc = mz_db_step(st);
+    mz_db_done(st);
+    return rc < 0 ? rc : MZ_OK;
+}
+
+/* The names indexed for a person now (arena copy), NULL if none; *rc an error. */
+static char *old_names(struct mz_db *db, struct mz_arena *a, int64_t id, int *rc)
+{
+    struct mz_stmt *st;
+    char *names = NULL;
+    *rc = mz_db_prepare(db, SQL_OLD_NAMES, &st);
+    if (*rc != MZ_OK)
+        return NULL;
+    mz_db_bind_int(st, 1, id);
+    int step = mz_db_step(st);
+    if (step == MZ_ROW)
+        names = mz_arena_strdup(a, mz_db_col_text(st, 0) ? mz_db_col_text(st, 0) : "");
+    mz_db_done(st);
+    *rc = step < 0 ? step : MZ_OK;
+    return names;
+}
+
+/* Delete a person's rows, given the names they were built from. */
+static int delete_rows(struct mz_db *db, struct mz_arena *a, int64_t id, const char *names)
+{
+    struct person_terms *t = mz_arena_alloc(a, sizeof(*t));
+    int rc = run(db, SQL_FTS_DELETE, id, true, names, NULL, NULL);
+    if (rc == MZ_OK) {
+        /* The stored names are cleaned and space-joined: rebuilt like former names. */
+        person_terms_build(a, t, NULL, names);
+        for (size_t i = 0; i < t->nkeys && rc == MZ_OK; i++)
+            rc = run(db, SQL_KEY_DELETE, id, false, t->keys[i], NULL, NULL);
+        person_terms_free(t);
+    }
+    if (rc == MZ_OK)
+        rc = run(db, SQL_ROW_DELETE, id, true, NULL, NULL, NULL);
+    return rc;
+}
+
+int mz_person_index_db(struct mz_db *db, struct mz_arena *arena, int64_t person_id,
+                       const char *name, const char *former_names)
+{
+    struct person_terms *t = mz_arena_alloc(arena, sizeof(*t));
+    int rc;
+    char *old = old_names(db, arena, person_id, &rc);
+    if (rc != MZ_OK)
+        return rc;
+    person_terms_build(arena, t, name, former_names);
+    const char *names = t->names.data ? t->names.data : "";
+    if (old && strcmp(old, names) == 0)
+        goto out; /* names unchanged: nothing to do */
+    if (old)
+        rc = delete_rows(db, arena, person_id, old);
+    if (rc != MZ_OK || *names == '\0')
+        goto out;
+    rc = run(db, SQL_ROW_PUT, person_id, true, names, t->pinyin.data ? t->pinyin.data : "",
+             t->initials.data ? t->initials.data : "");
+    if (rc == MZ_OK)
+        rc = run(db, SQL_FTS_PUT, person_id, true, names, NULL, NULL);
+    for (size_t i = 0; i < t->nkeys && rc == MZ_OK; i++)
+        rc = run(db, SQL_KEY_PUT, person_id, false, t->keys[i], NULL, NULL);
+out:
+    person_terms_free(t);
+    if (rc != MZ_OK)
+        mz_error("person search: indexing person %lld failed: %s", (long long)person_id,
+                 mz_db_errmsg(db));
+    return rc;
+}
+
+int mz_person_index(struct mz_req *req, int64_t person_id, const char *name,
+                    const char *former_names)
+{
+    return mz_person_index_db(req->db, req->arena, person_id, name, former_names);
+}
+
+int mz_person_unindex(struct mz_req *req, int64_t person_id)
+{
+    int rc;
+    char *old = old_names(req->db, req->arena, person_id, &rc);
+    if (rc == MZ_OK && old)
+        rc = delete_rows(req->db, req->arena, person_id, old);
+    return rc;
+}
+
+/* --- search ----------------------------------------------------------------- */
+
+/* A condition under construction: SQL text joined by OR, and its parameters. */
+struct cond {
+    struct mz_buf sql;
+    const char *params[8];
+    int nparams;
+};
+
+/* OR one condition with its parameters into c. */
+static void cond_or(struct cond *c, const char *sql, const char *p1, const char *p2)
+{
+    if (c->sql.len)
+        mz_buf_puts(&c->sql, " OR ");
+    mz_buf_puts(&c->sql, sql);
+    if (p1 && c->nparams < (int)MZ_ARRAY_LEN(c->params))
+        c->params[c->nparams++] = p1;
+    if (p2 && c->nparams < (int)MZ_ARRAY_LEN(c->params))
+        c->params[c->nparams++] = p2;
+}
+
+/* Keys starting with kind+prefix: [lo, hi) with hi the prefix's successor
+ * (the text is [a-z0-9], so bumping the last byte cannot overflow). */
+static void cond_prefix(struct mz_arena *a, struct cond *c, char kind, const char *prefix)
+{
+    char *lo = mz_arena_printf(a, "%c%s", kind, prefix);
+    char *hi = mz_arena_strdup(a, lo);
+    hi[strlen(hi) - 1]++;
+    cond_or(c, COND_PREFIX, lo, hi);
+}
+
+/* The blind-index (or plain) equality for every searchable field of a type. */
+static void cond_fields(struct mz_req *req, const struct mz_entity *e, struct cond *c,
+                        enum mz_ftype type, const char *value)
+{
+    for (size_t i = 0; i < e->nfields; i++) {
+        const struct mz_field *f = &e->fields[i];
+        if (f->type != type || !(f->flags & MZ_F_SEARCHABLE))
+            continue;
+        if (f->flags & MZ_F_SENSITIVE)
+            cond_or(c, mz_arena_printf(req->arena, "%s_bidx = ?", f->name),
+                    mz_field_blind(req, e, f, value), NULL);
+        else
+            cond_or(c, mz_arena_printf(req->arena, "%s = ?", f->name), value, NULL);
+    }
+}
+
+/* Text made of digits and phone/ID punctuation only (and at least one digit). */
+static bool looks_numeric(const char *s)
+{
+    bool digit = false;
+    for (; *s; s++) {
+        if (*s >= '0' && *s <= '9')
+            digit = true;
+        else if (!strchr("xX+- ", *s))
+            return false;
+    }
+    return digit;
+}
+
+/* The [a-z0-9] letters of text, lower-cased (pinyin query). */
+static char *latin_only(struct mz_arena *a, const char *s)
+{
+    char *out = mz_arena_alloc(a, strlen(s) + 1), *o = out;
+    for (; *s; s++) {
+        char ch = *s;
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (char)(ch + ('a' - 'A'));
+        if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))
+            *o++ = ch;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* An FTS5 phrase for text: wrapped in double quotes, inner quotes doubled. */
+static char *fts_phrase(struct mz_arena *a, const char *text)
+{
+    char *out = mz_arena_alloc(a, strlen(text) * 2 + 3), *o = out;
+    *o++ = '"';
+    for (; *text; text++) {
+        if (*text == '"')
+            *o++ = '"';
+        *o++ = *text;
+    }
+    *o++ = '"';
+    *o = '\0';
+    return out;
+}
+
+int mz_person_search(struct mz_req *req, const struct mz_entity *e, const char *text,
+                     struct mz_query *q)
+{
+    struct mz_arena *a = req->arena;
+    struct cond c = {.nparams = 0};
+    int status = 0;
+    mz_buf_init(&c.sql, 4096);
+
+    if (looks_numeric(text)) {
+        struct mz_id_info id;
+        char phone[12];
+        char *digits = mz_arena_alloc(a, strlen(text) + 1), *d = digits;
+        for (const char *s = text; *s; s++) {
+            if (*s != ' ' && *s != '-')
+                *d++ = *s;
+        }
+        *d = '\0';
+        if ((strlen(digits) == 18 || strlen(digits) == 15) &&
+            mz_id_check(digits, NULL, &id, NULL) == MZ_OK)
+            cond_fields(req, e, &c, MZ_T_IDNUM, mz_arena_strdup(a, id.number));
+        if (mz_phone_check(text, phone, NULL) == MZ_OK)
+            cond_fields(req, e, &c, MZ_T_PHONE, mz_arena_strdup(a, phone));
+    } else {
+        bool wide = false, latin = false;
+        for (const char *s = text; *s; s++) {
+            wide |= (unsigned char)*s >= 0x80;
+            latin |= (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z');
+        }
+        if (wide) {
+            size_t n;
+            char *clean = clean_text(a, text, strlen(text), 100, &n);
+            if (n >= 3)
+                cond_or(&c, COND_FTS, fts_phrase(a, clean), NULL);
+            else if (n > 0)
+                cond_or(&c, COND_KEY, mz_arena_printf(a, "c%s", clean), NULL);
+            if (latin) { /* "张s": the pinyin of what was typed */
+                const char *full = mz_pinyin_full(a, clean);
+                if (*full)
+                    cond_prefix(a, &c, 'p', full);
+            }
+        } else {
+            const char *letters = latin_only(a, text);
+            if (*letters) {
+                cond_prefix(a, &c, 'p', letters);
+                cond_prefix(a, &c, 'i', letters);
+            }
+        }
+    }
+    if (c.sql.len == 0)
+        cond_or(&c, COND_NONE, NULL, NULL);
+    int rc = mz_query_add(q, c.sql.data, c.nparams, c.params);
+    if (rc != MZ_OK)
+        status = mz_fail(req, 400, "bad_filter", "查询条件过多");
+    mz_buf_free(&c.sql);
+    return status;
+}

@@ -1,0 +1,190 @@
+// registry.test.mjs - the registry through the real binary: divisions with
+// history, person validation against the ID number, household moves with
+// history, duplicates and merge, import (both modes) and export round trip.
+// Reference: docs/registry.md, docs/api.md, the contract.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, assertError, makeIdNumber, toCsv, parseCsv, show } from './lib.mjs';
+
+let srv;
+before(async () => {
+  srv = await startServer();
+});
+after(async () => {
+  await srv?.stop();
+});
+
+/** Create a person (201 required). */
+async function person(over = {}) {
+  const body = { id_number: makeIdNumber(), name: '测试人员', hukou_division: '120101001001', ...over };
+  const r = await srv.api('POST', '/api/v1/persons', body);
+  assert.equal(r.status, 201, show(r));
+  return r.json;
+}
+
+describe('divisions', () => {
+  it('resolves history with at=', async () => {
+    const old = await srv.api('GET', '/api/v1/divisions?parent=120000&at=2012-06-01');
+    assert.equal(old.status, 200, show(old));
+    const oldCodes = old.json.items.map((x) => x.code);
+    assert.ok(oldCodes.includes('120225'), 'at 2012 蓟县 is listed');
+    assert.ok(!oldCodes.includes('120119'));
+    assert.ok(oldCodes.includes('120116') && !oldCodes.includes('120107'));
+    const now = await srv.api('GET', '/api/v1/divisions?parent=120000');
+    const codes = now.json.items.map((x) => x.code);
+    assert.ok(codes.includes('120119') && !codes.includes('120225'));
+    assert.equal(codes.length, 16);
+    const item = now.json.items.find((x) => x.code === '120119');
+    assert.equal(item.name, '蓟州区');
+    assert.equal(item.level, 3);
+    assert.ok('valid_from' in item && 'valid_to' in item);
+    const streets = await srv.api('GET', '/api/v1/divisions?parent=120101');
+    assert.equal(streets.json.items.length, 6);
+    const bad = await srv.api('GET', '/api/v1/divisions?parent=120000&at=2012-13-01');
+    assertError(bad, 400, 'bad_filter', { field: 'at' });
+  });
+
+  it('gives a retired code with its successor chain', async () => {
+    const r = await srv.api('GET', '/api/v1/divisions/120225');
+    assert.equal(r.status, 200, show(r));
+    assert.equal(r.json.name, '蓟县');
+    assert.equal(r.json.in_force, false);
+    assert.deepEqual(r.json.successors.map((x) => x.code), ['120119']);
+    assert.equal(r.json.current.code, '120119');
+    assert.equal(r.json.changes[0].document, '国函〔2016〕98号');
+    assertError(await srv.api('GET', '/api/v1/divisions/120199'), 404, 'not_found');
+  });
+});
+
+describe('persons', () => {
+  it('derives sex and birth date from the ID number', async () => {
+    const p = await person({ id_number: makeIdNumber({ birth: '1975-06-01', seq: 123 }) });
+    assert.equal(p.sex, '1');
+    assert.equal(p.birth_date, '1975-06-01');
+    assert.equal(p.alive, true);
+  });
+
+  it('rejects a sex or birth date that contradicts the ID number, naming the field', async () => {
+    const id = makeIdNumber({ birth: '1980-02-03', seq: 124 });
+    assertError(await srv.api('POST', '/api/v1/persons', { id_number: id, name: '甲', hukou_division: '120101', sex: '1' }), 422, 'validation_failed', { field: 'sex' });
+    assertError(await srv.api('POST', '/api/v1/persons', { id_number: id, name: '甲', hukou_division: '120101', birth_date: '1980-02-04' }), 422, 'validation_failed', { field: 'birth_date' });
+    assertError(await srv.api('POST', '/api/v1/persons', { id_number: id, name: '甲', hukou_division: '120199' }), 422, 'validation_failed', { field: 'hukou_division' });
+  });
+
+  it('accepts a 2012 record in 蓟县 and shows today\'s successor', async () => {
+    const p = await person({ id_number: makeIdNumber({ area: '120225', birth: '1960-01-01' }), hukou_division: '120225' });
+    assert.equal(p.hukou_division_name, '蓟县');
+    assert.equal(p.hukou_division_current, '120119000000');
+    assert.equal(p.hukou_division_current_name, '蓟州区');
+  });
+
+  it('refuses a second person with the same ID number', async () => {
+    const id = makeIdNumber();
+    await person({ id_number: id });
+    const r = await srv.api('POST', '/api/v1/persons', { id_number: id, name: '重复', hukou_division: '120101' });
+    assert.equal(r.status, 409, show(r));
+  });
+});
+
+describe('households', () => {
+  it('moves a person and keeps the history', async () => {
+    const a = await person({ name: '户主甲' });
+    const b = await person({ name: '户主乙' });
+    const m = await person({ name: '迁移者' });
+    const h1 = await srv.api('POST', '/api/v1/households', { kind: 'hukou', division: '120101001001', address: '一号', head_person_id: a.id });
+    assert.equal(h1.status, 201, show(h1));
+    const h2 = await srv.api('POST', '/api/v1/households', { kind: 'hukou', division: '120103001001', address: '二号', head_person_id: b.id });
+    assert.equal(h2.status, 201, show(h2));
+    const join = await srv.api('POST', '/api/v1/household_members', { household_id: h1.json.id, person_id: m.id, relation: '20', from_date: '2010-01-01' });
+    assert.equal(join.status, 201, show(join));
+    const twice = await srv.api('POST', '/api/v1/household_members', { household_id: h2.json.id, person_id: m.id, relation: '20' });
+    assertError(twice, 409, 'duplicate', { field: 'person_id' });
+    const mv = await srv.api('POST', `/api/v1/persons/${m.id}/move`, { to_household: h2.json.id, relation: '20', date: '2020-05-01' });
+    assert.equal(mv.status, 200, show(mv));
+    assert.equal(mv.json.ended, join.json.id);
+    const old = await srv.api('GET', `/api/v1/households/${h1.json.id}`);
+    const ended = old.json.members.find((x) => x.person_id === m.id);
+    assert.equal(ended.to, '2020-05-01');
+    assert.equal(ended.from, '2010-01-01');
+    const now = await srv.api('GET', `/api/v1/households/${h2.json.id}`);
+    assert.ok(now.json.members.some((x) => x.person_id === m.id && x.from === '2020-05-01' && x.to === null));
+    const hist = await srv.api('GET', `/api/v1/household_members/${join.json.id}/history`);
+    assert.deepEqual(hist.json.items.map((x) => x.action), ['create', 'update']);
+    const again = await srv.api('POST', `/api/v1/persons/${m.id}/move`, { to_household: h2.json.id, relation: '20' });
+    assertError(again, 409, 'duplicate');
+  });
+});
+
+describe('duplicates', () => {
+  it('lists same name + birth date pairs and merges them', async () => {
+    const birth = '1955-03-04';
+    const p1 = await person({ name: '重名甲', id_number: makeIdNumber({ birth, seq: 311 }), hukou_division: '120104001001' });
+    const p2 = await person({ name: '重名甲', id_number: makeIdNumber({ birth, seq: 313 }), hukou_division: '120104002001' });
+    const h = await srv.api('POST', '/api/v1/households', { kind: 'assistance', division: '120104002001', head_person_id: p2.id });
+    assert.equal(h.status, 201, show(h));
+    const d = await srv.api('GET', '/api/v1/persons/duplicates?division=120104');
+    assert.equal(d.status, 200, show(d));
+    const pair = d.json.items.find((x) => x.a.id === p1.id && x.b.id === p2.id);
+    assert.ok(pair, 'pair listed');
+    assert.equal(pair.reason, 'same_name_birth');
+    const m = await srv.api('POST', '/api/v1/persons/merge', { keep: p1.id, remove: p2.id, comment: '同一人，录入两次' });
+    assert.equal(m.status, 200, show(m));
+    assert.equal(m.json.moved['households.head_person_id'], 1);
+    assertError(await srv.api('GET', `/api/v1/persons/${p2.id}`), 404, 'not_found');
+    const hh = await srv.api('GET', `/api/v1/households/${h.json.id}`);
+    assert.equal(hh.json.head_person_id, p1.id);
+    const hist = await srv.api('GET', `/api/v1/persons/${p1.id}/history`);
+    const merge = hist.json.items.find((x) => x.action === 'merge');
+    assert.equal(merge.comment, '同一人，录入两次');
+    const rec = await srv.api('GET', `/api/v1/persons/${p1.id}/records`);
+    assert.equal(rec.status, 200, show(rec));
+    assert.ok(rec.json.groups.some((g) => g.entity === 'households'));
+    const after = await srv.api('GET', '/api/v1/persons/duplicates?division=120104');
+    assert.ok(!after.json.items.some((x) => x.b?.id === p2.id));
+  });
+});
+
+describe('import and export', () => {
+  const header = ['身份证号码', '姓名', '性别', '出生日期', '民族', '户籍地区划', '户籍地址'];
+  function rows() {
+    const good1 = makeIdNumber({ birth: '1970-01-01', seq: 401 });
+    const good2 = makeIdNumber({ birth: '1971-01-01', seq: 402 });
+    const bad = makeIdNumber({ birth: '1972-01-01', seq: 403 });
+    return [header, [good1, '导入甲', '1', '1970-01-01', '01', '120102001001', '河东区某路1号'], [good2, '导入乙', '', '', '03', '120102001001', ''], [bad, '导入丙', '2', '', '01', '120102001001', '']];
+  }
+  it('all-or-nothing rejects the file, valid-rows imports the good rows', async () => {
+    const csv = toCsv(rows());
+    const all = await srv.api('POST', '/api/v1/persons/import?mode=all&format=csv', csv, { raw: true, headers: { 'Content-Type': 'text/csv' } });
+    assertError(all, 422, 'import_rejected');
+    assert.equal(all.json.error.errors[0].row, 4);
+    assert.equal(all.json.error.errors[0].field, 'sex');
+    const valid = await srv.api('POST', '/api/v1/persons/import?mode=valid&format=csv', csv, { raw: true, headers: { 'Content-Type': 'text/csv' } });
+    assert.equal(valid.status, 200, show(valid));
+    assert.equal(valid.json.imported, 2);
+    assert.equal(valid.json.failed, 1);
+  });
+
+  it('exports and imports back the same persons', async () => {
+    const ex = await srv.api('GET', '/api/v1/persons/export?format=csv&hukou_division=120102');
+    assert.equal(ex.status, 200, show(ex));
+    const table = parseCsv(ex.text);
+    assert.equal(table.length, 3);
+    const srv2 = await startServer();
+    try {
+      // Columns the system fills (separated, merged_into) are read-only: drop them.
+      const cols = table[0];
+      const keep = cols.map((c, i) => (['separated', 'merged_into'].includes(c) ? -1 : i)).filter((i) => i >= 0);
+      const csv = toCsv(table.map((r) => keep.map((i) => r[i])));
+      const im = await srv2.api('POST', '/api/v1/persons/import?mode=all&format=csv', csv, { raw: true, headers: { 'Content-Type': 'text/csv' } });
+      assert.equal(im.status, 200, show(im));
+      assert.equal(im.json.imported, 2);
+      const a = await srv.api('GET', '/api/v1/persons?hukou_division=120102&sort=name');
+      const b = await srv2.api('GET', '/api/v1/persons?hukou_division=120102&sort=name');
+      for (const k of ['name', 'sex', 'birth_date', 'ethnicity', 'hukou_division', 'hukou_address', 'id_number']) {
+        assert.deepEqual(b.json.items.map((x) => x[k]), a.json.items.map((x) => x[k]), k);
+      }
+    } finally {
+      await srv2.stop();
+    }
+  });
+});
