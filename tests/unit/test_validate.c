@@ -172,8 +172,7 @@ static void test_province(void **state)
                                   "62", "63", "64", "65", "71", "81", "82"};
     int count = 0;
     for (int p = 0; p < 100; p++) {
-        char two[3];
-        snprintf(two, sizeof(two), "%02d", p);
+        char two[3] = {(char)('0' + p / 10), (char)('0' + p % 10), '\0'};
         bool expect = false;
         for (size_t i = 0; i < MZ_ARRAY_LEN(known); i++) {
             if (strcmp(known[i], two) == 0)
