@@ -222,6 +222,10 @@ struct mz_app {
     bool (*may)(struct mz_req *req, const char *permission);
     /* The caller's scope as a division code (6/9/12 digits), NULL for all. */
     const char *(*scope)(struct mz_req *req);
+    /* For callers who may see only their own rows (citizens): the name their
+     * rows carry in created_by; NULL for everyone else. Applied by the engine
+     * to every get, list, count, export, update, delete and action. */
+    const char *(*owner)(struct mz_req *req);
     /* Record an audit event (the audit module sets it; NULL records nothing).
      * action: "create", "update", "delete", "export", "import", "view_sensitive"
      * or a workflow action; object: the entity name; id 0 when none; detail may

@@ -236,15 +236,34 @@ bool mz_auth_may(struct mz_req *req, const char *permission)
     return false;
 }
 
+/* Does the caller hold the citizen role? */
+static bool is_citizen(const struct mz_user *u)
+{
+    for (size_t i = 0; u && i < u->nroles; i++) {
+        if (strcmp(u->roles[i], "citizen") == 0)
+            return true;
+    }
+    return false;
+}
+
 const char *mz_auth_scope(struct mz_req *req)
 {
     const struct mz_user *u = req->user;
-    if (u == NULL || u->scope == NULL)
+    if (u == NULL)
         return SCOPE_NOTHING;
-    for (size_t i = 0; i < u->nroles; i++) {
-        if (strcmp(u->roles[i], "citizen") == 0)
-            return SCOPE_NOTHING;
-    }
+    /* A citizen is bounded by ownership (mz_auth_owner), not by area. */
+    if (is_citizen(u))
+        return req->app && req->app->owner ? NULL : SCOPE_NOTHING;
+    if (u->scope == NULL)
+        return SCOPE_NOTHING;
     return u->scope;
+}
+
+const char *mz_auth_owner(struct mz_req *req)
+{
+    const struct mz_user *u = req->user;
+    if (u == NULL || !is_citizen(u))
+        return NULL;
+    return req->actor ? req->actor : SCOPE_NOTHING;
 }
 

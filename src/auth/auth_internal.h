@@ -98,6 +98,8 @@ const char *mz_patterns_check(const json_t *patterns);
 /* The app hooks. */
 bool mz_auth_may(struct mz_req *req, const char *permission);
 const char *mz_auth_scope(struct mz_req *req);
+/* Citizens see only rows they created: their username for created_by, else NULL. */
+const char *mz_auth_owner(struct mz_req *req);
 /* Remember the system entity names of the loaded modules (auth, audit). */
 void mz_access_set_app(const struct mz_app *app);
 

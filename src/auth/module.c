@@ -368,6 +368,7 @@ void mz_auth_install(struct mz_app *app, struct mz_server_hooks *hooks)
     mz_access_set_app(app);
     app->may = mz_auth_may;
     app->scope = mz_auth_scope;
+    app->owner = mz_auth_owner;
     hooks->authenticate = mz_auth_authenticate;
     const char *clock = getenv("MZ_TEST_CLOCK");
     if (clock && strcmp(clock, "1") == 0) {

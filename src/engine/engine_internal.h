@@ -86,6 +86,10 @@ const char *mz_state_due(struct mz_req *req, const struct mz_workflow *w, const 
  * outside the caller's scope; 0 when it is inside or the entity is unscoped. */
 int mz_row_check_scope(struct mz_req *req, const struct mz_entity *e, const json_t *row);
 
+/* Count a costly request (import, export) of the caller: 0, or 429
+ * rate_limited recorded when the caller exceeds the per-minute limit. */
+int mz_rate_check(struct mz_req *req, const char *what);
+
 /* Load a row for writing (unmasked, scope applied); NULL + 404 recorded if absent. */
 json_t *mz_row_load(struct mz_req *req, const struct mz_entity *e, int64_t id);
 

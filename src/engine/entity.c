@@ -184,18 +184,24 @@ static json_t *select_row(struct mz_req *req, const struct mz_entity *e, int64_t
     char lo[13], hi[13];
     struct mz_stmt *st;
     bool scoped = scope_range(req, rt, lo, hi);
+    const char *owner = req->app->owner ? req->app->owner(req) : NULL;
     const char *sql = rt->select_one;
     if (scoped)
-        sql = mz_arena_printf(req->arena, "%s AND %s >= ? AND %s < ?", rt->select_one,
+        sql = mz_arena_printf(req->arena, "%s AND %s >= ? AND %s < ?", sql,
                               rt->scope_field->name, rt->scope_field->name);
+    if (owner)
+        sql = mz_arena_printf(req->arena, "%s AND created_by = ?", sql);
     *err = mz_db_prepare(req->db, sql, &st);
     if (*err != MZ_OK)
         return NULL;
-    mz_db_bind_int(st, 1, id);
+    int idx = 1;
+    mz_db_bind_int(st, idx++, id);
     if (scoped) {
-        mz_db_bind_text(st, 2, lo);
-        mz_db_bind_text(st, 3, hi);
+        mz_db_bind_text(st, idx++, lo);
+        mz_db_bind_text(st, idx++, hi);
     }
+    if (owner)
+        mz_db_bind_text(st, idx++, owner);
     json_t *row = NULL;
     int rc = mz_db_step(st);
     if (rc == MZ_ROW)
@@ -935,11 +941,14 @@ static int h_history(struct mz_req *req)
         const struct mz_entity_rt *rt = mz_entity_rt_of(req->app, e);
         char lo[13], hi[13];
         bool scoped = scope_range(req, rt, lo, hi);
+        const char *owner = req->app->owner ? req->app->owner(req) : NULL;
         char *sql = scoped ? mz_arena_printf(req->arena,
                                              "SELECT 1 FROM %s WHERE id = ? AND %s >= ? AND %s < ?",
                                              e->name, rt->scope_field->name,
                                              rt->scope_field->name)
                            : mz_arena_printf(req->arena, "SELECT 1 FROM %s WHERE id = ?", e->name);
+        if (owner)
+            sql = mz_arena_printf(req->arena, "%s AND created_by = ?", sql);
         if (mz_db_prepare(req->db, sql, &st) != MZ_OK)
             return mz_fail_err(req, MZ_ERR_DB);
         mz_db_bind_int(st, 1, id);
@@ -947,6 +956,8 @@ static int h_history(struct mz_req *req)
             mz_db_bind_text(st, 2, lo);
             mz_db_bind_text(st, 3, hi);
         }
+        if (owner)
+            mz_db_bind_text(st, scoped ? 4 : 2, owner);
         int rc = mz_db_step(st);
         mz_db_done(st);
         if (rc != MZ_ROW)

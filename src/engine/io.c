@@ -135,6 +135,8 @@ int mz_h_import(struct mz_req *req)
                              "mode");
     if (req->body_len == 0)
         return mz_fail(req, 400, "bad_request", "没有收到导入文件");
+    if (mz_rate_check(req, "import"))
+        return req->status;
     const char *format = mz_req_query(req, "format");
     enum mz_table_format fmt = mz_table_sniff(req->body, req->body_len);
     if (format && strcmp(format, "csv") == 0)

@@ -392,6 +392,11 @@ int mz_query_build(struct mz_req *req, const struct mz_entity *e, struct mz_quer
             add_param(&c, false, 0, mz_arena_strdup(req->arena, hi));
         }
     }
+    const char *owner = req->app->owner ? req->app->owner(req) : NULL;
+    if (owner) {
+        mz_buf_puts(&q->where, " AND created_by = ?");
+        add_param(&c, false, 0, owner);
+    }
     mz_req_query_each(req, add_filter, &c);
     if (c.status)
         return c.status;
@@ -561,6 +566,8 @@ int mz_h_export(struct mz_req *req)
         fmt = MZ_TABLE_XLSX;
     else
         return mz_fail_field(req, 400, "bad_request", "导出格式应为 csv 或 xlsx", "format");
+    if (mz_rate_check(req, "export"))
+        return req->status;
 
     struct mz_query q;
     struct mz_stmt *st = NULL;

@@ -114,3 +114,32 @@ describe('matrix', () => {
     assert.equal(g.json.version, c.json.version);
   });
 });
+
+describe('citizens see only their own records', () => {
+  it('a citizen lists, reads and counts only rows it created', async () => {
+    srv.addUser('m_citizen_a', { roles: 'citizen', scope: '120000' });
+    srv.addUser('m_citizen_b', { roles: 'citizen', scope: '120000' });
+    const a = await srv.login('m_citizen_a', TEST_PASSWORD, { mode: 'bearer' });
+    const b = await srv.login('m_citizen_b', TEST_PASSWORD, { mode: 'bearer' });
+    const mine = await a.api('POST', '/api/v1/sample_cases', validCase({ title: '公众申请甲', division: AREAS.heping }));
+    assert.equal(mine.status, 201, show(mine));
+    const list = await a.api('GET', '/api/v1/sample_cases?size=500');
+    assert.equal(list.status, 200, show(list));
+    assert.equal(list.json.total, 1);
+    assert.deepEqual(list.json.items.map((x) => x.id), [mine.json.id]);
+    // Another citizen and another area's row are invisible: 404, never data.
+    const other = await b.api('GET', `/api/v1/sample_cases/${mine.json.id}`);
+    assert.equal(other.status, 404, show(other));
+    assert.ok(!JSON.stringify(other.json).includes('公众申请甲'));
+    const staffRow = await a.api('GET', `/api/v1/sample_cases/${ids.hexi.case}`);
+    assert.equal(staffRow.status, 404, show(staffRow));
+    const bList = await b.api('GET', `/api/v1/sample_cases?q=${encodeURIComponent('公众申请甲')}`);
+    assert.equal(bList.json.total, 0);
+    // A citizen may not change another's row either (citizens hold no update
+    // permission at all: 403 whatever the id, so nothing is revealed).
+    const patch = await b.api('PATCH', `/api/v1/sample_cases/${mine.json.id}`, { version: 1, title: '篡改' });
+    assert.ok([403, 404].includes(patch.status), show(patch));
+    const still = await a.api('GET', `/api/v1/sample_cases/${mine.json.id}`);
+    assert.equal(still.json.title, '公众申请甲');
+  });
+});

@@ -4,6 +4,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
 import { startServer, runCli, validCase, makeIdNumber, makePhone, makeBankCard } from './lib.mjs';
 
 const CASES = '/api/v1/sample_cases';
@@ -136,5 +137,58 @@ describe('rekey, backup and restore', () => {
       srv = null;
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('costly requests are rate-limited per caller', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ env: { MZ_COSTLY_PER_MINUTE: '3' } });
+  });
+  after(async () => srv && srv.stop());
+
+  it('the fourth export within a minute is 429 with Retry-After; lists still work', async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await srv.api('GET', `${CASES}/export?format=csv`);
+      assert.equal(r.status, 200);
+    }
+    const r = await srv.api('GET', `${CASES}/export?format=csv`);
+    assert.equal(r.status, 429);
+    assert.equal(r.json.error.code, 'rate_limited');
+    assert.equal(r.headers['retry-after'], '60');
+    assert.equal((await srv.api('GET', CASES)).status, 200);
+  });
+});
+
+describe('logs never carry personal data', () => {
+  it('no ID number, phone or bank card in the server log or the access log', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mz-log-'));
+    const accessLog = path.join(dir, 'access.log');
+    const srv = await startServer({ args: ['--access-log', accessLog] });
+    const ids = [];
+    try {
+      for (let i = 0; i < 5; i++) {
+        const id = makeIdNumber({ seq: 500 + i });
+        ids.push(id);
+        await srv.api('POST', CASES, validCase({ applicant_id: id, phone: makePhone(), bank_card: makeBankCard() }));
+        await srv.api('GET', `${CASES}?q=${id}`);
+        await srv.api('GET', `${CASES}?applicant_id=${id}`);
+        // Bad input echoing an ID number back must not log it either.
+        await srv.api('POST', CASES, validCase({ applicant_id: id.slice(0, 17) + (id[17] === '1' ? '2' : '1') }));
+      }
+    } finally {
+      await srv.stop();
+    }
+    const text = `${srv.stderr()}\n${fs.readFileSync(accessLog, 'utf8')}`;
+    assert.ok(text.includes('"status":201'), 'the access log was written');
+    // Anything that passes the GB 11643 check digit counts as a leak.
+    const W = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const leaks = (text.match(/\d{17}[\dXx]/g) || []).filter((s) => {
+      const sum = W.reduce((acc, w, i) => acc + w * Number(s[i]), 0);
+      return '10X98765432'[sum % 11] === s[17].toUpperCase();
+    });
+    assert.deepEqual(leaks, []);
+    for (const id of ids) assert.ok(!text.includes(id.slice(6, 14) + id.slice(14)), 'no ID tail');
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
