@@ -115,6 +115,7 @@ enum mz_dialect_item {
     MZ_SQL_AUTOINCREMENT_PK, /* "INTEGER PRIMARY KEY" | "BIGSERIAL PRIMARY KEY" */
     MZ_SQL_NOW,              /* an expression for the current UTC time as RFC 3339 text */
     MZ_SQL_BLOB,             /* "BLOB" | "BYTEA" */
+    MZ_SQL_NO_INDEX,         /* prefix that keeps a column's index out of a plan: "+" | "" */
 };
 const char *mz_db_dialect(const struct mz_db *db, enum mz_dialect_item item);
 

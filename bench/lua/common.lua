@@ -1,0 +1,44 @@
+-- common.lua - shared by the wrk scripts of scripts/bench.sh.
+-- Seeds each wrk thread differently, adds the bearer token to requests and
+-- prints one machine-readable line at the end ("BENCH key=value ..."), which
+-- the script parses.
+local threads = 0
+local token = os.getenv("BENCH_TOKEN")
+
+-- Request headers: the bearer token when the script logged in (BENCH_TOKEN).
+function headers(extra)
+  local h = extra or {}
+  if token and token ~= "" then
+    h["Authorization"] = "Bearer " .. token
+  end
+  return h
+end
+
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+
+function init(args)
+  math.randomseed(os.time() * 1000 + (tid or 0) * 7919)
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "BENCH requests=%d duration_s=%.3f rps=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f " ..
+    "err_connect=%d err_read=%d err_write=%d err_status=%d err_timeout=%d\n",
+    summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000, e.connect, e.read, e.write, e.status, e.timeout))
+end
+
+-- The benchmark's division codes: 10 districts 120101..120110, each with 10
+-- streets (001..010), each with 3 communities (001..003); see bench/gen.sql.
+function random_street()
+  return string.format("1201%02d%03d", math.random(1, 10), math.random(1, 10))
+end
+
+function random_community()
+  return random_street() .. string.format("%03d", math.random(1, 3))
+end
