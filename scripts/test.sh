@@ -79,7 +79,7 @@ run_fuzz() {
 run_e2e() {
     [ -d tests/e2e ] && ls tests/e2e/*.test.mjs >/dev/null 2>&1 || return 0
     local out="$log_dir/e2e.log"
-    MZ_BIN=build/minzheng node --test --test-concurrency=1 tests/e2e/ >"$out" 2>&1
+    MZ_BIN=build/minzheng-sample node --test --test-concurrency=1 tests/e2e/ >"$out" 2>&1
     local rc=$? p f c
     p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$out" | tail -1)
     f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$out" | tail -1)

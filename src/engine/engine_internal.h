@@ -90,6 +90,12 @@ int mz_row_check_scope(struct mz_req *req, const struct mz_entity *e, const json
  * rate_limited recorded when the caller exceeds the per-minute limit. */
 int mz_rate_check(struct mz_req *req, const char *what);
 
+/* Run sql (parameters: entity name, row id) and return its rows as an array
+ * of objects named by names; kinds[i] is 'i' integer, 's' text or 'j' JSON
+ * text. NULL after recording a failure. */
+json_t *mz_row_items(struct mz_req *req, const char *sql, const char *entity, int64_t id,
+                     const char *const *names, const char *kinds);
+
 /* Load a row for writing (unmasked, scope applied); NULL + 404 recorded if absent. */
 json_t *mz_row_load(struct mz_req *req, const struct mz_entity *e, int64_t id);
 

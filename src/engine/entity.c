@@ -964,36 +964,56 @@ static int h_history(struct mz_req *req)
             return mz_fail(req, 404, "not_found", "记录不存在");
     }
     json_decref(row);
+    static const char *const names[] = {"version", "action", "actor", "at", "changes", "comment"};
+    json_t *items = mz_row_items(req,
+                                 "SELECT version, action, actor, at, changes, comment FROM mz_history"
+                                 " WHERE entity = ? AND row_id = ? ORDER BY id",
+                                 e->name, id, names, "isssjs");
+    if (items == NULL)
+        return req->status;
+    json_t *body = json_object();
+    json_object_set_new(body, "items", items);
+    return mz_reply_json(req, 200, body);
+}
+
+json_t *mz_row_items(struct mz_req *req, const char *sql, const char *entity, int64_t id,
+                     const char *const *names, const char *kinds)
+{
     struct mz_stmt *st;
-    int rc = mz_db_prepare(req->db,
-                           "SELECT version, action, actor, at, changes, comment FROM mz_history"
-                           " WHERE entity = ? AND row_id = ? ORDER BY id",
-                           &st);
-    if (rc != MZ_OK)
-        return mz_fail_err(req, rc);
-    mz_db_bind_text(st, 1, e->name);
+    int rc = mz_db_prepare(req->db, sql, &st);
+    if (rc != MZ_OK) {
+        mz_fail_err(req, rc);
+        return NULL;
+    }
+    mz_db_bind_text(st, 1, entity);
     mz_db_bind_int(st, 2, id);
     json_t *items = json_array();
+    size_t ncols = strlen(kinds);
     while ((rc = mz_db_step(st)) == MZ_ROW) {
-        json_t *h = json_object();
-        json_object_set_new(h, "version", json_integer(mz_db_col_int(st, 0)));
-        json_object_set_new(h, "action", mz_json_str(mz_db_col_text(st, 1)));
-        json_object_set_new(h, "actor", mz_json_str(mz_db_col_text(st, 2)));
-        json_object_set_new(h, "at", mz_json_str(mz_db_col_text(st, 3)));
-        const char *changes = mz_db_col_text(st, 4);
-        json_t *c = changes ? json_loads(changes, 0, NULL) : NULL;
-        json_object_set_new(h, "changes", c ? c : json_object());
-        json_object_set_new(h, "comment", mz_json_str(mz_db_col_text(st, 5)));
-        json_array_append_new(items, h);
+        json_t *item = json_object();
+        for (size_t i = 0; i < ncols; i++) {
+            json_t *v;
+            if (kinds[i] == 'i') {
+                v = json_integer(mz_db_col_int(st, (int)i));
+            } else if (kinds[i] == 'j') {
+                const char *text = mz_db_col_text(st, (int)i);
+                v = text ? json_loads(text, 0, NULL) : NULL;
+                if (v == NULL)
+                    v = json_object();
+            } else {
+                v = mz_json_str(mz_db_col_text(st, (int)i));
+            }
+            json_object_set_new(item, names[i], v);
+        }
+        json_array_append_new(items, item);
     }
     mz_db_done(st);
     if (rc < 0) {
         json_decref(items);
-        return mz_fail_err(req, rc);
+        mz_fail_err(req, rc);
+        return NULL;
     }
-    json_t *body = json_object();
-    json_object_set_new(body, "items", items);
-    return mz_reply_json(req, 200, body);
+    return items;
 }
 
 int mz_h_health(struct mz_req *req)

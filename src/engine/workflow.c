@@ -288,31 +288,13 @@ int mz_h_transitions(struct mz_req *req)
     if (row == NULL)
         return req->status;
     json_decref(row);
-    struct mz_stmt *st;
-    int rc = mz_db_prepare(req->db,
-                           "SELECT from_state, to_state, action, actor, at, comment"
-                           " FROM mz_transitions WHERE entity = ? AND row_id = ? ORDER BY id",
-                           &st);
-    if (rc != MZ_OK)
-        return mz_fail_err(req, rc);
-    mz_db_bind_text(st, 1, e->name);
-    mz_db_bind_int(st, 2, id);
-    json_t *items = json_array();
-    while ((rc = mz_db_step(st)) == MZ_ROW) {
-        json_t *t = json_object();
-        json_object_set_new(t, "from", mz_json_str(mz_db_col_text(st, 0)));
-        json_object_set_new(t, "to", mz_json_str(mz_db_col_text(st, 1)));
-        json_object_set_new(t, "action", mz_json_str(mz_db_col_text(st, 2)));
-        json_object_set_new(t, "actor", mz_json_str(mz_db_col_text(st, 3)));
-        json_object_set_new(t, "at", mz_json_str(mz_db_col_text(st, 4)));
-        json_object_set_new(t, "comment", mz_json_str(mz_db_col_text(st, 5)));
-        json_array_append_new(items, t);
-    }
-    mz_db_done(st);
-    if (rc < 0) {
-        json_decref(items);
-        return mz_fail_err(req, rc);
-    }
+    static const char *const names[] = {"from", "to", "action", "actor", "at", "comment"};
+    json_t *items = mz_row_items(req,
+                                 "SELECT from_state, to_state, action, actor, at, comment"
+                                 " FROM mz_transitions WHERE entity = ? AND row_id = ? ORDER BY id",
+                                 e->name, id, names, "ssssss");
+    if (items == NULL)
+        return req->status;
     json_t *body = json_object();
     json_object_set_new(body, "items", items);
     return mz_reply_json(req, 200, body);
