@@ -1,0 +1,91 @@
+// browser.mjs - shared set-up of the browser tests (tests/e2e/*.test.mjs).
+//
+// playwright-core (a devDependency of web/, resolved from web/node_modules)
+// drives Debian's chromium at /usr/bin/chromium - never a downloaded browser -
+// headless, without sandbox, GPU, QUIC or background networking, in a fresh
+// user-data-dir. The server is the real binary (tests/api/lib.mjs startServer)
+// serving the built app with --web web/dist.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { REPO_ROOT, binPath, startServer } from '../api/lib.mjs';
+
+export const CHROMIUM = process.env.MZ_CHROMIUM || '/usr/bin/chromium';
+export const WEB_DIST = path.join(REPO_ROOT, 'web', 'dist');
+
+/** Why the browser tests cannot run here, or null. Only a missing chromium is a skip. */
+export function skipReason() {
+  if (!fs.existsSync(CHROMIUM)) return `browser tests skipped: ${CHROMIUM} is missing (make deps installs Debian's chromium)`;
+  return null;
+}
+
+/** Fail loudly on what make should have produced. */
+export function assertBuilt() {
+  if (!fs.existsSync(path.join(WEB_DIST, 'index.html'))) throw new Error('web/dist/index.html missing: run make web');
+  if (!fs.existsSync(path.join(REPO_ROOT, 'web', 'node_modules', 'playwright-core'))) throw new Error('web/node_modules/playwright-core missing: run make web (npm ci in web/)');
+}
+
+/**
+ * The binary for the workbench tests: they use the sample module's entities
+ * (测试案件), so when MZ_BIN names build/minzheng, its sibling
+ * build/minzheng-sample is used.
+ */
+export function sampleBin() {
+  const b = binPath();
+  if (b.endsWith('-sample')) return b;
+  return fs.existsSync(b + '-sample') ? b + '-sample' : b;
+}
+
+export async function startWebServer(opts = {}) {
+  return startServer({ bin: sampleBin(), args: ['--web', WEB_DIST], ...opts });
+}
+
+/** Launch chromium with a fresh profile; returns {context, close}. */
+export async function launchBrowser() {
+  const require = createRequire(path.join(REPO_ROOT, 'web', 'package.json'));
+  const { chromium } = require('playwright-core');
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mz-e2e-profile-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    acceptDownloads: true,
+    locale: 'zh-CN',
+    timezoneId: 'Asia/Shanghai',
+    viewport: { width: 1366, height: 900 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  context.setDefaultTimeout(15000);
+  return {
+    context,
+    async close() {
+      await context.close().catch(() => {});
+      fs.rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Screenshots go to $MZ_E2E_SHOTS (default /tmp/mz-e2e). */
+export function shotPath(name) {
+  const dir = process.env.MZ_E2E_SHOTS || path.join(os.tmpdir(), 'mz-e2e');
+  fs.mkdirSync(dir, { recursive: true });
+  return path.join(dir, name + '.png');
+}
+
+/** Log in through the login page. */
+export async function uiLogin(page, base, username, password) {
+  await page.goto(base + '/');
+  await page.waitForURL(/\/login/);
+  await page.locator('#login-username').fill(username);
+  await page.locator('#login-password').fill(password);
+  await page.locator('#login-password').press('Enter');
+}

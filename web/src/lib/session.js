@@ -1,0 +1,66 @@
+// session.js - who is logged in, their CSRF token and the metadata they may see.
+import { reactive } from 'vue';
+import { api, setCsrf } from './api.js';
+
+export const session = reactive({
+  user: null, // {id, username, name, unit, roles, scope, must_change_password, totp_*}
+  meta: null, // GET /api/v1/meta
+  checked: false, // /auth/me asked once
+  needsTotpEnrolment: false,
+});
+
+function adopt(body) {
+  session.user = body.user || null;
+  setCsrf(body.csrf_token, body.csrf_header);
+}
+
+/** Ask the server who we are (cookie session). Never throws. */
+export async function restore() {
+  try {
+    adopt(await api.get('/auth/me', undefined, { quiet401: true }));
+  } catch (e) {
+    session.user = null;
+    if (e.code === 'totp_enrolment_required') session.needsTotpEnrolment = true;
+  }
+  session.checked = true;
+  return session.user;
+}
+
+/** POST /auth/login; rethrows ApiError (code totp_required asks for the code). */
+export async function login(username, password, totp) {
+  const body = { username, password };
+  if (totp) body.totp = totp;
+  const r = await api.post('/auth/login', body, { quiet401: true });
+  adopt(r);
+  session.meta = null;
+  session.checked = true;
+  return r.user;
+}
+
+export async function logout() {
+  try {
+    await api.post('/auth/logout', {}, { quiet401: true });
+  } catch {
+    // the session may already be gone
+  }
+  clear();
+}
+
+export function clear() {
+  session.user = null;
+  session.meta = null;
+  setCsrf(null);
+}
+
+export async function changePassword(oldPassword, newPassword) {
+  await api.post('/auth/password', { old_password: oldPassword, new_password: newPassword });
+  if (session.user) session.user.must_change_password = false;
+  await restore();
+}
+
+/** The metadata (entities, dictionaries, workflows, menus), loaded once per login. */
+export async function loadMeta(force = false) {
+  if (session.meta && !force) return session.meta;
+  session.meta = await api.get('/meta');
+  return session.meta;
+}

@@ -1,0 +1,55 @@
+// router.js - the screens. Entity screens are generic (/e/:entity...), and a
+// module may replace any of them, or add pages for its menus' own routes,
+// through src/modules/index.js.
+import { createRouter, createWebHistory } from 'vue-router';
+import { session, restore, loadMeta, clear } from './lib/session.js';
+import { setUnauthenticatedHandler } from './lib/api.js';
+import { modulePages } from './modules/index.js';
+
+const Layout = () => import('./components/AppLayout.vue');
+
+const routes = [
+  { path: '/login', name: 'login', component: () => import('./views/LoginView.vue'), meta: { public: true } },
+  { path: '/password', name: 'password', component: () => import('./views/PasswordView.vue'), meta: { noMeta: true } },
+  {
+    path: '/',
+    component: Layout,
+    children: [
+      { path: '', name: 'home', component: () => import('./views/HomeView.vue') },
+      { path: 'e/:entity', name: 'list', component: () => import('./views/EntityScreen.vue'), props: (r) => ({ entity: r.params.entity, kind: 'list' }) },
+      { path: 'e/:entity/new', name: 'create', component: () => import('./views/EntityScreen.vue'), props: (r) => ({ entity: r.params.entity, kind: 'form' }) },
+      { path: 'e/:entity/:id(\\d+)', name: 'detail', component: () => import('./views/EntityScreen.vue'), props: (r) => ({ entity: r.params.entity, id: Number(r.params.id), kind: 'detail' }) },
+      { path: 'e/:entity/:id(\\d+)/edit', name: 'edit', component: () => import('./views/EntityScreen.vue'), props: (r) => ({ entity: r.params.entity, id: Number(r.params.id), kind: 'form' }) },
+      ...modulePages.map((p) => ({ path: p.path.replace(/^\//, ''), component: p.component, meta: { title: p.title } })),
+      { path: ':rest(.*)*', name: 'notfound', component: () => import('./views/NotFound.vue') },
+    ],
+  },
+];
+
+export const router = createRouter({
+  history: createWebHistory('/'),
+  routes,
+  scrollBehavior: () => ({ top: 0 }),
+});
+
+setUnauthenticatedHandler(() => {
+  if (!session.user) return;
+  clear();
+  const cur = router.currentRoute.value;
+  if (cur.name !== 'login') router.push({ name: 'login', query: { redirect: cur.fullPath, expired: '1' } });
+});
+
+router.beforeEach(async (to) => {
+  if (!session.checked) await restore();
+  if (to.meta.public) return true;
+  if (!session.user) return { name: 'login', query: to.fullPath !== '/' ? { redirect: to.fullPath } : {} };
+  if (session.user.must_change_password && to.name !== 'password') return { name: 'password' };
+  if (!to.meta.noMeta && !session.meta) {
+    try {
+      await loadMeta();
+    } catch {
+      // the layout shows the error and offers a retry
+    }
+  }
+  return true;
+});
