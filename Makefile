@@ -91,9 +91,11 @@ run: deps all web
 	@scripts/run.sh
 
 # Every suite; the summary line comes from scripts/test.sh.
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+
 test: deps
-	@$(MAKE) --no-print-directory all unit-bin
-	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all unit-bin
+	@$(MAKE) --no-print-directory -j$(NPROC) all unit-bin
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all unit-bin
 	@$(MAKE) --no-print-directory web
 	@scripts/test.sh
 

@@ -65,7 +65,7 @@ run_fuzz() {
         bin=build/fuzz/$name
         corpus=tests/fuzz/corpus/${name#fuzz_}
         out="$log_dir/$name.log"
-        if ! make --no-print-directory -s "$bin" >"$out" 2>&1; then
+        if ! make --no-print-directory -j"$(nproc)" -s "$bin" >"$out" 2>&1; then
             failed=$((failed + 1)); echo "   fuzz/$name: build failed"; tail -20 "$out"; continue
         fi
         if [ -d "$corpus" ] && "$bin" -runs=0 "$corpus" >>"$out" 2>&1; then
