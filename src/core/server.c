@@ -113,19 +113,27 @@ struct request_state {
 static _Thread_local const struct mz_server *tls_db_server;
 static _Thread_local struct mz_db *tls_db;
 
-/* 16 random hex characters for X-Request-Id and the access log. */
+/* 16 hex characters for X-Request-Id and the access log: a per-thread
+ * splitmix64 sequence seeded once from getrandom, so a request costs no
+ * system call. Ids need to be unique and unguessable enough to correlate
+ * logs, not secret. */
 static void make_request_id(char out[17])
 {
-    static atomic_ulong fallback_counter;
+    static _Thread_local uint64_t state;
+    static _Thread_local bool seeded;
     static const char hex[] = "0123456789abcdef";
     unsigned char bytes[8];
 
-    if (getrandom(bytes, sizeof(bytes), 0) != (ssize_t)sizeof(bytes)) {
-        /* Never expected on Linux >= 3.17; unique is enough for an id. */
-        unsigned long long v = (unsigned long long)mz_now_us() ^
-                               ((unsigned long long)atomic_fetch_add(&fallback_counter, 1) << 40);
-        memcpy(bytes, &v, sizeof(bytes));
+    if (!seeded) {
+        if (getrandom(&state, sizeof(state), 0) != (ssize_t)sizeof(state))
+            state = (uint64_t)mz_now_us() ^ (uint64_t)(uintptr_t)&state;
+        seeded = true;
     }
+    uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    memcpy(bytes, &z, sizeof(bytes));
     for (size_t i = 0; i < sizeof(bytes); i++) {
         out[2 * i] = hex[bytes[i] >> 4];
         out[2 * i + 1] = hex[bytes[i] & 15];
