@@ -8,7 +8,7 @@
 
 CC      ?= cc
 # libcrypto (OpenSSL) only for HMAC-SHA1 in TOTP (src/auth/totp.c): libsodium has no SHA-1.
-PKGS    := libmicrohttpd jansson sqlite3 libsodium libzip expat xlsxwriter libcrypto
+PKGS    := libmicrohttpd jansson sqlite3 libsodium libzip expat xlsxwriter libcrypto libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wno-unused-parameter
@@ -66,6 +66,13 @@ build/gen/tianjin_streets.inc: data/tianjin-streets.csv
 	@mkdir -p build/gen
 	awk -F, 'NR > 1 && NF >= 3 { gsub(/\r/, ""); printf "{\"%s\", \"%s\", \"%s\"},\n", $$1, $$2, $$3 }' $< > $@.tmp && mv $@.tmp $@
 $(BUILD)/obj/src/registry/divisions.o: build/gen/tianjin_streets.inc
+
+# The policy library's first document, the portal record of data/seed/, as the
+# bytes of a C array: src/modules/policy/seed.c includes them and parses them.
+build/gen/policy_seed.inc: data/seed/tianjin-2012-civil-affairs-work-plan.txt
+	@mkdir -p build/gen
+	od -An -v -tx1 $< | awk '{ for (i = 1; i <= NF; i++) printf "0x%s,", $$i; printf "\n" }' > $@.tmp && mv $@.tmp $@
+$(BUILD)/obj/src/modules/policy/seed.o: build/gen/policy_seed.inc
 
 unit-bin: $(UNIT_BIN)
 

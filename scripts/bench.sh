@@ -10,7 +10,13 @@
 #   list_kind GET /api/v1/sample_cases?kind=a&size=20&page=N
 #   create    POST /api/v1/sample_cases
 # plus start-up time (bench/startup.c, median of 10), resident memory, a
-# 100,000-row CSV/XLSX export and a 10,000-row CSV import. Raw outputs go to
+# 100,000-row CSV/XLSX export and a 10,000-row CSV import. Then the registry:
+# `minzheng demo --persons BENCH_PERSONS` (time, peak memory, database size)
+# and on that database, with 16 connections:
+#   person_get     GET /api/v1/persons/<random id>
+#   person_search  GET /api/v1/persons?q=<text>&size=20, an equal mix of name
+#                  substrings, pinyin initials and exact ID numbers
+# (bench/lua/person_*.lua). Raw outputs go to
 # bench/out/ (gitignored); docs/benchmarks.md is regenerated every run, with
 # bench/notes.md appended as its hand-written "Notes" section.
 #
@@ -20,6 +26,7 @@
 # Environment (all optional): BENCH_ROWS (1000000), BENCH_DURATION (15 s),
 # BENCH_WARMUP (3 s), BENCH_ROUNDS (2: get and bare alternate, best run kept),
 # BENCH_BIN (build/minzheng-sample), BENCH_CONNECTIONS (64), BENCH_WRK_THREADS (2), BENCH_DOC (docs/benchmarks.md),
+# BENCH_PERSONS (1000000; 0 skips the registry runs), BENCH_PERSON_CONNECTIONS (16),
 # BENCH_TMP (parent of the temporary directory, default /tmp), BENCH_QUIET_WAIT (5:
 # before each measurement, wait up to this many seconds for other processes on
 # the machine to go idle; 0 to never wait).
@@ -37,6 +44,8 @@ ROUNDS=${BENCH_ROUNDS:-2}
 CONNS=${BENCH_CONNECTIONS:-64}
 WRK_THREADS=${BENCH_WRK_THREADS:-2}
 STARTUP_RUNS=10
+PERSONS=${BENCH_PERSONS:-1000000}
+PERSON_CONNS=${BENCH_PERSON_CONNECTIONS:-16}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-5}
 HOST=127.0.0.1
 CLK_TCK=$(getconf CLK_TCK)
@@ -388,6 +397,79 @@ R[mem.hwm_kb]=$(vm_kb "$PF_PID" VmHWM)
 log "VmRSS after load ${R[mem.load_kb]} kB (peak ${R[mem.hwm_kb]} kB)"
 stop_pid "$PF_PID"
 
+# --- 4. the registry: demo city, person lookups and search ---------------------------------
+if [ "$PERSONS" -gt 0 ]; then
+    PDB=$TMP/persons.db
+    log "registry: minzheng demo --persons $PERSONS"
+    wait_quiet
+    printf 'Ya-Ce-%s-Mima9\n' "$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')" >"$TMP/demo-password"
+    TIMEV=()
+    [ -x /usr/bin/time ] && TIMEV=(/usr/bin/time -v -o "$OUT/demo.time.txt")
+    t0=$(date +%s%N)
+    "${TIMEV[@]}" "$BIN" demo --db "$PDB" --persons "$PERSONS" --password "$(head -1 "$TMP/demo-password")" \
+        >"$TMP/demo.json" 2>"$OUT/demo.log" || {
+        tail -20 "$OUT/demo.log" >&2
+        die "minzheng demo failed (log above)"
+    }
+    t1=$(date +%s%N)
+    grep -v password "$TMP/demo.json" >"$OUT/demo.json" || sed 's/"password":"[^"]*"/"password":"-"/' "$TMP/demo.json" >"$OUT/demo.json"
+    R[demo.s]=$(calc "($t1 - $t0) / 1e9" 1)
+    R[demo.gen_s]=$(sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p' "$TMP/demo.json")
+    R[demo.size_mb]=$(calc "$(stat -c %s "$PDB") / 1048576" 0)
+    R[demo.rss_kb]=$([ -s "$OUT/demo.time.txt" ] && awk -F': ' '/Maximum resident/ { print $2 }' "$OUT/demo.time.txt" || echo 0)
+    log "demo: ${R[demo.s]} s, ${R[demo.size_mb]} MB, peak RSS $(calc "${R[demo.rss_kb]} / 1024" 0) MB"
+
+    if [ "$AUTH" = token ]; then
+        "$BIN" user-add --db "$PDB" --username bench --password-file "$TMP/password" --scope 120000 \
+            --name 压测 --roles city_officer --no-must-change >"$TMP/user-add.log" 2>&1 ||
+            die "user-add on the demo database failed"
+        if "$BIN" auth-config --help >/dev/null 2>&1; then
+            "$BIN" auth-config --db "$PDB" --set totp_required=0 >"$TMP/auth-config.log" 2>&1 ||
+                die "auth-config on the demo database failed"
+        fi
+    fi
+    start_server registry "$BIN" serve --db "$PDB" --listen "$HOST:0"
+    RG_PID=$SRV_PID
+    RG=http://$HOST:$SRV_PORT
+    CURL=(curl -sS --noproxy '*' --max-time 300)
+    if [ "$AUTH" = token ]; then
+        expect_status 200 "$RG/api/v1/auth/login" -X POST -H 'Content-Type: application/json' \
+            --data-binary "@$TMP/login.json"
+        BENCH_TOKEN=$(jq_token "$TMP/check.body")
+        [ -n "$BENCH_TOKEN" ] || die "login on the demo database answered no token"
+        CURL+=(-H "Authorization: Bearer $BENCH_TOKEN")
+    fi
+    expect_status 200 "$RG/api/v1/persons/$PERSONS"
+    # The query mix: 100 each of name substrings (2-character pieces and whole
+    # names), pinyin initials of whole names, and ID numbers (read through
+    # the API: they are sealed in the database).
+    Q=$TMP/person_queries.tsv
+    sqlite3 "$PDB" "SELECT 'name', CASE WHEN abs(random()) % 2 THEN substr(name, 2, 2) ELSE name END
+                    FROM persons WHERE id IN (SELECT abs(random()) % $PERSONS + 1 FROM persons LIMIT 100)" |
+        tr '|' '\t' >"$Q"
+    sqlite3 "$PDB" "SELECT 'initials', substr(initials, 1, instr(initials || ' ', ' ') - 1)
+                    FROM person_search WHERE person_id IN (SELECT abs(random()) % $PERSONS + 1 FROM persons LIMIT 100)" |
+        tr '|' '\t' >>"$Q"
+    for i in $(seq 1 100); do
+        # (echo: the reply has no final newline, which sed would not add)
+        { "${CURL[@]}" "$RG/api/v1/persons/$(((RANDOM * 32768 + RANDOM) % PERSONS + 1))"; echo; } |
+            sed -n 's/.*"id_number": *"\([0-9X]\{18\}\)".*/id\t\1/p'
+    done >>"$Q"
+    R[person_search.mix]="$(cut -f1 "$Q" | sort | uniq -c | awk '{ printf "%s%d %s", (NR > 1 ? ", " : ""), $1, $2 }')"
+    grep -q "^id	" "$Q" || log "WARNING: no unmasked ID numbers (the account lacks persons.view_sensitive): the mix has no ID lookups"
+    cp "$Q" "$OUT/person_queries.tsv"
+    export BENCH_PERSONS=$PERSONS BENCH_PERSON_QUERIES=$Q
+    # Every text of the mix must answer 200 before it is measured.
+    while IFS=$'\t' read -r kind text; do
+        code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' -G --data-urlencode "q=$text" "$RG/api/v1/persons?size=20")
+        [ "$code" = 200 ] || die "search $kind '$text' answered $code"
+    done <"$Q"
+    run_wrk person_get "$RG_PID" "${RG##*:}" person_get.lua "$PERSON_CONNS"
+    run_wrk person_search "$RG_PID" "${RG##*:}" person_search.lua "$PERSON_CONNS"
+    R[mem.registry_kb]=$(vm_kb "$RG_PID" VmRSS)
+    stop_pid "$RG_PID"
+fi
+
 # --- 3. docs/benchmarks.md -------------------------------------------------------------------
 R[ratio]=$(calc "${R[bare.rps]} / ${R[get.rps]}" 2)
 verdict() { awk "BEGIN { exit !($1) }" && echo "met" || echo "**not met**"; }
@@ -399,6 +481,17 @@ errs() {
 wrk_row() {
     local n=$1 label=$2
     echo "| $label | ${R[$n.rps]} | ${R[$n.p50_ms]} | ${R[$n.p90_ms]} | ${R[$n.p99_ms]} | ${R[$n.max_ms]} | $(errs "$n") | ${R[$n.srv_cpu]} | ${R[$n.us_per_req]} | ${R[$n.wrk_cpu]} | ${R[$n.other_cpu]} |"
+}
+
+# The registry's rows of the results table (none when BENCH_PERSONS=0).
+registry_rows() {
+    [ "$PERSONS" -gt 0 ] || return 0
+    local p95g p95s
+    echo "| \`minzheng demo --persons $PERSONS\` (generation ${R[demo.gen_s]} s; database $(calc "${R[demo.size_mb]} / 1024" 2) GB; peak RSS $(calc "${R[demo.rss_kb]} / 1024" 0) MB) | ${R[demo.s]} s | 14,000,000 in < 300 s, < 2 GB | report (scale: $(calc "${R[demo.s]} * 14000000 / $PERSONS" 0) s at 14M if linear) |"
+    p95g=${R[person_get.p95_ms]:-${R[person_get.p90_ms]}}
+    p95s=${R[person_search.p95_ms]:-${R[person_search.p90_ms]}}
+    echo "| GET /api/v1/persons/{id} on the demo city ($PERSON_CONNS connections; ${R[person_get.rps]} req/s, p99 ${R[person_get.p99_ms]} ms) | p95 $p95g ms | — | report |"
+    echo "| Person search mix, ?q= (${R[person_search.mix]}; $PERSON_CONNS connections; ${R[person_search.rps]} req/s, p99 ${R[person_search.p99_ms]} ms) | p95 $p95s ms | p95 < 50 ms | $(verdict "$p95s < 50") |"
 }
 
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -443,6 +536,7 @@ Reproduce: \`make bench\`.
 | Export CSV, division=$EXPORT_DIV (${R[export_csv.rows]} rows, $(calc "${R[export_csv.bytes]} / 1048576" 1) MB) | ${R[export_csv.s]} s | — | report |
 | Export XLSX, same rows ($(calc "${R[export_xlsx.bytes]} / 1048576" 1) MB) | ${R[export_xlsx.s]} s | — | report |
 | Import CSV, ${R[import.rows]} rows, mode=all | ${R[import.s]} s (${R[import.rps]} rows/s) | — | report |
+$(registry_rows)
 
 ## wrk runs
 
@@ -459,6 +553,8 @@ $(for r in $(seq 1 "$ROUNDS"); do wrk_row "get$r" "platform GET, round $r"; wrk_
 $(wrk_row list_div "list ?division=…&size=20")
 $(wrk_row list_kind "list ?kind=a&size=20&page=N (${R[list_kind.conns]} connections)")
 $(wrk_row create "POST create")
+$([ "$PERSONS" -gt 0 ] && wrk_row person_get "GET /persons/{id} (demo city, $PERSON_CONNS connections)")
+$([ "$PERSONS" -gt 0 ] && wrk_row person_search "GET /persons?q= mix (demo city, $PERSON_CONNS connections)")
 
 Memory of the bare baseline: $(mb "${R[mem.bare_idle_kb]}") MB idle, $(mb "${R[mem.bare_load_kb]}") MB after its runs (anonymous $(mb "${R[mem.bare_load_anon_kb]}") MB, file-backed $(mb "${R[mem.bare_load_file_kb]}") MB: database pages read through mmap count as resident).
 Start-up runs: $(grep -o '[0-9.]* ms' "$OUT/startup.txt" | tr '\n' ' ' | sed 's/ ms /, /g; s/, $/ ms/').

@@ -9,7 +9,7 @@ cd web
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     npm ci --no-audit --no-fund --loglevel=error
 fi
-if [ -f dist/index.html ] && [ -z "$(find src index.html package.json vite.config.* -newer dist/index.html 2>/dev/null | head -1)" ]; then
+if [ -f dist/index.html ] && [ -z "$(find src public scripts index.html package.json package-lock.json vite.config.* -newer dist/index.html 2>/dev/null | head -1)" ]; then
     exit 0
 fi
 npm run --silent build

@@ -31,6 +31,9 @@ int mz_cmd_demo(int argc, char **argv);
 int mz_cmd_audit_verify(int argc, char **argv);
 int mz_cmd_audit_anchor(int argc, char **argv);
 
+/* Monthly assistance payroll (src/cli/cmd_payroll.c): exit 3 on a re-run. */
+int mz_cmd_payroll(int argc, char **argv);
+
 /* Names for a 6-digit division code from a static table (provinces, and every
  * Tianjin district/county code since 2009 including retired ones); NULL if
  * unknown. Used where no database is at hand (check-id). */

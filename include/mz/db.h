@@ -8,7 +8,8 @@
  * mz_db_done()) before the same SQL is prepared again.
  *
  * The backend is chosen by the open spec: a file path (or ":memory:") opens
- * SQLite; "postgresql://..." or "host=..." is reserved for the libpq backend.
+ * SQLite; a libpq connection string ("postgresql://...", "postgres://...",
+ * "host=...", "dbname=...") opens PostgreSQL (src/db/pg.c).
  * Backends implement struct mz_db_ops (src/db/db_internal.h); nothing outside
  * src/db knows which one runs. Dialect differences live in mz_db_dialect().
  */
@@ -35,6 +36,10 @@ struct mz_db_options {
     int busy_timeout_ms;  /* default 5000 */
     bool synchronous_full;/* PRAGMA synchronous=FULL (money, audit); default NORMAL */
 };
+
+/* True if spec names a PostgreSQL server (a libpq connection string) rather
+ * than a SQLite file. */
+bool mz_db_spec_is_postgresql(const char *spec);
 
 /* Open a connection. opts may be NULL for defaults (create=true). */
 int mz_db_open(const char *spec, const struct mz_db_options *opts, struct mz_db **out);
@@ -116,6 +121,7 @@ enum mz_dialect_item {
     MZ_SQL_NOW,              /* an expression for the current UTC time as RFC 3339 text */
     MZ_SQL_BLOB,             /* "BLOB" | "BYTEA" */
     MZ_SQL_NO_INDEX,         /* prefix that keeps a column's index out of a plan: "+" | "" */
+    MZ_SQL_INT64,            /* column type of a 64-bit integer: "INTEGER" | "BIGINT" */
 };
 const char *mz_db_dialect(const struct mz_db *db, enum mz_dialect_item item);
 

@@ -64,6 +64,9 @@ struct mz_field {
     const char *dict;      /* dictionary name for MZ_T_DICT */
     const char *ref;       /* entity name for MZ_T_REF */
     const char *def;       /* default value as JSON text ("0", "\"draft\"") on create */
+    /* Other column headers import accepts for this field besides name and zh,
+     * "|"-separated ("公民身份号码|身份证号"): the layouts staff use. */
+    const char *aliases;
 };
 
 /* Text fields without an explicit max are capped at this many characters. */
@@ -232,6 +235,13 @@ struct mz_app {
      * be NULL (borrowed). Called inside the request's transaction for writes. */
     int (*audit)(struct mz_req *req, const char *action, const char *object, int64_t id,
                  bool success, json_t *detail);
+    /* Dictionaries administrators edit at run time (the registry sets both in
+     * its init; NULL: the declared C tables only). dict_has: is code an item
+     * of dict in force today? dict_items: dict's items in force as a JSON
+     * array of {"code","zh","en"} (new reference), or NULL when the database
+     * holds no items of dict (the declared table is used then). */
+    bool (*dict_has)(struct mz_req *req, const char *dict, const char *code);
+    json_t *(*dict_items)(struct mz_req *req, const char *dict);
 };
 
 /* Call app->audit if set; returns its status (0 when none). */
@@ -265,6 +275,10 @@ void mz_errors_add(json_t *errors, const char *field, const char *code, const ch
  * Returns MZ_OK or MZ_ERR_INVALID with code/message set (static strings). */
 int mz_field_normalise(const struct mz_app *app, const struct mz_field *f, json_t *value,
                        json_t **out, const char **code, const char **message);
+/* The same for a request: dictionary codes are checked through
+ * app->dict_has (the edited dictionaries) when it is set. */
+int mz_field_normalise_req(struct mz_req *req, const struct mz_field *f, json_t *value,
+                           json_t **out, const char **code, const char **message);
 
 /* Create / update / delete through the engine (validation, hooks, history,
  * scope). The caller holds a write transaction. On failure the request holds

@@ -98,6 +98,49 @@ static const char SQL_SCHEMA_SQLITE[] =
     "CREATE TRIGGER mz_audit_settings_keep BEFORE DELETE ON mz_audit_settings"
     " BEGIN SELECT RAISE(ABORT, 'audit settings cannot be deleted'); END;";
 
+/* The PostgreSQL schema: the same table, indexes and settings; the same four
+ * rules as PL/pgSQL triggers (plus TRUNCATE refused), raising SQLSTATE 23000
+ * as SQLite's RAISE(ABORT) gives a constraint error. */
+static const char SQL_SCHEMA_PG[] =
+    "CREATE TABLE mz_audit (seq BIGINT PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL,"
+    " roles TEXT, ip TEXT, action TEXT NOT NULL, object TEXT, object_id BIGINT,"
+    " result TEXT NOT NULL CHECK (result IN ('ok', 'fail')), detail TEXT,"
+    " prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
+    "CREATE INDEX ix_mz_audit_at ON mz_audit(at);"
+    "CREATE INDEX ix_mz_audit_actor ON mz_audit(actor, seq);"
+    "CREATE INDEX ix_mz_audit_action ON mz_audit(action, seq);"
+    "CREATE INDEX ix_mz_audit_object ON mz_audit(object, object_id);"
+    "CREATE TABLE mz_audit_settings (name TEXT PRIMARY KEY, value BIGINT NOT NULL);"
+    "INSERT INTO mz_audit_settings (name, value) VALUES ('retention_days', 180);"
+    "CREATE FUNCTION mz_audit_guard() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " IF TG_OP <> 'DELETE' THEN RAISE EXCEPTION 'mz_audit is append-only'"
+    "  USING ERRCODE = 'integrity_constraint_violation'; END IF;"
+    " IF OLD.at > to_char((clock_timestamp() AT TIME ZONE 'UTC') - make_interval(days =>"
+    "  greatest(180, coalesce((SELECT value FROM mz_audit_settings"
+    "  WHERE name = 'retention_days'), 180))::int), 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') THEN"
+    "  RAISE EXCEPTION 'mz_audit entries are kept for the retention period'"
+    "  USING ERRCODE = 'integrity_constraint_violation'; END IF;"
+    " RETURN OLD; END $$;"
+    "CREATE TRIGGER mz_audit_guard BEFORE UPDATE OR DELETE ON mz_audit"
+    " FOR EACH ROW EXECUTE FUNCTION mz_audit_guard();"
+    "CREATE FUNCTION mz_audit_settings_guard() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " IF TG_OP = 'DELETE' OR TG_OP = 'TRUNCATE' THEN"
+    "  RAISE EXCEPTION 'audit settings cannot be deleted'"
+    "  USING ERRCODE = 'integrity_constraint_violation'; END IF;"
+    " IF NEW.name = 'retention_days' AND NEW.value < 180 THEN"
+    "  RAISE EXCEPTION 'audit retention cannot be below 180 days'"
+    "  USING ERRCODE = 'integrity_constraint_violation'; END IF;"
+    " RETURN NEW; END $$;"
+    "CREATE TRIGGER mz_audit_settings_guard BEFORE UPDATE OR DELETE ON mz_audit_settings"
+    " FOR EACH ROW EXECUTE FUNCTION mz_audit_settings_guard();"
+    "CREATE FUNCTION mz_audit_no_truncate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " RAISE EXCEPTION 'mz_audit cannot be truncated'"
+    "  USING ERRCODE = 'integrity_constraint_violation'; END $$;"
+    "CREATE TRIGGER mz_audit_no_truncate BEFORE TRUNCATE ON mz_audit"
+    " FOR EACH STATEMENT EXECUTE FUNCTION mz_audit_no_truncate();"
+    "CREATE TRIGGER mz_audit_settings_no_truncate BEFORE TRUNCATE ON mz_audit_settings"
+    " FOR EACH STATEMENT EXECUTE FUNCTION mz_audit_no_truncate();";
+
 /* --- tunables -------------------------------------------------------------------- */
 
 #define QUEUE_BATCH       256   /* flush at once when this many events wait */
@@ -1241,15 +1284,11 @@ static const struct mz_menu audit_menus[] = {
 
 /* --- module ---------------------------------------------------------------------- */
 
-/* Migration 1: the table, settings and append-only triggers (SQLite; the
- * PostgreSQL rules come with that backend, see the file comment). */
+/* Migration 1: the table, settings and append-only triggers, in the
+ * backend's dialect (triggers are not portable SQL). */
 static int migrate_schema(struct mz_db *db)
 {
-    if (mz_db_kind(db) != MZ_DB_SQLITE) {
-        mz_error("audit: the schema exists for sqlite only so far");
-        return MZ_ERR_INVALID;
-    }
-    int rc = mz_db_exec(db, SQL_SCHEMA_SQLITE);
+    int rc = mz_db_exec(db, mz_db_kind(db) == MZ_DB_POSTGRESQL ? SQL_SCHEMA_PG : SQL_SCHEMA_SQLITE);
     if (rc != MZ_OK)
         mz_error("audit: creating the schema failed: %s", mz_db_errmsg(db));
     return rc;

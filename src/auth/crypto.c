@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "mz/crypto.h"
+#include "mz/db.h"
 
 #define MAX_VERSIONS 16
 #define KDF_CONTEXT "minzheng"
@@ -211,6 +212,9 @@ int mz_crypto_add_version(const char *path)
 
 char *mz_crypto_default_path(const char *db_path)
 {
+    /* A PostgreSQL conninfo is no path: the key file is ./minzheng.key. */
+    if (mz_db_spec_is_postgresql(db_path))
+        return mz_xstrdup("minzheng.key");
     const char *slash = strrchr(db_path, '/');
     size_t dir = slash ? (size_t)(slash - db_path) : 0;
     char *p = mz_xmalloc(dir + 32);

@@ -6,6 +6,14 @@
  * function, so every command answers --help, accepts --opt VALUE and
  * --opt=VALUE, and rejects unknown options with exit status 2. Environment
  * variables (MZ_DB, MZ_PG, MZ_LISTEN) give defaults the options override.
+ *
+ * The database is a SQLite file (--db FILE) or a PostgreSQL server (--pg
+ * CONNINFO, a libpq connection string: "postgresql://user@host/db" or
+ * "host=... dbname=..."); --pg wins when both are given. The conninfo is the
+ * database spec mz_db_open() routes to the libpq backend, and it is never
+ * printed (it may hold a password). With PostgreSQL the key file defaults
+ * to MZ_KEY_FILE, else ./minzheng.key (there is no database file to sit
+ * beside); every server of one database needs the same key file.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -112,25 +120,39 @@ static int parse_options(int argc, char **argv, const char *summary, struct cli_
 static const struct mz_module *const *cli_extra;
 static size_t cli_nextra;
 
-/* Refuse a PostgreSQL connection string until that backend exists. */
-static int refuse_pg(const char *command, const char *pg)
+/* Make --pg CONNINFO (or MZ_PG) the database spec when given: it must be a
+ * libpq connection string. 0, or 2 after a message. */
+static int use_pg(const char *command, const char *pg, const char **db_path)
 {
     if (pg == NULL)
         return 0;
-    fprintf(stderr,
-            "minzheng %s: the PostgreSQL backend is not built into this version; use --db FILE\n",
-            command);
-    return 2;
+    if (!mz_db_spec_is_postgresql(pg)) {
+        fprintf(stderr,
+                "minzheng %s: --pg needs a libpq connection string (postgresql://... or "
+                "host=... dbname=...)\n",
+                command);
+        return 2;
+    }
+    *db_path = pg;
+    return 0;
+}
+
+/* How a database is named in messages: a conninfo may hold a password. */
+static const char *db_label(const char *spec)
+{
+    return mz_db_spec_is_postgresql(spec) ? "(postgresql connection)" : spec;
 }
 
 /* Check that the database path can be used: its directory exists. */
 static int check_db_path(const char *command, const char *path)
 {
     if (path == NULL) {
-        fprintf(stderr, "minzheng %s: --db FILE is required (or set MZ_DB)\n", command);
+        fprintf(stderr, "minzheng %s: --db FILE or --pg CONNINFO is required (or set MZ_DB or "
+                        "MZ_PG)\n",
+                command);
         return 2;
     }
-    if (strcmp(path, ":memory:") == 0)
+    if (strcmp(path, ":memory:") == 0 || mz_db_spec_is_postgresql(path))
         return 0;
     char dir[4096];
     snprintf(dir, sizeof(dir), "%s", path);
@@ -189,10 +211,11 @@ static int load_keys(const char *command, const char *db_path, const char *key_p
         const char *params[] = {v};
         snprintf(v, sizeof(v), "%d", mz_crypto_latest());
         struct mz_stmt *st;
-        rc = mz_db_prepare(db,
-                           "INSERT INTO mz_keystate (id, version, changed_at) VALUES (1, ?, "
-                           "strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
-                           &st);
+        char sql[256];
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO mz_keystate (id, version, changed_at) VALUES (1, ?, %s)",
+                 mz_db_dialect(db, MZ_SQL_NOW));
+        rc = mz_db_prepare(db, sql, &st);
         if (rc == MZ_OK) {
             mz_db_bind_text(st, 1, params[0]);
             rc = mz_db_step(st) == MZ_DONE ? MZ_OK : MZ_ERR_DB;
@@ -218,14 +241,14 @@ int mz_cli_open(const char *command, struct mz_app *app, const char *db_path,
         return 2;
     int rc = mz_db_open(db_path, &o, &db);
     if (rc != MZ_OK) {
-        fprintf(stderr, "minzheng %s: cannot open database '%s'%s\n", command, db_path,
-                create ? "" : " (run init first)");
+        fprintf(stderr, "minzheng %s: cannot open database '%s'%s\n", command,
+                db_label(db_path), create ? "" : " (run init first)");
         return 2;
     }
     rc = mz_app_migrate(app, db, &applied);
     if (rc != MZ_OK) {
-        fprintf(stderr, "minzheng %s: migrating '%s' failed: %s\n", command, db_path,
-                mz_db_errmsg(db));
+        fprintf(stderr, "minzheng %s: migrating '%s' failed: %s\n", command,
+                db_label(db_path), mz_db_errmsg(db));
         mz_db_close(db);
         return 2;
     }
@@ -305,7 +328,7 @@ static int cmd_init(int argc, char **argv)
     const char *db_path = NULL, *pg = NULL, *key = NULL, *admin_pw_file = NULL;
     struct cli_option opts[] = {
         {"db", "FILE", "SQLite database file to create or migrate", &db_path, "MZ_DB"},
-        {"pg", "CONNINFO", "PostgreSQL connection (not yet supported)", &pg, "MZ_PG"},
+        {"pg", "CONNINFO", "PostgreSQL connection string (instead of --db)", &pg, "MZ_PG"},
         {"key-file", "FILE", "data-encryption key (created if missing)", &key, "MZ_KEY_FILE"},
         {"admin-password-file", "FILE",
          "initial password(s) of sysadmin, secadmin, auditadmin (one line, or three)",
@@ -315,7 +338,7 @@ static int cmd_init(int argc, char **argv)
                            MZ_ARRAY_LEN(opts));
     if (rc >= 0)
         return rc;
-    if (refuse_pg(argv[0], pg) || check_db_path(argv[0], db_path))
+    if (use_pg(argv[0], pg, &db_path) || check_db_path(argv[0], db_path))
         return 2;
     struct mz_app app;
     if (mz_app_init(&app, db_path, cli_extra, cli_nextra) != MZ_OK) {
@@ -402,7 +425,7 @@ static int cmd_serve(int argc, char **argv)
                *access_log = NULL, *threads = NULL, *key = NULL;
     struct cli_option opts[] = {
         {"db", "FILE", "SQLite database file", &db_path, "MZ_DB"},
-        {"pg", "CONNINFO", "PostgreSQL connection (not yet supported)", &pg, "MZ_PG"},
+        {"pg", "CONNINFO", "PostgreSQL connection string (instead of --db)", &pg, "MZ_PG"},
         {"listen", "HOST:PORT", "address to listen on (default 127.0.0.1:8080)", &listen,
          "MZ_LISTEN"},
         {"web", "DIR", "built web app to serve (default web/dist if present)", &web, "MZ_WEB"},
@@ -414,7 +437,7 @@ static int cmd_serve(int argc, char **argv)
     int rc = parse_options(argc, argv, "Serve the platform over HTTP.", opts, MZ_ARRAY_LEN(opts));
     if (rc >= 0)
         return rc;
-    if (refuse_pg(argv[0], pg) || check_db_path(argv[0], db_path))
+    if (use_pg(argv[0], pg, &db_path) || check_db_path(argv[0], db_path))
         return 2;
     int nthreads = 0;
     if (threads) {
@@ -479,18 +502,24 @@ static int cmd_serve(int argc, char **argv)
 /* minzheng backup */
 static int cmd_backup(int argc, char **argv)
 {
-    const char *db_path = NULL, *to = NULL;
+    const char *db_path = NULL, *to = NULL, *pg = NULL;
     struct cli_option opts[] = {
         {"db", "FILE", "database to back up (may be in use)", &db_path, "MZ_DB"},
+        {"pg", "CONNINFO", "PostgreSQL connection string (refused: use pg_dump)", &pg, "MZ_PG"},
         {"to", "FILE", "backup file to write (verified by an integrity check)", &to, NULL},
     };
     int rc = parse_options(argc, argv, "Online backup of a database, verified.", opts,
                            MZ_ARRAY_LEN(opts));
     if (rc >= 0)
         return rc;
-    if (check_db_path(argv[0], db_path))
+    if (use_pg(argv[0], pg, &db_path) || check_db_path(argv[0], db_path))
         return 2;
-    if (to == NULL || check_db_path(argv[0], to)) {
+    if (mz_db_spec_is_postgresql(db_path)) {
+        fprintf(stderr, "minzheng backup: a postgresql database is backed up with pg_dump (or "
+                        "the server's base backups), not by minzheng\n");
+        return 2;
+    }
+    if (to == NULL || check_db_path(argv[0], to) || mz_db_spec_is_postgresql(to)) {
         fprintf(stderr, "minzheng backup: --to FILE is required (in an existing directory)\n");
         return 2;
     }
@@ -618,9 +647,10 @@ out:
 /* minzheng rekey */
 static int cmd_rekey(int argc, char **argv)
 {
-    const char *db_path = NULL, *key = NULL;
+    const char *db_path = NULL, *key = NULL, *pg = NULL;
     struct cli_option opts[] = {
         {"db", "FILE", "database whose sealed values are re-encrypted", &db_path, "MZ_DB"},
+        {"pg", "CONNINFO", "PostgreSQL connection string (instead of --db)", &pg, "MZ_PG"},
         {"key-file", "FILE", "data-encryption key file (a new version is appended)", &key,
          "MZ_KEY_FILE"},
     };
@@ -631,6 +661,8 @@ static int cmd_rekey(int argc, char **argv)
                            opts, MZ_ARRAY_LEN(opts));
     if (rc >= 0)
         return rc;
+    if (use_pg(argv[0], pg, &db_path))
+        return 2;
     struct mz_app app;
     if (mz_app_init(&app, db_path, cli_extra, cli_nextra) != MZ_OK)
         return 2;
@@ -655,10 +687,10 @@ static int cmd_rekey(int argc, char **argv)
         snprintf(v, sizeof(v), "%d", mz_crypto_version());
         const char *params[] = {v};
         struct mz_stmt *st;
-        rc = mz_db_prepare(db,
-                           "UPDATE mz_keystate SET version = ?, changed_at = "
-                           "strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = 1",
-                           &st);
+        char sql[256];
+        snprintf(sql, sizeof(sql), "UPDATE mz_keystate SET version = ?, changed_at = %s WHERE id = 1",
+                 mz_db_dialect(db, MZ_SQL_NOW));
+        rc = mz_db_prepare(db, sql, &st);
         if (rc == MZ_OK) {
             mz_db_bind_text(st, 1, params[0]);
             rc = mz_db_step(st) == MZ_DONE ? MZ_OK : MZ_ERR_DB;
@@ -701,6 +733,7 @@ static const struct cli_command commands[] = {
     {"rekey", cmd_rekey, "rotate the data-encryption key and re-seal personal data"},
     {"audit-verify", mz_cmd_audit_verify, "verify the audit log's hash chain"},
     {"audit-anchor", mz_cmd_audit_anchor, "export the audit chain head (daily anchor)"},
+    {"payroll", mz_cmd_payroll, "monthly social-assistance payroll run"},
 };
 
 /* Top-level usage. */

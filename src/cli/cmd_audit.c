@@ -58,6 +58,7 @@ static int audit_parse(int argc, char **argv, bool verify, struct audit_opts *o)
         const char **value;
     } known[] = {
         {"db", &o->db},
+        {"pg", &o->db}, /* a PostgreSQL connection string */
         {"key-file", &o->key_file},
         {verify ? "anchor" : "to", verify ? &o->anchor : &o->to},
     };

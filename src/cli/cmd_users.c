@@ -63,12 +63,13 @@ static struct mz_db *open_db(const char *command, const char *path)
     struct mz_db_options o = {.create = false, .busy_timeout_ms = 5000};
     struct mz_db *db = NULL;
     if (path == NULL) {
-        fprintf(stderr, "minzheng %s: --db FILE is required (or set MZ_DB)\n", command);
+        fprintf(stderr, "minzheng %s: --db FILE or --pg CONNINFO is required (or set MZ_DB)\n",
+                command);
         return NULL;
     }
     if (mz_db_open(path, &o, &db) != MZ_OK || !mz_db_table_exists(db, "mz_auth_credentials")) {
         fprintf(stderr, "minzheng %s: '%s' is not an initialised database (run init)\n", command,
-                path);
+                mz_db_spec_is_postgresql(path) ? "(postgresql connection)" : path);
         mz_db_close(db);
         return NULL;
     }
@@ -80,7 +81,8 @@ int mz_cmd_user_add(int argc, char **argv)
     const char *db_path = getenv("MZ_DB"), *username = NULL, *name = NULL, *pw_file = NULL,
                *roles = "", *scope = NULL, *no_change = NULL;
     struct opt opts[] = {
-        {"db", &db_path, false},         {"username", &username, false},
+        {"db", &db_path, false},         {"pg", &db_path, false},
+        {"username", &username, false},
         {"name", &name, false},          {"password-file", &pw_file, false},
         {"roles", &roles, false},        {"scope", &scope, false},
         {"no-must-change", &no_change, true},
@@ -132,7 +134,7 @@ int mz_cmd_user_add(int argc, char **argv)
 int mz_cmd_auth_config(int argc, char **argv)
 {
     const char *db_path = getenv("MZ_DB"), *set = NULL;
-    struct opt opts[] = {{"db", &db_path, false}, {"set", &set, false}};
+    struct opt opts[] = {{"db", &db_path, false}, {"pg", &db_path, false}, {"set", &set, false}};
     static const char usage[] =
         "usage: minzheng auth-config --db FILE [--set KEY=VALUE]\n\n"
         "Show the login and password policy as JSON, or set one value first.\n"

@@ -120,10 +120,10 @@ static bool fault_hit(struct mz_db *db)
 /* --- open and close ------------------------------------------------------------- */
 
 /* True if spec names a PostgreSQL server rather than a SQLite file. */
-static bool spec_is_postgresql(const char *spec)
+bool mz_db_spec_is_postgresql(const char *spec)
 {
-    return strncmp(spec, "postgresql://", 13) == 0 || strncmp(spec, "postgres://", 11) == 0 ||
-           strncmp(spec, "host=", 5) == 0 || strncmp(spec, "dbname=", 7) == 0;
+    return spec != NULL && (strncmp(spec, "postgresql://", 13) == 0 || strncmp(spec, "postgres://", 11) == 0 ||
+           strncmp(spec, "host=", 5) == 0 || strncmp(spec, "dbname=", 7) == 0);
 }
 
 /* Pick the backend by spec, apply the default options and open. Failures are
@@ -142,11 +142,9 @@ int mz_db_open(const char *spec, const struct mz_db_options *opts, struct mz_db 
         mz_error("cannot open database: no database given");
         return MZ_ERR_INVALID;
     }
-    if (spec_is_postgresql(spec)) {
-        /* The spec may hold a password: it is not logged. */
-        mz_error("cannot open database: postgresql backend not built");
-        return MZ_ERR_INVALID;
-    }
+    /* A PostgreSQL spec may hold a password: it is never logged. */
+    if (mz_db_spec_is_postgresql(spec))
+        ops = &mz_db_pg_ops;
     if (opts != NULL)
         options = *opts;
     if (options.busy_timeout_ms <= 0)
@@ -470,8 +468,14 @@ static int begin_common(struct mz_db *db, bool write)
     if (fault_hit(db))
         return MZ_ERR_DB;
     rc = db->ops->exec(db->handle, write ? db->ops->sql_begin_write : db->ops->sql_begin);
-    if (rc != MZ_OK)
+    if (rc != MZ_OK) {
+        /* A begin of several statements (PostgreSQL: BEGIN, then the write
+         * lock) may fail after the transaction opened: close it again. */
+        if (db->ops->in_transaction(db->handle) &&
+            db->ops->exec(db->handle, db->ops->sql_rollback) != MZ_OK)
+            mz_error("rollback after a failed begin failed");
         return backend_result(db, rc);
+    }
     db->txn = write ? MZ_DB_TXN_WRITE : MZ_DB_TXN_READ;
     return MZ_OK;
 }
@@ -651,7 +655,7 @@ int mz_db_restore(const char *from_path, const char *to_path)
     int rc;
 
     if (from_path == NULL || to_path == NULL || from_path[0] == '\0' || to_path[0] == '\0' ||
-        spec_is_postgresql(from_path) || spec_is_postgresql(to_path) ||
+        mz_db_spec_is_postgresql(from_path) || mz_db_spec_is_postgresql(to_path) ||
         strcmp(from_path, ":memory:") == 0 || strcmp(to_path, ":memory:") == 0) {
         mz_error("restore: source and target must be sqlite database files");
         rc = MZ_ERR_INVALID;

@@ -3,7 +3,7 @@
  *
  * db.c owns everything backends have in common: the statement cache, the
  * transaction state, fault injection, migrations and the error message of
- * failures it detects itself. A backend (sqlite.c now, pg.c later) implements
+ * failures it detects itself. A backend (sqlite.c, pg.c) implements
  * struct mz_db_ops over opaque handles and knows nothing of struct mz_db, so
  * adding one touches no caller: db.c picks the ops by the open spec.
  *
@@ -99,6 +99,8 @@ struct mz_db_ops {
 
 /* The SQLite backend (sqlite.c). */
 extern const struct mz_db_ops mz_db_sqlite_ops;
+/* The PostgreSQL backend (pg.c). */
+extern const struct mz_db_ops mz_db_pg_ops;
 
 /* Transaction state of a connection as db.c sees it. */
 enum mz_db_txn {

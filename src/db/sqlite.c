@@ -737,6 +737,8 @@ static const char *sqlite_dialect(enum mz_dialect_item item)
         return "+";
     case MZ_SQL_BLOB:
         return "BLOB";
+    case MZ_SQL_INT64:
+        return "INTEGER";
     }
     return NULL;
 }

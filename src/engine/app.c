@@ -18,24 +18,59 @@
 
 #include "engine/engine_internal.h"
 
-/* Tables the engine itself needs. */
+/* Run a migration's DDL after putting the dialect's words in: every "%1$s"
+ * becomes the auto-numbered primary key, every "%2$s" the 64-bit integer type. */
+static int engine_ddl(struct mz_db *db, const char *fmt)
+{
+    struct mz_buf sql;
+    int rc;
+
+    mz_buf_init(&sql, 0);
+    for (const char *p = fmt; *p != '\0'; p++) {
+        if (p[0] == '%' && (p[1] == '1' || p[1] == '2') && p[2] == '$' && p[3] == 's') {
+            mz_buf_puts(&sql, mz_db_dialect(db, p[1] == '1' ? MZ_SQL_AUTOINCREMENT_PK
+                                                            : MZ_SQL_INT64));
+            p += 3;
+        } else {
+            mz_buf_append(&sql, p, 1);
+        }
+    }
+    rc = mz_db_exec(db, sql.data);
+    mz_buf_free(&sql);
+    return rc;
+}
+
+/* Engine step 1: the change history of every entity row. */
+static int engine_history(struct mz_db *db)
+{
+    return engine_ddl(db, "CREATE TABLE mz_history (id %1$s, entity TEXT NOT NULL,"
+                          " row_id %2$s NOT NULL, version %2$s NOT NULL, action TEXT NOT NULL,"
+                          " actor TEXT NOT NULL, at TEXT NOT NULL, changes TEXT, comment TEXT);"
+                          "CREATE INDEX ix_mz_history_row ON mz_history(entity, row_id, id);");
+}
+
+/* Engine step 2: workflow transitions. */
+static int engine_transitions(struct mz_db *db)
+{
+    return engine_ddl(db, "CREATE TABLE mz_transitions (id %1$s, entity TEXT NOT NULL,"
+                          " row_id %2$s NOT NULL, from_state TEXT NOT NULL, to_state TEXT NOT NULL,"
+                          " action TEXT NOT NULL, actor TEXT NOT NULL, at TEXT NOT NULL,"
+                          " comment TEXT);"
+                          "CREATE INDEX ix_mz_transitions_row ON mz_transitions(entity, row_id, id);");
+}
+
+/* Engine step 3: the key version in use (one row; its id is given, not numbered). */
+static int engine_keystate(struct mz_db *db)
+{
+    return engine_ddl(db, "CREATE TABLE mz_keystate (id %2$s PRIMARY KEY CHECK (id = 1),"
+                          " version %2$s NOT NULL, changed_at TEXT NOT NULL);");
+}
+
+/* Tables the engine itself needs (DDL through engine_ddl for the dialect). */
 const struct mz_migration mz_engine_migrations[] = {
-    {1, "history",
-     "CREATE TABLE mz_history (id INTEGER PRIMARY KEY, entity TEXT NOT NULL,"
-     " row_id INTEGER NOT NULL, version INTEGER NOT NULL, action TEXT NOT NULL,"
-     " actor TEXT NOT NULL, at TEXT NOT NULL, changes TEXT, comment TEXT);"
-     "CREATE INDEX ix_mz_history_row ON mz_history(entity, row_id, id);",
-     NULL},
-    {2, "transitions",
-     "CREATE TABLE mz_transitions (id INTEGER PRIMARY KEY, entity TEXT NOT NULL,"
-     " row_id INTEGER NOT NULL, from_state TEXT NOT NULL, to_state TEXT NOT NULL,"
-     " action TEXT NOT NULL, actor TEXT NOT NULL, at TEXT NOT NULL, comment TEXT);"
-     "CREATE INDEX ix_mz_transitions_row ON mz_transitions(entity, row_id, id);",
-     NULL},
-    {3, "keystate",
-     "CREATE TABLE mz_keystate (id INTEGER PRIMARY KEY CHECK (id = 1),"
-     " version INTEGER NOT NULL, changed_at TEXT NOT NULL);",
-     NULL},
+    {1, "history", NULL, engine_history},
+    {2, "transitions", NULL, engine_transitions},
+    {3, "keystate", NULL, engine_keystate},
 };
 const size_t mz_engine_migration_count = MZ_ARRAY_LEN(mz_engine_migrations);
 
@@ -281,10 +316,11 @@ void mz_app_free(struct mz_app *app)
     memset(app, 0, sizeof(*app));
 }
 
-/* SQL column type of a field. */
-static const char *column_type(const struct mz_field *f)
+/* SQL column type of a field (integers are 64-bit on every backend). */
+static const char *column_type(struct mz_db *db, const struct mz_field *f)
 {
-    return mz_field_is_integer(f) && !mz_field_sealed(f) ? "INTEGER" : "TEXT";
+    return mz_field_is_integer(f) && !mz_field_sealed(f) ? mz_db_dialect(db, MZ_SQL_INT64)
+                                                         : "TEXT";
 }
 
 /* Does the field get a plain index? */
@@ -317,11 +353,13 @@ int mz_engine_migrate_entity(struct mz_db *db, const struct mz_entity *e, int *a
      * its own recorded step (module "entity:<name>.<field>"), so a field added
      * to the declaration later becomes an ALTER TABLE on the next init. */
     mz_buf_printf(&sql,
-                  "CREATE TABLE IF NOT EXISTS %s (id INTEGER PRIMARY KEY,"
-                  " version INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL,"
+                  "CREATE TABLE IF NOT EXISTS %s (id %s,"
+                  " version %s NOT NULL DEFAULT 1, created_at TEXT NOT NULL,"
                   " updated_at TEXT NOT NULL, created_by TEXT, updated_by TEXT,"
                   " deleted_at TEXT%s)",
-                  e->name, e->workflow ? ", state TEXT NOT NULL, state_due TEXT" : "");
+                  e->name, mz_db_dialect(db, MZ_SQL_AUTOINCREMENT_PK),
+                  mz_db_dialect(db, MZ_SQL_INT64),
+                  e->workflow ? ", state TEXT NOT NULL, state_due TEXT" : "");
     rc = entity_step(db, module, 1, "create table", sql.data, applied);
     if (rc != MZ_OK)
         goto out;
@@ -330,7 +368,7 @@ int mz_engine_migrate_entity(struct mz_db *db, const struct mz_entity *e, int *a
         char colmod[160];
         snprintf(colmod, sizeof(colmod), "%s.%s", module, f->name);
         mz_buf_reset(&sql);
-        mz_buf_printf(&sql, "ALTER TABLE %s ADD COLUMN %s %s", e->name, f->name, column_type(f));
+        mz_buf_printf(&sql, "ALTER TABLE %s ADD COLUMN %s %s", e->name, f->name, column_type(db, f));
         if (mz_field_sealed(f))
             mz_buf_printf(&sql, "; ALTER TABLE %s ADD COLUMN %s_bidx TEXT", e->name, f->name);
         rc = entity_step(db, colmod, 1, "add column", sql.data, applied);

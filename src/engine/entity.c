@@ -259,7 +259,8 @@ static void take_value(struct mz_req *req, const struct mz_entity *e, const char
     /* An empty string means "no value" for optional text-like fields. */
     if (json_is_string(value) && json_string_length(value) == 0 && f->type != MZ_T_JSON)
         value = NULL;
-    if (mz_field_normalise(req->app, f, value, &norm, &code, &message) != MZ_OK) {
+    /* With the request: dictionary codes as administrators edited them. */
+    if (mz_field_normalise_req(req, f, value, &norm, &code, &message) != MZ_OK) {
         mz_errors_add(errors, key, code, message);
         return;
     }
@@ -434,7 +435,7 @@ int mz_entity_create_collect(struct mz_req *req, const struct mz_entity *e, json
         }
         json_t *d = json_loads(f->def, JSON_DECODE_ANY, NULL), *norm = NULL;
         const char *code, *message;
-        if (d && mz_field_normalise(req->app, f, d, &norm, &code, &message) == MZ_OK)
+        if (d && mz_field_normalise_req(req, f, d, &norm, &code, &message) == MZ_OK)
             json_object_set_new(row, f->name, norm);
         else
             json_object_set_new(row, f->name, json_null());

@@ -82,9 +82,17 @@ static bool pattern_match(const char *pattern, const char *text)
     return e->ok && regexec(&e->re, text, 0, NULL, 0) == 0;
 }
 
-/* Is code one of the dictionary's items? */
-static bool dict_has(const struct mz_dict *d, const char *code)
+/* Is code one of dictionary `name`'s items? With a request and the app's
+ * dict_has hook (the registry: the dictionary_items administrators edit),
+ * the hook decides; otherwise the declared C table. */
+static bool dict_has(const struct mz_app *app, struct mz_req *req, const char *name,
+                     const char *code)
 {
+    if (req != NULL && app->dict_has != NULL)
+        return app->dict_has(req, name, code);
+    const struct mz_dict *d = mz_app_dict(app, name);
+    if (d == NULL)
+        return false;
     for (size_t i = 0; i < d->nitems; i++) {
         if (strcmp(d->items[i].code, code) == 0)
             return true;
@@ -136,9 +144,11 @@ static bool datetime_to_utc(const char *s, char out[40])
     return true;
 }
 
-/* Normalise a text-like value; the caller has checked it is a JSON string. */
-static int normalise_string(const struct mz_app *app, const struct mz_field *f, const char *s,
-                            size_t len, json_t **out, const char **code, const char **message)
+/* Normalise a text-like value; the caller has checked it is a JSON string.
+ * req may be NULL (no request: dictionaries from the C tables). */
+static int normalise_string(const struct mz_app *app, struct mz_req *req, const struct mz_field *f,
+                            const char *s, size_t len, json_t **out, const char **code,
+                            const char **message)
 {
     const char *reason = NULL;
     char buf[32];
@@ -170,8 +180,7 @@ static int normalise_string(const struct mz_app *app, const struct mz_field *f, 
         return MZ_OK;
     }
     case MZ_T_DICT: {
-        const struct mz_dict *d = mz_app_dict(app, f->dict);
-        if (d == NULL || !dict_has(d, s))
+        if (f->dict == NULL || !dict_has(app, req, f->dict, s))
             FAIL("not_in_dictionary", "不是字典中的有效代码");
         break;
     }
@@ -211,8 +220,9 @@ static int normalise_string(const struct mz_app *app, const struct mz_field *f, 
     return MZ_OK;
 }
 
-int mz_field_normalise(const struct mz_app *app, const struct mz_field *f, json_t *value,
-                       json_t **out, const char **code, const char **message)
+/* mz_field_normalise and mz_field_normalise_req: req may be NULL. */
+static int field_normalise(const struct mz_app *app, struct mz_req *req, const struct mz_field *f,
+                           json_t *value, json_t **out, const char **code, const char **message)
 {
     *out = NULL;
     if (value == NULL || json_is_null(value)) {
@@ -254,9 +264,21 @@ int mz_field_normalise(const struct mz_app *app, const struct mz_field *f, json_
     default:
         if (!json_is_string(value))
             FAIL("type", "应为文本");
-        return normalise_string(app, f, json_string_value(value), json_string_length(value), out,
-                                code, message);
+        return normalise_string(app, req, f, json_string_value(value), json_string_length(value),
+                                out, code, message);
     }
+}
+
+int mz_field_normalise(const struct mz_app *app, const struct mz_field *f, json_t *value,
+                       json_t **out, const char **code, const char **message)
+{
+    return field_normalise(app, NULL, f, value, out, code, message);
+}
+
+int mz_field_normalise_req(struct mz_req *req, const struct mz_field *f, json_t *value,
+                           json_t **out, const char **code, const char **message)
+{
+    return field_normalise(req->app, req, f, value, out, code, message);
 }
 
 bool mz_field_sealed(const struct mz_field *f)

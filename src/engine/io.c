@@ -2,7 +2,9 @@
  *
  * The body of POST /api/v1/<entity>/import is the file itself. It is spooled to
  * a temporary file and read row by row (mz_table_*), so memory stays flat for
- * large files. The header row maps columns to fields by name or Chinese label.
+ * large files. The header row maps columns to fields by name, Chinese label or
+ * one of the field's aliases; a dictionary cell may hold a code or a label
+ * (男, 汉族), turned into the code.
  * Each data row is validated exactly as an API create (same code path:
  * mz_entity_create_collect) inside a SAVEPOINT, so a failing row leaves no
  * trace. mode=all (default) imports nothing if any row fails: the request's
@@ -45,8 +47,60 @@ static const char *trim(struct mz_arena *a, const char *s)
     return mz_arena_strndup(a, s, n);
 }
 
-/* A cell's text as the JSON value the field expects, or NULL with *reason. */
-static json_t *cell_value(const struct mz_field *f, const char *cell, const char **reason)
+/* Is name one of the "|"-separated aliases? */
+static bool alias_match(const char *aliases, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = aliases; p && *p;) {
+        const char *end = strchr(p, '|');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0)
+            return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+/* For an MZ_T_DICT column: an object mapping each item's code, zh and en
+ * label to its code (codes win over a label spelled like another code), so
+ * cells may hold 男 or 汉族 as staff write them. The items are the app's
+ * dictionary as edited (app->dict_items) or else the declared table. */
+static json_t *dict_labels(struct mz_req *req, const struct mz_field *f)
+{
+    json_t *map = json_object();
+    json_t *items = req->app->dict_items ? req->app->dict_items(req, f->dict) : NULL;
+    if (items == NULL) {
+        const struct mz_dict *d = mz_app_dict(req->app, f->dict);
+        items = json_array();
+        for (size_t i = 0; d && i < d->nitems; i++)
+            json_array_append_new(items, json_pack("{s:s,s:s?,s:s?}", "code", d->items[i].code,
+                                                   "zh", d->items[i].zh, "en", d->items[i].en));
+    }
+    size_t i;
+    json_t *x;
+    json_array_foreach(items, i, x) {
+        json_t *code = json_object_get(x, "code");
+        const char *zh = json_string_value(json_object_get(x, "zh"));
+        const char *en = json_string_value(json_object_get(x, "en"));
+        if (zh && *zh)
+            json_object_set(map, zh, code);
+        if (en && *en)
+            json_object_set(map, en, code);
+    }
+    json_array_foreach(items, i, x) {
+        json_t *code = json_object_get(x, "code");
+        if (json_is_string(code))
+            json_object_set(map, json_string_value(code), code);
+    }
+    json_decref(items);
+    return map;
+}
+
+/* A cell's text as the JSON value the field expects, or NULL with *reason.
+ * labels (dictionary columns, from dict_labels) turns a label into its code;
+ * a cell that is neither is passed on for validation to reject. */
+static json_t *cell_value(const struct mz_field *f, const json_t *labels, const char *cell,
+                          const char **reason)
 {
     switch (f->type) {
     case MZ_T_INT:
@@ -75,6 +129,10 @@ static json_t *cell_value(const struct mz_field *f, const char *cell, const char
         if (v == NULL)
             *reason = "不是有效的 JSON";
         return v;
+    }
+    case MZ_T_DICT: {
+        json_t *code = labels ? json_object_get(labels, cell) : NULL;
+        return code ? json_incref(code) : mz_json_str(cell);
     }
     default:
         return mz_json_str(cell);
@@ -157,6 +215,7 @@ int mz_h_import(struct mz_req *req)
     long rowno = 0;
     int status = 0, rc;
     const struct mz_field **map = NULL;
+    json_t **labels = NULL; /* per column: dictionary label -> code, or NULL */
     size_t ncols = 0;
     json_t *errors = json_array();
     long total = 0, imported = 0, failed = 0;
@@ -177,6 +236,7 @@ int mz_h_import(struct mz_req *req)
     /* The header row. */
     ncols = ncells;
     map = mz_arena_calloc(req->arena, ncols ? ncols : 1, sizeof(*map));
+    labels = mz_arena_calloc(req->arena, ncols ? ncols : 1, sizeof(*labels));
     for (size_t i = 0; i < ncols; i++) {
         const char *name = trim(req->arena, cells[i] ? cells[i] : "");
         if (*name == '\0' || ignored_column(name))
@@ -184,6 +244,11 @@ int mz_h_import(struct mz_req *req)
         const struct mz_field *f = mz_entity_field(e, name);
         for (size_t j = 0; f == NULL && j < e->nfields; j++) {
             if (strcmp(e->fields[j].zh, name) == 0)
+                f = &e->fields[j];
+        }
+        /* Then the other headers staff use for a field (struct mz_field.aliases). */
+        for (size_t j = 0; f == NULL && j < e->nfields; j++) {
+            if (alias_match(e->fields[j].aliases, name))
                 f = &e->fields[j];
         }
         if (f != NULL && (f->flags & MZ_F_READONLY))
@@ -203,6 +268,8 @@ int mz_h_import(struct mz_req *req)
             }
         }
         map[i] = f;
+        if (f->type == MZ_T_DICT && f->dict)
+            labels[i] = dict_labels(req, f);
     }
     /* The data rows. */
     for (;;) {
@@ -220,7 +287,7 @@ int mz_h_import(struct mz_req *req)
             if (map[i] == NULL || cells[i] == NULL || cells[i][0] == '\0')
                 continue;
             const char *why = NULL;
-            json_t *v = cell_value(map[i], cells[i], &why);
+            json_t *v = cell_value(map[i], labels[i], cells[i], &why);
             if (v == NULL) {
                 report_error(errors, rowno, map[i]->name, "type", why);
                 row_ok = false;
@@ -313,5 +380,7 @@ out:
         mz_table_close(r);
     unlink(path);
     json_decref(errors);
+    for (size_t i = 0; labels && i < ncols; i++)
+        json_decref(labels[i]);
     return status;
 }

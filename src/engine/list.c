@@ -27,6 +27,10 @@
 
 #define LIST_SIZE_DEFAULT 20
 #define LIST_SIZE_MAX 500
+/* Lists count at most this many matches plus one: a broad search over
+ * millions of persons answers with total = LIST_TOTAL_CAP + 1 and
+ * total_capped = true instead of counting every row (docs/api.md). */
+#define LIST_TOTAL_CAP 10000
 #define FILTER_IN_MAX 50
 #define Q_MAX_CHARS 100
 #define EXPORT_MAX_ROWS 1000000
@@ -535,8 +539,10 @@ int mz_h_list(struct mz_req *req)
     if (status)
         goto out;
 
+    /* Count up to the cap (+1 tells "more than the cap"), not the whole match. */
     int64_t total = 0;
-    char *sql = mz_arena_printf(req->arena, "SELECT count(*) FROM %s%s", e->name, q.where.data);
+    char *sql = mz_arena_printf(req->arena, "SELECT count(*) FROM (SELECT 1 FROM %s%s LIMIT %d)",
+                                e->name, q.where.data, LIST_TOTAL_CAP + 1);
     rc = mz_db_prepare(req->db, sql, &st);
     if (rc != MZ_OK) {
         status = mz_fail_err(req, rc);
@@ -553,8 +559,9 @@ int mz_h_list(struct mz_req *req)
         goto out;
     }
 
+    bool capped = total > LIST_TOTAL_CAP;
     items = json_array();
-    if ((page - 1) * size < total) {
+    if (capped || (page - 1) * size < total) {
         /* Page the ids first: the sort then carries ids, not whole rows. */
         sql = mz_arena_printf(req->arena,
                               "SELECT %s FROM %s WHERE id IN (SELECT id FROM %s%s ORDER BY %s"
@@ -581,6 +588,7 @@ int mz_h_list(struct mz_req *req)
     json_object_set_new(body, "items", items);
     items = NULL;
     json_object_set_new(body, "total", json_integer(total));
+    json_object_set_new(body, "total_capped", json_boolean(capped));
     json_object_set_new(body, "page", json_integer(page));
     json_object_set_new(body, "size", json_integer(size));
     status = mz_reply_json(req, 200, body);

@@ -107,14 +107,22 @@ static json_t *entity_json(const struct mz_entity *e)
     return j;
 }
 
-/* A dictionary's description. */
-static json_t *dict_json(const struct mz_dict *d)
+/* A dictionary's description. Its items are the ones in force in the
+ * database when the app's dict_items hook gives them (dictionaries edited by
+ * administrators), else the declared table's. */
+static json_t *dict_json(struct mz_req *req, const struct mz_dict *d)
 {
-    json_t *j = json_object(), *items = json_array();
+    json_t *j = json_object();
+    json_t *items = req->app->dict_items ? req->app->dict_items(req, d->name) : NULL;
     json_object_set_new(j, "name", json_string(d->name));
     json_object_set_new(j, "zh", mz_json_str(d->zh));
     json_object_set_new(j, "en", mz_json_str(d->en));
     json_object_set_new(j, "standard", mz_json_str(d->standard));
+    if (items != NULL) {
+        json_object_set_new(j, "items", items);
+        return j;
+    }
+    items = json_array();
     for (size_t i = 0; i < d->nitems; i++) {
         json_t *x = json_object();
         json_object_set_new(x, "code", json_string(d->items[i].code));
@@ -167,7 +175,7 @@ json_t *mz_meta_document(struct mz_req *req)
             json_array_append_new(entities, entity_json(e));
     }
     for (size_t i = 0; i < app->ndicts; i++)
-        json_array_append_new(dicts, dict_json(app->dicts[i]));
+        json_array_append_new(dicts, dict_json(req, app->dicts[i]));
     json_object_set_new(doc, "modules", modules);
     json_object_set_new(doc, "menus", menus);
     json_object_set_new(doc, "entities", entities);

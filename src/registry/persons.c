@@ -170,39 +170,48 @@ static const struct mz_hooks person_hooks = {
 };
 
 /* Field names are the contract's; zh labels are the column headers staff
- * use in their spreadsheets (import matches them). */
+ * use in their spreadsheets, aliases the other spellings of those headers
+ * (import matches name, zh and aliases; dictionary cells may hold labels). */
 static const struct mz_field person_fields[] = {
     {.name = "id_number", .type = MZ_T_IDNUM, .zh = "身份证号码", .en = "ID number",
+     .aliases = "公民身份号码|身份证号|身份证|证件号码|公民身份证号码",
      .flags = MZ_F_REQUIRED | MZ_F_UNIQUE | MZ_F_SENSITIVE | MZ_F_SEARCHABLE},
-    {.name = "name", .type = MZ_T_TEXT, .zh = "姓名", .en = "Name",
+    {.name = "name", .type = MZ_T_TEXT, .zh = "姓名", .en = "Name", .aliases = "人员姓名",
      .flags = MZ_F_REQUIRED | MZ_F_SEARCHABLE | MZ_F_HAS_MIN | MZ_F_HAS_MAX, .min = 1, .max = 50},
     {.name = "former_names", .type = MZ_T_TEXT, .zh = "曾用名", .en = "Former names",
      .flags = MZ_F_HAS_MAX | MZ_F_HIDDEN, .max = 200},
     {.name = "sex", .type = MZ_T_DICT, .zh = "性别", .en = "Sex", .dict = "sex"},
-    {.name = "birth_date", .type = MZ_T_DATE, .zh = "出生日期", .en = "Birth date"},
+    {.name = "birth_date", .type = MZ_T_DATE, .zh = "出生日期", .en = "Birth date",
+     .aliases = "出生年月日|出生年月"},
     {.name = "ethnicity", .type = MZ_T_DICT, .zh = "民族", .en = "Ethnic group",
      .dict = "ethnicity"},
     {.name = "hukou_division", .type = MZ_T_DIVISION, .zh = "户籍地区划", .en = "Hukou division",
+     .aliases = "户籍地区划代码|户籍区划代码|户籍地行政区划代码",
      .flags = MZ_F_REQUIRED | MZ_F_SCOPE},
     {.name = "hukou_address", .type = MZ_T_TEXT, .zh = "户籍地址", .en = "Hukou address",
+     .aliases = "户籍地详址|户籍所在地|户口所在地|户籍住址",
      .flags = MZ_F_HAS_MAX, .max = 200},
     {.name = "residence_division", .type = MZ_T_DIVISION, .zh = "居住地区划",
-     .en = "Residence division", .flags = MZ_F_INDEXED},
+     .en = "Residence division", .aliases = "居住地区划代码|现居住地区划|现居住地区划代码", .flags = MZ_F_INDEXED},
     {.name = "residence_address", .type = MZ_T_TEXT, .zh = "居住地址", .en = "Residence address",
+     .aliases = "现居住地址|现住址|现住地址|实际居住地址|居住地详址",
      .flags = MZ_F_HAS_MAX, .max = 200},
     {.name = "phone", .type = MZ_T_PHONE, .zh = "联系电话", .en = "Phone",
+     .aliases = "联系方式|手机号码|手机号|电话|电话号码",
      .flags = MZ_F_SENSITIVE | MZ_F_SEARCHABLE},
     {.name = "marital_status", .type = MZ_T_DICT, .zh = "婚姻状况", .en = "Marital status",
+     .aliases = "婚姻状态",
      .dict = "marital_status"},
-    {.name = "education", .type = MZ_T_DICT, .zh = "文化程度", .en = "Education",
+    {.name = "education", .type = MZ_T_DICT, .zh = "文化程度", .en = "Education", .aliases = "学历",
      .dict = "education", .flags = MZ_F_HIDDEN},
     {.name = "disability", .type = MZ_T_DICT, .zh = "残疾类别", .en = "Disability category",
+     .aliases = "残疾类型",
      .dict = "disability"},
     {.name = "disability_grade", .type = MZ_T_DICT, .zh = "残疾等级", .en = "Disability grade",
      .dict = "disability_grade"},
     {.name = "political_status", .type = MZ_T_DICT, .zh = "政治面貌", .en = "Political status",
      .dict = "political_status", .flags = MZ_F_HIDDEN},
-    {.name = "hukou_type", .type = MZ_T_DICT, .zh = "户口性质", .en = "Hukou type",
+    {.name = "hukou_type", .type = MZ_T_DICT, .zh = "户口性质", .en = "Hukou type", .aliases = "户口类型|户籍性质",
      .dict = "hukou_type", .flags = MZ_F_HIDDEN},
     {.name = "deceased_on", .type = MZ_T_DATE, .zh = "死亡日期", .en = "Date of death",
      .flags = MZ_F_INDEXED},
@@ -240,8 +249,9 @@ static const struct mz_hooks org_hooks = {.validate = org_validate};
 
 static const struct mz_field org_fields[] = {
     {.name = "uscc", .type = MZ_T_USCC, .zh = "统一社会信用代码", .en = "Unified social credit code",
+     .aliases = "社会信用代码|信用代码",
      .flags = MZ_F_REQUIRED | MZ_F_UNIQUE | MZ_F_SEARCHABLE},
-    {.name = "name", .type = MZ_T_TEXT, .zh = "单位名称", .en = "Name",
+    {.name = "name", .type = MZ_T_TEXT, .zh = "单位名称", .en = "Name", .aliases = "机构名称|组织名称",
      .flags = MZ_F_REQUIRED | MZ_F_SEARCHABLE | MZ_F_HAS_MIN | MZ_F_HAS_MAX, .min = 2, .max = 100},
     {.name = "kind", .type = MZ_T_DICT, .zh = "单位类型", .en = "Kind", .dict = "org_kind",
      .flags = MZ_F_REQUIRED},
@@ -250,6 +260,7 @@ static const struct mz_field org_fields[] = {
     {.name = "address", .type = MZ_T_TEXT, .zh = "地址", .en = "Address",
      .flags = MZ_F_HAS_MAX, .max = 200},
     {.name = "legal_representative", .type = MZ_T_TEXT, .zh = "法定代表人", .en = "Legal representative",
+     .aliases = "法人代表|负责人",
      .flags = MZ_F_HAS_MAX | MZ_F_SEARCHABLE, .max = 50},
 };
 

@@ -70,6 +70,47 @@ int registry_person_index_db(struct mz_db *db, struct mz_arena *arena, int64_t p
 #endif
 }
 
+int registry_person_bulk_begin(struct mz_db *db, struct mz_person_bulk **out)
+{
+#if REGISTRY_HAVE_PINYIN
+    return mz_person_bulk_begin(db, out);
+#else
+    (void)db;
+    *out = NULL;
+    return 0;
+#endif
+}
+
+int registry_person_bulk_add(struct mz_person_bulk *b, int64_t person_id, const char *name,
+                             const char *former_names)
+{
+#if REGISTRY_HAVE_PINYIN
+    return b ? mz_person_bulk_add(b, person_id, name, former_names) : 0;
+#else
+    (void)b, (void)person_id, (void)name, (void)former_names;
+    return 0;
+#endif
+}
+
+int registry_person_bulk_finish(struct mz_person_bulk *b)
+{
+#if REGISTRY_HAVE_PINYIN
+    return b ? mz_person_bulk_finish(b) : 0;
+#else
+    (void)b;
+    return 0;
+#endif
+}
+
+void registry_person_bulk_abort(struct mz_person_bulk *b)
+{
+#if REGISTRY_HAVE_PINYIN
+    mz_person_bulk_abort(b);
+#else
+    (void)b;
+#endif
+}
+
 /* The search index tables (a migration step); nothing without the module. */
 static int registry_search_migrate(struct mz_db *db)
 {
@@ -118,6 +159,96 @@ static int dict_item_validate(struct mz_write *w)
 }
 
 static const struct mz_hooks dict_item_hooks = {.validate = dict_item_validate};
+
+/* Items of a dictionary in force today: not deleted, started, not ended. */
+#define DICT_IN_FORCE                                                                              \
+    " deleted_at IS NULL AND (valid_from IS NULL OR valid_from <= ?)"                             \
+    " AND (valid_to IS NULL OR valid_to > ?)"
+
+/* Does the database hold any item of dict (in force or not)? */
+static bool dict_in_table(struct mz_db *db, const char *dict)
+{
+    struct mz_stmt *st;
+    if (mz_db_prepare(db, "SELECT 1 FROM dictionary_items WHERE dict = ? AND deleted_at IS NULL"
+                          " LIMIT 1", &st) != MZ_OK)
+        return false;
+    mz_db_bind_text(st, 1, dict);
+    bool found = mz_db_step(st) == MZ_ROW;
+    mz_db_done(st);
+    return found;
+}
+
+/* app->dict_has: the dictionary as administrators edited it. A code is valid
+ * when an item of dict with that code is in force today; a dictionary with
+ * no items in the table at all (another module's, declared after the seed)
+ * falls back to its declared C table. */
+static bool registry_dict_has(struct mz_req *req, const char *dict, const char *code)
+{
+    struct mz_stmt *st;
+    char today[11];
+    mz_today(today);
+    if (req->db == NULL || mz_db_prepare(req->db, "SELECT 1 FROM dictionary_items WHERE dict = ?"
+                                                  " AND code = ? AND" DICT_IN_FORCE " LIMIT 1",
+                                         &st) != MZ_OK)
+        goto declared;
+    mz_db_bind_text(st, 1, dict);
+    mz_db_bind_text(st, 2, code);
+    mz_db_bind_text(st, 3, today);
+    mz_db_bind_text(st, 4, today);
+    int rc = mz_db_step(st);
+    mz_db_done(st);
+    if (rc == MZ_ROW)
+        return true;
+    if (rc < 0 || dict_in_table(req->db, dict))
+        return false;
+declared:;
+    const struct mz_dict *d = mz_app_dict(req->app, dict);
+    for (size_t i = 0; d && i < d->nitems; i++) {
+        if (strcmp(d->items[i].code, code) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* app->dict_items: the items in force today in their sort order, or NULL
+ * when the table holds none of dict (the engine uses the C table). */
+static json_t *registry_dict_items(struct mz_req *req, const char *dict)
+{
+    struct mz_stmt *st;
+    char today[11];
+    mz_today(today);
+    if (req->db == NULL ||
+        mz_db_prepare(req->db, "SELECT code, zh, en FROM dictionary_items WHERE dict = ? AND"
+                               DICT_IN_FORCE " ORDER BY sort_order, code", &st) != MZ_OK)
+        return NULL;
+    mz_db_bind_text(st, 1, dict);
+    mz_db_bind_text(st, 2, today);
+    mz_db_bind_text(st, 3, today);
+    json_t *items = json_array();
+    int rc;
+    while ((rc = mz_db_step(st)) == MZ_ROW) {
+        json_t *x = json_object();
+        json_object_set_new(x, "code", mz_json_str(mz_db_col_text(st, 0)));
+        json_object_set_new(x, "zh", mz_json_str(mz_db_col_text(st, 1)));
+        json_object_set_new(x, "en", mz_json_str(mz_db_col_text(st, 2)));
+        json_array_append_new(items, x);
+    }
+    mz_db_done(st);
+    if (rc < 0 || (json_array_size(items) == 0 && !dict_in_table(req->db, dict))) {
+        json_decref(items);
+        return NULL;
+    }
+    return items;
+}
+
+/* The module's init: validation and /meta read the edited dictionaries. */
+static int registry_init(struct mz_app *app, struct mz_db *db)
+{
+    (void)db;
+    app->dict_has = registry_dict_has;
+    app->dict_items = registry_dict_items;
+    return MZ_OK;
+}
 
 static const struct mz_field dict_item_fields[] = {
     {.name = "dict", .type = MZ_T_TEXT, .zh = "字典", .en = "Dictionary",
@@ -197,6 +328,10 @@ static const struct mz_migration registry_migrations[] = {
      " WHERE deleted_at IS NULL;",
      NULL},
     {4, "person search index", NULL, registry_search_migrate},
+    {5, "dictionary item lookup index",
+     "CREATE INDEX IF NOT EXISTS ix_dictionary_items_code ON dictionary_items(dict, code)"
+     " WHERE deleted_at IS NULL",
+     NULL},
 };
 
 static const struct mz_entity *const registry_entities[] = {
@@ -250,4 +385,5 @@ const struct mz_module mz_module_registry = {
     .nmigrations = MZ_ARRAY_LEN(registry_migrations),
     .dicts = mz_registry_dicts,
     .ndicts = REGISTRY_NDICTS,
+    .init = registry_init,
 };

@@ -101,6 +101,14 @@ int registry_person_unindex(struct mz_req *req, int64_t person_id);
 /* Index one person on a bare connection (bulk loads: demo). */
 int registry_person_index_db(struct mz_db *db, struct mz_arena *arena, int64_t person_id,
                              const char *name, const char *former_names);
+/* Bulk indexing of new persons (demo), see mz_person_bulk_* in mz/search.h;
+ * without the search module begin gives NULL and the others do nothing. */
+struct mz_person_bulk;
+int registry_person_bulk_begin(struct mz_db *db, struct mz_person_bulk **out);
+int registry_person_bulk_add(struct mz_person_bulk *b, int64_t person_id, const char *name,
+                             const char *former_names);
+int registry_person_bulk_finish(struct mz_person_bulk *b);
+void registry_person_bulk_abort(struct mz_person_bulk *b);
 /* Full pinyin of a name, or NULL when the pinyin module is not linked. */
 char *registry_pinyin(struct mz_arena *a, const char *utf8);
 

@@ -38,6 +38,7 @@
  * Tested by tests/unit/test_search.c (200 names, every path, syntax
  * characters); measured at 1,000,000 persons (numbers in docs/benchmarks.md).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "mz/pinyin.h"
@@ -63,10 +64,14 @@ static const char SQL_FTS_DELETE[] =
     "INSERT INTO person_fts (person_fts, rowid, names) VALUES ('delete', ?, ?)";
 static const char SQL_KEY_DELETE[] = "DELETE FROM person_key WHERE key = ? AND person_id = ?";
 static const char SQL_ROW_DELETE[] = "DELETE FROM person_search WHERE person_id = ?";
+/* Upserts in the syntax both backends take (SQLite >= 3.24, PostgreSQL). */
 static const char SQL_ROW_PUT[] =
-    "INSERT OR REPLACE INTO person_search (person_id, names, pinyin, initials) VALUES (?, ?, ?, ?)";
+    "INSERT INTO person_search (person_id, names, pinyin, initials) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (person_id) DO UPDATE SET names = excluded.names, pinyin = excluded.pinyin,"
+    " initials = excluded.initials";
 static const char SQL_FTS_PUT[] = "INSERT INTO person_fts (rowid, names) VALUES (?, ?)";
-static const char SQL_KEY_PUT[] = "INSERT OR IGNORE INTO person_key (key, person_id) VALUES (?, ?)";
+static const char SQL_KEY_PUT[] =
+    "INSERT INTO person_key (key, person_id) VALUES (?, ?) ON CONFLICT DO NOTHING";
 
 /* Conditions appended to the list query (the outer table's `id` is the person). */
 static const char COND_FTS[] = "id IN (SELECT rowid FROM person_fts WHERE person_fts MATCH ?)";
@@ -75,11 +80,36 @@ static const char COND_PREFIX[] =
     "id IN (SELECT person_id FROM person_key WHERE key >= ? AND key < ?)";
 static const char COND_NONE[] = "1 = 0";
 
+/* PostgreSQL (no FTS5): the same tables, and 3+ character substrings found
+ * by LIKE '%...%' on person_search.names, served by a pg_trgm GIN index
+ * when the extension can be created (else a scan, logged once at migration). */
+static const char SQL_CREATE_PG[] =
+    "CREATE TABLE IF NOT EXISTS person_search ("
+    " person_id BIGINT PRIMARY KEY, names TEXT NOT NULL,"
+    " pinyin TEXT NOT NULL, initials TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS person_key ("
+    " key TEXT COLLATE \"C\" NOT NULL, person_id BIGINT NOT NULL,"
+    " PRIMARY KEY (key, person_id))";
+static const char SQL_TRGM_PG[] =
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm;"
+    "CREATE INDEX IF NOT EXISTS ix_person_search_trgm ON person_search"
+    " USING gin (names gin_trgm_ops)";
+static const char COND_TRGM_PG[] =
+    "id IN (SELECT person_id FROM person_search WHERE names LIKE ?)";
+
 int mz_person_search_migrate(struct mz_db *db)
 {
-    if (mz_db_kind(db) != MZ_DB_SQLITE) {
-        mz_error("person search: only the sqlite backend has an index yet");
-        return MZ_ERR_INTERNAL;
+    if (mz_db_kind(db) == MZ_DB_POSTGRESQL) {
+        int rc = mz_db_exec(db, SQL_CREATE_PG);
+        if (rc != MZ_OK)
+            return rc;
+        /* A failure here would abort the migration's transaction: probe first. */
+        int64_t n = 0;
+        if (mz_db_query_int(db, "SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_trgm'",
+                            &n, 0, NULL) == MZ_OK && n > 0)
+            return mz_db_exec(db, SQL_TRGM_PG);
+        mz_warn("person search: pg_trgm is not available; name substrings are found by a scan");
+        return MZ_OK;
     }
     return mz_db_exec(db, SQL_CREATE);
 }
@@ -330,7 +360,9 @@ static char *old_names(struct mz_db *db, struct mz_arena *a, int64_t id, int *rc
 static int delete_rows(struct mz_db *db, struct mz_arena *a, int64_t id, const char *names)
 {
     struct person_terms *t = mz_arena_alloc(a, sizeof(*t));
-    int rc = run(db, SQL_FTS_DELETE, id, true, names, NULL, NULL);
+    /* PostgreSQL has no person_fts: the trigram index follows person_search. */
+    int rc = mz_db_kind(db) == MZ_DB_SQLITE ? run(db, SQL_FTS_DELETE, id, true, names, NULL, NULL)
+                                            : MZ_OK;
     if (rc == MZ_OK) {
         /* The stored names are cleaned and space-joined: rebuilt like former names. */
         person_terms_build(a, t, NULL, names);
@@ -361,7 +393,7 @@ int mz_person_index_db(struct mz_db *db, struct mz_arena *arena, int64_t person_
         goto out;
     rc = run(db, SQL_ROW_PUT, person_id, true, names, t->pinyin.data ? t->pinyin.data : "",
              t->initials.data ? t->initials.data : "");
-    if (rc == MZ_OK)
+    if (rc == MZ_OK && mz_db_kind(db) == MZ_DB_SQLITE) /* PostgreSQL: no person_fts */
         rc = run(db, SQL_FTS_PUT, person_id, true, names, NULL, NULL);
     for (size_t i = 0; i < t->nkeys && rc == MZ_OK; i++)
         rc = run(db, SQL_KEY_PUT, person_id, false, t->keys[i], NULL, NULL);
@@ -386,6 +418,190 @@ int mz_person_unindex(struct mz_req *req, int64_t person_id)
     if (rc == MZ_OK && old)
         rc = delete_rows(req->db, req->arena, person_id, old);
     return rc;
+}
+
+/* --- bulk loading ------------------------------------------------------------ */
+
+/* One distinct key and the ids of the persons that have it (increasing when
+ * persons are added in id order, which makes finish's inserts appends). */
+struct bulk_key {
+    char *key;
+    uint32_t *ids;
+    uint32_t n, cap;
+};
+
+struct mz_person_bulk {
+    struct mz_db *db;
+    struct mz_arena *scratch;   /* per-person terms, renewed every BULK_SCRATCH persons */
+    struct mz_arena *keys_text; /* the distinct keys' text, kept to the end */
+    struct bulk_key *slots;     /* open-addressing hash table */
+    size_t nslots, nkeys, since_renew;
+    struct mz_stmt *put_row;
+};
+
+#define BULK_SCRATCH 4096
+static const char SQL_BULK_ROW[] =
+    "INSERT INTO person_search (person_id, names, pinyin, initials) VALUES (?, ?, ?, ?)";
+
+/* FNV-1a of a key (hash table slot). */
+static uint64_t bulk_hash(const char *s)
+{
+    uint64_t h = 0xCBF29CE484222325ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001B3ull;
+    }
+    return h;
+}
+
+/* Double the hash table. */
+static void bulk_grow(struct mz_person_bulk *b)
+{
+    size_t n = b->nslots ? b->nslots * 2 : 65536;
+    struct bulk_key *slots = mz_xcalloc(n, sizeof(*slots));
+    for (size_t i = 0; i < b->nslots; i++) {
+        if (b->slots[i].key == NULL)
+            continue;
+        size_t j = bulk_hash(b->slots[i].key) & (n - 1);
+        while (slots[j].key)
+            j = (j + 1) & (n - 1);
+        slots[j] = b->slots[i];
+    }
+    free(b->slots);
+    b->slots = slots;
+    b->nslots = n;
+}
+
+/* Record that person id has key. */
+static void bulk_key_add(struct mz_person_bulk *b, const char *key, uint32_t id)
+{
+    if ((b->nkeys + 1) * 2 > b->nslots)
+        bulk_grow(b);
+    size_t j = bulk_hash(key) & (b->nslots - 1);
+    while (b->slots[j].key && strcmp(b->slots[j].key, key) != 0)
+        j = (j + 1) & (b->nslots - 1);
+    struct bulk_key *k = &b->slots[j];
+    if (k->key == NULL) {
+        k->key = mz_arena_strdup(b->keys_text, key);
+        b->nkeys++;
+    }
+    if (k->n == k->cap) {
+        k->cap = k->cap ? k->cap + k->cap / 2 + 4 : 4;
+        k->ids = mz_xrealloc(k->ids, (size_t)k->cap * sizeof(*k->ids));
+    }
+    k->ids[k->n++] = id;
+}
+
+int mz_person_bulk_begin(struct mz_db *db, struct mz_person_bulk **out)
+{
+    struct mz_person_bulk *b = mz_xcalloc(1, sizeof(*b));
+    b->db = db;
+    b->scratch = mz_arena_new();
+    b->keys_text = mz_arena_new();
+    int rc = mz_db_prepare_uncached(db, SQL_BULK_ROW, &b->put_row);
+    if (rc != MZ_OK) {
+        mz_person_bulk_abort(b);
+        return rc;
+    }
+    bulk_grow(b);
+    *out = b;
+    return MZ_OK;
+}
+
+int mz_person_bulk_add(struct mz_person_bulk *b, int64_t person_id, const char *name,
+                       const char *former_names)
+{
+    if (person_id <= 0 || person_id > (int64_t)UINT32_MAX)
+        return mz_person_index_db(b->db, b->scratch, person_id, name, former_names);
+    struct person_terms *t = mz_arena_alloc(b->scratch, sizeof(*t));
+    person_terms_build(b->scratch, t, name, former_names);
+    int rc = MZ_OK;
+    if (t->names.data && *t->names.data) {
+        mz_db_bind_int(b->put_row, 1, person_id);
+        mz_db_bind_text(b->put_row, 2, t->names.data);
+        mz_db_bind_text(b->put_row, 3, t->pinyin.data ? t->pinyin.data : "");
+        mz_db_bind_text(b->put_row, 4, t->initials.data ? t->initials.data : "");
+        int step = mz_db_step(b->put_row);
+        mz_db_reset(b->put_row);
+        rc = step < 0 ? step : MZ_OK;
+        for (size_t i = 0; rc == MZ_OK && i < t->nkeys; i++)
+            bulk_key_add(b, t->keys[i], (uint32_t)person_id);
+    }
+    person_terms_free(t);
+    if (++b->since_renew == BULK_SCRATCH) {
+        mz_arena_free(b->scratch);
+        b->scratch = mz_arena_new();
+        b->since_renew = 0;
+    }
+    return rc;
+}
+
+/* qsort: keys in byte order (SQLite's BINARY collation). */
+static int bulk_key_cmp(const void *x, const void *y)
+{
+    return strcmp(((const struct bulk_key *)x)->key, ((const struct bulk_key *)y)->key);
+}
+
+/* qsort: ids ascending. */
+static int bulk_id_cmp(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, c = *(const uint32_t *)y;
+    return a < c ? -1 : a > c;
+}
+
+int mz_person_bulk_finish(struct mz_person_bulk *b)
+{
+    /* Compact the used slots and sort them: the keys then go in in the
+     * order of person_key's primary key, each insert an append. */
+    size_t n = 0;
+    for (size_t i = 0; i < b->nslots; i++) {
+        if (b->slots[i].key)
+            b->slots[n++] = b->slots[i];
+    }
+    qsort(b->slots, n, sizeof(*b->slots), bulk_key_cmp);
+    struct mz_stmt *st = NULL;
+    int rc = mz_db_prepare_uncached(b->db, SQL_KEY_PUT, &st);
+    for (size_t i = 0; rc == MZ_OK && i < n; i++) {
+        struct bulk_key *k = &b->slots[i];
+        bool sorted = true;
+        for (uint32_t j = 1; sorted && j < k->n; j++)
+            sorted = k->ids[j - 1] < k->ids[j];
+        if (!sorted)
+            qsort(k->ids, k->n, sizeof(*k->ids), bulk_id_cmp);
+        for (uint32_t j = 0; rc == MZ_OK && j < k->n; j++) {
+            mz_db_bind_text(st, 1, k->key);
+            mz_db_bind_int(st, 2, k->ids[j]);
+            int step = mz_db_step(st);
+            mz_db_reset(st);
+            rc = step < 0 ? step : MZ_OK;
+        }
+        free(k->ids);
+        k->ids = NULL;
+    }
+    if (st)
+        mz_db_finalize(st);
+    /* The trigram index from person_search in one pass. */
+    if (rc == MZ_OK && mz_db_kind(b->db) == MZ_DB_SQLITE) /* PostgreSQL: GIN index follows */
+        rc = mz_db_exec(b->db, "INSERT INTO person_fts (person_fts) VALUES ('rebuild')");
+    if (rc != MZ_OK)
+        mz_error("person search: bulk index failed: %s", mz_db_errmsg(b->db));
+    b->nslots = n;
+    mz_person_bulk_abort(b);
+    return rc;
+}
+
+void mz_person_bulk_abort(struct mz_person_bulk *b)
+{
+    if (b == NULL)
+        return;
+    for (size_t i = 0; i < b->nslots; i++)
+        free(b->slots[i].ids);
+    free(b->slots);
+    if (b->put_row)
+        mz_db_finalize(b->put_row);
+    mz_arena_free(b->scratch);
+    mz_arena_free(b->keys_text);
+    free(b);
 }
 
 /* --- search ----------------------------------------------------------------- */
@@ -510,7 +726,10 @@ int mz_person_search(struct mz_req *req, const struct mz_entity *e, const char *
             size_t n;
             char *clean = clean_text(a, text, strlen(text), 100, &n);
             if (n >= 3)
-                cond_or(&c, COND_FTS, fts_phrase(a, clean), NULL);
+                cond_or(&c, mz_db_kind(req->db) == MZ_DB_SQLITE ? COND_FTS : COND_TRGM_PG,
+                        mz_db_kind(req->db) == MZ_DB_SQLITE ? fts_phrase(a, clean)
+                                                            : mz_arena_printf(a, "%%%s%%", clean),
+                        NULL);
             else if (n > 0)
                 cond_or(&c, COND_KEY, mz_arena_printf(a, "c%s", clean), NULL);
             if (latin) { /* "张s": the pinyin of what was typed */

@@ -11,14 +11,16 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, runCli, validCase, show, sleep, TEST_PASSWORD } from './lib.mjs';
+import { startServer, runCli, validCase, show, sleep, TEST_PASSWORD, PG_BASE } from './lib.mjs';
 
 let srv;
 let auditor; // a client holding audit.read
 
-/** Run sqlite3 on the test database; returns {status, stdout, stderr}. */
+/** Run sqlite3 (psql on PostgreSQL) on the test database; returns {status, stdout, stderr}. */
 function sqlite(sql) {
-  const r = spawnSync('sqlite3', [srv.dbPath, sql], { encoding: 'utf8', timeout: 10000 });
+  const r = PG_BASE
+    ? spawnSync(process.env.MZ_TEST_PG_PSQL || 'psql', [srv.dbPath, '-v', 'ON_ERROR_STOP=1', '-qc', sql], { encoding: 'utf8', timeout: 10000 })
+    : spawnSync('sqlite3', [srv.dbPath, sql], { encoding: 'utf8', timeout: 10000 });
   if (r.error) throw new Error(`sqlite3: ${r.error.message}`);
   return r;
 }
@@ -158,7 +160,8 @@ describe('audit log', () => {
 
   it('audit-verify exits 1 naming the edited entry', async () => {
     const r = sqlite(
-      'DROP TRIGGER mz_audit_no_update; UPDATE mz_audit SET detail = \'{"changes":{}}\' WHERE seq = 3',
+      (PG_BASE ? 'DROP TRIGGER mz_audit_guard ON mz_audit; ' : 'DROP TRIGGER mz_audit_no_update; ') +
+        'UPDATE mz_audit SET detail = \'{"changes":{}}\' WHERE seq = 3',
     );
     assert.equal(r.status, 0, r.stderr);
     const cli = runCli(['audit-verify', '--db', srv.dbPath]);

@@ -3,7 +3,7 @@
 // Reference: docs/api.md ("Other endpoints", last paragraph) and tests/sample/sample_module.c.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, assertError, show } from './lib.mjs';
+import { startServer, assertError, show, PG_BASE } from './lib.mjs';
 
 let srv;
 before(async () => {
@@ -19,7 +19,7 @@ describe('GET /api/v1/health', () => {
     const r = await srv.api('GET', '/api/v1/health');
     assert.equal(r.status, 200, show(r));
     assert.equal(r.json.status, 'ok');
-    assert.equal(r.json.db, 'sqlite');
+    assert.equal(r.json.db, PG_BASE ? 'postgresql' : 'sqlite');
     assert.equal(typeof r.json.version, 'string');
     assert.ok(r.json.version.length > 0, 'version is not empty');
   });

@@ -30,6 +30,13 @@
 // rejected write changed nothing, synthetic data generators (GB 11643 ID
 // numbers, GB 32100 credit codes, Luhn bank cards, phone numbers - all
 // synthetic, in Tianjin) and a small CSV parser for exports.
+//
+// PostgreSQL: with MZ_TEST_PG set to a conninfo without dbname (scripts/pg-test.sh
+// starts a throwaway cluster and sets it), every startServer() creates a
+// database of its own (CREATE DATABASE through psql, $MZ_TEST_PG_PSQL) and
+// passes `--pg CONNINFO` instead of `--db FILE`; srv.dbPath is then that
+// conninfo (restart with startServer({db: srv.dbPath}) works). All servers of
+// one test process share one key file (MZ_KEY_FILE, in a temporary directory).
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -41,6 +48,38 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The cluster's conninfo without dbname when the suite runs on PostgreSQL. */
+export const PG_BASE = process.env.MZ_TEST_PG || '';
+/** A test's skip reason when it needs the SQLite file itself (raw bytes, backup): false on SQLite. */
+export const SQLITE_ONLY = PG_BASE ? 'needs the SQLite database file (suite runs on PostgreSQL)' : false;
+/** Temporary directory of each PostgreSQL database's server (for restarts). */
+const pgDirs = new Map();
+let pgSeq = 0;
+if (PG_BASE && !process.env.MZ_KEY_FILE) {
+  const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mz-pgkey-'));
+  process.env.MZ_KEY_FILE = path.join(keyDir, 'minzheng.key');
+  process.on('exit', () => fs.rmSync(keyDir, { recursive: true, force: true }));
+}
+
+/** True if spec is a PostgreSQL conninfo rather than a SQLite file. */
+export function isPgSpec(spec) {
+  return typeof spec === 'string' && /^(postgres(ql)?:\/\/|host=|dbname=)/.test(spec);
+}
+
+/** Create a fresh database on the test cluster; its conninfo. */
+function pgCreateDatabase() {
+  const name = `t${process.pid}_${++pgSeq}`;
+  const psql = process.env.MZ_TEST_PG_PSQL || 'psql';
+  const r = spawnSync(psql, [`${PG_BASE} dbname=postgres`, '-qc', `CREATE DATABASE ${name}`], {
+    encoding: 'utf8',
+    timeout: 30000,
+  });
+  if (r.error || r.status !== 0) {
+    throw new Error(`CREATE DATABASE ${name} failed: ${r.error?.message ?? ''} ${r.stderr}`);
+  }
+  return `${PG_BASE} dbname=${name}`;
+}
 
 /** Path of the binary under test. */
 export function binPath() {
@@ -101,14 +140,21 @@ process.on('exit', () => {
  *
  * Returns {base, port, dbPath, dir, proc, api, stop, stderr, alive}.
  */
-export async function startServer({ bin = binPath(), args = [], env, readyTimeoutMs = 10000, db, auth = true } = {}) {
+// On PostgreSQL the wait is 30 s: init takes longer there, and the other servers
+// of a Promise.all() block the event loop with their synchronous CLI steps meanwhile.
+export async function startServer({ bin = binPath(), args = [], env, readyTimeoutMs = PG_BASE ? 30000 : 10000, db, auth = true } = {}) {
   if (!fs.existsSync(bin)) {
     throw new Error(`binary not found: ${bin} (build it with make, or set MZ_BIN)`);
   }
   // opts.db: reuse an existing database file (restart tests); its directory is then left in place.
   const ownDir = !db;
-  const dir = db ? path.dirname(db) : fs.mkdtempSync(path.join(os.tmpdir(), 'mz-api-'));
-  const dbPath = db || path.join(dir, 't.db');
+  const dir = db
+    ? (pgDirs.get(db) ?? path.dirname(db))
+    : fs.mkdtempSync(path.join(os.tmpdir(), 'mz-api-'));
+  const dbPath = db || (PG_BASE ? pgCreateDatabase() : path.join(dir, 't.db'));
+  if (isPgSpec(dbPath)) pgDirs.set(dbPath, dir);
+  // --pg CONNINFO for a PostgreSQL database, --db FILE for SQLite.
+  const dbOpt = isPgSpec(dbPath) ? '--pg' : '--db';
   // MZ_DB/MZ_PG/MZ_LISTEN mirror options: the harness passes options explicitly.
   const fullEnv = { ...cleanEnv(), MZ_TEST_FAST_HASH: '1', MZ_TEST_CLOCK: '1', ...(env || {}) };
 
@@ -127,14 +173,14 @@ export async function startServer({ bin = binPath(), args = [], env, readyTimeou
     assertNoSanitizerReport(`${r.stdout}\n${r.stderr}`, what);
     return r;
   };
-  cli(['init', '--db', dbPath, '--admin-password-file', adminPwFile], 'init');
+  cli(['init', dbOpt, dbPath, '--admin-password-file', adminPwFile], 'init');
   if (ownDir && auth) {
-    cli(['user-add', '--db', dbPath, '--username', 'tester', '--name', '测试业务员', '--password-file', testPwFile,
+    cli(['user-add', dbOpt, dbPath, '--username', 'tester', '--name', '测试业务员', '--password-file', testPwFile,
       '--roles', 'city_officer', '--scope', '120000', '--no-must-change'], 'user-add tester');
-    cli(['auth-config', '--db', dbPath, '--set', 'totp_required=0'], 'auth-config');
+    cli(['auth-config', dbOpt, dbPath, '--set', 'totp_required=0'], 'auth-config');
   }
 
-  const proc = spawn(bin, ['serve', '--db', dbPath, '--listen', '127.0.0.1:0', ...args], {
+  const proc = spawn(bin, ['serve', dbOpt, dbPath, '--listen', '127.0.0.1:0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: fullEnv,
   });
@@ -244,7 +290,7 @@ export async function startServer({ bin = binPath(), args = [], env, readyTimeou
   const addUser = (username, { roles = '', scope = '120000', mustChange = false, password = TEST_PASSWORD, name } = {}) => {
     const f = path.join(dir, `pw-${username}`);
     fs.writeFileSync(f, password + '\n', { mode: 0o600 });
-    const args = ['user-add', '--db', dbPath, '--username', username, '--password-file', f, '--roles', roles, '--scope', scope];
+    const args = ['user-add', dbOpt, dbPath, '--username', username, '--password-file', f, '--roles', roles, '--scope', scope];
     if (name) args.push('--name', name);
     if (!mustChange) args.push('--no-must-change');
     return cli(args, `user-add ${username}`);

@@ -144,6 +144,29 @@ describe('duplicates', () => {
   });
 });
 
+describe('dictionaries edited by administrators', () => {
+  it('a new item validates, shows in /meta and imports by its label; a retired one is refused', async () => {
+    const add = await srv.api('POST', '/api/v1/dictionary_items', { dict: 'hukou_type', code: '5', zh: '测试户口', en: 'Test hukou', valid_from: '2020-01-01' });
+    assert.equal(add.status, 201, show(add));
+    const meta = await srv.api('GET', '/api/v1/meta');
+    const items = meta.json.dictionaries.find((d) => d.name === 'hukou_type').items;
+    assert.ok(items.some((x) => x.code === '5' && x.zh === '测试户口'), '/meta lists the new item');
+    const p = await person({ hukou_type: '5' });
+    assert.equal(p.hukou_type, '5');
+    const csv = toCsv([['身份证号码', '姓名', '户籍地区划', '户口性质'], [makeIdNumber({ birth: '1969-08-08', seq: 421 }), '字典甲', '120101001001', '测试户口']]);
+    const im = await srv.api('POST', '/api/v1/persons/import?mode=all&format=csv', csv, { raw: true, headers: { 'Content-Type': 'text/csv' } });
+    assert.equal(im.status, 200, show(im));
+    // Retire 集体户口 (4): no longer accepted on new input, gone from /meta.
+    const list = await srv.api('GET', '/api/v1/dictionary_items?dict=hukou_type&code=4');
+    const item = list.json.items.find((x) => x.code === '4');
+    const upd = await srv.api('PATCH', `/api/v1/dictionary_items/${item.id}`, { version: item.version, valid_to: '2021-01-01' });
+    assert.equal(upd.status, 200, show(upd));
+    assertError(await srv.api('POST', '/api/v1/persons', { id_number: makeIdNumber(), name: '字典乙', hukou_division: '120101001001', hukou_type: '4' }), 422, 'validation_failed', { field: 'hukou_type' });
+    const meta2 = await srv.api('GET', '/api/v1/meta');
+    assert.ok(!meta2.json.dictionaries.find((d) => d.name === 'hukou_type').items.some((x) => x.code === '4'));
+  });
+});
+
 describe('import and export', () => {
   const header = ['身份证号码', '姓名', '性别', '出生日期', '民族', '户籍地区划', '户籍地址'];
   function rows() {
@@ -162,6 +185,33 @@ describe('import and export', () => {
     assert.equal(valid.status, 200, show(valid));
     assert.equal(valid.json.imported, 2);
     assert.equal(valid.json.failed, 1);
+  });
+
+  it('imports the layout staff use: alias headers and dictionary labels', async () => {
+    const a = makeIdNumber({ birth: '1966-05-05', seq: 411 });
+    const b = makeIdNumber({ birth: '1967-06-06', seq: 412 });
+    const table = [
+      ['公民身份号码', '姓名', '性别', '民族', '户籍地区划代码', '现住址', '婚姻状况', '联系方式'],
+      [a, '标签甲', '男', '汉族', '120103001001', '河西区某路2号', '已婚', ''],
+      [b, '标签乙', '女', '回族', '120103001001', '', '10', ''],
+    ];
+    const csv = toCsv(table);
+    const im = await srv.api('POST', '/api/v1/persons/import?mode=all&format=csv', csv, { raw: true, headers: { 'Content-Type': 'text/csv' } });
+    assert.equal(im.status, 200, show(im));
+    assert.equal(im.json.imported, 2);
+    const r = await srv.api('GET', '/api/v1/persons?q=标签甲');
+    assert.equal(r.status, 200, show(r));
+    const p = r.json.items.find((x) => x.name === '标签甲');
+    assert.ok(p, 'imported person found');
+    assert.equal(p.sex, '1');
+    assert.equal(p.ethnicity, '01');
+    assert.equal(p.marital_status, '20');
+    assert.equal(p.residence_address, '河西区某路2号');
+    // A label that is no item of the dictionary is reported on its field.
+    const bad = toCsv([table[0], [makeIdNumber({ birth: '1968-07-07', seq: 413 }), '标签丙', '男', '火星族', '120103001001', '', '', '']]);
+    const rej = await srv.api('POST', '/api/v1/persons/import?mode=all&format=csv', bad, { raw: true, headers: { 'Content-Type': 'text/csv' } });
+    assertError(rej, 422, 'import_rejected');
+    assert.equal(rej.json.error.errors[0].field, 'ethnicity');
   });
 
   it('exports and imports back the same persons', async () => {

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "mz/crypto.h"
+#include "mz/search.h"
 #include "registry/registry_internal.h"
 
 struct fixture {
@@ -129,6 +130,38 @@ static void test_dictionaries(void **state)
     assert_int_equal(mz_db_query_int(f->db, "SELECT count(*) FROM dictionary_items", &n, 0, NULL),
                      MZ_OK);
     assert_int_equal((size_t)n, total);
+}
+
+/* Validation with a request reads the edited dictionary_items: a new code
+ * is accepted, a retired one refused; without a request, the C tables. */
+static void test_dictionary_edits(void **state)
+{
+    struct fixture *f = *state;
+    const struct mz_field *sex = mz_entity_field(&registry_persons, "sex");
+    const char *code, *message;
+    json_t *out = NULL, *v = json_string("5");
+    assert_non_null(f->app.dict_has);
+    assert_int_equal(mz_field_normalise_req(&f->req, sex, v, &out, &code, &message),
+                     MZ_ERR_INVALID);
+    assert_int_equal(mz_db_exec(f->db, "INSERT INTO dictionary_items (version, created_at,"
+                                       " updated_at, dict, code, zh, en) VALUES (1, 'x', 'x',"
+                                       " 'sex', '5', '测试', 'Test');"
+                                       "UPDATE dictionary_items SET valid_to = '2020-01-01'"
+                                       " WHERE dict = 'sex' AND code = '9'"),
+                     MZ_OK);
+    assert_int_equal(mz_field_normalise_req(&f->req, sex, v, &out, &code, &message), MZ_OK);
+    json_decref(out);
+    assert_int_equal(mz_field_normalise(&f->app, sex, v, &out, &code, &message), MZ_ERR_INVALID);
+    json_decref(v);
+    v = json_string("9");
+    assert_int_equal(mz_field_normalise_req(&f->req, sex, v, &out, &code, &message),
+                     MZ_ERR_INVALID);
+    assert_string_equal(code, "not_in_dictionary");
+    json_decref(v);
+    json_t *items = f->app.dict_items(&f->req, "sex");
+    assert_int_equal(json_array_size(items), 4); /* 0 1 2 5: 9 retired */
+    json_decref(items);
+    assert_null(f->app.dict_items(&f->req, "no_such_dictionary"));
 }
 
 /* Generated communities: 2-25 per street, unique codes under their street. */
@@ -257,6 +290,38 @@ static void test_demo_determinism(void **state)
         }
         json_decref(row);
     }
+    /* The bulk-built search index is what per-person indexing gives: the
+     * keys regenerated from the names delete every row of a person, and
+     * indexing again writes as many; the FTS table finds whole names. */
+    for (int64_t id = 1; id <= 50; id++) {
+        char sid[24];
+        const char *p[] = {sid};
+        int64_t before = 0, gone = 0, again = 0;
+        snprintf(sid, sizeof(sid), "%lld", (long long)id);
+        assert_int_equal(mz_db_query_int(f->db, "SELECT count(*) FROM person_key WHERE person_id = ?",
+                                         &before, 1, p), MZ_OK);
+        assert_true(before > 0);
+        fresh_req(f);
+        assert_int_equal(mz_person_unindex(&f->req, id), MZ_OK);
+        assert_int_equal(mz_db_query_int(f->db, "SELECT count(*) FROM person_key WHERE person_id = ?",
+                                         &gone, 1, p), MZ_OK);
+        assert_int_equal(gone, 0);
+        json_t *row = mz_entity_get(&f->req, e, id);
+        assert_int_equal(mz_person_index(&f->req, id, json_string_value(json_object_get(row, "name")),
+                                         NULL), MZ_OK);
+        json_decref(row);
+        assert_int_equal(mz_db_query_int(f->db, "SELECT count(*) FROM person_key WHERE person_id = ?",
+                                         &again, 1, p), MZ_OK);
+        assert_int_equal(again, before);
+    }
+    assert_int_equal(mz_db_query_int(f->db, "SELECT count(*) FROM person_fts WHERE person_fts"
+                                            " MATCH (SELECT '\"' || names || '\"' FROM person_search"
+                                            " WHERE length(names) >= 3 LIMIT 1)",
+                                     &n, 0, NULL), MZ_OK);
+    assert_true(n >= 1);
+    assert_int_equal(mz_db_query_int(f->db, "SELECT count(*) FROM person_search", &n, 0, NULL),
+                     MZ_OK);
+    assert_int_equal(n, 3000);
 }
 
 int main(void)
@@ -264,6 +329,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_division_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dictionaries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dictionary_edits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_communities, setup, teardown),
         cmocka_unit_test_setup_teardown(test_person_id_derived, setup, teardown),
         cmocka_unit_test_setup_teardown(test_demo_determinism, setup, teardown),

@@ -2,20 +2,24 @@
 // module may replace any of them, or add pages for its menus' own routes,
 // through src/modules/index.js.
 import { createRouter, createWebHistory } from 'vue-router';
-import { session, restore, loadMeta, clear } from './lib/session.js';
+import { session, restore, loadMeta, clear, mustEnrolTotp } from './lib/session.js';
 import { setUnauthenticatedHandler } from './lib/api.js';
 import { modulePages } from './modules/index.js';
+import { portalRoutes } from './views/portal/routes.js';
 
 const Layout = () => import('./components/AppLayout.vue');
 
 const routes = [
   { path: '/login', name: 'login', component: () => import('./views/LoginView.vue'), meta: { public: true } },
   { path: '/password', name: 'password', component: () => import('./views/PasswordView.vue'), meta: { noMeta: true } },
+  { path: '/totp', name: 'totp', component: () => import('./views/auth/TotpEnrolView.vue'), meta: { noMeta: true } },
+  ...portalRoutes, // the public portal and citizen hall (/portal, /hall)
   {
     path: '/',
     component: Layout,
     children: [
       { path: '', name: 'home', component: () => import('./views/HomeView.vue') },
+      { path: 'stats', name: 'stats', component: () => import('./views/dashboard/StatsView.vue'), meta: { title: '统计分析' } },
       { path: 'e/:entity', name: 'list', component: () => import('./views/EntityScreen.vue'), props: (r) => ({ entity: r.params.entity, kind: 'list' }) },
       { path: 'e/:entity/new', name: 'create', component: () => import('./views/EntityScreen.vue'), props: (r) => ({ entity: r.params.entity, kind: 'form' }) },
       { path: 'e/:entity/:id(\\d+)', name: 'detail', component: () => import('./views/EntityScreen.vue'), props: (r) => ({ entity: r.params.entity, id: Number(r.params.id), kind: 'detail' }) },
@@ -44,10 +48,18 @@ router.beforeEach(async (to) => {
   if (to.meta.public) return true;
   if (!session.user) return { name: 'login', query: to.fullPath !== '/' ? { redirect: to.fullPath } : {} };
   if (session.user.must_change_password && to.name !== 'password') return { name: 'password' };
+  if (to.name === 'home' && (session.user.roles || []).includes('citizen')) return { name: 'hall-mine' };
+  // A second factor to bind first (after the password change: the server gates them in that order).
+  const enrol = () => ({ name: 'totp', query: to.fullPath !== '/' ? { redirect: to.fullPath } : {} });
+  if (!session.user.must_change_password && (session.needsTotpEnrolment || mustEnrolTotp(session.user)) && to.name !== 'totp') return enrol();
   if (!to.meta.noMeta && !session.meta) {
     try {
       await loadMeta();
-    } catch {
+    } catch (e) {
+      if (e.code === 'totp_enrolment_required') {
+        session.needsTotpEnrolment = true;
+        return enrol();
+      }
       // the layout shows the error and offers a retry
     }
   }

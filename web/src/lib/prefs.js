@@ -17,7 +17,7 @@ export const prefs = reactive({
 
 function apply() {
   document.documentElement.classList.toggle('elder-mode', prefs.elder);
-  document.documentElement.lang = prefs.script === 'hant' ? 'zh-Hant' : 'zh-CN';
+  document.documentElement.lang = prefs.script === 'hant' ? 'zh-Hant' : 'zh-Hans';
 }
 apply();
 watch(

@@ -11,7 +11,25 @@ export const session = reactive({
 
 function adopt(body) {
   session.user = body.user || null;
+  session.needsTotpEnrolment = mustEnrolTotp(session.user);
   setCsrf(body.csrf_token, body.csrf_header);
+}
+
+/**
+ * The account must bind a TOTP authenticator before anything else: its roles
+ * need a second factor (user.totp_required) and none is enrolled. The server
+ * answers every other route 403 totp_enrolment_required until
+ * POST /auth/totp/verify succeeds (src/auth/session.c).
+ */
+export function mustEnrolTotp(user) {
+  return !!(user && user.totp_required && !user.totp_enrolled);
+}
+
+/** After POST /auth/totp/verify: the account is enrolled. */
+export function totpEnrolled(user) {
+  session.user = user;
+  session.needsTotpEnrolment = mustEnrolTotp(user);
+  session.meta = null;
 }
 
 /** Ask the server who we are (cookie session). Never throws. */
@@ -48,6 +66,7 @@ export async function logout() {
 
 export function clear() {
   session.user = null;
+  session.needsTotpEnrolment = false;
   session.meta = null;
   setCsrf(null);
 }

@@ -1,0 +1,409 @@
+/* assistance.c - the social-assistance module (社会救助): 低保, 低收入, 特困,
+ * 临时救助, 医疗救助.
+ *
+ * What it owns: the effective-dated standards and 分类施保 increments staff
+ * maintain (assistance_standards, assistance_increments), the cases and their
+ * notices (cases.c), the payroll runs, payments and ledger (payroll.c), and
+ * the routes POST /api/v1/assistance/quote (computes, saves nothing),
+ * POST /api/v1/assistance/payroll and GET /api/v1/assistance/payroll/{run}/
+ * bank-file. Every rate is a row with valid_from, a source and a note: the
+ * seed (migration 2) is Tianjin's published history from domain.md §1.
+ *
+ * Invariants: standards and increments are written only by holders of
+ * "assistance_standards.configure" (city level); money is integer fen;
+ * a (program, month, division) is paid at most once, and a case at most once
+ * a month (unique indexes, migration 1).
+ *
+ * Model, formula and workflow: docs/assistance.md. Tested by
+ * tests/unit/test_assistance.c and tests/api/assistance.test.mjs.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "mz/validate.h"
+#include "modules/assistance/assistance_internal.h"
+
+/* --- dictionaries --------------------------------------------------------------- */
+static const struct mz_dict_item program_items[] = {
+    {"dibao", "最低生活保障（低保）", "Minimum living allowance"},
+    {"low_income", "低收入家庭（低保边缘）救助", "Low-income household aid"},
+    {"tekun", "特困人员救助供养", "Extreme-poverty support"},
+    {"temporary", "临时救助", "Temporary assistance"},
+    {"medical", "医疗救助", "Medical assistance"},
+};
+static const struct mz_dict_item zone_items[] = {
+    {"urban", "城市", "Urban"},
+    {"rural", "农村", "Rural"},
+    {"all", "城乡统一", "Urban and rural"},
+};
+static const struct mz_dict_item category_items[] = {
+    {"elderly", "老年人", "Elderly"},
+    {"severe_disability", "重度残疾人", "Severe disability"},
+    {"minor", "未成年人", "Minor"},
+    {"serious_illness", "重病患者", "Serious illness"},
+};
+static const struct mz_dict_item basis_items[] = {
+    {"per_person", "按人补差", "Per person, difference to income"},
+    {"per_household", "按户定额", "Flat amount per household"},
+};
+static const struct mz_dict_item notice_kind_items[] = {
+    {"hukou", "户籍地", "Hukou community"},
+    {"residence", "居住地", "Residence community"},
+};
+static const struct mz_dict_item payment_status_items[] = {
+    {"paid", "发放", "Paid"},
+    {"skipped", "停发", "Skipped"},
+};
+static const struct mz_dict_item ledger_entry_items[] = {
+    {"debit", "应发", "Due"},
+    {"credit", "实发", "Paid out"},
+};
+
+#define DICT(var, dname, dzh, den, list)                                                      \
+    static const struct mz_dict var = {.name = dname, .zh = dzh, .en = den, .items = list,   \
+                                       .nitems = MZ_ARRAY_LEN(list)}
+DICT(dict_program, "assistance_program", "救助项目", "Assistance program", program_items);
+DICT(dict_zone, "assistance_zone", "城乡类别", "Urban or rural", zone_items);
+DICT(dict_category, "assistance_category", "分类施保类别", "Member category", category_items);
+DICT(dict_basis, "assistance_basis", "计发方式", "Basis", basis_items);
+DICT(dict_notice_kind, "assistance_notice_kind", "公示地", "Notice place", notice_kind_items);
+DICT(dict_payment_status, "assistance_payment_status", "发放状态", "Payment status",
+     payment_status_items);
+DICT(dict_ledger_entry, "assistance_ledger_entry", "借贷", "Ledger entry", ledger_entry_items);
+
+static const struct mz_dict *const assist_dicts[] = {
+    &dict_program, &dict_zone,           &dict_category,    &dict_basis,
+    &dict_notice_kind, &dict_payment_status, &dict_ledger_entry,
+};
+
+/* --- standards and increments ------------------------------------------------- */
+
+/* Rates are configuration: only the city level may write them. */
+static int config_validate(struct mz_write *w)
+{
+    if (!mz_req_may(w->req, "assistance_standards.configure"))
+        return mz_fail(w->req, 403, "forbidden", "只有市级业务人员可以维护救助标准");
+    return 0;
+}
+
+static const struct mz_hooks config_hooks = {.validate = config_validate};
+
+static const struct mz_field standard_fields[] = {
+    {.name = "program", .type = MZ_T_DICT, .zh = "救助项目", .en = "Program",
+     .dict = "assistance_program", .flags = MZ_F_REQUIRED | MZ_F_INDEXED},
+    {.name = "division", .type = MZ_T_DIVISION, .zh = "适用区划", .en = "Division",
+     .flags = MZ_F_REQUIRED | MZ_F_INDEXED},
+    {.name = "zone", .type = MZ_T_DICT, .zh = "城乡类别", .en = "Urban or rural",
+     .dict = "assistance_zone", .def = "\"all\"", .flags = MZ_F_REQUIRED},
+    {.name = "valid_from", .type = MZ_T_DATE, .zh = "执行日期", .en = "Valid from",
+     .flags = MZ_F_REQUIRED | MZ_F_INDEXED},
+    {.name = "amount_fen", .type = MZ_T_MONEY, .zh = "标准（分/人·月）", .en = "Amount (fen)",
+     .flags = MZ_F_REQUIRED | MZ_F_HAS_MIN | MZ_F_HAS_MAX, .min = 0, .max = 100000000},
+    {.name = "basis", .type = MZ_T_DICT, .zh = "计发方式", .en = "Basis", .dict = "assistance_basis",
+     .def = "\"per_person\""},
+    {.name = "minimum_fen", .type = MZ_T_MONEY, .zh = "最低救助金额（分/户·月）",
+     .en = "Minimum benefit (fen)", .flags = MZ_F_HAS_MIN | MZ_F_HAS_MAX, .min = 0,
+     .max = 100000000, .def = "0"},
+    {.name = "source", .type = MZ_T_TEXT, .zh = "依据", .en = "Source",
+     .flags = MZ_F_HAS_MAX, .max = 200},
+    {.name = "note", .type = MZ_T_TEXT, .zh = "备注", .en = "Note",
+     .flags = MZ_F_HAS_MAX | MZ_F_MULTILINE, .max = 500},
+};
+
+static const struct mz_entity assist_standards = {
+    .name = "assistance_standards",
+    .zh = "救助标准",
+    .en = "Assistance standards",
+    .fields = standard_fields,
+    .nfields = MZ_ARRAY_LEN(standard_fields),
+    .hooks = &config_hooks,
+    .default_sort = "program,-valid_from",
+};
+
+static const struct mz_field increment_fields[] = {
+    {.name = "program", .type = MZ_T_DICT, .zh = "救助项目", .en = "Program",
+     .dict = "assistance_program", .flags = MZ_F_REQUIRED | MZ_F_INDEXED},
+    {.name = "category", .type = MZ_T_DICT, .zh = "类别", .en = "Category",
+     .dict = "assistance_category", .flags = MZ_F_REQUIRED},
+    {.name = "division", .type = MZ_T_DIVISION, .zh = "适用区划", .en = "Division",
+     .flags = MZ_F_REQUIRED, .def = "\"120000\""},
+    {.name = "percent", .type = MZ_T_INT, .zh = "增发比例（标准的%）", .en = "Percent of standard",
+     .flags = MZ_F_REQUIRED | MZ_F_HAS_MIN | MZ_F_HAS_MAX, .min = 0, .max = 100},
+    {.name = "valid_from", .type = MZ_T_DATE, .zh = "执行日期", .en = "Valid from",
+     .flags = MZ_F_REQUIRED},
+    {.name = "source", .type = MZ_T_TEXT, .zh = "依据", .en = "Source",
+     .flags = MZ_F_HAS_MAX, .max = 200},
+    {.name = "note", .type = MZ_T_TEXT, .zh = "备注", .en = "Note",
+     .flags = MZ_F_HAS_MAX | MZ_F_MULTILINE, .max = 500},
+};
+
+static const struct mz_entity assist_increments = {
+    .name = "assistance_increments",
+    .zh = "分类施保比例",
+    .en = "Category increments",
+    .fields = increment_fields,
+    .nfields = MZ_ARRAY_LEN(increment_fields),
+    .hooks = &config_hooks,
+    .default_sort = "program,category,-valid_from",
+};
+
+/* --- members ------------------------------------------------------------------ */
+
+/* A field error on members[i].name. */
+static void member_error(struct mz_req *req, json_t *errors, size_t i, const char *name,
+                         const char *code, const char *message)
+{
+    mz_errors_add(errors, mz_arena_printf(req->arena, "members[%zu].%s", i, name), code,
+                  message);
+}
+
+int assist_parse_members(struct mz_req *req, json_t *array, bool case_members,
+                         struct assist_member **out, int *n, json_t *errors)
+{
+    size_t before = json_array_size(errors), i;
+    json_t *mem;
+    *out = NULL;
+    *n = 0;
+    if (!json_is_array(array) || json_array_size(array) == 0) {
+        mz_errors_add(errors, "members", "required", "至少需要一名家庭成员");
+        return 0;
+    }
+    if (json_array_size(array) > ASSIST_MAX_MEMBERS) {
+        mz_errors_add(errors, "members", "too_large", "家庭成员过多（最多 30 人）");
+        return 0;
+    }
+    struct assist_member *m =
+        mz_arena_calloc(req->arena, json_array_size(array), sizeof(*m));
+    json_array_foreach(array, i, mem) {
+        if (!json_is_object(mem)) {
+            mz_errors_add(errors, mz_arena_printf(req->arena, "members[%zu]", i), "type",
+                          "家庭成员应为对象");
+            continue;
+        }
+        json_t *inc = json_object_get(mem, "monthly_income_fen");
+        if (!json_is_integer(inc))
+            member_error(req, errors, i, "monthly_income_fen", inc ? "type" : "required",
+                         "月收入应为整数（分）");
+        else if (json_integer_value(inc) < 0 || json_integer_value(inc) > 100000000)
+            member_error(req, errors, i, "monthly_income_fen", "too_small",
+                         "月收入应在 0 至 100 万元之间");
+        else
+            m[i].income_fen = json_integer_value(inc);
+        if (case_members) {
+            json_t *pid = json_object_get(mem, "person_id");
+            int64_t count = 0;
+            char idtext[24];
+            snprintf(idtext, sizeof(idtext), "%lld", (long long)json_integer_value(pid));
+            const char *params[] = {idtext};
+            if (!json_is_integer(pid) || json_integer_value(pid) <= 0)
+                member_error(req, errors, i, "person_id", "required", "请选择家庭成员");
+            else if (mz_db_query_int(req->db,
+                                     "SELECT count(*) FROM persons WHERE id = ?"
+                                     " AND deleted_at IS NULL",
+                                     &count, 1, params) != MZ_OK ||
+                     count == 0)
+                member_error(req, errors, i, "person_id", "no_such_reference", "人员不存在");
+            m[i].label = mz_arena_printf(req->arena, "人员#%s", idtext);
+            json_t *scan = json_object_get(mem, "authorisation_scan");
+            if (scan && !json_is_null(scan) && !json_is_string(scan))
+                member_error(req, errors, i, "authorisation_scan", "type", "授权书扫描件应为文本");
+        } else {
+            json_t *id = json_object_get(mem, "id_number");
+            struct mz_id_info info;
+            const char *reason = NULL;
+            if (id && !json_is_null(id)) {
+                if (!json_is_string(id) ||
+                    mz_id_check(json_string_value(id), NULL, &info, &reason) != MZ_OK)
+                    member_error(req, errors, i, "id_number", "invalid_id_number",
+                                 reason ? reason : "身份证号码无效");
+                else
+                    m[i].label = mz_arena_printf(req->arena, "%.6s********%.4s", info.number,
+                                                 info.number + 14);
+            }
+        }
+        json_t *cats = json_object_get(mem, "categories"), *c;
+        size_t k;
+        if (cats && !json_is_null(cats) && !json_is_array(cats)) {
+            member_error(req, errors, i, "categories", "type", "类别应为数组");
+        } else if (json_array_size(cats) > ASSIST_MAX_CATEGORIES) {
+            member_error(req, errors, i, "categories", "too_large", "类别过多");
+        } else {
+            json_array_foreach(cats, k, c) {
+                const char *code = json_string_value(c);
+                bool dup = false;
+                for (int j = 0; j < m[i].ncategories; j++)
+                    dup = dup || (code && strcmp(m[i].categories[j], code) == 0);
+                if (!assist_category_ok(code) || dup)
+                    member_error(req, errors, i, "categories", "not_in_dictionary",
+                                 "类别应为 elderly、severe_disability、minor 或 serious_illness，且不重复");
+                else
+                    m[i].categories[m[i].ncategories++] =
+                        mz_arena_strdup(req->arena, code);
+            }
+        }
+    }
+    if (json_array_size(errors) == before) {
+        *out = m;
+        *n = (int)json_array_size(array);
+    }
+    return 0;
+}
+
+/* --- quote ---------------------------------------------------------------------- */
+
+/* POST /api/v1/assistance/quote - compute a benefit without saving anything. */
+int assist_h_quote(struct mz_req *req)
+{
+    json_t *body = mz_req_object_or_fail(req);
+    const char *program = NULL, *division = NULL, *month = NULL, *zone = NULL, *reason;
+    char div12[13];
+    struct assist_member *members;
+    struct assist_quote q;
+    int n = 0;
+    if (body == NULL)
+        return req->status;
+    json_t *errors = json_array();
+    const char *key;
+    json_t *value;
+    json_object_foreach(body, key, value) {
+        if (strcmp(key, "program") && strcmp(key, "division") && strcmp(key, "month") &&
+            strcmp(key, "zone") && strcmp(key, "members"))
+            mz_errors_add(errors, key, "unknown_field", "未知字段");
+    }
+    if (mz_json_get_str(body, "program", &program) != MZ_OK || !assist_program_ok(program))
+        mz_errors_add(errors, "program", program ? "not_in_dictionary" : "required",
+                      "救助项目应为 dibao、low_income、tekun、temporary 或 medical");
+    if (mz_json_get_str(body, "division", &division) != MZ_OK ||
+        mz_division_check(division, div12, &reason) != MZ_OK)
+        mz_errors_add(errors, "division", division ? "invalid_division" : "required",
+                      "区划代码无效");
+    if (mz_json_get_str(body, "month", &month) != MZ_OK || !assist_month_ok(month))
+        mz_errors_add(errors, "month", month ? "pattern" : "required", "月份应为 YYYY-MM");
+    int rc = mz_json_get_str(body, "zone", &zone);
+    if (rc == MZ_ERR_INVALID ||
+        (rc == MZ_OK && strcmp(zone, "urban") != 0 && strcmp(zone, "rural") != 0))
+        mz_errors_add(errors, "zone", "not_in_dictionary", "城乡类别应为 urban 或 rural");
+    if (rc != MZ_OK)
+        zone = NULL;
+    assist_parse_members(req, json_object_get(body, "members"), false, &members, &n, errors);
+    if (json_array_size(errors) > 0)
+        return mz_fail_with(req, 422, "validation_failed", "请求参数有误",
+                            json_pack("{s:O, s:o}", "field",
+                                      json_object_get(json_array_get(errors, 0), "field"),
+                                      "errors", errors));
+    json_decref(errors);
+    rc = assist_compute(req->db, program, div12, zone, month, members, n, &q);
+    if (rc != MZ_OK)
+        return assist_fail_lookup(req, rc, program);
+    return mz_reply_json(
+        req, 200,
+        json_pack("{s:I, s:I, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:o}", "standard_fen",
+                  (json_int_t)q.standard.amount_fen, "standard_id", (json_int_t)q.standard.id,
+                  "standard_valid_from", q.standard.valid_from, "zone", q.standard.zone,
+                  "members", q.members, "household_income_fen",
+                  (json_int_t)q.household_income_fen, "per_capita_income_fen",
+                  (json_int_t)q.per_capita_income_fen, "increments_fen",
+                  (json_int_t)q.increments_fen, "monthly_benefit_fen",
+                  (json_int_t)q.monthly_benefit_fen, "trace", q.trace));
+}
+
+/* --- migrations: constraints and the seed --------------------------------------- */
+
+#define SEED_COLS                                                                              \
+    "INSERT INTO assistance_standards (version, created_at, updated_at, created_by, updated_by," \
+    " program, division, zone, valid_from, amount_fen, basis, minimum_fen, source, note) VALUES "
+#define NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
+#define SEED(program, zone, from, fen, basis, source, note)                                    \
+    "(1, " NOW ", " NOW ", 'system', 'system', '" program "', '120000000000', '" zone "', '"    \
+    from "', " fen ", '" basis "', 0, '" source "', '" note "')"
+
+static const struct mz_migration assist_migrations[] = {
+    {1, "payroll constraints",
+     "CREATE UNIQUE INDEX IF NOT EXISTS ux_assistance_runs ON assistance_payroll_runs"
+     " (program, month, division) WHERE deleted_at IS NULL;"
+     "CREATE UNIQUE INDEX IF NOT EXISTS ux_assistance_payments_case_month ON assistance_payments"
+     " (case_id, month) WHERE deleted_at IS NULL;"
+     "ALTER TABLE assistance_payments ADD COLUMN account_sealed TEXT;"
+     "CREATE INDEX IF NOT EXISTS ix_assistance_cases_payroll ON assistance_cases"
+     " (program, state, division) WHERE deleted_at IS NULL;",
+     NULL},
+    {2, "tianjin standards history",
+     SEED_COLS
+     SEED("dibao", "urban", "2009-04-01", "43000", "per_person", "sohu 2009-05-22",
+          "天津市城市低保标准 430 元/人·月") ","
+     SEED("dibao", "rural", "2009-04-01", "23000", "per_person", "sohu 2009-05-22",
+          "天津市农村低保标准 230 元/人·月") ","
+     SEED("dibao", "urban", "2016-04-01", "78000", "per_person", "huaxia 2016-03-21",
+          "城市 780 元/人·月") ","
+     SEED("dibao", "rural", "2016-04-01", "70000", "per_person", "huaxia 2016-03-21",
+          "农村 700 元/人·月") ","
+     SEED("dibao", "all", "2018-04-01", "92000", "per_person", "cnr 2018-04-04",
+          "城乡统一 920 元/人·月；来源只说 2018 年，执行日按 4 月 1 日录入，待核实") ","
+     SEED("dibao", "all", "2019-04-01", "98000", "per_person", "[P] 部分证实",
+          "城乡统一 980 元/人·月") ","
+     SEED("dibao", "all", "2025-09-01", "104500", "per_person", "津民规〔2025〕6号",
+          "城乡统一 1045 元/人·月（原 1010 元，其间调整日期未录入）") ","
+     SEED("low_income", "all", "2018-04-01", "27600", "per_household", "domain.md §1 [C]",
+          "低收入（低保边缘）家庭按户救助：低保标准的 30%（276 元/户·月）") ","
+     SEED("low_income", "all", "2025-09-01", "31400", "per_household", "domain.md §1 [C]",
+          "低收入（低保边缘）家庭按户救助：低保标准的 30%（314 元/户·月）") ","
+     SEED("tekun", "all", "2025-01-01", "187000", "per_person", "domain.md §1 [C] 天津 2025",
+          "特困人员基本生活标准 1870 元/人·月（城乡集中供养）；农村分散供养为 1530 元，"
+          "供养方式维度尚未建模；执行日按 2025-01-01 录入，待核实") ";",
+     NULL},
+    {3, "example increments",
+     "INSERT INTO assistance_increments (version, created_at, updated_at, created_by,"
+     " updated_by, program, category, division, percent, valid_from, source, note) VALUES"
+     " (1, " NOW ", " NOW ", 'system', 'system', 'dibao', 'elderly', '120000000000', 10,"
+     " '2019-04-01', '示例', '示例数据，可配置：老年人按标准的 10% 增发'),"
+     " (1, " NOW ", " NOW ", 'system', 'system', 'dibao', 'severe_disability', '120000000000',"
+     " 20, '2019-04-01', '示例', '示例数据，可配置：重度残疾人按标准的 20% 增发'),"
+     " (1, " NOW ", " NOW ", 'system', 'system', 'dibao', 'minor', '120000000000', 10,"
+     " '2019-04-01', '示例', '示例数据，可配置：未成年人按标准的 10% 增发'),"
+     " (1, " NOW ", " NOW ", 'system', 'system', 'dibao', 'serious_illness', '120000000000',"
+     " 15, '2019-04-01', '示例', '示例数据，可配置：重病患者按标准的 15% 增发');",
+     NULL},
+};
+
+/* --- routes, menus, module -------------------------------------------------------- */
+
+static const struct mz_route assist_routes[] = {
+    {"POST", "/api/v1/assistance/quote", assist_h_quote, 0, "assistance_standards.read", 0,
+     NULL, "救助金额试算（不保存）"},
+    {"POST", "/api/v1/assistance/payroll", assist_h_payroll, MZ_ROUTE_WRITE,
+     "assistance_payroll_runs.run", 0, NULL, "生成月度发放批次"},
+    {"GET", "/api/v1/assistance/payroll/{run}/bank-file", assist_h_bank_file, 0,
+     "assistance_payroll_runs.export", 0, NULL, "银行代发文件（CSV，含控制合计）"},
+};
+
+static const struct mz_menu assist_menus[] = {
+    {.key = "assistance/cases", .zh = "救助案件", .en = "Cases", .entity = "assistance_cases"},
+    {.key = "assistance/notices", .zh = "救助公示", .en = "Notices", .entity = "assistance_notices"},
+    {.key = "assistance/runs", .zh = "发放批次", .en = "Payroll runs",
+     .entity = "assistance_payroll_runs"},
+    {.key = "assistance/standards", .zh = "救助标准", .en = "Standards",
+     .entity = "assistance_standards"},
+    {.key = "assistance/increments", .zh = "分类施保比例", .en = "Increments",
+     .entity = "assistance_increments"},
+};
+
+static const struct mz_entity *const assist_entities[] = {
+    &assist_standards, &assist_increments, &assist_cases,  &assist_notices,
+    &assist_runs,      &assist_payments,   &assist_ledger,
+};
+
+const struct mz_module mz_module_assistance = {
+    .name = "assistance",
+    .zh = "社会救助",
+    .en = "Social assistance",
+    .entities = assist_entities,
+    .nentities = MZ_ARRAY_LEN(assist_entities),
+    .routes = assist_routes,
+    .nroutes = MZ_ARRAY_LEN(assist_routes),
+    .menus = assist_menus,
+    .nmenus = MZ_ARRAY_LEN(assist_menus),
+    .migrations = assist_migrations,
+    .nmigrations = MZ_ARRAY_LEN(assist_migrations),
+    .dicts = assist_dicts,
+    .ndicts = MZ_ARRAY_LEN(assist_dicts),
+};

@@ -1,0 +1,116 @@
+/* assistance_internal.h - what the files of the social-assistance module
+ * (src/modules/assistance/) share, and what tests/unit/test_assistance.c uses.
+ *
+ * benefit.c: the effective-dated look-ups (standards, increments) and the
+ * explainable benefit computation; cases.c: the case entity, its workflow and
+ * the 公示 notices; payroll.c: the monthly run, the payments snapshot, the
+ * ledger and the bank file; assistance.c: the module descriptor, the seed and
+ * the routes. The design is described in docs/assistance.md.
+ */
+#ifndef MZ_ASSISTANCE_INTERNAL_H
+#define MZ_ASSISTANCE_INTERNAL_H
+
+#include "mz/engine.h"
+
+#define ASSIST_MAX_MEMBERS 30     /* members of one assistance household */
+#define ASSIST_MAX_CATEGORIES 4   /* 分类施保 categories per member */
+
+/* One member as the computation sees it. */
+struct assist_member {
+    const char *label;        /* masked ID number or "成员 <person id>" (for the trace) */
+    int64_t income_fen;       /* monthly income, >= 0 */
+    const char *categories[ASSIST_MAX_CATEGORIES];
+    int ncategories;
+};
+
+/* The standard row that applies to a program, division, zone and month. */
+struct assist_standard {
+    int64_t id;
+    char division[13];        /* 12 digits */
+    char zone[8];             /* urban | rural | all */
+    char valid_from[11];
+    char basis[16];           /* per_person (补差) | per_household (flat household aid) */
+    int64_t amount_fen;
+    int64_t minimum_fen;      /* 0: none */
+};
+
+/* The result of a computation. trace is a new reference (json array). */
+struct assist_quote {
+    struct assist_standard standard;
+    int members;
+    int64_t household_income_fen;
+    int64_t per_capita_income_fen;  /* rounded down to the fen */
+    int64_t gap_fen;                /* standard x members - income, >= 0 */
+    int64_t increments_fen;
+    int64_t monthly_benefit_fen;
+    json_t *trace;
+};
+
+/* Program codes of the contract. */
+bool assist_program_ok(const char *code);
+bool assist_category_ok(const char *code);
+/* Is text a month "YYYY-MM" (1..12)? */
+bool assist_month_ok(const char *text);
+/* "Today" (Asia/Shanghai), or MZ_TEST_TODAY=YYYY-MM-DD for tests, into out[11]. */
+void assist_today(char out[11]);
+/* The ancestors of a 12-digit division, most specific first, into out[5][13]
+ * (itself, street, district, city, province; duplicates possible). */
+void assist_ancestors(const char *division12, char out[5][13]);
+
+/* The standard for program, division (12 digits), zone (urban/rural or NULL)
+ * and month (YYYY-MM): the most specific division, then the latest
+ * valid_from on or before the month's first day, then the exact zone over
+ * "all". MZ_ERR_NOTFOUND when none; MZ_ERR_INVALID when zone is NULL and the
+ * applicable row is zone-specific (the caller must say urban or rural). */
+int assist_standard_lookup(struct mz_db *db, const char *program, const char *division12,
+                           const char *zone, const char *month, struct assist_standard *out);
+
+/* Compute the benefit (see benefit.c for the formula). Returns MZ_OK, or the
+ * look-up's error; out->trace is set on MZ_OK. */
+int assist_compute(struct mz_db *db, const char *program, const char *division12,
+                   const char *zone, const char *month, const struct assist_member *members,
+                   int nmembers, struct assist_quote *out);
+
+/* Parse a members array (quote: id_number; case: person_id) into members
+ * from the arena; field errors ("members[1].monthly_income_fen") go to
+ * errors. *n is the count parsed (0 on errors). */
+int assist_parse_members(struct mz_req *req, json_t *array, bool case_members,
+                         struct assist_member **out, int *n, json_t *errors);
+
+/* The no_standard / zone errors of a failed look-up as a request failure. */
+int assist_fail_lookup(struct mz_req *req, int rc, const char *program);
+
+/* --- cases.c ------------------------------------------------------------------ */
+extern const struct mz_entity assist_cases;
+extern const struct mz_entity assist_notices;
+
+/* --- payroll.c ---------------------------------------------------------------- */
+extern const struct mz_entity assist_runs;
+extern const struct mz_entity assist_payments;
+extern const struct mz_entity assist_ledger;
+
+/* A payroll run's summary (the contract's JSON). */
+struct assist_run_summary {
+    int64_t run_id;
+    char program[16];
+    char month[8];
+    char division[13];       /* 12 digits */
+    int64_t households, persons, amount_fen, skipped;
+    char status[16];
+};
+
+/* Run payroll inside the caller's write transaction. MZ_OK with the new
+ * run's summary; MZ_ERR_CONFLICT with the existing (overlapping) run's
+ * summary when one exists; another error on failure. actor names the user. */
+int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
+                       const char *month, const char *division12,
+                       struct assist_run_summary *out);
+/* The summary as the contract's JSON object (new reference). */
+json_t *assist_summary_json(const struct assist_run_summary *s);
+
+/* Route handlers. */
+int assist_h_quote(struct mz_req *req);
+int assist_h_payroll(struct mz_req *req);
+int assist_h_bank_file(struct mz_req *req);
+
+#endif

@@ -1,0 +1,384 @@
+/* cases.c - assistance cases (救助申请), their workflow and the 公示 notices.
+ *
+ * A case is one assistance household's application for one program: the
+ * household and applicant from the registry, a members snapshot (JSON: each
+ * member's person id, relation, monthly income, 分类施保 categories and the
+ * scan reference of the signed verification authorisation), the handling
+ * community (division: the scope), the hukou and residence communities (for
+ * 双向公示), the zone, the start month and reasons. The benefit
+ * (monthly_benefit_fen) and its trace are read-only: before_write recomputes
+ * them (benefit.c) whenever the case is written, for its start month.
+ *
+ * Workflow (declared below; permissions "assistance_cases.<action>", granted
+ * to the built-in roles in src/auth/access.c):
+ *   draft 申请 -accept(street)-> accepted -investigate-> investigated
+ *   -verify(核对, manual result as the comment; every adult's authorisation
+ *    must be on file)-> verified -deliberate(民主评议)-> reviewed
+ *   -review(审核, street)-> checked -publicise(公示: notices in the hukou and,
+ *    when different, the residence community, 7 days)-> publicised
+ *   -approve(审批, district; only when the notice has run >= 7 days)-> approved
+ *   -pay(发放, district)-> paying; paying <-suspend/reinstate-> suspended;
+ *   paying|suspended -terminate-> terminated (final).
+ *   publicised -object-> objected -resume-> publicised (the notice restarts).
+ *   Any state before paying -reject-> refused (final, written reason), a
+ *   decision of the county level (令649 art 11): district officers.
+ * The notice rows are written by the effect with plain SQL because the
+ * residence community may lie outside the acting officer's scope.
+ *
+ * Tested by tests/api/assistance.test.mjs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mz/validate.h"
+#include "modules/assistance/assistance_internal.h"
+
+#define NOTICE_DAYS 7
+
+/* A string member of a row, or NULL. */
+static const char *row_str(const json_t *row, const char *key)
+{
+    return json_string_value(json_object_get(row, key));
+}
+
+/* Parse the members of a row for the computation (errors into errors). */
+static int row_members(struct mz_write *w, struct assist_member **members, int *n)
+{
+    json_t *arr = json_object_get(w->row, "members");
+    return assist_parse_members(w->req, arr, true, members, n, w->errors);
+}
+
+/* The members must parse, and every person must exist. */
+static int case_validate(struct mz_write *w)
+{
+    struct assist_member *m;
+    int n;
+    if (strcmp(w->action, "delete") == 0)
+        return 0;
+    return row_members(w, &m, &n);
+}
+
+/* Fill a division field from the applicant's registry record when absent. */
+static int default_division(struct mz_write *w, const char *field, const char *column)
+{
+    if (row_str(w->row, field) != NULL)
+        return 0;
+    int64_t pid = json_integer_value(json_object_get(w->row, "applicant_person_id"));
+    struct mz_stmt *st;
+    char *sql = mz_arena_printf(w->req->arena,
+                                "SELECT %s FROM persons WHERE id = ? AND deleted_at IS NULL", column);
+    int rc = mz_db_prepare(w->req->db, sql, &st);
+    if (rc != MZ_OK)
+        return mz_fail_err(w->req, rc);
+    mz_db_bind_int(st, 1, pid);
+    if (mz_db_step(st) == MZ_ROW && mz_db_col_text(st, 0))
+        json_object_set_new(w->row, field, json_string(mz_db_col_text(st, 0)));
+    mz_db_done(st);
+    return 0;
+}
+
+/* Derived values: divisions from the applicant, the payee, and the benefit. */
+static int case_before_write(struct mz_write *w)
+{
+    struct assist_member *m;
+    struct assist_quote q;
+    int n, status;
+    char today[11], month[8];
+    if (strcmp(w->action, "delete") == 0)
+        return 0;
+    if ((status = default_division(w, "hukou_division", "hukou_division")) != 0 ||
+        (status = default_division(w, "residence_division", "residence_division")) != 0)
+        return status;
+    if (json_integer_value(json_object_get(w->row, "payee_person_id")) <= 0)
+        json_object_set(w->row, "payee_person_id",
+                        json_object_get(w->row, "applicant_person_id"));
+    json_t *errors = json_array();
+    status = assist_parse_members(w->req, json_object_get(w->row, "members"), true, &m, &n, errors);
+    bool bad = json_array_size(errors) > 0;
+    json_decref(errors);
+    if (status || bad)
+        return status ? status : mz_fail(w->req, 422, "validation_failed", "家庭成员信息有误");
+    const char *start = row_str(w->row, "start_month");
+    assist_today(today);
+    snprintf(month, sizeof(month), "%.7s", start ? start : today);
+    int rc = assist_compute(w->req->db, row_str(w->row, "program"), row_str(w->row, "division"),
+                            row_str(w->row, "zone"), month, m, n, &q);
+    if (rc != MZ_OK)
+        return assist_fail_lookup(w->req, rc, row_str(w->row, "program"));
+    json_object_set_new(w->row, "member_count", json_integer(n));
+    json_object_set_new(w->row, "monthly_benefit_fen", json_integer(q.monthly_benefit_fen));
+    json_object_set_new(w->row, "benefit_trace", q.trace);
+    return 0;
+}
+
+static const struct mz_hooks case_hooks = {
+    .validate = case_validate,
+    .before_write = case_before_write,
+};
+
+/* --- guards and effects ------------------------------------------------------- */
+
+/* 经济状况核对 needs the signed authorisation of every adult member. */
+static int verify_guard(struct mz_write *w)
+{
+    char today[11];
+    json_t *arr = json_object_get(w->row, "members"), *mem;
+    size_t i;
+    assist_today(today);
+    json_array_foreach(arr, i, mem) {
+        int64_t pid = json_integer_value(json_object_get(mem, "person_id"));
+        struct mz_stmt *st;
+        int rc = mz_db_prepare(w->req->db,
+                               "SELECT birth_date FROM persons WHERE id = ? AND deleted_at IS NULL",
+                               &st);
+        if (rc != MZ_OK)
+            return mz_fail_err(w->req, rc);
+        mz_db_bind_int(st, 1, pid);
+        bool adult = true; /* unknown age: treat as adult (ask for the authorisation) */
+        if (mz_db_step(st) == MZ_ROW && mz_db_col_text(st, 0) &&
+            strlen(mz_db_col_text(st, 0)) == 10) {
+            const char *birth = mz_db_col_text(st, 0);
+            char of_age[24];
+            snprintf(of_age, sizeof(of_age), "%04d%.6s", atoi(birth) + 18, birth + 4);
+            adult = strcmp(of_age, today) <= 0;
+        }
+        mz_db_done(st);
+        const char *scan = json_string_value(json_object_get(mem, "authorisation_scan"));
+        if (adult && (scan == NULL || *scan == '\0'))
+            mz_errors_add(w->errors,
+                          mz_arena_printf(w->req->arena, "members[%zu].authorisation_scan", i),
+                          "authorisation_missing",
+                          mz_arena_printf(w->req->arena,
+                                          "成员%zu 已成年，须上传签字的家庭经济状况核对授权书", i + 1));
+    }
+    return 0;
+}
+
+/* Record the manual verification result (the comment). */
+static int verify_effect(struct mz_write *w)
+{
+    const char *comment = NULL;
+    if (w->req->json)
+        mz_json_get_str(w->req->json, "comment", &comment);
+    json_object_set_new(w->row, "verification_result", mz_json_str(comment));
+    return 0;
+}
+
+/* Insert one notice row. */
+static int notice_insert(struct mz_write *w, const char *division, const char *kind,
+                         const char *start, const char *end)
+{
+    struct mz_stmt *st;
+    char now[32];
+    int rc = mz_db_prepare(
+        w->req->db,
+        "INSERT INTO assistance_notices (version, created_at, updated_at, created_by, updated_by,"
+        " case_id, program, division, kind, start_date, end_date, applicant_name,"
+        " household_size, amount_fen) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+        " (SELECT name FROM persons WHERE id = ?), ?, ?)",
+        &st);
+    if (rc != MZ_OK)
+        return mz_fail_err(w->req, rc);
+    const char *actor = w->req->actor ? w->req->actor : "anonymous";
+    mz_now_rfc3339(now);
+    mz_db_bind_text(st, 1, now);
+    mz_db_bind_text(st, 2, now);
+    mz_db_bind_text(st, 3, actor);
+    mz_db_bind_text(st, 4, actor);
+    mz_db_bind_int(st, 5, w->id);
+    mz_db_bind_text(st, 6, row_str(w->row, "program"));
+    mz_db_bind_text(st, 7, division);
+    mz_db_bind_text(st, 8, kind);
+    mz_db_bind_text(st, 9, start);
+    mz_db_bind_text(st, 10, end);
+    mz_db_bind_int(st, 11, json_integer_value(json_object_get(w->row, "applicant_person_id")));
+    mz_db_bind_int(st, 12, json_integer_value(json_object_get(w->row, "member_count")));
+    mz_db_bind_int(st, 13, json_integer_value(json_object_get(w->row, "monthly_benefit_fen")));
+    rc = mz_db_step(st);
+    mz_db_done(st);
+    return rc == MZ_DONE ? 0 : mz_fail_err(w->req, rc < 0 ? rc : MZ_ERR_DB);
+}
+
+/* 公示 (and its restart after an objection): a notice in the hukou community
+ * and, for 人户分离, one in the residence community; 7 days from today. */
+static int publicise_effect(struct mz_write *w)
+{
+    char start[11], end[11];
+    assist_today(start);
+    mz_days_to_date(mz_date_to_days(start) + NOTICE_DAYS, end);
+    const char *hukou = row_str(w->row, "hukou_division");
+    const char *residence = row_str(w->row, "residence_division");
+    if (hukou == NULL)
+        hukou = row_str(w->row, "division");
+    int status = notice_insert(w, hukou, "hukou", start, end);
+    if (status == 0 && residence && strcmp(residence, hukou) != 0)
+        status = notice_insert(w, residence, "residence", start, end);
+    if (status)
+        return status;
+    json_object_set_new(w->row, "notice_start", json_string(start));
+    json_object_set_new(w->row, "notice_end", json_string(end));
+    return 0;
+}
+
+/* 审批 only after the notice has run its 7 days. */
+static int approve_guard(struct mz_write *w)
+{
+    char today[11];
+    const char *start = row_str(w->row, "notice_start");
+    assist_today(today);
+    if (start == NULL)
+        return mz_fail(w->req, 422, "publicity_missing", "尚未公示，不能审批");
+    int64_t days = mz_date_to_days(today) - mz_date_to_days(start);
+    if (days < NOTICE_DAYS)
+        return mz_fail_with(w->req, 422, "publicity_too_short",
+                            mz_arena_printf(w->req->arena,
+                                            "公示期不少于 %d 天：%s 起公示，至今 %lld 天", NOTICE_DAYS,
+                                            start, (long long)days),
+                            json_pack("{s:s, s:I}", "notice_start", start, "days",
+                                      (json_int_t)days));
+    return 0;
+}
+
+static const struct mz_wf_state case_states[] = {
+    {.name = "draft", .zh = "申请", .en = "Application"},
+    {.name = "accepted", .zh = "已受理", .en = "Accepted", .deadline_days = 10},
+    {.name = "investigated", .zh = "已入户调查", .en = "Home visit done"},
+    {.name = "verified", .zh = "已核对经济状况", .en = "Means verified"},
+    {.name = "reviewed", .zh = "已民主评议", .en = "Community review done"},
+    {.name = "checked", .zh = "已审核", .en = "Checked by street"},
+    {.name = "publicised", .zh = "公示中", .en = "Public notice"},
+    {.name = "objected", .zh = "公示有异议", .en = "Objection raised"},
+    {.name = "approved", .zh = "已审批", .en = "Approved"},
+    {.name = "paying", .zh = "发放中", .en = "Being paid"},
+    {.name = "suspended", .zh = "暂停发放", .en = "Suspended"},
+    {.name = "refused", .zh = "不予救助", .en = "Refused", .final = true},
+    {.name = "terminated", .zh = "已终止", .en = "Terminated", .final = true},
+};
+
+#define REJECT_FROM(state)                                                                      \
+    {.from = state, .action = "reject", .to = "refused", .zh = "不予救助", .en = "Refuse",       \
+     .comment_required = true}
+
+static const struct mz_transition case_transitions[] = {
+    {.from = "draft", .action = "accept", .to = "accepted", .zh = "受理", .en = "Accept"},
+    {.from = "accepted", .action = "investigate", .to = "investigated", .zh = "入户调查",
+     .en = "Home visit"},
+    {.from = "investigated", .action = "verify", .to = "verified", .zh = "经济状况核对",
+     .en = "Verify means", .guard = verify_guard, .effect = verify_effect,
+     .comment_required = true},
+    {.from = "verified", .action = "deliberate", .to = "reviewed", .zh = "民主评议",
+     .en = "Community review"},
+    {.from = "reviewed", .action = "review", .to = "checked", .zh = "审核", .en = "Check"},
+    {.from = "checked", .action = "publicise", .to = "publicised", .zh = "公示", .en = "Publicise",
+     .effect = publicise_effect},
+    {.from = "publicised", .action = "object", .to = "objected", .zh = "公示异议",
+     .en = "Objection", .comment_required = true},
+    {.from = "objected", .action = "resume", .to = "publicised", .zh = "恢复公示",
+     .en = "Resume notice", .effect = publicise_effect, .comment_required = true},
+    {.from = "publicised", .action = "approve", .to = "approved", .zh = "审批", .en = "Approve",
+     .guard = approve_guard},
+    {.from = "approved", .action = "pay", .to = "paying", .zh = "发放", .en = "Start payment"},
+    {.from = "paying", .action = "suspend", .to = "suspended", .zh = "暂停发放", .en = "Suspend",
+     .comment_required = true},
+    {.from = "suspended", .action = "reinstate", .to = "paying", .zh = "恢复发放",
+     .en = "Reinstate"},
+    {.from = "paying", .action = "terminate", .to = "terminated", .zh = "终止救助",
+     .en = "Terminate", .comment_required = true},
+    {.from = "suspended", .action = "terminate", .to = "terminated", .zh = "终止救助",
+     .en = "Terminate", .comment_required = true},
+    REJECT_FROM("draft"),
+    REJECT_FROM("accepted"),
+    REJECT_FROM("investigated"),
+    REJECT_FROM("verified"),
+    REJECT_FROM("reviewed"),
+    REJECT_FROM("checked"),
+    REJECT_FROM("publicised"),
+    REJECT_FROM("objected"),
+    REJECT_FROM("approved"),
+};
+
+static const struct mz_workflow case_workflow = {
+    .name = "assistance_case",
+    .initial = "draft",
+    .states = case_states,
+    .nstates = MZ_ARRAY_LEN(case_states),
+    .transitions = case_transitions,
+    .ntransitions = MZ_ARRAY_LEN(case_transitions),
+};
+
+static const struct mz_field case_fields[] = {
+    {.name = "program", .type = MZ_T_DICT, .zh = "救助项目", .en = "Program",
+     .dict = "assistance_program", .flags = MZ_F_REQUIRED | MZ_F_IMMUTABLE | MZ_F_INDEXED},
+    {.name = "household_id", .type = MZ_T_REF, .zh = "救助家庭", .en = "Household",
+     .ref = "households", .flags = MZ_F_INDEXED},
+    {.name = "applicant_person_id", .type = MZ_T_REF, .zh = "申请人", .en = "Applicant",
+     .ref = "persons", .flags = MZ_F_REQUIRED | MZ_F_INDEXED},
+    {.name = "payee_person_id", .type = MZ_T_REF, .zh = "收款人", .en = "Payee", .ref = "persons"},
+    {.name = "bank_name", .type = MZ_T_TEXT, .zh = "开户银行", .en = "Bank",
+     .flags = MZ_F_HAS_MAX, .max = 60},
+    {.name = "bank_account", .type = MZ_T_BANKCARD, .zh = "银行账号", .en = "Bank account",
+     .flags = MZ_F_SENSITIVE},
+    {.name = "division", .type = MZ_T_DIVISION, .zh = "受理社区", .en = "Handling community",
+     .flags = MZ_F_REQUIRED | MZ_F_SCOPE},
+    {.name = "hukou_division", .type = MZ_T_DIVISION, .zh = "户籍地社区", .en = "Hukou community"},
+    {.name = "residence_division", .type = MZ_T_DIVISION, .zh = "居住地社区",
+     .en = "Residence community"},
+    {.name = "zone", .type = MZ_T_DICT, .zh = "城乡类别", .en = "Urban or rural",
+     .dict = "assistance_zone"},
+    {.name = "members", .type = MZ_T_JSON, .zh = "共同生活家庭成员", .en = "Members",
+     .flags = MZ_F_REQUIRED},
+    {.name = "member_count", .type = MZ_T_INT, .zh = "保障人数", .en = "Persons",
+     .flags = MZ_F_READONLY},
+    {.name = "start_month", .type = MZ_T_TEXT, .zh = "起始月份", .en = "From month",
+     .pattern = "^[12][0-9]{3}-(0[1-9]|1[0-2])$", .pattern_zh = "年月，如 2025-10",
+     .flags = MZ_F_INDEXED},
+    {.name = "reason", .type = MZ_T_TEXT, .zh = "申请理由", .en = "Reasons",
+     .flags = MZ_F_MULTILINE | MZ_F_HAS_MAX, .max = 2000},
+    {.name = "verification_result", .type = MZ_T_TEXT, .zh = "经济状况核对结果",
+     .en = "Verification result", .flags = MZ_F_READONLY | MZ_F_MULTILINE},
+    {.name = "monthly_benefit_fen", .type = MZ_T_MONEY, .zh = "月救助金额（分）",
+     .en = "Monthly benefit (fen)", .flags = MZ_F_READONLY},
+    {.name = "benefit_trace", .type = MZ_T_JSON, .zh = "计算过程", .en = "Benefit trace",
+     .flags = MZ_F_READONLY | MZ_F_HIDDEN},
+    {.name = "notice_start", .type = MZ_T_DATE, .zh = "公示开始", .en = "Notice from",
+     .flags = MZ_F_READONLY},
+    {.name = "notice_end", .type = MZ_T_DATE, .zh = "公示结束", .en = "Notice until",
+     .flags = MZ_F_READONLY},
+};
+
+const struct mz_entity assist_cases = {
+    .name = "assistance_cases",
+    .zh = "救助案件",
+    .en = "Assistance cases",
+    .fields = case_fields,
+    .nfields = MZ_ARRAY_LEN(case_fields),
+    .hooks = &case_hooks,
+    .workflow = &case_workflow,
+    .flags = MZ_E_NO_IMPORT,
+};
+
+static const struct mz_field notice_fields[] = {
+    {.name = "case_id", .type = MZ_T_REF, .zh = "救助案件", .en = "Case",
+     .ref = "assistance_cases", .flags = MZ_F_INDEXED},
+    {.name = "program", .type = MZ_T_DICT, .zh = "救助项目", .en = "Program",
+     .dict = "assistance_program"},
+    {.name = "division", .type = MZ_T_DIVISION, .zh = "公示社区", .en = "Community",
+     .flags = MZ_F_SCOPE},
+    {.name = "kind", .type = MZ_T_DICT, .zh = "公示地", .en = "Where", .dict = "assistance_notice_kind"},
+    {.name = "start_date", .type = MZ_T_DATE, .zh = "公示开始", .en = "From"},
+    {.name = "end_date", .type = MZ_T_DATE, .zh = "公示结束", .en = "Until"},
+    {.name = "applicant_name", .type = MZ_T_TEXT, .zh = "申请人", .en = "Applicant"},
+    {.name = "household_size", .type = MZ_T_INT, .zh = "保障人数", .en = "Persons"},
+    {.name = "amount_fen", .type = MZ_T_MONEY, .zh = "月救助金额（分）", .en = "Amount (fen)"},
+};
+
+const struct mz_entity assist_notices = {
+    .name = "assistance_notices",
+    .zh = "救助公示",
+    .en = "Assistance notices",
+    .fields = notice_fields,
+    .nfields = MZ_ARRAY_LEN(notice_fields),
+    .flags = MZ_E_READONLY,
+    .default_sort = "-id",
+};

@@ -1,0 +1,450 @@
+/* payroll.c - the monthly payroll (救助资金社会化发放), its snapshot, ledger and
+ * bank file.
+ *
+ * A run is one (program, month, division). assist_payroll_run(), inside ONE
+ * write transaction:
+ *   1. refuses when a run for the same program and month exists whose
+ *      division overlaps (is, contains or lies inside) the requested one:
+ *      the existing run's summary is returned with MZ_ERR_CONFLICT (CLI exit
+ *      3, HTTP 409); a unique index on (program, month, division) and one on
+ *      payments (case_id, month) make a double payment impossible even if
+ *      this check were bypassed;
+ *   2. inserts the run row (state draft);
+ *   3. snapshots every case in state paying, of the program, in the
+ *      division, whose start_month <= month, with one INSERT ... SELECT into
+ *      assistance_payments (amount, persons, payee, the sealed bank account
+ *      copied as is, the benefit trace). A payee who died before the month's
+ *      first day, or a case without a bank account, gets a row with status
+ *      skipped, amount 0 and a note: nobody is paid, the reason is kept;
+ *   4. writes the ledger (one debit per paid row, INSERT ... SELECT);
+ *   5. totals the run (households, persons, amount).
+ * Set-based statements keep 1,000,000 households to seconds.
+ *
+ * The run's workflow: draft -approve-> approved -export-> exported
+ * -reconcile-> reconciled. The bank file (GET .../bank-file, approved or
+ * exported runs) is CSV: a header, one line per paid row (the account
+ * decrypted for this file only), and a trailer with the control totals
+ * (count, sum); producing it is audited.
+ *
+ * Tested by tests/api/assistance.test.mjs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mz/crypto.h"
+#include "mz/registry.h"
+#include "mz/validate.h"
+#include "engine/engine_internal.h"
+#include "modules/assistance/assistance_internal.h"
+
+/* The sealing context of the account copied from the case. */
+#define ACCOUNT_CONTEXT "assistance_cases.bank_account"
+
+/* Load a run's summary by id. */
+static int summary_load(struct mz_db *db, int64_t run_id, struct assist_run_summary *out)
+{
+    struct mz_stmt *st;
+    int rc = mz_db_prepare(db,
+                           "SELECT id, program, month, division, coalesce(households, 0),"
+                           " coalesce(persons, 0), coalesce(amount_fen, 0), coalesce(skipped, 0),"
+                           " state FROM assistance_payroll_runs WHERE id = ?",
+                           &st);
+    if (rc != MZ_OK)
+        return rc;
+    mz_db_bind_int(st, 1, run_id);
+    rc = mz_db_step(st);
+    if (rc == MZ_ROW) {
+        memset(out, 0, sizeof(*out));
+        out->run_id = mz_db_col_int(st, 0);
+        snprintf(out->program, sizeof(out->program), "%s", mz_db_col_text(st, 1));
+        snprintf(out->month, sizeof(out->month), "%s", mz_db_col_text(st, 2));
+        snprintf(out->division, sizeof(out->division), "%s", mz_db_col_text(st, 3));
+        out->households = mz_db_col_int(st, 4);
+        out->persons = mz_db_col_int(st, 5);
+        out->amount_fen = mz_db_col_int(st, 6);
+        out->skipped = mz_db_col_int(st, 7);
+        snprintf(out->status, sizeof(out->status), "%s", mz_db_col_text(st, 8));
+        rc = MZ_OK;
+    } else {
+        rc = rc == MZ_DONE ? MZ_ERR_NOTFOUND : rc;
+    }
+    mz_db_done(st);
+    return rc;
+}
+
+json_t *assist_summary_json(const struct assist_run_summary *s)
+{
+    char shortcode[13];
+    mz_division_short(s->division, shortcode);
+    return json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:I}", "run_id",
+                     (json_int_t)s->run_id, "program", s->program, "month", s->month, "division",
+                     shortcode, "households", (json_int_t)s->households, "persons",
+                     (json_int_t)s->persons, "amount_fen", (json_int_t)s->amount_fen, "status",
+                     s->status, "skipped", (json_int_t)s->skipped);
+}
+
+/* Run one statement with integer/text parameters given as a format:
+ * 'i' binds the next int64_t, 's' the next const char *. */
+static int exec_params(struct mz_db *db, const char *sql, const char *types, ...)
+{
+    struct mz_stmt *st;
+    va_list ap;
+    int rc = mz_db_prepare(db, sql, &st);
+    if (rc != MZ_OK)
+        return rc;
+    va_start(ap, types);
+    for (int i = 0; types[i]; i++) {
+        if (types[i] == 'i')
+            mz_db_bind_int(st, i + 1, va_arg(ap, int64_t));
+        else
+            mz_db_bind_text(st, i + 1, va_arg(ap, const char *));
+    }
+    va_end(ap);
+    rc = mz_db_step(st);
+    mz_db_done(st);
+    return rc == MZ_DONE || rc == MZ_ROW ? MZ_OK : (rc < 0 ? rc : MZ_ERR_DB);
+}
+
+/* An existing run of the program and month whose division overlaps; 0 if none. */
+static int overlapping_run(struct mz_db *db, const char *program, const char *month,
+                           const char *division12, int64_t *run_id)
+{
+    char anc[5][13], lo[13], hi[13];
+    struct mz_stmt *st;
+    *run_id = 0;
+    assist_ancestors(division12, anc);
+    int rc = mz_division_range(division12, lo, hi);
+    if (rc != MZ_OK)
+        return rc;
+    rc = mz_db_prepare(db,
+                       "SELECT id FROM assistance_payroll_runs WHERE deleted_at IS NULL"
+                       " AND program = ? AND month = ? AND (division IN (?, ?, ?, ?, ?)"
+                       " OR (division >= ? AND division < ?)) ORDER BY id LIMIT 1",
+                       &st);
+    if (rc != MZ_OK)
+        return rc;
+    mz_db_bind_text(st, 1, program);
+    mz_db_bind_text(st, 2, month);
+    for (int i = 0; i < 5; i++)
+        mz_db_bind_text(st, 3 + i, anc[i]);
+    mz_db_bind_text(st, 8, lo);
+    mz_db_bind_text(st, 9, hi);
+    rc = mz_db_step(st);
+    if (rc == MZ_ROW)
+        *run_id = mz_db_col_int(st, 0);
+    mz_db_done(st);
+    return rc < 0 ? rc : MZ_OK;
+}
+
+int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
+                       const char *month, const char *division12,
+                       struct assist_run_summary *out)
+{
+    char now[32], first[11], lo[13], hi[13];
+    int64_t existing = 0, run_id = 0;
+    int rc = overlapping_run(db, program, month, division12, &existing);
+    if (rc != MZ_OK)
+        return rc;
+    if (existing > 0) {
+        rc = summary_load(db, existing, out);
+        return rc == MZ_OK ? MZ_ERR_CONFLICT : rc;
+    }
+    if ((rc = mz_division_range(division12, lo, hi)) != MZ_OK)
+        return rc;
+    mz_now_rfc3339(now);
+    snprintf(first, sizeof(first), "%s-01", month);
+    rc = exec_params(db,
+                     "INSERT INTO assistance_payroll_runs (version, created_at, updated_at,"
+                     " created_by, updated_by, state, program, month, division, households,"
+                     " persons, amount_fen, skipped) VALUES (1, ?, ?, ?, ?, 'draft', ?, ?, ?,"
+                     " 0, 0, 0, 0)",
+                     "sssssss", now, now, actor, actor, program, month, division12);
+    if (rc != MZ_OK)
+        return rc;
+    run_id = mz_db_last_id(db);
+    /* The snapshot: one row per case, paid or skipped with the reason. */
+    rc = exec_params(
+        db,
+        "INSERT INTO assistance_payments (version, created_at, updated_at, created_by,"
+        " updated_by, run_id, case_id, program, month, household_id, payee_person_id,"
+        " division, persons, amount_fen, status, note, trace, account_sealed)"
+        " SELECT 1, ?, ?, ?, ?, ?, c.id, c.program, ?, c.household_id,"
+        " coalesce(c.payee_person_id, c.applicant_person_id), c.division, c.member_count,"
+        " CASE WHEN p.deceased_on IS NOT NULL AND p.deceased_on < ? THEN 0"
+        "      WHEN c.bank_account IS NULL THEN 0 ELSE c.monthly_benefit_fen END,"
+        " CASE WHEN p.deceased_on IS NOT NULL AND p.deceased_on < ? THEN 'skipped'"
+        "      WHEN c.bank_account IS NULL THEN 'skipped' ELSE 'paid' END,"
+        " CASE WHEN p.deceased_on IS NOT NULL AND p.deceased_on < ?"
+        "        THEN '收款人已于 ' || p.deceased_on || ' 死亡，自次月起停发'"
+        "      WHEN c.bank_account IS NULL THEN '未登记银行账号，本月未发放' ELSE NULL END,"
+        " c.benefit_trace, c.bank_account"
+        " FROM assistance_cases c"
+        " LEFT JOIN persons p ON p.id = coalesce(c.payee_person_id, c.applicant_person_id)"
+        " WHERE c.deleted_at IS NULL AND c.state = 'paying' AND c.program = ?"
+        " AND coalesce(c.start_month, '') <= ? AND c.division >= ? AND c.division < ?",
+        "ssssissssssss", now, now, actor, actor, run_id, month, first, first, first, program,
+        month, lo, hi);
+    if (rc != MZ_OK)
+        return rc;
+    rc = exec_params(db,
+                     "INSERT INTO assistance_ledger (version, created_at, updated_at,"
+                     " created_by, updated_by, case_id, run_id, month, entry, amount_fen,"
+                     " division, note) SELECT 1, ?, ?, ?, ?, case_id, run_id, month, 'debit',"
+                     " amount_fen, division, '应发' FROM assistance_payments"
+                     " WHERE run_id = ? AND status = 'paid' AND deleted_at IS NULL",
+                     "ssssi", now, now, actor, actor, run_id);
+    if (rc != MZ_OK)
+        return rc;
+    rc = exec_params(db,
+                     "UPDATE assistance_payroll_runs SET"
+                     " households = (SELECT count(*) FROM assistance_payments"
+                     "   WHERE run_id = ?1 AND status = 'paid'),"
+                     " persons = (SELECT coalesce(sum(persons), 0) FROM assistance_payments"
+                     "   WHERE run_id = ?1 AND status = 'paid'),"
+                     " amount_fen = (SELECT coalesce(sum(amount_fen), 0) FROM assistance_payments"
+                     "   WHERE run_id = ?1 AND status = 'paid'),"
+                     " skipped = (SELECT count(*) FROM assistance_payments"
+                     "   WHERE run_id = ?1 AND status = 'skipped')"
+                     " WHERE id = ?1",
+                     "i", run_id);
+    if (rc != MZ_OK)
+        return rc;
+    rc = summary_load(db, run_id, out);
+    if (rc == MZ_OK)
+        mz_info("payroll run %lld: program %s month %s households %lld", (long long)run_id,
+                program, month, (long long)out->households);
+    return rc;
+}
+
+/* POST /api/v1/assistance/payroll {"program","month","division"} */
+int assist_h_payroll(struct mz_req *req)
+{
+    json_t *body = mz_req_object_or_fail(req);
+    const char *program = NULL, *month = NULL, *division = NULL, *reason;
+    char div12[13];
+    struct assist_run_summary s;
+    if (body == NULL)
+        return req->status;
+    json_t *errors = json_array();
+    if (mz_json_get_str(body, "program", &program) != MZ_OK || !assist_program_ok(program))
+        mz_errors_add(errors, "program", "not_in_dictionary",
+                      "救助项目应为 dibao、low_income、tekun、temporary 或 medical");
+    if (mz_json_get_str(body, "month", &month) != MZ_OK || !assist_month_ok(month))
+        mz_errors_add(errors, "month", "pattern", "月份应为 YYYY-MM");
+    int rc = mz_json_get_str(body, "division", &division);
+    if (rc == MZ_ERR_NOTFOUND) {
+        const char *scope = req->app->scope ? req->app->scope(req) : NULL;
+        division = scope ? scope : "120000";
+    }
+    if (rc == MZ_ERR_INVALID || mz_division_check(division, div12, &reason) != MZ_OK)
+        mz_errors_add(errors, "division", "invalid_division", "区划代码无效");
+    if (json_array_size(errors) > 0)
+        return mz_fail_with(req, 422, "validation_failed", "请求参数有误",
+                            json_pack("{s:o, s:O}", "errors", errors, "field",
+                                      json_object_get(json_array_get(errors, 0), "field")));
+    json_decref(errors);
+    json_t *probe = json_pack("{s:s}", "division", div12);
+    int status = mz_row_check_scope(req, &assist_runs, probe);
+    json_decref(probe);
+    if (status)
+        return status;
+    rc = assist_payroll_run(req->db, req->actor ? req->actor : "anonymous", program, month,
+                            div12, &s);
+    if (rc == MZ_ERR_CONFLICT)
+        return mz_fail_with(req, 409, "payroll_exists", "该项目该月份已生成发放批次，不能重复发放",
+                            json_pack("{s:o}", "run", assist_summary_json(&s)));
+    if (rc != MZ_OK)
+        return mz_fail_err(req, rc);
+    return mz_reply_json(req, 201, assist_summary_json(&s));
+}
+
+/* GET /api/v1/assistance/payroll/{run}/bank-file - CSV with control totals. */
+int assist_h_bank_file(struct mz_req *req)
+{
+    const char *s = mz_req_param(req, "run");
+    char *end = NULL;
+    long long run_id = s ? strtoll(s, &end, 10) : 0;
+    if (s == NULL || *end != '\0' || run_id <= 0)
+        return mz_fail_field(req, 400, "bad_id", "批次编号应为正整数", "run");
+    json_t *run = mz_entity_get(req, &assist_runs, run_id);
+    if (run == NULL)
+        return req->status;
+    const char *state = json_string_value(json_object_get(run, "state"));
+    bool ready = state && (strcmp(state, "approved") == 0 || strcmp(state, "exported") == 0);
+    json_decref(run);
+    if (!ready)
+        return mz_fail(req, 409, "not_approved", "发放批次审批后才能生成银行代发文件");
+    FILE *f = tmpfile();
+    if (f == NULL)
+        return mz_fail_err(req, MZ_ERR_IO);
+    struct mz_stmt *st;
+    int rc = mz_db_prepare(req->db,
+                           "SELECT pm.id, pm.case_id, p.name, pm.account_sealed, pm.amount_fen"
+                           " FROM assistance_payments pm LEFT JOIN persons p"
+                           " ON p.id = pm.payee_person_id WHERE pm.run_id = ?"
+                           " AND pm.status = 'paid' AND pm.deleted_at IS NULL ORDER BY pm.id",
+                           &st);
+    if (rc != MZ_OK) {
+        fclose(f);
+        return mz_fail_err(req, rc);
+    }
+    mz_db_bind_int(st, 1, run_id);
+    int64_t count = 0, sum = 0;
+    char money[32];
+    struct mz_arena *scratch = mz_arena_new();
+    fputs("\xEF\xBB\xBF" "seq,payment_id,case_id,payee_name,account,amount_yuan\r\n", f);
+    while ((rc = mz_db_step(st)) == MZ_ROW) {
+        char *account = NULL;
+        size_t len = 0;
+        const char *sealed = mz_db_col_text(st, 3);
+        if (sealed == NULL ||
+            mz_crypto_open(scratch, ACCOUNT_CONTEXT, sealed, &account, &len) != MZ_OK) {
+            rc = MZ_ERR_INVALID;
+            break;
+        }
+        const char *name = mz_db_col_text(st, 2);
+        int64_t amount = mz_db_col_int(st, 4);
+        count++;
+        sum += amount;
+        mz_money_format(amount, money, sizeof(money));
+        fprintf(f, "%lld,%lld,%lld,%s,%.*s,%s\r\n", (long long)count,
+                (long long)mz_db_col_int(st, 0), (long long)mz_db_col_int(st, 1),
+                name ? name : "", (int)len, account, money);
+        if (count % 4096 == 0) {
+            mz_arena_free(scratch);
+            scratch = mz_arena_new();
+        }
+    }
+    mz_db_done(st);
+    mz_arena_free(scratch);
+    if (rc != MZ_DONE) {
+        fclose(f);
+        mz_error("bank file of run %lld failed: %s", run_id, mz_err_name(rc < 0 ? rc : MZ_ERR_DB));
+        return mz_fail(req, 500, "internal", "生成银行代发文件失败");
+    }
+    mz_money_format(sum, money, sizeof(money));
+    fprintf(f, "TOTAL,%lld,,,,%s\r\n", (long long)count, money);
+    fflush(f);
+    json_t *detail = json_pack("{s:I, s:I, s:I}", "run_id", (json_int_t)run_id, "rows",
+                               (json_int_t)count, "amount_fen", (json_int_t)sum);
+    int status = mz_audit(req, "export", "assistance_payroll_runs", run_id, true, detail);
+    json_decref(detail);
+    if (status) {
+        fclose(f);
+        return status;
+    }
+    int fd = dup(fileno(f));
+    fclose(f);
+    if (fd < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return mz_fail_err(req, MZ_ERR_IO);
+    }
+    return mz_reply_file(req, 200, "text/csv; charset=utf-8", fd,
+                         mz_arena_printf(req->arena, "payroll-%lld.csv", run_id));
+}
+
+/* --- entities ---------------------------------------------------------------------- */
+
+static const struct mz_wf_state run_states[] = {
+    {.name = "draft", .zh = "待审批", .en = "Draft"},
+    {.name = "approved", .zh = "已审批", .en = "Approved"},
+    {.name = "exported", .zh = "已报送银行", .en = "Sent to bank"},
+    {.name = "reconciled", .zh = "已对账", .en = "Reconciled", .final = true},
+};
+
+static const struct mz_transition run_transitions[] = {
+    {.from = "draft", .action = "approve", .to = "approved", .zh = "审批", .en = "Approve"},
+    {.from = "approved", .action = "export", .to = "exported", .zh = "报送银行",
+     .en = "Send to bank"},
+    {.from = "exported", .action = "reconcile", .to = "reconciled", .zh = "对账",
+     .en = "Reconcile"},
+};
+
+static const struct mz_workflow run_workflow = {
+    .name = "assistance_payroll_run",
+    .initial = "draft",
+    .states = run_states,
+    .nstates = MZ_ARRAY_LEN(run_states),
+    .transitions = run_transitions,
+    .ntransitions = MZ_ARRAY_LEN(run_transitions),
+};
+
+static const struct mz_field run_fields[] = {
+    {.name = "program", .type = MZ_T_DICT, .zh = "救助项目", .en = "Program",
+     .dict = "assistance_program", .flags = MZ_F_READONLY},
+    {.name = "month", .type = MZ_T_TEXT, .zh = "发放月份", .en = "Month", .flags = MZ_F_READONLY},
+    {.name = "division", .type = MZ_T_DIVISION, .zh = "区划", .en = "Division",
+     .flags = MZ_F_SCOPE | MZ_F_READONLY},
+    {.name = "households", .type = MZ_T_INT, .zh = "户数", .en = "Households",
+     .flags = MZ_F_READONLY},
+    {.name = "persons", .type = MZ_T_INT, .zh = "人数", .en = "Persons", .flags = MZ_F_READONLY},
+    {.name = "amount_fen", .type = MZ_T_MONEY, .zh = "金额（分）", .en = "Amount (fen)",
+     .flags = MZ_F_READONLY},
+    {.name = "skipped", .type = MZ_T_INT, .zh = "停发户数", .en = "Skipped",
+     .flags = MZ_F_READONLY},
+};
+
+const struct mz_entity assist_runs = {
+    .name = "assistance_payroll_runs",
+    .zh = "发放批次",
+    .en = "Payroll runs",
+    .fields = run_fields,
+    .nfields = MZ_ARRAY_LEN(run_fields),
+    .workflow = &run_workflow,
+    .flags = MZ_E_NO_CREATE | MZ_E_NO_IMPORT | MZ_E_NO_DELETE,
+};
+
+static const struct mz_field payment_fields[] = {
+    {.name = "run_id", .type = MZ_T_REF, .zh = "发放批次", .en = "Run",
+     .ref = "assistance_payroll_runs", .flags = MZ_F_INDEXED},
+    {.name = "case_id", .type = MZ_T_REF, .zh = "救助案件", .en = "Case",
+     .ref = "assistance_cases", .flags = MZ_F_INDEXED},
+    {.name = "program", .type = MZ_T_DICT, .zh = "救助项目", .en = "Program",
+     .dict = "assistance_program"},
+    {.name = "month", .type = MZ_T_TEXT, .zh = "月份", .en = "Month"},
+    {.name = "household_id", .type = MZ_T_REF, .zh = "家庭", .en = "Household", .ref = "households"},
+    {.name = "payee_person_id", .type = MZ_T_REF, .zh = "收款人", .en = "Payee", .ref = "persons"},
+    {.name = "division", .type = MZ_T_DIVISION, .zh = "社区", .en = "Community",
+     .flags = MZ_F_SCOPE},
+    {.name = "persons", .type = MZ_T_INT, .zh = "人数", .en = "Persons"},
+    {.name = "amount_fen", .type = MZ_T_MONEY, .zh = "金额（分）", .en = "Amount (fen)"},
+    {.name = "status", .type = MZ_T_DICT, .zh = "发放状态", .en = "Status",
+     .dict = "assistance_payment_status"},
+    {.name = "note", .type = MZ_T_TEXT, .zh = "说明", .en = "Note"},
+    {.name = "trace", .type = MZ_T_JSON, .zh = "计算过程", .en = "Trace", .flags = MZ_F_HIDDEN},
+};
+
+const struct mz_entity assist_payments = {
+    .name = "assistance_payments",
+    .zh = "救助发放明细",
+    .en = "Payments",
+    .fields = payment_fields,
+    .nfields = MZ_ARRAY_LEN(payment_fields),
+    .flags = MZ_E_READONLY,
+};
+
+static const struct mz_field ledger_fields[] = {
+    {.name = "case_id", .type = MZ_T_REF, .zh = "救助案件", .en = "Case",
+     .ref = "assistance_cases", .flags = MZ_F_INDEXED},
+    {.name = "run_id", .type = MZ_T_REF, .zh = "发放批次", .en = "Run",
+     .ref = "assistance_payroll_runs"},
+    {.name = "month", .type = MZ_T_TEXT, .zh = "月份", .en = "Month"},
+    {.name = "entry", .type = MZ_T_DICT, .zh = "借贷", .en = "Debit/credit",
+     .dict = "assistance_ledger_entry"},
+    {.name = "amount_fen", .type = MZ_T_MONEY, .zh = "金额（分）", .en = "Amount (fen)"},
+    {.name = "division", .type = MZ_T_DIVISION, .zh = "社区", .en = "Community",
+     .flags = MZ_F_SCOPE},
+    {.name = "note", .type = MZ_T_TEXT, .zh = "摘要", .en = "Note"},
+};
+
+const struct mz_entity assist_ledger = {
+    .name = "assistance_ledger",
+    .zh = "救助台账",
+    .en = "Ledger",
+    .fields = ledger_fields,
+    .nfields = MZ_ARRAY_LEN(ledger_fields),
+    .flags = MZ_E_READONLY,
+};

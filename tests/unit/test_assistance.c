@@ -1,0 +1,196 @@
+/* test_assistance.c - the benefit computation (src/modules/assistance/benefit.c)
+ * in-process against :memory: SQLite with the module's seed (Tianjin's 低保
+ * history, example increments): zero income, income above the standard,
+ * per-capita rounding, categories, the minimum, urban vs rural, a standard
+ * changing mid-year (month before and after), and the most specific division
+ * winning from its valid_from on.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "mz/crypto.h"
+#include "modules/assistance/assistance_internal.h"
+
+struct fixture {
+    struct mz_app app;
+    struct mz_db *db;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    int applied = 0;
+    mz_crypto_init_ephemeral();
+    assert_int_equal(mz_app_init(&f->app, ":memory:", NULL, 0), MZ_OK);
+    assert_int_equal(mz_db_open(":memory:", NULL, &f->db), MZ_OK);
+    assert_int_equal(mz_app_migrate(&f->app, f->db, &applied), MZ_OK);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    mz_db_close(f->db);
+    mz_app_free(&f->app);
+    free(f);
+    return 0;
+}
+
+/* Compute a dibao quote for n members with the given incomes (no categories). */
+static struct assist_quote quote(struct fixture *f, const char *division, const char *zone,
+                                 const char *month, const int64_t *incomes, int n)
+{
+    struct assist_member m[ASSIST_MAX_MEMBERS];
+    struct assist_quote q;
+    memset(m, 0, sizeof(m));
+    for (int i = 0; i < n; i++)
+        m[i].income_fen = incomes[i];
+    assert_int_equal(assist_compute(f->db, "dibao", division, zone, month, m, n, &q), MZ_OK);
+    return q;
+}
+
+/* Zero income: the full standard per member. */
+static void test_zero_income(void **state)
+{
+    int64_t inc[3] = {0, 0, 0};
+    struct assist_quote q = quote(*state, "120101001001", NULL, "2025-10", inc, 3);
+    assert_int_equal(q.standard.amount_fen, 104500);
+    assert_string_equal(q.standard.valid_from, "2025-09-01");
+    assert_int_equal(q.monthly_benefit_fen, 313500);
+    assert_true(json_array_size(q.trace) >= 5);
+    json_decref(q.trace);
+}
+
+/* Income at or above the standard: nothing. */
+static void test_income_above(void **state)
+{
+    int64_t inc[2] = {104500, 104501};
+    struct assist_quote q = quote(*state, "120101000000", NULL, "2025-10", inc, 2);
+    assert_int_equal(q.monthly_benefit_fen, 0);
+    assert_int_equal(q.gap_fen, 0);
+    json_decref(q.trace);
+}
+
+/* Per-capita income rounds down; the gap uses the exact household income. */
+static void test_rounding(void **state)
+{
+    int64_t inc[3] = {50, 50, 1};
+    struct assist_quote q = quote(*state, "120101000000", NULL, "2025-10", inc, 3);
+    assert_int_equal(q.household_income_fen, 101);
+    assert_int_equal(q.per_capita_income_fen, 33);
+    assert_int_equal(q.monthly_benefit_fen, 313500 - 101);
+    json_decref(q.trace);
+}
+
+/* Categories add configured percentages of the standard (seed: 10%, 20%). */
+static void test_categories(void **state)
+{
+    struct fixture *f = *state;
+    struct assist_member m[2];
+    struct assist_quote q;
+    memset(m, 0, sizeof(m));
+    m[0].categories[0] = "elderly";
+    m[0].categories[1] = "severe_disability";
+    m[0].ncategories = 2;
+    m[1].income_fen = 1000;
+    assert_int_equal(assist_compute(f->db, "dibao", "120101000000", NULL, "2025-10", m, 2, &q),
+                     MZ_OK);
+    assert_int_equal(q.increments_fen, 10450 + 20900);
+    assert_int_equal(q.monthly_benefit_fen, 209000 - 1000 + 31350);
+    json_decref(q.trace);
+}
+
+/* A district standard with a minimum wins over the city's from its date. */
+static void test_specific_division_and_minimum(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(
+        mz_db_exec(f->db,
+                   "INSERT INTO assistance_standards (version, created_at, updated_at, program,"
+                   " division, zone, valid_from, amount_fen, basis, minimum_fen) VALUES"
+                   " (1, 'x', 'x', 'dibao', '120103000000', 'all', '2025-10-01', 110000,"
+                   " 'per_person', 5000)"),
+        MZ_OK);
+    int64_t inc[1] = {109900};
+    struct assist_quote q = quote(f, "120103002003", NULL, "2025-10", inc, 1);
+    assert_int_equal(q.standard.amount_fen, 110000);
+    assert_int_equal(q.monthly_benefit_fen, 5000);
+    json_decref(q.trace);
+    q = quote(f, "120103002003", NULL, "2025-09", inc, 1);
+    assert_int_equal(q.standard.amount_fen, 104500);
+    assert_int_equal(q.monthly_benefit_fen, 0);
+    json_decref(q.trace);
+    q = quote(f, "120101000000", NULL, "2025-10", inc, 1);
+    assert_int_equal(q.standard.amount_fen, 104500);
+    json_decref(q.trace);
+}
+
+/* Urban and rural differ before 2018; without a zone that is an error. */
+static void test_urban_rural(void **state)
+{
+    struct fixture *f = *state;
+    struct assist_standard s;
+    assert_int_equal(assist_standard_lookup(f->db, "dibao", "120101000000", "urban", "2017-06", &s),
+                     MZ_OK);
+    assert_int_equal(s.amount_fen, 78000);
+    assert_int_equal(assist_standard_lookup(f->db, "dibao", "120101000000", "rural", "2017-06", &s),
+                     MZ_OK);
+    assert_int_equal(s.amount_fen, 70000);
+    assert_int_equal(assist_standard_lookup(f->db, "dibao", "120101000000", NULL, "2017-06", &s),
+                     MZ_ERR_INVALID);
+    assert_int_equal(assist_standard_lookup(f->db, "dibao", "120101000000", "rural", "2009-03", &s),
+                     MZ_ERR_NOTFOUND);
+    /* Unified from 2018: the zone is no longer needed; "all" serves both. */
+    assert_int_equal(assist_standard_lookup(f->db, "dibao", "120101000000", "rural", "2018-04", &s),
+                     MZ_OK);
+    assert_int_equal(s.amount_fen, 92000);
+}
+
+/* A standard changing mid-year: the month before and the month after. */
+static void test_mid_year_change(void **state)
+{
+    int64_t inc[1] = {0};
+    struct assist_quote q = quote(*state, "120101000000", NULL, "2025-08", inc, 1);
+    assert_int_equal(q.standard.amount_fen, 98000);
+    json_decref(q.trace);
+    q = quote(*state, "120101000000", NULL, "2025-09", inc, 1);
+    assert_int_equal(q.standard.amount_fen, 104500);
+    json_decref(q.trace);
+}
+
+/* Months and ancestors. */
+static void test_helpers(void **state)
+{
+    (void)state;
+    char anc[5][13];
+    assert_true(assist_month_ok("2025-10"));
+    assert_false(assist_month_ok("2025-13"));
+    assert_false(assist_month_ok("2025-1"));
+    assist_ancestors("120101001002", anc);
+    assert_string_equal(anc[0], "120101001002");
+    assert_string_equal(anc[1], "120101001000");
+    assert_string_equal(anc[2], "120101000000");
+    assert_string_equal(anc[3], "120100000000");
+    assert_string_equal(anc[4], "120000000000");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_zero_income, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_income_above, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rounding, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_categories, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_specific_division_and_minimum, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_urban_rural, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mid_year_change, setup, teardown),
+        cmocka_unit_test(test_helpers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
