@@ -31,6 +31,9 @@
  * millions of persons answers with total = LIST_TOTAL_CAP + 1 and
  * total_capped = true instead of counting every row (docs/api.md). */
 #define LIST_TOTAL_CAP 10000
+/* A q= search is a person looking for someone: a thousand matches is
+ * already "refine the query", and counting further costs the most. */
+#define SEARCH_TOTAL_CAP 1000
 #define FILTER_IN_MAX 50
 #define Q_MAX_CHARS 100
 #define EXPORT_MAX_ROWS 1000000
@@ -541,8 +544,10 @@ int mz_h_list(struct mz_req *req)
 
     /* Count up to the cap (+1 tells "more than the cap"), not the whole match. */
     int64_t total = 0;
+    const char *qtext = mz_req_query(req, "q");
+    int cap = qtext && *qtext ? SEARCH_TOTAL_CAP : LIST_TOTAL_CAP;
     char *sql = mz_arena_printf(req->arena, "SELECT count(*) FROM (SELECT 1 FROM %s%s LIMIT %d)",
-                                e->name, q.where.data, LIST_TOTAL_CAP + 1);
+                                e->name, q.where.data, cap + 1);
     rc = mz_db_prepare(req->db, sql, &st);
     if (rc != MZ_OK) {
         status = mz_fail_err(req, rc);
@@ -559,7 +564,7 @@ int mz_h_list(struct mz_req *req)
         goto out;
     }
 
-    bool capped = total > LIST_TOTAL_CAP;
+    bool capped = total > cap;
     items = json_array();
     if (capped || (page - 1) * size < total) {
         /* Page the ids first: the sort then carries ids, not whole rows. */
