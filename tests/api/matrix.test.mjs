@@ -95,6 +95,48 @@ describe('matrix', () => {
     assert.ok(checked > 100, `checked ${checked} requests`);
   });
 
+  // Every write route of the OpenAPI document (PATCH, DELETE, workflow actions)
+  // on a record of an area the role does not hold: 403/404, nothing changes,
+  // and the answer names nothing of that area.
+  it('no role writes another area, no administrator writes business data', async () => {
+    const openapi = (await srv.anon('GET', '/api/v1/openapi.json')).json;
+    const before = {};
+    for (const area of Object.keys(AREAS)) {
+      before[area] = (await srv.api('GET', `/api/v1/sample_cases/${ids[area].case}`)).json;
+    }
+    let checked = 0;
+    for (const [name, client] of Object.entries(clients)) {
+      const own = ROLES[name]?.[2] ?? null;
+      for (const area of Object.keys(AREAS)) {
+        if (own === 'any' || own === area) continue;
+        const id = ids[area].case;
+        for (const [p, ops] of Object.entries(openapi.paths)) {
+          if (!p.startsWith('/api/v1/sample_cases/{id}')) continue;
+          for (const method of ['patch', 'delete', 'post']) {
+            if (!ops[method]) continue;
+            const concretes = p.includes('{action}')
+              ? ['submit', 'accept', 'approve', 'reject'].map((a) => p.replace('{id}', String(id)).replace('{action}', a))
+              : [p.replace('{id}', String(id))];
+            for (const concrete of concretes) {
+            const body = method === 'patch' ? { version: before[area].version, title: '越权修改' }
+              : method === 'post' ? { comment: '越权' } : undefined;
+            const r = await client.api(method.toUpperCase(), concrete, body);
+            checked++;
+            assert.ok([403, 404, 405].includes(r.status), `${name} ${method} ${concrete}: ${show(r)}`);
+            assert.ok(!r.text.includes(marks[area]), `${name} ${method} ${concrete}: leaks ${area}`);
+            }
+          }
+        }
+      }
+    }
+    for (const area of Object.keys(AREAS)) {
+      const after = (await srv.api('GET', `/api/v1/sample_cases/${ids[area].case}`)).json;
+      assert.equal(after.version, before[area].version, `${area} record unchanged`);
+      assert.equal(after.state, before[area].state);
+    }
+    assert.ok(checked > 20, `checked ${checked} writes`);
+  });
+
   it('creating a row in another area is refused', async () => {
     const r = await clients.heping_comm.api('POST', '/api/v1/sample_cases', validCase({ division: AREAS.hexi }));
     assert.equal(r.status, 403, show(r));
