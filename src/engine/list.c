@@ -449,6 +449,11 @@ int mz_query_build(struct mz_req *req, const struct mz_entity *e, struct mz_quer
         return c.status;
     if (c.empty) {
         mz_buf_puts(&q->where, " AND 1 = 0");
+    } else if (c.has_range && mz_division_level(c.lo) == 5) {
+        /* One community: an equality lets the index deliver rows in id
+         * order, so a page needs no sort. */
+        mz_buf_printf(&q->where, " AND %s = ?", rt->scope_field->name);
+        add_param(&c, false, 0, mz_arena_strdup(req->arena, c.lo));
     } else if (c.has_range) {
         const char *p = c.broad ? mz_db_dialect(req->db, MZ_SQL_NO_INDEX) : "";
         mz_buf_printf(&q->where, " AND %s%s >= ? AND %s%s < ?", p, rt->scope_field->name, p,
