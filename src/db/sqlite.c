@@ -24,6 +24,7 @@
  * Tested in tests/unit/test_db.c.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <libgen.h>
@@ -237,6 +238,15 @@ static int configure(sqlite3 *db, const char *path, bool memory, const struct mz
     return MZ_OK;
 }
 
+/* Process-wide SQLite settings, applied once before the library starts:
+ * memory statistics off, since with them every allocation in every
+ * connection takes one global mutex, which serialised the worker threads. */
+static void sqlite_configure_once(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_initialize();
+}
+
 /* Open a file or ":memory:" as described at the top of this file. */
 static int sqlite_open(const char *spec, const struct mz_db_options *opts, void **handle,
                        char *errbuf, size_t errlen)
@@ -246,7 +256,9 @@ static int sqlite_open(const char *spec, const struct mz_db_options *opts, void 
     bool memory = strcmp(spec, ":memory:") == 0;
     int flags = SQLITE_OPEN_NOMUTEX;
     int rc;
+    static pthread_once_t configured = PTHREAD_ONCE_INIT;
 
+    pthread_once(&configured, sqlite_configure_once);
     if (strncmp(spec, "file:", 5) == 0) {
         snprintf(errbuf, errlen, "uri file names are not accepted: %s", spec);
         rc = MZ_ERR_INVALID;
