@@ -28,8 +28,9 @@
  * queued; one thread flushes the queue every 20 ms or at 256 events in one
  * transaction on its own connection (synchronous=FULL). The queue is bounded:
  * when full, a request waits up to a second and then fails with 503 rather
- * than go unaudited. "view_sensitive" events of one request for one entity
- * are merged into one row with the list of ids while it is still queued.
+ * than go unaudited. "view_sensitive" events of one actor, address and
+ * entity from one worker thread are merged into one row with the list of ids
+ * while it is still queued (one flush interval), across requests.
  *
  * Append-only. Triggers refuse every UPDATE of mz_audit and every DELETE of a
  * row younger than the retention (mz_audit_settings.retention_days, never
@@ -833,11 +834,15 @@ static struct audit_item *item_new(struct mz_req *req, const char *action, const
     return it;
 }
 
-/* Can this view event join the thread's last view item? (queue lock held) */
+/* Can this view event join the thread's last view item? (queue lock held)
+ * Views by the same actor from the same address of the same entity merge
+ * while the item waits in the queue (at most one flush interval, ~20 ms),
+ * across requests: every id is still recorded, but a busy reader costs one
+ * chained entry per interval instead of one per request. */
 static bool view_joins(struct mz_req *req, const char *object)
 {
-    return tls_view != NULL && tls_view_gen == queue.generation && tls_view->req_key == req &&
-           same_text(tls_view->request_id, req->request_id) &&
+    return tls_view != NULL && tls_view_gen == queue.generation &&
+           same_text(tls_view->actor, req->actor) && same_text(tls_view->ip, req->client_ip) &&
            same_text(tls_view->object, object) && tls_view->nids < VIEW_IDS_MAX;
 }
 

@@ -394,7 +394,7 @@ static void test_record_without_queue_writes_at_once(void **state)
     assert_int_equal(count_rows(f->db, "result = 'fail'"), 1);
 }
 
-static void test_queue_merges_views_of_one_request(void **state)
+static void test_queue_merges_views_of_one_actor(void **state)
 {
     struct fixture *f = *state;
     struct mz_audit_check c;
@@ -402,14 +402,19 @@ static void test_queue_merges_views_of_one_request(void **state)
     assert_int_equal(mz_audit_start(&f->app), MZ_OK);
     for (int i = 1; i <= 50; i++)
         assert_int_equal(mz_audit(&f->req, "view_sensitive", "sample_cases", i, true, NULL), 0);
-    /* Another request: its own row. */
+    /* Another request of the same actor from the same address joins the row;
+     * another actor's view gets its own. */
+    struct mz_req again = f->req;
+    again.request_id = "fedcba9876543210";
+    assert_int_equal(mz_audit(&again, "view_sensitive", "sample_cases", 51, true, NULL), 0);
     struct mz_req other = f->req;
-    other.request_id = "fedcba9876543210";
+    other.request_id = "0123456789abcdef";
+    other.actor = "another_officer";
     assert_int_equal(mz_audit(&other, "view_sensitive", "sample_cases", 99, true, NULL), 0);
     mz_audit_flush();
     assert_int_equal(count_rows(f->db, NULL), 2);
-    assert_int_equal(count_rows(f->db, "detail LIKE '%\"count\":50%' AND object_id IS NULL"), 1);
-    assert_int_equal(count_rows(f->db, "object_id = 99"), 1);
+    assert_int_equal(count_rows(f->db, "detail LIKE '%\"count\":51%' AND object_id IS NULL"), 1);
+    assert_int_equal(count_rows(f->db, "object_id = 99 AND actor = 'another_officer'"), 1);
     mz_audit_stop();
     assert_int_equal(mz_audit_verify(f->db, &c), MZ_OK);
     assert_true(c.intact);
@@ -501,7 +506,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_record_fails_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_without_queue_writes_at_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_queue_merges_views_of_one_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_merges_views_of_one_actor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_appends_keep_the_chain, setup, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
