@@ -11,6 +11,22 @@
 
 #include "mz/engine.h"
 
+/* One option of a command: --name VALUE or --name=VALUE (a flag when arg is
+ * NULL: its value becomes "1"). */
+struct mz_cli_option {
+    const char *name;      /* "db" for --db */
+    const char *arg;       /* placeholder shown in help ("FILE"), NULL for a flag */
+    const char *help;      /* one line, English */
+    const char **value;    /* where the value goes */
+    const char *env;       /* environment variable giving the default, or NULL */
+};
+
+/* Parse argv (argv[0] is the command) against opts, printing usage for --help.
+ * Returns -1 to go on, else the exit status (0 after --help, 2 on a usage
+ * error: unknown option, missing value, positional argument). */
+int mz_cli_parse(int argc, char **argv, const char *summary, struct mz_cli_option *opts,
+                 size_t n);
+
 /* The entry point; extra modules (tests/sample) are added to the built-in ones. */
 int mz_cli_main(int argc, char **argv, const struct mz_module *const *extra, size_t nextra);
 

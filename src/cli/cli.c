@@ -31,18 +31,9 @@
 #include "mz/crypto.h"
 #include "mz/db.h"
 
-/* One option of a command. */
-struct cli_option {
-    const char *name;      /* "db" for --db */
-    const char *arg;       /* placeholder shown in help ("FILE"), NULL for a flag */
-    const char *help;      /* one line, English */
-    const char **value;    /* where the value goes (flags get "1") */
-    const char *env;       /* environment variable giving the default, or NULL */
-};
-
 /* Print a command's usage to f. */
 static void usage(FILE *f, const char *command, const char *summary,
-                  const struct cli_option *opts, size_t n)
+                  const struct mz_cli_option *opts, size_t n)
 {
     fprintf(f, "usage: minzheng %s", command);
     for (size_t i = 0; i < n; i++)
@@ -61,9 +52,7 @@ static void usage(FILE *f, const char *command, const char *summary,
     fprintf(f, "  %-24s %s\n", "--help", "show this help");
 }
 
-/* Parse argv (argv[0] is the command). Returns -1 to go on, else an exit status
- * (0 after --help, 2 on a usage error). Positional arguments are refused. */
-static int parse_options(int argc, char **argv, const char *summary, struct cli_option *opts,
+int mz_cli_parse(int argc, char **argv, const char *summary, struct mz_cli_option *opts,
                          size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -82,7 +71,7 @@ static int parse_options(int argc, char **argv, const char *summary, struct cli_
         }
         const char *name = a + 2, *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
-        struct cli_option *o = NULL;
+        struct mz_cli_option *o = NULL;
         for (size_t k = 0; k < n; k++) {
             if (strlen(opts[k].name) == len && strncmp(opts[k].name, name, len) == 0)
                 o = &opts[k];
@@ -106,11 +95,6 @@ static int parse_options(int argc, char **argv, const char *summary, struct cli_
         } else {
             fprintf(stderr, "minzheng %s: option --%s needs a value (%s)\n", argv[0], o->name,
                     o->arg);
-            return 2;
-        }
-        if (**o->value == '\0') {
-            fprintf(stderr, "minzheng %s: option --%s needs a non-empty value\n", argv[0],
-                    o->name);
             return 2;
         }
     }
@@ -326,7 +310,7 @@ static int init_admins(struct mz_db *db, const char *pw_file, const char *head)
 static int cmd_init(int argc, char **argv)
 {
     const char *db_path = NULL, *pg = NULL, *key = NULL, *admin_pw_file = NULL;
-    struct cli_option opts[] = {
+    struct mz_cli_option opts[] = {
         {"db", "FILE", "SQLite database file to create or migrate", &db_path, "MZ_DB"},
         {"pg", "CONNINFO", "PostgreSQL connection string (instead of --db)", &pg, "MZ_PG"},
         {"key-file", "FILE", "data-encryption key (created if missing)", &key, "MZ_KEY_FILE"},
@@ -334,7 +318,7 @@ static int cmd_init(int argc, char **argv)
          "initial password(s) of sysadmin, secadmin, auditadmin (one line, or three)",
          &admin_pw_file, NULL},
     };
-    int rc = parse_options(argc, argv, "Create or migrate a database (idempotent).", opts,
+    int rc = mz_cli_parse(argc, argv, "Create or migrate a database (idempotent).", opts,
                            MZ_ARRAY_LEN(opts));
     if (rc >= 0)
         return rc;
@@ -423,7 +407,7 @@ static int cmd_serve(int argc, char **argv)
 {
     const char *db_path = NULL, *pg = NULL, *listen = "127.0.0.1:8080", *web = NULL,
                *access_log = NULL, *threads = NULL, *key = NULL;
-    struct cli_option opts[] = {
+    struct mz_cli_option opts[] = {
         {"db", "FILE", "SQLite database file", &db_path, "MZ_DB"},
         {"pg", "CONNINFO", "PostgreSQL connection string (instead of --db)", &pg, "MZ_PG"},
         {"listen", "HOST:PORT", "address to listen on (default 127.0.0.1:8080)", &listen,
@@ -434,7 +418,7 @@ static int cmd_serve(int argc, char **argv)
         {"threads", "N", "worker threads (default: number of cores)", &threads, NULL},
         {"key-file", "FILE", "data-encryption key", &key, "MZ_KEY_FILE"},
     };
-    int rc = parse_options(argc, argv, "Serve the platform over HTTP.", opts, MZ_ARRAY_LEN(opts));
+    int rc = mz_cli_parse(argc, argv, "Serve the platform over HTTP.", opts, MZ_ARRAY_LEN(opts));
     if (rc >= 0)
         return rc;
     if (use_pg(argv[0], pg, &db_path) || check_db_path(argv[0], db_path))
@@ -503,12 +487,12 @@ static int cmd_serve(int argc, char **argv)
 static int cmd_backup(int argc, char **argv)
 {
     const char *db_path = NULL, *to = NULL, *pg = NULL;
-    struct cli_option opts[] = {
+    struct mz_cli_option opts[] = {
         {"db", "FILE", "database to back up (may be in use)", &db_path, "MZ_DB"},
         {"pg", "CONNINFO", "PostgreSQL connection string (refused: use pg_dump)", &pg, "MZ_PG"},
         {"to", "FILE", "backup file to write (verified by an integrity check)", &to, NULL},
     };
-    int rc = parse_options(argc, argv, "Online backup of a database, verified.", opts,
+    int rc = mz_cli_parse(argc, argv, "Online backup of a database, verified.", opts,
                            MZ_ARRAY_LEN(opts));
     if (rc >= 0)
         return rc;
@@ -545,11 +529,11 @@ static int cmd_backup(int argc, char **argv)
 static int cmd_restore(int argc, char **argv)
 {
     const char *from = NULL, *db_path = NULL;
-    struct cli_option opts[] = {
+    struct mz_cli_option opts[] = {
         {"from", "FILE", "backup file to restore", &from, NULL},
         {"db", "FILE", "database to replace", &db_path, "MZ_DB"},
     };
-    int rc = parse_options(argc, argv,
+    int rc = mz_cli_parse(argc, argv,
                            "Restore a database from a backup; the backup is checked first and "
                            "the result verified.",
                            opts, MZ_ARRAY_LEN(opts));
@@ -648,13 +632,13 @@ out:
 static int cmd_rekey(int argc, char **argv)
 {
     const char *db_path = NULL, *key = NULL, *pg = NULL;
-    struct cli_option opts[] = {
+    struct mz_cli_option opts[] = {
         {"db", "FILE", "database whose sealed values are re-encrypted", &db_path, "MZ_DB"},
         {"pg", "CONNINFO", "PostgreSQL connection string (instead of --db)", &pg, "MZ_PG"},
         {"key-file", "FILE", "data-encryption key file (a new version is appended)", &key,
          "MZ_KEY_FILE"},
     };
-    int rc = parse_options(argc, argv,
+    int rc = mz_cli_parse(argc, argv,
                            "Rotate the data-encryption key: append a new key version, re-seal "
                            "every sensitive value and recompute the blind indexes in one "
                            "transaction. Stop the servers first; restart them after.",

@@ -10,52 +10,8 @@
 #include <string.h>
 
 #include "mz/auth.h"
+#include "mz/cli.h"
 #include "mz/db.h"
-
-/* One --name VALUE (or --name=VALUE) option; flags have value NULL in spec. */
-struct opt {
-    const char *name;
-    const char **value;
-    bool flag;
-};
-
-/* Parse argv against opts; -1 to go on, else an exit status. */
-static int parse(int argc, char **argv, struct opt *opts, size_t n, const char *usage)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (strncmp(a, "--", 2) != 0) {
-            fprintf(stderr, "minzheng %s: unexpected argument '%s' (see --help)\n", argv[0], a);
-            return 2;
-        }
-        const char *name = a + 2, *eq = strchr(name, '=');
-        size_t len = eq ? (size_t)(eq - name) : strlen(name);
-        struct opt *o = NULL;
-        for (size_t k = 0; k < n; k++) {
-            if (strlen(opts[k].name) == len && strncmp(opts[k].name, name, len) == 0)
-                o = &opts[k];
-        }
-        if (o == NULL) {
-            fprintf(stderr, "minzheng %s: unknown option '%s' (see --help)\n", argv[0], a);
-            return 2;
-        }
-        if (o->flag) {
-            *o->value = "1";
-        } else if (eq) {
-            *o->value = eq + 1;
-        } else if (i + 1 < argc) {
-            *o->value = argv[++i];
-        } else {
-            fprintf(stderr, "minzheng %s: option --%s needs a value\n", argv[0], o->name);
-            return 2;
-        }
-    }
-    return -1;
-}
 
 /* Open an initialised database for writing. */
 static struct mz_db *open_db(const char *command, const char *path)
@@ -80,19 +36,21 @@ int mz_cmd_user_add(int argc, char **argv)
 {
     const char *db_path = getenv("MZ_DB"), *username = NULL, *name = NULL, *pw_file = NULL,
                *roles = "", *scope = NULL, *no_change = NULL;
-    struct opt opts[] = {
-        {"db", &db_path, false},         {"pg", &db_path, false},
-        {"username", &username, false},
-        {"name", &name, false},          {"password-file", &pw_file, false},
-        {"roles", &roles, false},        {"scope", &scope, false},
-        {"no-must-change", &no_change, true},
+    struct mz_cli_option opts[] = {
+        {"db", "FILE", "database (initialised by init)", &db_path, "MZ_DB"},
+        {"pg", "CONNINFO", "PostgreSQL connection instead of --db", &db_path, "MZ_PG"},
+        {"username", "U", "login name (a letter, then letters, digits, _ . -)", &username, NULL},
+        {"name", "NAME", "the person's name", &name, NULL},
+        {"password-file", "FILE", "file whose first line is the password", &pw_file, NULL},
+        {"roles", "r1,r2", "built-in or custom role names (may be empty)", &roles, NULL},
+        {"scope", "DIVISION", "the account's division (120000 for the city)", &scope, NULL},
+        {"no-must-change", NULL, "do not force a password change at first login", &no_change,
+         NULL},
     };
     static const char usage[] =
-        "usage: minzheng user-add --db FILE --username U --password-file FILE --scope DIVISION\n"
-        "                         [--name NAME] [--roles r1,r2] [--no-must-change]\n\n"
         "Create an account. The password (first line of FILE) must pass the policy;\n"
-        "the account must change it at first login unless --no-must-change.\n";
-    int rc = parse(argc, argv, opts, MZ_ARRAY_LEN(opts), usage);
+        "the account must change it at first login unless --no-must-change.";
+    int rc = mz_cli_parse(argc, argv, usage, opts, MZ_ARRAY_LEN(opts));
     if (rc >= 0)
         return rc;
     if (username == NULL || pw_file == NULL || scope == NULL) {
@@ -134,14 +92,17 @@ int mz_cmd_user_add(int argc, char **argv)
 int mz_cmd_auth_config(int argc, char **argv)
 {
     const char *db_path = getenv("MZ_DB"), *set = NULL;
-    struct opt opts[] = {{"db", &db_path, false}, {"pg", &db_path, false}, {"set", &set, false}};
+    struct mz_cli_option opts[] = {
+        {"db", "FILE", "database (initialised by init)", &db_path, "MZ_DB"},
+        {"pg", "CONNINFO", "PostgreSQL connection instead of --db", &db_path, "MZ_PG"},
+        {"set", "KEY=VALUE", "set one policy value first", &set, NULL},
+    };
     static const char usage[] =
-        "usage: minzheng auth-config --db FILE [--set KEY=VALUE]\n\n"
         "Show the login and password policy as JSON, or set one value first.\n"
         "Keys: totp_required, lockout_threshold, lockout_minutes,\n"
         "login_failures_per_minute, idle_minutes, absolute_hours, password_classes,\n"
-        "password_rotation_days.\n";
-    int rc = parse(argc, argv, opts, MZ_ARRAY_LEN(opts), usage);
+        "password_rotation_days.";
+    int rc = mz_cli_parse(argc, argv, usage, opts, MZ_ARRAY_LEN(opts));
     if (rc >= 0)
         return rc;
     struct mz_db *db = open_db(argv[0], db_path);

@@ -212,10 +212,12 @@ static json_t *select_row(struct mz_req *req, const struct mz_entity *e, int64_t
     return row;
 }
 
-json_t *mz_row_load(struct mz_req *req, const struct mz_entity *e, int64_t id)
+/* select_row, recording 404 (absent or out of scope) or the database error. */
+static json_t *select_row_or_fail(struct mz_req *req, const struct mz_entity *e, int64_t id,
+                                  bool unmask)
 {
     int err = MZ_OK;
-    json_t *row = select_row(req, e, id, true, &err);
+    json_t *row = select_row(req, e, id, unmask, &err);
     if (row == NULL) {
         if (err != MZ_OK)
             mz_fail_err(req, err);
@@ -225,17 +227,14 @@ json_t *mz_row_load(struct mz_req *req, const struct mz_entity *e, int64_t id)
     return row;
 }
 
+json_t *mz_row_load(struct mz_req *req, const struct mz_entity *e, int64_t id)
+{
+    return select_row_or_fail(req, e, id, true);
+}
+
 json_t *mz_entity_get(struct mz_req *req, const struct mz_entity *e, int64_t id)
 {
-    int err = MZ_OK;
-    json_t *row = select_row(req, e, id, false, &err);
-    if (row == NULL) {
-        if (err != MZ_OK)
-            mz_fail_err(req, err);
-        else
-            mz_fail(req, 404, "not_found", "记录不存在");
-    }
-    return row;
+    return select_row_or_fail(req, e, id, false);
 }
 
 /* Normalise one input member into row, or add an error. */
