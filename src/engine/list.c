@@ -551,7 +551,7 @@ int mz_h_list(struct mz_req *req)
     int64_t total = 0;
     const char *qtext = mz_req_query(req, "q");
     int cap = qtext && *qtext ? SEARCH_TOTAL_CAP : LIST_TOTAL_CAP;
-    char *sql = mz_arena_printf(req->arena, "SELECT count(*) FROM (SELECT 1 FROM %s%s LIMIT %d)",
+    char *sql = mz_arena_printf(req->arena, "SELECT count(*) FROM (SELECT 1 FROM %s%s LIMIT %d) AS capped",
                                 e->name, q.where.data, cap + 1);
     rc = mz_db_prepare(req->db, sql, &st);
     if (rc != MZ_OK) {

@@ -312,7 +312,9 @@ int assist_h_quote(struct mz_req *req)
 #define SEED_COLS                                                                              \
     "INSERT INTO assistance_standards (version, created_at, updated_at, created_by, updated_by," \
     " program, division, zone, valid_from, amount_fen, basis, minimum_fen, source, note) VALUES "
-#define NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
+/* The seed rows' creation time: a fixed literal keeps the seed portable SQL
+ * (SQLite's strftime does not exist on PostgreSQL). */
+#define NOW "'2026-11-28T00:00:00.000Z'"
 #define SEED(program, zone, from, fen, basis, source, note)                                    \
     "(1, " NOW ", " NOW ", 'system', 'system', '" program "', '120000000000', '" zone "', '"    \
     from "', " fen ", '" basis "', 0, '" source "', '" note "')"

@@ -62,6 +62,9 @@ static const char SQL_FTS_INSERT[] =
 static const char SQL_COND_FTS[] =
     "id IN (SELECT rowid FROM policy_documents_fts WHERE policy_documents_fts MATCH ?)";
 static const char SQL_COND_TITLE_LIKE[] = "title LIKE ? ESCAPE '\\'";
+/* PostgreSQL has no FTS5: a substring of title or body (pg_trgm can index it). */
+static const char SQL_COND_TEXT_LIKE[] =
+    "(title || ' ' || coalesce(body, '')) LIKE ? ESCAPE '\\'";
 /* What the public may see. */
 static const char SQL_PUBLIC_WHERE[] = "deleted_at IS NULL AND state = 'published'";
 static const char SQL_PUBLIC_COLUMNS[] =
@@ -129,6 +132,8 @@ static int refuse_citizens(struct mz_write *w)
 int policy_fts_put(struct mz_db *db, int64_t id, const char *title, const char *body)
 {
     struct mz_stmt *st;
+    if (mz_db_kind(db) == MZ_DB_POSTGRESQL)
+        return MZ_OK; /* no FTS5 table there: searches read the columns */
     int rc = mz_db_prepare(db, SQL_FTS_DELETE, &st);
     if (rc != MZ_OK)
         return rc;
@@ -150,6 +155,17 @@ int policy_fts_put(struct mz_db *db, int64_t id, const char *title, const char *
     return rc == MZ_DONE ? MZ_OK : (rc < 0 ? rc : MZ_ERR_DB);
 }
 
+/* Migration 1: the FTS5 table on SQLite; nothing on PostgreSQL, where
+ * searches read the columns (see search_condition). */
+static int policy_fts_migrate(struct mz_db *db)
+{
+    if (mz_db_kind(db) == MZ_DB_POSTGRESQL) {
+        mz_info("policy: no FTS5 on postgresql; document search reads the columns");
+        return MZ_OK;
+    }
+    return mz_db_exec(db, SQL_FTS_CREATE);
+}
+
 /* The search condition for a query text: an FTS phrase for three characters
  * or more, else a LIKE pattern on the title. *sql and *param are arena-owned. */
 static void search_condition(struct mz_req *req, const char *text, const char **sql,
@@ -157,7 +173,8 @@ static void search_condition(struct mz_req *req, const char *text, const char **
 {
     size_t len = strlen(text);
     struct mz_buf b;
-    if (mz_utf8_length(text, len) >= 3) {
+    bool pg = mz_db_kind(req->db) == MZ_DB_POSTGRESQL;
+    if (!pg && mz_utf8_length(text, len) >= 3) {
         /* One FTS5 string: double quotes inside are doubled. */
         mz_buf_init(&b, 4 * len + 8);
         mz_buf_puts(&b, "\"");
@@ -179,7 +196,7 @@ static void search_condition(struct mz_req *req, const char *text, const char **
             mz_buf_append(&b, p, 1);
         }
         mz_buf_puts(&b, "%");
-        *sql = SQL_COND_TITLE_LIKE;
+        *sql = pg ? SQL_COND_TEXT_LIKE : SQL_COND_TITLE_LIKE;
     }
     *param = mz_arena_strndup(req->arena, b.data ? b.data : "", b.len);
     mz_buf_free(&b);
@@ -573,7 +590,7 @@ static const struct mz_route policy_routes[] = {
 /* --- module ------------------------------------------------------------------------- */
 
 static const struct mz_migration policy_migrations[] = {
-    {.number = 1, .name = "policy_documents_fts (FTS5 trigram)", .sql = SQL_FTS_CREATE},
+    {.number = 1, .name = "policy_documents_fts (FTS5 trigram)", .fn = policy_fts_migrate},
     {.number = 2, .name = "seed: 2012年民政工作要点", .fn = policy_seed_migrate},
 };
 
