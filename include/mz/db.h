@@ -106,6 +106,11 @@ int64_t mz_db_last_id(struct mz_db *db);
 int mz_db_query_int(struct mz_db *db, const char *sql, int64_t *out, int nparams,
                     const char *const *params);
 
+/* Run one statement that returns no rows (INSERT/UPDATE/DELETE) with its
+ * parameters given by a format: 'i' binds the next int64_t, 't' the next
+ * const char * (NULL binds null). MZ_OK, or the step's negative mz_err. */
+int mz_db_run(struct mz_db *db, const char *sql, const char *types, ...);
+
 /* True if the table exists; columns of a table into a caller array. */
 bool mz_db_table_exists(struct mz_db *db, const char *table);
 bool mz_db_column_exists(struct mz_db *db, const char *table, const char *column);

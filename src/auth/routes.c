@@ -63,27 +63,6 @@ static json_t *user_json(struct mz_req *req, const struct mz_user *u)
     return o;
 }
 
-/* One UPDATE/DELETE with text and integer parameters ("t"/"i" per char of types). */
-static int exec_sql(struct mz_db *db, const char *sql, const char *types, ...)
-{
-    struct mz_stmt *st;
-    va_list ap;
-    int rc = mz_db_prepare(db, sql, &st);
-    if (rc != MZ_OK)
-        return rc;
-    va_start(ap, types);
-    for (int i = 0; types[i]; i++) {
-        if (types[i] == 'i')
-            mz_db_bind_int(st, i + 1, va_arg(ap, int64_t));
-        else
-            mz_db_bind_text(st, i + 1, va_arg(ap, const char *));
-    }
-    va_end(ap);
-    rc = mz_db_step(st);
-    mz_db_done(st);
-    return rc == MZ_DONE ? MZ_OK : (rc < 0 ? rc : MZ_ERR_DB);
-}
-
 /* --- login ------------------------------------------------------------------------- */
 
 /* What the login lookup found. */
@@ -145,12 +124,12 @@ static int login_count_failure(struct mz_req *req, const struct login_row *r, in
         json_t *d = json_pack("{s:I}", "failures", (json_int_t)failed);
         mz_audit(req, "account_locked", "users", r->id, true, d);
         json_decref(d);
-        return exec_sql(req->db,
+        return mz_db_run(req->db,
                         "UPDATE mz_auth_credentials SET failed = 0, locked_until = ?"
                         " WHERE user_id = ?",
                         "ii", until, r->id);
     }
-    return exec_sql(req->db, "UPDATE mz_auth_credentials SET failed = ? WHERE user_id = ?", "ii",
+    return mz_db_run(req->db, "UPDATE mz_auth_credentials SET failed = ? WHERE user_id = ?", "ii",
                     failed, r->id);
 }
 
@@ -197,7 +176,7 @@ static void drop_presented_session(struct mz_req *req)
     if (old == NULL || strlen(old) != MZ_TOKEN_TEXT)
         return;
     mz_token_hash(old, hash);
-    (void)exec_sql(req->db, "DELETE FROM mz_auth_sessions WHERE token_hash = ?", "t", hash);
+    (void)mz_db_run(req->db, "DELETE FROM mz_auth_sessions WHERE token_hash = ?", "t", hash);
 }
 
 int mz_auth_h_login(struct mz_req *req)
@@ -266,25 +245,25 @@ int mz_auth_h_login(struct mz_req *req)
         return mz_fail_err(req, rc);
     }
     mz_now_rfc3339(now_text);
-    rc = exec_sql(req->db, "UPDATE mz_auth_credentials SET failed = 0, locked_until = 0"
+    rc = mz_db_run(req->db, "UPDATE mz_auth_credentials SET failed = 0, locked_until = 0"
                            " WHERE user_id = ?", "i", r.id);
     if (rc == MZ_OK && totp_used)
-        rc = exec_sql(req->db, "UPDATE mz_auth_credentials SET totp_last_step = ? WHERE user_id = ?",
+        rc = mz_db_run(req->db, "UPDATE mz_auth_credentials SET totp_last_step = ? WHERE user_id = ?",
                       "ii", step, r.id);
     if (rc == MZ_OK && mz_pw_needs_rehash(r.pwhash)) {
         char hash[128];
         if (mz_pw_hash(password, hash) == MZ_OK)
-            rc = exec_sql(req->db, "UPDATE mz_auth_credentials SET pwhash = ? WHERE user_id = ?",
+            rc = mz_db_run(req->db, "UPDATE mz_auth_credentials SET pwhash = ? WHERE user_id = ?",
                           "ti", hash, r.id);
         sodium_memzero(hash, sizeof(hash));
     }
     int64_t rotation = mz_auth_config_int(req->db, "password_rotation_days", 0);
     if (rc == MZ_OK && rotation > 0 && now - r.pw_changed_at > rotation * 86400) {
-        rc = exec_sql(req->db, "UPDATE users SET must_change_password = 1 WHERE id = ?", "i", r.id);
+        rc = mz_db_run(req->db, "UPDATE users SET must_change_password = 1 WHERE id = ?", "i", r.id);
         u->must_change = true;
     }
     if (rc == MZ_OK)
-        rc = exec_sql(req->db, "UPDATE users SET last_login_at = ? WHERE id = ?", "ti", now_text,
+        rc = mz_db_run(req->db, "UPDATE users SET last_login_at = ? WHERE id = ?", "ti", now_text,
                       r.id);
     if (rc == MZ_OK) {
         drop_presented_session(req);
@@ -407,7 +386,7 @@ int mz_auth_h_totp_enrol(struct mz_req *req)
     randombytes_buf(raw, sizeof(raw));
     mz_base32_encode(raw, sizeof(raw), secret);
     sodium_memzero(raw, sizeof(raw));
-    int rc = exec_sql(req->db, "UPDATE mz_auth_credentials SET totp_pending = ? WHERE user_id = ?",
+    int rc = mz_db_run(req->db, "UPDATE mz_auth_credentials SET totp_pending = ? WHERE user_id = ?",
                       "ti", secret, u->id);
     if (rc != MZ_OK)
         return mz_fail_err(req, rc);
@@ -444,12 +423,12 @@ int mz_auth_h_totp_verify(struct mz_req *req)
     int64_t step;
     if (!mz_totp_verify(pending, code, mz_auth_now(), &step))
         return mz_fail_field(req, 422, "validation_failed", "动态口令不正确", "code");
-    rc = exec_sql(req->db,
+    rc = mz_db_run(req->db,
                   "UPDATE mz_auth_credentials SET totp_secret = totp_pending, totp_pending = NULL,"
                   " totp_last_step = ? WHERE user_id = ?",
                   "ii", step, u->id);
     if (rc == MZ_OK)
-        rc = exec_sql(req->db, "UPDATE users SET totp_enrolled = 1 WHERE id = ?", "i", u->id);
+        rc = mz_db_run(req->db, "UPDATE users SET totp_enrolled = 1 WHERE id = ?", "i", u->id);
     if (rc != MZ_OK)
         return mz_fail_err(req, rc);
     mz_audit(req, "totp_enrol", "users", u->id, true, NULL);
@@ -529,12 +508,12 @@ int mz_auth_h_reset_password(struct mz_req *req)
     mz_pw_generate(pw);
     int rc = mz_auth_set_password(req->db, id, pw, true);
     if (rc == MZ_OK)
-        rc = exec_sql(req->db,
+        rc = mz_db_run(req->db,
                       "UPDATE mz_auth_credentials SET totp_secret = NULL, totp_pending = NULL"
                       " WHERE user_id = ?",
                       "i", id);
     if (rc == MZ_OK)
-        rc = exec_sql(req->db, "UPDATE users SET totp_enrolled = 0 WHERE id = ?", "i", id);
+        rc = mz_db_run(req->db, "UPDATE users SET totp_enrolled = 0 WHERE id = ?", "i", id);
     if (rc == MZ_OK)
         rc = mz_sessions_revoke_user(req->db, id, 0);
     if (rc != MZ_OK)
@@ -603,7 +582,7 @@ int mz_auth_h_assign_roles(struct mz_req *req)
     json_decref(row);
     char *text = mz_json_dump(roles, NULL), now[32];
     mz_now_rfc3339(now);
-    int rc = exec_sql(req->db,
+    int rc = mz_db_run(req->db,
                       "UPDATE users SET roles = ?, version = version + 1, updated_at = ?,"
                       " updated_by = ? WHERE id = ? AND deleted_at IS NULL",
                       "ttti", text, now, req->actor, id);
@@ -635,12 +614,12 @@ int mz_auth_h_token_issue(struct mz_req *req)
     mz_token_new("mzp_", token);
     mz_token_hash(token, hash);
     snprintf(hint, sizeof(hint), "%.10s…", token);
-    int rc = exec_sql(req->db,
+    int rc = mz_db_run(req->db,
                       "INSERT INTO mz_auth_token_secrets (token_id, token_hash) VALUES (?, ?)"
                       " ON CONFLICT (token_id) DO UPDATE SET token_hash = excluded.token_hash",
                       "it", id, hash);
     if (rc == MZ_OK)
-        rc = exec_sql(req->db, "UPDATE api_tokens SET token_hint = ? WHERE id = ?", "ti", hint, id);
+        rc = mz_db_run(req->db, "UPDATE api_tokens SET token_hint = ? WHERE id = ?", "ti", hint, id);
     if (rc != MZ_OK)
         return mz_fail_err(req, rc);
     mz_audit(req, "token_issue", "api_tokens", id, true, NULL);

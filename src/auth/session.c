@@ -124,31 +124,15 @@ int mz_session_create(struct mz_req *req, int64_t user_id, const char **token,
     return MZ_OK;
 }
 
-/* Run one statement with up to two integer parameters. */
-static int exec_ints(struct mz_db *db, const char *sql, int n, int64_t a, int64_t b)
-{
-    struct mz_stmt *st;
-    int rc = mz_db_prepare(db, sql, &st);
-    if (rc != MZ_OK)
-        return rc;
-    if (n > 0)
-        mz_db_bind_int(st, 1, a);
-    if (n > 1)
-        mz_db_bind_int(st, 2, b);
-    rc = mz_db_step(st);
-    mz_db_done(st);
-    return rc == MZ_DONE ? MZ_OK : (rc < 0 ? rc : MZ_ERR_DB);
-}
-
 int mz_session_delete(struct mz_db *db, int64_t session_id)
 {
-    return exec_ints(db, "DELETE FROM mz_auth_sessions WHERE id = ?", 1, session_id, 0);
+    return mz_db_run(db, "DELETE FROM mz_auth_sessions WHERE id = ?", "i", session_id);
 }
 
 int mz_sessions_revoke_user(struct mz_db *db, int64_t user_id, int64_t keep_id)
 {
-    return exec_ints(db, "DELETE FROM mz_auth_sessions WHERE user_id = ? AND id <> ?", 2, user_id,
-                     keep_id);
+    return mz_db_run(db, "DELETE FROM mz_auth_sessions WHERE user_id = ? AND id <> ?", "ii",
+                     user_id, keep_id);
 }
 
 const char *mz_session_cookie(struct mz_req *req)
@@ -401,8 +385,8 @@ static int session_authenticate(struct mz_req *req, const char *token, bool via_
     req->user = u;
     req->actor = u->username;
     if (now - seen >= 15)
-        (void)exec_ints(req->db, "UPDATE mz_auth_sessions SET last_seen = ? WHERE id = ?", 2, now,
-                        sid);
+        (void)mz_db_run(req->db, "UPDATE mz_auth_sessions SET last_seen = ? WHERE id = ?", "ii",
+                        (int64_t)now, (int64_t)sid);
 
     const char *m = req->method;
     bool safe = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0;

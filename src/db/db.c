@@ -555,6 +555,26 @@ int64_t mz_db_last_id(struct mz_db *db)
 /* --- convenience queries ----------------------------------------------------------- */
 
 /* A SQL null in the result counts as no integer: MZ_ERR_NOTFOUND. */
+int mz_db_run(struct mz_db *db, const char *sql, const char *types, ...)
+{
+    struct mz_stmt *st;
+    va_list ap;
+    int rc = mz_db_prepare(db, sql, &st);
+    if (rc != MZ_OK)
+        return rc;
+    va_start(ap, types);
+    for (int i = 0; types[i]; i++) {
+        if (types[i] == 'i')
+            mz_db_bind_int(st, i + 1, va_arg(ap, int64_t));
+        else
+            mz_db_bind_text(st, i + 1, va_arg(ap, const char *));
+    }
+    va_end(ap);
+    rc = mz_db_step(st);
+    mz_db_done(st);
+    return rc == MZ_DONE || rc == MZ_ROW ? MZ_OK : (rc < 0 ? rc : MZ_ERR_DB);
+}
+
 int mz_db_query_int(struct mz_db *db, const char *sql, int64_t *out, int nparams,
                     const char *const *params)
 {

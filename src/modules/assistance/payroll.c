@@ -85,28 +85,6 @@ json_t *assist_summary_json(const struct assist_run_summary *s)
                      s->status, "skipped", (json_int_t)s->skipped);
 }
 
-/* Run one statement with integer/text parameters given as a format:
- * 'i' binds the next int64_t, 's' the next const char *. */
-static int exec_params(struct mz_db *db, const char *sql, const char *types, ...)
-{
-    struct mz_stmt *st;
-    va_list ap;
-    int rc = mz_db_prepare(db, sql, &st);
-    if (rc != MZ_OK)
-        return rc;
-    va_start(ap, types);
-    for (int i = 0; types[i]; i++) {
-        if (types[i] == 'i')
-            mz_db_bind_int(st, i + 1, va_arg(ap, int64_t));
-        else
-            mz_db_bind_text(st, i + 1, va_arg(ap, const char *));
-    }
-    va_end(ap);
-    rc = mz_db_step(st);
-    mz_db_done(st);
-    return rc == MZ_DONE || rc == MZ_ROW ? MZ_OK : (rc < 0 ? rc : MZ_ERR_DB);
-}
-
 /* An existing run of the program and month whose division overlaps; 0 if none. */
 static int overlapping_run(struct mz_db *db, const char *program, const char *month,
                            const char *division12, int64_t *run_id)
@@ -155,7 +133,7 @@ int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
         return rc;
     mz_now_rfc3339(now);
     snprintf(first, sizeof(first), "%s-01", month);
-    rc = exec_params(db,
+    rc = mz_db_run(db,
                      "INSERT INTO assistance_payroll_runs (version, created_at, updated_at,"
                      " created_by, updated_by, state, program, month, division, households,"
                      " persons, amount_fen, skipped) VALUES (1, ?, ?, ?, ?, 'draft', ?, ?, ?,"
@@ -165,7 +143,7 @@ int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
         return rc;
     run_id = mz_db_last_id(db);
     /* The snapshot: one row per case, paid or skipped with the reason. */
-    rc = exec_params(
+    rc = mz_db_run(
         db,
         "INSERT INTO assistance_payments (version, created_at, updated_at, created_by,"
         " updated_by, run_id, case_id, program, month, household_id, payee_person_id,"
@@ -188,7 +166,7 @@ int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
         month, lo, hi);
     if (rc != MZ_OK)
         return rc;
-    rc = exec_params(db,
+    rc = mz_db_run(db,
                      "INSERT INTO assistance_ledger (version, created_at, updated_at,"
                      " created_by, updated_by, case_id, run_id, month, entry, amount_fen,"
                      " division, note) SELECT 1, ?, ?, ?, ?, case_id, run_id, month, 'debit',"
@@ -197,7 +175,7 @@ int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
                      "ssssi", now, now, actor, actor, run_id);
     if (rc != MZ_OK)
         return rc;
-    rc = exec_params(db,
+    rc = mz_db_run(db,
                      "UPDATE assistance_payroll_runs SET"
                      " households = (SELECT count(*) FROM assistance_payments"
                      "   WHERE run_id = ?1 AND status = 'paid'),"
