@@ -871,10 +871,13 @@ int mz_server_start(struct mz_app *app, struct mz_router *router,
     sigaddset(&block, SIGINT);
     pthread_sigmask(SIG_BLOCK, &block, &server->old_mask);
 
-    if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
-        server->daemon = start_daemon(server, MHD_USE_EPOLL, ipv6, &addr, threads);
+    /* poll(), not epoll: with a thread pool, libmicrohttpd 0.9.75's
+     * MHD_quiesce_daemon can abort ("Failed to remove listen FD from epoll
+     * set") when a worker is between polls; the shutdown test caught it. With
+     * at most a few dozen connections per worker poll() costs no more. */
+    server->daemon = start_daemon(server, MHD_USE_POLL, ipv6, &addr, threads);
     if (server->daemon == NULL)
-        server->daemon = start_daemon(server, MHD_USE_POLL, ipv6, &addr, threads);
+        server->daemon = start_daemon(server, 0, ipv6, &addr, threads);
     if (server->daemon == NULL) {
         mz_error("cannot listen on %s:%d", server->host, server->port);
         pthread_sigmask(SIG_SETMASK, &server->old_mask, NULL);
