@@ -118,7 +118,7 @@ int assist_standard_lookup(struct mz_db *db, const char *program, const char *di
                            " coalesce(minimum_fen, 0), coalesce(basis, 'per_person')"
                            " FROM assistance_standards WHERE deleted_at IS NULL AND program = ?"
                            " AND division IN (?, ?, ?, ?, ?) AND valid_from <= ?"
-                           " AND (? IS NULL OR zone = ? OR zone = 'all')"
+                           " AND (CAST(? AS TEXT) IS NULL OR zone = ? OR zone = 'all')"
                            " ORDER BY division DESC, valid_from DESC, zone = 'all', id DESC"
                            " LIMIT 1",
                            &st);

@@ -175,18 +175,19 @@ int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
                      "ssssi", now, now, actor, actor, run_id);
     if (rc != MZ_OK)
         return rc;
+    /* Plain ? placeholders (not SQLite's ?1): portable to PostgreSQL. */
     rc = mz_db_run(db,
-                     "UPDATE assistance_payroll_runs SET"
-                     " households = (SELECT count(*) FROM assistance_payments"
-                     "   WHERE run_id = ?1 AND status = 'paid'),"
-                     " persons = (SELECT coalesce(sum(persons), 0) FROM assistance_payments"
-                     "   WHERE run_id = ?1 AND status = 'paid'),"
-                     " amount_fen = (SELECT coalesce(sum(amount_fen), 0) FROM assistance_payments"
-                     "   WHERE run_id = ?1 AND status = 'paid'),"
-                     " skipped = (SELECT count(*) FROM assistance_payments"
-                     "   WHERE run_id = ?1 AND status = 'skipped')"
-                     " WHERE id = ?1",
-                     "i", run_id);
+                   "UPDATE assistance_payroll_runs SET"
+                   " households = (SELECT count(*) FROM assistance_payments"
+                   "   WHERE run_id = ? AND status = 'paid'),"
+                   " persons = (SELECT coalesce(sum(persons), 0) FROM assistance_payments"
+                   "   WHERE run_id = ? AND status = 'paid'),"
+                   " amount_fen = (SELECT coalesce(sum(amount_fen), 0) FROM assistance_payments"
+                   "   WHERE run_id = ? AND status = 'paid'),"
+                   " skipped = (SELECT count(*) FROM assistance_payments"
+                   "   WHERE run_id = ? AND status = 'skipped')"
+                   " WHERE id = ?",
+                   "iiiii", run_id, run_id, run_id, run_id, run_id);
     if (rc != MZ_OK)
         return rc;
     rc = summary_load(db, run_id, out);

@@ -196,7 +196,9 @@ static void search_condition(struct mz_req *req, const char *text, const char **
             mz_buf_append(&b, p, 1);
         }
         mz_buf_puts(&b, "%");
-        *sql = pg ? SQL_COND_TEXT_LIKE : SQL_COND_TITLE_LIKE;
+        /* Three characters or more search the body too (as FTS5 does on
+         * SQLite); one or two only the title. */
+        *sql = pg && mz_utf8_length(text, len) >= 3 ? SQL_COND_TEXT_LIKE : SQL_COND_TITLE_LIKE;
     }
     *param = mz_arena_strndup(req->arena, b.data ? b.data : "", b.len);
     mz_buf_free(&b);
