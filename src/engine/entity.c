@@ -532,10 +532,9 @@ int mz_entity_create_collect(struct mz_req *req, const struct mz_entity *e, json
         goto out;
     }
     if (row_out) {
-        int err = MZ_OK;
-        *row_out = select_row(req, e, w.id, false, &err);
+        *row_out = select_row_or_fail(req, e, w.id, false);
         if (*row_out == NULL)
-            status = mz_fail_err(req, err != MZ_OK ? err : MZ_ERR_INTERNAL);
+            status = req->status;
     }
 out:
     if (st)
@@ -759,10 +758,9 @@ int mz_entity_update(struct mz_req *req, const struct mz_entity *e, int64_t id, 
         }
     }
     if (row_out) {
-        int err = MZ_OK;
-        *row_out = select_row(req, e, id, false, &err);
+        *row_out = select_row_or_fail(req, e, id, false);
         if (*row_out == NULL)
-            status = mz_fail_err(req, err != MZ_OK ? err : MZ_ERR_INTERNAL);
+            status = req->status;
     }
 out:
     json_decref(before);

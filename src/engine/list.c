@@ -461,6 +461,8 @@ int mz_query_build(struct mz_req *req, const struct mz_entity *e, struct mz_quer
         add_param(&c, false, 0, mz_arena_strdup(req->arena, c.lo));
         add_param(&c, false, 0, mz_arena_strdup(req->arena, c.hi));
     }
+    if (c.status)
+        return c.status; /* too many parameters: never run with the scope unbound */
     const char *text = mz_req_query(req, "q");
     if (text && *text) {
         if (e->hooks && e->hooks->search) {

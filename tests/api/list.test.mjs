@@ -152,6 +152,16 @@ describe('sort', () => {
 });
 
 describe('filters', () => {
+  // More bound values than a query may hold is a clear 400, never a query run
+  // with the caller's scope left unbound.
+  it('too many filter values is 400 bad_filter', async () => {
+    const many = (n, f) => Array.from({ length: n }, (_, i) => f(i)).join(',');
+    const r = await srv.api('GET', `${CASES}?title.in=${encodeURIComponent(many(40, (i) => `标题${i}`))}` +
+      `&amount_fen.in=${many(23, (i) => i)}`); // 63 values + the scope range: one too many
+    assert.equal(r.status, 400, JSON.stringify(r.json));
+    assert.equal(r.json.error.code, 'bad_filter');
+  });
+
   // query may be a function: rows exist only once the before hook has run.
   const check = (query, pred) => async () => {
     const q = typeof query === 'function' ? query() : query;
