@@ -44,6 +44,21 @@ bool mz_crypto_is_sealed(const char *text);
 /* Blind index: 32 hex chars of keyed BLAKE2b over context and value, with the
  * current key, into out[33]. Equal values give equal indexes. */
 void mz_crypto_blind(const char *context, const char *value, size_t len, char out[33]);
+/* Raw blind index: the same 16 bytes mz_crypto_blind writes as hex. */
+void mz_crypto_blind_raw(const char *context, const char *value, size_t len,
+                         unsigned char out[16]);
+
+/* Binary sealing for bulk data (verification snapshots): out holds
+ * version (4 bytes, little-endian) | nonce (24) | ciphertext | tag (16);
+ * MZ_CRYPTO_SEAL_OVERHEAD bytes more than the plaintext. The associated
+ * data is context. */
+#define MZ_CRYPTO_SEAL_OVERHEAD (4 + 24 + 16)
+void mz_crypto_seal_bin(const char *context, const void *plain, size_t len, unsigned char *out);
+/* Open what mz_crypto_seal_bin made into plain (len - overhead bytes);
+ * MZ_ERR_INVALID if forged, moved, truncated or of an unknown key. */
+int mz_crypto_open_bin(const char *context, const unsigned char *sealed, size_t len,
+                       void *plain);
+
 /* Keyed MAC for the audit chain (HMAC-SHA-256 under a derived key), hex into out[65]. */
 void mz_crypto_mac(const void *data, size_t len, char out[65]);
 

@@ -313,6 +313,54 @@ void mz_crypto_blind(const char *context, const char *value, size_t len, char ou
     sodium_bin2hex(out, 33, h, sizeof(h));
 }
 
+void mz_crypto_blind_raw(const char *context, const char *value, size_t len,
+                         unsigned char out[16])
+{
+    crypto_generichash_state st;
+    if (nkeys == 0)
+        abort();
+    const struct key_version *k = &keys[current];
+    crypto_generichash_init(&st, k->blind, sizeof(k->blind), 16);
+    crypto_generichash_update(&st, (const unsigned char *)context, strlen(context) + 1);
+    crypto_generichash_update(&st, (const unsigned char *)value, len);
+    crypto_generichash_final(&st, out, 16);
+}
+
+void mz_crypto_seal_bin(const char *context, const void *plain, size_t len, unsigned char *out)
+{
+    if (nkeys == 0)
+        abort(); /* sealing without a key is a bug: fail closed */
+    const struct key_version *k = &keys[current];
+    uint32_t v = (uint32_t)k->version;
+    for (int i = 0; i < 4; i++)
+        out[i] = (unsigned char)(v >> (8 * i));
+    randombytes_buf(out + 4, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+    unsigned long long clen = 0;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(
+        out + 4 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &clen, plain, len,
+        (const unsigned char *)context, strlen(context), NULL, out + 4, k->seal);
+}
+
+int mz_crypto_open_bin(const char *context, const unsigned char *sealed, size_t len,
+                       void *plain)
+{
+    if (len < MZ_CRYPTO_SEAL_OVERHEAD)
+        return MZ_ERR_INVALID;
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v |= (uint32_t)sealed[i] << (8 * i);
+    const struct key_version *k = key_of((int)v);
+    if (k == NULL)
+        return MZ_ERR_INVALID;
+    unsigned long long plen = 0;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+            plain, &plen, NULL, sealed + 4 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+            len - 4 - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+            (const unsigned char *)context, strlen(context), sealed + 4, k->seal) != 0)
+        return MZ_ERR_INVALID;
+    return MZ_OK;
+}
+
 void mz_crypto_mac(const void *data, size_t len, char out[65])
 {
     unsigned char h[crypto_auth_hmacsha256_BYTES];

@@ -1,0 +1,382 @@
+/* bulk.c - the yearly re-check (全面复核) of every active case of a program.
+ *
+ * The households are the cases in state approved, paying or suspended whose
+ * handling division lies in the run's range; the members are the persons
+ * the case lists (its members JSON). Persons are read once (their blind
+ * index and birth date), authorisations in force once, then every chunk of
+ * every snapshot in force is streamed through the engine (engine.c), the
+ * rules are evaluated per household, and the run is stored: one
+ * verify_requests row (kind bulk, with the summary) and one verify_results
+ * row per household. Used by POST /api/v1/verify/bulk and `minzheng
+ * verify-bulk`; both run it in one write transaction.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "modules/verify/verify_internal.h"
+
+/* A case as read. */
+struct bcase {
+    int64_t id, household_id;
+    char division[13];
+    char zone[8];
+    int first, n;            /* person ids in ids[first .. first+n) */
+};
+
+struct pinfo {
+    int64_t id;
+    unsigned char key[16];
+    int32_t birth;
+    bool found;
+};
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmp_pinfo(const void *a, const void *b)
+{
+    int64_t x = ((const struct pinfo *)a)->id, y = ((const struct pinfo *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* Person ids of a case's members JSON, appended to *ids. */
+static int member_ids(const char *text, int64_t **ids, size_t *n, size_t *cap)
+{
+    json_error_t err;
+    json_t *arr = json_loads(text ? text : "[]", 0, &err), *m;
+    size_t i;
+    json_array_foreach(arr, i, m) {
+        json_int_t pid = json_integer_value(json_object_get(m, "person_id"));
+        if (pid <= 0)
+            continue;
+        if (*n == *cap) {
+            size_t c = *cap ? *cap * 2 : 4096;
+            int64_t *p = realloc(*ids, c * sizeof(int64_t));
+            if (p == NULL) {
+                json_decref(arr);
+                return MZ_ERR_NOMEM;
+            }
+            *ids = p;
+            *cap = c;
+        }
+        (*ids)[(*n)++] = pid;
+    }
+    json_decref(arr);
+    return MZ_OK;
+}
+
+static void progress(const struct vf_bulk_opts *o, const char *phase, int64_t done, int64_t total)
+{
+    if (o->progress)
+        o->progress(o->ctx, phase, done, total);
+}
+
+/* Read the cases and their member ids. */
+static int read_cases(struct mz_db *db, const struct vf_bulk_opts *o, struct bcase **cases,
+                      size_t *ncases, int64_t **ids, size_t *nids)
+{
+    struct mz_stmt *st;
+    size_t cap = 0, idcap = 0;
+    int rc = mz_db_prepare(db,
+                           "SELECT id, household_id, division, zone, members FROM assistance_cases"
+                           " WHERE program = ? AND state IN ('approved', 'paying', 'suspended')"
+                           " AND deleted_at IS NULL AND division >= ? AND division < ? ORDER BY id",
+                           &st);
+    if (rc != MZ_OK)
+        return rc;
+    mz_db_bind_text(st, 1, o->program);
+    mz_db_bind_text(st, 2, o->lo);
+    mz_db_bind_text(st, 3, o->hi);
+    while ((rc = mz_db_step(st)) == MZ_ROW) {
+        if (*ncases == cap) {
+            size_t c = cap ? cap * 2 : 1024;
+            struct bcase *p = realloc(*cases, c * sizeof(**cases));
+            if (p == NULL) {
+                rc = MZ_ERR_NOMEM;
+                break;
+            }
+            *cases = p;
+            cap = c;
+        }
+        struct bcase *c = &(*cases)[(*ncases)++];
+        c->id = mz_db_col_int(st, 0);
+        c->household_id = mz_db_col_int(st, 1);
+        snprintf(c->division, sizeof(c->division), "%s",
+                 mz_db_col_text(st, 2) ? mz_db_col_text(st, 2) : "");
+        snprintf(c->zone, sizeof(c->zone), "%s",
+                 mz_db_col_text(st, 3) ? mz_db_col_text(st, 3) : "");
+        c->first = (int)*nids;
+        rc = member_ids(mz_db_col_text(st, 4), ids, nids, &idcap);
+        if (rc != MZ_OK)
+            break;
+        c->n = (int)(*nids - (size_t)c->first);
+    }
+    mz_db_done(st);
+    return rc == MZ_DONE ? MZ_OK : rc;
+}
+
+/* Fill persons (sorted by id) with keys and birth dates: one query per
+ * person for small runs, one pass over the table for large ones. */
+static int read_persons(struct mz_db *db, struct pinfo *p, size_t n)
+{
+    struct mz_stmt *st;
+    int rc;
+    if (n <= 20000) {
+        for (size_t i = 0; i < n; i++) {
+            rc = mz_db_prepare(db,
+                               "SELECT id_number_bidx, birth_date FROM persons WHERE id = ?"
+                               " AND deleted_at IS NULL",
+                               &st);
+            if (rc != MZ_OK)
+                return rc;
+            mz_db_bind_int(st, 1, p[i].id);
+            rc = mz_db_step(st);
+            if (rc == MZ_ROW) {
+                p[i].found = vf_hex16(mz_db_col_text(st, 0), p[i].key);
+                p[i].birth = vf_date_int(mz_db_col_text(st, 1));
+            }
+            mz_db_done(st);
+            if (rc < 0)
+                return rc;
+        }
+        return MZ_OK;
+    }
+    rc = mz_db_prepare(db,
+                       "SELECT id, id_number_bidx, birth_date FROM persons"
+                       " WHERE deleted_at IS NULL ORDER BY id",
+                       &st);
+    if (rc != MZ_OK)
+        return rc;
+    size_t j = 0;
+    while (j < n && (rc = mz_db_step(st)) == MZ_ROW) {
+        int64_t id = mz_db_col_int(st, 0);
+        while (j < n && p[j].id < id)
+            j++;
+        if (j < n && p[j].id == id) {
+            p[j].found = vf_hex16(mz_db_col_text(st, 1), p[j].key);
+            p[j].birth = vf_date_int(mz_db_col_text(st, 2));
+            j++;
+        }
+    }
+    mz_db_done(st);
+    return rc < 0 ? rc : MZ_OK;
+}
+
+/* Mark the persons with an authorisation in force on the date. */
+static int read_authorisations(struct mz_db *db, struct vf_run *run)
+{
+    struct mz_stmt *st;
+    int rc = mz_db_prepare(db,
+                           "SELECT person_key FROM verify_authorisations WHERE signed_on <= ?"
+                           " AND valid_until >= ? AND deleted_at IS NULL",
+                           &st);
+    if (rc != MZ_OK)
+        return rc;
+    mz_db_bind_text(st, 1, run->as_of);
+    mz_db_bind_text(st, 2, run->as_of);
+    while ((rc = mz_db_step(st)) == MZ_ROW) {
+        unsigned char key[16];
+        if (!vf_hex16(mz_db_col_text(st, 0), key))
+            continue;
+        int p = vf_run_find(run, key);
+        if (p >= 0)
+            run->persons[p].authorised = true;
+    }
+    mz_db_done(st);
+    for (int i = 0; i < run->nmembers; i++)
+        run->members[i].authorised = run->persons[run->members[i].person].authorised;
+    return rc == MZ_DONE ? MZ_OK : rc;
+}
+
+/* Store one row per household. */
+static int write_results(struct mz_db *db, const char *actor, int64_t request_id,
+                         const struct vf_run *run, const struct vf_bulk_opts *o)
+{
+    struct mz_stmt *st;
+    char now[32];
+    mz_now_rfc3339(now);
+    int rc = mz_db_prepare(db,
+                           "INSERT INTO verify_results (version, created_at, updated_at,"
+                           " created_by, updated_by, request_id, case_id, household_id,"
+                           " division, outcome, flags, member_count, income_fen, assets_fen,"
+                           " figures) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           &st);
+    if (rc != MZ_OK)
+        return rc;
+    struct mz_arena *a = mz_arena_new();
+    for (int i = 0; i < run->nhouseholds && rc == MZ_OK; i++) {
+        const struct vf_household *h = &run->households[i];
+        const struct vf_figures *f = &h->fig;
+        char figs[400];
+        snprintf(figs, sizeof(figs),
+                 "{\"income_fen\":%lld,\"financial_assets_fen\":%lld,\"vehicles\":%d,"
+                 "\"vehicle_value_max_fen\":%lld,\"properties\":%d,\"businesses\":%d,"
+                 "\"business_capital_max_fen\":%lld,\"public_employees\":%d,"
+                 "\"staff_relatives\":%d,\"deceased\":%d}",
+                 (long long)f->income_fen, (long long)f->financial_assets_fen, f->vehicles,
+                 (long long)f->vehicle_value_max_fen, f->properties, f->businesses,
+                 (long long)f->business_capital_max_fen, f->public_employees,
+                 f->staff_relatives, f->deceased);
+        mz_db_bind_text(st, 1, now);
+        mz_db_bind_text(st, 2, now);
+        mz_db_bind_text(st, 3, actor);
+        mz_db_bind_text(st, 4, actor);
+        mz_db_bind_int(st, 5, request_id);
+        mz_db_bind_int(st, 6, h->case_id);
+        if (h->household_id)
+            mz_db_bind_int(st, 7, h->household_id);
+        else
+            mz_db_bind_null(st, 7);
+        mz_db_bind_text(st, 8, h->division);
+        mz_db_bind_text(st, 9, vf_outcome_items[h->outcome].code);
+        mz_db_bind_text(st, 10, vf_flags_text(a, h->flags));
+        mz_db_bind_int(st, 11, h->n);
+        mz_db_bind_int(st, 12, f->income_fen);
+        mz_db_bind_int(st, 13, f->financial_assets_fen);
+        mz_db_bind_text(st, 14, figs);
+        rc = mz_db_step(st);
+        rc = rc == MZ_DONE ? MZ_OK : rc < 0 ? rc : MZ_ERR_DB;
+        mz_db_reset(st);
+        if ((i + 1) % 10000 == 0) {
+            mz_arena_free(a);
+            a = mz_arena_new();
+            progress(o, "store", i + 1, run->nhouseholds);
+        }
+    }
+    mz_arena_free(a);
+    mz_db_done(st);
+    return rc;
+}
+
+int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
+            int64_t *request_id, json_t **summary)
+{
+    int64_t started = vf_now_ms();
+    struct bcase *cases = NULL;
+    size_t ncases = 0, nids = 0;
+    int64_t *ids = NULL;
+    struct pinfo *persons = NULL;
+    struct vf_run run;
+    vf_run_init(&run, a, o->program, o->as_of);
+    *summary = NULL;
+    *request_id = 0;
+    progress(o, "cases", 0, 0);
+    int rc = read_cases(db, o, &cases, &ncases, &ids, &nids);
+    if (rc != MZ_OK)
+        goto out;
+    /* The distinct persons, sorted by id. */
+    int64_t *sorted = malloc((nids ? nids : 1) * sizeof(int64_t));
+    if (sorted == NULL) {
+        rc = MZ_ERR_NOMEM;
+        goto out;
+    }
+    memcpy(sorted, ids, nids * sizeof(int64_t));
+    qsort(sorted, nids, sizeof(int64_t), cmp_i64);
+    size_t np = 0;
+    for (size_t i = 0; i < nids; i++) {
+        if (np == 0 || sorted[np - 1] != sorted[i])
+            sorted[np++] = sorted[i];
+    }
+    persons = calloc(np ? np : 1, sizeof(*persons));
+    if (persons == NULL) {
+        free(sorted);
+        rc = MZ_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < np; i++)
+        persons[i].id = sorted[i];
+    free(sorted);
+    progress(o, "persons", 0, (int64_t)np);
+    rc = read_persons(db, persons, np);
+    if (rc != MZ_OK)
+        goto out;
+    int64_t missing = 0;
+    for (size_t c = 0; c < ncases && rc == MZ_OK; c++) {
+        struct bcase *bc = &cases[c];
+        if (vf_run_household(&run, bc->household_id, bc->id, bc->division, bc->zone) < 0) {
+            rc = MZ_ERR_NOMEM;
+            break;
+        }
+        for (int k = 0; k < bc->n && rc == MZ_OK; k++) {
+            struct pinfo probe = {.id = ids[bc->first + k]};
+            struct pinfo *p = bsearch(&probe, persons, np, sizeof(*persons), cmp_pinfo);
+            if (p == NULL || !p->found) {
+                missing++;
+                continue;
+            }
+            rc = vf_run_member(&run, p->key, p->id, NULL, NULL, p->birth);
+        }
+    }
+    if (rc != MZ_OK)
+        goto out;
+    progress(o, "authorisations", 0, 0);
+    rc = read_authorisations(db, &run);
+    if (rc == MZ_OK)
+        rc = vf_run_batches(&run, db);
+    progress(o, "sources", 0, 0);
+    if (rc == MZ_OK)
+        rc = vf_run_scan(&run, db, true);
+    progress(o, "rules", 0, run.nhouseholds);
+    if (rc == MZ_OK)
+        rc = vf_run_evaluate(&run, db);
+    if (rc != MZ_OK)
+        goto out;
+
+    int64_t by_outcome[4] = {0}, by_rule[VF_NRULES] = {0};
+    for (int i = 0; i < run.nhouseholds; i++) {
+        by_outcome[run.households[i].outcome]++;
+        for (int k = 0; k < VF_NRULES; k++)
+            by_rule[k] += (run.households[i].flags >> k) & 1u;
+    }
+    json_t *outcomes = json_object(), *rules = json_object(), *sources = json_object();
+    for (int k = 0; k < 4; k++)
+        json_object_set_new(outcomes, vf_outcome_items[k].code, json_integer(by_outcome[k]));
+    for (int k = 0; k < VF_NRULES; k++)
+        json_object_set_new(rules, vf_rule_items[k].code, json_integer(by_rule[k]));
+    for (int s = 0; s < VF_NSOURCES; s++)
+        json_object_set_new(sources, vf_sources[s].code,
+                            run.batches[s].id ? json_integer(run.batches[s].id) : json_null());
+    int64_t flagged = run.nhouseholds - by_outcome[VF_PASS];
+    int64_t hh = run.nhouseholds, pp = run.nmembers, took = vf_now_ms() - started, one = 0;
+    *summary = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "program", o->program,
+                         "as_of", o->as_of, "households", (json_int_t)hh, "persons",
+                         (json_int_t)pp, "flagged", (json_int_t)flagged, "members_not_found",
+                         (json_int_t)missing, "outcomes", outcomes, "rules", rules, "batches",
+                         sources);
+    char *text = json_dumps(*summary, JSON_COMPACT);
+    const void *values[] = {"bulk",  "bulk", o->program, o->as_of, o->lo, "",
+                            &one,    &hh,    &flagged,   &took,    text,  o->note};
+    progress(o, "store", 0, run.nhouseholds);
+    rc = vf_insert_row(db, a, o->actor, "verify_requests",
+                       "kind, origin, program, as_of, division, flags, member_count, households,"
+                       " flagged, duration_ms, summary, note",
+                       12, "tttttt" "iiiitt", values, request_id);
+    free(text);
+    if (rc == MZ_OK)
+        rc = mz_db_run(db, "UPDATE verify_requests SET member_count = ? WHERE id = ?", "ii", pp,
+                       *request_id);
+    if (rc == MZ_OK)
+        rc = write_results(db, o->actor ? o->actor : "system", *request_id, &run, o);
+    if (rc == MZ_OK) {
+        took = vf_now_ms() - started;
+        json_object_set_new(*summary, "duration_ms", json_integer(took));
+        json_object_set_new(*summary, "request_id", json_integer(*request_id));
+        rc = mz_db_run(db, "UPDATE verify_requests SET duration_ms = ? WHERE id = ?", "ii", took,
+                       *request_id);
+    }
+    progress(o, "done", run.nhouseholds, run.nhouseholds);
+out:
+    if (rc != MZ_OK) {
+        json_decref(*summary);
+        *summary = NULL;
+    }
+    vf_run_free(&run);
+    free(cases);
+    free(ids);
+    free(persons);
+    return rc;
+}

@@ -1,0 +1,737 @@
+/* engine.c - the matching engine and the rules of the 核对 platform.
+ *
+ * A run holds the households to check and their members, each member
+ * pointing at one person slot (a person in two households is one slot, so
+ * figures are never counted twice for a person). Source rows are streamed
+ * from the snapshots in force on the run's date (store.c): a row's key is
+ * looked up in an open-addressing hash of the person slots and, when it
+ * matches, updates that person's figures. Then every household's figures are
+ * the sums over its members and the rules in force for its program, division
+ * and date are evaluated, each with the standard it is measured against.
+ *
+ * The figures (all integer fen, monthly where income):
+ *   wage        = max(average monthly taxed income over the 12 months before
+ *                 the run's month, highest social-insurance contribution
+ *                 base, highest housing-fund base) in that window
+ *   pension     = highest pension + highest unemployment benefit in the window
+ *   income      = Σ members (wage + pension)
+ *   assets      = Σ members (deposits + securities), the snapshot's balances
+ *   vehicles    = cars and trucks (not motorcycles or disabled persons' cars)
+ *   properties  = residential units; businesses = registrations as legal
+ *                 representative, shareholder or sole trader
+ * The rules (verify_rules rows; thresholds per program, division, date):
+ *   income      flags when income x 100 > standard x members x percent
+ *   assets      flags when assets > standard x members x months
+ *   vehicles    flags when count > count_limit, or a vehicle's value >
+ *               value_limit_fen (when that is > 0)
+ *   property    flags when residential units > count_limit
+ *   business    flags when registrations > count_limit and the largest
+ *               capital >= value_limit_fen
+ *   public_employee / staff_relative / deceased: flags when count > count_limit
+ * A rule whose severity is "refuse" makes the outcome 不符合 (ineligible),
+ * "review" makes it 需核实; a rule that needs a standard when none is in
+ * force makes the outcome 需核实 too. Design: docs/verify.md.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "modules/assistance/assistance_internal.h"
+#include "modules/verify/verify_internal.h"
+
+const struct mz_dict_item vf_rule_items[VF_NRULES] = {
+    {"income", "家庭收入", "Household income"},
+    {"assets", "金融资产", "Financial assets"},
+    {"vehicles", "机动车辆", "Vehicles"},
+    {"property", "房产", "Real estate"},
+    {"business", "工商登记", "Business ownership"},
+    {"public_employee", "财政供养人员", "Public employee"},
+    {"staff_relative", "经办人员近亲属", "Relative of staff"},
+    {"deceased", "死亡信息", "Death records"},
+};
+
+const struct mz_dict_item vf_outcome_items[4] = {
+    {"pass", "符合", "Passed"},
+    {"review", "需核实", "Needs review"},
+    {"ineligible", "不符合", "Ineligible"},
+    {"unauthorised", "缺少授权", "No authorisation"},
+};
+
+/* --- run set-up ----------------------------------------------------------------- */
+
+void vf_run_init(struct vf_run *r, struct mz_arena *a, const char *program, const char *as_of)
+{
+    memset(r, 0, sizeof(*r));
+    r->arena = a;
+    r->program = program;
+    snprintf(r->as_of, sizeof(r->as_of), "%s", as_of);
+    int y = atoi(as_of), m = atoi(as_of + 5);
+    r->window_to = y * 10000 + m * 100 + 1;
+    r->window_from = (y - 1) * 10000 + m * 100 + 1;
+}
+
+void vf_run_free(struct vf_run *r)
+{
+    if (r->evidence) {
+        for (int i = 0; i < r->npersons; i++)
+            json_decref(r->evidence[i]);
+    }
+    free(r->evidence);
+    free(r->persons);
+    free(r->buckets);
+    free(r->members);
+    free(r->households);
+    memset(r, 0, sizeof(*r));
+}
+
+static uint64_t key_hash(const unsigned char key[16])
+{
+    uint64_t h;
+    memcpy(&h, key, 8); /* the key is a keyed hash already: its bytes are uniform */
+    return h;
+}
+
+static int grow(void **p, int *cap, int need, size_t size)
+{
+    if (need <= *cap)
+        return MZ_OK;
+    int n = *cap ? *cap : 64;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, (size_t)n * size);
+    if (q == NULL)
+        return MZ_ERR_NOMEM;
+    *p = q;
+    *cap = n;
+    return MZ_OK;
+}
+
+static int rehash(struct vf_run *r, size_t nb)
+{
+    int *b = malloc(nb * sizeof(int));
+    if (b == NULL)
+        return MZ_ERR_NOMEM;
+    memset(b, 0xff, nb * sizeof(int));
+    free(r->buckets);
+    r->buckets = b;
+    r->nbuckets = nb;
+    for (int i = 0; i < r->npersons; i++) {
+        size_t j = key_hash(r->persons[i].key) & (nb - 1);
+        while (b[j] >= 0)
+            j = (j + 1) & (nb - 1);
+        b[j] = i;
+    }
+    return MZ_OK;
+}
+
+int vf_run_find(const struct vf_run *r, const unsigned char key[16])
+{
+    if (r->nbuckets == 0)
+        return -1;
+    size_t j = key_hash(key) & (r->nbuckets - 1);
+    for (;;) {
+        int i = r->buckets[j];
+        if (i < 0)
+            return -1;
+        if (memcmp(r->persons[i].key, key, 16) == 0)
+            return i;
+        j = (j + 1) & (r->nbuckets - 1);
+    }
+}
+
+static int person_slot(struct vf_run *r, const unsigned char key[16])
+{
+    int i = vf_run_find(r, key);
+    if (i >= 0)
+        return i;
+    if ((size_t)(r->npersons + 1) * 2 > r->nbuckets &&
+        rehash(r, r->nbuckets ? r->nbuckets * 2 : 1024) != MZ_OK)
+        return -1;
+    if (grow((void **)&r->persons, &r->cap_persons, r->npersons + 1, sizeof(*r->persons)) !=
+        MZ_OK)
+        return -1;
+    i = r->npersons++;
+    memset(&r->persons[i], 0, sizeof(r->persons[i]));
+    memcpy(r->persons[i].key, key, 16);
+    size_t j = key_hash(key) & (r->nbuckets - 1);
+    while (r->buckets[j] >= 0)
+        j = (j + 1) & (r->nbuckets - 1);
+    r->buckets[j] = i;
+    return i;
+}
+
+int vf_run_household(struct vf_run *r, int64_t household_id, int64_t case_id,
+                     const char *division12, const char *zone)
+{
+    if (grow((void **)&r->households, &r->cap_households, r->nhouseholds + 1,
+             sizeof(*r->households)) != MZ_OK)
+        return -1;
+    struct vf_household *h = &r->households[r->nhouseholds];
+    memset(h, 0, sizeof(*h));
+    h->household_id = household_id;
+    h->case_id = case_id;
+    snprintf(h->division, sizeof(h->division), "%s", division12 ? division12 : "");
+    snprintf(h->zone, sizeof(h->zone), "%s", zone ? zone : "");
+    h->first = r->nmembers;
+    return r->nhouseholds++;
+}
+
+int vf_run_member(struct vf_run *r, const unsigned char key[16], int64_t person_id,
+                  const char *name, const char *id_masked, int32_t birth)
+{
+    if (r->nhouseholds == 0 ||
+        grow((void **)&r->members, &r->cap_members, r->nmembers + 1, sizeof(*r->members)) !=
+            MZ_OK)
+        return MZ_ERR_NOMEM;
+    int p = person_slot(r, key);
+    if (p < 0)
+        return MZ_ERR_NOMEM;
+    struct vf_member *m = &r->members[r->nmembers++];
+    memset(m, 0, sizeof(*m));
+    m->person = p;
+    m->person_id = person_id;
+    m->name = name;
+    snprintf(m->id_masked, sizeof(m->id_masked), "%s", id_masked ? id_masked : "");
+    m->adult = birth > 0 && birth + 180000 <= vf_date_int(r->as_of);
+    r->households[r->nhouseholds - 1].n++;
+    return MZ_OK;
+}
+
+int vf_run_batches(struct vf_run *r, struct mz_db *db)
+{
+    for (int s = 0; s < VF_NSOURCES; s++) {
+        int rc = vf_current_batch(db, (enum vf_source_id)s, r->as_of, &r->batches[s].id,
+                                  r->batches[s].as_of);
+        if (rc != MZ_OK)
+            return rc;
+    }
+    return MZ_OK;
+}
+
+/* --- applying rows ------------------------------------------------------------------ */
+
+static void max64(int64_t *a, int64_t b)
+{
+    if (b > *a)
+        *a = b;
+}
+
+/* One source row for person p. */
+static void apply(struct vf_run *r, struct vf_person *p, enum vf_source_id src,
+                  const struct vf_row *row)
+{
+    bool in_window = row->date >= r->window_from && row->date < r->window_to;
+    int32_t as_of = vf_date_int(r->as_of);
+    switch (src) {
+    case VF_SRC_HUKOU:
+        if (row->kind == 2 && (row->date == 0 || row->date <= as_of) &&
+            (p->dead_date == 0 || (row->date && row->date < p->dead_date)))
+            p->dead_date = row->date ? row->date : as_of;
+        break;
+    case VF_SRC_CREMATION:
+        if (row->date <= as_of && (p->dead_date == 0 || row->date < p->dead_date))
+            p->dead_date = row->date;
+        break;
+    case VF_SRC_VEHICLE:
+        if (row->kind == 1 || row->kind == 2) {
+            p->vehicles++;
+            max64(&p->vehicle_value_max, row->a);
+        }
+        break;
+    case VF_SRC_REALESTATE:
+        if (row->kind == 1)
+            p->residential++;
+        break;
+    case VF_SRC_DEPOSIT:
+        p->deposits += row->a;
+        break;
+    case VF_SRC_SECURITIES:
+        p->securities += row->a;
+        break;
+    case VF_SRC_BUSINESS:
+        p->businesses++;
+        max64(&p->business_capital_max, row->a);
+        break;
+    case VF_SRC_TAX:
+        if (in_window) {
+            p->tax_sum += row->a;
+            p->tax_months++;
+        }
+        break;
+    case VF_SRC_SOCIAL_INSURANCE:
+        if (!in_window)
+            break;
+        if (row->kind == 1)
+            max64(&p->si_base, row->a);
+        else if (row->kind == 2)
+            max64(&p->pension, row->a);
+        else if (row->kind == 3)
+            max64(&p->unemployment, row->a);
+        break;
+    case VF_SRC_HOUSING_FUND:
+        if (in_window)
+            max64(&p->hf_base, row->a);
+        break;
+    case VF_SRC_PUBLIC_EMPLOYEE:
+        p->public_employee++;
+        break;
+    case VF_SRC_STAFF_RELATIVES:
+        p->staff_relative++;
+        break;
+    case VF_NSOURCES:
+        break;
+    }
+}
+
+static void on_row(void *ctx, enum vf_source_id src, int64_t batch_id, const struct vf_chunk *c,
+                   const struct vf_row *row)
+{
+    struct vf_run *r = ctx;
+    int p = vf_run_find(r, row->key);
+    if (p < 0)
+        return;
+    apply(r, &r->persons[p], src, row);
+    if (r->collect) {
+        if (r->evidence[p] == NULL)
+            r->evidence[p] = json_array();
+        if (json_array_size(r->evidence[p]) < 200)
+            json_array_append_new(r->evidence[p], vf_row_json(r->arena, &vf_sources[src],
+                                                              batch_id, c->strings, row));
+    }
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+    return memcmp(a, b, 16);
+}
+
+int vf_run_scan(struct vf_run *r, struct mz_db *db, bool bulk)
+{
+    int rc = MZ_OK;
+    r->collect = !bulk;
+    if (r->collect) {
+        r->evidence = calloc((size_t)(r->npersons ? r->npersons : 1), sizeof(json_t *));
+        if (r->evidence == NULL)
+            return MZ_ERR_NOMEM;
+    }
+    unsigned char(*keys)[16] = NULL;
+    if (!bulk) {
+        keys = malloc((size_t)(r->npersons ? r->npersons : 1) * 16);
+        if (keys == NULL)
+            return MZ_ERR_NOMEM;
+        for (int i = 0; i < r->npersons; i++)
+            memcpy(keys[i], r->persons[i].key, 16);
+        qsort(keys, (size_t)r->npersons, 16, cmp_key);
+    }
+    for (int s = 0; s < VF_NSOURCES && rc == MZ_OK; s++) {
+        if (r->batches[s].id == 0)
+            continue;
+        if (bulk)
+            rc = vf_store_scan(db, r->batches[s].id, (enum vf_source_id)s, on_row, r);
+        else
+            rc = vf_store_lookup(db, r->batches[s].id, (enum vf_source_id)s,
+                                 (const unsigned char(*)[16])keys, (size_t)r->npersons, on_row,
+                                 r);
+    }
+    free(keys);
+    return rc;
+}
+
+/* --- rules ------------------------------------------------------------------------------ */
+
+int vf_rule_lookup(struct mz_db *db, const char *program, enum vf_rule_id rule,
+                   const char *division12, const char *as_of, struct vf_rule *out)
+{
+    char anc[5][13];
+    struct mz_stmt *st;
+    memset(out, 0, sizeof(*out));
+    assist_ancestors(division12, anc);
+    int rc = mz_db_prepare(db,
+                           "SELECT id, division, valid_from, enabled, severity, percent, months,"
+                           " count_limit, value_limit_fen, standard_program FROM verify_rules"
+                           " WHERE program = ? AND rule = ? AND division IN (?, ?, ?, ?, ?)"
+                           " AND valid_from <= ? AND deleted_at IS NULL",
+                           &st);
+    if (rc != MZ_OK)
+        return rc;
+    mz_db_bind_text(st, 1, program);
+    mz_db_bind_text(st, 2, vf_rule_items[rule].code);
+    for (int i = 0; i < 5; i++)
+        mz_db_bind_text(st, 3 + i, anc[i]);
+    mz_db_bind_text(st, 8, as_of);
+    int best_rank = 99;
+    while ((rc = mz_db_step(st)) == MZ_ROW) {
+        const char *div = mz_db_col_text(st, 1), *from = mz_db_col_text(st, 2);
+        int rank = 5;
+        for (int i = 0; i < 5 && div; i++) {
+            if (strcmp(anc[i], div) == 0) {
+                rank = i;
+                break;
+            }
+        }
+        if (from == NULL ||
+            (out->found && (rank > best_rank ||
+                            (rank == best_rank && strcmp(from, out->valid_from) <= 0))))
+            continue;
+        best_rank = rank;
+        out->found = true;
+        out->id = mz_db_col_int(st, 0);
+        snprintf(out->division, sizeof(out->division), "%s", div ? div : "");
+        snprintf(out->valid_from, sizeof(out->valid_from), "%s", from);
+        out->enabled = mz_db_col_int(st, 3) != 0;
+        const char *sev = mz_db_col_text(st, 4);
+        out->refuse = sev && strcmp(sev, "refuse") == 0;
+        out->percent = mz_db_col_int(st, 5);
+        out->months = mz_db_col_int(st, 6);
+        out->count_limit = mz_db_col_int(st, 7);
+        out->value_limit_fen = mz_db_col_int(st, 8);
+        const char *sp = mz_db_col_text(st, 9);
+        snprintf(out->standard_program, sizeof(out->standard_program), "%s",
+                 sp && *sp ? sp : program);
+    }
+    mz_db_done(st);
+    return rc == MZ_DONE ? MZ_OK : rc;
+}
+
+static bool needs_standard(enum vf_rule_id id)
+{
+    return id == VF_R_INCOME || id == VF_R_ASSETS;
+}
+
+/* The rules for a (division, zone): looked up once per pair in a run. */
+struct rule_set {
+    char division[13], zone[8];
+    struct vf_rule rules[VF_NRULES];
+    bool used;
+};
+
+#define RULE_CACHE 4096
+
+static unsigned set_hash(const char *division, const char *zone)
+{
+    unsigned h = 2166136261u;
+    for (const char *p = division; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    for (const char *p = zone; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return h;
+}
+
+static int rules_for(struct vf_run *r, struct mz_db *db, struct rule_set *cache,
+                     const struct vf_household *h, const struct vf_rule **out)
+{
+    unsigned j = set_hash(h->division, h->zone) & (RULE_CACHE - 1);
+    for (unsigned probes = 0; probes < RULE_CACHE; probes++, j = (j + 1) & (RULE_CACHE - 1)) {
+        struct rule_set *s = &cache[j];
+        if (s->used && strcmp(s->division, h->division) == 0 && strcmp(s->zone, h->zone) == 0) {
+            *out = s->rules;
+            return MZ_OK;
+        }
+        if (s->used)
+            continue;
+        s->used = true;
+        snprintf(s->division, sizeof(s->division), "%s", h->division);
+        snprintf(s->zone, sizeof(s->zone), "%s", h->zone);
+        char month[8];
+        snprintf(month, sizeof(month), "%.7s", r->as_of);
+        for (int k = 0; k < VF_NRULES; k++) {
+            struct vf_rule *rule = &s->rules[k];
+            int rc = vf_rule_lookup(db, r->program, (enum vf_rule_id)k, h->division, r->as_of,
+                                    rule);
+            if (rc != MZ_OK)
+                return rc;
+            if (rule->found && needs_standard((enum vf_rule_id)k)) {
+                struct assist_standard std;
+                rule->standard_rc =
+                    assist_standard_lookup(db, rule->standard_program, h->division,
+                                           h->zone[0] ? h->zone : NULL, month, &std);
+                if (rule->standard_rc == MZ_OK) {
+                    rule->standard_fen = std.amount_fen;
+                    rule->standard_id = std.id;
+                }
+            }
+        }
+        *out = s->rules;
+        return MZ_OK;
+    }
+    return MZ_ERR_TOOBIG;
+}
+
+/* Does rule k flag figures f of a household of n members? */
+static bool rule_flags(enum vf_rule_id k, const struct vf_rule *rule, const struct vf_figures *f,
+                       int n)
+{
+    switch (k) {
+    case VF_R_INCOME:
+        return f->income_fen * 100 > rule->standard_fen * n * rule->percent;
+    case VF_R_ASSETS:
+        return f->financial_assets_fen > rule->standard_fen * n * rule->months;
+    case VF_R_VEHICLES:
+        return f->vehicles > rule->count_limit ||
+               (rule->value_limit_fen > 0 && f->vehicle_value_max_fen > rule->value_limit_fen);
+    case VF_R_PROPERTY:
+        return f->properties > rule->count_limit;
+    case VF_R_BUSINESS:
+        return f->businesses > rule->count_limit &&
+               f->business_capital_max_fen >= rule->value_limit_fen;
+    case VF_R_PUBLIC_EMPLOYEE:
+        return f->public_employees > rule->count_limit;
+    case VF_R_STAFF_RELATIVE:
+        return f->staff_relatives > rule->count_limit;
+    case VF_R_DECEASED:
+        return f->deceased > rule->count_limit;
+    case VF_NRULES:
+        break;
+    }
+    return false;
+}
+
+static int64_t person_income(const struct vf_person *p)
+{
+    int64_t wage = p->tax_months > 0 ? p->tax_sum / p->tax_months : 0;
+    if (p->si_base > wage)
+        wage = p->si_base;
+    if (p->hf_base > wage)
+        wage = p->hf_base;
+    return wage + p->pension + p->unemployment;
+}
+
+static void roll_up(const struct vf_run *r, struct vf_household *h)
+{
+    struct vf_figures *f = &h->fig;
+    memset(f, 0, sizeof(*f));
+    for (int i = h->first; i < h->first + h->n; i++) {
+        const struct vf_person *p = &r->persons[r->members[i].person];
+        f->income_fen += person_income(p);
+        f->financial_assets_fen += p->deposits + p->securities;
+        f->vehicles += p->vehicles;
+        max64(&f->vehicle_value_max_fen, p->vehicle_value_max);
+        f->properties += p->residential;
+        f->businesses += p->businesses;
+        max64(&f->business_capital_max_fen, p->business_capital_max);
+        f->public_employees += p->public_employee > 0;
+        f->staff_relatives += p->staff_relative > 0;
+        f->deceased += p->dead_date > 0;
+    }
+}
+
+/* Evaluate one household with its rules. */
+static void evaluate(struct vf_household *h, const struct vf_rule *rules)
+{
+    bool refuse = false, review = false, unauth = false;
+    h->flags = 0;
+    for (int k = 0; k < VF_NRULES; k++) {
+        const struct vf_rule *rule = &rules[k];
+        if (!rule->found || !rule->enabled)
+            continue;
+        if (needs_standard((enum vf_rule_id)k) && rule->standard_rc != MZ_OK) {
+            review = true;
+            continue;
+        }
+        if (rule_flags((enum vf_rule_id)k, rule, &h->fig, h->n)) {
+            h->flags |= 1u << k;
+            if (rule->refuse)
+                refuse = true;
+            else
+                review = true;
+        }
+    }
+    (void)unauth;
+    h->outcome = refuse ? VF_INELIGIBLE : review ? VF_REVIEW : VF_PASS;
+}
+
+int vf_run_evaluate(struct vf_run *r, struct mz_db *db)
+{
+    struct rule_set *cache = calloc(RULE_CACHE, sizeof(*cache));
+    if (cache == NULL)
+        return MZ_ERR_NOMEM;
+    int rc = MZ_OK;
+    for (int i = 0; i < r->nhouseholds && rc == MZ_OK; i++) {
+        struct vf_household *h = &r->households[i];
+        const struct vf_rule *rules;
+        roll_up(r, h);
+        rc = rules_for(r, db, cache, h, &rules);
+        if (rc != MZ_OK)
+            break;
+        evaluate(h, rules);
+        for (int m = h->first; m < h->first + h->n; m++) {
+            if (r->members[m].adult && !r->members[m].authorised)
+                h->outcome = VF_UNAUTHORISED;
+        }
+    }
+    free(cache);
+    return rc;
+}
+
+const char *vf_flags_text(struct mz_arena *a, uint32_t flags)
+{
+    char buf[256] = "";
+    size_t len = 0;
+    for (int k = 0; k < VF_NRULES; k++) {
+        if (flags & (1u << k))
+            len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", len ? "," : "",
+                                    vf_rule_items[k].code);
+    }
+    return mz_arena_strdup(a, buf);
+}
+
+json_t *vf_figures_json(const struct vf_figures *f)
+{
+    return json_pack("{s:I, s:I, s:i, s:I, s:i, s:i, s:I, s:i, s:i, s:i}", "income_fen",
+                     (json_int_t)f->income_fen, "financial_assets_fen",
+                     (json_int_t)f->financial_assets_fen, "vehicles", f->vehicles,
+                     "vehicle_value_max_fen", (json_int_t)f->vehicle_value_max_fen, "properties",
+                     f->properties, "businesses", f->businesses, "business_capital_max_fen",
+                     (json_int_t)f->business_capital_max_fen, "public_employees",
+                     f->public_employees, "staff_relatives", f->staff_relatives, "deceased",
+                     f->deceased);
+}
+
+/* --- the report ------------------------------------------------------------------------ */
+
+/* 元 text of fen: "1234.50". */
+static const char *yuan(struct mz_arena *a, int64_t fen)
+{
+    return mz_arena_printf(a, "%s%lld.%02lld", fen < 0 ? "-" : "", (long long)llabs(fen / 100),
+                           (long long)llabs(fen % 100));
+}
+
+/* Which sources are a rule's evidence. */
+static bool rule_source(enum vf_rule_id k, const char *src)
+{
+    static const char *const by_rule[VF_NRULES] = {
+        ",tax,social_insurance,housing_fund,", ",deposit,securities,", ",vehicle,",
+        ",realestate,", ",business,", ",public_employee,", ",staff_relatives,",
+        ",hukou,cremation,",
+    };
+    char probe[40];
+    snprintf(probe, sizeof(probe), ",%s,", src ? src : "");
+    return strstr(by_rule[k], probe) != NULL;
+}
+
+/* The Chinese sentence of a rule's result. */
+static const char *sentence(struct mz_arena *a, enum vf_rule_id k, const struct vf_rule *rule,
+                            const struct vf_figures *f, int n, bool flagged)
+{
+    switch (k) {
+    case VF_R_INCOME: {
+        int64_t limit = rule->standard_fen * n * rule->percent / 100;
+        return mz_arena_printf(a, "核实的家庭月收入 %s 元（%d 人），%s%s 元（标准 %s 元 × %d 人 × %lld%%）",
+                               yuan(a, f->income_fen), n, flagged ? "超过" : "未超过",
+                               yuan(a, limit), yuan(a, rule->standard_fen), n,
+                               (long long)rule->percent);
+    }
+    case VF_R_ASSETS:
+        return mz_arena_printf(a, "家庭金融资产 %s 元，%s限额 %s 元（标准 %s 元 × %d 人 × %lld 个月）",
+                               yuan(a, f->financial_assets_fen), flagged ? "超过" : "未超过",
+                               yuan(a, rule->standard_fen * n * rule->months),
+                               yuan(a, rule->standard_fen), n, (long long)rule->months);
+    case VF_R_VEHICLES:
+        return mz_arena_printf(a, "家庭成员名下汽车 %d 辆（限 %lld 辆），最高评估价值 %s 元%s",
+                               f->vehicles, (long long)rule->count_limit,
+                               yuan(a, f->vehicle_value_max_fen),
+                               rule->value_limit_fen > 0
+                                   ? mz_arena_printf(a, "（限 %s 元）", yuan(a, rule->value_limit_fen))
+                                   : "");
+    case VF_R_PROPERTY:
+        return mz_arena_printf(a, "家庭成员名下住宅 %d 套（限 %lld 套）", f->properties,
+                               (long long)rule->count_limit);
+    case VF_R_BUSINESS:
+        return mz_arena_printf(a, "家庭成员有工商登记 %d 条，最高认缴出资 %s 元", f->businesses,
+                               yuan(a, f->business_capital_max_fen));
+    case VF_R_PUBLIC_EMPLOYEE:
+        return mz_arena_printf(a, "家庭成员中财政供养人员 %d 人", f->public_employees);
+    case VF_R_STAFF_RELATIVE:
+        return mz_arena_printf(a, "家庭成员中经办人员及近亲属备案 %d 人，须按规定备案并严格审核",
+                               f->staff_relatives);
+    case VF_R_DECEASED:
+        return mz_arena_printf(a, "家庭成员中有死亡（火化）记录 %d 人，须核减保障人数", f->deceased);
+    case VF_NRULES:
+        break;
+    }
+    return "";
+}
+
+json_t *vf_household_report(struct vf_run *r, struct mz_db *db, int hi)
+{
+    struct vf_household *h = &r->households[hi];
+    struct vf_rule rules[VF_NRULES];
+    char month[8];
+    snprintf(month, sizeof(month), "%.7s", r->as_of);
+    json_t *members = json_array(), *sources = json_array(), *rlist = json_array();
+    for (int i = h->first; i < h->first + h->n; i++) {
+        const struct vf_member *m = &r->members[i];
+        json_array_append_new(members,
+                              json_pack("{s:I, s:s?, s:s, s:b, s:b}", "person_id",
+                                        (json_int_t)m->person_id, "name", m->name, "id_number",
+                                        m->id_masked, "adult", m->adult, "authorised",
+                                        m->authorised));
+    }
+    for (int s = 0; s < VF_NSOURCES; s++) {
+        json_array_append_new(
+            sources, json_pack("{s:s, s:s, s:s, s:o, s:o}", "source", vf_sources[s].code, "zh",
+                               vf_sources[s].zh, "department", vf_sources[s].department,
+                               "batch_id",
+                               r->batches[s].id ? json_integer(r->batches[s].id) : json_null(),
+                               "as_of",
+                               r->batches[s].id ? json_string(r->batches[s].as_of) : json_null()));
+    }
+    for (int k = 0; k < VF_NRULES; k++) {
+        struct vf_rule *rule = &rules[k];
+        if (vf_rule_lookup(db, r->program, (enum vf_rule_id)k, h->division, r->as_of, rule) !=
+            MZ_OK)
+            rule->found = false;
+        if (!rule->found || !rule->enabled)
+            continue;
+        json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "rule", vf_rule_items[k].code,
+                              "zh", vf_rule_items[k].zh, "rule_id", (json_int_t)rule->id,
+                              "division", rule->division, "valid_from", rule->valid_from,
+                              "severity", rule->refuse ? "refuse" : "review");
+        bool flagged = (h->flags >> k) & 1u;
+        if (needs_standard((enum vf_rule_id)k)) {
+            struct assist_standard std;
+            rule->standard_rc = assist_standard_lookup(db, rule->standard_program, h->division,
+                                                       h->zone[0] ? h->zone : NULL, month, &std);
+            if (rule->standard_rc != MZ_OK) {
+                json_object_set_new(o, "result", json_string("no_standard"));
+                json_object_set_new(o, "sentence",
+                                    json_string("该地区该月份没有适用的救助标准，须人工核实"));
+                json_array_append_new(rlist, o);
+                continue;
+            }
+            rule->standard_fen = std.amount_fen;
+            json_object_set_new(o, "standard_program", json_string(rule->standard_program));
+            json_object_set_new(o, "standard_fen", json_integer(std.amount_fen));
+            json_object_set_new(o, "standard_id", json_integer(std.id));
+        }
+        json_object_set_new(o, "percent", json_integer(rule->percent));
+        json_object_set_new(o, "months", json_integer(rule->months));
+        json_object_set_new(o, "count_limit", json_integer(rule->count_limit));
+        json_object_set_new(o, "value_limit_fen", json_integer(rule->value_limit_fen));
+        json_object_set_new(o, "result", json_string(flagged ? "flagged" : "passed"));
+        json_object_set_new(o, "sentence",
+                            json_string(sentence(r->arena, (enum vf_rule_id)k, rule, &h->fig,
+                                                 h->n, flagged)));
+        json_t *ev = json_array();
+        for (int i = h->first; i < h->first + h->n && r->evidence; i++) {
+            json_t *rows = r->evidence[r->members[i].person], *row;
+            size_t j;
+            json_array_foreach(rows, j, row) {
+                if (rule_source((enum vf_rule_id)k,
+                                json_string_value(json_object_get(row, "source"))))
+                    json_array_append(ev, row);
+            }
+        }
+        json_object_set_new(o, "evidence", ev);
+        json_array_append_new(rlist, o);
+    }
+    return json_pack("{s:s, s:s, s:o, s:o, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:s, s:s, s:o}",
+                     "program", r->program, "as_of", r->as_of, "household_id",
+                     h->household_id ? json_integer(h->household_id) : json_null(), "case_id",
+                     h->case_id ? json_integer(h->case_id) : json_null(), "division",
+                     h->division, "zone", h->zone, "outcome", vf_outcome_items[h->outcome].code,
+                     "member_count", h->n, "members", members, "figures",
+                     vf_figures_json(&h->fig), "rules", rlist, "outcome_zh",
+                     vf_outcome_items[h->outcome].zh, "flags",
+                     vf_flags_text(r->arena, h->flags), "sources", sources);
+}
