@@ -335,27 +335,50 @@ describe('bulk re-check', () => {
       for (const a of ['accept', 'investigate', 'verify', 'deliberate', 'review', 'publicise']) await ok(await act(c.id, a, { comment: '测试' }));
       H[key].case = c;
     }
+    // For the cross-checks: 子一 paid 低保 in two districts, 丑一 (turning 80) in 低保 and 特困,
+    // 寅一 counted as a minor and turning 18.
+    const hexiStreet = (await ok(await srv.api('GET', '/api/v1/divisions?parent=120103'))).items[0].code;
+    D.hexi = (await ok(await srv.api('GET', `/api/v1/divisions?parent=${hexiStreet}`))).items[0].code;
+    const zi = await person('子一', '1979-05-05');
+    const chou = await person('丑一', '1945-10-20');
+    const yin = await person('寅一', '2007-10-25');
+    for (const p of [zi, chou]) await authorise(p);
+    H.x = { members: [zi, yin] };
+    const extra = [
+      ['x1', 'dibao', D.a1, [[zi], [yin, ['minor']]]],
+      ['x2', 'dibao', D.hexi, [[zi]]],
+      ['x3', 'dibao', D.a1, [[chou]]],
+      ['x4', 'tekun', D.a1, [[chou]]],
+    ];
+    for (const [key, program, division, ms] of extra) {
+      const c = await ok(await srv.api('POST', CASES, {
+        program, applicant_person_id: ms[0][0].id, division, start_month: '2025-10', bank_account: makeBankCard(),
+        members: ms.map(([p, categories]) => ({ person_id: p.id, monthly_income_fen: 0, authorisation_scan: 'scan', ...(categories ? { categories } : {}) })),
+      }), 201);
+      for (const a of ['accept', 'investigate', 'verify', 'deliberate', 'review', 'publicise']) await ok(await act(c.id, a, { comment: '测试' }));
+      H[key] = { case: c };
+    }
   });
 
   it('after 公示 the cases are paid and the re-check flags the known ones', async () => {
     await srv.stop({ keepDir: true });
     srv = await startServer({ db: srv.dbPath, env: { MZ_TEST_TODAY: LATER } });
     await loginAll();
-    for (const key of ['clean', 'above', 'cars', 'staff', 'dead', 'income']) {
+    for (const key of ['clean', 'above', 'cars', 'staff', 'dead', 'income', 'x1', 'x2', 'x3', 'x4']) {
       await ok(await act(H[key].case.id, 'approve'));
       await ok(await act(H[key].case.id, 'pay'));
     }
     const s = await ok(await srv.api('POST', '/api/v1/verify/bulk', { program: 'dibao', as_of: LATER }), 201);
-    assert.equal(s.households, 6);
-    assert.equal(s.persons, 8);
-    assert.deepEqual(s.outcomes, { pass: 1, review: 2, ineligible: 3, unauthorised: 0 });
+    assert.equal(s.households, 9);
+    assert.equal(s.persons, 12);
+    assert.deepEqual(s.outcomes, { pass: 4, review: 2, ineligible: 3, unauthorised: 0 });
     assert.equal(s.rules.assets, 1);
     assert.equal(s.rules.vehicles, 1);
     assert.equal(s.rules.income, 1);
     const results = (await ok(await srv.api('GET', `/api/v1/verify_results?request_id=${s.request_id}&size=100`))).items;
-    assert.equal(results.length, 6);
+    assert.equal(results.length, 9);
     // Each household's bulk result equals a single run of the same case.
-    for (const key of ['clean', 'above', 'cars', 'staff', 'dead', 'income']) {
+    for (const key of ['clean', 'above', 'cars', 'staff', 'dead', 'income', 'x1', 'x2', 'x3']) {
       const bulk = results.find((x) => x.case_id === H[key].case.id);
       const single = await ok(await verify({ program: 'dibao', as_of: LATER, case_id: H[key].case.id }), 201);
       assert.equal(bulk.outcome, single.outcome, key);
@@ -364,7 +387,7 @@ describe('bulk re-check', () => {
     }
     const req = await ok(await srv.api('GET', `/api/v1/verify_requests/${s.request_id}`));
     assert.equal(req.kind, 'bulk');
-    assert.equal(req.households, 6);
+    assert.equal(req.households, 9);
     assert.equal(req.flagged, 5);
   });
 
@@ -382,6 +405,55 @@ describe('bulk re-check', () => {
     assert.equal((await U.comm('POST', '/api/v1/verify/bulk', { program: 'dibao' })).status, 403);
     assertError(await U.dist2('POST', '/api/v1/verify/bulk', { program: 'dibao', division: '120101' }), 403, 'out_of_scope');
     const s = await ok(await U.dist2('POST', '/api/v1/verify/bulk', { program: 'dibao' }), 201);
-    assert.equal(s.households, 0, 'another district has none of these cases');
+    assert.equal(s.households, 1, 'only the case in 河西区 (子一\'s second one)');
+  });
+});
+
+describe('cross-checks (预警)', () => {
+  const W = '/api/v1/verify_warnings';
+  const wact = (api, wid, action, body = {}) => api('POST', `${W}/${wid}/actions/${action}`, body);
+  let warnings;
+
+  it('raise the known warnings once', async () => {
+    const s = await ok(await srv.api('POST', '/api/v1/verify/crosscheck', {}), 201);
+    assert.deepEqual(s.by_kind, { deceased_paid: 1, duplicate_program: 1, duplicate_district: 1, staff_relative: 1, minor_adult: 1, elderly_80: 2 });
+    const again = await ok(await srv.api('POST', '/api/v1/verify/crosscheck', {}), 201);
+    assert.equal(again.raised, 0, 'a second run repeats nothing');
+    warnings = (await ok(await srv.api('GET', `${W}?size=100`))).items;
+    assert.equal(warnings.length, 7);
+    const dead = warnings.find((w) => w.kind === 'deceased_paid');
+    assert.equal(dead.case_id, H.dead.case.id);
+    assert.equal(dead.person_name, '辛二');
+    assert.match(dead.detail, /2025-08-20/);
+    assert.equal(dead.state, 'open');
+    const dup = warnings.find((w) => w.kind === 'duplicate_district');
+    assert.deepEqual([dup.case_id, dup.other_case_id], [H.x1.case.id, H.x2.case.id]);
+    const excl = warnings.find((w) => w.kind === 'duplicate_program');
+    assert.deepEqual([excl.case_id, excl.other_case_id], [H.x3.case.id, H.x4.case.id]);
+  });
+
+  it('are worked through 核实 -> 处理 -> 销号 in the case\'s area', async () => {
+    const dead = warnings.find((w) => w.kind === 'deceased_paid');
+    assert.equal((await U.other('GET', `${W}/${dead.id}`)).status, 404, 'another community sees nothing');
+    assertError(await wact(U.comm, dead.id, 'check'), 422, 'validation_failed', { field: 'comment' });
+    assert.equal((await ok(await wact(U.comm, dead.id, 'check', { comment: '经核实，辛二已于8月死亡' }))).state, 'checked');
+    assert.equal((await ok(await wact(U.comm, dead.id, 'handle', { comment: '已申请停发并核减保障人数' }))).state, 'handled');
+    assert.equal((await wact(U.comm, dead.id, 'close')).status, 403, '销号 is for the street and above');
+    assert.equal((await ok(await wact(srv.api, dead.id, 'close'))).state, 'closed');
+    const staff = warnings.find((w) => w.kind === 'staff_relative');
+    assert.equal((await ok(await wact(srv.api, staff.id, 'dismiss', { comment: '已备案，经审核符合条件' }))).state, 'closed');
+    const s = await ok(await srv.api('POST', '/api/v1/verify/crosscheck', {}), 201);
+    assert.equal(s.raised, 0, 'closed warnings are not raised again');
+  });
+
+  it('the dashboard counts the warnings in the caller\'s area', async () => {
+    const d = await ok(await U.comm('GET', '/api/v1/verify/dashboard'));
+    assert.equal(d.by_kind.deceased_paid.closed, 1);
+    assert.equal(d.by_kind.elderly_80.open, 2);
+    assert.equal(d.warnings_total, 7);
+    assert.equal(d.warnings_open, 5);
+    const o = await ok(await U.other('GET', '/api/v1/verify/dashboard'));
+    assert.equal(o.warnings_total, 0);
+    assert.equal((await U.comm('POST', '/api/v1/verify/crosscheck', {})).status, 403);
   });
 });

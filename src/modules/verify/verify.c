@@ -35,6 +35,7 @@
 #include "engine/engine_internal.h"
 #include "modules/assistance/assistance_internal.h"
 #include "modules/verify/verify_internal.h"
+#include "modules/verify/verify_warnings.h"
 
 #define MAX_BATCH_ROWS 2000000
 
@@ -83,10 +84,11 @@ DICT(dict_severity, "verify_severity", "规则结论", "Severity", severity_item
 DICT(dict_outcome, "verify_outcome", "核对结论", "Outcome", vf_outcome_items);
 DICT(dict_kind, "verify_kind", "核对方式", "Kind", kind_items);
 DICT(dict_origin, "verify_origin", "核对对象来源", "Origin", origin_items);
+DICT(dict_warning, "verify_warning", "预警类型", "Warning", vf_warning_items);
 
 static const struct mz_dict *const verify_dicts[] = {
     &dict_source, &dict_channel, &dict_rule, &dict_severity,
-    &dict_outcome, &dict_kind, &dict_origin,
+    &dict_outcome, &dict_kind, &dict_origin, &dict_warning,
 };
 
 /* --- batches ---------------------------------------------------------------------- */
@@ -1138,6 +1140,8 @@ static const struct mz_migration verify_migrations[] = {
      " count_limit, value_limit_fen, source, note) VALUES " RULES_OF("dibao", "dibao", "100") ","
      RULES_OF("low_income", "dibao", "150") "," RULES_OF("tekun", "tekun", "100") ";",
      NULL},
+    {3, "warning fingerprints",
+     "CREATE INDEX IF NOT EXISTS ix_verify_warnings_fp ON verify_warnings (fingerprint);", NULL},
 };
 
 /* --- routes, menus, module ------------------------------------------------------------------------ */
@@ -1152,9 +1156,18 @@ static const struct mz_route verify_routes[] = {
      "发起单户家庭经济状况核对"},
     {"POST", "/api/v1/verify/bulk", h_bulk, MZ_ROUTE_WRITE, "verify_requests.bulk", 0, NULL,
      "批量复核（全面复核）"},
+    {"POST", "/api/v1/verify/crosscheck", vf_h_crosscheck, MZ_ROUTE_WRITE, "verify_warnings.run", 0,
+     NULL, "立即运行预警比对"},
+    {"GET", "/api/v1/verify/dashboard", vf_h_dashboard, 0, "verify_warnings.read", 0, NULL,
+     "核对与预警概况（本辖区）"},
+};
+
+static const struct mz_job verify_jobs[] = {
+    {"verify_crosscheck", 86400, vf_job_crosscheck},
 };
 
 static const struct mz_menu verify_menus[] = {
+    {.key = "verify/warnings", .zh = "预警处置", .en = "Warnings", .entity = "verify_warnings"},
     {.key = "verify/requests", .zh = "核对记录", .en = "Verifications",
      .entity = "verify_requests"},
     {.key = "verify/results", .zh = "复核结果", .en = "Re-check results",
@@ -1168,6 +1181,7 @@ static const struct mz_menu verify_menus[] = {
 
 static const struct mz_entity *const verify_entities[] = {
     &verify_batches, &verify_rules, &verify_authorisations, &verify_requests, &verify_results,
+    &vf_warnings_entity,
 };
 
 const struct mz_module mz_module_verify = {
@@ -1184,4 +1198,6 @@ const struct mz_module mz_module_verify = {
     .nmigrations = MZ_ARRAY_LEN(verify_migrations),
     .dicts = verify_dicts,
     .ndicts = MZ_ARRAY_LEN(verify_dicts),
+    .jobs = verify_jobs,
+    .njobs = MZ_ARRAY_LEN(verify_jobs),
 };
