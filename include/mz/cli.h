@@ -50,6 +50,10 @@ int mz_cmd_audit_anchor(int argc, char **argv);
 /* Monthly assistance payroll (src/cli/cmd_payroll.c): exit 3 on a re-run. */
 int mz_cmd_payroll(int argc, char **argv);
 
+/* Verification (src/cli/cmd_verify.c): the bulk re-check and the cross-checks. */
+int mz_cmd_verify_bulk(int argc, char **argv);
+int mz_cmd_crosscheck(int argc, char **argv);
+
 /* Names for a 6-digit division code from a static table (provinces, and every
  * Tianjin district/county code since 2009 including retired ones); NULL if
  * unknown. Used where no database is at hand (check-id). */

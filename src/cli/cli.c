@@ -718,6 +718,8 @@ static const struct cli_command commands[] = {
     {"audit-verify", mz_cmd_audit_verify, "verify the audit log's hash chain"},
     {"audit-anchor", mz_cmd_audit_anchor, "export the audit chain head (daily anchor)"},
     {"payroll", mz_cmd_payroll, "monthly social-assistance payroll run"},
+    {"verify-bulk", mz_cmd_verify_bulk, "yearly re-check of a program's cases (核对)"},
+    {"crosscheck", mz_cmd_crosscheck, "run the cross-checks (预警) now"},
 };
 
 /* Top-level usage. */
