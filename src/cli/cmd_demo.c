@@ -18,6 +18,7 @@
 #include "mz/auth.h"
 #include "mz/cli.h"
 #include "mz/registry.h"
+#include "modules/verify/verify_demo.h"
 
 /* Parse a non-negative integer option; false if malformed. */
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
@@ -156,6 +157,19 @@ int mz_cmd_demo(int argc, char **argv)
         mz_app_free(&app);
         return 1;
     }
+    /* Assistance cases, authorisations, source batches, warnings and a
+     * re-check: about one household in 25, at most 2000 cases. */
+    json_t *verify = NULL;
+    int64_t want = s.households / 25 < 2000 ? s.households / 25 : 2000;
+    rc = vf_demo(&app, db, o.seed, (int)(want > 0 ? want : 1), &verify);
+    if (rc != MZ_OK) {
+        fprintf(stderr, "minzheng demo: the verification demo data failed (%s)\n", mz_err_name(rc));
+        mz_db_close(db);
+        mz_app_free(&app);
+        return 1;
+    }
+    char *verify_text = json_dumps(verify, JSON_COMPACT);
+    json_decref(verify);
     mz_db_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
     mz_db_close(db);
     mz_app_free(&app);
@@ -165,10 +179,11 @@ int mz_cmd_demo(int argc, char **argv)
            "\"separated\":%lld,\"disabled\":%lld,\"seconds\":%.2f,\"db_bytes\":%lld,"
            "\"seed\":%llu,\"checksum\":\"%016llx\",\"accounts\":[\"sysadmin\",\"secadmin\","
            "\"auditadmin\",\"city_officer\",\"heping_officer\",\"hexi_officer\",\"heping_street\","
-           "\"heping_community\"]%s%s%s}\n",
+           "\"heping_community\"],\"verify\":%s%s%s%s}\n",
            (long long)s.persons, (long long)s.households, (long long)s.members,
            (long long)s.deceased, (long long)s.separated, (long long)s.disabled, s.seconds, bytes,
-           (unsigned long long)o.seed, (unsigned long long)s.checksum,
+           (unsigned long long)o.seed, (unsigned long long)s.checksum, verify_text,
            random ? ",\"password\":\"" : "", random ? password : "", random ? "\"" : "");
+    free(verify_text);
     return 0;
 }

@@ -8,7 +8,10 @@
 // paying cases agreeing with single runs. Reference: docs/verify.md.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, assertError, assertFieldErrors, show, makeIdNumber, makeBankCard, toCsv, withBadIdCheck, runCli, TEST_PASSWORD } from './lib.mjs';
+import { startServer, assertError, assertFieldErrors, show, makeIdNumber, makeBankCard, toCsv, withBadIdCheck, runCli, SQLITE_ONLY, TEST_PASSWORD } from './lib.mjs';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 let srv;
 const D = {};
@@ -470,5 +473,25 @@ describe('cross-checks (预警)', () => {
     const o = await ok(await U.other('GET', '/api/v1/verify/dashboard'));
     assert.equal(o.warnings_total, 0);
     assert.equal((await U.comm('POST', '/api/v1/verify/crosscheck', {})).status, 403);
+  });
+});
+
+describe('the demo city', () => {
+  it('holds paying cases, authorisations, one batch per source, warnings and a re-check', { skip: SQLITE_ONLY }, () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mz-vdemo-'));
+    try {
+      const r = runCli(['demo', '--db', path.join(dir, 'd.db'), '--persons', '5000', '--seed', '7', '--password', TEST_PASSWORD], { timeout: 120000, env: { MZ_TEST_FAST_HASH: '1' } });
+      assert.equal(r.status, 0, r.stderr);
+      const v = JSON.parse(r.stdout).verify;
+      assert.ok(v.cases > 20, JSON.stringify(v));
+      assert.ok(v.authorisations >= v.cases);
+      assert.ok(v.source_rows > v.cases);
+      const o = v.recheck;
+      assert.equal(o.pass + o.review + o.ineligible + o.unauthorised, v.cases, 'every case re-checked');
+      assert.ok(o.ineligible > 0 && o.pass > o.ineligible, JSON.stringify(o));
+      assert.ok(v.warnings.deceased_paid >= 1 && v.warnings.staff_relative >= 1, JSON.stringify(v.warnings));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
