@@ -206,6 +206,11 @@ struct mz_module {
     size_t ndicts;
     /* Called once at start-up (after migrations) to check or prepare things. */
     int (*init)(struct mz_app *app, struct mz_db *db);
+    /* Called by `minzheng rekey` inside its transaction, after every declared
+     * sensitive field was re-sealed, with the new key version current: re-seal
+     * or re-index what the module keeps outside declared fields (blind keys in
+     * undeclared columns, sealed blobs). *values counts what it changed. */
+    int (*rekey)(struct mz_app *app, struct mz_db *db, long *values);
 };
 
 /* --- the application -------------------------------------------------------- */

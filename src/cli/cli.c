@@ -666,6 +666,10 @@ static int cmd_rekey(int argc, char **argv)
         rc = mz_db_begin_write(db);
     for (size_t i = 0; rc == MZ_OK && i < app.nentities; i++)
         rc = rekey_entity(&app, db, app.entities[i], &values);
+    for (size_t i = 0; rc == MZ_OK && i < app.nmodules; i++) {
+        if (app.modules[i]->rekey)
+            rc = app.modules[i]->rekey(&app, db, &values);
+    }
     if (rc == MZ_OK) {
         char v[24];
         snprintf(v, sizeof(v), "%d", mz_crypto_version());

@@ -476,6 +476,25 @@ describe('cross-checks (预警)', () => {
   });
 });
 
+describe('key rotation', () => {
+  it('rekey re-keys the snapshots and authorisations: results are unchanged', { skip: SQLITE_ONLY }, async () => {
+    const before = await ok(await verify({ program: 'dibao', as_of: LATER, case_id: H.above.case.id }), 201);
+    await srv.stop({ keepDir: true });
+    const r = runCli(['rekey', '--db', srv.dbPath]);
+    assert.equal(r.status, 0, r.stderr);
+    srv = await startServer({ db: srv.dbPath, env: { MZ_TEST_TODAY: LATER } });
+    await loginAll();
+    const after = await ok(await verify({ program: 'dibao', as_of: LATER, case_id: H.above.case.id }), 201);
+    assert.deepEqual([after.outcome, after.flags, after.figures], [before.outcome, before.flags, before.figures]);
+    assert.equal(after.rules.find((x) => x.rule === 'assets').evidence[0].balance, 2508001);
+    // Authorisations still match their persons under the new key.
+    const stranger = await person('卯一', '1981-02-02');
+    assertError(await verify({ program: 'dibao', division: D.a1, members: [{ id_number: stranger.id_number }] }), 422, 'authorisation_missing');
+    await authorise(stranger);
+    assert.equal((await verify({ program: 'dibao', division: D.a1, members: [{ id_number: stranger.id_number }] })).status, 201);
+  });
+});
+
 describe('the demo city', () => {
   it('holds paying cases, authorisations, one batch per source, warnings and a re-check', { skip: SQLITE_ONLY }, () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mz-vdemo-'));

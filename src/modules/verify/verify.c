@@ -36,6 +36,7 @@
 #include "modules/assistance/assistance_internal.h"
 #include "modules/verify/verify_internal.h"
 #include "modules/verify/verify_warnings.h"
+#include "modules/verify/verify_demo.h"
 
 #define MAX_BATCH_ROWS 2000000
 
@@ -1200,4 +1201,5 @@ const struct mz_module mz_module_verify = {
     .ndicts = MZ_ARRAY_LEN(verify_dicts),
     .jobs = verify_jobs,
     .njobs = MZ_ARRAY_LEN(verify_jobs),
+    .rekey = vf_rekey,
 };
