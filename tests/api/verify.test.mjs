@@ -8,7 +8,7 @@
 // paying cases agreeing with single runs. Reference: docs/verify.md.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, assertError, assertFieldErrors, show, makeIdNumber, makeBankCard, toCsv, withBadIdCheck, runCli, SQLITE_ONLY, TEST_PASSWORD } from './lib.mjs';
+import { startServer, assertError, assertFieldErrors, show, makeIdNumber, makeBankCard, toCsv, withBadIdCheck, runCli, makeApi, SQLITE_ONLY, TEST_PASSWORD } from './lib.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -279,6 +279,39 @@ describe('single verification', () => {
     // A minor needs none.
     const child = await person('癸三', '2015-01-01');
     assert.equal((await verify({ program: 'dibao', division: D.a1, members: [{ id_number: child.id_number }] })).status, 201);
+  });
+
+  it('a partner (the housing authority) submits a household with its authorisation through a scoped token; audited', async () => {
+    srv.addUser('sec1', { roles: 'secadmin' });
+    srv.addUser('aud1', { roles: 'auditadmin' });
+    const sec = (await srv.login('sec1', TEST_PASSWORD, { mode: 'bearer' })).api;
+    const aud = (await srv.login('aud1', TEST_PASSWORD, { mode: 'bearer' })).api;
+    const c = await ok(await sec('POST', '/api/v1/api_tokens', {
+      name: '住房保障接口', scopes: ['verify_requests.run'], entities: ['verify_requests', 'verify_authorisations'], scope_division: '120101',
+    }), 201);
+    const token = (await ok(await sec('POST', `/api/v1/api_tokens/${c.id}/actions/issue`, {}))).token;
+    const partner = makeApi(srv.base, { token });
+    const p = await person('辰一', '1970-03-03');
+    const body = (division) => ({
+      program: 'low_income', division, note: '住房保障资格审核',
+      members: [{ id_number: p.id_number, name: '辰一', authorisation: { signed_on: '2025-10-01', valid_until: '2026-09-30', scan: 'housing/001.pdf' } }],
+    });
+    const r = await partner('POST', '/api/v1/verify/requests', body(D.a1));
+    assert.equal(r.status, 201, show(r));
+    const income = r.json.rules.find((x) => x.rule === 'income');
+    assert.equal(income.standard_program, 'dibao', '低收入 is measured against 1.5 x the 低保 standard');
+    assert.equal(income.percent, 150);
+    assertError(await partner('POST', '/api/v1/verify/requests', body('120103001001')), 403, 'out_of_scope');
+    assertError(await partner('GET', '/api/v1/persons'), 403, 'forbidden');
+    assertError(await partner('POST', '/api/v1/verify/bulk', { program: 'dibao' }), 403, 'forbidden');
+    let found;
+    for (let i = 0; i < 50 && !found; i++) {
+      const a = await ok(await aud('GET', '/api/v1/audit?object=verify_requests&action=verify&size=100'));
+      found = a.items.find((x) => x.object_id === r.json.request_id);
+      if (!found) await new Promise((res) => setTimeout(res, 40));
+    }
+    assert.ok(found, 'the partner\'s verification is in the audit log');
+    assert.equal(found.result ?? (found.success ? 'ok' : 'fail'), 'ok');
   });
 
   it('bad requests are refused with field errors and store nothing', async () => {
