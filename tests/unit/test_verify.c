@@ -186,8 +186,9 @@ static struct vf_parsed *rows_for(struct fixture *f, int n, int per, char (*ids)
     json_t *errors = json_array();
     assert_int_equal(vf_map_header(s, header, 3, map, errors), 0);
     for (int i = 0; i < n; i++) {
-        char first[18];
-        snprintf(first, sizeof(first), "1201011980%02d01%03d", 1 + (i / 1000) % 12, i % 1000);
+        char first[32];
+        snprintf(first, sizeof(first), "1201011980%02d01%03d", (1 + (i / 1000) % 12) % 100,
+                 (i % 1000 + 1000) % 1000);
         make_id(first, ids[i]);
         for (int k = 0; k < per; k++) {
             char bal[16];
