@@ -158,9 +158,10 @@ int mz_cmd_demo(int argc, char **argv)
         return 1;
     }
     /* Assistance cases, authorisations, source batches, warnings and a
-     * re-check: about one household in 25, at most 2000 cases. */
+     * re-check: about one household in 50 (some 2% of persons, as 低保 in
+     * Tianjin), at most 5000 cases. */
     json_t *verify = NULL;
-    int64_t want = s.households / 25 < 2000 ? s.households / 25 : 2000;
+    int64_t want = s.households / 50 < 5000 ? s.households / 50 : 5000;
     rc = vf_demo(&app, db, o.seed, (int)(want > 0 ? want : 1), &verify);
     if (rc != MZ_OK) {
         fprintf(stderr, "minzheng demo: the verification demo data failed (%s)\n", mz_err_name(rc));

@@ -535,11 +535,12 @@ describe('the demo city', () => {
       const r = runCli(['demo', '--db', path.join(dir, 'd.db'), '--persons', '5000', '--seed', '7', '--password', TEST_PASSWORD], { timeout: 120000, env: { MZ_TEST_FAST_HASH: '1' } });
       assert.equal(r.status, 0, r.stderr);
       const v = JSON.parse(r.stdout).verify;
-      assert.ok(v.cases > 20, JSON.stringify(v));
+      assert.ok(v.cases > 10, JSON.stringify(v));
       assert.ok(v.authorisations >= v.cases);
       assert.ok(v.source_rows > v.cases);
       const o = v.recheck;
-      assert.equal(o.pass + o.review + o.ineligible + o.unauthorised, v.cases, 'every case re-checked');
+      const checked = o.pass + o.review + o.ineligible + o.unauthorised;
+      assert.ok(checked > v.cases / 2 && checked < v.cases, 'the active 低保 cases are re-checked, not the others');
       assert.ok(o.ineligible > 0 && o.pass > o.ineligible, JSON.stringify(o));
       assert.ok(v.warnings.deceased_paid >= 1 && v.warnings.staff_relative >= 1, JSON.stringify(v.warnings));
     } finally {

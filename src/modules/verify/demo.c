@@ -2,8 +2,10 @@
  *
  * After the registry's demo (src/registry/demo.c) and the accounts,
  * `minzheng demo` calls vf_demo(): it turns a sample of the demo households
- * into 低保 cases being paid (through the engine, so every derived value is
- * computed as for a real case; then set to 发放中 directly), records the
+ * into assistance cases (mostly 低保 being paid, some 低收入 and 特困, about
+ * one in eight at an earlier or later workflow stage; created through the
+ * engine so every derived value is computed as for a real case, then put in
+ * their state directly), records the
  * adults' authorisations (a few are left missing on purpose), delivers one
  * batch of each of the 12 sources as of yesterday with plausible shapes, and
  * runs the cross-checks and one city-wide bulk re-check so the screens have
@@ -283,7 +285,20 @@ static int demo_case(struct demo *d, int64_t household_id, const char *division)
     }
     char card[20];
     bank_card(d, card);
-    json_t *input = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:o}", "program", "dibao",
+    /* Most cases are 低保 being paid; some are 低收入 or (a lone elderly
+     * person) 特困, and some are at earlier or later stages of the workflow. */
+    const char *program = "dibao", *state = "paying";
+    int64_t roll = rbelow(&d->rng, 1000);
+    if (n == 1 && ms[0].age >= 60 && roll < 300)
+        program = "tekun";
+    else if (roll < 120)
+        program = "low_income";
+    static const char *const stages[] = {"draft", "accepted", "investigated", "verified",
+                                         "approved", "suspended"};
+    int64_t stage = rbelow(&d->rng, 100);
+    if (stage < 12)
+        state = stages[stage % 6];
+    json_t *input = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:o}", "program", program,
                               "household_id", (json_int_t)household_id, "applicant_person_id",
                               (json_int_t)ms[applicant].id, "division", division, "start_month",
                               month_back(d, 3), "bank_name", banks[rbelow(&d->rng, 6)],
@@ -303,7 +318,7 @@ static int demo_case(struct demo *d, int64_t household_id, const char *division)
     }
     int64_t case_id = json_integer_value(json_object_get(row, "id"));
     json_decref(row);
-    rc = mz_db_run(d->req.db, "UPDATE assistance_cases SET state = 'paying' WHERE id = ?", "i",
+    rc = mz_db_run(d->req.db, "UPDATE assistance_cases SET state = ? WHERE id = ?", "ti", state,
                    case_id);
     if (rc != MZ_OK)
         return rc;
