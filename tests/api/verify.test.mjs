@@ -435,6 +435,29 @@ describe('bulk re-check', () => {
     assert.equal(req.flagged, 5);
   });
 
+  it('a re-check runs in the background with progress when asked', async () => {
+    const start = await srv.api('POST', '/api/v1/verify/bulk', { program: 'dibao', as_of: LATER, async: true });
+    assert.equal(start.status, 202, show(start));
+    assert.match(start.json.job, /^[0-9a-f]{32}$/);
+    let st;
+    const phases = new Set();
+    for (let i = 0; i < 200; i++) {
+      st = await ok(await srv.api('GET', `/api/v1/verify/bulk/${start.json.job}`));
+      phases.add(st.phase);
+      if (st.finished) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.equal(st.finished, true);
+    assert.equal(st.status, 201);
+    assert.equal(st.phase, 'done');
+    assert.deepEqual(st.summary.outcomes, { pass: 4, review: 2, ineligible: 3, unauthorised: 0 });
+    const req = await ok(await srv.api('GET', `/api/v1/verify_requests/${st.summary.request_id}`));
+    assert.equal(req.households, 9);
+    assert.equal((await U.comm('GET', `/api/v1/verify/bulk/${start.json.job}`)).status, 403, 'not for a community worker');
+    assertError(await srv.api('GET', '/api/v1/verify/bulk/00000000000000000000000000000000'), 404, 'not_found');
+    assertFieldErrors(await srv.api('POST', '/api/v1/verify/bulk', { program: 'dibao', async: 'yes' }), [['async', 'type']]);
+  });
+
   it('a withdrawn batch is no longer used', async () => {
     const batches = (await ok(await srv.api('GET', '/api/v1/verify_batches?source=vehicle'))).items;
     await ok(await srv.api('POST', `/api/v1/verify_batches/${batches[0].id}/actions/withdraw`, { comment: '数据有误' }));

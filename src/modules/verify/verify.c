@@ -37,6 +37,7 @@
 #include "modules/verify/verify_internal.h"
 #include "modules/verify/verify_warnings.h"
 #include "modules/verify/verify_demo.h"
+#include "modules/verify/verify_bulkjob.h"
 
 #define MAX_BATCH_ROWS 2000000
 
@@ -1032,7 +1033,7 @@ static int h_request(struct mz_req *req)
 
 /* --- bulk re-check ---------------------------------------------------------------------------- */
 
-/* POST /api/v1/verify/bulk {"program","as_of"?,"division"?,"note"?} */
+/* POST /api/v1/verify/bulk {"program","as_of"?,"division"?,"note"?,"async"?} */
 static int h_bulk(struct mz_req *req)
 {
     json_t *body = mz_req_object_or_fail(req);
@@ -1043,9 +1044,12 @@ static int h_bulk(struct mz_req *req)
     char as_of[11], div12[13], lo[13], hi[13];
     json_object_foreach(body, key, value) {
         if (strcmp(key, "program") && strcmp(key, "as_of") && strcmp(key, "division") &&
-            strcmp(key, "note"))
+            strcmp(key, "note") && strcmp(key, "async"))
             mz_errors_add(errors, key, "unknown_field", "未知字段");
     }
+    json_t *async = json_object_get(body, "async");
+    if (async && !json_is_boolean(async))
+        mz_errors_add(errors, "async", "type", "async 应为 true 或 false");
     program_and_date(req, body, &program, as_of, errors);
     if (mz_json_get_str(body, "note", &note) == MZ_OK && strlen(note) > 500)
         mz_errors_add(errors, "note", "too_long", "备注最多 500 字");
@@ -1070,6 +1074,8 @@ static int h_bulk(struct mz_req *req)
     }
     struct vf_bulk_opts o = {.program = program, .as_of = as_of, .lo = lo, .hi = hi,
                              .actor = req->actor, .note = note};
+    if (json_is_true(async))
+        return vf_bulkjob_start(req, &o);
     int64_t id = 0;
     json_t *summary = NULL;
     rc = vf_bulk(req->db, req->arena, &o, &id, &summary);
@@ -1157,6 +1163,8 @@ static const struct mz_route verify_routes[] = {
      "发起单户家庭经济状况核对"},
     {"POST", "/api/v1/verify/bulk", h_bulk, MZ_ROUTE_WRITE, "verify_requests.bulk", 0, NULL,
      "批量复核（全面复核）"},
+    {"GET", "/api/v1/verify/bulk/{job}", vf_h_bulkjob, 0, "verify_requests.bulk", 0, NULL,
+     "后台批量复核的进度与结果"},
     {"POST", "/api/v1/verify/crosscheck", vf_h_crosscheck, MZ_ROUTE_WRITE, "verify_warnings.run", 0,
      NULL, "立即运行预警比对"},
     {"GET", "/api/v1/verify/dashboard", vf_h_dashboard, 0, "verify_warnings.read", 0, NULL,
