@@ -18,7 +18,7 @@
 #include "mz/auth.h"
 #include "mz/cli.h"
 #include "mz/registry.h"
-#include "modules/verify/verify_demo.h"
+#include "modules/verify/verify_parts.h"
 
 /* Parse a non-negative integer option; false if malformed. */
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out)

@@ -22,7 +22,7 @@
 
 #include "mz/audit.h"
 #include "modules/verify/verify_internal.h"
-#include "modules/verify/verify_bulkjob.h"
+#include "modules/verify/verify_parts.h"
 
 #define MAX_JOBS 8
 

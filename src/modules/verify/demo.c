@@ -25,7 +25,7 @@
 #include "modules/assistance/assistance_internal.h"
 #include "modules/verify/verify_internal.h"
 #include "modules/verify/verify_warnings.h"
-#include "modules/verify/verify_demo.h"
+#include "modules/verify/verify_parts.h"
 
 struct rng {
     uint64_t s;

@@ -16,7 +16,7 @@
 
 #include "mz/crypto.h"
 #include "modules/verify/verify_internal.h"
-#include "modules/verify/verify_demo.h"
+#include "modules/verify/verify_parts.h"
 
 static int rekey_authorisations(struct mz_db *db, long *values)
 {

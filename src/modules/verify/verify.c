@@ -36,8 +36,7 @@
 #include "modules/assistance/assistance_internal.h"
 #include "modules/verify/verify_internal.h"
 #include "modules/verify/verify_warnings.h"
-#include "modules/verify/verify_demo.h"
-#include "modules/verify/verify_bulkjob.h"
+#include "modules/verify/verify_parts.h"
 
 #define MAX_BATCH_ROWS 2000000
 
@@ -1163,6 +1162,10 @@ static const struct mz_route verify_routes[] = {
      "发起单户家庭经济状况核对"},
     {"POST", "/api/v1/verify/bulk", h_bulk, MZ_ROUTE_WRITE, "verify_requests.bulk", 0, NULL,
      "批量复核（全面复核）"},
+#if __has_include("mz/pdf.h")
+    {"GET", "/api/v1/verify/requests/{id}/report.pdf", vf_h_report_pdf, 0, "verify_requests.read",
+     0, NULL, "核对报告（PDF）"},
+#endif
     {"GET", "/api/v1/verify/bulk/{job}", vf_h_bulkjob, 0, "verify_requests.bulk", 0, NULL,
      "后台批量复核的进度与结果"},
     {"POST", "/api/v1/verify/crosscheck", vf_h_crosscheck, MZ_ROUTE_WRITE, "verify_warnings.run", 0,
