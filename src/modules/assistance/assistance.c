@@ -12,7 +12,8 @@
  * Invariants: standards and increments are written only by holders of
  * "assistance_standards.configure" (city level); money is integer fen;
  * a (program, month, division) is paid at most once, and a case at most once
- * a month (unique indexes, migration 1).
+ * a month, a returned payment reissued at most once (unique indexes,
+ * migrations 1 and 4).
  *
  * Model, formula and workflow: docs/assistance.md. Tested by
  * tests/unit/test_assistance.c and tests/api/assistance.test.mjs.
@@ -53,6 +54,7 @@ static const struct mz_dict_item notice_kind_items[] = {
 static const struct mz_dict_item payment_status_items[] = {
     {"paid", "发放", "Paid"},
     {"skipped", "停发", "Skipped"},
+    {"failed", "银行退回", "Returned by bank"},
 };
 static const struct mz_dict_item ledger_entry_items[] = {
     {"debit", "应发", "Due"},
@@ -365,6 +367,13 @@ static const struct mz_migration assist_migrations[] = {
      " (1, " NOW ", " NOW ", 'system', 'system', 'dibao', 'serious_illness', '120000000000',"
      " 15, '2019-04-01', '示例', '示例数据，可配置：重病患者按标准的 15% 增发');",
      NULL},
+    {4, "reissues",
+     "DROP INDEX IF EXISTS ux_assistance_payments_case_month;"
+     "CREATE UNIQUE INDEX IF NOT EXISTS ux_assistance_payments_case_month_once ON"
+     " assistance_payments (case_id, month) WHERE reissue_of IS NULL AND deleted_at IS NULL;"
+     "CREATE UNIQUE INDEX IF NOT EXISTS ux_assistance_payments_reissue ON assistance_payments"
+     " (reissue_of) WHERE reissue_of IS NOT NULL AND deleted_at IS NULL;",
+     NULL},
 };
 
 /* --- routes, menus, module -------------------------------------------------------- */
@@ -376,6 +385,11 @@ static const struct mz_route assist_routes[] = {
      "assistance_payroll_runs.run", 0, NULL, "生成月度发放批次"},
     {"GET", "/api/v1/assistance/payroll/{run}/bank-file", assist_h_bank_file, 0,
      "assistance_payroll_runs.export", 0, NULL, "银行代发文件（CSV，含控制合计）"},
+    {"POST", "/api/v1/assistance/payroll/{run}/return-file", assist_h_return_file,
+     MZ_ROUTE_WRITE | MZ_ROUTE_RAW_BODY, "assistance_payroll_runs.reconcile", MZ_BODY_LIMIT_UPLOAD,
+     NULL, "导入银行回盘文件并对账"},
+    {"GET", "/api/v1/assistance/ledger/balance", assist_h_balance, 0, "assistance_ledger.read", 0,
+     NULL, "救助台账余额（应发 − 实发）"},
 };
 
 static const struct mz_menu assist_menus[] = {

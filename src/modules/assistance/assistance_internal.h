@@ -112,5 +112,8 @@ json_t *assist_summary_json(const struct assist_run_summary *s);
 int assist_h_quote(struct mz_req *req);
 int assist_h_payroll(struct mz_req *req);
 int assist_h_bank_file(struct mz_req *req);
+/* reconcile.c: the bank's return file and the ledger balance. */
+int assist_h_return_file(struct mz_req *req);
+int assist_h_balance(struct mz_req *req);
 
 #endif

@@ -20,8 +20,11 @@
  *   5. totals the run (households, persons, amount).
  * Set-based statements keep 1,000,000 households to seconds.
  *
+ * Then, in the same run, reissues (补发) of payments the bank returned
+ * (reconcile.c): the original month and amount, the case's current account,
+ * reissue_of naming the returned payment (unique: reissued once).
  * The run's workflow: draft -approve-> approved -export-> exported
- * -reconcile-> reconciled. The bank file (GET .../bank-file, approved or
+ * -reconcile-> reconciled (the bank's return file, reconcile.c). The bank file (GET .../bank-file, approved or
  * exported runs) is CSV: a header, one line per paid row (the account
  * decrypted for this file only), and a trailer with the control totals
  * (count, sum); producing it is audited.
@@ -166,12 +169,34 @@ int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
         month, lo, hi);
     if (rc != MZ_OK)
         return rc;
+    /* Reissues (补发): payments the bank returned, not reissued yet, of cases
+     * still paid or suspended here, to the case's current account. Their
+     * debit was written with the original payment: no new debit below. */
+    rc = mz_db_run(
+        db,
+        "INSERT INTO assistance_payments (version, created_at, updated_at, created_by,"
+        " updated_by, run_id, case_id, program, month, household_id, payee_person_id,"
+        " division, persons, amount_fen, status, note, trace, account_sealed, reissue_of)"
+        " SELECT 1, ?, ?, ?, ?, ?, f.case_id, f.program, f.month, f.household_id,"
+        " coalesce(c.payee_person_id, c.applicant_person_id), c.division, f.persons,"
+        " f.amount_fen, 'paid', '补发 ' || f.month || ' 月（原明细 ' || f.id || ' 被银行退回）',"
+        " f.trace, c.bank_account, f.id"
+        " FROM assistance_payments f JOIN assistance_cases c ON c.id = f.case_id"
+        " WHERE f.status = 'failed' AND f.deleted_at IS NULL AND f.program = ?"
+        " AND c.deleted_at IS NULL AND c.state IN ('paying', 'suspended')"
+        " AND c.bank_account IS NOT NULL AND c.division >= ? AND c.division < ?"
+        " AND NOT EXISTS (SELECT 1 FROM assistance_payments r WHERE r.reissue_of = f.id"
+        "   AND r.deleted_at IS NULL)",
+        "ssssisss", now, now, actor, actor, run_id, program, lo, hi);
+    if (rc != MZ_OK)
+        return rc;
     rc = mz_db_run(db,
                      "INSERT INTO assistance_ledger (version, created_at, updated_at,"
                      " created_by, updated_by, case_id, run_id, month, entry, amount_fen,"
                      " division, note) SELECT 1, ?, ?, ?, ?, case_id, run_id, month, 'debit',"
                      " amount_fen, division, '应发' FROM assistance_payments"
-                     " WHERE run_id = ? AND status = 'paid' AND deleted_at IS NULL",
+                     " WHERE run_id = ? AND status = 'paid' AND reissue_of IS NULL"
+                     " AND deleted_at IS NULL",
                      "ssssi", now, now, actor, actor, run_id);
     if (rc != MZ_OK)
         return rc;
@@ -185,9 +210,11 @@ int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
                    " amount_fen = (SELECT coalesce(sum(amount_fen), 0) FROM assistance_payments"
                    "   WHERE run_id = ? AND status = 'paid'),"
                    " skipped = (SELECT count(*) FROM assistance_payments"
-                   "   WHERE run_id = ? AND status = 'skipped')"
+                   "   WHERE run_id = ? AND status = 'skipped'),"
+                   " reissued = (SELECT count(*) FROM assistance_payments"
+                   "   WHERE run_id = ? AND reissue_of IS NOT NULL)"
                    " WHERE id = ?",
-                   "iiiii", run_id, run_id, run_id, run_id, run_id);
+                   "iiiiii", run_id, run_id, run_id, run_id, run_id, run_id);
     if (rc != MZ_OK)
         return rc;
     rc = summary_load(db, run_id, out);
@@ -364,6 +391,12 @@ static const struct mz_field run_fields[] = {
      .flags = MZ_F_READONLY},
     {.name = "skipped", .type = MZ_T_INT, .zh = "停发户数", .en = "Skipped",
      .flags = MZ_F_READONLY},
+    {.name = "reissued", .type = MZ_T_INT, .zh = "补发笔数", .en = "Reissued",
+     .flags = MZ_F_READONLY},
+    {.name = "returned", .type = MZ_T_INT, .zh = "银行退回笔数", .en = "Returned by bank",
+     .flags = MZ_F_READONLY},
+    {.name = "paid_out_fen", .type = MZ_T_MONEY, .zh = "实发金额（分）", .en = "Paid out (fen)",
+     .flags = MZ_F_READONLY},
 };
 
 const struct mz_entity assist_runs = {
@@ -393,6 +426,8 @@ static const struct mz_field payment_fields[] = {
     {.name = "status", .type = MZ_T_DICT, .zh = "发放状态", .en = "Status",
      .dict = "assistance_payment_status"},
     {.name = "note", .type = MZ_T_TEXT, .zh = "说明", .en = "Note"},
+    {.name = "reissue_of", .type = MZ_T_INT, .zh = "补发原明细", .en = "Reissue of",
+     .flags = MZ_F_INDEXED},
     {.name = "trace", .type = MZ_T_JSON, .zh = "计算过程", .en = "Trace", .flags = MZ_F_HIDDEN},
 };
 

@@ -1,0 +1,141 @@
+// reconcile.test.mjs - the bank's return file (回盘) for a payroll run
+// (src/modules/assistance/reconcile.c): a bad file (unknown, duplicate or
+// missing payments, a wrong amount, a failure without a reason) is refused
+// whole and changes nothing; a good one credits the successes, marks the
+// failures, and closes the run; the next month's run reissues the returned
+// payment to the corrected account; the ledger per case balances.
+// Reference: docs/assistance.md.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, assertError, show, makeIdNumber, makeBankCard, parseCsv, toCsv } from './lib.mjs';
+
+let srv;
+const D = {};
+const CASES = '/api/v1/assistance_cases';
+const act = (id, action, body = {}) => srv.api('POST', `${CASES}/${id}/actions/${action}`, body);
+const runAct = (id, action) => srv.api('POST', `/api/v1/assistance_payroll_runs/${id}/actions/${action}`, {});
+const sendReturn = (runId, rows) => srv.api('POST', `/api/v1/assistance/payroll/${runId}/return-file`,
+  Buffer.from(toCsv(rows), 'utf8'), { raw: true, headers: { 'Content-Type': 'text/csv' } });
+const balance = async (caseId) => ok(await srv.api('GET', `/api/v1/assistance/ledger/balance?case_id=${caseId}`));
+
+async function ok(res, status = 200) {
+  assert.equal(res.status, status, show(res));
+  return res.json;
+}
+
+const cases = [];
+before(async () => {
+  srv = await startServer({ env: { MZ_TEST_TODAY: '2025-10-01' } });
+  const street = (await ok(await srv.api('GET', '/api/v1/divisions?parent=120101'))).items[0].code;
+  D.a1 = (await ok(await srv.api('GET', `/api/v1/divisions?parent=${street}`))).items[0].code;
+  for (const [name, birth, income] of [['回盘甲', '1960-01-01', 0], ['回盘乙', '1962-02-02', 20000]]) {
+    const p = await ok(await srv.api('POST', '/api/v1/persons', { id_number: makeIdNumber({ birth }), name, hukou_division: D.a1 }), 201);
+    const c = await ok(await srv.api('POST', CASES, {
+      program: 'dibao', applicant_person_id: p.id, division: D.a1, start_month: '2025-10', bank_account: makeBankCard(),
+      members: [{ person_id: p.id, monthly_income_fen: income, authorisation_scan: 'scan' }],
+    }), 201);
+    for (const a of ['accept', 'investigate', 'verify', 'deliberate', 'review', 'publicise']) await ok(await act(c.id, a, { comment: '测试' }));
+    cases.push(c);
+  }
+  await srv.stop({ keepDir: true });
+  srv = await startServer({ db: srv.dbPath, env: { MZ_TEST_TODAY: '2025-10-08' } });
+  for (const c of cases) {
+    await ok(await act(c.id, 'approve'));
+    await ok(await act(c.id, 'pay'));
+  }
+});
+after(async () => {
+  await srv?.stop();
+});
+
+/** Run, approve and export a month; the bank file's rows. */
+async function sendMonth(month) {
+  const run = await ok(await srv.api('POST', '/api/v1/assistance/payroll', { program: 'dibao', month, division: '120101' }), 201);
+  await ok(await runAct(run.run_id, 'approve'));
+  const file = await srv.api('GET', `/api/v1/assistance/payroll/${run.run_id}/bank-file`);
+  assert.equal(file.status, 200, show(file));
+  await ok(await runAct(run.run_id, 'export'));
+  const rows = parseCsv(file.text.replace(/^\uFEFF/, '')).slice(1).filter((r) => r[0] !== 'TOTAL');
+  return { run, rows: rows.map(([seq, payment_id, case_id, name, account, amount]) => ({ seq, payment_id, case_id: Number(case_id), name, account, amount })) };
+}
+
+describe('bank return file', () => {
+  let oct;
+  const header = ['明细号', '处理结果', '失败原因', '金额（元）'];
+
+  it('is refused before the run is sent to the bank', async () => {
+    const run = await ok(await srv.api('POST', '/api/v1/assistance/payroll', { program: 'dibao', month: '2025-09', division: '120101' }), 201);
+    assertError(await sendReturn(run.run_id, [header]), 409, 'not_exported');
+  });
+
+  it('a bad return file is refused whole and changes nothing', async () => {
+    oct = await sendMonth('2025-10');
+    assert.equal(oct.rows.length, 2);
+    const [a, b] = oct.rows;
+    const r = await sendReturn(oct.run.run_id, [
+      header,
+      [a.payment_id, '成功', '', a.amount],
+      [a.payment_id, '成功', '', a.amount],
+      [b.payment_id, '失败', '', b.amount],
+      ['999999', '成功', '', '1.00'],
+      [b.payment_id, '退回', '户名不符', '0.01'],
+    ]);
+    assertError(r, 422, 'import_rejected');
+    const codes = r.json.error.errors.map((e) => `${e.row}:${e.field}:${e.code}`);
+    assert.deepEqual(codes, ['3:payment_id:duplicate', '4:reason:required', '5:payment_id:no_such_payment', '6:payment_id:duplicate']);
+    const missing = await sendReturn(oct.run.run_id, [header, [a.payment_id, '成功', '', a.amount]]);
+    assertError(missing, 422, 'import_rejected');
+    assert.equal(missing.json.error.errors[0].code, 'missing');
+    const wrong = await sendReturn(oct.run.run_id, [header, [a.payment_id, '成功', '', '0.01'], [b.payment_id, '成功', '', b.amount]]);
+    assert.equal(wrong.json.error.errors[0].code, 'amount_mismatch');
+    const run = await ok(await srv.api('GET', `/api/v1/assistance_payroll_runs/${oct.run.run_id}`));
+    assert.equal(run.state, 'exported');
+    for (const c of cases) assert.equal((await balance(c.id)).credit_fen, 0);
+  });
+
+  it('credits the successes, marks the failures and closes the run', async () => {
+    const [a, b] = oct.rows;
+    const r = await ok(await sendReturn(oct.run.run_id, [header, [a.payment_id, '成功', '', a.amount], [b.payment_id, '失败', '账户已销户', b.amount]]));
+    assert.equal(r.credited, 1);
+    assert.equal(r.failed, 1);
+    assert.equal(r.state, 'reconciled');
+    const run = await ok(await srv.api('GET', `/api/v1/assistance_payroll_runs/${oct.run.run_id}`));
+    assert.equal(run.state, 'reconciled');
+    assert.equal(run.returned, 1);
+    const payA = await balance(a.case_id);
+    assert.equal(payA.outstanding_fen, 0);
+    assert.ok(payA.debit_fen > 0);
+    const payB = await balance(b.case_id);
+    assert.equal(payB.credit_fen, 0);
+    assert.equal(payB.outstanding_fen, payB.debit_fen, 'the returned payment is still owed');
+    const pays = (await ok(await srv.api('GET', `/api/v1/assistance_payments?run_id=${oct.run.run_id}`))).items;
+    const failed = pays.find((p) => String(p.id) === b.payment_id);
+    assert.equal(failed.status, 'failed');
+    assert.match(failed.note, /账户已销户/);
+    assertError(await sendReturn(oct.run.run_id, [header]), 409, 'not_exported');
+  });
+
+  it('the next run reissues the returned payment to the corrected account; then everything balances', async () => {
+    const b = oct.rows[1];
+    const cur = await ok(await srv.api('GET', `${CASES}/${b.case_id}`));
+    await ok(await srv.api('PATCH', `${CASES}/${b.case_id}`, { version: cur.version, bank_account: makeBankCard() }));
+    const nov = await sendMonth('2025-11');
+    assert.equal(nov.run.households, 3, 'two November payments and one reissue');
+    const pays = (await ok(await srv.api('GET', `/api/v1/assistance_payments?run_id=${nov.run.run_id}`))).items;
+    const reissue = pays.find((p) => p.reissue_of === Number(b.payment_id));
+    assert.ok(reissue, JSON.stringify(pays));
+    assert.equal(reissue.month, '2025-10');
+    assert.equal(reissue.amount_fen, Math.round(Number(b.amount) * 100));
+    const line = nov.rows.find((r) => r.payment_id === String(reissue.id));
+    assert.notEqual(line.account, b.account, 'sent to the corrected account');
+    await ok(await sendReturn(nov.run.run_id, [header, ...nov.rows.map((r) => [r.payment_id, '成功', '', r.amount])]));
+    for (const c of cases) {
+      const bal = await balance(c.id);
+      assert.equal(bal.outstanding_fen, 0, JSON.stringify(bal));
+      assert.ok(bal.credit_fen > 0);
+    }
+    // A reissued payment is not reissued again.
+    const dec = await ok(await srv.api('POST', '/api/v1/assistance/payroll', { program: 'dibao', month: '2025-12', division: '120101' }), 201);
+    assert.equal(dec.households, 2);
+  });
+});
