@@ -49,7 +49,7 @@ const struct mz_builtin_role mz_builtin_roles[] = {
      "[\"*.read\",\"*.create\",\"*.update\",\"*.import\",\"*.submit\",\"*.view_sensitive\","
      "\"assistance_cases.investigate\",\"assistance_cases.verify\","
      "\"assistance_cases.deliberate\",\"assistance_cases.object\",\"verify_requests.run\","
-     "\"verify_warnings.check\",\"verify_warnings.handle\"]",
+     "\"verify_warnings.check\",\"verify_warnings.handle\",\"assistance_cases.recheck\"]",
      false},
     {"street_officer", "街道业务",
      "[\"*.read\",\"*.create\",\"*.update\",\"*.submit\",\"*.accept\",\"*.review\","
@@ -58,7 +58,7 @@ const struct mz_builtin_role mz_builtin_roles[] = {
      "\"assistance_cases.deliberate\",\"assistance_cases.object\","
      "\"assistance_cases.publicise\",\"assistance_cases.resume\",\"verify_requests.run\","
      "\"verify_warnings.check\",\"verify_warnings.handle\",\"verify_warnings.close\","
-     "\"verify_warnings.dismiss\"]",
+     "\"verify_warnings.dismiss\",\"assistance_cases.recheck\"]",
      false},
     {"district_officer", "区级业务",
      "[\"*.read\",\"*.update\",\"*.accept\",\"*.send_back\",\"*.approve\",\"*.reject\","
@@ -66,7 +66,7 @@ const struct mz_builtin_role mz_builtin_roles[] = {
      "\"assistance_cases.reinstate\",\"assistance_cases.terminate\","
      "\"assistance_payroll_runs.run\",\"assistance_payroll_runs.reconcile\","
      "\"verify_requests.run\",\"verify_requests.bulk\",\"verify_warnings.close\","
-     "\"verify_warnings.dismiss\",\"verify_warnings.run\"]",
+     "\"verify_warnings.dismiss\",\"verify_warnings.run\",\"assistance_cases.recheck\"]",
      false},
     {"city_officer", "市级业务", "[\"*\"]", false},
     {"leader", "领导", "[\"*.read\"]", false},

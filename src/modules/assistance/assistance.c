@@ -72,10 +72,13 @@ DICT(dict_notice_kind, "assistance_notice_kind", "公示地", "Notice place", no
 DICT(dict_payment_status, "assistance_payment_status", "发放状态", "Payment status",
      payment_status_items);
 DICT(dict_ledger_entry, "assistance_ledger_entry", "借贷", "Ledger entry", ledger_entry_items);
+static const struct mz_dict dict_review_category = {
+    .name = "assistance_review_category", .zh = "复核类别", .en = "Review category",
+    .items = assist_review_category_items, .nitems = 3};
 
 static const struct mz_dict *const assist_dicts[] = {
     &dict_program, &dict_zone,           &dict_category,    &dict_basis,
-    &dict_notice_kind, &dict_payment_status, &dict_ledger_entry,
+    &dict_notice_kind, &dict_payment_status, &dict_ledger_entry, &dict_review_category,
 };
 
 /* --- standards and increments ------------------------------------------------- */
@@ -374,6 +377,18 @@ static const struct mz_migration assist_migrations[] = {
      "CREATE UNIQUE INDEX IF NOT EXISTS ux_assistance_payments_reissue ON assistance_payments"
      " (reissue_of) WHERE reissue_of IS NOT NULL AND deleted_at IS NULL;",
      NULL},
+    {5, "review schedules",
+     "INSERT INTO assistance_review_rules (version, created_at, updated_at, created_by,"
+     " updated_by, program, category, division, zone, months, valid_from, source, note) VALUES"
+     " (1, " NOW ", " NOW ", 'system', 'system', 'dibao', 'variable', '120000000000', 'urban', 1,"
+     " '2012-09-01', '国发〔2012〕45号', '收入来源不固定的家庭：城市按月复核'),"
+     " (1, " NOW ", " NOW ", 'system', 'system', 'dibao', 'variable', '120000000000', 'rural', 3,"
+     " '2012-09-01', '国发〔2012〕45号', '收入来源不固定的家庭：农村按季复核'),"
+     " (1, " NOW ", " NOW ", 'system', 'system', 'dibao', 'stable', '120000000000', 'all', 6,"
+     " '2012-09-01', '示例', '示例数据，可配置：短期内收入变化不大的家庭每半年复核'),"
+     " (1, " NOW ", " NOW ", 'system', 'system', 'dibao', 'fixed', '120000000000', 'all', 12,"
+     " '2012-09-01', '示例', '示例数据，可配置：收入基本无变化的家庭每年复核');",
+     NULL},
 };
 
 /* --- routes, menus, module -------------------------------------------------------- */
@@ -390,6 +405,8 @@ static const struct mz_route assist_routes[] = {
      NULL, "导入银行回盘文件并对账"},
     {"GET", "/api/v1/assistance/ledger/balance", assist_h_balance, 0, "assistance_ledger.read", 0,
      NULL, "救助台账余额（应发 − 实发）"},
+    {"GET", "/api/v1/assistance/reviews/due", assist_h_reviews_due, 0, "assistance_cases.read", 0,
+     NULL, "到期待复核的案件"},
 };
 
 static const struct mz_menu assist_menus[] = {
@@ -399,13 +416,15 @@ static const struct mz_menu assist_menus[] = {
      .entity = "assistance_payroll_runs"},
     {.key = "assistance/standards", .zh = "救助标准", .en = "Standards",
      .entity = "assistance_standards"},
+    {.key = "assistance/review_rules", .zh = "复核周期", .en = "Review schedules",
+     .entity = "assistance_review_rules"},
     {.key = "assistance/increments", .zh = "分类施保比例", .en = "Increments",
      .entity = "assistance_increments"},
 };
 
 static const struct mz_entity *const assist_entities[] = {
     &assist_standards, &assist_increments, &assist_cases,  &assist_notices,
-    &assist_runs,      &assist_payments,   &assist_ledger,
+    &assist_runs,      &assist_payments,   &assist_ledger, &assist_review_rules,
 };
 
 const struct mz_module mz_module_assistance = {

@@ -112,6 +112,17 @@ json_t *assist_summary_json(const struct assist_run_summary *s);
 int assist_h_quote(struct mz_req *req);
 int assist_h_payroll(struct mz_req *req);
 int assist_h_bank_file(struct mz_req *req);
+/* reviews.c: periodic reviews (定期复核). */
+extern const struct mz_entity assist_review_rules;
+extern const struct mz_dict_item assist_review_category_items[3];
+/* How many months between reviews of a category (12 when no rule applies). */
+int assist_review_months(struct mz_db *db, const char *program, const char *category,
+                         const char *division12, const char *zone, const char *date, int *months);
+/* Set w->row's next_review_on one period after from (YYYY-MM-DD). */
+int assist_set_next_review(struct mz_write *w, const char *from);
+int assist_pay_effect(struct mz_write *w);
+int assist_recheck_effect(struct mz_write *w);
+int assist_h_reviews_due(struct mz_req *req);
 /* reconcile.c: the bank's return file and the ledger balance. */
 int assist_h_return_file(struct mz_req *req);
 int assist_h_balance(struct mz_req *req);

@@ -109,6 +109,16 @@ static int case_before_write(struct mz_write *w)
     json_object_set_new(w->row, "member_count", json_integer(n));
     json_object_set_new(w->row, "monthly_benefit_fen", json_integer(q.monthly_benefit_fen));
     json_object_set_new(w->row, "benefit_trace", q.trace);
+    /* A new review category reschedules the next review of a case being
+     * paid, from the last review (or today when none was recorded). */
+    const char *state = row_str(w->row, "state");
+    if (w->before && strcmp(w->action, "update") == 0 && state &&
+        (strcmp(state, "paying") == 0 || strcmp(state, "suspended") == 0) &&
+        !json_equal(json_object_get(w->row, "review_category"),
+                    json_object_get(w->before, "review_category"))) {
+        const char *last = row_str(w->row, "last_review_on");
+        return assist_set_next_review(w, last ? last : today);
+    }
     return 0;
 }
 
@@ -278,7 +288,12 @@ static const struct mz_transition case_transitions[] = {
      .en = "Resume notice", .effect = publicise_effect, .comment_required = true},
     {.from = "publicised", .action = "approve", .to = "approved", .zh = "审批", .en = "Approve",
      .guard = approve_guard},
-    {.from = "approved", .action = "pay", .to = "paying", .zh = "发放", .en = "Start payment"},
+    {.from = "approved", .action = "pay", .to = "paying", .zh = "发放", .en = "Start payment",
+     .effect = assist_pay_effect},
+    {.from = "paying", .action = "recheck", .to = "paying", .zh = "定期复核", .en = "Periodic review",
+     .effect = assist_recheck_effect, .comment_required = true},
+    {.from = "suspended", .action = "recheck", .to = "suspended", .zh = "定期复核",
+     .en = "Periodic review", .effect = assist_recheck_effect, .comment_required = true},
     {.from = "paying", .action = "suspend", .to = "suspended", .zh = "暂停发放", .en = "Suspend",
      .comment_required = true},
     {.from = "suspended", .action = "reinstate", .to = "paying", .zh = "恢复发放",
@@ -345,6 +360,12 @@ static const struct mz_field case_fields[] = {
      .flags = MZ_F_READONLY},
     {.name = "notice_end", .type = MZ_T_DATE, .zh = "公示结束", .en = "Notice until",
      .flags = MZ_F_READONLY},
+    {.name = "review_category", .type = MZ_T_DICT, .zh = "复核类别", .en = "Review category",
+     .dict = "assistance_review_category", .def = "\"stable\""},
+    {.name = "last_review_on", .type = MZ_T_DATE, .zh = "上次复核", .en = "Last reviewed",
+     .flags = MZ_F_READONLY},
+    {.name = "next_review_on", .type = MZ_T_DATE, .zh = "下次复核", .en = "Next review",
+     .flags = MZ_F_READONLY | MZ_F_INDEXED},
 };
 
 const struct mz_entity assist_cases = {

@@ -320,6 +320,16 @@ static int demo_case(struct demo *d, int64_t household_id, const char *division)
     json_decref(row);
     rc = mz_db_run(d->req.db, "UPDATE assistance_cases SET state = ? WHERE id = ?", "ti", state,
                    case_id);
+    if (rc == MZ_OK && (!strcmp(state, "paying") || !strcmp(state, "suspended"))) {
+        /* Reviews scheduled over the coming half year; a few overdue. */
+        static const char *const categories[] = {"fixed", "stable", "stable", "variable"};
+        char next[11];
+        mz_days_to_date(mz_date_to_days(d->today) - 20 + rbelow(&d->rng, 200), next);
+        rc = mz_db_run(d->req.db,
+                       "UPDATE assistance_cases SET review_category = ?, next_review_on = ?"
+                       " WHERE id = ?",
+                       "tti", categories[rbelow(&d->rng, 4)], next, case_id);
+    }
     if (rc != MZ_OK)
         return rc;
     d->cases++;

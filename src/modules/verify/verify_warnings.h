@@ -12,6 +12,7 @@ enum vf_warning {
     VF_W_STAFF_RELATIVE,
     VF_W_MINOR_ADULT,
     VF_W_ELDERLY_80,
+    VF_W_REVIEW_DUE,
     VF_NWARNINGS
 };
 

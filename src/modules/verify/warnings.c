@@ -16,7 +16,9 @@
  *   minor_adult         a member counted as a minor (分类施保 category
  *                       minor) who is 18 or turns 18 within 30 days;
  *   elderly_80          a member who turned 80 in the last year or turns 80
- *                       within 30 days (eligibility and increments change).
+ *                       within 30 days (eligibility and increments change);
+ *   review_due          a case whose periodic review (定期复核) is due within 15
+ *                       days or overdue (raised once per scheduled date).
  * (Marital-status conflicts need the marriage module: not checked yet.)
  * Each warning has a fingerprint (kind, case, person, other case): a warning
  * is raised once, whatever state it reached, so a daily run never repeats
@@ -42,6 +44,7 @@ const struct mz_dict_item vf_warning_items[VF_NWARNINGS] = {
     {"staff_relative", "工作人员或近亲属享受救助", "Staff or relative of staff"},
     {"minor_adult", "未成年人年满18周岁", "Minor turning 18"},
     {"elderly_80", "老年人年满80周岁", "Turning 80"},
+    {"review_due", "定期复核到期", "Periodic review due"},
 };
 
 /* --- the entity ------------------------------------------------------------------- */
@@ -224,13 +227,14 @@ static int read_person(struct mz_db *db, struct mz_arena *a, struct cperson *p)
 }
 
 /* Raise one warning unless its fingerprint exists. *raised counts new ones. */
-static int raise(struct mz_db *db, struct mz_arena *a, const char *actor, enum vf_warning kind,
-                 const struct cmember *m, int64_t other_case, const struct cperson *p,
-                 const char *today, const char *detail, int64_t *raised)
+static int raise_fp(struct mz_db *db, struct mz_arena *a, const char *actor,
+                    enum vf_warning kind, const struct cmember *m, int64_t other_case,
+                    const struct cperson *p, const char *today, const char *detail,
+                    const char *extra, int64_t *raised)
 {
-    const char *fp = mz_arena_printf(a, "%s:%lld:%lld:%lld", vf_warning_items[kind].code,
+    const char *fp = mz_arena_printf(a, "%s:%lld:%lld:%lld%s%s", vf_warning_items[kind].code,
                                      (long long)m->case_id, (long long)p->id,
-                                     (long long)other_case);
+                                     (long long)other_case, extra ? ":" : "", extra ? extra : "");
     int64_t n = 0;
     const char *params[] = {fp};
     int rc = mz_db_query_int(db, "SELECT count(*) FROM verify_warnings WHERE fingerprint = ?", &n,
@@ -250,6 +254,72 @@ static int raise(struct mz_db *db, struct mz_arena *a, const char *actor, enum v
                        other_case, id);
     if (rc == MZ_OK)
         (*raised)++;
+    return rc;
+}
+
+static int raise(struct mz_db *db, struct mz_arena *a, const char *actor, enum vf_warning kind,
+                 const struct cmember *m, int64_t other_case, const struct cperson *p,
+                 const char *today, const char *detail, int64_t *raised)
+{
+    return raise_fp(db, a, actor, kind, m, other_case, p, today, detail, NULL, raised);
+}
+
+/* Cases whose periodic review is due within 15 days or overdue. */
+static int reviews_due(struct mz_db *db, struct mz_arena *a, const char *actor, const char *today,
+                       int64_t *raised)
+{
+    char until[11];
+    mz_days_to_date(mz_date_to_days(today) + 15, until);
+    struct mz_stmt *st;
+    int rc = mz_db_prepare_uncached(db,
+                                    "SELECT id, program, division, next_review_on,"
+                                    " applicant_person_id, state FROM assistance_cases"
+                                    " WHERE state IN ('paying', 'suspended') AND deleted_at IS NULL"
+                                    " AND next_review_on IS NOT NULL AND next_review_on <= ?"
+                                    " ORDER BY id",
+                                    &st);
+    if (rc != MZ_OK)
+        return rc;
+    mz_db_bind_text(st, 1, until);
+    struct due {
+        struct cmember m;
+        char next[11];
+    } *list = NULL;
+    size_t n = 0, cap = 0;
+    while ((rc = mz_db_step(st)) == MZ_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            struct due *p = realloc(list, cap * sizeof(*p));
+            if (p == NULL) {
+                rc = MZ_ERR_NOMEM;
+                break;
+            }
+            list = p;
+        }
+        struct due *d = &list[n++];
+        memset(d, 0, sizeof(*d));
+        d->m.case_id = mz_db_col_int(st, 0);
+        snprintf(d->m.program, sizeof(d->m.program), "%s", mz_db_col_text(st, 1));
+        snprintf(d->m.division, sizeof(d->m.division), "%s", mz_db_col_text(st, 2));
+        snprintf(d->next, sizeof(d->next), "%s", mz_db_col_text(st, 3));
+        d->m.person_id = mz_db_col_int(st, 4);
+        snprintf(d->m.state, sizeof(d->m.state), "%s", mz_db_col_text(st, 5));
+    }
+    mz_db_finalize(st);
+    rc = rc < 0 ? rc : MZ_OK;
+    for (size_t i = 0; i < n && rc == MZ_OK; i++) {
+        struct cperson p = {.id = list[i].m.person_id};
+        rc = read_person(db, a, &p);
+        if (rc != MZ_OK)
+            break;
+        bool overdue = strcmp(list[i].next, today) < 0;
+        rc = raise_fp(db, a, actor, VF_W_REVIEW_DUE, &list[i].m, 0, &p, today,
+                      mz_arena_printf(a, "案件 %lld（申请人 %s）的定期复核%s %s，请及时入户核查并核对经济状况",
+                                      (long long)list[i].m.case_id, p.name,
+                                      overdue ? "已于" : "将于", list[i].next),
+                      list[i].next, &raised[VF_W_REVIEW_DUE]);
+    }
+    free(list);
     return rc;
 }
 
@@ -364,6 +434,8 @@ int vf_crosscheck(struct mz_db *db, struct mz_arena *a, const char *actor, const
                            &raised[VF_W_DUPLICATE_DISTRICT]);
         }
     }
+    if (rc == MZ_OK)
+        rc = reviews_due(db, a, actor, today, raised);
     if (rc != MZ_OK)
         goto out;
     json_t *by = json_object();

@@ -1,0 +1,120 @@
+// reviews.test.mjs - periodic reviews of cases being paid (定期复核,
+// src/modules/assistance/reviews.c): the next review is scheduled when payment
+// starts from the configured period of the case's category and zone
+// (variable incomes: monthly in cities, quarterly in villages), recorded by
+// the recheck action, rescheduled when the category changes; the due list
+// shows the caller's cases due soon and overdue; the cross-checks remind.
+// Reference: docs/assistance.md.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, assertError, show, makeIdNumber, makeBankCard, TEST_PASSWORD } from './lib.mjs';
+
+let srv;
+const D = {};
+const U = {};
+const CASES = '/api/v1/assistance_cases';
+const act = (id, action, body = {}, api = srv.api) => api('POST', `${CASES}/${id}/actions/${action}`, body);
+
+async function ok(res, status = 200) {
+  assert.equal(res.status, status, show(res));
+  return res.json;
+}
+
+async function restart(today) {
+  await srv.stop({ keepDir: true });
+  srv = await startServer({ db: srv.dbPath, env: { MZ_TEST_TODAY: today } });
+  U.comm = (await srv.login('comm', TEST_PASSWORD, { mode: 'bearer' })).api;
+  U.other = (await srv.login('other', TEST_PASSWORD, { mode: 'bearer' })).api;
+}
+
+const C = {};
+before(async () => {
+  srv = await startServer({ env: { MZ_TEST_TODAY: '2025-10-01' } });
+  const streets = (await ok(await srv.api('GET', '/api/v1/divisions?parent=120101'))).items;
+  D.a1 = (await ok(await srv.api('GET', `/api/v1/divisions?parent=${streets[0].code}`))).items[0].code;
+  D.b1 = (await ok(await srv.api('GET', `/api/v1/divisions?parent=${streets[1].code}`))).items[0].code;
+  srv.addUser('comm', { roles: 'community_worker', scope: D.a1 });
+  srv.addUser('other', { roles: 'community_worker', scope: D.b1 });
+  const spec = { urban: ['urban', 'variable'], rural: ['rural', 'variable'], plain: [undefined, undefined] };
+  let n = 0;
+  for (const [key, [zone, category]] of Object.entries(spec)) {
+    const p = await ok(await srv.api('POST', '/api/v1/persons', { id_number: makeIdNumber({ birth: `196${n++}-01-01` }), name: `复核${key}`, hukou_division: D.a1 }), 201);
+    const body = {
+      program: 'dibao', applicant_person_id: p.id, division: D.a1, start_month: '2025-10', bank_account: makeBankCard(),
+      members: [{ person_id: p.id, monthly_income_fen: 0, authorisation_scan: 'scan' }],
+    };
+    if (zone) body.zone = zone;
+    if (category) body.review_category = category;
+    const c = await ok(await srv.api('POST', CASES, body), 201);
+    for (const a of ['accept', 'investigate', 'verify', 'deliberate', 'review', 'publicise']) await ok(await act(c.id, a, { comment: '测试' }));
+    C[key] = c;
+  }
+  await restart('2025-10-08');
+  for (const c of Object.values(C)) {
+    await ok(await act(c.id, 'approve'));
+    await ok(await act(c.id, 'pay'));
+  }
+});
+after(async () => {
+  await srv?.stop();
+});
+
+describe('periodic reviews', () => {
+  it('payment schedules the first review from the category and zone', async () => {
+    const get = async (c) => ok(await srv.api('GET', `${CASES}/${c.id}`));
+    assert.equal((await get(C.urban)).next_review_on, '2025-11-08', 'variable income, city: monthly');
+    assert.equal((await get(C.rural)).next_review_on, '2026-01-08', 'variable income, village: quarterly');
+    const plain = await get(C.plain);
+    assert.equal(plain.review_category, 'stable');
+    assert.equal(plain.next_review_on, '2026-04-08', 'stable: half-yearly');
+  });
+
+  it('the due list shows the caller\'s cases due soon, overdue first', async () => {
+    const soon = await ok(await U.comm('GET', '/api/v1/assistance/reviews/due?within=31'));
+    assert.deepEqual(soon.items.map((x) => x.case_id), [C.urban.id]);
+    assert.equal(soon.items[0].days_left, 31);
+    assert.equal(soon.overdue, 0);
+    assert.equal((await ok(await U.comm('GET', '/api/v1/assistance/reviews/due?within=30'))).total, 0);
+    assert.equal((await ok(await U.other('GET', '/api/v1/assistance/reviews/due?within=366'))).total, 0, 'another community sees none');
+    assert.equal((await ok(await U.comm('GET', '/api/v1/assistance/reviews/due?within=366'))).total, 3);
+    assertError(await U.comm('GET', '/api/v1/assistance/reviews/due?within=-1'), 400, 'bad_request');
+    assertError(await U.comm('GET', '/api/v1/assistance/reviews/due?program=nope'), 400, 'bad_request');
+  });
+
+  it('overdue reviews are listed and reminded once; recording one schedules the next', async () => {
+    await restart('2025-11-10');
+    const due = await ok(await U.comm('GET', '/api/v1/assistance/reviews/due'));
+    assert.equal(due.items[0].case_id, C.urban.id);
+    assert.equal(due.items[0].days_left, -2);
+    assert.equal(due.overdue, 1);
+    await ok(await srv.api('POST', '/api/v1/verify/crosscheck', {}), 201);
+    const warn = (await ok(await srv.api('GET', '/api/v1/verify_warnings?kind=review_due'))).items;
+    assert.equal(warn.length, 1);
+    assert.equal(warn[0].case_id, C.urban.id);
+    assert.match(warn[0].detail, /已于 2025-11-08/);
+    assert.equal((await ok(await srv.api('POST', '/api/v1/verify/crosscheck', {}), 201)).raised, 0);
+    assertError(await act(C.urban.id, 'recheck', {}, U.comm), 422, 'validation_failed', { field: 'comment' });
+    const r = await ok(await act(C.urban.id, 'recheck', { comment: '入户核查：收入无变化' }, U.comm));
+    assert.equal(r.state, 'paying');
+    assert.equal(r.last_review_on, '2025-11-10');
+    assert.equal(r.next_review_on, '2025-12-10');
+    assert.equal((await act(C.urban.id, 'recheck', { comment: 'x' }, U.other)).status, 404);
+  });
+
+  it('a new category reschedules from the last review', async () => {
+    const cur = await ok(await srv.api('GET', `${CASES}/${C.urban.id}`));
+    const r = await ok(await U.comm('PATCH', `${CASES}/${C.urban.id}`, { version: cur.version, review_category: 'fixed' }));
+    assert.equal(r.next_review_on, '2026-11-10', 'fixed: yearly from the last review');
+    const bad = await U.comm('PATCH', `${CASES}/${C.urban.id}`, { version: r.version, review_category: 'sometimes' });
+    assertError(bad, 422, 'validation_failed', { field: 'review_category' });
+  });
+
+  it('only the city level maintains the schedules; a district rule wins in its district', async () => {
+    assert.equal((await U.comm('POST', '/api/v1/assistance_review_rules', { program: 'dibao', category: 'stable', months: 1, valid_from: '2025-01-01' })).status, 403);
+    await ok(await srv.api('POST', '/api/v1/assistance_review_rules', { program: 'dibao', category: 'stable', division: '120101', months: 2, valid_from: '2025-11-01', source: '测试' }), 201);
+    const cur = await ok(await srv.api('GET', `${CASES}/${C.plain.id}`));
+    const r = await ok(await act(C.plain.id, 'recheck', { comment: '复核' }));
+    assert.equal(r.next_review_on, '2026-01-10');
+    assert.equal(cur.review_category, 'stable');
+  });
+});
