@@ -135,7 +135,7 @@ static int read_return(struct mz_req *req, const char *path, struct sent *sent, 
         char *end = NULL;
         long long id = strtoll(id_text, &end, 10);
         struct sent probe = {.id = id}, *s = NULL;
-        if (id > 0 && end && *end == '\0')
+        if (id > 0 && end && *end == '\0' && n > 0)
             s = bsearch(&probe, sent, n, sizeof(*sent), cmp_sent);
         if (s == NULL) {
             row_error(errors, rowno, "payment_id", "no_such_payment", "不是本批次发送给银行的明细");

@@ -337,7 +337,8 @@ int vf_crosscheck(struct mz_db *db, struct mz_arena *a, const char *actor, const
     int rc = read_members(db, &ms, &n);
     if (rc != MZ_OK)
         goto out;
-    qsort(ms, n, sizeof(*ms), cmp_member);
+    if (n > 0)
+        qsort(ms, n, sizeof(*ms), cmp_member);
     ps = calloc(n ? n : 1, sizeof(*ps));
     if (ps == NULL) {
         rc = MZ_ERR_NOMEM;
