@@ -134,6 +134,19 @@ describe('bank return file', () => {
       assert.equal(bal.outstanding_fen, 0, JSON.stringify(bal));
       assert.ok(bal.credit_fen > 0);
     }
+    // The monthly report counts what was due per district and program, reissues left out.
+    const octReport = await ok(await srv.api('GET', '/api/v1/assistance/reports/monthly?month=2025-10'));
+    assert.deepEqual(octReport.items.map((x) => [x.division, x.name, x.program, x.households, x.new, x.stopped]), [['120101', '和平区', 'dibao', 2, 2, 0]]);
+    const novReport = await ok(await srv.api('GET', '/api/v1/assistance/reports/monthly?month=2025-11&program=dibao'));
+    const nov1 = novReport.items[0];
+    assert.deepEqual([nov1.households, nov1.new, nov1.stopped], [2, 0, 0]);
+    assert.equal(nov1.amount_fen, octReport.items[0].amount_fen, 'the reissue of October is not November\'s');
+    assert.equal(novReport.totals.dibao.households, 2);
+    const xlsx = await srv.api('GET', '/api/v1/assistance/reports/monthly?month=2025-11&format=xlsx');
+    assert.equal(xlsx.status, 200, show(xlsx));
+    assert.match(xlsx.headers['content-type'], /spreadsheetml/);
+    assert.equal(xlsx.buf.subarray(0, 2).toString(), 'PK');
+    assertError(await srv.api('GET', '/api/v1/assistance/reports/monthly?month=2025-13'), 400, 'bad_request');
     // A reissued payment is not reissued again.
     const dec = await ok(await srv.api('POST', '/api/v1/assistance/payroll', { program: 'dibao', month: '2025-12', division: '120101' }), 201);
     assert.equal(dec.households, 2);

@@ -407,6 +407,8 @@ static const struct mz_route assist_routes[] = {
      NULL, "救助台账余额（应发 − 实发）"},
     {"GET", "/api/v1/assistance/reviews/due", assist_h_reviews_due, 0, "assistance_cases.read", 0,
      NULL, "到期待复核的案件"},
+    {"GET", "/api/v1/assistance/reports/monthly", assist_h_monthly_report, 0,
+     "assistance_payments.read", 0, NULL, "救助月报（按下级区划和项目；可导出 Excel）"},
 };
 
 static const struct mz_menu assist_menus[] = {

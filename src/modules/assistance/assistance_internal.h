@@ -123,6 +123,8 @@ int assist_set_next_review(struct mz_write *w, const char *from);
 int assist_pay_effect(struct mz_write *w);
 int assist_recheck_effect(struct mz_write *w);
 int assist_h_reviews_due(struct mz_req *req);
+/* report.c: the monthly statistics. */
+int assist_h_monthly_report(struct mz_req *req);
 /* reconcile.c: the bank's return file and the ledger balance. */
 int assist_h_return_file(struct mz_req *req);
 int assist_h_balance(struct mz_req *req);
