@@ -180,9 +180,42 @@ static void test_helpers(void **state)
     assert_string_equal(anc[4], "120000000000");
 }
 
+/* 低收入 band aid: paid only above the 低保 line and up to 150% of it. */
+static void test_low_income_band(void **state)
+{
+    struct fixture *f = *state;
+    struct assist_member m[2];
+    struct assist_quote q;
+    memset(m, 0, sizeof(m));
+    /* 2025-10: 低保 104500, 低收入 31400 per household. Two members: band (209000, 313500]. */
+    static const struct {
+        int64_t income;
+        int64_t benefit;
+    } cases[] = {{200000, 0}, {209000, 0}, {209001, 31400}, {313500, 31400}, {313501, 0}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        m[0].income_fen = cases[i].income;
+        assert_int_equal(assist_compute(f->db, "low_income", "120101001001", NULL, "2025-10", m, 2,
+                                        &q),
+                         MZ_OK);
+        assert_int_equal(q.monthly_benefit_fen, cases[i].benefit);
+        bool band = false, refused = false;
+        size_t k;
+        json_t *t;
+        json_array_foreach(q.trace, k, t) {
+            const char *step = json_string_value(json_object_get(t, "step"));
+            band = band || strcmp(step, "band") == 0;
+            refused = refused || strcmp(step, "not_eligible") == 0;
+        }
+        assert_true(band);
+        assert_int_equal(refused, cases[i].benefit == 0);
+        json_decref(q.trace);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_low_income_band, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zero_income, setup, teardown),
         cmocka_unit_test_setup_teardown(test_income_above, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rounding, setup, teardown),

@@ -106,6 +106,10 @@ static const struct mz_field standard_fields[] = {
      .flags = MZ_F_REQUIRED | MZ_F_HAS_MIN | MZ_F_HAS_MAX, .min = 0, .max = 100000000},
     {.name = "basis", .type = MZ_T_DICT, .zh = "计发方式", .en = "Basis", .dict = "assistance_basis",
      .def = "\"per_person\""},
+    {.name = "band_program", .type = MZ_T_DICT, .zh = "收入区间参照项目", .en = "Band of",
+     .dict = "assistance_program"},
+    {.name = "band_percent", .type = MZ_T_INT, .zh = "收入区间上限（参照标准的%）",
+     .en = "Band upper bound (%)", .flags = MZ_F_HAS_MIN | MZ_F_HAS_MAX, .min = 0, .max = 1000},
     {.name = "minimum_fen", .type = MZ_T_MONEY, .zh = "最低救助金额（分/户·月）",
      .en = "Minimum benefit (fen)", .flags = MZ_F_HAS_MIN | MZ_F_HAS_MAX, .min = 0,
      .max = 100000000, .def = "0"},
@@ -388,6 +392,10 @@ static const struct mz_migration assist_migrations[] = {
      " '2012-09-01', '示例', '示例数据，可配置：短期内收入变化不大的家庭每半年复核'),"
      " (1, " NOW ", " NOW ", 'system', 'system', 'dibao', 'fixed', '120000000000', 'all', 12,"
      " '2012-09-01', '示例', '示例数据，可配置：收入基本无变化的家庭每年复核');",
+     NULL},
+    {6, "low-income band",
+     "UPDATE assistance_standards SET band_program = 'dibao', band_percent = 150"
+     " WHERE program = 'low_income' AND basis = 'per_household' AND band_program IS NULL;",
      NULL},
 };
 

@@ -32,6 +32,8 @@ struct assist_standard {
     char basis[16];           /* per_person (补差) | per_household (flat household aid) */
     int64_t amount_fen;
     int64_t minimum_fen;      /* 0: none */
+    char band_program[16];    /* per_household: the program whose standard bounds the band */
+    int64_t band_percent;     /* the band's upper bound in percent of it (0: no band check) */
 };
 
 /* The result of a computation. trace is a new reference (json array). */

@@ -20,7 +20,9 @@
  *                        configured percent of the standard, rounded DOWN
  *   benefit            = gap + increments, raised to the configured minimum
  * For a per_household standard (低收入 band aid) the benefit is the flat
- * amount (the band check against 1-1.5 x 低保 is not made here yet).
+ * amount when the household's income lies in the band the standard row
+ * names: above band_program's standard x members, at most band_percent of
+ * it (低收入: above 低保, at most 150%); outside the band the benefit is 0.
  * The trace lists each step with the row it came from.
  *
  * Tested by tests/unit/test_assistance.c and tests/api/assistance.test.mjs.
@@ -115,7 +117,8 @@ int assist_standard_lookup(struct mz_db *db, const char *program, const char *di
     assist_ancestors(division12, anc);
     int rc = mz_db_prepare(db,
                            "SELECT id, division, zone, valid_from, amount_fen,"
-                           " coalesce(minimum_fen, 0), coalesce(basis, 'per_person')"
+                           " coalesce(minimum_fen, 0), coalesce(basis, 'per_person'),"
+                           " band_program, coalesce(band_percent, 0)"
                            " FROM assistance_standards WHERE deleted_at IS NULL AND program = ?"
                            " AND division IN (?, ?, ?, ?, ?) AND valid_from <= ?"
                            " AND (CAST(? AS TEXT) IS NULL OR zone = ? OR zone = 'all')"
@@ -140,6 +143,8 @@ int assist_standard_lookup(struct mz_db *db, const char *program, const char *di
         out->amount_fen = mz_db_col_int(st, 4);
         out->minimum_fen = mz_db_col_int(st, 5);
         col_copy(st, 6, out->basis, sizeof(out->basis));
+        col_copy(st, 7, out->band_program, sizeof(out->band_program));
+        out->band_percent = mz_db_col_int(st, 8);
         rc = MZ_OK;
         if (zone == NULL && strcmp(out->zone, "all") != 0)
             rc = MZ_ERR_INVALID;
@@ -246,6 +251,34 @@ int assist_compute(struct mz_db *db, const char *program, const char *division12
                         (json_int_t)out->per_capita_income_fen));
 
     if (strcmp(s->basis, "per_household") == 0) {
+        /* The band check (低收入: above the 低保 line, at most band_percent of
+         * it): the other program's standard for the same place and month. */
+        if (s->band_percent > 0 && s->band_program[0]) {
+            struct assist_standard band;
+            rc = assist_standard_lookup(db, s->band_program, division12, zone, month, &band);
+            if (rc != MZ_OK) {
+                json_decref(trace);
+                return rc;
+            }
+            int64_t lower = band.amount_fen * nmembers;
+            yuan(band.amount_fen, a);
+            snprintf(text, sizeof(text),
+                     "收入区间：%s 标准 %s 元（%s 起执行）的 100%%～%lld%%", s->band_program, a,
+                     band.valid_from, (long long)s->band_percent);
+            trace_add(trace, "band", text,
+                      json_pack("{s:s, s:I, s:I, s:I}", "band_program", s->band_program,
+                                "band_standard_id", (json_int_t)band.id, "band_standard_fen",
+                                (json_int_t)band.amount_fen, "band_percent",
+                                (json_int_t)s->band_percent));
+            if (out->household_income_fen <= lower) {
+                trace_add(trace, "not_eligible", "家庭人均收入不高于低保标准，应申请最低生活保障", NULL);
+                goto done;
+            }
+            if (out->household_income_fen * 100 > lower * s->band_percent) {
+                trace_add(trace, "not_eligible", "家庭人均收入超过收入区间上限，不属于低收入家庭", NULL);
+                goto done;
+            }
+        }
         out->monthly_benefit_fen = s->amount_fen;
         yuan(s->amount_fen, a);
         snprintf(text, sizeof(text), "按户定额救助 %s 元", a);
