@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "engine/engine_internal.h"
+#include "mz/hant.h"
 #include "mz/table.h"
 
 #define LIST_SIZE_DEFAULT 20
@@ -217,8 +218,8 @@ static int add_filter(void *ctx, const char *key, const char *value)
 {
     struct build_ctx *c = ctx;
     struct mz_buf *w = &c->q->where;
-    static const char *const reserved[] = {"page", "size", "sort", "q", "format", "mode", "version",
-                                           "_"};
+    static const char *const reserved[] = {"page", "size",   "sort",    "q", "format",
+                                           "script", "mode", "version", "_"};
     for (size_t i = 0; i < MZ_ARRAY_LEN(reserved); i++) {
         if (strcmp(key, reserved[i]) == 0)
             return 0;
@@ -638,6 +639,13 @@ int mz_h_export(struct mz_req *req)
         fmt = MZ_TABLE_XLSX;
     else
         return mz_fail_field(req, 400, "bad_request", "导出格式应为 csv 或 xlsx", "format");
+    /* script=hant: every text cell in Traditional Chinese (OpenCC). */
+    const char *script = mz_req_query(req, "script");
+    bool hant = script && strcmp(script, "hant") == 0;
+    if (script && !hant && strcmp(script, "hans") != 0)
+        return mz_fail_field(req, 400, "bad_request", "文字应为 hans（简体）或 hant（繁体）", "script");
+    if (hant && !mz_hant_ready())
+        return mz_fail(req, 503, "unavailable", "繁体转换不可用（缺少 OpenCC 数据）");
     if (mz_rate_check(req, "export"))
         return req->status;
 
@@ -649,7 +657,10 @@ int mz_h_export(struct mz_req *req)
     if (status)
         goto out;
     path = temp_path(req, "export");
-    if (path == NULL || mz_table_writer_open(path, fmt, e->zh, &w) != MZ_OK) {
+    const char *sheet = e->zh;
+    if (hant)
+        mz_hant(req->arena, e->zh, &sheet);
+    if (path == NULL || mz_table_writer_open(path, fmt, sheet, &w) != MZ_OK) {
         status = mz_fail(req, 500, "internal", "无法创建导出文件");
         goto out;
     }
@@ -697,6 +708,8 @@ int mz_h_export(struct mz_req *req)
         cells[k++] = mz_value_text(rowarena, &sys_created, json_object_get(row, "created_at"));
         cells[k++] = mz_value_text(rowarena, &sys_updated, json_object_get(row, "updated_at"));
         json_decref(row);
+        for (size_t c = 0; hant && c < k; c++)
+            mz_hant(rowarena, cells[c], &cells[c]);
         int wrc = mz_table_write_row(w, cells, kinds, ncols);
         mz_arena_free(rowarena);
         rowarena = mz_arena_new();
