@@ -139,9 +139,16 @@ static json_t *cell_value(const struct mz_field *f, const json_t *labels, const 
     }
 }
 
+/* Where a row's error points: the file's column header and the cell as
+ * written (personal data masked), for the error report. */
+struct cell_ref {
+    const char *column;
+    const char *value;
+};
+
 /* Add an import error for a row. */
 static void report_error(json_t *errors, long row, const char *field, const char *code,
-                         const char *message)
+                         const char *message, const struct cell_ref *ref)
 {
     if (json_array_size(errors) >= IMPORT_MAX_ERRORS)
         return;
@@ -150,7 +157,76 @@ static void report_error(json_t *errors, long row, const char *field, const char
     json_object_set_new(e, "field", mz_json_str(field));
     json_object_set_new(e, "code", mz_json_str(code));
     json_object_set_new(e, "message", mz_json_str(message));
+    if (ref && ref->column)
+        json_object_set_new(e, "column", mz_json_str(ref->column));
+    if (ref && ref->value)
+        json_object_set_new(e, "value", mz_json_str(ref->value));
     json_array_append_new(errors, e);
+}
+
+/* The column of field f in this file and its cell in this row. */
+static struct cell_ref cell_of(struct mz_arena *a, const struct mz_field *const *map,
+                               const char *const *heads, size_t ncols, const char *const *cells,
+                               size_t ncells, const char *field)
+{
+    struct cell_ref ref = {NULL, NULL};
+    for (size_t i = 0; field && i < ncols; i++) {
+        if (map[i] == NULL || strcmp(map[i]->name, field) != 0)
+            continue;
+        ref.column = heads[i];
+        const char *v = i < ncells && cells[i] ? cells[i] : "";
+        if (map[i]->flags & MZ_F_SENSITIVE) {
+            size_t n = strlen(v);
+            v = n > 6 ? mz_arena_printf(a, "%.3s***%s", v, v + n - 2) : (n ? "***" : "");
+        } else if (strlen(v) > 200) {
+            v = mz_arena_printf(a, "%.200s…", v);
+        }
+        ref.value = mz_arena_strdup(a, v);
+        break;
+    }
+    return ref;
+}
+
+/* The errors as an Excel sheet (行号, 列, 字段, 单元格内容, 错误原因): the
+ * reply, a file download. */
+static int reply_error_report(struct mz_req *req, const struct mz_entity *e, json_t *errors)
+{
+    const char *dir = getenv("TMPDIR");
+    char *path = mz_arena_printf(req->arena, "%s/mz-report-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return mz_fail(req, 500, "internal", "无法生成错误报告");
+    close(fd);
+    struct mz_table_writer *w = NULL;
+    int rc = mz_table_writer_open(path, MZ_TABLE_XLSX, "导入错误报告", &w);
+    static const char *const head[] = {"行号", "列", "字段", "单元格内容", "错误原因", "错误代码"};
+    if (rc == MZ_OK)
+        rc = mz_table_write_row(w, head, NULL, 6);
+    size_t i;
+    json_t *x;
+    json_array_foreach(errors, i, x) {
+        if (rc != MZ_OK)
+            break;
+        const char *field = json_string_value(json_object_get(x, "field"));
+        const struct mz_field *f = field ? mz_entity_field(e, field) : NULL;
+        const char *cells[6] = {
+            mz_arena_printf(req->arena, "%lld", (long long)json_integer_value(json_object_get(x, "row"))),
+            json_string_value(json_object_get(x, "column")),
+            f ? f->zh : field,
+            json_string_value(json_object_get(x, "value")),
+            json_string_value(json_object_get(x, "message")),
+            json_string_value(json_object_get(x, "code")),
+        };
+        rc = mz_table_write_row(w, cells, "nsssss", 6);
+    }
+    int crc = w ? mz_table_writer_close(w) : MZ_ERR_IO;
+    fd = rc == MZ_OK && crc == MZ_OK ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    unlink(path);
+    if (fd < 0)
+        return mz_fail(req, 500, "internal", "无法生成错误报告");
+    return mz_reply_file(req, 200,
+                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", fd,
+                         mz_arena_printf(req->arena, "%s-import-errors.xlsx", e->name));
 }
 
 /* Spool the request body to a temporary file; its path or NULL. */
@@ -191,6 +267,20 @@ int mz_h_import(struct mz_req *req)
     else if (mode && strcmp(mode, "all") != 0)
         return mz_fail_field(req, 400, "bad_request", "导入方式应为 all（全部成功才导入）或 valid（只导入有效行）",
                              "mode");
+    /* dry_run=1: check every row as an import would, then undo it all;
+     * report=xlsx: reply with the errors as an Excel sheet (dry runs and
+     * mode=valid, whose replies are not failures). */
+    const char *dry = mz_req_query(req, "dry_run"), *report_fmt = mz_req_query(req, "report");
+    bool dry_run = dry && (strcmp(dry, "1") == 0 || strcmp(dry, "true") == 0);
+    if (dry && !dry_run && strcmp(dry, "0") != 0 && strcmp(dry, "false") != 0)
+        return mz_fail_field(req, 400, "bad_request", "dry_run 应为 1 或 0", "dry_run");
+    bool xlsx_report = report_fmt && strcmp(report_fmt, "xlsx") == 0;
+    if (report_fmt && !xlsx_report && strcmp(report_fmt, "json") != 0)
+        return mz_fail_field(req, 400, "bad_request", "report 应为 json 或 xlsx", "report");
+    if (xlsx_report && all_or_nothing && !dry_run)
+        return mz_fail_field(req, 400, "bad_request",
+                             "Excel 错误报告请与 dry_run=1（只检查不导入）或 mode=valid 一起使用",
+                             "report");
     if (req->body_len == 0)
         return mz_fail(req, 400, "bad_request", "没有收到导入文件");
     if (mz_rate_check(req, "import"))
@@ -237,8 +327,10 @@ int mz_h_import(struct mz_req *req)
     ncols = ncells;
     map = mz_arena_calloc(req->arena, ncols ? ncols : 1, sizeof(*map));
     labels = mz_arena_calloc(req->arena, ncols ? ncols : 1, sizeof(*labels));
+    const char **heads = mz_arena_calloc(req->arena, ncols ? ncols : 1, sizeof(*heads));
     for (size_t i = 0; i < ncols; i++) {
         const char *name = trim(req->arena, cells[i] ? cells[i] : "");
+        heads[i] = name;
         if (*name == '\0' || ignored_column(name))
             continue;
         const struct mz_field *f = mz_entity_field(e, name);
@@ -271,6 +363,10 @@ int mz_h_import(struct mz_req *req)
         if (f->type == MZ_T_DICT && f->dict)
             labels[i] = dict_labels(req, f);
     }
+    if (dry_run && (rc = mz_db_exec(req->db, "SAVEPOINT mz_import_dry")) != MZ_OK) {
+        status = mz_fail_err(req, rc);
+        goto out;
+    }
     /* The data rows. */
     for (;;) {
         rc = mz_table_next(r, &cells, &ncells, &rowno, &reason);
@@ -289,7 +385,9 @@ int mz_h_import(struct mz_req *req)
             const char *why = NULL;
             json_t *v = cell_value(map[i], labels[i], cells[i], &why);
             if (v == NULL) {
-                report_error(errors, rowno, map[i]->name, "type", why);
+                struct cell_ref ref = cell_of(req->arena, map, heads, ncols, cells, ncells,
+                                              map[i]->name);
+                report_error(errors, rowno, map[i]->name, "type", why, &ref);
                 row_ok = false;
                 continue;
             }
@@ -297,7 +395,8 @@ int mz_h_import(struct mz_req *req)
         }
         for (size_t i = ncols; i < ncells; i++) {
             if (cells[i] && cells[i][0]) {
-                report_error(errors, rowno, NULL, "extra_cell", "该行的单元格多于表头的列数");
+                report_error(errors, rowno, NULL, "extra_cell", "该行的单元格多于表头的列数",
+                             NULL);
                 row_ok = false;
                 break;
             }
@@ -333,9 +432,10 @@ int mz_h_import(struct mz_req *req)
             size_t i;
             json_t *x;
             json_array_foreach(row_errors, i, x) {
-                report_error(errors, rowno, json_string_value(json_object_get(x, "field")),
-                             json_string_value(json_object_get(x, "code")),
-                             json_string_value(json_object_get(x, "message")));
+                const char *field = json_string_value(json_object_get(x, "field"));
+                struct cell_ref ref = cell_of(req->arena, map, heads, ncols, cells, ncells, field);
+                report_error(errors, rowno, field, json_string_value(json_object_get(x, "code")),
+                             json_string_value(json_object_get(x, "message")), &ref);
             }
         }
         json_decref(row_errors);
@@ -345,8 +445,23 @@ int mz_h_import(struct mz_req *req)
         }
     }
 
+    if (dry_run) {
+        rc = mz_db_exec(req->db, "ROLLBACK TO mz_import_dry");
+        if (rc == MZ_OK)
+            rc = mz_db_exec(req->db, "RELEASE mz_import_dry");
+        if (rc != MZ_OK) {
+            status = mz_fail_err(req, rc);
+            goto out;
+        }
+    }
     json_t *report = json_object();
     json_object_set_new(report, "mode", json_string(all_or_nothing ? "all" : "valid"));
+    if (dry_run) {
+        json_object_set_new(report, "dry_run", json_true());
+        json_object_set_new(report, "would_import",
+                            json_integer(all_or_nothing && failed ? 0 : imported));
+        imported = 0;
+    }
     json_object_set_new(report, "total", json_integer(total));
     json_object_set_new(report, "imported", json_integer(all_or_nothing && failed ? 0 : imported));
     json_object_set_new(report, "failed", json_integer(failed));
@@ -355,14 +470,20 @@ int mz_h_import(struct mz_req *req)
                                "total", (json_int_t)total, "imported",
                                (json_int_t)(all_or_nothing && failed ? 0 : imported), "failed",
                                (json_int_t)failed);
-    int audited = mz_audit(req, "import", e->name, 0, !(all_or_nothing && failed > 0), detail);
+    int audited = mz_audit(req, dry_run ? "import_check" : "import", e->name, 0,
+                           !(all_or_nothing && failed > 0), detail);
     json_decref(detail);
     if (audited != 0) {
         json_decref(report);
         status = req->failed ? req->status : mz_fail(req, 500, "internal", "审计记录失败");
         goto out;
     }
-    if (all_or_nothing && failed > 0) {
+    if (xlsx_report) {
+        json_decref(report);
+        status = reply_error_report(req, e, errors);
+        goto out;
+    }
+    if (all_or_nothing && failed > 0 && !dry_run) {
         json_t *first = json_array_get(errors, 0);
         status = mz_fail_with(req, 422, "import_rejected",
                               mz_arena_printf(req->arena,
