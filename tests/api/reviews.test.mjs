@@ -49,6 +49,15 @@ before(async () => {
     for (const a of ['accept', 'investigate', 'verify', 'deliberate', 'review', 'publicise']) await ok(await act(c.id, a, { comment: '测试' }));
     C[key] = c;
   }
+  // A family of two, for the death of a member who is not the payee.
+  const head = await ok(await srv.api('POST', '/api/v1/persons', { id_number: makeIdNumber({ birth: '1955-05-05' }), name: '家庭甲', hukou_division: D.a1 }), 201);
+  const spouse = await ok(await srv.api('POST', '/api/v1/persons', { id_number: makeIdNumber({ birth: '1956-06-06' }), name: '家庭乙', hukou_division: D.a1 }), 201);
+  C.family = await ok(await srv.api('POST', CASES, {
+    program: 'dibao', applicant_person_id: head.id, division: D.a1, start_month: '2025-10', bank_account: makeBankCard(),
+    members: [{ person_id: head.id, monthly_income_fen: 0, authorisation_scan: 'scan' }, { person_id: spouse.id, monthly_income_fen: 0, authorisation_scan: 'scan' }],
+  }), 201);
+  C.family.spouse = spouse;
+  for (const a of ['accept', 'investigate', 'verify', 'deliberate', 'review', 'publicise']) await ok(await act(C.family.id, a, { comment: '测试' }));
   await restart('2025-10-08');
   for (const c of Object.values(C)) {
     await ok(await act(c.id, 'approve'));
@@ -76,7 +85,7 @@ describe('periodic reviews', () => {
     assert.equal(soon.overdue, 0);
     assert.equal((await ok(await U.comm('GET', '/api/v1/assistance/reviews/due?within=30'))).total, 0);
     assert.equal((await ok(await U.other('GET', '/api/v1/assistance/reviews/due?within=366'))).total, 0, 'another community sees none');
-    assert.equal((await ok(await U.comm('GET', '/api/v1/assistance/reviews/due?within=366'))).total, 3);
+    assert.equal((await ok(await U.comm('GET', '/api/v1/assistance/reviews/due?within=366'))).total, 4);
     assertError(await U.comm('GET', '/api/v1/assistance/reviews/due?within=-1'), 400, 'bad_request');
     assertError(await U.comm('GET', '/api/v1/assistance/reviews/due?program=nope'), 400, 'bad_request');
   });
@@ -116,5 +125,22 @@ describe('periodic reviews', () => {
     const r = await ok(await act(C.plain.id, 'recheck', { comment: '复核' }));
     assert.equal(r.next_review_on, '2026-01-10');
     assert.equal(cur.review_category, 'stable');
+  });
+});
+
+describe('a member\'s death', () => {
+  it('stops the household\'s payment from the next month until the benefit is decided again', async () => {
+    const sp = await ok(await srv.api('GET', `/api/v1/persons/${C.family.spouse.id}`));
+    await ok(await srv.api('PATCH', `/api/v1/persons/${sp.id}`, { version: sp.version, deceased_on: '2025-11-05' }));
+    const nov = await ok(await srv.api('POST', '/api/v1/assistance/payroll', { program: 'dibao', month: '2025-11', division: '120101' }), 201);
+    const novPay = (await ok(await srv.api('GET', `/api/v1/assistance_payments?run_id=${nov.run_id}&case_id=${C.family.id}`))).items[0];
+    assert.equal(novPay.status, 'paid', 'November was still due');
+    const dec = await ok(await srv.api('POST', '/api/v1/assistance/payroll', { program: 'dibao', month: '2025-12', division: '120101' }), 201);
+    const decPay = (await ok(await srv.api('GET', `/api/v1/assistance_payments?run_id=${dec.run_id}&case_id=${C.family.id}`))).items[0];
+    assert.equal(decPay.status, 'skipped');
+    assert.equal(decPay.amount_fen, 0);
+    assert.match(decPay.note, /家庭成员已于 2025-11-05 死亡/);
+    const other = (await ok(await srv.api('GET', `/api/v1/assistance_payments?run_id=${dec.run_id}&case_id=${C.plain.id}`))).items[0];
+    assert.equal(other.status, 'paid', 'other households are paid');
   });
 });

@@ -397,6 +397,7 @@ static const struct mz_migration assist_migrations[] = {
      "UPDATE assistance_standards SET band_program = 'dibao', band_percent = 150"
      " WHERE program = 'low_income' AND basis = 'per_household' AND band_program IS NULL;",
      NULL},
+    {7, "case members as rows", NULL, assist_case_members_migrate},
 };
 
 /* --- routes, menus, module -------------------------------------------------------- */

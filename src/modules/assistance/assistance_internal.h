@@ -83,6 +83,10 @@ int assist_parse_members(struct mz_req *req, json_t *array, bool case_members,
 int assist_fail_lookup(struct mz_req *req, int rc, const char *program);
 
 /* --- cases.c ------------------------------------------------------------------ */
+/* Insert the (case, person) rows of a members array (duplicates ignored). */
+int assist_case_members_insert(struct mz_db *db, int64_t case_id, json_t *members);
+/* Migration step: the table and its rows for the cases already there. */
+int assist_case_members_migrate(struct mz_db *db);
 extern const struct mz_entity assist_cases;
 extern const struct mz_entity assist_notices;
 

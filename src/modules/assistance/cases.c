@@ -122,9 +122,23 @@ static int case_before_write(struct mz_write *w)
     return 0;
 }
 
+/* Keep assistance_case_members (case, person) in step with the members JSON:
+ * the payroll's and the checks' way to find a case's persons in SQL. */
+static int case_after_write(struct mz_write *w)
+{
+    if (w->id == 0)
+        return 0;
+    int rc = mz_db_run(w->req->db, "DELETE FROM assistance_case_members WHERE case_id = ?", "i",
+                       w->id);
+    if (rc == MZ_OK && strcmp(w->action, "delete") != 0)
+        rc = assist_case_members_insert(w->req->db, w->id, json_object_get(w->row, "members"));
+    return rc == MZ_OK ? 0 : mz_fail_err(w->req, rc);
+}
+
 static const struct mz_hooks case_hooks = {
     .validate = case_validate,
     .before_write = case_before_write,
+    .after_write = case_after_write,
 };
 
 /* --- guards and effects ------------------------------------------------------- */

@@ -13,9 +13,11 @@
  *   3. snapshots every case in state paying, of the program, in the
  *      division, whose start_month <= month, with one INSERT ... SELECT into
  *      assistance_payments (amount, persons, payee, the sealed bank account
- *      copied as is, the benefit trace). A payee who died before the month's
- *      first day, or a case without a bank account, gets a row with status
- *      skipped, amount 0 and a note: nobody is paid, the reason is kept;
+ *      copied as is, the benefit trace). A case whose payee or any member
+ *      (assistance_case_members) died before the month's first day, or
+ *      without a bank account, gets a row with status skipped, amount 0 and
+ *      a note: nobody is paid, the reason is kept (a member's death means
+ *      the benefit must be decided again before payment resumes);
  *   4. writes the ledger (one debit per paid row, INSERT ... SELECT);
  *   5. totals the run (households, persons, amount).
  * Set-based statements keep 1,000,000 households to seconds.
@@ -41,6 +43,12 @@
 #include "mz/validate.h"
 #include "engine/engine_internal.h"
 #include "modules/assistance/assistance_internal.h"
+
+/* A member of the case (assistance_case_members) died before the month's
+ * first day (bound: that date). */
+#define MEMBER_DIED                                                                            \
+    "EXISTS (SELECT 1 FROM assistance_case_members cm JOIN persons q ON q.id = cm.person_id"   \
+    " WHERE cm.case_id = c.id AND q.deceased_on IS NOT NULL AND q.deceased_on < ?)"
 
 /* The sealing context of the account copied from the case. */
 #define ACCOUNT_CONTEXT "assistance_cases.bank_account"
@@ -154,19 +162,25 @@ int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
         " SELECT 1, ?, ?, ?, ?, ?, c.id, c.program, ?, c.household_id,"
         " coalesce(c.payee_person_id, c.applicant_person_id), c.division, c.member_count,"
         " CASE WHEN p.deceased_on IS NOT NULL AND p.deceased_on < ? THEN 0"
+        "      WHEN " MEMBER_DIED " THEN 0"
         "      WHEN c.bank_account IS NULL THEN 0 ELSE c.monthly_benefit_fen END,"
         " CASE WHEN p.deceased_on IS NOT NULL AND p.deceased_on < ? THEN 'skipped'"
+        "      WHEN " MEMBER_DIED " THEN 'skipped'"
         "      WHEN c.bank_account IS NULL THEN 'skipped' ELSE 'paid' END,"
         " CASE WHEN p.deceased_on IS NOT NULL AND p.deceased_on < ?"
         "        THEN '收款人已于 ' || p.deceased_on || ' 死亡，自次月起停发'"
+        "      WHEN " MEMBER_DIED
+        "        THEN '家庭成员已于 ' || (SELECT min(q.deceased_on) FROM assistance_case_members cm"
+        "          JOIN persons q ON q.id = cm.person_id WHERE cm.case_id = c.id"
+        "          AND q.deceased_on IS NOT NULL) || ' 死亡，须重新核定救助金额后恢复发放'"
         "      WHEN c.bank_account IS NULL THEN '未登记银行账号，本月未发放' ELSE NULL END,"
         " c.benefit_trace, c.bank_account"
         " FROM assistance_cases c"
         " LEFT JOIN persons p ON p.id = coalesce(c.payee_person_id, c.applicant_person_id)"
         " WHERE c.deleted_at IS NULL AND c.state = 'paying' AND c.program = ?"
         " AND coalesce(c.start_month, '') <= ? AND c.division >= ? AND c.division < ?",
-        "ssssissssssss", now, now, actor, actor, run_id, month, first, first, first, program,
-        month, lo, hi);
+        "ssssissssssssss" "s", now, now, actor, actor, run_id, month, first, first, first, first,
+        first, first, program, month, lo, hi);
     if (rc != MZ_OK)
         return rc;
     /* Reissues (补发): payments the bank returned, not reissued yet, of cases

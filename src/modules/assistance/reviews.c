@@ -222,3 +222,83 @@ int assist_h_reviews_due(struct mz_req *req)
                                    "total", (json_int_t)json_array_size(items), "overdue",
                                    (json_int_t)overdue, "items", items));
 }
+
+/* --- case members as rows ----------------------------------------------------------- */
+
+int assist_case_members_insert(struct mz_db *db, int64_t case_id, json_t *members)
+{
+    size_t i;
+    json_t *m;
+    int rc = MZ_OK;
+    json_array_foreach(members, i, m) {
+        json_int_t pid = json_integer_value(json_object_get(m, "person_id"));
+        if (pid <= 0)
+            continue;
+        int64_t n = 0;
+        char a[24], b[24];
+        snprintf(a, sizeof(a), "%lld", (long long)case_id);
+        snprintf(b, sizeof(b), "%lld", (long long)pid);
+        const char *params[] = {a, b};
+        rc = mz_db_query_int(db,
+                             "SELECT count(*) FROM assistance_case_members WHERE case_id = ?"
+                             " AND person_id = ?",
+                             &n, 2, params);
+        if (rc == MZ_OK && n == 0)
+            rc = mz_db_run(db,
+                           "INSERT INTO assistance_case_members (case_id, person_id) VALUES (?, ?)",
+                           "ii", case_id, (int64_t)pid);
+        if (rc != MZ_OK)
+            break;
+    }
+    return rc;
+}
+
+int assist_case_members_migrate(struct mz_db *db)
+{
+    char sql[400];
+    snprintf(sql, sizeof(sql),
+             "CREATE TABLE IF NOT EXISTS assistance_case_members (case_id %s NOT NULL,"
+             " person_id %s NOT NULL, PRIMARY KEY (case_id, person_id));"
+             "CREATE INDEX IF NOT EXISTS ix_assistance_case_members_person ON"
+             " assistance_case_members (person_id);",
+             mz_db_dialect(db, MZ_SQL_INT64), mz_db_dialect(db, MZ_SQL_INT64));
+    int rc = mz_db_exec(db, sql);
+    if (rc != MZ_OK)
+        return rc;
+    struct mz_stmt *st;
+    rc = mz_db_prepare_uncached(db,
+                                "SELECT id, members FROM assistance_cases WHERE deleted_at IS NULL",
+                                &st);
+    if (rc != MZ_OK)
+        return rc;
+    struct pair {
+        int64_t id;
+        json_t *members;
+    } *list = NULL;
+    size_t n = 0, cap = 0;
+    while ((rc = mz_db_step(st)) == MZ_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            struct pair *p = realloc(list, cap * sizeof(*p));
+            if (p == NULL) {
+                rc = MZ_ERR_NOMEM;
+                break;
+            }
+            list = p;
+        }
+        json_error_t err;
+        const char *text = mz_db_col_text(st, 1);
+        list[n].id = mz_db_col_int(st, 0);
+        list[n].members = json_loads(text ? text : "[]", 0, &err);
+        n++;
+    }
+    mz_db_finalize(st);
+    rc = rc < 0 ? rc : MZ_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (rc == MZ_OK)
+            rc = assist_case_members_insert(db, list[i].id, list[i].members);
+        json_decref(list[i].members);
+    }
+    free(list);
+    return rc;
+}
