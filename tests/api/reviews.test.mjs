@@ -68,6 +68,28 @@ after(async () => {
   await srv?.stop();
 });
 
+describe('public notices (公示)', () => {
+  it('anyone sees the notices in their window, with only what a notice may show', async () => {
+    const r = await ok(await srv.anon('GET', `/api/v1/public/notices?division=${D.a1}`));
+    assert.equal(r.total, 4);
+    const names = r.items.map((x) => x.applicant_name).sort();
+    assert.deepEqual(names, ['复核plain', '复核rural', '复核urban', '家庭甲'].sort());
+    const fam = r.items.find((x) => x.applicant_name === '家庭甲');
+    assert.equal(fam.household_size, 2);
+    assert.equal(fam.start_date, '2025-10-01');
+    assert.equal(fam.end_date, '2025-10-08');
+    assert.ok(fam.community.length > 0);
+    assert.deepEqual(Object.keys(fam).sort(), ['amount_fen', 'applicant_name', 'community', 'division', 'end_date', 'household_size', 'id', 'kind', 'program', 'start_date', 'start_date'].filter((v, i, a) => a.indexOf(v) === i).sort());
+    assert.doesNotMatch(JSON.stringify(r), /\d{17}[\dX]/, 'no ID number anywhere');
+    assert.equal((await ok(await srv.anon('GET', '/api/v1/public/notices?division=120101'))).total, 4);
+    assert.equal((await ok(await srv.anon('GET', `/api/v1/public/notices?division=${D.b1}`))).total, 0);
+    assert.equal((await ok(await srv.anon('GET', `/api/v1/public/notices?division=${D.a1}&size=2&page=2`))).items.length, 2);
+    assertError(await srv.anon('GET', '/api/v1/public/notices'), 400, 'bad_filter');
+    assertError(await srv.anon('GET', '/api/v1/public/notices?division=12'), 400, 'bad_filter');
+    assertError(await srv.anon('GET', `/api/v1/public/notices?division=${D.a1}&size=51`), 400, 'bad_size');
+  });
+});
+
 describe('periodic reviews', () => {
   it('payment schedules the first review from the category and zone', async () => {
     const get = async (c) => ok(await srv.api('GET', `${CASES}/${c.id}`));
@@ -92,6 +114,7 @@ describe('periodic reviews', () => {
 
   it('overdue reviews are listed and reminded once; recording one schedules the next', async () => {
     await restart('2025-11-10');
+    assert.equal((await ok(await srv.anon('GET', `/api/v1/public/notices?division=${D.a1}`))).total, 0, 'an expired 公示 is not public any more');
     const due = await ok(await U.comm('GET', '/api/v1/assistance/reviews/due'));
     assert.equal(due.items[0].case_id, C.urban.id);
     assert.equal(due.items[0].days_left, -2);

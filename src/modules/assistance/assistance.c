@@ -398,6 +398,10 @@ static const struct mz_migration assist_migrations[] = {
      " WHERE program = 'low_income' AND basis = 'per_household' AND band_program IS NULL;",
      NULL},
     {7, "case members as rows", NULL, assist_case_members_migrate},
+    {8, "public notices index",
+     "CREATE INDEX IF NOT EXISTS ix_assistance_notices_public ON assistance_notices"
+     " (division, start_date) WHERE deleted_at IS NULL;",
+     NULL},
 };
 
 /* --- routes, menus, module -------------------------------------------------------- */
@@ -416,6 +420,8 @@ static const struct mz_route assist_routes[] = {
      NULL, "救助台账余额（应发 − 实发）"},
     {"GET", "/api/v1/assistance/reviews/due", assist_h_reviews_due, 0, "assistance_cases.read", 0,
      NULL, "到期待复核的案件"},
+    {"GET", "/api/v1/public/notices", assist_h_public_notices, MZ_ROUTE_PUBLIC, NULL, 0, NULL,
+     "救助公示（公众查看，仅公示期内）"},
     {"GET", "/api/v1/assistance/reports/monthly", assist_h_monthly_report, 0,
      "assistance_payments.read", 0, NULL, "救助月报（按下级区划和项目；可导出 Excel）"},
 };

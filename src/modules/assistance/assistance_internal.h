@@ -129,6 +129,8 @@ int assist_set_next_review(struct mz_write *w, const char *from);
 int assist_pay_effect(struct mz_write *w);
 int assist_recheck_effect(struct mz_write *w);
 int assist_h_reviews_due(struct mz_req *req);
+/* public_notices.c: the 公示 on the citizen side. */
+int assist_h_public_notices(struct mz_req *req);
 /* report.c: the monthly statistics. */
 int assist_h_monthly_report(struct mz_req *req);
 /* reconcile.c: the bank's return file and the ledger balance. */
