@@ -186,7 +186,14 @@ describe('a case from application to a paid month', () => {
     await ok(await act(users.street, case1.id, 'accept'));
     await ok(await act(users.comm, case1.id, 'investigate'));
     const v = await ok(await act(users.comm, case1.id, 'verify', { comment: '核对：收入属实' }));
-    assert.equal(v.verification_result, '核对：收入属实');
+    // The staff's note, then the verification engine's check of the household (docs/verify.md).
+    assert.match(v.verification_result, /^核对：收入属实\n系统核对：符合（核对编号 \d+）$/);
+    const report = await ok(await srv.api('GET', `/api/v1/verify_requests/${v.verification_request_id}`));
+    assert.equal(report.case_id, case1.id);
+    assert.equal(report.origin, 'case');
+    assert.equal(report.outcome, 'pass');
+    const auths = await ok(await srv.api('GET', '/api/v1/verify_authorisations?size=100'));
+    assert.ok(auths.items.some((a) => a.scan === 'scan-001'), 'the case\'s scan is recorded as the authorisation');
     await ok(await act(users.comm, case1.id, 'deliberate'));
     assert.equal((await act(users.comm, case1.id, 'review')).status, 403, '审核 is the street\'s');
     await ok(await act(users.street, case1.id, 'review'));

@@ -83,6 +83,11 @@ int assist_parse_members(struct mz_req *req, json_t *array, bool case_members,
 int assist_fail_lookup(struct mz_req *req, int rc, const char *program);
 
 /* --- cases.c ------------------------------------------------------------------ */
+/* The 经济状况核对 step's check by the verification module (it installs this
+ * at start-up; NULL when that module is not built in: the step then records
+ * the staff's manual result only). 0 with *result {"request_id","outcome",
+ * "outcome_zh","flags"} (new reference), or a failure status. */
+extern int (*assist_case_check)(struct mz_write *w, json_t **result);
 /* Insert the (case, person) rows of a members array (duplicates ignored). */
 int assist_case_members_insert(struct mz_db *db, int64_t case_id, json_t *members);
 /* Migration step: the table and its rows for the cases already there. */

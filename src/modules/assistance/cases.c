@@ -179,13 +179,33 @@ static int verify_guard(struct mz_write *w)
     return 0;
 }
 
-/* Record the manual verification result (the comment). */
+int (*assist_case_check)(struct mz_write *w, json_t **result);
+
+/* Record the verification result: the staff's comment and, when the
+ * verification module is built in, its check of the household (the report
+ * is kept as a verification request, referenced by the case). */
 static int verify_effect(struct mz_write *w)
 {
     const char *comment = NULL;
     if (w->req->json)
         mz_json_get_str(w->req->json, "comment", &comment);
     json_object_set_new(w->row, "verification_result", mz_json_str(comment));
+    if (assist_case_check == NULL)
+        return 0;
+    json_t *r = NULL;
+    int status = assist_case_check(w, &r);
+    if (status)
+        return status;
+    const char *flags = json_string_value(json_object_get(r, "flags"));
+    json_object_set_new(
+        w->row, "verification_result",
+        json_string(mz_arena_printf(w->req->arena, "%s\n系统核对：%s（核对编号 %lld%s%s）",
+                                    comment ? comment : "",
+                                    json_string_value(json_object_get(r, "outcome_zh")),
+                                    (long long)json_integer_value(json_object_get(r, "request_id")),
+                                    flags && *flags ? "，命中规则：" : "", flags ? flags : "")));
+    json_object_set(w->row, "verification_request_id", json_object_get(r, "request_id"));
+    json_decref(r);
     return 0;
 }
 
@@ -366,6 +386,8 @@ static const struct mz_field case_fields[] = {
      .flags = MZ_F_MULTILINE | MZ_F_HAS_MAX, .max = 2000},
     {.name = "verification_result", .type = MZ_T_TEXT, .zh = "经济状况核对结果",
      .en = "Verification result", .flags = MZ_F_READONLY | MZ_F_MULTILINE},
+    {.name = "verification_request_id", .type = MZ_T_INT, .zh = "核对编号",
+     .en = "Verification", .flags = MZ_F_READONLY},
     {.name = "monthly_benefit_fen", .type = MZ_T_MONEY, .zh = "月救助金额（分）",
      .en = "Monthly benefit (fen)", .flags = MZ_F_READONLY},
     {.name = "benefit_trace", .type = MZ_T_JSON, .zh = "计算过程", .en = "Benefit trace",

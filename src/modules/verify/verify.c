@@ -838,10 +838,12 @@ static void program_and_date(struct mz_req *req, json_t *body, const char **prog
     (void)req;
 }
 
-/* Run, store and audit one household's verification; reply 201. */
-static int finish_single(struct mz_req *req, struct vf_run *run, const char *origin,
-                         const char *note, int64_t started)
+/* Run, store and audit one household's verification: 0 and the report in
+ * *out (new reference, with request_id), or a failure status. */
+static int store_single(struct mz_req *req, struct vf_run *run, const char *origin,
+                        const char *note, int64_t started, json_t **out)
 {
+    *out = NULL;
     int rc = vf_run_batches(run, req->db);
     if (rc == MZ_OK)
         rc = vf_run_scan(run, req->db, false);
@@ -885,7 +887,106 @@ static int finish_single(struct mz_req *req, struct vf_run *run, const char *ori
         return status;
     }
     json_object_set_new(report, "request_id", json_integer(id));
-    return mz_reply_json(req, 201, report);
+    *out = report;
+    return 0;
+}
+
+/* The same, replying 201 with the report. */
+static int finish_single(struct mz_req *req, struct vf_run *run, const char *origin,
+                         const char *note, int64_t started)
+{
+    json_t *report = NULL;
+    int status = store_single(req, run, origin, note, started, &report);
+    return status ? status : mz_reply_json(req, 201, report);
+}
+
+/* The assistance case's 经济状况核对 step (its verify action): the adult
+ * members' signed scans on the case are recorded as authorisations (valid a
+ * year from today) when none is in force, then the household is checked like
+ * POST /api/v1/verify/requests with case_id, and the outcome goes back to the
+ * case. Installed as assist_case_check by the module's init. */
+static int case_check(struct mz_write *w, json_t **result)
+{
+    struct mz_req *req = w->req;
+    char today[11], until[11];
+    assist_today(today);
+    mz_days_to_date(mz_date_to_days(today) + 365, until);
+    struct vf_run run;
+    const char *program = json_string_value(json_object_get(w->row, "program"));
+    vf_run_init(&run, req->arena, program ? program : "dibao", today);
+    vf_run_household(&run, json_integer_value(json_object_get(w->row, "household_id")), w->id,
+                     json_string_value(json_object_get(w->row, "division")),
+                     json_string_value(json_object_get(w->row, "zone")));
+    json_t *errors = json_array(), *m;
+    size_t i;
+    int rc = MZ_OK;
+    const struct mz_entity *ae = mz_app_entity(req->app, "verify_authorisations");
+    json_array_foreach(json_object_get(w->row, "members"), i, m) {
+        int64_t pid = json_integer_value(json_object_get(m, "person_id"));
+        rc = add_registry_member(req, &run, pid, errors,
+                                 mz_arena_printf(req->arena, "members[%zu]", i));
+        if (rc != MZ_OK || json_array_size(errors) > 0)
+            break;
+        struct vf_member *vm = &run.members[run.nmembers - 1];
+        rc = authorised(req->db, run.persons[vm->person].key, today, &vm->authorised);
+        const char *scan = json_string_value(json_object_get(m, "authorisation_scan"));
+        if (rc != MZ_OK || !vm->adult || vm->authorised || scan == NULL || *scan == '\0')
+            continue;
+        /* Record the case's scan as the authorisation (the ID number opened
+         * from the registry, never from the request). */
+        struct mz_stmt *st;
+        char *plain = NULL;
+        rc = mz_db_prepare(req->db, "SELECT id_number FROM persons WHERE id = ?", &st);
+        if (rc != MZ_OK)
+            break;
+        mz_db_bind_int(st, 1, pid);
+        if (mz_db_step(st) == MZ_ROW && mz_db_col_text(st, 0))
+            mz_crypto_open(req->arena, "persons.id_number", mz_db_col_text(st, 0), &plain, NULL);
+        mz_db_done(st);
+        if (plain == NULL)
+            continue;
+        json_t *input = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id_number", plain, "name",
+                                  vm->name ? vm->name : "", "signed_on", today, "valid_until",
+                                  until, "scan", scan, "division",
+                                  json_string_value(json_object_get(w->row, "division")), "note",
+                                  "由救助案件的授权书扫描件登记");
+        if (json_integer_value(json_object_get(w->row, "household_id")) > 0)
+            json_object_set(input, "household_id", json_object_get(w->row, "household_id"));
+        int status = mz_entity_create(req, ae, input, NULL);
+        json_decref(input);
+        if (status) {
+            json_decref(errors);
+            vf_run_free(&run);
+            return status;
+        }
+        vm->authorised = true;
+    }
+    if (rc != MZ_OK || json_array_size(errors) > 0) {
+        json_decref(errors);
+        vf_run_free(&run);
+        return rc != MZ_OK ? mz_fail_err(req, rc)
+                           : mz_fail(req, 422, "validation_failed", "救助案件的家庭成员不在人员登记中");
+    }
+    json_decref(errors);
+    json_t *report = NULL;
+    int status = store_single(req, &run, "case", "救助案件经济状况核对", vf_now_ms(), &report);
+    vf_run_free(&run);
+    if (status)
+        return status;
+    *result = json_pack("{s:O, s:O, s:O, s:O}", "request_id", json_object_get(report, "request_id"),
+                        "outcome", json_object_get(report, "outcome"), "outcome_zh",
+                        json_object_get(report, "outcome_zh"), "flags",
+                        json_object_get(report, "flags"));
+    json_decref(report);
+    return 0;
+}
+
+static int verify_init(struct mz_app *app, struct mz_db *db)
+{
+    (void)app;
+    (void)db;
+    assist_case_check = case_check;
+    return MZ_OK;
 }
 
 /* POST /api/v1/verify/requests {"program","as_of"?, one of "case_id",
@@ -1213,4 +1314,5 @@ const struct mz_module mz_module_verify = {
     .jobs = verify_jobs,
     .njobs = MZ_ARRAY_LEN(verify_jobs),
     .rekey = vf_rekey,
+    .init = verify_init,
 };
