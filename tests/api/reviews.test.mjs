@@ -167,3 +167,18 @@ describe('a member\'s death', () => {
     assert.equal(other.status, 'paid', 'other households are paid');
   });
 });
+
+describe('医疗救助 quote', () => {
+  it('applies the group\'s deductible, ratio and annual cap, with a trace', async () => {
+    const q = (body) => srv.api('POST', '/api/v1/assistance/medical/quote', { group: 'relapse', division: D.a1, date: '2025-11-01', ...body });
+    const r = await ok(await q({ cost_fen: 1000000, deductible_used_fen: 50000 }));
+    assert.deepEqual([r.deductible_applied_fen, r.eligible_fen, r.ratio_percent, r.aid_fen], [100000, 900000, 70, 630000]);
+    assert.equal(r.trace.length, 4);
+    assert.match(r.trace[3].zh, /本次救助 6300\.00 元/);
+    const capped = await ok(await q({ group: 'dibao', cost_fen: 1000000, paid_this_year_fen: 4900000 }));
+    assert.equal(capped.aid_fen, 100000);
+    assertError(await q({ group: 'catastrophic', cost_fen: 1 }), 422, 'no_rule');
+    assertError(await q({ group: 'nobody', cost_fen: -1 }), 422, 'validation_failed', { field: 'group' });
+    assert.equal((await U.comm('POST', '/api/v1/assistance_medical_rules', { target_group: 'dibao', valid_from: '2025-01-01', deductible_fen: 0, ratio_percent: 100, annual_cap_fen: 1 })).status, 403);
+  });
+});

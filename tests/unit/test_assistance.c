@@ -212,10 +212,47 @@ static void test_low_income_band(void **state)
     }
 }
 
+/* 医疗救助: deductible, ratio (rounded down), annual cap, rule by group. */
+static void test_medical(void **state)
+{
+    struct fixture *f = *state;
+    struct assist_medical m;
+    assert_int_equal(assist_medical_compute(f->db, "dibao", "120101001001", "2025-06-01", 1000000,
+                                            0, 0, &m),
+                     MZ_OK);
+    assert_int_equal(m.ratio_percent, 75);
+    assert_int_equal(m.aid_fen, 750000);
+    assert_int_equal(assist_medical_compute(f->db, "dibao", "120101001001", "2025-06-01", 1000000,
+                                            0, 4500000, &m),
+                     MZ_OK);
+    assert_int_equal(m.aid_before_cap_fen, 750000);
+    assert_int_equal(m.aid_fen, 500000); /* the cap left this year */
+    assert_int_equal(assist_medical_compute(f->db, "dibao", "120101001001", "2025-06-01", 101, 0,
+                                            0, &m),
+                     MZ_OK);
+    assert_int_equal(m.aid_fen, 75); /* 75.75 fen rounded down */
+    assert_int_equal(assist_medical_compute(f->db, "relapse", "120101001001", "2025-06-01",
+                                            100000, 0, 0, &m),
+                     MZ_OK);
+    assert_int_equal(m.aid_fen, 0); /* all below the deductible */
+    assert_int_equal(assist_medical_compute(f->db, "relapse", "120101001001", "2025-06-01",
+                                            1000000, 50000, 0, &m),
+                     MZ_OK);
+    assert_int_equal(m.deductible_applied_fen, 100000);
+    assert_int_equal(m.aid_fen, 630000);
+    assert_int_equal(assist_medical_compute(f->db, "catastrophic", "120101001001", "2025-06-01",
+                                            1000000, 0, 0, &m),
+                     MZ_ERR_NOTFOUND);
+    assert_int_equal(assist_medical_compute(f->db, "dibao", "120101001001", "2023-12-31", 1000000,
+                                            0, 0, &m),
+                     MZ_ERR_NOTFOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_low_income_band, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_medical, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zero_income, setup, teardown),
         cmocka_unit_test_setup_teardown(test_income_above, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rounding, setup, teardown),

@@ -72,6 +72,9 @@ DICT(dict_notice_kind, "assistance_notice_kind", "公示地", "Notice place", no
 DICT(dict_payment_status, "assistance_payment_status", "发放状态", "Payment status",
      payment_status_items);
 DICT(dict_ledger_entry, "assistance_ledger_entry", "借贷", "Ledger entry", ledger_entry_items);
+static const struct mz_dict dict_medical_group = {
+    .name = "assistance_medical_group", .zh = "医疗救助对象类别", .en = "Medical aid group",
+    .items = assist_medical_group_items, .nitems = 5};
 static const struct mz_dict dict_review_category = {
     .name = "assistance_review_category", .zh = "复核类别", .en = "Review category",
     .items = assist_review_category_items, .nitems = 3};
@@ -79,6 +82,7 @@ static const struct mz_dict dict_review_category = {
 static const struct mz_dict *const assist_dicts[] = {
     &dict_program, &dict_zone,           &dict_category,    &dict_basis,
     &dict_notice_kind, &dict_payment_status, &dict_ledger_entry, &dict_review_category,
+    &dict_medical_group,
 };
 
 /* --- standards and increments ------------------------------------------------- */
@@ -402,6 +406,19 @@ static const struct mz_migration assist_migrations[] = {
      "CREATE INDEX IF NOT EXISTS ix_assistance_notices_public ON assistance_notices"
      " (division, start_date) WHERE deleted_at IS NULL;",
      NULL},
+    {9, "medical assistance example rules",
+     "INSERT INTO assistance_medical_rules (version, created_at, updated_at, created_by,"
+     " updated_by, target_group, division, valid_from, deductible_fen, ratio_percent,"
+     " annual_cap_fen, source, note) VALUES"
+     " (1, " NOW ", " NOW ", 'system', 'system', 'tekun', '120000000000', '2024-01-01', 0, 80,"
+     " 5000000, '示例（domain.md §1，广德 2024）', '示例数据，非天津标准，可配置'),"
+     " (1, " NOW ", " NOW ", 'system', 'system', 'dibao', '120000000000', '2024-01-01', 0, 75,"
+     " 5000000, '示例（domain.md §1，广德 2024）', '示例数据，非天津标准，可配置'),"
+     " (1, " NOW ", " NOW ", 'system', 'system', 'relapse', '120000000000', '2024-01-01', 150000,"
+     " 70, 5000000, '示例（domain.md §1，广德 2024）', '示例数据，非天津标准，可配置'),"
+     " (1, " NOW ", " NOW ", 'system', 'system', 'low_income', '120000000000', '2024-01-01',"
+     " 300000, 60, 5000000, '示例（domain.md §1，广德 2024）', '示例数据，非天津标准，可配置');",
+     NULL},
 };
 
 /* --- routes, menus, module -------------------------------------------------------- */
@@ -420,6 +437,8 @@ static const struct mz_route assist_routes[] = {
      NULL, "救助台账余额（应发 − 实发）"},
     {"GET", "/api/v1/assistance/reviews/due", assist_h_reviews_due, 0, "assistance_cases.read", 0,
      NULL, "到期待复核的案件"},
+    {"POST", "/api/v1/assistance/medical/quote", assist_h_medical_quote, 0,
+     "assistance_standards.read", 0, NULL, "医疗救助金额试算（不保存）"},
     {"GET", "/api/v1/public/notices", assist_h_public_notices, MZ_ROUTE_PUBLIC, NULL, 0, NULL,
      "救助公示（公众查看，仅公示期内）"},
     {"GET", "/api/v1/assistance/reports/monthly", assist_h_monthly_report, 0,
@@ -433,6 +452,8 @@ static const struct mz_menu assist_menus[] = {
      .entity = "assistance_payroll_runs"},
     {.key = "assistance/standards", .zh = "救助标准", .en = "Standards",
      .entity = "assistance_standards"},
+    {.key = "assistance/medical_rules", .zh = "医疗救助规则", .en = "Medical aid rules",
+     .entity = "assistance_medical_rules"},
     {.key = "assistance/review_rules", .zh = "复核周期", .en = "Review schedules",
      .entity = "assistance_review_rules"},
     {.key = "assistance/increments", .zh = "分类施保比例", .en = "Increments",
@@ -442,6 +463,7 @@ static const struct mz_menu assist_menus[] = {
 static const struct mz_entity *const assist_entities[] = {
     &assist_standards, &assist_increments, &assist_cases,  &assist_notices,
     &assist_runs,      &assist_payments,   &assist_ledger, &assist_review_rules,
+    &assist_medical_rules,
 };
 
 const struct mz_module mz_module_assistance = {

@@ -134,6 +134,21 @@ int assist_set_next_review(struct mz_write *w, const char *from);
 int assist_pay_effect(struct mz_write *w);
 int assist_recheck_effect(struct mz_write *w);
 int assist_h_reviews_due(struct mz_req *req);
+/* medical.c: 医疗救助. */
+struct assist_medical {
+    int64_t rule_id;
+    char valid_from[11];
+    int64_t deductible_fen, ratio_percent, annual_cap_fen;
+    int64_t deductible_applied_fen, eligible_fen, aid_before_cap_fen, cap_left_fen, aid_fen;
+};
+extern const struct mz_entity assist_medical_rules;
+extern const struct mz_dict_item assist_medical_group_items[5];
+/* The aid on a covered out-of-pocket cost for a group, division and date
+ * (see medical.c); MZ_ERR_NOTFOUND when no rule is in force. */
+int assist_medical_compute(struct mz_db *db, const char *group, const char *division12,
+                           const char *date, int64_t cost_fen, int64_t deductible_used_fen,
+                           int64_t paid_this_year_fen, struct assist_medical *out);
+int assist_h_medical_quote(struct mz_req *req);
 /* public_notices.c: the 公示 on the citizen side. */
 int assist_h_public_notices(struct mz_req *req);
 /* report.c: the monthly statistics. */
