@@ -182,3 +182,20 @@ describe('医疗救助 quote', () => {
     assert.equal((await U.comm('POST', '/api/v1/assistance_medical_rules', { target_group: 'dibao', valid_from: '2025-01-01', deductible_fen: 0, ratio_percent: 100, annual_cap_fen: 1 })).status, 403);
   });
 });
+
+describe('特困 quote', () => {
+  it('takes the support mode and the members\' care grades', async () => {
+    const q = (body) => srv.api('POST', '/api/v1/assistance/quote', { program: 'tekun', division: '120221001001', month: '2025-10', members: [{ monthly_income_fen: 0 }], ...body });
+    const home = await ok(await q({ zone: 'rural', support_mode: 'home' }));
+    assert.equal(home.standard_fen, 153000);
+    assert.equal(home.support_mode, 'home');
+    assert.equal((await ok(await q({ zone: 'rural', support_mode: 'institutional' }))).standard_fen, 187000);
+    await ok(await srv.api('POST', '/api/v1/assistance_care_standards', { care_grade: 'full', amount_fen: 60000, valid_from: '2025-01-01', source: '测试' }), 201);
+    const cared = await ok(await q({ zone: 'rural', support_mode: 'home', members: [{ monthly_income_fen: 0, care_grade: 'full' }] }));
+    assert.equal(cared.care_fen, 60000);
+    assert.equal(cared.monthly_benefit_fen, 213000);
+    assert.ok(cared.trace.some((t) => t.step === 'care' && t.amount_fen === 60000));
+    assertError(await q({ support_mode: 'boat' }), 422, 'validation_failed', { field: 'support_mode' });
+    assertError(await q({ members: [{ monthly_income_fen: 0, care_grade: 'some' }] }), 422, 'validation_failed', { field: 'members[0].care_grade' });
+  });
+});

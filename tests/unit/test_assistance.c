@@ -248,11 +248,54 @@ static void test_medical(void **state)
                      MZ_ERR_NOTFOUND);
 }
 
+/* 特困: the support mode picks the standard; the care grade adds its 护理费. */
+static void test_tekun_modes_and_care(void **state)
+{
+    struct fixture *f = *state;
+    struct assist_member m[1];
+    struct assist_quote q;
+    memset(m, 0, sizeof(m));
+    static const struct {
+        const char *zone, *mode;
+        int64_t standard;
+    } cases[] = {{"rural", "home", 153000},       {"rural", "institutional", 187000},
+                 {"rural", NULL, 187000},         {"urban", "home", 187000},
+                 {NULL, "institutional", 187000}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(assist_compute_mode(f->db, "tekun", "120221001001", cases[i].zone,
+                                             cases[i].mode, "2025-10", m, 1, &q),
+                         MZ_OK);
+        assert_int_equal(q.standard.amount_fen, cases[i].standard);
+        assert_int_equal(q.monthly_benefit_fen, cases[i].standard);
+        json_decref(q.trace);
+    }
+    assert_int_equal(mz_db_exec(f->db,
+                                "INSERT INTO assistance_care_standards (version, created_at,"
+                                " updated_at, program, care_grade, division, amount_fen,"
+                                " valid_from) VALUES (1, 'x', 'x', 'tekun', 'full', '120000000000',"
+                                " 60000, '2025-01-01')"),
+                     MZ_OK);
+    m[0].care_grade = "full";
+    assert_int_equal(assist_compute_mode(f->db, "tekun", "120221001001", "rural", "home",
+                                         "2025-10", m, 1, &q),
+                     MZ_OK);
+    assert_int_equal(q.care_fen, 60000);
+    assert_int_equal(q.monthly_benefit_fen, 153000 + 60000);
+    json_decref(q.trace);
+    m[0].care_grade = "partial"; /* not configured: no care amount, said in the trace */
+    assert_int_equal(assist_compute_mode(f->db, "tekun", "120221001001", "rural", "home",
+                                         "2025-10", m, 1, &q),
+                     MZ_OK);
+    assert_int_equal(q.care_fen, 0);
+    json_decref(q.trace);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_low_income_band, setup, teardown),
         cmocka_unit_test_setup_teardown(test_medical, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tekun_modes_and_care, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zero_income, setup, teardown),
         cmocka_unit_test_setup_teardown(test_income_above, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rounding, setup, teardown),

@@ -47,6 +47,16 @@ static const struct mz_dict_item basis_items[] = {
     {"per_person", "按人补差", "Per person, difference to income"},
     {"per_household", "按户定额", "Flat amount per household"},
 };
+static const struct mz_dict_item support_mode_items[] = {
+    {"institutional", "集中供养", "Institutional"},
+    {"home", "分散供养", "At home"},
+    {"all", "不区分", "Either"},
+};
+static const struct mz_dict_item care_grade_items[] = {
+    {"self_care", "生活自理", "Self-care"},
+    {"partial", "部分丧失生活自理能力", "Partly dependent"},
+    {"full", "完全丧失生活自理能力", "Fully dependent"},
+};
 static const struct mz_dict_item notice_kind_items[] = {
     {"hukou", "户籍地", "Hukou community"},
     {"residence", "居住地", "Residence community"},
@@ -68,6 +78,8 @@ DICT(dict_program, "assistance_program", "救助项目", "Assistance program", p
 DICT(dict_zone, "assistance_zone", "城乡类别", "Urban or rural", zone_items);
 DICT(dict_category, "assistance_category", "分类施保类别", "Member category", category_items);
 DICT(dict_basis, "assistance_basis", "计发方式", "Basis", basis_items);
+DICT(dict_support_mode, "assistance_support_mode", "供养方式", "Support mode", support_mode_items);
+DICT(dict_care_grade, "assistance_care_grade", "护理等级", "Care grade", care_grade_items);
 DICT(dict_notice_kind, "assistance_notice_kind", "公示地", "Notice place", notice_kind_items);
 DICT(dict_payment_status, "assistance_payment_status", "发放状态", "Payment status",
      payment_status_items);
@@ -82,7 +94,7 @@ static const struct mz_dict dict_review_category = {
 static const struct mz_dict *const assist_dicts[] = {
     &dict_program, &dict_zone,           &dict_category,    &dict_basis,
     &dict_notice_kind, &dict_payment_status, &dict_ledger_entry, &dict_review_category,
-    &dict_medical_group,
+    &dict_medical_group, &dict_support_mode, &dict_care_grade,
 };
 
 /* --- standards and increments ------------------------------------------------- */
@@ -110,6 +122,8 @@ static const struct mz_field standard_fields[] = {
      .flags = MZ_F_REQUIRED | MZ_F_HAS_MIN | MZ_F_HAS_MAX, .min = 0, .max = 100000000},
     {.name = "basis", .type = MZ_T_DICT, .zh = "计发方式", .en = "Basis", .dict = "assistance_basis",
      .def = "\"per_person\""},
+    {.name = "support_mode", .type = MZ_T_DICT, .zh = "供养方式", .en = "Support mode",
+     .dict = "assistance_support_mode", .def = "\"all\""},
     {.name = "band_program", .type = MZ_T_DICT, .zh = "收入区间参照项目", .en = "Band of",
      .dict = "assistance_program"},
     {.name = "band_percent", .type = MZ_T_INT, .zh = "收入区间上限（参照标准的%）",
@@ -158,6 +172,33 @@ static const struct mz_entity assist_increments = {
     .nfields = MZ_ARRAY_LEN(increment_fields),
     .hooks = &config_hooks,
     .default_sort = "program,category,-valid_from",
+};
+
+static const struct mz_field care_fields[] = {
+    {.name = "program", .type = MZ_T_DICT, .zh = "救助项目", .en = "Program",
+     .dict = "assistance_program", .flags = MZ_F_REQUIRED | MZ_F_INDEXED, .def = "\"tekun\""},
+    {.name = "care_grade", .type = MZ_T_DICT, .zh = "护理等级", .en = "Care grade",
+     .dict = "assistance_care_grade", .flags = MZ_F_REQUIRED},
+    {.name = "division", .type = MZ_T_DIVISION, .zh = "适用区划", .en = "Division",
+     .flags = MZ_F_REQUIRED, .def = "\"120000\""},
+    {.name = "amount_fen", .type = MZ_T_MONEY, .zh = "护理费（分/人·月）", .en = "Amount (fen)",
+     .flags = MZ_F_REQUIRED | MZ_F_HAS_MIN | MZ_F_HAS_MAX, .min = 0, .max = 100000000},
+    {.name = "valid_from", .type = MZ_T_DATE, .zh = "执行日期", .en = "Valid from",
+     .flags = MZ_F_REQUIRED},
+    {.name = "source", .type = MZ_T_TEXT, .zh = "依据", .en = "Source",
+     .flags = MZ_F_HAS_MAX, .max = 200},
+    {.name = "note", .type = MZ_T_TEXT, .zh = "备注", .en = "Note",
+     .flags = MZ_F_HAS_MAX | MZ_F_MULTILINE, .max = 500},
+};
+
+const struct mz_entity assist_care_standards = {
+    .name = "assistance_care_standards",
+    .zh = "护理标准",
+    .en = "Care standards",
+    .fields = care_fields,
+    .nfields = MZ_ARRAY_LEN(care_fields),
+    .hooks = &config_hooks,
+    .default_sort = "program,care_grade,-valid_from",
 };
 
 /* --- members ------------------------------------------------------------------ */
@@ -234,6 +275,15 @@ int assist_parse_members(struct mz_req *req, json_t *array, bool case_members,
                                                  info.number + 14);
             }
         }
+        json_t *grade = json_object_get(mem, "care_grade");
+        if (grade && !json_is_null(grade)) {
+            const char *g = json_string_value(grade);
+            if (g == NULL || (strcmp(g, "self_care") && strcmp(g, "partial") && strcmp(g, "full")))
+                member_error(req, errors, i, "care_grade", "not_in_dictionary",
+                             "护理等级应为 self_care、partial 或 full");
+            else
+                m[i].care_grade = mz_arena_strdup(req->arena, g);
+        }
         json_t *cats = json_object_get(mem, "categories"), *c;
         size_t k;
         if (cats && !json_is_null(cats) && !json_is_array(cats)) {
@@ -280,7 +330,7 @@ int assist_h_quote(struct mz_req *req)
     json_t *value;
     json_object_foreach(body, key, value) {
         if (strcmp(key, "program") && strcmp(key, "division") && strcmp(key, "month") &&
-            strcmp(key, "zone") && strcmp(key, "members"))
+            strcmp(key, "zone") && strcmp(key, "members") && strcmp(key, "support_mode"))
             mz_errors_add(errors, key, "unknown_field", "未知字段");
     }
     if (mz_json_get_str(body, "program", &program) != MZ_OK || !assist_program_ok(program))
@@ -298,6 +348,14 @@ int assist_h_quote(struct mz_req *req)
         mz_errors_add(errors, "zone", "not_in_dictionary", "城乡类别应为 urban 或 rural");
     if (rc != MZ_OK)
         zone = NULL;
+    const char *mode = NULL;
+    int mrc = mz_json_get_str(body, "support_mode", &mode);
+    if (mrc == MZ_ERR_INVALID || (mrc == MZ_OK && strcmp(mode, "institutional") &&
+                                  strcmp(mode, "home") && strcmp(mode, "all")))
+        mz_errors_add(errors, "support_mode", "not_in_dictionary",
+                      "供养方式应为 institutional（集中）、home（分散）或 all");
+    if (mrc != MZ_OK)
+        mode = NULL;
     assist_parse_members(req, json_object_get(body, "members"), false, &members, &n, errors);
     if (json_array_size(errors) > 0)
         return mz_fail_with(req, 422, "validation_failed", "请求参数有误",
@@ -305,19 +363,20 @@ int assist_h_quote(struct mz_req *req)
                                       json_object_get(json_array_get(errors, 0), "field"),
                                       "errors", errors));
     json_decref(errors);
-    rc = assist_compute(req->db, program, div12, zone, month, members, n, &q);
+    rc = assist_compute_mode(req->db, program, div12, zone, mode, month, members, n, &q);
     if (rc != MZ_OK)
         return assist_fail_lookup(req, rc, program);
     return mz_reply_json(
         req, 200,
-        json_pack("{s:I, s:I, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:o}", "standard_fen",
+        json_pack("{s:I, s:I, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:o, s:I, s:s}", "standard_fen",
                   (json_int_t)q.standard.amount_fen, "standard_id", (json_int_t)q.standard.id,
                   "standard_valid_from", q.standard.valid_from, "zone", q.standard.zone,
                   "members", q.members, "household_income_fen",
                   (json_int_t)q.household_income_fen, "per_capita_income_fen",
                   (json_int_t)q.per_capita_income_fen, "increments_fen",
                   (json_int_t)q.increments_fen, "monthly_benefit_fen",
-                  (json_int_t)q.monthly_benefit_fen, "trace", q.trace));
+                  (json_int_t)q.monthly_benefit_fen, "trace", q.trace, "care_fen",
+                  (json_int_t)q.care_fen, "support_mode", q.standard.support_mode));
 }
 
 /* --- migrations: constraints and the seed --------------------------------------- */
@@ -419,6 +478,17 @@ static const struct mz_migration assist_migrations[] = {
      " (1, " NOW ", " NOW ", 'system', 'system', 'low_income', '120000000000', '2024-01-01',"
      " 300000, 60, 5000000, '示例（domain.md §1，广德 2024）', '示例数据，非天津标准，可配置');",
      NULL},
+    {10, "tekun support modes",
+     SEED_COLS
+     SEED("tekun", "rural", "2025-01-01", "153000", "per_person", "domain.md §1 [C] 天津 2025",
+          "特困人员基本生活标准：农村分散供养 1530 元/人·月；执行日按 2025-01-01 录入，待核实") ";"
+     "UPDATE assistance_standards SET support_mode = 'home' WHERE program = 'tekun'"
+     " AND zone = 'rural' AND amount_fen = 153000 AND support_mode IS NULL;"
+     "UPDATE assistance_standards SET support_mode = 'all', note = '特困人员基本生活标准 1870 元/人·月"
+     "（城乡集中供养；城市分散供养暂按此标准）；执行日按 2025-01-01 录入，待核实'"
+     " WHERE program = 'tekun' AND amount_fen = 187000;"
+     "UPDATE assistance_standards SET support_mode = 'all' WHERE support_mode IS NULL;",
+     NULL},
 };
 
 /* --- routes, menus, module -------------------------------------------------------- */
@@ -452,6 +522,8 @@ static const struct mz_menu assist_menus[] = {
      .entity = "assistance_payroll_runs"},
     {.key = "assistance/standards", .zh = "救助标准", .en = "Standards",
      .entity = "assistance_standards"},
+    {.key = "assistance/care_standards", .zh = "护理标准", .en = "Care standards",
+     .entity = "assistance_care_standards"},
     {.key = "assistance/medical_rules", .zh = "医疗救助规则", .en = "Medical aid rules",
      .entity = "assistance_medical_rules"},
     {.key = "assistance/review_rules", .zh = "复核周期", .en = "Review schedules",
@@ -463,7 +535,7 @@ static const struct mz_menu assist_menus[] = {
 static const struct mz_entity *const assist_entities[] = {
     &assist_standards, &assist_increments, &assist_cases,  &assist_notices,
     &assist_runs,      &assist_payments,   &assist_ledger, &assist_review_rules,
-    &assist_medical_rules,
+    &assist_medical_rules, &assist_care_standards,
 };
 
 const struct mz_module mz_module_assistance = {

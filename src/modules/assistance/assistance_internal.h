@@ -21,6 +21,7 @@ struct assist_member {
     int64_t income_fen;       /* monthly income, >= 0 */
     const char *categories[ASSIST_MAX_CATEGORIES];
     int ncategories;
+    const char *care_grade;   /* 特困 care grade (self_care/partial/full), NULL when none */
 };
 
 /* The standard row that applies to a program, division, zone and month. */
@@ -34,6 +35,7 @@ struct assist_standard {
     int64_t minimum_fen;      /* 0: none */
     char band_program[16];    /* per_household: the program whose standard bounds the band */
     int64_t band_percent;     /* the band's upper bound in percent of it (0: no band check) */
+    char support_mode[16];    /* institutional 集中 | home 分散 | all */
 };
 
 /* The result of a computation. trace is a new reference (json array). */
@@ -44,6 +46,7 @@ struct assist_quote {
     int64_t per_capita_income_fen;  /* rounded down to the fen */
     int64_t gap_fen;                /* standard x members - income, >= 0 */
     int64_t increments_fen;
+    int64_t care_fen;               /* 护理费 of the members' care grades */
     int64_t monthly_benefit_fen;
     json_t *trace;
 };
@@ -66,6 +69,17 @@ void assist_ancestors(const char *division12, char out[5][13]);
  * applicable row is zone-specific (the caller must say urban or rural). */
 int assist_standard_lookup(struct mz_db *db, const char *program, const char *division12,
                            const char *zone, const char *month, struct assist_standard *out);
+
+/* The same with a support mode (特困: institutional 集中 / home 分散; NULL:
+ * only rows for all modes): the exact mode wins over "all". */
+int assist_standard_lookup_mode(struct mz_db *db, const char *program, const char *division12,
+                                const char *zone, const char *mode, const char *month,
+                                struct assist_standard *out);
+int assist_compute_mode(struct mz_db *db, const char *program, const char *division12,
+                        const char *zone, const char *mode, const char *month,
+                        const struct assist_member *members, int nmembers,
+                        struct assist_quote *out);
+extern const struct mz_entity assist_care_standards;
 
 /* Compute the benefit (see benefit.c for the formula). Returns MZ_OK, or the
  * look-up's error; out->trace is set on MZ_OK. */

@@ -111,6 +111,13 @@ static void col_copy(struct mz_stmt *st, int col, char *out, size_t size)
 int assist_standard_lookup(struct mz_db *db, const char *program, const char *division12,
                            const char *zone, const char *month, struct assist_standard *out)
 {
+    return assist_standard_lookup_mode(db, program, division12, zone, NULL, month, out);
+}
+
+int assist_standard_lookup_mode(struct mz_db *db, const char *program, const char *division12,
+                                const char *zone, const char *mode, const char *month,
+                                struct assist_standard *out)
+{
     char anc[5][13], first[11];
     struct mz_stmt *st;
     snprintf(first, sizeof(first), "%.7s-01", month);
@@ -118,12 +125,13 @@ int assist_standard_lookup(struct mz_db *db, const char *program, const char *di
     int rc = mz_db_prepare(db,
                            "SELECT id, division, zone, valid_from, amount_fen,"
                            " coalesce(minimum_fen, 0), coalesce(basis, 'per_person'),"
-                           " band_program, coalesce(band_percent, 0)"
+                           " band_program, coalesce(band_percent, 0), support_mode"
                            " FROM assistance_standards WHERE deleted_at IS NULL AND program = ?"
                            " AND division IN (?, ?, ?, ?, ?) AND valid_from <= ?"
                            " AND (CAST(? AS TEXT) IS NULL OR zone = ? OR zone = 'all')"
-                           " ORDER BY division DESC, valid_from DESC, zone = 'all', id DESC"
-                           " LIMIT 1",
+                           " AND (coalesce(support_mode, 'all') = 'all' OR support_mode = ?)"
+                           " ORDER BY division DESC, valid_from DESC, zone = 'all',"
+                           " coalesce(support_mode, 'all') = 'all', id DESC LIMIT 1",
                            &st);
     if (rc != MZ_OK)
         return rc;
@@ -133,6 +141,7 @@ int assist_standard_lookup(struct mz_db *db, const char *program, const char *di
     mz_db_bind_text(st, 7, first);
     mz_db_bind_text(st, 8, zone);
     mz_db_bind_text(st, 9, zone);
+    mz_db_bind_text(st, 10, mode && *mode ? mode : "all");
     rc = mz_db_step(st);
     if (rc == MZ_ROW) {
         memset(out, 0, sizeof(*out));
@@ -145,6 +154,9 @@ int assist_standard_lookup(struct mz_db *db, const char *program, const char *di
         col_copy(st, 6, out->basis, sizeof(out->basis));
         col_copy(st, 7, out->band_program, sizeof(out->band_program));
         out->band_percent = mz_db_col_int(st, 8);
+        col_copy(st, 9, out->support_mode, sizeof(out->support_mode));
+        if (out->support_mode[0] == '\0')
+            snprintf(out->support_mode, sizeof(out->support_mode), "all");
         rc = MZ_OK;
         if (zone == NULL && strcmp(out->zone, "all") != 0)
             rc = MZ_ERR_INVALID;
@@ -213,18 +225,67 @@ int assist_compute(struct mz_db *db, const char *program, const char *division12
                    const char *zone, const char *month, const struct assist_member *members,
                    int nmembers, struct assist_quote *out)
 {
+    return assist_compute_mode(db, program, division12, zone, NULL, month, members, nmembers,
+                               out);
+}
+
+/* The care row for a grade: most specific division, then latest valid_from.
+ * MZ_ERR_NOTFOUND when none is configured. */
+static int care_lookup(struct mz_db *db, const char *program, const char *division12,
+                       const char *grade, const char *month, int64_t *id, int64_t *amount,
+                       char valid_from[11])
+{
+    char anc[5][13], first[11];
+    struct mz_stmt *st;
+    snprintf(first, sizeof(first), "%.7s-01", month);
+    assist_ancestors(division12, anc);
+    int rc = mz_db_prepare(db,
+                           "SELECT id, amount_fen, valid_from FROM assistance_care_standards"
+                           " WHERE deleted_at IS NULL AND program = ? AND care_grade = ?"
+                           " AND division IN (?, ?, ?, ?, ?) AND valid_from <= ?"
+                           " ORDER BY division DESC, valid_from DESC, id DESC LIMIT 1",
+                           &st);
+    if (rc != MZ_OK)
+        return rc;
+    mz_db_bind_text(st, 1, program);
+    mz_db_bind_text(st, 2, grade);
+    for (int i = 0; i < 5; i++)
+        mz_db_bind_text(st, 3 + i, anc[i]);
+    mz_db_bind_text(st, 8, first);
+    rc = mz_db_step(st);
+    if (rc == MZ_ROW) {
+        *id = mz_db_col_int(st, 0);
+        *amount = mz_db_col_int(st, 1);
+        snprintf(valid_from, 11, "%s", mz_db_col_text(st, 2) ? mz_db_col_text(st, 2) : "");
+        rc = MZ_OK;
+    } else {
+        rc = rc == MZ_DONE ? MZ_ERR_NOTFOUND : rc;
+    }
+    mz_db_done(st);
+    return rc;
+}
+
+int assist_compute_mode(struct mz_db *db, const char *program, const char *division12,
+                        const char *zone, const char *mode, const char *month,
+                        const struct assist_member *members, int nmembers,
+                        struct assist_quote *out)
+{
     char text[256], a[32], b[32];
     memset(out, 0, sizeof(*out));
-    int rc = assist_standard_lookup(db, program, division12, zone, month, &out->standard);
+    int rc = assist_standard_lookup_mode(db, program, division12, zone, mode, month,
+                                         &out->standard);
     if (rc != MZ_OK)
         return rc;
     const struct assist_standard *s = &out->standard;
     json_t *trace = json_array();
     yuan(s->amount_fen, a);
-    snprintf(text, sizeof(text), "适用标准 %s 元（%s 起执行，区划 %s，%s）", a, s->valid_from,
+    snprintf(text, sizeof(text), "适用标准 %s 元（%s 起执行，区划 %s，%s%s）", a, s->valid_from,
              s->division, strcmp(s->zone, "urban") == 0   ? "城市"
                           : strcmp(s->zone, "rural") == 0 ? "农村"
-                                                          : "城乡统一");
+                                                          : "城乡统一",
+             strcmp(s->support_mode, "institutional") == 0 ? "，集中供养"
+             : strcmp(s->support_mode, "home") == 0        ? "，分散供养"
+                                                           : "");
     trace_add(trace, "standard", text,
               json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:s}", "standard_id", (json_int_t)s->id,
                         "program", program, "division", s->division, "zone", s->zone,
@@ -326,7 +387,34 @@ int assist_compute(struct mz_db *db, const char *program, const char *division12
                                 (json_int_t)amount));
         }
     }
-    out->monthly_benefit_fen = gap + out->increments_fen;
+    /* 护理费 (特困): the care amount of each member's care grade. */
+    for (int i = 0; i < nmembers; i++) {
+        const char *grade = members[i].care_grade;
+        if (grade == NULL || *grade == '\0')
+            continue;
+        int64_t care_id = 0, amount = 0;
+        char from[11];
+        rc = care_lookup(db, program, division12, grade, month, &care_id, &amount, from);
+        if (rc == MZ_ERR_NOTFOUND) {
+            snprintf(text, sizeof(text), "成员%d 护理等级 %s 未配置护理标准", i + 1, grade);
+            trace_add(trace, "care", text,
+                      json_pack("{s:i, s:s, s:I}", "member", i + 1, "care_grade", grade,
+                                "amount_fen", (json_int_t)0));
+            continue;
+        }
+        if (rc != MZ_OK) {
+            json_decref(trace);
+            return rc;
+        }
+        out->care_fen += amount;
+        yuan(amount, a);
+        snprintf(text, sizeof(text), "成员%d 护理费（%s）%s 元（%s 起）", i + 1, grade, a, from);
+        trace_add(trace, "care", text,
+                  json_pack("{s:i, s:s, s:I, s:s, s:I}", "member", i + 1, "care_grade", grade,
+                            "care_standard_id", (json_int_t)care_id, "valid_from", from,
+                            "amount_fen", (json_int_t)amount));
+    }
+    out->monthly_benefit_fen = gap + out->increments_fen + out->care_fen;
     if (s->minimum_fen > 0) {
         bool applied = out->monthly_benefit_fen < s->minimum_fen;
         yuan(s->minimum_fen, a);

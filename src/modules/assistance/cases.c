@@ -102,8 +102,9 @@ static int case_before_write(struct mz_write *w)
     const char *start = row_str(w->row, "start_month");
     assist_today(today);
     snprintf(month, sizeof(month), "%.7s", start ? start : today);
-    int rc = assist_compute(w->req->db, row_str(w->row, "program"), row_str(w->row, "division"),
-                            row_str(w->row, "zone"), month, m, n, &q);
+    int rc = assist_compute_mode(w->req->db, row_str(w->row, "program"),
+                                 row_str(w->row, "division"), row_str(w->row, "zone"),
+                                 row_str(w->row, "support_mode"), month, m, n, &q);
     if (rc != MZ_OK)
         return assist_fail_lookup(w->req, rc, row_str(w->row, "program"));
     json_object_set_new(w->row, "member_count", json_integer(n));
@@ -375,6 +376,8 @@ static const struct mz_field case_fields[] = {
      .en = "Residence community"},
     {.name = "zone", .type = MZ_T_DICT, .zh = "城乡类别", .en = "Urban or rural",
      .dict = "assistance_zone"},
+    {.name = "support_mode", .type = MZ_T_DICT, .zh = "供养方式（特困）", .en = "Support mode",
+     .dict = "assistance_support_mode"},
     {.name = "members", .type = MZ_T_JSON, .zh = "共同生活家庭成员", .en = "Members",
      .flags = MZ_F_REQUIRED},
     {.name = "member_count", .type = MZ_T_INT, .zh = "保障人数", .en = "Persons",
