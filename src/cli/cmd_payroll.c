@@ -96,6 +96,7 @@ int mz_cmd_payroll(int argc, char **argv)
         rc = assist_payroll_run(db, "cli:payroll", program, month, div12, &s);
     int status;
     if (rc == MZ_OK && (rc = mz_db_commit(db)) == MZ_OK) {
+        assist_test_kill_point("commit");
         status = 0;
     } else {
         mz_db_rollback(db);

@@ -7,7 +7,7 @@
 // Reference: docs/assistance.md.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, assertError, show, makeIdNumber, makeBankCard, TEST_PASSWORD } from './lib.mjs';
+import { startServer, assertError, show, makeIdNumber, makeBankCard, runCli, TEST_PASSWORD } from './lib.mjs';
 
 let srv;
 const D = {};
@@ -197,5 +197,27 @@ describe('特困 quote', () => {
     assert.ok(cared.trace.some((t) => t.step === 'care' && t.amount_fen === 60000));
     assertError(await q({ support_mode: 'boat' }), 422, 'validation_failed', { field: 'support_mode' });
     assertError(await q({ members: [{ monthly_income_fen: 0, care_grade: 'some' }] }), 422, 'validation_failed', { field: 'members[0].care_grade' });
+  });
+});
+
+describe('payroll killed mid-run (kill -9)', () => {
+  it('leaves no trace at any phase; the rerun pays everyone once', async () => {
+    const runs = async () => (await ok(await srv.api('GET', '/api/v1/assistance_payroll_runs?month=2026-01'))).total;
+    for (const phase of ['run', 'snapshot', 'reissue', 'ledger', 'totals', 'commit']) {
+      const r = runCli(['payroll', '--db', srv.dbPath, '--program', 'dibao', '--month', '2026-01', '--division', '120101'], { env: { MZ_TEST_KILL_AT: phase } });
+      assert.equal(r.signal, 'SIGKILL', `${phase}: ${r.stderr}`);
+      if (phase !== 'commit') assert.equal(await runs(), 0, `killed at ${phase}: nothing written`);
+    }
+    // Killed after the commit: the run is whole, and a rerun changes nothing (exit 3).
+    assert.equal(await runs(), 1);
+    const again = runCli(['payroll', '--db', srv.dbPath, '--program', 'dibao', '--month', '2026-01', '--division', '120101']);
+    assert.equal(again.status, 3, again.stderr);
+    const run = JSON.parse(again.stdout);
+    const pays = (await ok(await srv.api('GET', `/api/v1/assistance_payments?run_id=${run.run_id}&size=100`))).items;
+    const paying = (await ok(await srv.api('GET', '/api/v1/assistance_cases?state=paying&size=100'))).items;
+    assert.equal(pays.length, paying.length, 'one row per paying case');
+    assert.equal(new Set(pays.map((p) => p.case_id)).size, pays.length, 'no case twice');
+    const debits = (await ok(await srv.api('GET', '/api/v1/assistance_ledger?month=2026-01&entry=debit&size=100'))).items;
+    assert.equal(debits.length, pays.filter((p) => p.status === 'paid').length, 'one debit per paid row');
   });
 });

@@ -114,6 +114,9 @@ extern const struct mz_entity assist_runs;
 extern const struct mz_entity assist_payments;
 extern const struct mz_entity assist_ledger;
 
+/* Tests only: SIGKILL at a named phase when MZ_TEST_KILL_AT names it. */
+void assist_test_kill_point(const char *phase);
+
 /* A payroll run's summary (the contract's JSON). */
 struct assist_run_summary {
     int64_t run_id;

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "mz/crypto.h"
@@ -49,6 +50,16 @@
 #define MEMBER_DIED                                                                            \
     "EXISTS (SELECT 1 FROM assistance_case_members cm JOIN persons q ON q.id = cm.person_id"   \
     " WHERE cm.case_id = c.id AND q.deceased_on IS NOT NULL AND q.deceased_on < ?)"
+
+/* Tests only: MZ_TEST_KILL_AT=<phase> kills the process (SIGKILL, as a
+ * power cut would) when the run reaches that phase, to prove that a run is
+ * written whole or not at all. */
+void assist_test_kill_point(const char *phase)
+{
+    const char *at = getenv("MZ_TEST_KILL_AT");
+    if (at && strcmp(at, phase) == 0)
+        raise(SIGKILL);
+}
 
 /* The sealing context of the account copied from the case. */
 #define ACCOUNT_CONTEXT "assistance_cases.bank_account"
@@ -153,6 +164,7 @@ int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
     if (rc != MZ_OK)
         return rc;
     run_id = mz_db_last_id(db);
+    assist_test_kill_point("run");
     /* The snapshot: one row per case, paid or skipped with the reason. */
     rc = mz_db_run(
         db,
@@ -183,6 +195,7 @@ int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
         first, first, program, month, lo, hi);
     if (rc != MZ_OK)
         return rc;
+    assist_test_kill_point("snapshot");
     /* Reissues (补发): payments the bank returned, not reissued yet, of cases
      * still paid or suspended here, to the case's current account. Their
      * debit was written with the original payment: no new debit below. */
@@ -204,6 +217,7 @@ int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
         "ssssisss", now, now, actor, actor, run_id, program, lo, hi);
     if (rc != MZ_OK)
         return rc;
+    assist_test_kill_point("reissue");
     rc = mz_db_run(db,
                      "INSERT INTO assistance_ledger (version, created_at, updated_at,"
                      " created_by, updated_by, case_id, run_id, month, entry, amount_fen,"
@@ -214,6 +228,7 @@ int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
                      "ssssi", now, now, actor, actor, run_id);
     if (rc != MZ_OK)
         return rc;
+    assist_test_kill_point("ledger");
     /* Plain ? placeholders (not SQLite's ?1): portable to PostgreSQL. */
     rc = mz_db_run(db,
                    "UPDATE assistance_payroll_runs SET"
@@ -231,6 +246,7 @@ int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
                    "iiiiii", run_id, run_id, run_id, run_id, run_id, run_id);
     if (rc != MZ_OK)
         return rc;
+    assist_test_kill_point("totals");
     rc = summary_load(db, run_id, out);
     if (rc == MZ_OK)
         mz_info("payroll run %lld: program %s month %s households %lld", (long long)run_id,
