@@ -47,9 +47,13 @@
 
 /* A member of the case (assistance_case_members) died before the month's
  * first day (bound: that date). */
-#define MEMBER_DIED                                                                            \
-    "EXISTS (SELECT 1 FROM assistance_case_members cm JOIN persons q ON q.id = cm.person_id"   \
-    " WHERE cm.case_id = c.id AND q.deceased_on IS NOT NULL AND q.deceased_on < ?)"
+#define MEMBER_DIED "dm.died_on IS NOT NULL AND dm.died_on < ?"
+/* The earliest death among each case's members, from the dead persons only
+ * (persons.deceased_on is indexed): one join per run, not a look-up per case. */
+#define DEAD_MEMBERS                                                                           \
+    " LEFT JOIN (SELECT cm.case_id, min(q.deceased_on) AS died_on FROM assistance_case_members" \
+    " cm JOIN persons q ON q.id = cm.person_id WHERE q.deceased_on IS NOT NULL"                \
+    " GROUP BY cm.case_id) dm ON dm.case_id = c.id"
 
 /* Tests only: MZ_TEST_KILL_AT=<phase> kills the process (SIGKILL, as a
  * power cut would) when the run reaches that phase, to prove that a run is
@@ -182,13 +186,12 @@ int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
         " CASE WHEN p.deceased_on IS NOT NULL AND p.deceased_on < ?"
         "        THEN '收款人已于 ' || p.deceased_on || ' 死亡，自次月起停发'"
         "      WHEN " MEMBER_DIED
-        "        THEN '家庭成员已于 ' || (SELECT min(q.deceased_on) FROM assistance_case_members cm"
-        "          JOIN persons q ON q.id = cm.person_id WHERE cm.case_id = c.id"
-        "          AND q.deceased_on IS NOT NULL) || ' 死亡，须重新核定救助金额后恢复发放'"
+        "        THEN '家庭成员已于 ' || dm.died_on || ' 死亡，须重新核定救助金额后恢复发放'"
         "      WHEN c.bank_account IS NULL THEN '未登记银行账号，本月未发放' ELSE NULL END,"
         " c.benefit_trace, c.bank_account"
         " FROM assistance_cases c"
         " LEFT JOIN persons p ON p.id = coalesce(c.payee_person_id, c.applicant_person_id)"
+        DEAD_MEMBERS
         " WHERE c.deleted_at IS NULL AND c.state = 'paying' AND c.program = ?"
         " AND coalesce(c.start_month, '') <= ? AND c.division >= ? AND c.division < ?",
         "ssssissssssssss" "s", now, now, actor, actor, run_id, month, first, first, first, first,
