@@ -10,6 +10,8 @@
 #ifndef MZ_ASSISTANCE_INTERNAL_H
 #define MZ_ASSISTANCE_INTERNAL_H
 
+#include <stdio.h>
+
 #include "mz/engine.h"
 
 #define ASSIST_MAX_MEMBERS 30     /* members of one assistance household */
@@ -133,6 +135,9 @@ struct assist_run_summary {
 int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
                        const char *month, const char *division12,
                        struct assist_run_summary *out);
+/* Write a run's bank file (CSV with control totals) to f. */
+int assist_bank_file_write(struct mz_db *db, int64_t run_id, FILE *f, int64_t *count,
+                           int64_t *sum);
 /* The summary as the contract's JSON object (new reference). */
 json_t *assist_summary_json(const struct assist_run_summary *s);
 

@@ -299,36 +299,20 @@ int assist_h_payroll(struct mz_req *req)
     return mz_reply_json(req, 201, assist_summary_json(&s));
 }
 
-/* GET /api/v1/assistance/payroll/{run}/bank-file - CSV with control totals. */
-int assist_h_bank_file(struct mz_req *req)
+/* Write a run's bank file to f: a header, one line per paid row (the
+ * account opened for this file only), the trailer with the control totals. */
+int assist_bank_file_write(struct mz_db *db, int64_t run_id, FILE *f, int64_t *count_out,
+                           int64_t *sum_out)
 {
-    const char *s = mz_req_param(req, "run");
-    char *end = NULL;
-    long long run_id = s ? strtoll(s, &end, 10) : 0;
-    if (s == NULL || *end != '\0' || run_id <= 0)
-        return mz_fail_field(req, 400, "bad_id", "批次编号应为正整数", "run");
-    json_t *run = mz_entity_get(req, &assist_runs, run_id);
-    if (run == NULL)
-        return req->status;
-    const char *state = json_string_value(json_object_get(run, "state"));
-    bool ready = state && (strcmp(state, "approved") == 0 || strcmp(state, "exported") == 0);
-    json_decref(run);
-    if (!ready)
-        return mz_fail(req, 409, "not_approved", "发放批次审批后才能生成银行代发文件");
-    FILE *f = tmpfile();
-    if (f == NULL)
-        return mz_fail_err(req, MZ_ERR_IO);
     struct mz_stmt *st;
-    int rc = mz_db_prepare(req->db,
+    int rc = mz_db_prepare(db,
                            "SELECT pm.id, pm.case_id, p.name, pm.account_sealed, pm.amount_fen"
                            " FROM assistance_payments pm LEFT JOIN persons p"
                            " ON p.id = pm.payee_person_id WHERE pm.run_id = ?"
                            " AND pm.status = 'paid' AND pm.deleted_at IS NULL ORDER BY pm.id",
                            &st);
-    if (rc != MZ_OK) {
-        fclose(f);
-        return mz_fail_err(req, rc);
-    }
+    if (rc != MZ_OK)
+        return rc;
     mz_db_bind_int(st, 1, run_id);
     int64_t count = 0, sum = 0;
     char money[32];
@@ -358,14 +342,44 @@ int assist_h_bank_file(struct mz_req *req)
     }
     mz_db_done(st);
     mz_arena_free(scratch);
-    if (rc != MZ_DONE) {
-        fclose(f);
-        mz_error("bank file of run %lld failed: %s", run_id, mz_err_name(rc < 0 ? rc : MZ_ERR_DB));
-        return mz_fail(req, 500, "internal", "生成银行代发文件失败");
-    }
+    if (rc != MZ_DONE)
+        return rc < 0 ? rc : MZ_ERR_DB;
     mz_money_format(sum, money, sizeof(money));
     fprintf(f, "TOTAL,%lld,,,,%s\r\n", (long long)count, money);
-    fflush(f);
+    if (fflush(f) != 0 || ferror(f))
+        return MZ_ERR_IO;
+    *count_out = count;
+    *sum_out = sum;
+    return MZ_OK;
+}
+
+/* GET /api/v1/assistance/payroll/{run}/bank-file - CSV with control totals. */
+int assist_h_bank_file(struct mz_req *req)
+{
+    const char *s = mz_req_param(req, "run");
+    char *end = NULL;
+    long long run_id = s ? strtoll(s, &end, 10) : 0;
+    if (s == NULL || *end != '\0' || run_id <= 0)
+        return mz_fail_field(req, 400, "bad_id", "批次编号应为正整数", "run");
+    json_t *run = mz_entity_get(req, &assist_runs, run_id);
+    if (run == NULL)
+        return req->status;
+    const char *state = json_string_value(json_object_get(run, "state"));
+    bool ready = state && (strcmp(state, "approved") == 0 || strcmp(state, "exported") == 0);
+    json_decref(run);
+    if (!ready)
+        return mz_fail(req, 409, "not_approved", "发放批次审批后才能生成银行代发文件");
+    FILE *f = tmpfile();
+    if (f == NULL)
+        return mz_fail_err(req, MZ_ERR_IO);
+    int64_t count = 0, sum = 0;
+    int rc = assist_bank_file_write(req->db, run_id, f, &count, &sum);
+    if (rc != MZ_OK) {
+        fclose(f);
+        mz_error("bank file of run %lld failed: %s", run_id, mz_err_name(rc));
+        return mz_fail(req, 500, "internal", "生成银行代发文件失败");
+    }
+
     json_t *detail = json_pack("{s:I, s:I, s:I}", "run_id", (json_int_t)run_id, "rows",
                                (json_int_t)count, "amount_fen", (json_int_t)sum);
     int status = mz_audit(req, "export", "assistance_payroll_runs", run_id, true, detail);
