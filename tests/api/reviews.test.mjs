@@ -221,3 +221,27 @@ describe('payroll killed mid-run (kill -9)', () => {
     assert.equal(debits.length, pays.filter((p) => p.status === 'paid').length, 'one debit per paid row');
   });
 });
+
+describe('a change counts from next month', () => {
+  it('keeps paying the previous amount for earlier months', async () => {
+    const cur = await ok(await srv.api('GET', `${CASES}/${C.rural.id}`));
+    const before = cur.monthly_benefit_fen;
+    const members = cur.members.map((m) => ({ ...m, monthly_income_fen: 50000 }));
+    const r = await ok(await srv.api('PATCH', `${CASES}/${C.rural.id}`, { version: cur.version, members }));
+    assert.equal(r.benefit_from, '2025-12', 'today is 2025-11-10: from next month');
+    assert.equal(r.previous_benefit_fen, before);
+    assert.equal(r.monthly_benefit_fen, before - 50000);
+    // October (not yet paid in this community) still gets the previous amount.
+    const oct = await ok(await srv.api('POST', '/api/v1/assistance/payroll', { program: 'dibao', month: '2025-10', division: D.a1 }), 201);
+    const octPay = (await ok(await srv.api('GET', `/api/v1/assistance_payments?run_id=${oct.run_id}&case_id=${C.rural.id}`))).items[0];
+    assert.equal(octPay.amount_fen, before);
+    const feb = await ok(await srv.api('POST', '/api/v1/assistance/payroll', { program: 'dibao', month: '2026-02', division: D.a1 }), 201);
+    const febPay = (await ok(await srv.api('GET', `/api/v1/assistance_payments?run_id=${feb.run_id}&case_id=${C.rural.id}`))).items[0];
+    assert.equal(febPay.amount_fen, before - 50000);
+    // A second change the same month keeps the amount paid before the first one.
+    const cur2 = await ok(await srv.api('GET', `${CASES}/${C.rural.id}`));
+    const r2 = await ok(await srv.api('PATCH', `${CASES}/${C.rural.id}`, { version: cur2.version, members: cur2.members.map((m) => ({ ...m, monthly_income_fen: 60000 })) }));
+    assert.equal(r2.previous_benefit_fen, before);
+    assert.equal(r2.monthly_benefit_fen, before - 60000);
+  });
+});

@@ -102,12 +102,43 @@ static int case_before_write(struct mz_write *w)
     const char *start = row_str(w->row, "start_month");
     assist_today(today);
     snprintf(month, sizeof(month), "%.7s", start ? start : today);
+    /* A change to a case being paid counts from next month (动态管理): the
+     * new amount is computed with next month's standard; the payroll keeps
+     * paying the previous amount for the months before. */
+    const char *was = w->before ? row_str(w->before, "state") : NULL;
+    bool paid = was && (strcmp(was, "paying") == 0 || strcmp(was, "suspended") == 0) &&
+                strcmp(w->action, "update") == 0;
+    char next[8] = "";
+    if (paid) {
+        int y = atoi(today), mo = atoi(today + 5) + 1;
+        if (mo > 12) {
+            mo = 1;
+            y++;
+        }
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%04d-%02d", y % 10000, mo % 100);
+        memcpy(next, buf, 7);
+        next[7] = '\0';
+        if (strcmp(next, month) > 0)
+            memcpy(month, next, 8);
+    }
     int rc = assist_compute_mode(w->req->db, row_str(w->row, "program"),
                                  row_str(w->row, "division"), row_str(w->row, "zone"),
                                  row_str(w->row, "support_mode"), month, m, n, &q);
     if (rc != MZ_OK)
         return assist_fail_lookup(w->req, rc, row_str(w->row, "program"));
     json_object_set_new(w->row, "member_count", json_integer(n));
+    if (paid) {
+        json_int_t before_amount =
+            json_integer_value(json_object_get(w->before, "monthly_benefit_fen"));
+        const char *pending = row_str(w->before, "benefit_from");
+        if (q.monthly_benefit_fen != before_amount) {
+            /* Several changes in one month keep the amount paid before them. */
+            if (pending == NULL || strcmp(pending, next) != 0)
+                json_object_set_new(w->row, "previous_benefit_fen", json_integer(before_amount));
+            json_object_set_new(w->row, "benefit_from", json_string(next));
+        }
+    }
     json_object_set_new(w->row, "monthly_benefit_fen", json_integer(q.monthly_benefit_fen));
     json_object_set_new(w->row, "benefit_trace", q.trace);
     /* A new review category reschedules the next review of a case being
@@ -393,6 +424,10 @@ static const struct mz_field case_fields[] = {
      .en = "Verification", .flags = MZ_F_READONLY},
     {.name = "monthly_benefit_fen", .type = MZ_T_MONEY, .zh = "月救助金额（分）",
      .en = "Monthly benefit (fen)", .flags = MZ_F_READONLY},
+    {.name = "benefit_from", .type = MZ_T_TEXT, .zh = "新金额起始月份", .en = "New amount from",
+     .flags = MZ_F_READONLY},
+    {.name = "previous_benefit_fen", .type = MZ_T_MONEY, .zh = "此前月救助金额（分）",
+     .en = "Previous benefit (fen)", .flags = MZ_F_READONLY | MZ_F_HIDDEN},
     {.name = "benefit_trace", .type = MZ_T_JSON, .zh = "计算过程", .en = "Benefit trace",
      .flags = MZ_F_READONLY | MZ_F_HIDDEN},
     {.name = "notice_start", .type = MZ_T_DATE, .zh = "公示开始", .en = "Notice from",

@@ -179,7 +179,10 @@ int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
         " coalesce(c.payee_person_id, c.applicant_person_id), c.division, c.member_count,"
         " CASE WHEN p.deceased_on IS NOT NULL AND p.deceased_on < ? THEN 0"
         "      WHEN " MEMBER_DIED " THEN 0"
-        "      WHEN c.bank_account IS NULL THEN 0 ELSE c.monthly_benefit_fen END,"
+        "      WHEN c.bank_account IS NULL THEN 0"
+        "      WHEN c.benefit_from IS NOT NULL AND ? < c.benefit_from"
+        "        THEN coalesce(c.previous_benefit_fen, c.monthly_benefit_fen)"
+        "      ELSE c.monthly_benefit_fen END,"
         " CASE WHEN p.deceased_on IS NOT NULL AND p.deceased_on < ? THEN 'skipped'"
         "      WHEN " MEMBER_DIED " THEN 'skipped'"
         "      WHEN c.bank_account IS NULL THEN 'skipped' ELSE 'paid' END,"
@@ -194,8 +197,8 @@ int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
         DEAD_MEMBERS
         " WHERE c.deleted_at IS NULL AND c.state = 'paying' AND c.program = ?"
         " AND coalesce(c.start_month, '') <= ? AND c.division >= ? AND c.division < ?",
-        "ssssissssssssss" "s", now, now, actor, actor, run_id, month, first, first, first, first,
-        first, first, program, month, lo, hi);
+        "ssssisssssssssss" "s", now, now, actor, actor, run_id, month, first, first, month, first,
+        first, first, first, program, month, lo, hi);
     if (rc != MZ_OK)
         return rc;
     assist_test_kill_point("snapshot");
