@@ -151,4 +151,48 @@ describe('bank return file', () => {
     const dec = await ok(await srv.api('POST', '/api/v1/assistance/payroll', { program: 'dibao', month: '2025-12', division: '120101' }), 201);
     assert.equal(dec.households, 2);
   });
+
+  it('writes the bank file in a bank\'s own layout: fixed-width GB18030, or its CSV', async () => {
+    const dec = (await ok(await srv.api('GET', '/api/v1/assistance_payroll_runs?month=2025-12'))).items[0];
+    await ok(await runAct(dec.id, 'approve'));
+    const fixed = await ok(await srv.api('POST', '/api/v1/assistance_bank_layouts', {
+      code: 'test_fixed', name: '测试银行定长格式', file_format: 'fixed', encoding: 'gb18030',
+      columns: [
+        { field: 'seq', width: 6, align: 'right', pad: '0' },
+        { field: 'account', width: 19 },
+        { field: 'payee_name', width: 20 },
+        { field: 'amount_fen', width: 12, align: 'right', pad: '0' },
+      ],
+      trailer: 'T{count}|{sum_fen}',
+    }), 201);
+    assert.equal(fixed.code, 'test_fixed');
+    const r = await srv.api('GET', `/api/v1/assistance/payroll/${dec.id}/bank-file?layout=test_fixed`);
+    assert.equal(r.status, 200, show(r));
+    const lines = r.buf.toString('latin1').split('\r\n').filter((x) => x.length);
+    assert.equal(lines.length, 3, 'two payments and the trailer');
+    for (const l of lines.slice(0, 2)) assert.equal(Buffer.byteLength(l, 'latin1'), 57, 'every record is 57 bytes');
+    const text = new TextDecoder('gb18030').decode(r.buf);
+    assert.match(text, /^000001\d{16,19} *回盘/);
+    const total = (await ok(await srv.api('GET', `/api/v1/assistance_payroll_runs/${dec.id}`))).amount_fen;
+    assert.match(text, new RegExp(`T2\\|${total}\\r\\n$`));
+    // A name wider than its column is refused, not cut.
+    await ok(await srv.api('POST', '/api/v1/assistance_bank_layouts', {
+      code: 'narrow', name: '过窄', file_format: 'fixed', columns: [{ field: 'payee_name', width: 4 }],
+    }), 201);
+    const narrow = await srv.api('GET', `/api/v1/assistance/payroll/${dec.id}/bank-file?layout=narrow`);
+    assertError(narrow, 422, 'field_too_wide');
+    assert.ok(narrow.json.error.payment_id > 0);
+    const csv = await ok(await srv.api('POST', '/api/v1/assistance_bank_layouts', {
+      code: 'test_csv', name: '测试银行CSV', file_format: 'csv', columns: [{ field: 'account', title: '账号' }, { field: 'amount_yuan', title: '金额' }, { field: 'month', title: '月份' }],
+    }), 201);
+    const c = await srv.api('GET', `/api/v1/assistance/payroll/${dec.id}/bank-file?layout=${csv.code}`);
+    const rows = c.text.split('\r\n').filter((x) => x);
+    assert.equal(rows[0], '账号,金额,月份');
+    assert.match(rows[1], /^\d{16,19},\d+\.\d{2},2025-12$/);
+    assert.match(rows[3], /^TOTAL,2,\d+\.\d{2}$/);
+    assertError(await srv.api('GET', `/api/v1/assistance/payroll/${dec.id}/bank-file?layout=nope`), 422, 'no_such_layout');
+    const badLayout = await srv.api('POST', '/api/v1/assistance_bank_layouts', { code: 'bad', name: '坏', file_format: 'fixed', columns: [{ field: 'password' }] });
+    assertError(badLayout, 422, 'validation_failed');
+  });
 });
+

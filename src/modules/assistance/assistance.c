@@ -94,7 +94,8 @@ static const struct mz_dict dict_review_category = {
 static const struct mz_dict *const assist_dicts[] = {
     &dict_program, &dict_zone,           &dict_category,    &dict_basis,
     &dict_notice_kind, &dict_payment_status, &dict_ledger_entry, &dict_review_category,
-    &dict_medical_group, &dict_support_mode, &dict_care_grade,
+    &dict_medical_group, &dict_support_mode, &dict_care_grade, &assist_dict_bank_format,
+    &assist_dict_bank_encoding,
 };
 
 /* --- standards and increments ------------------------------------------------- */
@@ -499,7 +500,7 @@ static const struct mz_route assist_routes[] = {
     {"POST", "/api/v1/assistance/payroll", assist_h_payroll, MZ_ROUTE_WRITE,
      "assistance_payroll_runs.run", 0, NULL, "生成月度发放批次"},
     {"GET", "/api/v1/assistance/payroll/{run}/bank-file", assist_h_bank_file, 0,
-     "assistance_payroll_runs.export", 0, NULL, "银行代发文件（CSV，含控制合计）"},
+     "assistance_payroll_runs.export", 0, NULL, "银行代发文件（默认 CSV 或 ?layout= 银行格式，含控制合计）"},
     {"POST", "/api/v1/assistance/payroll/{run}/return-file", assist_h_return_file,
      MZ_ROUTE_WRITE | MZ_ROUTE_RAW_BODY, "assistance_payroll_runs.reconcile", MZ_BODY_LIMIT_UPLOAD,
      NULL, "导入银行回盘文件并对账"},
@@ -522,6 +523,8 @@ static const struct mz_menu assist_menus[] = {
      .entity = "assistance_payroll_runs"},
     {.key = "assistance/standards", .zh = "救助标准", .en = "Standards",
      .entity = "assistance_standards"},
+    {.key = "assistance/bank_layouts", .zh = "银行文件格式", .en = "Bank file layouts",
+     .entity = "assistance_bank_layouts"},
     {.key = "assistance/care_standards", .zh = "护理标准", .en = "Care standards",
      .entity = "assistance_care_standards"},
     {.key = "assistance/medical_rules", .zh = "医疗救助规则", .en = "Medical aid rules",
@@ -535,7 +538,7 @@ static const struct mz_menu assist_menus[] = {
 static const struct mz_entity *const assist_entities[] = {
     &assist_standards, &assist_increments, &assist_cases,  &assist_notices,
     &assist_runs,      &assist_payments,   &assist_ledger, &assist_review_rules,
-    &assist_medical_rules, &assist_care_standards,
+    &assist_medical_rules, &assist_care_standards, &assist_bank_layouts,
 };
 
 const struct mz_module mz_module_assistance = {

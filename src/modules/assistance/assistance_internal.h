@@ -135,6 +135,14 @@ struct assist_run_summary {
 int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
                        const char *month, const char *division12,
                        struct assist_run_summary *out);
+/* bank_layouts.c: per-bank file layouts. */
+extern const struct mz_entity assist_bank_layouts;
+extern const struct mz_dict assist_dict_bank_format, assist_dict_bank_encoding;
+/* Write a run's bank file in a layout (a row of assistance_bank_layouts as
+ * JSON) to f; MZ_ERR_TOOBIG with *bad_payment when a value is wider than its
+ * fixed-width column. */
+int assist_bank_file_layout(struct mz_db *db, struct mz_arena *a, int64_t run_id, json_t *layout,
+                            FILE *f, int64_t *count, int64_t *sum, int64_t *bad_payment);
 /* Write a run's bank file (CSV with control totals) to f. */
 int assist_bank_file_write(struct mz_db *db, int64_t run_id, FILE *f, int64_t *count,
                            int64_t *sum);

@@ -372,11 +372,44 @@ int assist_h_bank_file(struct mz_req *req)
     json_decref(run);
     if (!ready)
         return mz_fail(req, 409, "not_approved", "发放批次审批后才能生成银行代发文件");
+    /* ?layout=CODE: the bank's own layout (bank_layouts.c). */
+    const char *code = mz_req_query(req, "layout");
+    json_t *layout = NULL;
+    if (code) {
+        struct mz_stmt *lst;
+        int64_t lid = 0;
+        int lrc = mz_db_prepare(req->db,
+                                "SELECT id FROM assistance_bank_layouts WHERE code = ?"
+                                " AND deleted_at IS NULL",
+                                &lst);
+        if (lrc != MZ_OK)
+            return mz_fail_err(req, lrc);
+        mz_db_bind_text(lst, 1, code);
+        if (mz_db_step(lst) == MZ_ROW)
+            lid = mz_db_col_int(lst, 0);
+        mz_db_done(lst);
+        if (lid == 0)
+            return mz_fail_field(req, 422, "no_such_layout", "没有这个银行文件格式", "layout");
+        layout = mz_entity_get(req, &assist_bank_layouts, lid);
+        if (layout == NULL)
+            return req->status;
+    }
     FILE *f = tmpfile();
-    if (f == NULL)
+    if (f == NULL) {
+        json_decref(layout);
         return mz_fail_err(req, MZ_ERR_IO);
-    int64_t count = 0, sum = 0;
-    int rc = assist_bank_file_write(req->db, run_id, f, &count, &sum);
+    }
+    int64_t count = 0, sum = 0, bad = 0;
+    int rc = layout ? assist_bank_file_layout(req->db, req->arena, run_id, layout, f, &count, &sum,
+                                              &bad)
+                    : assist_bank_file_write(req->db, run_id, f, &count, &sum);
+    json_decref(layout);
+    if (rc == MZ_ERR_TOOBIG) {
+        fclose(f);
+        return mz_fail_with(req, 422, "field_too_wide",
+                            "有明细的内容超过该银行格式的列宽，请调整格式后再生成",
+                            json_pack("{s:I}", "payment_id", (json_int_t)bad));
+    }
     if (rc != MZ_OK) {
         fclose(f);
         mz_error("bank file of run %lld failed: %s", run_id, mz_err_name(rc));
@@ -398,8 +431,10 @@ int assist_h_bank_file(struct mz_req *req)
             close(fd);
         return mz_fail_err(req, MZ_ERR_IO);
     }
-    return mz_reply_file(req, 200, "text/csv; charset=utf-8", fd,
-                         mz_arena_printf(req->arena, "payroll-%lld.csv", run_id));
+    return mz_reply_file(req, 200,
+                         code ? "application/octet-stream" : "text/csv; charset=utf-8", fd,
+                         mz_arena_printf(req->arena, "payroll-%lld%s%s.%s", run_id,
+                                         code ? "-" : "", code ? code : "", code ? "txt" : "csv"));
 }
 
 /* --- entities ---------------------------------------------------------------------- */

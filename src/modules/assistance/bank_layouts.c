@@ -1,0 +1,338 @@
+/* bank_layouts.c - the bank disbursement file in each bank's own layout.
+ *
+ * Banks want their 代发 files in their own layouts: CSV with given columns, or
+ * fixed-width records in GB18030 whose widths count bytes. A layout is data
+ * (assistance_bank_layouts, city level): code, name, file_format (csv | fixed),
+ * encoding (utf-8 | gb18030), header (csv), and columns, a JSON array of
+ *   {"field": seq | payment_id | case_id | payee_name | account | amount_yuan |
+ *             amount_fen | month | division,
+ *    "title": header text (csv), "width": bytes (fixed), "align": left | right,
+ *    "pad": " " | "0"}
+ * and a trailer template with {count}, {sum_yuan}, {sum_fen} (the control
+ * totals). GET .../bank-file?layout=CODE writes it; a value wider than its
+ * column is refused (422 field_too_wide naming the payment), never cut.
+ * Without layout the file is the default CSV (payroll.c).
+ *
+ * Tested by tests/api/reconcile.test.mjs.
+ */
+#include <iconv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mz/crypto.h"
+#include "mz/validate.h"
+#include "modules/assistance/assistance_internal.h"
+
+static const char *const known_fields[] = {"seq",        "payment_id", "case_id",
+                                           "payee_name", "account",    "amount_yuan",
+                                           "amount_fen", "month",      "division"};
+
+static bool field_known(const char *f)
+{
+    for (size_t i = 0; f && i < MZ_ARRAY_LEN(known_fields); i++) {
+        if (strcmp(f, known_fields[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int layout_validate(struct mz_write *w)
+{
+    if (!mz_req_may(w->req, "assistance_standards.configure"))
+        return mz_fail(w->req, 403, "forbidden", "只有市级业务人员可以维护银行文件格式");
+    if (strcmp(w->action, "delete") == 0)
+        return 0;
+    const char *format = json_string_value(json_object_get(w->row, "file_format"));
+    json_t *cols = json_object_get(w->row, "columns"), *c;
+    size_t i;
+    if (!json_is_array(cols) || json_array_size(cols) == 0 || json_array_size(cols) > 30) {
+        mz_errors_add(w->errors, "columns", "type", "列定义应为 1 至 30 项的数组");
+        return 0;
+    }
+    json_array_foreach(cols, i, c) {
+        const char *field = json_string_value(json_object_get(c, "field"));
+        const char *where = mz_arena_printf(w->req->arena, "columns[%zu]", i);
+        if (!json_is_object(c) || !field_known(field)) {
+            mz_errors_add(w->errors, where, "not_in_dictionary",
+                          "字段应为 seq、payment_id、case_id、payee_name、account、amount_yuan、"
+                          "amount_fen、month 或 division");
+            continue;
+        }
+        json_t *width = json_object_get(c, "width");
+        if (format && strcmp(format, "fixed") == 0 &&
+            (!json_is_integer(width) || json_integer_value(width) < 1 ||
+             json_integer_value(width) > 200))
+            mz_errors_add(w->errors, where, "too_small", "定长格式每列须有 1 至 200 的宽度（字节）");
+        const char *align = json_string_value(json_object_get(c, "align"));
+        if (align && strcmp(align, "left") && strcmp(align, "right"))
+            mz_errors_add(w->errors, where, "not_in_dictionary", "对齐方式应为 left 或 right");
+        const char *pad = json_string_value(json_object_get(c, "pad"));
+        if (pad && strcmp(pad, " ") && strcmp(pad, "0"))
+            mz_errors_add(w->errors, where, "not_in_dictionary", "填充字符应为空格或 0");
+    }
+    return 0;
+}
+
+static const struct mz_hooks layout_hooks = {.validate = layout_validate};
+
+static const struct mz_dict_item format_items[] = {
+    {"csv", "逗号分隔（CSV）", "CSV"},
+    {"fixed", "定长", "Fixed width"},
+};
+static const struct mz_dict_item encoding_items[] = {
+    {"utf-8", "UTF-8", "UTF-8"},
+    {"gb18030", "GB18030", "GB18030"},
+};
+const struct mz_dict assist_dict_bank_format = {.name = "assistance_bank_format",
+                                               .zh = "银行文件格式",
+                                               .en = "Bank file format",
+                                               .items = format_items,
+                                               .nitems = MZ_ARRAY_LEN(format_items)};
+const struct mz_dict assist_dict_bank_encoding = {.name = "assistance_bank_encoding",
+                                                 .zh = "文件编码",
+                                                 .en = "Encoding",
+                                                 .items = encoding_items,
+                                                 .nitems = MZ_ARRAY_LEN(encoding_items)};
+
+static const struct mz_field layout_fields[] = {
+    {.name = "code", .type = MZ_T_TEXT, .zh = "格式代码", .en = "Code",
+     .flags = MZ_F_REQUIRED | MZ_F_UNIQUE | MZ_F_HAS_MAX, .max = 30,
+     .pattern = "^[a-z0-9_]+$", .pattern_zh = "小写字母、数字和下划线"},
+    {.name = "name", .type = MZ_T_TEXT, .zh = "名称", .en = "Name",
+     .flags = MZ_F_REQUIRED | MZ_F_HAS_MAX, .max = 60},
+    {.name = "file_format", .type = MZ_T_DICT, .zh = "格式", .en = "Format",
+     .dict = "assistance_bank_format", .flags = MZ_F_REQUIRED},
+    {.name = "encoding", .type = MZ_T_DICT, .zh = "编码", .en = "Encoding",
+     .dict = "assistance_bank_encoding", .def = "\"utf-8\""},
+    {.name = "header", .type = MZ_T_BOOL, .zh = "含表头行（CSV）", .en = "Header row",
+     .def = "true"},
+    {.name = "columns", .type = MZ_T_JSON, .zh = "列定义", .en = "Columns",
+     .flags = MZ_F_REQUIRED},
+    {.name = "trailer", .type = MZ_T_TEXT, .zh = "合计行模板", .en = "Trailer",
+     .flags = MZ_F_HAS_MAX, .max = 200, .def = "\"TOTAL,{count},{sum_yuan}\""},
+    {.name = "note", .type = MZ_T_TEXT, .zh = "备注", .en = "Note", .flags = MZ_F_HAS_MAX,
+     .max = 200},
+};
+
+const struct mz_entity assist_bank_layouts = {
+    .name = "assistance_bank_layouts",
+    .zh = "银行文件格式",
+    .en = "Bank file layouts",
+    .fields = layout_fields,
+    .nfields = MZ_ARRAY_LEN(layout_fields),
+    .hooks = &layout_hooks,
+    .title_field = "name",
+};
+
+/* --- writing ------------------------------------------------------------------------ */
+
+struct out {
+    struct mz_buf line;
+    iconv_t cd;          /* (iconv_t)-1 for UTF-8 */
+    FILE *f;
+};
+
+/* Convert a UTF-8 string to the output encoding into an arena copy. */
+static const char *encode(struct mz_arena *a, iconv_t cd, const char *in, size_t *len)
+{
+    *len = strlen(in);
+    if (cd == (iconv_t)-1)
+        return in;
+    size_t cap = *len * 2 + 8, left = cap, inleft = *len;
+    char *buf = mz_arena_alloc(a, cap), *o = buf;
+    char *i = (char *)in;
+    iconv(cd, NULL, NULL, NULL, NULL);
+    if (iconv(cd, &i, &inleft, &o, &left) == (size_t)-1)
+        return NULL;
+    *len = cap - left;
+    return buf;
+}
+
+static const char *yuan(struct mz_arena *a, int64_t fen)
+{
+    char buf[32];
+    mz_money_format(fen, buf, sizeof(buf));
+    return mz_arena_strdup(a, buf);
+}
+
+/* Append one column's value to the line; MZ_ERR_TOOBIG when wider than the column. */
+static int put(struct mz_arena *a, struct out *o, json_t *col, bool fixed, bool first,
+               const char *value)
+{
+    size_t len;
+    const char *bytes = encode(a, o->cd, value, &len);
+    if (bytes == NULL)
+        return MZ_ERR_INVALID;
+    if (!fixed) {
+        if (!first)
+            mz_buf_append(&o->line, ",", 1);
+        bool quote = strpbrk(value, ",\"\r\n") != NULL;
+        if (quote) {
+            mz_buf_append(&o->line, "\"", 1);
+            for (size_t k = 0; k < len; k++) {
+                if (bytes[k] == '"')
+                    mz_buf_append(&o->line, "\"", 1);
+                mz_buf_append(&o->line, bytes + k, 1);
+            }
+            mz_buf_append(&o->line, "\"", 1);
+        } else {
+            mz_buf_append(&o->line, bytes, len);
+        }
+        return MZ_OK;
+    }
+    size_t width = (size_t)json_integer_value(json_object_get(col, "width"));
+    if (len > width)
+        return MZ_ERR_TOOBIG;
+    const char *align = json_string_value(json_object_get(col, "align"));
+    const char *pad = json_string_value(json_object_get(col, "pad"));
+    char p = pad && pad[0] == '0' ? '0' : ' ';
+    bool right = align && strcmp(align, "right") == 0;
+    if (right)
+        for (size_t k = len; k < width; k++)
+            mz_buf_append(&o->line, &p, 1);
+    mz_buf_append(&o->line, bytes, len);
+    if (!right)
+        for (size_t k = len; k < width; k++)
+            mz_buf_append(&o->line, &p, 1);
+    return MZ_OK;
+}
+
+static void end_line(struct out *o)
+{
+    mz_buf_append(&o->line, "\r\n", 2);
+    fwrite(o->line.data, 1, o->line.len, o->f);
+    mz_buf_reset(&o->line);
+}
+
+/* The trailer with its placeholders filled. */
+static const char *trailer_text(struct mz_arena *a, const char *tpl, int64_t count, int64_t sum)
+{
+    char *out = mz_arena_strdup(a, "");
+    for (const char *p = tpl; *p;) {
+        if (strncmp(p, "{count}", 7) == 0) {
+            out = mz_arena_printf(a, "%s%lld", out, (long long)count);
+            p += 7;
+        } else if (strncmp(p, "{sum_yuan}", 10) == 0) {
+            out = mz_arena_printf(a, "%s%s", out, yuan(a, sum));
+            p += 10;
+        } else if (strncmp(p, "{sum_fen}", 9) == 0) {
+            out = mz_arena_printf(a, "%s%lld", out, (long long)sum);
+            p += 9;
+        } else {
+            out = mz_arena_printf(a, "%s%c", out, *p);
+            p++;
+        }
+    }
+    return out;
+}
+
+int assist_bank_file_layout(struct mz_db *db, struct mz_arena *a, int64_t run_id, json_t *layout,
+                            FILE *f, int64_t *count_out, int64_t *sum_out, int64_t *bad_payment)
+{
+    const char *fmt = json_string_value(json_object_get(layout, "file_format"));
+    bool fixed = fmt && strcmp(fmt, "fixed") == 0;
+    const char *enc = json_string_value(json_object_get(layout, "encoding"));
+    json_t *cols = json_object_get(layout, "columns"), *col;
+    size_t ci;
+    struct out o = {.cd = (iconv_t)-1, .f = f};
+    mz_buf_init(&o.line, 1 << 20);
+    *bad_payment = 0;
+    if (enc && strcmp(enc, "gb18030") == 0) {
+        o.cd = iconv_open("GB18030", "UTF-8");
+        if (o.cd == (iconv_t)-1)
+            return MZ_ERR_INTERNAL;
+    }
+    int rc = MZ_OK;
+    if (!fixed && json_is_true(json_object_get(layout, "header"))) {
+        json_array_foreach(cols, ci, col) {
+            const char *title = json_string_value(json_object_get(col, "title"));
+            rc = put(a, &o, col, false, ci == 0,
+                     title ? title : json_string_value(json_object_get(col, "field")));
+            if (rc != MZ_OK)
+                break;
+        }
+        end_line(&o);
+    }
+    struct mz_stmt *st;
+    if (rc == MZ_OK)
+        rc = mz_db_prepare(db,
+                           "SELECT pm.id, pm.case_id, p.name, pm.account_sealed, pm.amount_fen,"
+                           " pm.month, pm.division FROM assistance_payments pm LEFT JOIN persons p"
+                           " ON p.id = pm.payee_person_id WHERE pm.run_id = ?"
+                           " AND pm.status = 'paid' AND pm.deleted_at IS NULL ORDER BY pm.id",
+                           &st);
+    if (rc != MZ_OK) {
+        mz_buf_free(&o.line);
+        if (o.cd != (iconv_t)-1)
+            iconv_close(o.cd);
+        return rc;
+    }
+    mz_db_bind_int(st, 1, run_id);
+    int64_t count = 0, sum = 0;
+    while (rc == MZ_OK && (rc = mz_db_step(st)) == MZ_ROW) {
+        rc = MZ_OK;
+        char *account = NULL;
+        size_t alen = 0;
+        const char *sealed = mz_db_col_text(st, 3);
+        if (sealed == NULL ||
+            mz_crypto_open(a, "assistance_cases.bank_account", sealed, &account, &alen) != MZ_OK) {
+            rc = MZ_ERR_INVALID;
+            break;
+        }
+        int64_t amount = mz_db_col_int(st, 4);
+        count++;
+        sum += amount;
+        json_array_foreach(cols, ci, col) {
+            const char *field = json_string_value(json_object_get(col, "field"));
+            const char *v = "";
+            if (!strcmp(field, "seq"))
+                v = mz_arena_printf(a, "%lld", (long long)count);
+            else if (!strcmp(field, "payment_id"))
+                v = mz_arena_printf(a, "%lld", (long long)mz_db_col_int(st, 0));
+            else if (!strcmp(field, "case_id"))
+                v = mz_arena_printf(a, "%lld", (long long)mz_db_col_int(st, 1));
+            else if (!strcmp(field, "payee_name"))
+                v = mz_db_col_text(st, 2) ? mz_arena_strdup(a, mz_db_col_text(st, 2)) : "";
+            else if (!strcmp(field, "account"))
+                v = account;
+            else if (!strcmp(field, "amount_yuan"))
+                v = yuan(a, amount);
+            else if (!strcmp(field, "amount_fen"))
+                v = mz_arena_printf(a, "%lld", (long long)amount);
+            else if (!strcmp(field, "month"))
+                v = mz_arena_strdup(a, mz_db_col_text(st, 5) ? mz_db_col_text(st, 5) : "");
+            else if (!strcmp(field, "division"))
+                v = mz_arena_strdup(a, mz_db_col_text(st, 6) ? mz_db_col_text(st, 6) : "");
+            rc = put(a, &o, col, fixed, ci == 0, v);
+            if (rc != MZ_OK) {
+                *bad_payment = mz_db_col_int(st, 0);
+                break;
+            }
+        }
+        if (rc == MZ_OK)
+            end_line(&o);
+    }
+    mz_db_done(st);
+    if (rc == MZ_DONE)
+        rc = MZ_OK;
+    const char *tpl = json_string_value(json_object_get(layout, "trailer"));
+    if (rc == MZ_OK && tpl && *tpl) {
+        size_t len;
+        const char *t = encode(a, o.cd, trailer_text(a, tpl, count, sum), &len);
+        if (t == NULL) {
+            rc = MZ_ERR_INVALID;
+        } else {
+            mz_buf_append(&o.line, t, len);
+            end_line(&o);
+        }
+    }
+    mz_buf_free(&o.line);
+    if (o.cd != (iconv_t)-1)
+        iconv_close(o.cd);
+    if (rc == MZ_OK && (fflush(f) != 0 || ferror(f)))
+        rc = MZ_ERR_IO;
+    *count_out = count;
+    *sum_out = sum;
+    return rc;
+}
