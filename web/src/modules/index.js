@@ -6,13 +6,24 @@
 //   (import EntityList from '../views/EntityList.vue').
 // pages: [{ path: '/registry/duplicates', title: '疑似重复人员', component: () => import(...) }]
 //   Pages for the menus whose `route` the server declares; a menu route with
-//   no page here shows a "建设中" placeholder.
+//   no page here shows a "建设中" placeholder. A page may also add its own menu
+//   entry: `menu: '<module>'` puts it first in that module's group of the side
+//   menu (when the user sees the module at all), `may: '<permission>'` shows it
+//   only to users who hold the permission (lib/perm.js; the server still decides).
 
 const screens = {
-  // sample_cases: { detail: () => import('./sample/CaseDetail.vue') },
+  // 经济状况核对: a case and a registry household start a verification; a
+  // verification record shows its report (single) or its summary (bulk).
+  assistance_cases: { detail: () => import('./verify/CaseDetail.vue') },
+  households: { detail: () => import('./verify/HouseholdDetail.vue') },
+  verify_requests: { detail: () => import('./verify/RequestDetail.vue') },
 };
 
-export const modulePages = [];
+export const modulePages = [
+  { path: '/verify/check', title: '单户核对', menu: 'verify', may: 'verify_requests.run', component: () => import('./verify/CheckView.vue') },
+  { path: '/verify/bulk', title: '批量复核', menu: 'verify', may: 'verify_requests.bulk', component: () => import('./verify/BulkView.vue') },
+  { path: '/verify/sources', title: '数据批次', menu: 'verify', may: 'verify_batches.receive', component: () => import('./verify/SourcesView.vue') },
+];
 
 /** The module's component loader for (entity, kind), or null for the generic screen. */
 export function screenFor(entity, kind) {
