@@ -107,6 +107,9 @@ export function evidenceTables(evidence, sources) {
       add(k, k === 'person' ? '身份证号码' : k === 'name' ? '姓名' : k, /_fen$/.test(k));
     }
     add('batch_id', '批次');
+    // A column no row fills (an optional one the department left out) is not shown.
+    const filled = (c) => c.key === 'person' || rows.some((r) => r[c.key] !== null && r[c.key] !== undefined && r[c.key] !== '');
+    columns.splice(0, columns.length, ...columns.filter(filled));
     const cell = (r, c) => {
       if (r[c.key + '_zh']) return r[c.key + '_zh'];
       const v = r[c.key];
