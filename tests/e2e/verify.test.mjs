@@ -14,7 +14,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { TEST_PASSWORD, makeIdNumber, makeBankCard, toCsv, show } from '../api/lib.mjs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { REPO_ROOT, TEST_PASSWORD, makeIdNumber, makeBankCard, toCsv, show } from '../api/lib.mjs';
 import { skipReason, assertBuilt, startWebServer, launchBrowser, shotPath, uiLogin } from './browser.mjs';
 
 const skip = skipReason() || false;
@@ -24,6 +26,7 @@ let browser;
 const D = { div: '120101001001' }; // a community of 和平区
 const P = {}; // persons by name
 const H = {}; // household ids
+const C = {}; // case ids by applicant name
 let vehicleBatch;
 
 async function ok(res, status = 200) {
@@ -37,6 +40,18 @@ async function person(name, birth) {
   P[name] = { ...p, id_number };
   return P[name];
 }
+/** axe-core on the page (as tests/e2e/a11y.test.mjs): its serious and critical WCAG 2.1 AA violations. */
+let axeSource;
+async function axe(page, what) {
+  axeSource ??= fs.readFileSync(createRequire(path.join(REPO_ROOT, 'web', 'package.json')).resolve('axe-core/axe.min.js'), 'utf8');
+  await page.waitForLoadState('networkidle');
+  if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(axeSource + '\n;0');
+  const res = await page.evaluate(() => window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }, resultTypes: ['violations'] }));
+  return res.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .flatMap((v) => v.nodes.slice(0, 3).map((n) => `${what}: [${v.impact}] ${v.id} ${n.target.join(' ')}`));
+}
+
 async function authorise(p) {
   return ok(await srv.api('POST', '/api/v1/verify_authorisations', {
     id_number: p.id_number, name: p.name, signed_on: '2025-09-01', valid_until: '2030-12-31', scan: `scan-${p.id}.pdf`, division: D.div,
@@ -68,6 +83,7 @@ before(async () => {
       await ok(await srv.api('POST', `/api/v1/assistance_cases/${c.id}/actions/${a}`, { comment: '测试' }));
     }
     cases.push(c.id);
+    C[name] = c.id;
   }
   await srv.stop({ keepDir: true });
   srv = await startWebServer({ db: srv.dbPath });
@@ -104,6 +120,7 @@ test('数据批次: a CSV refused whole with its row errors, then its valid rows
   await page.getByTestId('current-deposit').waitFor();
   assert.equal((await page.getByTestId('current-deposit').innerText()).trim(), '无');
   assert.equal(await page.getByTestId('sources-table').locator('.el-table__body > tbody > tr.el-table__row').count(), 12);
+  const a11y = await axe(page, '数据批次');
 
   await page.getByTestId('import-deposit').click();
   const bad = P['王存款'].id_number.slice(0, 17) + (P['王存款'].id_number[17] === '0' ? '1' : '0');
@@ -144,6 +161,7 @@ test('数据批次: a CSV refused whole with its row errors, then its valid rows
   await page.getByTestId('current-vehicle').getByText('无').waitFor();
   const b = await ok(await srv.api('GET', `/api/v1/verify_batches/${vehicleBatch}`));
   assert.equal(b.state, 'withdrawn');
+  assert.deepEqual(a11y, []);
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -176,9 +194,20 @@ test('单户核对 from a registry household: the report flags 金融资产 with
   assert.match(await page.getByTestId('verify-sources').locator('tr', { hasText: '银行存款' }).innerText(), /#\d+\s+2025-09-30/);
   await page.getByTestId('verify-print').waitFor();
   await page.screenshot({ path: shotPath('41-verify-report'), fullPage: true });
+  const a11y = await axe(page, '核对报告');
   // The household's page now shows the latest check.
   await page.goto(`${srv.base}/e/households/${H.flagged}`);
   await page.getByTestId('verify-entry').getByText('不符合').waitFor();
+
+  // From a case: its program is chosen, the report links the case.
+  await page.goto(`${srv.base}/e/assistance_cases/${C['王存款']}`);
+  await page.getByTestId('verify-start').click();
+  await page.waitForURL(new RegExp(`/verify/check\\?case_id=${C['王存款']}&program=dibao`));
+  await page.getByTestId('verify-target-info').getByText('1 名成员').waitFor();
+  await page.getByTestId('verify-run').click();
+  await page.waitForURL(/\/e\/verify_requests\/\d+$/);
+  assert.equal((await page.getByTestId('verify-outcome').innerText()).trim(), '不符合');
+  await page.getByTestId('verify-report').locator(`a[href="/e/assistance_cases/${C['王存款']}"]`).waitFor();
 
   // Without a 授权书 the check is refused, naming the member, with a link to add it.
   await page.goto(`${srv.base}/verify/check?household_id=${H.unauthorised}`);
@@ -187,6 +216,7 @@ test('单户核对 from a registry household: the report flags 金融资产 with
   const refused = page.getByTestId('verify-auth-missing');
   await refused.getByText('有成年家庭成员没有签署核对授权书').waitFor();
   assert.match(await refused.innerText(), /赵未授/);
+  a11y.push(...(await axe(page, '单户核对（缺少授权）')));
   await refused.getByTestId('verify-add-authorisation').click();
   await page.waitForURL(/\/e\/verify_authorisations\/new\?/);
   assert.equal(await page.locator('#fld-name').inputValue(), '赵未授');
@@ -200,6 +230,7 @@ test('单户核对 from a registry household: the report flags 金融资产 with
   await page.getByTestId('verify-run').click();
   await page.waitForURL(/\/e\/verify_requests\/\d+$/);
   assert.equal((await page.getByTestId('verify-outcome').innerText()).trim(), '符合');
+  assert.deepEqual(a11y, []);
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -226,6 +257,7 @@ test('批量复核: confirmation, summary with flags by rule, results filtered b
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="bulk-results"] .el-table__body tr').length === 1);
   assert.match(await rows.first().innerText(), /不符合[\s\S]*金融资产[\s\S]*300,000\.00/);
   await page.screenshot({ path: shotPath('42-verify-bulk'), fullPage: true });
+  const a11y = await axe(page, '批量复核');
   const dl = page.waitForEvent('download');
   await page.getByTestId('bulk-export-xlsx').click();
   const file = await (await dl).path();
@@ -234,6 +266,7 @@ test('批量复核: confirmation, summary with flags by rule, results filtered b
   await page.reload();
   await page.getByTestId('bulk-summary').waitFor();
   assert.equal(await page.getByTestId('bulk-households').innerText(), '2');
+  assert.deepEqual(a11y, []);
   assert.deepEqual(errors, []);
   await page.close();
 });
