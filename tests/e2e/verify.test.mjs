@@ -262,6 +262,10 @@ test('批量复核: confirmation, summary with flags by rule, results filtered b
   await page.getByTestId('bulk-export-xlsx').click();
   const file = await (await dl).path();
   assert.equal(fs.readFileSync(file).subarray(0, 2).toString('latin1'), 'PK', 'an xlsx (zip) file');
+  // The case's page shows its re-check result.
+  await page.goto(`${srv.base}/e/assistance_cases/${C['王存款']}`);
+  await page.getByTestId('verify-entry-bulk').getByText('不符合').waitFor();
+  await page.goBack();
   // A reload shows the same run.
   await page.reload();
   await page.getByTestId('bulk-summary').waitFor();
