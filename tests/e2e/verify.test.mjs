@@ -10,7 +10,9 @@
 // Data: persons, households, authorisations and two 低保 cases are made through
 // the API. The cases are taken to 公示 on a server whose date is fixed in the past
 // (MZ_TEST_TODAY), then the server restarts on today's date, when the 7-day notice
-// has run, and they are approved; the browser then works on today's date.
+// has run, and they are approved; the browser then works on today's date. The tests
+// run in order and build on each other (the batch imported first is the evidence of
+// the checks that follow).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
