@@ -264,12 +264,11 @@ test('批量复核: confirmation, summary with flags by rule, results filtered b
   await page.getByTestId('bulk-export-xlsx').click();
   const file = await (await dl).path();
   assert.equal(fs.readFileSync(file).subarray(0, 2).toString('latin1'), 'PK', 'an xlsx (zip) file');
-  // The case's page shows its re-check result.
+  // The case's page shows its re-check result; the run's address shows the same run again.
+  const runUrl = page.url();
   await page.goto(`${srv.base}/e/assistance_cases/${C['王存款']}`);
   await page.getByTestId('verify-entry-bulk').getByText('不符合').waitFor();
-  await page.goBack();
-  // A reload shows the same run.
-  await page.reload();
+  await page.goto(runUrl);
   await page.getByTestId('bulk-summary').waitFor();
   assert.equal(await page.getByTestId('bulk-households').innerText(), '2');
   assert.deepEqual(a11y, []);
