@@ -106,8 +106,14 @@ test: deps
 	@$(MAKE) --no-print-directory web
 	@scripts/test.sh
 
-bench: deps all
+bench: deps all $(BUILD)/bench/verify
 	@scripts/bench.sh
+
+# The bulk re-check benchmark of the verification module (bench/verify.c).
+$(BUILD)/bench/verify: bench/verify.c $(BUILD)/libminzheng.a
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libminzheng.a $(LIBS)
 
 format:
 	clang-format -i $(SRC) $(wildcard include/mz/*.h src/*/*.h tests/unit/*.c tests/sample/*.c tests/fuzz/*.c)

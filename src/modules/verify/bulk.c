@@ -382,3 +382,86 @@ out:
     free(persons);
     return rc;
 }
+
+/* --- reading a run's results back ------------------------------------------------------- */
+
+struct vf_result_reader {
+    struct mz_stmt *st;
+};
+
+int vf_results_open(struct mz_db *db, int64_t request_id, struct vf_result_reader **out)
+{
+    struct vf_result_reader *rd = calloc(1, sizeof(*rd));
+    if (rd == NULL)
+        return MZ_ERR_NOMEM;
+    int rc = mz_db_prepare_uncached(db,
+                                    "SELECT case_id, household_id, division, member_count,"
+                                    " flags, outcome, figures FROM verify_results"
+                                    " WHERE request_id = ? AND deleted_at IS NULL ORDER BY case_id",
+                                    &rd->st);
+    if (rc != MZ_OK) {
+        free(rd);
+        return rc;
+    }
+    mz_db_bind_int(rd->st, 1, request_id);
+    *out = rd;
+    return MZ_OK;
+}
+
+static uint32_t flags_of(const char *text)
+{
+    uint32_t bits = 0;
+    for (int k = 0; k < VF_NRULES && text; k++) {
+        size_t l = strlen(vf_rule_items[k].code);
+        for (const char *p = text; (p = strstr(p, vf_rule_items[k].code)) != NULL; p += l) {
+            if ((p == text || p[-1] == ',') && (p[l] == ',' || p[l] == '\0')) {
+                bits |= 1u << k;
+                break;
+            }
+        }
+    }
+    return bits;
+}
+
+int vf_results_next(struct vf_result_reader *rd, struct vf_result_row *row)
+{
+    int rc = mz_db_step(rd->st);
+    if (rc != MZ_ROW)
+        return rc;
+    memset(row, 0, sizeof(*row));
+    row->case_id = mz_db_col_int(rd->st, 0);
+    row->household_id = mz_db_col_int(rd->st, 1);
+    const char *div = mz_db_col_text(rd->st, 2);
+    snprintf(row->division, sizeof(row->division), "%s", div ? div : "");
+    row->member_count = (int)mz_db_col_int(rd->st, 3);
+    row->flags = flags_of(mz_db_col_text(rd->st, 4));
+    const char *oc = mz_db_col_text(rd->st, 5);
+    for (int k = 0; k < 4; k++) {
+        if (oc && strcmp(oc, vf_outcome_items[k].code) == 0)
+            row->outcome = (enum vf_outcome)k;
+    }
+    json_error_t err;
+    json_t *f = json_loads(mz_db_col_text(rd->st, 6) ? mz_db_col_text(rd->st, 6) : "{}", 0, &err);
+    struct vf_figures *g = &row->fig;
+    g->income_fen = json_integer_value(json_object_get(f, "income_fen"));
+    g->financial_assets_fen = json_integer_value(json_object_get(f, "financial_assets_fen"));
+    g->vehicles = (int32_t)json_integer_value(json_object_get(f, "vehicles"));
+    g->vehicle_value_max_fen = json_integer_value(json_object_get(f, "vehicle_value_max_fen"));
+    g->properties = (int32_t)json_integer_value(json_object_get(f, "properties"));
+    g->businesses = (int32_t)json_integer_value(json_object_get(f, "businesses"));
+    g->business_capital_max_fen =
+        json_integer_value(json_object_get(f, "business_capital_max_fen"));
+    g->public_employees = (int32_t)json_integer_value(json_object_get(f, "public_employees"));
+    g->staff_relatives = (int32_t)json_integer_value(json_object_get(f, "staff_relatives"));
+    g->deceased = (int32_t)json_integer_value(json_object_get(f, "deceased"));
+    json_decref(f);
+    return MZ_ROW;
+}
+
+void vf_results_close(struct vf_result_reader *rd)
+{
+    if (rd == NULL)
+        return;
+    mz_db_finalize(rd->st);
+    free(rd);
+}

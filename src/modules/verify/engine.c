@@ -398,14 +398,23 @@ static bool needs_standard(enum vf_rule_id id)
     return id == VF_R_INCOME || id == VF_R_ASSETS;
 }
 
-/* The rules for a (division, zone): looked up once per pair in a run. */
+/* The rules for a household depend on its division only through which of
+ * its ancestors (itself, street, district, city level, province) have rows
+ * in verify_rules or assistance_standards: the deepest such ancestor stands
+ * for the division (its own ancestors are the same rows), so a run looks
+ * the rules up once per (that ancestor, zone), not once per community. */
 struct rule_set {
     char division[13], zone[8];
     struct vf_rule rules[VF_NRULES];
     bool used;
 };
 
-#define RULE_CACHE 4096
+struct rule_cache {
+    struct rule_set *sets;
+    size_t size, used;       /* open addressing, size a power of two */
+    char (*divs)[13];        /* divisions that have rule or standard rows, sorted */
+    size_t ndivs;
+};
 
 static unsigned set_hash(const char *division, const char *zone)
 {
@@ -417,44 +426,131 @@ static unsigned set_hash(const char *division, const char *zone)
     return h;
 }
 
-static int rules_for(struct vf_run *r, struct mz_db *db, struct rule_set *cache,
+static int cmp_div(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static int cache_init(struct rule_cache *c, struct mz_db *db)
+{
+    memset(c, 0, sizeof(*c));
+    struct mz_stmt *st;
+    size_t cap = 0;
+    int rc = mz_db_prepare(db,
+                           "SELECT DISTINCT division FROM verify_rules WHERE deleted_at IS NULL"
+                           " UNION SELECT DISTINCT division FROM assistance_standards"
+                           " WHERE deleted_at IS NULL",
+                           &st);
+    if (rc != MZ_OK)
+        return rc;
+    while ((rc = mz_db_step(st)) == MZ_ROW) {
+        const char *d = mz_db_col_text(st, 0);
+        if (d == NULL)
+            continue;
+        if (c->ndivs == cap) {
+            cap = cap ? cap * 2 : 64;
+            char(*p)[13] = realloc(c->divs, cap * 13);
+            if (p == NULL) {
+                rc = MZ_ERR_NOMEM;
+                break;
+            }
+            c->divs = p;
+        }
+        snprintf(c->divs[c->ndivs++], 13, "%s", d);
+    }
+    mz_db_done(st);
+    if (rc != MZ_DONE)
+        return rc < 0 ? rc : MZ_ERR_DB;
+    if (c->ndivs > 1)
+        qsort(c->divs, c->ndivs, 13, cmp_div);
+    c->size = 64;
+    c->sets = calloc(c->size, sizeof(*c->sets));
+    return c->sets ? MZ_OK : MZ_ERR_NOMEM;
+}
+
+static void cache_free(struct rule_cache *c)
+{
+    free(c->sets);
+    free(c->divs);
+    memset(c, 0, sizeof(*c));
+}
+
+static struct rule_set *cache_slot(struct rule_set *sets, size_t size, const char *division,
+                                   const char *zone)
+{
+    size_t j = set_hash(division, zone) & (size - 1);
+    while (sets[j].used &&
+           (strcmp(sets[j].division, division) != 0 || strcmp(sets[j].zone, zone) != 0))
+        j = (j + 1) & (size - 1);
+    return &sets[j];
+}
+
+static int cache_grow(struct rule_cache *c)
+{
+    size_t size = c->size * 2;
+    struct rule_set *sets = calloc(size, sizeof(*sets));
+    if (sets == NULL)
+        return MZ_ERR_NOMEM;
+    for (size_t i = 0; i < c->size; i++) {
+        if (c->sets[i].used)
+            *cache_slot(sets, size, c->sets[i].division, c->sets[i].zone) = c->sets[i];
+    }
+    free(c->sets);
+    c->sets = sets;
+    c->size = size;
+    return MZ_OK;
+}
+
+static int rules_for(struct vf_run *r, struct mz_db *db, struct rule_cache *c,
                      const struct vf_household *h, const struct vf_rule **out)
 {
-    unsigned j = set_hash(h->division, h->zone) & (RULE_CACHE - 1);
-    for (unsigned probes = 0; probes < RULE_CACHE; probes++, j = (j + 1) & (RULE_CACHE - 1)) {
-        struct rule_set *s = &cache[j];
-        if (s->used && strcmp(s->division, h->division) == 0 && strcmp(s->zone, h->zone) == 0) {
-            *out = s->rules;
-            return MZ_OK;
-        }
-        if (s->used)
-            continue;
-        s->used = true;
-        snprintf(s->division, sizeof(s->division), "%s", h->division);
-        snprintf(s->zone, sizeof(s->zone), "%s", h->zone);
-        char month[8];
-        snprintf(month, sizeof(month), "%.7s", r->as_of);
-        for (int k = 0; k < VF_NRULES; k++) {
-            struct vf_rule *rule = &s->rules[k];
-            int rc = vf_rule_lookup(db, r->program, (enum vf_rule_id)k, h->division, r->as_of,
-                                    rule);
-            if (rc != MZ_OK)
-                return rc;
-            if (rule->found && needs_standard((enum vf_rule_id)k)) {
-                struct assist_standard std;
-                rule->standard_rc =
-                    assist_standard_lookup(db, rule->standard_program, h->division,
-                                           h->zone[0] ? h->zone : NULL, month, &std);
-                if (rule->standard_rc == MZ_OK) {
-                    rule->standard_fen = std.amount_fen;
-                    rule->standard_id = std.id;
-                }
+    /* The deepest ancestor with rows stands for the division. */
+    const char *division = h->division;
+    char anc[5][13];
+    if (strlen(h->division) == 12) {
+        assist_ancestors(h->division, anc);
+        for (int i = 0; i < 5; i++) {
+            if (bsearch(anc[i], c->divs, c->ndivs, 13, cmp_div)) {
+                division = anc[i];
+                break;
             }
         }
+    }
+    struct rule_set *s = cache_slot(c->sets, c->size, division, h->zone);
+    if (s->used) {
         *out = s->rules;
         return MZ_OK;
     }
-    return MZ_ERR_TOOBIG;
+    if ((c->used + 1) * 2 > c->size) {
+        int rc = cache_grow(c);
+        if (rc != MZ_OK)
+            return rc;
+        s = cache_slot(c->sets, c->size, division, h->zone);
+    }
+    c->used++;
+    s->used = true;
+    memcpy(s->division, division, strnlen(division, 12));
+    s->division[strnlen(division, 12)] = '\0';
+    snprintf(s->zone, sizeof(s->zone), "%s", h->zone);
+    char month[8];
+    snprintf(month, sizeof(month), "%.7s", r->as_of);
+    for (int k = 0; k < VF_NRULES; k++) {
+        struct vf_rule *rule = &s->rules[k];
+        int rc = vf_rule_lookup(db, r->program, (enum vf_rule_id)k, division, r->as_of, rule);
+        if (rc != MZ_OK)
+            return rc;
+        if (rule->found && needs_standard((enum vf_rule_id)k)) {
+            struct assist_standard std;
+            rule->standard_rc = assist_standard_lookup(db, rule->standard_program, division,
+                                                       h->zone[0] ? h->zone : NULL, month, &std);
+            if (rule->standard_rc == MZ_OK) {
+                rule->standard_fen = std.amount_fen;
+                rule->standard_id = std.id;
+            }
+        }
+    }
+    *out = s->rules;
+    return MZ_OK;
 }
 
 /* Does rule k flag figures f of a household of n members? */
@@ -542,15 +638,13 @@ static void evaluate(struct vf_household *h, const struct vf_rule *rules)
 
 int vf_run_evaluate(struct vf_run *r, struct mz_db *db)
 {
-    struct rule_set *cache = calloc(RULE_CACHE, sizeof(*cache));
-    if (cache == NULL)
-        return MZ_ERR_NOMEM;
-    int rc = MZ_OK;
+    struct rule_cache cache;
+    int rc = cache_init(&cache, db);
     for (int i = 0; i < r->nhouseholds && rc == MZ_OK; i++) {
         struct vf_household *h = &r->households[i];
         const struct vf_rule *rules;
         roll_up(r, h);
-        rc = rules_for(r, db, cache, h, &rules);
+        rc = rules_for(r, db, &cache, h, &rules);
         if (rc != MZ_OK)
             break;
         evaluate(h, rules);
@@ -559,7 +653,7 @@ int vf_run_evaluate(struct vf_run *r, struct mz_db *db)
                 h->outcome = VF_UNAUTHORISED;
         }
     }
-    free(cache);
+    cache_free(&cache);
     return rc;
 }
 

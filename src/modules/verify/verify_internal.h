@@ -314,6 +314,21 @@ struct vf_bulk_opts {
 int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
             int64_t *request_id, json_t **summary);
 
+/* The stored per-household results of a bulk request, in case order. */
+struct vf_result_row {
+    int64_t case_id, household_id;
+    char division[13];
+    int member_count;
+    uint32_t flags;
+    enum vf_outcome outcome;
+    struct vf_figures fig;
+};
+struct vf_result_reader;
+int vf_results_open(struct mz_db *db, int64_t request_id, struct vf_result_reader **out);
+/* MZ_ROW with *row filled, MZ_DONE at the end, or an error. */
+int vf_results_next(struct vf_result_reader *rd, struct vf_result_row *row);
+void vf_results_close(struct vf_result_reader *rd);
+
 /* Helpers shared by verify.c and bulk.c. */
 bool vf_hex16(const char *hex, unsigned char out[16]);
 int vf_insert_row(struct mz_db *db, struct mz_arena *a, const char *actor, const char *table,
