@@ -315,12 +315,14 @@ static int32_t month_date(int back) /* the month `back` months before 2026-11, a
     return y * 10000 + m * 100 + 1;
 }
 
-/* Fill source s. */
+/* Fill source s. Beneficiaries (persons [0, nbenef)) are poor: few earners,
+ * small deposits; the other residents in the sources are better off. */
 static void gen_source(enum vf_source_id s, struct srcbuf *b)
 {
     char extra[64];
     for (long i = 0; i < npersons; i++) {
         struct rng r = {mix((uint64_t)i * 1000003 + (uint64_t)s * 7919)};
+        bool ben = i < nbenef;
         switch (s) {
         case VF_SRC_HUKOU: {
             int kind = 1;
@@ -343,19 +345,19 @@ static void gen_source(enum vf_source_id s, struct srcbuf *b)
             }
             break;
         case VF_SRC_VEHICLE: {
-            int n = chance(&r, 500) ? (chance(&r, 1200) ? 2 : 1) : 0;
+            int n = chance(&r, ben ? 200 : 3000) ? (chance(&r, 1200) ? 2 : 1) : 0;
             for (int k = 0; k < n; k++) {
                 unsigned x = (unsigned)below(&r, 100);
                 int kind = x < 70 ? 1 : x < 80 ? 2 : x < 95 ? 3 : 4;
                 snprintf(extra, sizeof(extra), "津%c%05u", 'A' + (int)below(&r, 26),
                          (unsigned)below(&r, 100000));
-                add_row(b, i, 100000 * (5 + (int64_t)below(&r, 75)), 0,
+                add_row(b, i, 100000 * (5 + (int64_t)below(&r, ben ? 75 : 300)), 0,
                         civil(14000 + (int64_t)below(&r, 6000)), kind, extra);
             }
             break;
         }
         case VF_SRC_REALESTATE: {
-            int n = chance(&r, 1500) ? (chance(&r, 1300) ? 2 : 1) : 0;
+            int n = chance(&r, ben ? 1000 : 6000) ? (chance(&r, ben ? 1000 : 2500) ? 2 : 1) : 0;
             for (int k = 0; k < n; k++) {
                 unsigned x = (unsigned)below(&r, 100);
                 int kind = x < 85 ? 1 : x < 95 ? 2 : 3;
@@ -368,22 +370,22 @@ static void gen_source(enum vf_source_id s, struct srcbuf *b)
             break;
         }
         case VF_SRC_DEPOSIT: {
-            int n = chance(&r, 6000) ? 1 + (int)below(&r, 3) : 0;
+            int n = chance(&r, ben ? 5000 : 9000) ? 1 + (int)below(&r, 3) : 0;
             static const char *const banks[] = {"工商银行", "农业银行", "中国银行", "建设银行",
                                                 "天津银行", "邮储银行"};
             for (int k = 0; k < n; k++) {
                 uint64_t u = below(&r, 1000);
-                int64_t bal = (int64_t)(u * u * u / 1000 * 2 + below(&r, 100000)); /* skewed */
+                int64_t bal = (int64_t)(u * u * u / 1000 * (ben ? 2 : 20) + below(&r, 100000));
                 add_row(b, i, bal, 0, 20261031, 0, banks[below(&r, 6)]);
             }
             break;
         }
         case VF_SRC_SECURITIES:
-            if (chance(&r, 500))
+            if (chance(&r, ben ? 100 : 1500))
                 add_row(b, i, 100 * (int64_t)below(&r, 200000), 0, 20261031, 0, "中信证券");
             break;
         case VF_SRC_BUSINESS:
-            if (chance(&r, 100)) {
+            if (chance(&r, ben ? 50 : 500)) {
                 snprintf(extra, sizeof(extra), "91120000MA%08u\x1f天津某某商贸有限公司",
                          (unsigned)below(&r, 100000000));
                 add_row(b, i, chance(&r, 2000) ? 0 : 100 * (10000 + (int64_t)below(&r, 1000000)),
@@ -391,8 +393,9 @@ static void gen_source(enum vf_source_id s, struct srcbuf *b)
             }
             break;
         case VF_SRC_TAX:
-            if (chance(&r, 1700)) {
-                int64_t base = 100 * (800 + (int64_t)below(&r, 3200));
+            if (chance(&r, ben ? 400 : 7000)) {
+                int64_t base = 100 * (ben ? 800 + (int64_t)below(&r, 3200)
+                                          : 3000 + (int64_t)below(&r, 12000));
                 int months = chance(&r, 1000) ? 14 : 12 - (int)below(&r, 3) * chance(&r, 2000);
                 for (int k = 1; k <= months; k++)
                     add_row(b, i, base + 100 * (int64_t)below(&r, 500), 0, month_date(k), 0, NULL);
@@ -400,23 +403,24 @@ static void gen_source(enum vf_source_id s, struct srcbuf *b)
             break;
         case VF_SRC_SOCIAL_INSURANCE: {
             unsigned x = (unsigned)below(&r, 10000);
-            if (x < 600) { /* pensioners: 12 monthly payments */
+            unsigned pens = ben ? 500 : 2000, contrib = ben ? 100 : 2000;
+            if (x < pens) { /* pensioners: 12 monthly payments */
                 int64_t amt = 100 * (1000 + (int64_t)below(&r, 1600));
                 for (int k = 1; k <= 12; k++)
                     add_row(b, i, amt, 0, month_date(k), 2, NULL);
-            } else if (x < 750) { /* contributors */
-                int64_t amt = 100 * (1800 + (int64_t)below(&r, 3000));
+            } else if (x < pens + contrib) { /* contributors */
+                int64_t amt = 100 * (1800 + (int64_t)below(&r, 6000));
                 for (int k = 1; k <= 13; k++)
                     add_row(b, i, amt + 1000 * k, 0, month_date(k), 1, NULL);
-            } else if (x < 780) { /* unemployment benefit */
+            } else if (x < pens + contrib + 30) { /* unemployment benefit */
                 for (int k = 3; k <= 8; k++)
                     add_row(b, i, 150000, 0, month_date(k), 3, NULL);
             }
             break;
         }
         case VF_SRC_HOUSING_FUND:
-            if (chance(&r, 300)) {
-                int64_t base = 100 * (1800 + (int64_t)below(&r, 4000));
+            if (chance(&r, ben ? 50 : 2500)) {
+                int64_t base = 100 * (1800 + (int64_t)below(&r, 8000));
                 for (int k = 1; k <= 12; k++)
                     add_row(b, i, base, base * 12 / 100, month_date(k), 0, NULL);
             }
