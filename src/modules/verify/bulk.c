@@ -43,9 +43,310 @@ static int cmp_pinfo(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* --- the members JSON ------------------------------------------------------------------
+ *
+ * A case's members are a JSON array of objects, each with a "person_id".
+ * Parsing a million of them with jansson is most of a re-check's reading
+ * time, so a scanner reads the text once, checking the grammar as it goes
+ * (strings, UTF-8, numbers, nesting), and picks the person_id of each
+ * element. Anything it does not fully handle the way jansson would
+ * (\u escapes, exponents, long numbers, a repeated person_id, deep
+ * nesting, invalid text) makes it give up, and the text goes to jansson:
+ * the ids are always jansson's. */
+
+struct scan {
+    const char *p;
+    int depth;
+};
+
+static void ws(struct scan *s)
+{
+    while (*s->p == ' ' || *s->p == '\n' || *s->p == '\t' || *s->p == '\r')
+        s->p++;
+}
+
+/* One UTF-8 sequence at s->p (first byte >= 0x80); false when invalid. */
+static bool utf8(struct scan *s)
+{
+    const unsigned char *u = (const unsigned char *)s->p;
+    int n;
+    uint32_t c;
+    if (u[0] >= 0xc2 && u[0] <= 0xdf) {
+        n = 1;
+        c = u[0] & 0x1f;
+    } else if (u[0] >= 0xe0 && u[0] <= 0xef) {
+        n = 2;
+        c = u[0] & 0x0f;
+    } else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
+        n = 3;
+        c = u[0] & 0x07;
+    } else {
+        return false;
+    }
+    for (int i = 1; i <= n; i++) {
+        if ((u[i] & 0xc0) != 0x80)
+            return false;
+        c = (c << 6) | (u[i] & 0x3f);
+    }
+    if ((n == 2 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+        (n == 3 && (c < 0x10000 || c > 0x10ffff)))
+        return false;
+    s->p += n + 1;
+    return true;
+}
+
+/* A string at s->p ('"'); *plain tells whether it had no escapes. */
+static bool string(struct scan *s, const char **start, size_t *len, bool *plain)
+{
+    s->p++;
+    *start = s->p;
+    *plain = true;
+    for (;;) {
+        unsigned char c = (unsigned char)*s->p;
+        if (c == '"') {
+            *len = (size_t)(s->p - *start);
+            s->p++;
+            return true;
+        }
+        if (c < 0x20)
+            return false;
+        if (c == '\\') {
+            char e = s->p[1];
+            if (e != '"' && e != '\\' && e != '/' && e != 'b' && e != 'f' && e != 'n' &&
+                e != 'r' && e != 't')
+                return false; /* \u (surrogates) and invalid escapes: jansson decides */
+            *plain = false;
+            s->p += 2;
+        } else if (c >= 0x80) {
+            if (!utf8(s))
+                return false;
+        } else {
+            s->p++;
+        }
+    }
+}
+
+/* A number; *ival set when it is a plain integer that fits. */
+static bool number(struct scan *s, int64_t *ival, bool *is_int)
+{
+    const char *p = s->p;
+    bool neg = *p == '-';
+    if (neg)
+        p++;
+    if (*p < '0' || *p > '9')
+        return false;
+    int digits = 0;
+    int64_t v = 0;
+    if (*p == '0') {
+        p++;
+        digits = 1;
+    } else {
+        while (*p >= '0' && *p <= '9') {
+            if (++digits > 18)
+                return false; /* possibly too big for jansson's integer: let it decide */
+            v = v * 10 + (*p++ - '0');
+        }
+    }
+    *is_int = true;
+    if (*p == '.') {
+        *is_int = false;
+        p++;
+        if (*p < '0' || *p > '9')
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    if (*p == 'e' || *p == 'E')
+        return false; /* range checks of reals: jansson decides */
+    *ival = neg ? -v : v;
+    s->p = p;
+    return true;
+}
+
+static bool value(struct scan *s);
+
+static bool literal(struct scan *s, const char *word)
+{
+    size_t n = strlen(word);
+    if (strncmp(s->p, word, n) != 0)
+        return false;
+    s->p += n;
+    return true;
+}
+
+/* An object; when pid is not NULL, *pid gets its person_id (0 when none or
+ * not an integer, as json_integer_value gives). */
+static bool object(struct scan *s, int64_t *pid)
+{
+    bool seen = false;
+    if (++s->depth > 32)
+        return false;
+    s->p++;
+    ws(s);
+    if (*s->p == '}') {
+        s->p++;
+        s->depth--;
+        return true;
+    }
+    for (;;) {
+        const char *k;
+        size_t klen;
+        bool plain;
+        if (*s->p != '"' || !string(s, &k, &klen, &plain))
+            return false;
+        bool is_pid = pid && klen == 9 && memcmp(k, "person_id", 9) == 0;
+        if (pid && !plain)
+            return false; /* an escaped key might spell person_id */
+        ws(s);
+        if (*s->p != ':')
+            return false;
+        s->p++;
+        ws(s);
+        if (is_pid) {
+            if (seen)
+                return false; /* a repeated key: jansson keeps the last */
+            seen = true;
+            int64_t v = 0;
+            bool is_int = false;
+            if ((*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))) {
+                if (!number(s, &v, &is_int))
+                    return false;
+                *pid = is_int ? v : 0;
+            } else {
+                if (!value(s))
+                    return false;
+                *pid = 0;
+            }
+        } else if (!value(s)) {
+            return false;
+        }
+        ws(s);
+        if (*s->p == ',') {
+            s->p++;
+            ws(s);
+            continue;
+        }
+        if (*s->p != '}')
+            return false;
+        s->p++;
+        s->depth--;
+        return true;
+    }
+}
+
+static bool array(struct scan *s)
+{
+    if (++s->depth > 32)
+        return false;
+    s->p++;
+    ws(s);
+    if (*s->p == ']') {
+        s->p++;
+        s->depth--;
+        return true;
+    }
+    for (;;) {
+        if (!value(s))
+            return false;
+        ws(s);
+        if (*s->p == ',') {
+            s->p++;
+            ws(s);
+            continue;
+        }
+        if (*s->p != ']')
+            return false;
+        s->p++;
+        s->depth--;
+        return true;
+    }
+}
+
+static bool value(struct scan *s)
+{
+    const char *k;
+    size_t len;
+    bool plain, is_int;
+    int64_t v;
+    switch (*s->p) {
+    case '"':
+        return string(s, &k, &len, &plain);
+    case '{':
+        return object(s, NULL);
+    case '[':
+        return array(s);
+    case 't':
+        return literal(s, "true");
+    case 'f':
+        return literal(s, "false");
+    case 'n':
+        return literal(s, "null");
+    default:
+        return number(s, &v, &is_int);
+    }
+}
+
+static int push_id(int64_t **ids, size_t *n, size_t *cap, int64_t pid)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 4096;
+        int64_t *p = realloc(*ids, c * sizeof(int64_t));
+        if (p == NULL)
+            return MZ_ERR_NOMEM;
+        *ids = p;
+        *cap = c;
+    }
+    (*ids)[(*n)++] = pid;
+    return MZ_OK;
+}
+
+/* The scanner; false when the text must go to jansson (nothing appended). */
+static bool member_ids_fast(const char *text, int64_t **ids, size_t *n, size_t *cap, int *rc)
+{
+    struct scan s = {.p = text, .depth = 1};
+    size_t n0 = *n;
+    *rc = MZ_OK;
+    ws(&s);
+    if (*s.p != '[')
+        return false;
+    s.p++;
+    ws(&s);
+    if (*s.p == ']') {
+        s.p++;
+    } else {
+        for (;;) {
+            int64_t pid = 0;
+            bool ok = *s.p == '{' ? object(&s, &pid) : value(&s);
+            if (!ok)
+                goto slow;
+            if (pid > 0 && (*rc = push_id(ids, n, cap, pid)) != MZ_OK)
+                return true;
+            ws(&s);
+            if (*s.p == ',') {
+                s.p++;
+                ws(&s);
+                continue;
+            }
+            if (*s.p != ']')
+                goto slow;
+            s.p++;
+            break;
+        }
+    }
+    ws(&s);
+    if (*s.p == '\0')
+        return true;
+slow:
+    *n = n0;
+    return false;
+}
+
 /* Person ids of a case's members JSON, appended to *ids. */
 static int member_ids(const char *text, int64_t **ids, size_t *n, size_t *cap)
 {
+    int rc;
+    if (text && member_ids_fast(text, ids, n, cap, &rc))
+        return rc;
     json_error_t err;
     json_t *arr = json_loads(text ? text : "[]", 0, &err), *m;
     size_t i;
@@ -53,17 +354,10 @@ static int member_ids(const char *text, int64_t **ids, size_t *n, size_t *cap)
         json_int_t pid = json_integer_value(json_object_get(m, "person_id"));
         if (pid <= 0)
             continue;
-        if (*n == *cap) {
-            size_t c = *cap ? *cap * 2 : 4096;
-            int64_t *p = realloc(*ids, c * sizeof(int64_t));
-            if (p == NULL) {
-                json_decref(arr);
-                return MZ_ERR_NOMEM;
-            }
-            *ids = p;
-            *cap = c;
+        if ((rc = push_id(ids, n, cap, pid)) != MZ_OK) {
+            json_decref(arr);
+            return rc;
         }
-        (*ids)[(*n)++] = pid;
     }
     json_decref(arr);
     return MZ_OK;
@@ -147,10 +441,12 @@ static int read_persons(struct mz_db *db, struct pinfo *p, size_t n)
     }
     rc = mz_db_prepare(db,
                        "SELECT id, id_number_bidx, birth_date FROM persons"
-                       " WHERE deleted_at IS NULL ORDER BY id",
+                       " WHERE id >= ? AND id <= ? AND deleted_at IS NULL ORDER BY id",
                        &st);
     if (rc != MZ_OK)
         return rc;
+    mz_db_bind_int(st, 1, p[0].id);
+    mz_db_bind_int(st, 2, p[n - 1].id);
     size_t j = 0;
     while (j < n && (rc = mz_db_step(st)) == MZ_ROW) {
         int64_t id = mz_db_col_int(st, 0);
@@ -259,6 +555,7 @@ int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
     struct bcase *cases = NULL;
     size_t ncases = 0, nids = 0;
     int64_t *ids = NULL;
+    int32_t *at = NULL;
     struct pinfo *persons = NULL;
     struct vf_run run;
     vf_run_init(&run, a, o->program, o->as_of);
@@ -268,32 +565,64 @@ int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
     int rc = read_cases(db, o, &cases, &ncases, &ids, &nids);
     if (rc != MZ_OK)
         goto out;
-    /* The distinct persons, sorted by id. */
-    int64_t *sorted = malloc((nids ? nids : 1) * sizeof(int64_t));
-    if (sorted == NULL) {
-        rc = MZ_ERR_NOMEM;
-        goto out;
-    }
-    if (nids > 0) {
-        memcpy(sorted, ids, nids * sizeof(int64_t));
-        qsort(sorted, nids, sizeof(int64_t), cmp_i64);
+    /* The distinct persons, sorted by id: through a mark per id when the ids
+     * are dense (the usual case: a registry's own sequence), else by sorting. */
+    int64_t maxid = 0;
+    for (size_t i = 0; i < nids; i++) {
+        if (ids[i] > maxid)
+            maxid = ids[i];
     }
     size_t np = 0;
-    for (size_t i = 0; i < nids; i++) {
-        if (np == 0 || sorted[np - 1] != sorted[i])
-            sorted[np++] = sorted[i];
-    }
-    persons = calloc(np ? np : 1, sizeof(*persons));
-    if (persons == NULL) {
+    if (nids > 0 && maxid <= (int64_t)nids * 8 + 1000000) {
+        at = malloc((size_t)(maxid + 1) * sizeof(int32_t));
+        if (at == NULL) {
+            rc = MZ_ERR_NOMEM;
+            goto out;
+        }
+        memset(at, 0xff, (size_t)(maxid + 1) * sizeof(int32_t));
+        for (size_t i = 0; i < nids; i++)
+            at[ids[i]] = 0;
+        for (int64_t id = 1; id <= maxid; id++)
+            np += at[id] == 0;
+        persons = calloc(np ? np : 1, sizeof(*persons));
+        if (persons == NULL) {
+            rc = MZ_ERR_NOMEM;
+            goto out;
+        }
+        np = 0;
+        for (int64_t id = 1; id <= maxid; id++) {
+            if (at[id] == 0) {
+                at[id] = (int32_t)np;
+                persons[np++].id = id;
+            }
+        }
+    } else {
+        int64_t *sorted = malloc((nids ? nids : 1) * sizeof(int64_t));
+        if (sorted == NULL) {
+            rc = MZ_ERR_NOMEM;
+            goto out;
+        }
+        memcpy(sorted, ids, nids * sizeof(int64_t));
+        qsort(sorted, nids, sizeof(int64_t), cmp_i64);
+        for (size_t i = 0; i < nids; i++) {
+            if (np == 0 || sorted[np - 1] != sorted[i])
+                sorted[np++] = sorted[i];
+        }
+        persons = calloc(np ? np : 1, sizeof(*persons));
+        if (persons == NULL) {
+            free(sorted);
+            rc = MZ_ERR_NOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < np; i++)
+            persons[i].id = sorted[i];
         free(sorted);
-        rc = MZ_ERR_NOMEM;
-        goto out;
     }
-    for (size_t i = 0; i < np; i++)
-        persons[i].id = sorted[i];
-    free(sorted);
     progress(o, "persons", 0, (int64_t)np);
     rc = read_persons(db, persons, np);
+    if (rc != MZ_OK)
+        goto out;
+    rc = vf_run_reserve(&run, (int)ncases, (int)nids, (int)np);
     if (rc != MZ_OK)
         goto out;
     int64_t missing = 0;
@@ -304,8 +633,14 @@ int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
             break;
         }
         for (int k = 0; k < bc->n && rc == MZ_OK; k++) {
-            struct pinfo probe = {.id = ids[bc->first + k]};
-            struct pinfo *p = bsearch(&probe, persons, np, sizeof(*persons), cmp_pinfo);
+            int64_t id = ids[bc->first + k];
+            struct pinfo *p;
+            if (at) {
+                p = &persons[at[id]];
+            } else {
+                struct pinfo probe = {.id = id};
+                p = bsearch(&probe, persons, np, sizeof(*persons), cmp_pinfo);
+            }
             if (p == NULL || !p->found) {
                 missing++;
                 continue;
@@ -379,6 +714,7 @@ out:
     vf_run_free(&run);
     free(cases);
     free(ids);
+    free(at);
     free(persons);
     return rc;
 }

@@ -32,6 +32,8 @@
  * "review" makes it 需核实; a rule that needs a standard when none is in
  * force makes the outcome 需核实 too. Design: docs/verify.md.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +70,7 @@ void vf_run_init(struct vf_run *r, struct mz_arena *a, const char *program, cons
     int y = atoi(as_of), m = atoi(as_of + 5);
     r->window_to = y * 10000 + m * 100 + 1;
     r->window_from = (y - 1) * 10000 + m * 100 + 1;
+    r->as_of_int = vf_date_int(r->as_of);
 }
 
 void vf_run_free(struct vf_run *r)
@@ -151,6 +154,7 @@ static int person_slot(struct vf_run *r, const unsigned char key[16])
         MZ_OK)
         return -1;
     i = r->npersons++;
+    r->key_order = false;
     memset(&r->persons[i], 0, sizeof(r->persons[i]));
     memcpy(r->persons[i].key, key, 16);
     size_t j = key_hash(key) & (r->nbuckets - 1);
@@ -158,6 +162,19 @@ static int person_slot(struct vf_run *r, const unsigned char key[16])
         j = (j + 1) & (r->nbuckets - 1);
     r->buckets[j] = i;
     return i;
+}
+
+int vf_run_reserve(struct vf_run *r, int households, int members, int persons)
+{
+    if (grow((void **)&r->households, &r->cap_households, households, sizeof(*r->households)) !=
+            MZ_OK ||
+        grow((void **)&r->members, &r->cap_members, members, sizeof(*r->members)) != MZ_OK ||
+        grow((void **)&r->persons, &r->cap_persons, persons, sizeof(*r->persons)) != MZ_OK)
+        return MZ_ERR_NOMEM;
+    size_t nb = r->nbuckets ? r->nbuckets : 1024;
+    while (nb < (size_t)persons * 2 + 2)
+        nb *= 2;
+    return nb > r->nbuckets ? rehash(r, nb) : MZ_OK;
 }
 
 int vf_run_household(struct vf_run *r, int64_t household_id, int64_t case_id,
@@ -192,7 +209,7 @@ int vf_run_member(struct vf_run *r, const unsigned char key[16], int64_t person_
     m->person_id = person_id;
     m->name = name;
     snprintf(m->id_masked, sizeof(m->id_masked), "%s", id_masked ? id_masked : "");
-    m->adult = birth > 0 && birth + 180000 <= vf_date_int(r->as_of);
+    m->adult = birth > 0 && birth + 180000 <= r->as_of_int;
     r->households[r->nhouseholds - 1].n++;
     return MZ_OK;
 }
@@ -221,7 +238,7 @@ static void apply(struct vf_run *r, struct vf_person *p, enum vf_source_id src,
                   const struct vf_row *row)
 {
     bool in_window = row->date >= r->window_from && row->date < r->window_to;
-    int32_t as_of = vf_date_int(r->as_of);
+    int32_t as_of = r->as_of_int;
     switch (src) {
     case VF_SRC_HUKOU:
         if (row->kind == 2 && (row->date == 0 || row->date <= as_of) &&
@@ -305,33 +322,365 @@ static int cmp_key(const void *a, const void *b)
     return memcmp(a, b, 16);
 }
 
+/* --- the bulk scan: a merge join on two threads ---------------------------------------
+ *
+ * A bulk run reads every chunk of every snapshot in force. The persons are
+ * put in key order first (the slots renumbered, members and hash follow),
+ * so a chunk, itself key-sorted, is matched by walking both in step: no
+ * hashing, and the person figures are updated in memory order. The persons
+ * are split in two halves by key, one per worker thread; the calling
+ * thread reads the chunks (its connection, its transaction) and hands each
+ * to the worker(s) whose half its key range touches, where it is opened
+ * (rows only) and merged. A worker only ever updates the persons of its
+ * half, so the figures never race, and the result is the same as one
+ * thread's: per person the rows of a source arrive in key order, and
+ * every figure is a sum, count, max or min, which do not depend on the
+ * order of sources.
+ */
+
+#define SCAN_WORKERS 2
+#define SCAN_QUEUE 8
+
+struct scan_job {
+    unsigned char *data;
+    size_t len;
+    enum vf_source_id src;
+    int64_t batch_id;
+    int seq;
+    atomic_int refs;
+};
+
+struct scan_worker {
+    pthread_t thread;
+    struct vf_run *run;
+    int lo, hi;                /* persons [lo, hi) by key order */
+    int64_t lo_prefix, hi_prefix; /* their first keys' prefixes (hi: of person hi) */
+    pthread_mutex_t mu;
+    pthread_cond_t nonempty, nonfull;
+    struct scan_job *queue[SCAN_QUEUE];
+    int head, count;
+    bool closed;
+    int rc;
+    struct vf_chunk chunk;
+};
+
+static int keycmp(const unsigned char *a, const unsigned char *b)
+{
+    uint64_t x, y;
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    if (x != y)
+        return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+    memcpy(&x, a + 8, 8);
+    memcpy(&y, b + 8, 8);
+    if (x != y)
+        return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+    return 0;
+}
+
+static void job_release(struct scan_job *j)
+{
+    if (atomic_fetch_sub(&j->refs, 1) == 1) {
+        free(j->data);
+        free(j);
+    }
+}
+
+/* Merge the rows of an opened chunk into the worker's persons. */
+static void merge_chunk(struct scan_worker *w, const struct vf_chunk *c, enum vf_source_id src)
+{
+    struct vf_run *r = w->run;
+    struct vf_person *p = r->persons;
+    if (c->nrows == 0 || w->lo >= w->hi)
+        return;
+    /* The first person at or after the chunk's first key. */
+    int lo = w->lo, hi = w->hi;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (keycmp(p[mid].key, c->rows[0].key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int i = lo;
+    for (uint32_t k = 0; k < c->nrows && i < w->hi; k++) {
+        const struct vf_row *row = &c->rows[k];
+        int d;
+        while ((d = keycmp(p[i].key, row->key)) < 0) {
+            if (++i == w->hi)
+                return;
+        }
+        if (d == 0)
+            apply(r, &p[i], src, row);
+    }
+}
+
+static void *scan_worker_main(void *arg)
+{
+    struct scan_worker *w = arg;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (w->count == 0 && !w->closed)
+            pthread_cond_wait(&w->nonempty, &w->mu);
+        if (w->count == 0) {
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        struct scan_job *j = w->queue[w->head];
+        w->head = (w->head + 1) % SCAN_QUEUE;
+        w->count--;
+        pthread_cond_signal(&w->nonfull);
+        pthread_mutex_unlock(&w->mu);
+        if (w->rc == MZ_OK) {
+            int rc = vf_chunk_open_rows(&w->chunk, j->batch_id, j->seq, j->data, j->len);
+            if (rc == MZ_OK)
+                merge_chunk(w, &w->chunk, j->src);
+            else
+                w->rc = rc;
+        }
+        job_release(j);
+    }
+    vf_chunk_free(&w->chunk);
+    return NULL;
+}
+
+static void worker_push(struct scan_worker *w, struct scan_job *j)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->count == SCAN_QUEUE)
+        pthread_cond_wait(&w->nonfull, &w->mu);
+    w->queue[(w->head + w->count) % SCAN_QUEUE] = j;
+    w->count++;
+    pthread_cond_signal(&w->nonempty);
+    pthread_mutex_unlock(&w->mu);
+}
+
+struct scan_reader {
+    struct scan_worker *workers;
+    int nworkers;
+    enum vf_source_id src;
+    int64_t batch_id;
+};
+
+/* A chunk read: to every worker whose key range its range touches. */
+static int on_chunk(void *ctx, int seq, int64_t min_key, int64_t max_key, const void *sealed,
+                    size_t len)
+{
+    struct scan_reader *rd = ctx;
+    struct scan_worker *to[SCAN_WORKERS];
+    int n = 0;
+    for (int t = 0; t < rd->nworkers; t++) {
+        struct scan_worker *w = &rd->workers[t];
+        if (w->lo < w->hi && max_key >= w->lo_prefix && (w->hi == w->run->npersons ||
+                                                         min_key <= w->hi_prefix))
+            to[n++] = w;
+    }
+    if (n == 0)
+        return MZ_OK;
+    struct scan_job *j = malloc(sizeof(*j));
+    unsigned char *data = malloc(len ? len : 1);
+    if (j == NULL || data == NULL) {
+        free(j);
+        free(data);
+        return MZ_ERR_NOMEM;
+    }
+    memcpy(data, sealed, len);
+    j->data = data;
+    j->len = len;
+    j->src = rd->src;
+    j->batch_id = rd->batch_id;
+    j->seq = seq;
+    atomic_init(&j->refs, n);
+    for (int t = 0; t < n; t++)
+        worker_push(to[t], j);
+    return MZ_OK;
+}
+
+/* Radix sort of (key, slot) by key. */
+struct key_slot {
+    uint64_t hi, lo;
+    int slot;
+};
+
+static int cmp_key_slot(const void *a, const void *b)
+{
+    const struct key_slot *x = a, *y = b;
+    if (x->hi != y->hi)
+        return x->hi < y->hi ? -1 : 1;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static int sort_key_slots(struct key_slot *v, size_t n)
+{
+    struct key_slot *tmp = malloc((n ? n : 1) * sizeof(*tmp));
+    size_t *count = malloc(65536 * sizeof(size_t));
+    if (tmp == NULL || count == NULL) {
+        free(tmp);
+        free(count);
+        return MZ_ERR_NOMEM;
+    }
+    struct key_slot *src = v, *dst = tmp;
+    for (int shift = 0; shift < 64; shift += 16) {
+        memset(count, 0, 65536 * sizeof(size_t));
+        for (size_t i = 0; i < n; i++)
+            count[(src[i].hi >> shift) & 0xffff]++;
+        size_t sum = 0;
+        for (size_t b = 0; b < 65536; b++) {
+            size_t c = count[b];
+            count[b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[count[(src[i].hi >> shift) & 0xffff]++] = src[i];
+        struct key_slot *t = src;
+        src = dst;
+        dst = t;
+    }
+    /* Four passes: the result is back in v. Equal first halves: by the rest. */
+    for (size_t i = 0; i + 1 < n;) {
+        size_t j = i + 1;
+        while (j < n && v[j].hi == v[i].hi)
+            j++;
+        if (j - i > 1)
+            qsort(v + i, j - i, sizeof(*v), cmp_key_slot);
+        i = j;
+    }
+    free(tmp);
+    free(count);
+    return MZ_OK;
+}
+
+/* Renumber the person slots in key order (members and the hash follow). */
+static int order_persons(struct vf_run *r)
+{
+    size_t n = (size_t)r->npersons;
+    if (r->key_order)
+        return MZ_OK;
+    struct key_slot *ks = malloc((n ? n : 1) * sizeof(*ks));
+    int *rank = malloc((n ? n : 1) * sizeof(int));
+    struct vf_person *np = malloc((n ? n : 1) * sizeof(*np));
+    int rc = ks && rank && np ? MZ_OK : MZ_ERR_NOMEM;
+    if (rc == MZ_OK) {
+        for (size_t i = 0; i < n; i++) {
+            uint64_t hi, lo;
+            memcpy(&hi, r->persons[i].key, 8);
+            memcpy(&lo, r->persons[i].key + 8, 8);
+            ks[i].hi = __builtin_bswap64(hi);
+            ks[i].lo = __builtin_bswap64(lo);
+            ks[i].slot = (int)i;
+        }
+        rc = sort_key_slots(ks, n);
+    }
+    if (rc == MZ_OK) {
+        for (size_t i = 0; i < n; i++) {
+            np[i] = r->persons[ks[i].slot];
+            rank[ks[i].slot] = (int)i;
+        }
+        for (int m = 0; m < r->nmembers; m++)
+            r->members[m].person = rank[r->members[m].person];
+        for (size_t b = 0; b < r->nbuckets; b++) {
+            if (r->buckets[b] >= 0)
+                r->buckets[b] = rank[r->buckets[b]];
+        }
+        if (r->evidence) {
+            json_t **ev = calloc(n ? n : 1, sizeof(*ev));
+            if (ev == NULL) {
+                rc = MZ_ERR_NOMEM;
+            } else {
+                for (size_t i = 0; i < n; i++)
+                    ev[i] = r->evidence[ks[i].slot];
+                free(r->evidence);
+                r->evidence = ev;
+            }
+        }
+    }
+    if (rc == MZ_OK) {
+        free(r->persons);
+        r->persons = np;
+        r->cap_persons = (int)n;
+        r->key_order = true;
+        np = NULL;
+    }
+    free(ks);
+    free(rank);
+    free(np);
+    return rc;
+}
+
+static int bulk_scan(struct vf_run *r, struct mz_db *db)
+{
+    int rc = order_persons(r);
+    if (rc != MZ_OK || r->npersons == 0)
+        return rc;
+    struct scan_worker workers[SCAN_WORKERS];
+    int nworkers = r->npersons >= 2 * SCAN_WORKERS ? SCAN_WORKERS : 1;
+    memset(workers, 0, sizeof(workers));
+    int started = 0;
+    for (int t = 0; t < nworkers; t++) {
+        struct scan_worker *w = &workers[t];
+        w->run = r;
+        w->lo = (int)((int64_t)r->npersons * t / nworkers);
+        w->hi = (int)((int64_t)r->npersons * (t + 1) / nworkers);
+        w->lo_prefix = t == 0 ? INT64_MIN : vf_key_prefix(r->persons[w->lo].key);
+        w->hi_prefix = w->hi < r->npersons ? vf_key_prefix(r->persons[w->hi].key) : INT64_MAX;
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->nonempty, NULL);
+        pthread_cond_init(&w->nonfull, NULL);
+    }
+    for (; started < nworkers; started++) {
+        if (pthread_create(&workers[started].thread, NULL, scan_worker_main,
+                           &workers[started]) != 0) {
+            rc = MZ_ERR_NOMEM;
+            break;
+        }
+    }
+    struct scan_reader rd = {.workers = workers, .nworkers = started};
+    for (int s = 0; s < VF_NSOURCES && rc == MZ_OK; s++) {
+        if (r->batches[s].id == 0)
+            continue;
+        rd.src = (enum vf_source_id)s;
+        rd.batch_id = r->batches[s].id;
+        rc = vf_store_chunks(db, r->batches[s].id, on_chunk, &rd);
+    }
+    for (int t = 0; t < started; t++) {
+        pthread_mutex_lock(&workers[t].mu);
+        workers[t].closed = true;
+        pthread_cond_signal(&workers[t].nonempty);
+        pthread_mutex_unlock(&workers[t].mu);
+    }
+    for (int t = 0; t < started; t++) {
+        pthread_join(workers[t].thread, NULL);
+        if (rc == MZ_OK)
+            rc = workers[t].rc;
+    }
+    for (int t = 0; t < nworkers; t++) {
+        pthread_mutex_destroy(&workers[t].mu);
+        pthread_cond_destroy(&workers[t].nonempty);
+        pthread_cond_destroy(&workers[t].nonfull);
+    }
+    return rc;
+}
+
 int vf_run_scan(struct vf_run *r, struct mz_db *db, bool bulk)
 {
     int rc = MZ_OK;
     r->collect = !bulk;
-    if (r->collect) {
-        r->evidence = calloc((size_t)(r->npersons ? r->npersons : 1), sizeof(json_t *));
-        if (r->evidence == NULL)
-            return MZ_ERR_NOMEM;
-    }
-    unsigned char(*keys)[16] = NULL;
-    if (!bulk) {
-        keys = malloc((size_t)(r->npersons ? r->npersons : 1) * 16);
-        if (keys == NULL)
-            return MZ_ERR_NOMEM;
-        for (int i = 0; i < r->npersons; i++)
-            memcpy(keys[i], r->persons[i].key, 16);
-        qsort(keys, (size_t)r->npersons, 16, cmp_key);
-    }
+    if (bulk)
+        return bulk_scan(r, db);
+    r->evidence = calloc((size_t)(r->npersons ? r->npersons : 1), sizeof(json_t *));
+    if (r->evidence == NULL)
+        return MZ_ERR_NOMEM;
+    unsigned char(*keys)[16] = malloc((size_t)(r->npersons ? r->npersons : 1) * 16);
+    if (keys == NULL)
+        return MZ_ERR_NOMEM;
+    for (int i = 0; i < r->npersons; i++)
+        memcpy(keys[i], r->persons[i].key, 16);
+    qsort(keys, (size_t)r->npersons, 16, cmp_key);
     for (int s = 0; s < VF_NSOURCES && rc == MZ_OK; s++) {
         if (r->batches[s].id == 0)
             continue;
-        if (bulk)
-            rc = vf_store_scan(db, r->batches[s].id, (enum vf_source_id)s, on_row, r);
-        else
-            rc = vf_store_lookup(db, r->batches[s].id, (enum vf_source_id)s,
-                                 (const unsigned char(*)[16])keys, (size_t)r->npersons, on_row,
-                                 r);
+        rc = vf_store_lookup(db, r->batches[s].id, (enum vf_source_id)s,
+                             (const unsigned char(*)[16])keys, (size_t)r->npersons, on_row, r);
     }
     free(keys);
     return rc;

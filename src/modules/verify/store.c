@@ -4,12 +4,19 @@
  * as its rows sorted by key (the blind index of the ID number) and cut into
  * chunks of VF_CHUNK_ROWS rows. A chunk is one row of verify_chunks:
  * (batch_id, seq, nrows, min_key, max_key, data), where data is
- *     header (4 x uint32: magic, nrows, strings_len, 0) | rows | strings
- * sealed with XChaCha20-Poly1305 (mz_crypto_seal_bin) under the context
- * "verify_chunks:<batch>:<seq>", so a chunk moved to another place does not
- * open. min_key/max_key are the first 8 key bytes as a signed integer whose
+ *     "VFC2" | uint32 length of the first part | rows part | strings part
+ * the rows part being header (4 x uint32: magic, nrows, strings_len, 0) |
+ * rows, sealed with XChaCha20-Poly1305 (mz_crypto_seal_bin) under the
+ * context "verify_chunks:<batch>:<seq>", and the strings part the detail
+ * texts sealed under "verify_chunks:<batch>:<seq>:strings", so a chunk (or
+ * a part) moved to another place does not open. A bulk re-check opens only
+ * the rows parts (the 48-byte rows are all it needs: the detail texts are
+ * for reports); a single household's report opens both. Chunks written
+ * before the split (data = one sealed header | rows | strings) still open.
+ * min_key/max_key are the first 8 key bytes as a signed integer whose
  * order is the keys' order: a single household's look-up reads only the
- * chunks whose range covers its members' keys; a bulk run streams them all.
+ * chunks whose range covers its members' keys; a bulk run streams them all
+ * (and routes each to the worker thread whose key range it covers).
  *
  * Why not one table row per source row: a 20-million-row re-check then costs
  * 20 million SQL steps; here it is ~5,000 blob reads and a decryption at
@@ -24,9 +31,11 @@
 
 #define CHUNK_MAGIC 0x31434656u /* "VFC1" */
 #define HEADER_BYTES 16
+#define V2_MARK "VFC2"
+#define V2_PREFIX 8 /* mark + uint32 length of the rows part */
 
 /* The first 8 key bytes, big-endian, sign bit flipped: ordered like memcmp. */
-static int64_t key_prefix(const unsigned char key[16])
+int64_t vf_key_prefix(const unsigned char key[16])
 {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
@@ -34,9 +43,10 @@ static int64_t key_prefix(const unsigned char key[16])
     return (int64_t)(v ^ 0x8000000000000000ull);
 }
 
-static void chunk_context(char out[64], int64_t batch_id, int seq)
+static void chunk_context(char out[64], int64_t batch_id, int seq, bool strings)
 {
-    snprintf(out, 64, "verify_chunks:%lld:%d", (long long)batch_id, seq);
+    snprintf(out, 64, "verify_chunks:%lld:%d%s", (long long)batch_id, seq,
+             strings ? ":strings" : "");
 }
 
 int vf_current_batch(struct mz_db *db, enum vf_source_id src, const char *as_of,
@@ -98,13 +108,15 @@ int vf_store_write(struct mz_db *db, int64_t batch_id, enum vf_source_id src,
         size_t slen = 0;
         for (size_t i = 0; i < cnt; i++)
             slen += rows[first + i].detail_len;
-        size_t need = HEADER_BYTES + cnt * sizeof(struct vf_row) + slen;
+        size_t rows_len = HEADER_BYTES + cnt * sizeof(struct vf_row);
+        size_t need = rows_len + slen;
+        size_t sealed_len = V2_PREFIX + 2 * MZ_CRYPTO_SEAL_OVERHEAD + need;
         if (need > cap) {
             free(plain);
             free(sealed);
             cap = need;
             plain = malloc(cap);
-            sealed = malloc(cap + MZ_CRYPTO_SEAL_OVERHEAD);
+            sealed = malloc(cap + V2_PREFIX + 2 * MZ_CRYPTO_SEAL_OVERHEAD);
             if (plain == NULL || sealed == NULL) {
                 rc = MZ_ERR_NOMEM;
                 break;
@@ -115,7 +127,7 @@ int vf_store_write(struct mz_db *db, int64_t batch_id, enum vf_source_id src,
         put32(plain + 8, (uint32_t)slen);
         put32(plain + 12, 0);
         struct vf_row *out = (struct vf_row *)(plain + HEADER_BYTES);
-        char *strings = (char *)(plain + HEADER_BYTES + cnt * sizeof(struct vf_row));
+        char *strings = (char *)(plain + rows_len);
         size_t off = 0;
         for (size_t i = 0; i < cnt; i++) {
             out[i] = rows[first + i].row;
@@ -125,8 +137,13 @@ int vf_store_write(struct mz_db *db, int64_t batch_id, enum vf_source_id src,
             off += rows[first + i].detail_len;
         }
         char ctx[64];
-        chunk_context(ctx, batch_id, (int)seq);
-        mz_crypto_seal_bin(ctx, plain, need, sealed);
+        memcpy(sealed, V2_MARK, 4);
+        put32(sealed + 4, (uint32_t)(rows_len + MZ_CRYPTO_SEAL_OVERHEAD));
+        chunk_context(ctx, batch_id, (int)seq, false);
+        mz_crypto_seal_bin(ctx, plain, rows_len, sealed + V2_PREFIX);
+        chunk_context(ctx, batch_id, (int)seq, true);
+        mz_crypto_seal_bin(ctx, strings, slen,
+                           sealed + V2_PREFIX + rows_len + MZ_CRYPTO_SEAL_OVERHEAD);
         rc = mz_db_prepare(db,
                            "INSERT INTO verify_chunks (batch_id, seq, nrows, min_key, max_key,"
                            " data) VALUES (?, ?, ?, ?, ?, ?)",
@@ -136,9 +153,9 @@ int vf_store_write(struct mz_db *db, int64_t batch_id, enum vf_source_id src,
         mz_db_bind_int(st, 1, batch_id);
         mz_db_bind_int(st, 2, (int64_t)seq);
         mz_db_bind_int(st, 3, (int64_t)cnt);
-        mz_db_bind_int(st, 4, key_prefix(out[0].key));
-        mz_db_bind_int(st, 5, key_prefix(out[cnt - 1].key));
-        mz_db_bind_blob(st, 6, sealed, need + MZ_CRYPTO_SEAL_OVERHEAD);
+        mz_db_bind_int(st, 4, vf_key_prefix(out[0].key));
+        mz_db_bind_int(st, 5, vf_key_prefix(out[cnt - 1].key));
+        mz_db_bind_blob(st, 6, sealed, sealed_len);
         rc = mz_db_step(st);
         mz_db_done(st);
         rc = rc == MZ_DONE ? MZ_OK : rc;
@@ -154,38 +171,94 @@ void vf_chunk_free(struct vf_chunk *c)
     memset(c, 0, sizeof(*c));
 }
 
-int vf_chunk_open(struct vf_chunk *c, int64_t batch_id, int seq, const void *sealed, size_t len)
+static int reserve(struct vf_chunk *c, size_t n)
 {
-    if (len < MZ_CRYPTO_SEAL_OVERHEAD + HEADER_BYTES)
-        return MZ_ERR_INVALID;
-    size_t plen = len - MZ_CRYPTO_SEAL_OVERHEAD;
-    if (plen > c->cap) {
-        unsigned char *b = realloc(c->buf, plen);
+    if (n > c->cap) {
+        unsigned char *b = realloc(c->buf, n);
         if (b == NULL)
             return MZ_ERR_NOMEM;
         c->buf = b;
-        c->cap = plen;
+        c->cap = n;
     }
-    char ctx[64];
-    chunk_context(ctx, batch_id, seq);
-    if (mz_crypto_open_bin(ctx, sealed, len, c->buf) != MZ_OK)
-        return MZ_ERR_INVALID;
+    return MZ_OK;
+}
+
+/* Check the header at c->buf against plen plaintext bytes of rows (and,
+ * when with_strings, strings); fill c. */
+static int chunk_header(struct vf_chunk *c, int64_t batch_id, int seq, size_t plen,
+                        bool with_strings)
+{
     uint32_t h[4];
     memcpy(h, c->buf, sizeof(h));
-    if (h[0] != CHUNK_MAGIC ||
-        (size_t)HEADER_BYTES + (size_t)h[1] * sizeof(struct vf_row) + h[2] != plen)
+    size_t rows_len = (size_t)HEADER_BYTES + (size_t)h[1] * sizeof(struct vf_row);
+    if (h[0] != CHUNK_MAGIC || rows_len + (with_strings ? h[2] : 0) != plen)
         return MZ_ERR_INVALID;
     c->batch_id = batch_id;
     c->seq = seq;
     c->nrows = h[1];
     c->rows = (const struct vf_row *)(c->buf + HEADER_BYTES);
-    c->strings = (const char *)(c->buf + HEADER_BYTES + (size_t)h[1] * sizeof(struct vf_row));
-    c->strings_len = h[2];
-    for (uint32_t i = 0; i < c->nrows; i++) {
+    c->strings = with_strings ? (const char *)(c->buf + rows_len) : NULL;
+    c->strings_len = with_strings ? h[2] : 0;
+    return MZ_OK;
+}
+
+/* Open a chunk: its rows, and its detail texts when strings. */
+static int chunk_open(struct vf_chunk *c, int64_t batch_id, int seq, const void *data, size_t len,
+                      bool strings)
+{
+    const unsigned char *d = data;
+    char ctx[64];
+    if (len >= V2_PREFIX && memcmp(d, V2_MARK, 4) == 0) {
+        uint32_t rlen;
+        memcpy(&rlen, d + 4, 4);
+        if (rlen < MZ_CRYPTO_SEAL_OVERHEAD + HEADER_BYTES || rlen > len - V2_PREFIX ||
+            len - V2_PREFIX - rlen < MZ_CRYPTO_SEAL_OVERHEAD)
+            return MZ_ERR_INVALID;
+        size_t rows_plain = rlen - MZ_CRYPTO_SEAL_OVERHEAD;
+        size_t str_plain = len - V2_PREFIX - rlen - MZ_CRYPTO_SEAL_OVERHEAD;
+        if (reserve(c, rows_plain + (strings ? str_plain : 0)) != MZ_OK)
+            return MZ_ERR_NOMEM;
+        chunk_context(ctx, batch_id, seq, false);
+        if (mz_crypto_open_bin(ctx, d + V2_PREFIX, rlen, c->buf) != MZ_OK)
+            return MZ_ERR_INVALID;
+        if (strings) {
+            chunk_context(ctx, batch_id, seq, true);
+            if (mz_crypto_open_bin(ctx, d + V2_PREFIX + rlen, len - V2_PREFIX - rlen,
+                                   c->buf + rows_plain) != MZ_OK)
+                return MZ_ERR_INVALID;
+        }
+        int rc = chunk_header(c, batch_id, seq, rows_plain + (strings ? str_plain : 0), strings);
+        if (rc != MZ_OK || (strings && c->strings_len != str_plain))
+            return MZ_ERR_INVALID;
+    } else {
+        /* The first format: one sealed part. */
+        if (len < MZ_CRYPTO_SEAL_OVERHEAD + HEADER_BYTES)
+            return MZ_ERR_INVALID;
+        size_t plen = len - MZ_CRYPTO_SEAL_OVERHEAD;
+        if (reserve(c, plen) != MZ_OK)
+            return MZ_ERR_NOMEM;
+        chunk_context(ctx, batch_id, seq, false);
+        if (mz_crypto_open_bin(ctx, data, len, c->buf) != MZ_OK)
+            return MZ_ERR_INVALID;
+        if (chunk_header(c, batch_id, seq, plen, true) != MZ_OK)
+            return MZ_ERR_INVALID;
+    }
+    for (uint32_t i = 0; c->strings && i < c->nrows; i++) {
         if ((uint64_t)c->rows[i].str_off + c->rows[i].str_len > c->strings_len)
             return MZ_ERR_INVALID;
     }
     return MZ_OK;
+}
+
+int vf_chunk_open(struct vf_chunk *c, int64_t batch_id, int seq, const void *sealed, size_t len)
+{
+    return chunk_open(c, batch_id, seq, sealed, len, true);
+}
+
+int vf_chunk_open_rows(struct vf_chunk *c, int64_t batch_id, int seq, const void *sealed,
+                       size_t len)
+{
+    return chunk_open(c, batch_id, seq, sealed, len, false);
 }
 
 /* Rows of chunk c whose key equals key. */
@@ -212,7 +285,7 @@ int vf_store_lookup(struct mz_db *db, int64_t batch_id, enum vf_source_id src,
     for (size_t k = 0; k < n && rc == MZ_OK; k++) {
         if (k > 0 && memcmp(keys[k], keys[k - 1], 16) == 0)
             continue;
-        int64_t prefix = key_prefix(keys[k]);
+        int64_t prefix = vf_key_prefix(keys[k]);
         /* The chunks starting at or before the key, last first, while their
          * range still reaches it (a key's rows may straddle a boundary). */
         struct mz_stmt *st;
@@ -284,5 +357,25 @@ int vf_store_scan(struct mz_db *db, int64_t batch_id, enum vf_source_id src, vf_
     }
     mz_db_done(st);
     vf_chunk_free(&c);
+    return rc == MZ_DONE ? MZ_OK : rc;
+}
+
+int vf_store_chunks(struct mz_db *db, int64_t batch_id, vf_chunk_fn fn, void *ctx)
+{
+    struct mz_stmt *st;
+    int rc = mz_db_prepare(db,
+                           "SELECT seq, min_key, max_key, data FROM verify_chunks"
+                           " WHERE batch_id = ? ORDER BY seq",
+                           &st);
+    if (rc != MZ_OK)
+        return rc;
+    mz_db_bind_int(st, 1, batch_id);
+    while ((rc = mz_db_step(st)) == MZ_ROW) {
+        rc = fn(ctx, (int)mz_db_col_int(st, 0), mz_db_col_int(st, 1), mz_db_col_int(st, 2),
+                mz_db_col_blob(st, 3), mz_db_col_bytes(st, 3));
+        if (rc != MZ_OK)
+            break;
+    }
+    mz_db_done(st);
     return rc == MZ_DONE ? MZ_OK : rc;
 }

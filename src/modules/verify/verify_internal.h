@@ -162,6 +162,19 @@ void vf_chunk_free(struct vf_chunk *c);
 /* Open the sealed bytes of chunk (batch_id, seq) into c (reusing c->buf). */
 int vf_chunk_open(struct vf_chunk *c, int64_t batch_id, int seq, const void *sealed,
                   size_t len);
+/* The same for its rows only (c->strings NULL): what a bulk run needs. */
+int vf_chunk_open_rows(struct vf_chunk *c, int64_t batch_id, int seq, const void *sealed,
+                       size_t len);
+
+/* The first 8 bytes of a key as a signed integer ordered like the keys
+ * (the min_key/max_key columns of verify_chunks). */
+int64_t vf_key_prefix(const unsigned char key[16]);
+
+/* Call fn with the sealed bytes of every chunk of a batch, in order, and
+ * its key range; fn's result other than MZ_OK stops the walk. */
+typedef int (*vf_chunk_fn)(void *ctx, int seq, int64_t min_key, int64_t max_key,
+                           const void *sealed, size_t len);
+int vf_store_chunks(struct mz_db *db, int64_t batch_id, vf_chunk_fn fn, void *ctx);
 
 /* Call fn for every row of the batch whose key is one of keys (sorted, n
  * keys of 16 bytes): reads only the chunks whose key range covers a key. */
@@ -265,6 +278,8 @@ struct vf_run {
     struct vf_household *households;
     int nhouseholds, cap_households;
     struct vf_batch_ref batches[VF_NSOURCES];
+    int32_t as_of_int;         /* as_of as yyyymmdd */
+    bool key_order;            /* persons are sorted by key (bulk scans sort them) */
     /* Evidence (single runs): every matched row as JSON, per person. */
     bool collect;
     json_t **evidence;         /* per person: array of rows, or NULL */
@@ -272,6 +287,8 @@ struct vf_run {
 
 void vf_run_init(struct vf_run *r, struct mz_arena *a, const char *program, const char *as_of);
 void vf_run_free(struct vf_run *r);
+/* Room for that many households, members and persons (bulk runs know). */
+int vf_run_reserve(struct vf_run *r, int households, int members, int persons);
 /* Start a household; members follow with vf_run_member. Returns its index. */
 int vf_run_household(struct vf_run *r, int64_t household_id, int64_t case_id,
                      const char *division12, const char *zone);
