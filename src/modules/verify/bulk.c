@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mz/crypto.h"
 #include "modules/verify/verify_internal.h"
 
 /* A case as read. */
@@ -488,9 +489,11 @@ static int read_authorisations(struct mz_db *db, struct vf_run *run)
     return rc == MZ_DONE ? MZ_OK : rc;
 }
 
-/* Store one row per household. */
+/* Store one verify_results row per household (all of them, or when the
+ * run is larger than VF_BULK_ALL_ROWS households those whose outcome is not
+ * pass: the work list; every household is in the packs, below). */
 static int write_results(struct mz_db *db, const char *actor, int64_t request_id,
-                         const struct vf_run *run, const struct vf_bulk_opts *o)
+                         const struct vf_run *run, const struct vf_bulk_opts *o, bool all)
 {
     struct mz_stmt *st;
     char now[32];
@@ -507,6 +510,8 @@ static int write_results(struct mz_db *db, const char *actor, int64_t request_id
     for (int i = 0; i < run->nhouseholds && rc == MZ_OK; i++) {
         const struct vf_household *h = &run->households[i];
         const struct vf_figures *f = &h->fig;
+        if (!all && h->outcome == VF_PASS)
+            continue;
         char figs[400];
         snprintf(figs, sizeof(figs),
                  "{\"income_fen\":%lld,\"financial_assets_fen\":%lld,\"vehicles\":%d,"
@@ -545,6 +550,131 @@ static int write_results(struct mz_db *db, const char *actor, int64_t request_id
     }
     mz_arena_free(a);
     mz_db_done(st);
+    return rc;
+}
+
+/* --- result packs ----------------------------------------------------------------------
+ *
+ * Every household's result of a bulk run is also kept compactly: table
+ * verify_result_packs (request_id, seq, households, data), data being
+ * PACK_HOUSEHOLDS households as variable-length integers (zigzag deltas of
+ * case and household ids, then member count, outcome, flags, the figures
+ * and the division), sealed like the source chunks under the context
+ * "verify_result_packs:<request>:<seq>". A million households are ~25 MB
+ * in a few dozen rows, against ~1 million rows and six index entries each
+ * in verify_results; vf_results_open reads them back. */
+
+#define PACK_HOUSEHOLDS 16384
+#define PACK_MAX_BYTES (PACK_HOUSEHOLDS * 160)
+
+static int ensure_packs_table(struct mz_db *db)
+{
+    /* Created on first use (the module's migrations belong to verify.c). */
+    char sql[400];
+    snprintf(sql, sizeof(sql),
+             "CREATE TABLE IF NOT EXISTS verify_result_packs (request_id %s NOT NULL,"
+             " seq INTEGER NOT NULL, households INTEGER NOT NULL, data %s NOT NULL,"
+             " PRIMARY KEY (request_id, seq))",
+             mz_db_dialect(db, MZ_SQL_INT64), mz_db_dialect(db, MZ_SQL_BLOB));
+    return mz_db_exec(db, sql);
+}
+
+static unsigned char *put_varint(unsigned char *p, int64_t v)
+{
+    uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    while (u >= 0x80) {
+        *p++ = (unsigned char)(u | 0x80);
+        u >>= 7;
+    }
+    *p++ = (unsigned char)u;
+    return p;
+}
+
+static const unsigned char *get_varint(const unsigned char *p, const unsigned char *end,
+                                       int64_t *v)
+{
+    uint64_t u = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+        if (p >= end)
+            return NULL;
+        unsigned char b = *p++;
+        u |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+            return p;
+        }
+    }
+    return NULL;
+}
+
+static void pack_context(char out[64], int64_t request_id, int seq)
+{
+    snprintf(out, 64, "verify_result_packs:%lld:%d", (long long)request_id, seq);
+}
+
+static int write_packs(struct mz_db *db, int64_t request_id, const struct vf_run *run)
+{
+    int rc = ensure_packs_table(db);
+    if (rc != MZ_OK)
+        return rc;
+    unsigned char *buf = malloc(PACK_MAX_BYTES), *sealed = malloc(PACK_MAX_BYTES +
+                                                                  MZ_CRYPTO_SEAL_OVERHEAD);
+    if (buf == NULL || sealed == NULL) {
+        free(buf);
+        free(sealed);
+        return MZ_ERR_NOMEM;
+    }
+    struct mz_stmt *st;
+    rc = mz_db_prepare(db,
+                       "INSERT INTO verify_result_packs (request_id, seq, households, data)"
+                       " VALUES (?, ?, ?, ?)",
+                       &st);
+    for (int first = 0, seq = 0; rc == MZ_OK && first < run->nhouseholds;
+         first += PACK_HOUSEHOLDS, seq++) {
+        int n = run->nhouseholds - first < PACK_HOUSEHOLDS ? run->nhouseholds - first
+                                                           : PACK_HOUSEHOLDS;
+        unsigned char *p = buf;
+        int64_t prev = 0;
+        for (int i = first; i < first + n; i++) {
+            const struct vf_household *h = &run->households[i];
+            const struct vf_figures *f = &h->fig;
+            p = put_varint(p, h->case_id - prev);
+            prev = h->case_id;
+            p = put_varint(p, h->household_id - h->case_id);
+            p = put_varint(p, h->n);
+            p = put_varint(p, h->outcome);
+            p = put_varint(p, h->flags);
+            p = put_varint(p, f->income_fen);
+            p = put_varint(p, f->financial_assets_fen);
+            p = put_varint(p, f->vehicles);
+            p = put_varint(p, f->vehicle_value_max_fen);
+            p = put_varint(p, f->properties);
+            p = put_varint(p, f->businesses);
+            p = put_varint(p, f->business_capital_max_fen);
+            p = put_varint(p, f->public_employees);
+            p = put_varint(p, f->staff_relatives);
+            p = put_varint(p, f->deceased);
+            size_t dl = strlen(h->division);
+            p = put_varint(p, (int64_t)dl);
+            memcpy(p, h->division, dl);
+            p += dl;
+        }
+        char ctx[64];
+        pack_context(ctx, request_id, seq);
+        size_t len = (size_t)(p - buf);
+        mz_crypto_seal_bin(ctx, buf, len, sealed);
+        mz_db_bind_int(st, 1, request_id);
+        mz_db_bind_int(st, 2, seq);
+        mz_db_bind_int(st, 3, n);
+        mz_db_bind_blob(st, 4, sealed, len + MZ_CRYPTO_SEAL_OVERHEAD);
+        rc = mz_db_step(st);
+        rc = rc == MZ_DONE ? MZ_OK : rc < 0 ? rc : MZ_ERR_DB;
+        mz_db_reset(st);
+    }
+    if (st)
+        mz_db_done(st);
+    free(buf);
+    free(sealed);
     return rc;
 }
 
@@ -696,8 +826,13 @@ int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
     if (rc == MZ_OK)
         rc = mz_db_run(db, "UPDATE verify_requests SET member_count = ? WHERE id = ?", "ii", pp,
                        *request_id);
+    bool all_rows = run.nhouseholds <= VF_BULK_ALL_ROWS;
     if (rc == MZ_OK)
-        rc = write_results(db, o->actor ? o->actor : "system", *request_id, &run, o);
+        rc = write_packs(db, *request_id, &run);
+    if (rc == MZ_OK)
+        rc = write_results(db, o->actor ? o->actor : "system", *request_id, &run, o, all_rows);
+    if (rc == MZ_OK)
+        json_object_set_new(*summary, "result_rows", json_string(all_rows ? "all" : "not_passed"));
     if (rc == MZ_OK) {
         took = vf_now_ms() - started;
         json_object_set_new(*summary, "duration_ms", json_integer(took));
@@ -723,6 +858,12 @@ out:
 
 struct vf_result_reader {
     struct mz_stmt *st;
+    bool packs;
+    int64_t request_id;
+    unsigned char *buf;          /* the open pack */
+    const unsigned char *p, *end;
+    int left;                    /* households left in it */
+    int64_t prev;
 };
 
 int vf_results_open(struct mz_db *db, int64_t request_id, struct vf_result_reader **out)
@@ -730,11 +871,28 @@ int vf_results_open(struct mz_db *db, int64_t request_id, struct vf_result_reade
     struct vf_result_reader *rd = calloc(1, sizeof(*rd));
     if (rd == NULL)
         return MZ_ERR_NOMEM;
-    int rc = mz_db_prepare_uncached(db,
-                                    "SELECT case_id, household_id, division, member_count,"
-                                    " flags, outcome, figures FROM verify_results"
-                                    " WHERE request_id = ? AND deleted_at IS NULL ORDER BY case_id",
-                                    &rd->st);
+    rd->request_id = request_id;
+    int64_t npacks = 0;
+    int rc = MZ_OK;
+    char idtext[24];
+    snprintf(idtext, sizeof(idtext), "%lld", (long long)request_id);
+    const char *params[] = {idtext};
+    if (mz_db_table_exists(db, "verify_result_packs"))
+        rc = mz_db_query_int(db,
+                             "SELECT count(*) FROM verify_result_packs"
+                             " WHERE request_id = CAST(? AS BIGINT)",
+                             &npacks, 1, params);
+    if (rc == MZ_OK) {
+        rd->packs = npacks > 0;
+        rc = mz_db_prepare_uncached(
+            db,
+            rd->packs ? "SELECT seq, households, data FROM verify_result_packs"
+                        " WHERE request_id = ? ORDER BY seq"
+                      : "SELECT case_id, household_id, division, member_count,"
+                        " flags, outcome, figures FROM verify_results"
+                        " WHERE request_id = ? AND deleted_at IS NULL ORDER BY case_id",
+            &rd->st);
+    }
     if (rc != MZ_OK) {
         free(rd);
         return rc;
@@ -742,6 +900,62 @@ int vf_results_open(struct mz_db *db, int64_t request_id, struct vf_result_reade
     mz_db_bind_int(rd->st, 1, request_id);
     *out = rd;
     return MZ_OK;
+}
+
+static int next_packed(struct vf_result_reader *rd, struct vf_result_row *row)
+{
+    while (rd->left == 0) {
+        int rc = mz_db_step(rd->st);
+        if (rc != MZ_ROW)
+            return rc;
+        int seq = (int)mz_db_col_int(rd->st, 0);
+        rd->left = (int)mz_db_col_int(rd->st, 1);
+        size_t len = mz_db_col_bytes(rd->st, 2);
+        if (len < MZ_CRYPTO_SEAL_OVERHEAD || rd->left < 0)
+            return MZ_ERR_INVALID;
+        free(rd->buf);
+        rd->buf = malloc(len - MZ_CRYPTO_SEAL_OVERHEAD + 1);
+        if (rd->buf == NULL)
+            return MZ_ERR_NOMEM;
+        char ctx[64];
+        pack_context(ctx, rd->request_id, seq);
+        if (mz_crypto_open_bin(ctx, mz_db_col_blob(rd->st, 2), len, rd->buf) != MZ_OK)
+            return MZ_ERR_INVALID;
+        rd->p = rd->buf;
+        rd->end = rd->buf + len - MZ_CRYPTO_SEAL_OVERHEAD;
+        rd->prev = 0;
+    }
+    int64_t v[16];
+    for (int k = 0; k < 16; k++) {
+        rd->p = get_varint(rd->p, rd->end, &v[k]);
+        if (rd->p == NULL)
+            return MZ_ERR_INVALID;
+    }
+    if (v[15] < 0 || v[15] > 12 || rd->end - rd->p < v[15] || v[3] < 0 || v[3] > 3)
+        return MZ_ERR_INVALID;
+    memset(row, 0, sizeof(*row));
+    row->case_id = rd->prev + v[0];
+    rd->prev = row->case_id;
+    row->household_id = row->case_id + v[1];
+    row->member_count = (int)v[2];
+    row->outcome = (enum vf_outcome)v[3];
+    row->flags = (uint32_t)v[4];
+    struct vf_figures *f = &row->fig;
+    f->income_fen = v[5];
+    f->financial_assets_fen = v[6];
+    f->vehicles = (int32_t)v[7];
+    f->vehicle_value_max_fen = v[8];
+    f->properties = (int32_t)v[9];
+    f->businesses = (int32_t)v[10];
+    f->business_capital_max_fen = v[11];
+    f->public_employees = (int32_t)v[12];
+    f->staff_relatives = (int32_t)v[13];
+    f->deceased = (int32_t)v[14];
+    memcpy(row->division, rd->p, (size_t)v[15]);
+    row->division[v[15]] = '\0';
+    rd->p += v[15];
+    rd->left--;
+    return MZ_ROW;
 }
 
 static uint32_t flags_of(const char *text)
@@ -761,6 +975,8 @@ static uint32_t flags_of(const char *text)
 
 int vf_results_next(struct vf_result_reader *rd, struct vf_result_row *row)
 {
+    if (rd->packs)
+        return next_packed(rd, row);
     int rc = mz_db_step(rd->st);
     if (rc != MZ_ROW)
         return rc;
@@ -799,5 +1015,6 @@ void vf_results_close(struct vf_result_reader *rd)
     if (rd == NULL)
         return;
     mz_db_finalize(rd->st);
+    free(rd->buf);
     free(rd);
 }

@@ -324,14 +324,23 @@ struct vf_bulk_opts {
     void *ctx;
 };
 
+/* Runs up to this many households store a verify_results row for every
+ * household; larger ones only for the households whose outcome is not
+ * pass (the work list). Every household's result is in the run's packs
+ * (verify_result_packs), read back with vf_results_open. */
+#define VF_BULK_ALL_ROWS 100000
+
 /* Re-check every active case (approved, paying, suspended) of the program
  * whose division lies in [lo, hi), inside the caller's write transaction:
- * one verify_requests row (kind bulk) and one verify_results row per
- * household. *summary (new reference) holds the counts. */
+ * one verify_requests row (kind bulk), the packed results of every
+ * household, and verify_results rows (see VF_BULK_ALL_ROWS). *summary (new
+ * reference) holds the counts and "result_rows": "all" or "not_passed". */
 int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
             int64_t *request_id, json_t **summary);
 
-/* The stored per-household results of a bulk request, in case order. */
+/* The stored per-household results of a bulk request: from its packs (in
+ * the run's case order), or from its verify_results rows (by case id) for
+ * runs stored before the packs. */
 struct vf_result_row {
     int64_t case_id, household_id;
     char division[13];
