@@ -20,7 +20,7 @@
  * printed, and with --md written as a Markdown section for
  * docs/benchmarks.md (scripts/bench.sh).
  *
- * Data lives in DIR (default /root/cic/bench): verify.db (+ key), plain.db;
+ * Data lives in DIR (default /tmp/minzheng-bench-verify): verify.db (+ key), plain.db;
  * removed at the end unless --keep. --reuse keeps existing data files.
  */
 #include <errno.h>
@@ -55,7 +55,7 @@
 #define WINDOW_TO 20261101
 
 static long households = 1000000;
-static const char *dir = "/root/cic/bench";
+static const char *dir = "/tmp/minzheng-bench-verify";
 static int runs = 3, sql_runs = 1;
 static bool reuse, keep, no_sqlite, no_pg;
 static const char *md_path;

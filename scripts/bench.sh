@@ -470,6 +470,21 @@ if [ "$PERSONS" -gt 0 ]; then
     stop_pid "$RG_PID"
 fi
 
+# --- 5. the verification module: the bulk re-check (bench/verify.c) ------------------------------
+# 1,000,000 households and ~20,000,000 source rows, re-checked by the engine,
+# by the same rules as SQL in SQLite and in a throwaway PostgreSQL; the three
+# must agree on every household. BENCH_VERIFY_HOUSEHOLDS=0 skips it.
+VERIFY_HH=${BENCH_VERIFY_HOUSEHOLDS:-1000000}
+if [ "$VERIFY_HH" -gt 0 ]; then
+    [ -x build/bench/verify ] || die "build/bench/verify is missing: run 'make build/bench/verify' (make bench builds it)"
+    log "verify: bulk re-check of $VERIFY_HH households (bench/verify; several minutes)"
+    if ! build/bench/verify --households "$VERIFY_HH" --dir "${BENCH_VERIFY_DIR:-$TMP/verify}" \
+        --md "$OUT/verify.md" >"$OUT/verify.txt" 2>&1; then
+        tail -20 "$OUT/verify.txt" >&2
+        die "bench/verify failed (bench/out/verify.txt)"
+    fi
+fi
+
 # --- 3. docs/benchmarks.md -------------------------------------------------------------------
 R[ratio]=$(calc "${R[bare.rps]} / ${R[get.rps]}" 2)
 verdict() { awk "BEGIN { exit !($1) }" && echo "met" || echo "**not met**"; }
@@ -560,6 +575,14 @@ Memory of the bare baseline: $(mb "${R[mem.bare_idle_kb]}") MB idle, $(mb "${R[m
 Start-up runs: $(grep -o '[0-9.]* ms' "$OUT/startup.txt" | tr '\n' ' ' | sed 's/ ms /, /g; s/, $/ ms/').
 
 EOF
+    if [ "$VERIFY_HH" -gt 0 ] && [ -f "$OUT/verify.md" ]; then
+        printf '## Verification: the bulk re-check (全面复核)\n\n'
+        printf 'Reproduce: `make build/bench/verify && build/bench/verify --households %s --dir DIR`\n' "$VERIFY_HH"
+        printf '(bench/verify.c; every household compared across the three ways). Goal (issue 7): under 5 s,\n'
+        printf 'peak memory under 2 GB, at least 5x faster than PostgreSQL, identical results.\n\n'
+        cat "$OUT/verify.md"
+        printf '\n'
+    fi
     if [ -f "$NOTES" ]; then
         cat "$NOTES"
     else
