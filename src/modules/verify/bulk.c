@@ -32,6 +32,28 @@ struct pinfo {
     bool found;
 };
 
+/* 32 lowercase hex digits (what vf_hex16 accepts) into 16 bytes. */
+#define H16(c) ((c) >= '0' && (c) <= '9' ? (c) - '0' : (c) >= 'a' && (c) <= 'f' ? (c) - 'a' + 10 : -1)
+#define H4(c) H16(c), H16(c + 1), H16(c + 2), H16(c + 3)
+#define H32(c) H4(c), H4(c + 4), H4(c + 8), H4(c + 12), H4(c + 16), H4(c + 20), H4(c + 24), H4(c + 28)
+static const signed char hexvals[256] = {H32(0), H32(32), H32(64), H32(96),
+                                         H32(128), H32(160), H32(192), H32(224)};
+#define hexval(c) hexvals[c]
+
+static bool hex16(const char *hex, size_t len, unsigned char out[16])
+{
+    if (hex == NULL || len != 32)
+        return false;
+    const unsigned char *h = (const unsigned char *)hex;
+    int bad = 0;
+    for (int i = 0; i < 16; i++) {
+        int x = hexval(h[2 * i]), y = hexval(h[2 * i + 1]);
+        bad |= x | y;
+        out[i] = (unsigned char)((x << 4) | (y & 15));
+    }
+    return bad >= 0;
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -466,7 +488,8 @@ static int read_persons(struct mz_db *db, struct pinfo *p, size_t n)
         while (j < n && p[j].id < id)
             j++;
         if (j < n && p[j].id == id) {
-            p[j].found = vf_hex16(mz_db_col_text(st, 1), p[j].key);
+            const char *hex = mz_db_col_text(st, 1);
+            p[j].found = hex16(hex, hex ? mz_db_col_bytes(st, 1) : 0, p[j].key);
             p[j].birth = vf_date_int(mz_db_col_text(st, 2));
             j++;
         }
@@ -491,25 +514,60 @@ static int read_authorisations(struct mz_db *db, struct vf_run *run)
         return rc;
     mz_db_bind_text(st, 1, run->as_of);
     mz_db_bind_text(st, 2, run->as_of);
+    /* The keys are collected, sorted and merged with the persons (in key
+     * order): no look-up per authorisation. */
+    struct vf_key_slot *ak = NULL;
+    size_t n = 0, cap = 0;
     while ((rc = mz_db_step(st)) == MZ_ROW) {
         unsigned char key[16];
-        if (!vf_hex16(mz_db_col_text(st, 0), key))
+        const char *hex = mz_db_col_text(st, 0);
+        if (!hex16(hex, hex ? mz_db_col_bytes(st, 0) : 0, key))
             continue;
-        int p = vf_run_find(run, key);
-        if (p >= 0)
-            run->persons[p].authorised = true;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 4096;
+            struct vf_key_slot *p = realloc(ak, cap * sizeof(*ak));
+            if (p == NULL) {
+                rc = MZ_ERR_NOMEM;
+                break;
+            }
+            ak = p;
+        }
+        vf_key_slot_set(&ak[n++], key, 0);
     }
     mz_db_done(st);
+    if (rc == MZ_DONE)
+        rc = vf_key_sort(ak, n);
+    if (rc == MZ_OK && run->key_order) {
+        size_t k = 0;
+        for (int i = 0; i < run->npersons && k < n; i++) {
+            struct vf_key_slot pk;
+            vf_key_slot_set(&pk, run->persons[i].key, i);
+            while (k < n && (ak[k].hi < pk.hi || (ak[k].hi == pk.hi && ak[k].lo < pk.lo)))
+                k++;
+            if (k < n && ak[k].hi == pk.hi && ak[k].lo == pk.lo)
+                run->persons[i].authorised = true;
+        }
+    } else if (rc == MZ_OK) {
+        for (size_t k = 0; k < n; k++) {
+            unsigned char key[16];
+            uint64_t hi = __builtin_bswap64(ak[k].hi), lo = __builtin_bswap64(ak[k].lo);
+            memcpy(key, &hi, 8);
+            memcpy(key + 8, &lo, 8);
+            int p = vf_run_find(run, key);
+            if (p >= 0)
+                run->persons[p].authorised = true;
+        }
+    }
+    free(ak);
     for (int i = 0; i < run->nmembers; i++)
         run->members[i].authorised = run->persons[run->members[i].person].authorised;
-    return rc == MZ_DONE ? MZ_OK : rc;
+    return rc;
 }
 
-/* Store one verify_results row per household (all of them, or when the
- * run is larger than VF_BULK_ALL_ROWS households those whose outcome is not
- * pass: the work list; every household is in the packs, below). */
+/* Store one verify_results row per household (runs of up to
+ * VF_BULK_ALL_ROWS households; every household is in the packs, below). */
 static int write_results(struct mz_db *db, const char *actor, int64_t request_id,
-                         const struct vf_run *run, const struct vf_bulk_opts *o, bool all)
+                         const struct vf_run *run, const struct vf_bulk_opts *o)
 {
     struct mz_stmt *st;
     char now[32];
@@ -526,8 +584,6 @@ static int write_results(struct mz_db *db, const char *actor, int64_t request_id
     for (int i = 0; i < run->nhouseholds && rc == MZ_OK; i++) {
         const struct vf_household *h = &run->households[i];
         const struct vf_figures *f = &h->fig;
-        if (!all && h->outcome == VF_PASS)
-            continue;
         char figs[400];
         snprintf(figs, sizeof(figs),
                  "{\"income_fen\":%lld,\"financial_assets_fen\":%lld,\"vehicles\":%d,"
@@ -702,6 +758,8 @@ int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
     size_t ncases = 0, nids = 0;
     int64_t *ids = NULL;
     int32_t *at = NULL;
+    int *slot_of = NULL;
+    struct vf_key_slot *ks = NULL;
     struct pinfo *persons = NULL;
     struct vf_run run;
     vf_run_init(&run, a, o->program, o->as_of);
@@ -768,7 +826,33 @@ int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
     rc = read_persons(db, persons, np);
     if (rc != MZ_OK)
         goto out;
-    rc = vf_run_reserve(&run, (int)ncases, (int)nids, (int)np);
+    rc = vf_run_reserve(&run, (int)ncases, (int)nids, 0);
+    if (rc != MZ_OK)
+        goto out;
+    /* The run's persons in key order (the scan is a merge join): their
+     * distinct keys sorted, slot_of[i] the slot of persons[i]. */
+    ks = malloc((np ? np : 1) * sizeof(*ks));
+    slot_of = malloc((np ? np : 1) * sizeof(*slot_of));
+    if (ks == NULL || slot_of == NULL) {
+        rc = MZ_ERR_NOMEM;
+        goto out;
+    }
+    size_t nk = 0, ns = 0;
+    for (size_t i = 0; i < np; i++) {
+        slot_of[i] = -1;
+        if (persons[i].found)
+            vf_key_slot_set(&ks[nk++], persons[i].key, (int)i);
+    }
+    rc = vf_key_sort(ks, nk);
+    if (rc != MZ_OK)
+        goto out;
+    for (size_t k = 0; k < nk; k++) {
+        int pi = ks[k].slot;
+        if (ns == 0 || ks[k].hi != ks[ns - 1].hi || ks[k].lo != ks[ns - 1].lo)
+            ks[ns++] = ks[k];
+        slot_of[pi] = (int)ns - 1;
+    }
+    rc = vf_run_set_persons(&run, ks, ns);
     if (rc != MZ_OK)
         goto out;
     int64_t missing = 0;
@@ -791,7 +875,7 @@ int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
                 missing++;
                 continue;
             }
-            rc = vf_run_member(&run, p->key, p->id, NULL, NULL, p->birth);
+            rc = vf_run_member_slot(&run, slot_of[p - persons], p->id, p->birth);
         }
     }
     if (rc != MZ_OK)
@@ -845,10 +929,10 @@ int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
     bool all_rows = run.nhouseholds <= VF_BULK_ALL_ROWS;
     if (rc == MZ_OK)
         rc = write_packs(db, *request_id, &run);
+    if (rc == MZ_OK && all_rows)
+        rc = write_results(db, o->actor ? o->actor : "system", *request_id, &run, o);
     if (rc == MZ_OK)
-        rc = write_results(db, o->actor ? o->actor : "system", *request_id, &run, o, all_rows);
-    if (rc == MZ_OK)
-        json_object_set_new(*summary, "result_rows", json_string(all_rows ? "all" : "not_passed"));
+        json_object_set_new(*summary, "result_rows", json_boolean(all_rows));
     if (rc == MZ_OK) {
         took = vf_now_ms() - started;
         json_object_set_new(*summary, "duration_ms", json_integer(took));
@@ -866,6 +950,8 @@ out:
     free(cases);
     free(ids);
     free(at);
+    free(ks);
+    free(slot_of);
     free(persons);
     return rc;
 }

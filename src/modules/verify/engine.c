@@ -127,8 +127,25 @@ static int rehash(struct vf_run *r, size_t nb)
     return MZ_OK;
 }
 
+static int keycmp(const unsigned char *a, const unsigned char *b);
+
 int vf_run_find(const struct vf_run *r, const unsigned char key[16])
 {
+    if (r->nbuckets == 0 && r->key_order) {
+        /* Persons set in key order by vf_run_set_persons: no hash. */
+        int lo = 0, hi = r->npersons;
+        while (lo < hi) {
+            int mid = lo + (hi - lo) / 2;
+            int c = keycmp(r->persons[mid].key, key);
+            if (c == 0)
+                return mid;
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        return -1;
+    }
     if (r->nbuckets == 0)
         return -1;
     size_t j = key_hash(key) & (r->nbuckets - 1);
@@ -144,6 +161,13 @@ int vf_run_find(const struct vf_run *r, const unsigned char key[16])
 
 static int person_slot(struct vf_run *r, const unsigned char key[16])
 {
+    if (r->nbuckets == 0 && r->npersons > 0) {
+        size_t nb = 1024;
+        while (nb < (size_t)r->npersons * 2 + 2)
+            nb *= 2;
+        if (rehash(r, nb) != MZ_OK)
+            return -1;
+    }
     int i = vf_run_find(r, key);
     if (i >= 0)
         return i;
@@ -171,10 +195,45 @@ int vf_run_reserve(struct vf_run *r, int households, int members, int persons)
         grow((void **)&r->members, &r->cap_members, members, sizeof(*r->members)) != MZ_OK ||
         grow((void **)&r->persons, &r->cap_persons, persons, sizeof(*r->persons)) != MZ_OK)
         return MZ_ERR_NOMEM;
+    if (persons == 0)
+        return MZ_OK;
     size_t nb = r->nbuckets ? r->nbuckets : 1024;
     while (nb < (size_t)persons * 2 + 2)
         nb *= 2;
     return nb > r->nbuckets ? rehash(r, nb) : MZ_OK;
+}
+
+int vf_run_set_persons(struct vf_run *r, const struct vf_key_slot *sorted, size_t n)
+{
+    if (r->npersons != 0 || n > INT32_MAX)
+        return MZ_ERR_INVALID;
+    if (grow((void **)&r->persons, &r->cap_persons, (int)n, sizeof(*r->persons)) != MZ_OK)
+        return MZ_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        struct vf_person *p = &r->persons[i];
+        memset(p, 0, sizeof(*p));
+        uint64_t hi = __builtin_bswap64(sorted[i].hi), lo = __builtin_bswap64(sorted[i].lo);
+        memcpy(p->key, &hi, 8);
+        memcpy(p->key + 8, &lo, 8);
+    }
+    r->npersons = (int)n;
+    r->key_order = true;
+    return MZ_OK;
+}
+
+int vf_run_member_slot(struct vf_run *r, int slot, int64_t person_id, int32_t birth)
+{
+    if (r->nhouseholds == 0 || slot < 0 || slot >= r->npersons ||
+        grow((void **)&r->members, &r->cap_members, r->nmembers + 1, sizeof(*r->members)) !=
+            MZ_OK)
+        return MZ_ERR_NOMEM;
+    struct vf_member *m = &r->members[r->nmembers++];
+    memset(m, 0, sizeof(*m));
+    m->person = slot;
+    m->person_id = person_id;
+    m->adult = birth > 0 && birth + 180000 <= r->as_of_int;
+    r->households[r->nhouseholds - 1].n++;
+    return MZ_OK;
 }
 
 int vf_run_household(struct vf_run *r, int64_t household_id, int64_t case_id,
@@ -497,30 +556,37 @@ static int on_chunk(void *ctx, int seq, int64_t min_key, int64_t max_key, const 
 }
 
 /* Radix sort of (key, slot) by key. */
-struct key_slot {
-    uint64_t hi, lo;
-    int slot;
-};
-
 static int cmp_key_slot(const void *a, const void *b)
 {
-    const struct key_slot *x = a, *y = b;
+    const struct vf_key_slot *x = a, *y = b;
     if (x->hi != y->hi)
         return x->hi < y->hi ? -1 : 1;
     return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
-static int sort_key_slots(struct key_slot *v, size_t n)
+void vf_key_slot_set(struct vf_key_slot *ks, const unsigned char key[16], int slot)
 {
-    struct key_slot *tmp = malloc((n ? n : 1) * sizeof(*tmp));
+    uint64_t hi, lo;
+    memcpy(&hi, key, 8);
+    memcpy(&lo, key + 8, 8);
+    ks->hi = __builtin_bswap64(hi);
+    ks->lo = __builtin_bswap64(lo);
+    ks->slot = slot;
+}
+
+int vf_key_sort(struct vf_key_slot *v, size_t n)
+{
+    struct vf_key_slot *tmp = malloc((n ? n : 1) * sizeof(*tmp));
     size_t *count = malloc(65536 * sizeof(size_t));
     if (tmp == NULL || count == NULL) {
         free(tmp);
         free(count);
         return MZ_ERR_NOMEM;
     }
-    struct key_slot *src = v, *dst = tmp;
-    for (int shift = 0; shift < 64; shift += 16) {
+    /* Keys are keyed hashes, uniform: two passes on the top 32 bits, then
+     * the few runs with equal tops sorted by the whole key. */
+    struct vf_key_slot *src = v, *dst = tmp;
+    for (int shift = 32; shift < 64; shift += 16) {
         memset(count, 0, 65536 * sizeof(size_t));
         for (size_t i = 0; i < n; i++)
             count[(src[i].hi >> shift) & 0xffff]++;
@@ -532,14 +598,14 @@ static int sort_key_slots(struct key_slot *v, size_t n)
         }
         for (size_t i = 0; i < n; i++)
             dst[count[(src[i].hi >> shift) & 0xffff]++] = src[i];
-        struct key_slot *t = src;
+        struct vf_key_slot *t = src;
         src = dst;
         dst = t;
     }
-    /* Four passes: the result is back in v. Equal first halves: by the rest. */
+    /* Two passes: the result is back in v. Equal tops: by the whole key. */
     for (size_t i = 0; i + 1 < n;) {
         size_t j = i + 1;
-        while (j < n && v[j].hi == v[i].hi)
+        while (j < n && (v[j].hi >> 32) == (v[i].hi >> 32))
             j++;
         if (j - i > 1)
             qsort(v + i, j - i, sizeof(*v), cmp_key_slot);
@@ -556,20 +622,14 @@ static int order_persons(struct vf_run *r)
     size_t n = (size_t)r->npersons;
     if (r->key_order)
         return MZ_OK;
-    struct key_slot *ks = malloc((n ? n : 1) * sizeof(*ks));
+    struct vf_key_slot *ks = malloc((n ? n : 1) * sizeof(*ks));
     int *rank = malloc((n ? n : 1) * sizeof(int));
     struct vf_person *np = malloc((n ? n : 1) * sizeof(*np));
     int rc = ks && rank && np ? MZ_OK : MZ_ERR_NOMEM;
     if (rc == MZ_OK) {
-        for (size_t i = 0; i < n; i++) {
-            uint64_t hi, lo;
-            memcpy(&hi, r->persons[i].key, 8);
-            memcpy(&lo, r->persons[i].key + 8, 8);
-            ks[i].hi = __builtin_bswap64(hi);
-            ks[i].lo = __builtin_bswap64(lo);
-            ks[i].slot = (int)i;
-        }
-        rc = sort_key_slots(ks, n);
+        for (size_t i = 0; i < n; i++)
+            vf_key_slot_set(&ks[i], r->persons[i].key, (int)i);
+        rc = vf_key_sort(ks, n);
     }
     if (rc == MZ_OK) {
         for (size_t i = 0; i < n; i++) {

@@ -289,6 +289,20 @@ void vf_run_init(struct vf_run *r, struct mz_arena *a, const char *program, cons
 void vf_run_free(struct vf_run *r);
 /* Room for that many households, members and persons (bulk runs know). */
 int vf_run_reserve(struct vf_run *r, int households, int members, int persons);
+/* A key as two big-endian halves (so integer order is key order) and a slot. */
+struct vf_key_slot {
+    uint64_t hi, lo;
+    int slot;
+};
+void vf_key_slot_set(struct vf_key_slot *ks, const unsigned char key[16], int slot);
+/* Sort by key (radix on the first half). MZ_OK or MZ_ERR_NOMEM. */
+int vf_key_sort(struct vf_key_slot *v, size_t n);
+/* Bulk runs: the run's persons are the n distinct keys of sorted, in that
+ * (key) order, slot i for sorted[i]; then members are added by slot with
+ * vf_run_member_slot. vf_run_find then searches instead of hashing. Only on
+ * a run with no persons yet. */
+int vf_run_set_persons(struct vf_run *r, const struct vf_key_slot *sorted, size_t n);
+int vf_run_member_slot(struct vf_run *r, int slot, int64_t person_id, int32_t birth);
 /* Start a household; members follow with vf_run_member. Returns its index. */
 int vf_run_household(struct vf_run *r, int64_t household_id, int64_t case_id,
                      const char *division12, const char *zone);
@@ -324,17 +338,18 @@ struct vf_bulk_opts {
     void *ctx;
 };
 
-/* Runs up to this many households store a verify_results row for every
- * household; larger ones only for the households whose outcome is not
- * pass (the work list). Every household's result is in the run's packs
- * (verify_result_packs), read back with vf_results_open. */
+/* Runs up to this many households also store a verify_results row per
+ * household (the entity's list and filters); larger runs (a city's yearly
+ * re-check) only their packs: a million rows and their six indexes would
+ * cost more than the whole re-check. Every household's result is in the
+ * run's packs (verify_result_packs), read back with vf_results_open. */
 #define VF_BULK_ALL_ROWS 100000
 
 /* Re-check every active case (approved, paying, suspended) of the program
  * whose division lies in [lo, hi), inside the caller's write transaction:
  * one verify_requests row (kind bulk), the packed results of every
  * household, and verify_results rows (see VF_BULK_ALL_ROWS). *summary (new
- * reference) holds the counts and "result_rows": "all" or "not_passed". */
+ * reference) holds the counts and "result_rows": whether the rows were written. */
 int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
             int64_t *request_id, json_t **summary);
 
