@@ -4,15 +4,16 @@
  * as its rows sorted by key (the blind index of the ID number) and cut into
  * chunks of VF_CHUNK_ROWS rows. A chunk is one row of verify_chunks:
  * (batch_id, seq, nrows, min_key, max_key, data), where data is
- *     "VFC2" | uint32 length of the first part | rows part | strings part
- * the rows part being header (4 x uint32: magic, nrows, strings_len, 0) |
- * rows, sealed with XChaCha20-Poly1305 (mz_crypto_seal_bin) under the
- * context "verify_chunks:<batch>:<seq>", and the strings part the detail
- * texts sealed under "verify_chunks:<batch>:<seq>:strings", so a chunk (or
- * a part) moved to another place does not open. A bulk re-check opens only
- * the rows parts (the 48-byte rows are all it needs: the detail texts are
- * for reports); a single household's report opens both. Chunks written
- * before the split (data = one sealed header | rows | strings) still open.
+ *     header (4 x uint32: magic, nrows, strings_len, flags) | rows
+ * sealed with XChaCha20-Poly1305 (mz_crypto_seal_bin) under the context
+ * "verify_chunks:<batch>:<seq>", so a chunk moved to another place does not
+ * open. The chunk's detail texts (ID numbers, names, the text cells: what
+ * reports show) are the row (batch_id, -1 - seq) of the same table, sealed
+ * under "verify_chunks:<batch>:<seq>:strings" (flags bit 0). A bulk
+ * re-check reads and opens only the rows (48 bytes each: all it needs; the
+ * texts are 40 % of the bytes); a single household's report opens both.
+ * Chunks of the first format (flags 0: the texts after the rows in the same
+ * sealed data) still open.
  * min_key/max_key are the first 8 key bytes as a signed integer whose
  * order is the keys' order: a single household's look-up reads only the
  * chunks whose range covers its members' keys; a bulk run streams them all
@@ -31,8 +32,7 @@
 
 #define CHUNK_MAGIC 0x31434656u /* "VFC1" */
 #define HEADER_BYTES 16
-#define V2_MARK "VFC2"
-#define V2_PREFIX 8 /* mark + uint32 length of the rows part */
+#define TEXTS_APART 1u /* header flag: the detail texts are row -1 - seq */
 
 /* The first 8 key bytes, big-endian, sign bit flipped: ordered like memcmp. */
 int64_t vf_key_prefix(const unsigned char key[16])
@@ -94,12 +94,32 @@ static void put32(unsigned char *p, uint32_t v)
     memcpy(p, &v, 4);
 }
 
+static int insert_chunk_row(struct mz_db *db, int64_t batch_id, int64_t seq, int64_t nrows,
+                            int64_t min_key, int64_t max_key, const void *data, size_t len)
+{
+    struct mz_stmt *st;
+    int rc = mz_db_prepare(db,
+                           "INSERT INTO verify_chunks (batch_id, seq, nrows, min_key, max_key,"
+                           " data) VALUES (?, ?, ?, ?, ?, ?)",
+                           &st);
+    if (rc != MZ_OK)
+        return rc;
+    mz_db_bind_int(st, 1, batch_id);
+    mz_db_bind_int(st, 2, seq);
+    mz_db_bind_int(st, 3, nrows);
+    mz_db_bind_int(st, 4, min_key);
+    mz_db_bind_int(st, 5, max_key);
+    mz_db_bind_blob(st, 6, data, len);
+    rc = mz_db_step(st);
+    mz_db_done(st);
+    return rc == MZ_DONE ? MZ_OK : rc;
+}
+
 int vf_store_write(struct mz_db *db, int64_t batch_id, enum vf_source_id src,
                    struct vf_parsed *rows, size_t n)
 {
     (void)src;
     qsort(rows, n, sizeof(*rows), cmp_parsed);
-    struct mz_stmt *st;
     int rc = MZ_OK;
     size_t cap = 0;
     unsigned char *plain = NULL, *sealed = NULL;
@@ -110,13 +130,12 @@ int vf_store_write(struct mz_db *db, int64_t batch_id, enum vf_source_id src,
             slen += rows[first + i].detail_len;
         size_t rows_len = HEADER_BYTES + cnt * sizeof(struct vf_row);
         size_t need = rows_len + slen;
-        size_t sealed_len = V2_PREFIX + 2 * MZ_CRYPTO_SEAL_OVERHEAD + need;
         if (need > cap) {
             free(plain);
             free(sealed);
             cap = need;
             plain = malloc(cap);
-            sealed = malloc(cap + V2_PREFIX + 2 * MZ_CRYPTO_SEAL_OVERHEAD);
+            sealed = malloc(cap + 2 * MZ_CRYPTO_SEAL_OVERHEAD);
             if (plain == NULL || sealed == NULL) {
                 rc = MZ_ERR_NOMEM;
                 break;
@@ -125,7 +144,7 @@ int vf_store_write(struct mz_db *db, int64_t batch_id, enum vf_source_id src,
         put32(plain, CHUNK_MAGIC);
         put32(plain + 4, (uint32_t)cnt);
         put32(plain + 8, (uint32_t)slen);
-        put32(plain + 12, 0);
+        put32(plain + 12, TEXTS_APART);
         struct vf_row *out = (struct vf_row *)(plain + HEADER_BYTES);
         char *strings = (char *)(plain + rows_len);
         size_t off = 0;
@@ -137,28 +156,17 @@ int vf_store_write(struct mz_db *db, int64_t batch_id, enum vf_source_id src,
             off += rows[first + i].detail_len;
         }
         char ctx[64];
-        memcpy(sealed, V2_MARK, 4);
-        put32(sealed + 4, (uint32_t)(rows_len + MZ_CRYPTO_SEAL_OVERHEAD));
+        unsigned char *sealed_texts = sealed + rows_len + MZ_CRYPTO_SEAL_OVERHEAD;
         chunk_context(ctx, batch_id, (int)seq, false);
-        mz_crypto_seal_bin(ctx, plain, rows_len, sealed + V2_PREFIX);
+        mz_crypto_seal_bin(ctx, plain, rows_len, sealed);
         chunk_context(ctx, batch_id, (int)seq, true);
-        mz_crypto_seal_bin(ctx, strings, slen,
-                           sealed + V2_PREFIX + rows_len + MZ_CRYPTO_SEAL_OVERHEAD);
-        rc = mz_db_prepare(db,
-                           "INSERT INTO verify_chunks (batch_id, seq, nrows, min_key, max_key,"
-                           " data) VALUES (?, ?, ?, ?, ?, ?)",
-                           &st);
-        if (rc != MZ_OK)
-            break;
-        mz_db_bind_int(st, 1, batch_id);
-        mz_db_bind_int(st, 2, (int64_t)seq);
-        mz_db_bind_int(st, 3, (int64_t)cnt);
-        mz_db_bind_int(st, 4, vf_key_prefix(out[0].key));
-        mz_db_bind_int(st, 5, vf_key_prefix(out[cnt - 1].key));
-        mz_db_bind_blob(st, 6, sealed, sealed_len);
-        rc = mz_db_step(st);
-        mz_db_done(st);
-        rc = rc == MZ_DONE ? MZ_OK : rc;
+        mz_crypto_seal_bin(ctx, strings, slen, sealed_texts);
+        int64_t lo = vf_key_prefix(out[0].key), hi = vf_key_prefix(out[cnt - 1].key);
+        rc = insert_chunk_row(db, batch_id, (int64_t)seq, (int64_t)cnt, lo, hi, sealed,
+                              rows_len + MZ_CRYPTO_SEAL_OVERHEAD);
+        if (rc == MZ_OK)
+            rc = insert_chunk_row(db, batch_id, -1 - (int64_t)seq, 0, lo, hi, sealed_texts,
+                                  slen + MZ_CRYPTO_SEAL_OVERHEAD);
     }
     free(plain);
     free(sealed);
@@ -183,82 +191,108 @@ static int reserve(struct vf_chunk *c, size_t n)
     return MZ_OK;
 }
 
-/* Check the header at c->buf against plen plaintext bytes of rows (and,
- * when with_strings, strings); fill c. */
-static int chunk_header(struct vf_chunk *c, int64_t batch_id, int seq, size_t plen,
-                        bool with_strings)
+/* Point c's rows and strings into c->buf (after a reserve moved it). */
+static void chunk_pointers(struct vf_chunk *c, bool strings)
 {
-    uint32_t h[4];
-    memcpy(h, c->buf, sizeof(h));
-    size_t rows_len = (size_t)HEADER_BYTES + (size_t)h[1] * sizeof(struct vf_row);
-    if (h[0] != CHUNK_MAGIC || rows_len + (with_strings ? h[2] : 0) != plen)
-        return MZ_ERR_INVALID;
-    c->batch_id = batch_id;
-    c->seq = seq;
-    c->nrows = h[1];
+    size_t rows_len = (size_t)HEADER_BYTES + (size_t)c->nrows * sizeof(struct vf_row);
     c->rows = (const struct vf_row *)(c->buf + HEADER_BYTES);
-    c->strings = with_strings ? (const char *)(c->buf + rows_len) : NULL;
-    c->strings_len = with_strings ? h[2] : 0;
-    return MZ_OK;
+    c->strings = strings ? (const char *)(c->buf + rows_len) : NULL;
 }
 
-/* Open a chunk: its rows, and its detail texts when strings. */
-static int chunk_open(struct vf_chunk *c, int64_t batch_id, int seq, const void *data, size_t len,
-                      bool strings)
+static int check_strings(const struct vf_chunk *c)
 {
-    const unsigned char *d = data;
-    char ctx[64];
-    if (len >= V2_PREFIX && memcmp(d, V2_MARK, 4) == 0) {
-        uint32_t rlen;
-        memcpy(&rlen, d + 4, 4);
-        if (rlen < MZ_CRYPTO_SEAL_OVERHEAD + HEADER_BYTES || rlen > len - V2_PREFIX ||
-            len - V2_PREFIX - rlen < MZ_CRYPTO_SEAL_OVERHEAD)
-            return MZ_ERR_INVALID;
-        size_t rows_plain = rlen - MZ_CRYPTO_SEAL_OVERHEAD;
-        size_t str_plain = len - V2_PREFIX - rlen - MZ_CRYPTO_SEAL_OVERHEAD;
-        if (reserve(c, rows_plain + (strings ? str_plain : 0)) != MZ_OK)
-            return MZ_ERR_NOMEM;
-        chunk_context(ctx, batch_id, seq, false);
-        if (mz_crypto_open_bin(ctx, d + V2_PREFIX, rlen, c->buf) != MZ_OK)
-            return MZ_ERR_INVALID;
-        if (strings) {
-            chunk_context(ctx, batch_id, seq, true);
-            if (mz_crypto_open_bin(ctx, d + V2_PREFIX + rlen, len - V2_PREFIX - rlen,
-                                   c->buf + rows_plain) != MZ_OK)
-                return MZ_ERR_INVALID;
-        }
-        int rc = chunk_header(c, batch_id, seq, rows_plain + (strings ? str_plain : 0), strings);
-        if (rc != MZ_OK || (strings && c->strings_len != str_plain))
-            return MZ_ERR_INVALID;
-    } else {
-        /* The first format: one sealed part. */
-        if (len < MZ_CRYPTO_SEAL_OVERHEAD + HEADER_BYTES)
-            return MZ_ERR_INVALID;
-        size_t plen = len - MZ_CRYPTO_SEAL_OVERHEAD;
-        if (reserve(c, plen) != MZ_OK)
-            return MZ_ERR_NOMEM;
-        chunk_context(ctx, batch_id, seq, false);
-        if (mz_crypto_open_bin(ctx, data, len, c->buf) != MZ_OK)
-            return MZ_ERR_INVALID;
-        if (chunk_header(c, batch_id, seq, plen, true) != MZ_OK)
-            return MZ_ERR_INVALID;
-    }
-    for (uint32_t i = 0; c->strings && i < c->nrows; i++) {
+    for (uint32_t i = 0; i < c->nrows; i++) {
         if ((uint64_t)c->rows[i].str_off + c->rows[i].str_len > c->strings_len)
             return MZ_ERR_INVALID;
     }
     return MZ_OK;
 }
 
+/* Open a chunk's rows; *apart tells whether its texts are a row of their
+ * own (then c->strings is NULL and c->strings_len their length). */
+static int open_rows(struct vf_chunk *c, int64_t batch_id, int seq, const void *sealed,
+                     size_t len, bool *apart)
+{
+    if (len < MZ_CRYPTO_SEAL_OVERHEAD + HEADER_BYTES)
+        return MZ_ERR_INVALID;
+    size_t plen = len - MZ_CRYPTO_SEAL_OVERHEAD;
+    if (reserve(c, plen) != MZ_OK)
+        return MZ_ERR_NOMEM;
+    char ctx[64];
+    chunk_context(ctx, batch_id, seq, false);
+    if (mz_crypto_open_bin(ctx, sealed, len, c->buf) != MZ_OK)
+        return MZ_ERR_INVALID;
+    uint32_t h[4];
+    memcpy(h, c->buf, sizeof(h));
+    size_t rows_len = (size_t)HEADER_BYTES + (size_t)h[1] * sizeof(struct vf_row);
+    *apart = h[3] & TEXTS_APART;
+    if (h[0] != CHUNK_MAGIC || (h[3] & ~TEXTS_APART) ||
+        rows_len + (*apart ? 0 : h[2]) != plen)
+        return MZ_ERR_INVALID;
+    c->batch_id = batch_id;
+    c->seq = seq;
+    c->nrows = h[1];
+    c->strings_len = h[2];
+    chunk_pointers(c, !*apart);
+    return *apart ? MZ_OK : check_strings(c);
+}
+
+/* Open the texts row of a chunk whose rows are open. */
+static int open_texts(struct vf_chunk *c, const void *sealed, size_t len)
+{
+    size_t rows_len = (size_t)HEADER_BYTES + (size_t)c->nrows * sizeof(struct vf_row);
+    if (len != (size_t)c->strings_len + MZ_CRYPTO_SEAL_OVERHEAD)
+        return MZ_ERR_INVALID;
+    if (reserve(c, rows_len + c->strings_len) != MZ_OK)
+        return MZ_ERR_NOMEM;
+    chunk_pointers(c, false);
+    char ctx[64];
+    chunk_context(ctx, c->batch_id, c->seq, true);
+    if (mz_crypto_open_bin(ctx, sealed, len, c->buf + rows_len) != MZ_OK)
+        return MZ_ERR_INVALID;
+    chunk_pointers(c, true);
+    return check_strings(c);
+}
+
 int vf_chunk_open(struct vf_chunk *c, int64_t batch_id, int seq, const void *sealed, size_t len)
 {
-    return chunk_open(c, batch_id, seq, sealed, len, true);
+    bool apart;
+    return open_rows(c, batch_id, seq, sealed, len, &apart);
 }
 
 int vf_chunk_open_rows(struct vf_chunk *c, int64_t batch_id, int seq, const void *sealed,
                        size_t len)
 {
-    return chunk_open(c, batch_id, seq, sealed, len, false);
+    bool apart;
+    int rc = open_rows(c, batch_id, seq, sealed, len, &apart);
+    c->strings = NULL;
+    return rc;
+}
+
+/* Open chunk (batch_id, seq) with its texts. */
+static int load_chunk(struct mz_db *db, struct vf_chunk *c, int64_t batch_id, int seq)
+{
+    struct mz_stmt *st;
+    bool apart = false;
+    for (int part = 0; part < 2; part++) {
+        int rc = mz_db_prepare(db, "SELECT data FROM verify_chunks WHERE batch_id = ? AND seq = ?",
+                               &st);
+        if (rc != MZ_OK)
+            return rc;
+        mz_db_bind_int(st, 1, batch_id);
+        mz_db_bind_int(st, 2, part == 0 ? seq : -1 - (int64_t)seq);
+        rc = mz_db_step(st);
+        if (rc == MZ_ROW)
+            rc = part == 0 ? open_rows(c, batch_id, seq, mz_db_col_blob(st, 0),
+                                       mz_db_col_bytes(st, 0), &apart)
+                           : open_texts(c, mz_db_col_blob(st, 0), mz_db_col_bytes(st, 0));
+        else
+            rc = rc == MZ_DONE ? MZ_ERR_NOTFOUND : rc;
+        mz_db_done(st);
+        if (rc != MZ_OK || !apart)
+            return rc;
+    }
+    return MZ_OK;
 }
 
 /* Rows of chunk c whose key equals key. */
@@ -292,7 +326,7 @@ int vf_store_lookup(struct mz_db *db, int64_t batch_id, enum vf_source_id src,
         int seqs[8], nseqs = 0;
         rc = mz_db_prepare(db,
                            "SELECT seq, max_key FROM verify_chunks WHERE batch_id = ?"
-                           " AND min_key <= ? ORDER BY min_key DESC, seq DESC",
+                           " AND min_key <= ? AND seq >= 0 ORDER BY min_key DESC, seq DESC",
                            &st);
         if (rc != MZ_OK)
             break;
@@ -309,20 +343,7 @@ int vf_store_lookup(struct mz_db *db, int64_t batch_id, enum vf_source_id src,
         rc = MZ_OK;
         for (int i = nseqs - 1; i >= 0 && rc == MZ_OK; i--) {
             if (seqs[i] != open_seq) {
-                rc = mz_db_prepare(db,
-                                   "SELECT data FROM verify_chunks WHERE batch_id = ? AND seq = ?",
-                                   &st);
-                if (rc != MZ_OK)
-                    break;
-                mz_db_bind_int(st, 1, batch_id);
-                mz_db_bind_int(st, 2, seqs[i]);
-                rc = mz_db_step(st);
-                if (rc == MZ_ROW)
-                    rc = vf_chunk_open(&c, batch_id, seqs[i], mz_db_col_blob(st, 0),
-                                       mz_db_col_bytes(st, 0));
-                else
-                    rc = rc == MZ_DONE ? MZ_ERR_NOTFOUND : rc;
-                mz_db_done(st);
+                rc = load_chunk(db, &c, batch_id, seqs[i]);
                 if (rc != MZ_OK) {
                     open_seq = -1;
                     break;
@@ -341,21 +362,21 @@ int vf_store_scan(struct mz_db *db, int64_t batch_id, enum vf_source_id src, vf_
 {
     struct vf_chunk c = {0};
     struct mz_stmt *st;
-    int rc = mz_db_prepare(db,
-                           "SELECT seq, data FROM verify_chunks WHERE batch_id = ? ORDER BY seq",
-                           &st);
+    int rc = mz_db_prepare_uncached(db,
+                                    "SELECT seq FROM verify_chunks WHERE batch_id = ? AND seq >= 0"
+                                    " ORDER BY seq",
+                                    &st);
     if (rc != MZ_OK)
         return rc;
     mz_db_bind_int(st, 1, batch_id);
     while ((rc = mz_db_step(st)) == MZ_ROW) {
-        int seq = (int)mz_db_col_int(st, 0);
-        rc = vf_chunk_open(&c, batch_id, seq, mz_db_col_blob(st, 1), mz_db_col_bytes(st, 1));
+        rc = load_chunk(db, &c, batch_id, (int)mz_db_col_int(st, 0));
         if (rc != MZ_OK)
             break;
         for (uint32_t i = 0; i < c.nrows; i++)
             fn(ctx, src, batch_id, &c, &c.rows[i]);
     }
-    mz_db_done(st);
+    mz_db_finalize(st);
     vf_chunk_free(&c);
     return rc == MZ_DONE ? MZ_OK : rc;
 }
@@ -365,7 +386,7 @@ int vf_store_chunks(struct mz_db *db, int64_t batch_id, vf_chunk_fn fn, void *ct
     struct mz_stmt *st;
     int rc = mz_db_prepare(db,
                            "SELECT seq, min_key, max_key, data FROM verify_chunks"
-                           " WHERE batch_id = ? ORDER BY seq",
+                           " WHERE batch_id = ? AND seq >= 0 ORDER BY seq",
                            &st);
     if (rc != MZ_OK)
         return rc;

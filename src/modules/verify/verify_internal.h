@@ -159,7 +159,9 @@ struct vf_chunk {
 };
 void vf_chunk_free(struct vf_chunk *c);
 
-/* Open the sealed bytes of chunk (batch_id, seq) into c (reusing c->buf). */
+/* Open the sealed bytes of chunk (batch_id, seq) into c (reusing c->buf).
+ * A chunk whose detail texts are stored apart (store.c) opens with
+ * c->strings NULL: vf_store_lookup and vf_store_scan read both parts. */
 int vf_chunk_open(struct vf_chunk *c, int64_t batch_id, int seq, const void *sealed,
                   size_t len);
 /* The same for its rows only (c->strings NULL): what a bulk run needs. */
@@ -170,8 +172,9 @@ int vf_chunk_open_rows(struct vf_chunk *c, int64_t batch_id, int seq, const void
  * (the min_key/max_key columns of verify_chunks). */
 int64_t vf_key_prefix(const unsigned char key[16]);
 
-/* Call fn with the sealed bytes of every chunk of a batch, in order, and
- * its key range; fn's result other than MZ_OK stops the walk. */
+/* Call fn with the sealed rows of every chunk of a batch, in order, and
+ * its key range (for vf_chunk_open_rows); fn's result other than MZ_OK
+ * stops the walk. */
 typedef int (*vf_chunk_fn)(void *ctx, int seq, int64_t min_key, int64_t max_key,
                            const void *sealed, size_t len);
 int vf_store_chunks(struct mz_db *db, int64_t batch_id, vf_chunk_fn fn, void *ctx);
