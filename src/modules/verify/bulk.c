@@ -10,6 +10,7 @@
  * row per household. Used by POST /api/v1/verify/bulk and `minzheng
  * verify-bulk`; both run it in one write transaction.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -498,8 +499,9 @@ static int read_persons(struct mz_db *db, struct pinfo *p, size_t n)
     return rc < 0 ? rc : MZ_OK;
 }
 
-/* Mark the persons with an authorisation in force on the date. */
-static int read_authorisations(struct mz_db *db, struct vf_run *run)
+/* The keys of the authorisations in force on the date, sorted. */
+static int read_authorisation_keys(struct mz_db *db, const char *as_of, struct vf_key_slot **out,
+                                   size_t *nout)
 {
     struct mz_stmt *st;
     /* Most authorisations are in force: a pass over the table, not the
@@ -512,10 +514,8 @@ static int read_authorisations(struct mz_db *db, struct vf_run *run)
     int rc = mz_db_prepare(db, sql, &st);
     if (rc != MZ_OK)
         return rc;
-    mz_db_bind_text(st, 1, run->as_of);
-    mz_db_bind_text(st, 2, run->as_of);
-    /* The keys are collected, sorted and merged with the persons (in key
-     * order): no look-up per authorisation. */
+    mz_db_bind_text(st, 1, as_of);
+    mz_db_bind_text(st, 2, as_of);
     struct vf_key_slot *ak = NULL;
     size_t n = 0, cap = 0;
     while ((rc = mz_db_step(st)) == MZ_ROW) {
@@ -537,7 +537,20 @@ static int read_authorisations(struct mz_db *db, struct vf_run *run)
     mz_db_done(st);
     if (rc == MZ_DONE)
         rc = vf_key_sort(ak, n);
-    if (rc == MZ_OK && run->key_order) {
+    if (rc != MZ_OK) {
+        free(ak);
+        return rc;
+    }
+    *out = ak;
+    *nout = n;
+    return MZ_OK;
+}
+
+/* Mark the persons with one of the sorted keys ak (authorisations). */
+static void mark_authorised(struct vf_run *run, const struct vf_key_slot *ak, size_t n)
+{
+    if (run->key_order) {
+        /* The persons are in key order too: a merge. */
         size_t k = 0;
         for (int i = 0; i < run->npersons && k < n; i++) {
             struct vf_key_slot pk;
@@ -547,7 +560,7 @@ static int read_authorisations(struct mz_db *db, struct vf_run *run)
             if (k < n && ak[k].hi == pk.hi && ak[k].lo == pk.lo)
                 run->persons[i].authorised = true;
         }
-    } else if (rc == MZ_OK) {
+    } else {
         for (size_t k = 0; k < n; k++) {
             unsigned char key[16];
             uint64_t hi = __builtin_bswap64(ak[k].hi), lo = __builtin_bswap64(ak[k].lo);
@@ -558,10 +571,101 @@ static int read_authorisations(struct mz_db *db, struct vf_run *run)
                 run->persons[p].authorised = true;
         }
     }
-    free(ak);
     for (int i = 0; i < run->nmembers; i++)
         run->members[i].authorised = run->persons[run->members[i].person].authorised;
-    return rc;
+}
+
+/* --- reading on two connections -----------------------------------------------------------
+ *
+ * On SQLite a second connection to the same file reads while the caller's
+ * does: the cases and the authorisations at the same time, then the two
+ * halves of the persons, then (engine.c) each scan worker its own chunks.
+ * It sees the committed database, which is what a re-check reads (the
+ * caller's transaction has written nothing yet). */
+
+static struct mz_db *open_reader(struct mz_db *db)
+{
+    if (strcmp(mz_db_kind_name(db), "sqlite") != 0)
+        return NULL;
+    struct mz_stmt *st;
+    char path[4096] = "";
+    if (mz_db_prepare_uncached(db, "PRAGMA database_list", &st) != MZ_OK)
+        return NULL;
+    while (mz_db_step(st) == MZ_ROW) {
+        const char *name = mz_db_col_text(st, 1), *file = mz_db_col_text(st, 2);
+        if (name && strcmp(name, "main") == 0 && file)
+            snprintf(path, sizeof(path), "%s", file);
+    }
+    mz_db_finalize(st);
+    if (path[0] == '\0')
+        return NULL; /* in memory */
+    struct mz_db_options opts = {.busy_timeout_ms = 5000};
+    struct mz_db *r = NULL;
+    return mz_db_open(path, &opts, &r) == MZ_OK ? r : NULL;
+}
+
+struct task {
+    int (*fn)(void *);
+    void *arg;
+    int rc;
+    pthread_t thread;
+};
+
+static void *task_main(void *p)
+{
+    struct task *t = p;
+    t->rc = t->fn(t->arg);
+    return NULL;
+}
+
+/* a(aa) here while b(ba) runs on a thread; the first error. */
+static int both(int (*a)(void *), void *aa, int (*b)(void *), void *ba)
+{
+    struct task t = {.fn = b, .arg = ba};
+    if (pthread_create(&t.thread, NULL, task_main, &t) != 0) {
+        int ra = a(aa);
+        return ra != MZ_OK ? ra : b(ba);
+    }
+    int ra = a(aa);
+    pthread_join(t.thread, NULL);
+    return ra != MZ_OK ? ra : t.rc;
+}
+
+struct cases_task {
+    struct mz_db *db;
+    const struct vf_bulk_opts *o;
+    struct bcase **cases;
+    size_t *ncases;
+    int64_t **ids;
+    size_t *nids;
+};
+static int cases_fn(void *p)
+{
+    struct cases_task *t = p;
+    return read_cases(t->db, t->o, t->cases, t->ncases, t->ids, t->nids);
+}
+
+struct auth_task {
+    struct mz_db *db;
+    const char *as_of;
+    struct vf_key_slot **keys;
+    size_t *n;
+};
+static int auth_fn(void *p)
+{
+    struct auth_task *t = p;
+    return read_authorisation_keys(t->db, t->as_of, t->keys, t->n);
+}
+
+struct persons_task {
+    struct mz_db *db;
+    struct pinfo *p;
+    size_t n;
+};
+static int persons_fn(void *p)
+{
+    struct persons_task *t = p;
+    return t->n ? read_persons(t->db, t->p, t->n) : MZ_OK;
 }
 
 /* Store one verify_results row per household (runs of up to
@@ -765,8 +869,13 @@ int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
     vf_run_init(&run, a, o->program, o->as_of);
     *summary = NULL;
     *request_id = 0;
+    struct mz_db *reader = open_reader(db);
+    struct vf_key_slot *auth = NULL;
+    size_t nauth = 0;
     progress(o, "cases", 0, 0);
-    int rc = read_cases(db, o, &cases, &ncases, &ids, &nids);
+    struct cases_task ct = {db, o, &cases, &ncases, &ids, &nids};
+    struct auth_task at_ = {reader, o->as_of, &auth, &nauth};
+    int rc = reader ? both(cases_fn, &ct, auth_fn, &at_) : cases_fn(&ct);
     if (rc != MZ_OK)
         goto out;
     /* The distinct persons, sorted by id: through a mark per id when the ids
@@ -823,7 +932,13 @@ int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
         free(sorted);
     }
     progress(o, "persons", 0, (int64_t)np);
-    rc = read_persons(db, persons, np);
+    if (reader && np > 20000) {
+        struct persons_task p1 = {db, persons, np / 2}, p2 = {reader, persons + np / 2,
+                                                              np - np / 2};
+        rc = both(persons_fn, &p1, persons_fn, &p2);
+    } else {
+        rc = read_persons(db, persons, np);
+    }
     if (rc != MZ_OK)
         goto out;
     rc = vf_run_reserve(&run, (int)ncases, (int)nids, 0);
@@ -881,7 +996,11 @@ int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
     if (rc != MZ_OK)
         goto out;
     progress(o, "authorisations", 0, 0);
-    rc = read_authorisations(db, &run);
+    if (!reader)
+        rc = read_authorisation_keys(db, o->as_of, &auth, &nauth);
+    if (rc == MZ_OK)
+        mark_authorised(&run, auth, nauth);
+    run.reader = reader;
     if (rc == MZ_OK)
         rc = vf_run_batches(&run, db);
     progress(o, "sources", 0, 0);
@@ -942,6 +1061,9 @@ int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
     }
     progress(o, "done", run.nhouseholds, run.nhouseholds);
 out:
+    free(auth);
+    if (reader)
+        mz_db_close(reader);
     if (rc != MZ_OK) {
         json_decref(*summary);
         *summary = NULL;

@@ -667,11 +667,83 @@ static int order_persons(struct vf_run *r)
     return rc;
 }
 
+/* Direct mode: each worker reads the chunks of its key range on its own
+ * connection, opens and merges them. */
+struct direct_worker {
+    struct scan_worker w;
+    struct mz_db *db;
+    enum vf_source_id src;
+    int64_t batch_id;
+    int rc;
+    pthread_t thread;
+};
+
+static int on_direct_chunk(void *ctx, int seq, int64_t min_key, int64_t max_key,
+                           const void *sealed, size_t len)
+{
+    struct direct_worker *d = ctx;
+    (void)min_key;
+    (void)max_key;
+    int rc = vf_chunk_open_rows(&d->w.chunk, d->batch_id, seq, sealed, len);
+    if (rc == MZ_OK)
+        merge_chunk(&d->w, &d->w.chunk, d->src);
+    return rc;
+}
+
+static int direct_run(struct direct_worker *d)
+{
+    struct vf_run *r = d->w.run;
+    int rc = MZ_OK;
+    for (int s = 0; s < VF_NSOURCES && rc == MZ_OK; s++) {
+        if (r->batches[s].id == 0)
+            continue;
+        d->src = (enum vf_source_id)s;
+        d->batch_id = r->batches[s].id;
+        rc = vf_store_chunks(d->db, d->batch_id, d->w.lo_prefix, d->w.hi_prefix,
+                             on_direct_chunk, d);
+    }
+    vf_chunk_free(&d->w.chunk);
+    return rc;
+}
+
+static void *direct_main(void *arg)
+{
+    struct direct_worker *d = arg;
+    d->rc = direct_run(d);
+    return NULL;
+}
+
+static int direct_scan(struct vf_run *r, struct mz_db *db)
+{
+    struct direct_worker dw[2];
+    memset(dw, 0, sizeof(dw));
+    for (int t = 0; t < 2; t++) {
+        struct scan_worker *w = &dw[t].w;
+        w->run = r;
+        w->lo = (int)((int64_t)r->npersons * t / 2);
+        w->hi = (int)((int64_t)r->npersons * (t + 1) / 2);
+        w->lo_prefix = t == 0 ? INT64_MIN : vf_key_prefix(r->persons[w->lo].key);
+        w->hi_prefix = w->hi < r->npersons ? vf_key_prefix(r->persons[w->hi].key) : INT64_MAX;
+        dw[t].db = t == 0 ? db : r->reader;
+    }
+    if (pthread_create(&dw[1].thread, NULL, direct_main, &dw[1]) != 0) {
+        /* No thread: both halves here, one after the other. */
+        int rc = direct_run(&dw[0]);
+        dw[1].db = db;
+        return rc != MZ_OK ? rc : direct_run(&dw[1]);
+    }
+    int rc = direct_run(&dw[0]);
+    pthread_join(dw[1].thread, NULL);
+    return rc != MZ_OK ? rc : dw[1].rc;
+}
+
 static int bulk_scan(struct vf_run *r, struct mz_db *db)
 {
     int rc = order_persons(r);
     if (rc != MZ_OK || r->npersons == 0)
         return rc;
+    if (r->reader && r->npersons >= 4)
+        return direct_scan(r, db);
     struct scan_worker workers[SCAN_WORKERS];
     int nworkers = r->npersons >= 2 * SCAN_WORKERS ? SCAN_WORKERS : 1;
     memset(workers, 0, sizeof(workers));
@@ -700,7 +772,7 @@ static int bulk_scan(struct vf_run *r, struct mz_db *db)
             continue;
         rd.src = (enum vf_source_id)s;
         rd.batch_id = r->batches[s].id;
-        rc = vf_store_chunks(db, r->batches[s].id, on_chunk, &rd);
+        rc = vf_store_chunks(db, r->batches[s].id, INT64_MIN, INT64_MAX, on_chunk, &rd);
     }
     for (int t = 0; t < started; t++) {
         pthread_mutex_lock(&workers[t].mu);

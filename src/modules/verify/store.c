@@ -381,16 +381,20 @@ int vf_store_scan(struct mz_db *db, int64_t batch_id, enum vf_source_id src, vf_
     return rc == MZ_DONE ? MZ_OK : rc;
 }
 
-int vf_store_chunks(struct mz_db *db, int64_t batch_id, vf_chunk_fn fn, void *ctx)
+int vf_store_chunks(struct mz_db *db, int64_t batch_id, int64_t from_key, int64_t to_key,
+                    vf_chunk_fn fn, void *ctx)
 {
     struct mz_stmt *st;
     int rc = mz_db_prepare(db,
                            "SELECT seq, min_key, max_key, data FROM verify_chunks"
-                           " WHERE batch_id = ? AND seq >= 0 ORDER BY seq",
+                           " WHERE batch_id = ? AND seq >= 0 AND max_key >= ? AND min_key <= ?"
+                           " ORDER BY seq",
                            &st);
     if (rc != MZ_OK)
         return rc;
     mz_db_bind_int(st, 1, batch_id);
+    mz_db_bind_int(st, 2, from_key);
+    mz_db_bind_int(st, 3, to_key);
     while ((rc = mz_db_step(st)) == MZ_ROW) {
         rc = fn(ctx, (int)mz_db_col_int(st, 0), mz_db_col_int(st, 1), mz_db_col_int(st, 2),
                 mz_db_col_blob(st, 3), mz_db_col_bytes(st, 3));

@@ -172,12 +172,14 @@ int vf_chunk_open_rows(struct vf_chunk *c, int64_t batch_id, int seq, const void
  * (the min_key/max_key columns of verify_chunks). */
 int64_t vf_key_prefix(const unsigned char key[16]);
 
-/* Call fn with the sealed rows of every chunk of a batch, in order, and
- * its key range (for vf_chunk_open_rows); fn's result other than MZ_OK
- * stops the walk. */
+/* Call fn with the sealed rows of every chunk of a batch whose key range
+ * meets [from_key, to_key] (prefixes; INT64_MIN, INT64_MAX for all), in
+ * order, and its key range (for vf_chunk_open_rows); fn's result other
+ * than MZ_OK stops the walk. */
 typedef int (*vf_chunk_fn)(void *ctx, int seq, int64_t min_key, int64_t max_key,
                            const void *sealed, size_t len);
-int vf_store_chunks(struct mz_db *db, int64_t batch_id, vf_chunk_fn fn, void *ctx);
+int vf_store_chunks(struct mz_db *db, int64_t batch_id, int64_t from_key, int64_t to_key,
+                    vf_chunk_fn fn, void *ctx);
 
 /* Call fn for every row of the batch whose key is one of keys (sorted, n
  * keys of 16 bytes): reads only the chunks whose key range covers a key. */
@@ -282,6 +284,10 @@ struct vf_run {
     int nhouseholds, cap_households;
     struct vf_batch_ref batches[VF_NSOURCES];
     int32_t as_of_int;         /* as_of as yyyymmdd */
+    /* A second connection to the same database (bulk runs, SQLite): the
+     * scan's second worker reads its own chunks on it. NULL: the calling
+     * thread reads every chunk and hands them to the workers. */
+    struct mz_db *reader;
     bool key_order;            /* persons are sorted by key (bulk scans sort them) */
     /* Evidence (single runs): every matched row as JSON, per person. */
     bool collect;
