@@ -1559,6 +1559,10 @@ int main(int argc, char **argv)
         snprintf(p, sizeof(p), "%s-shm", db_path);
         unlink(p);
     }
+    free(E);
+    free(S);
+    free(G);
+    free(streets);
     say("total %.0f s", now_s() - t_start);
     if (bad) {
         fprintf(stderr, "bench/verify: FAILED: %ld household results differ between the engine"
