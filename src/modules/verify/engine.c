@@ -890,9 +890,14 @@ struct rule_set {
     bool used;
 };
 
-struct rule_cache {
+struct rule_table {
     struct rule_set *sets;
     size_t size, used;       /* open addressing, size a power of two */
+};
+
+struct rule_cache {
+    struct rule_table by_division; /* the households' own (division, zone) */
+    struct rule_table by_ancestor; /* (deepest ancestor with rows, zone): the look-ups */
     char (*divs)[13];        /* divisions that have rule or standard rows, sorted */
     size_t ndivs;
 };
@@ -910,6 +915,14 @@ static unsigned set_hash(const char *division, const char *zone)
 static int cmp_div(const void *a, const void *b)
 {
     return strcmp(a, b);
+}
+
+static int table_init(struct rule_table *t)
+{
+    t->size = 64;
+    t->used = 0;
+    t->sets = calloc(t->size, sizeof(*t->sets));
+    return t->sets ? MZ_OK : MZ_ERR_NOMEM;
 }
 
 static int cache_init(struct rule_cache *c, struct mz_db *db)
@@ -944,14 +957,14 @@ static int cache_init(struct rule_cache *c, struct mz_db *db)
         return rc < 0 ? rc : MZ_ERR_DB;
     if (c->ndivs > 1)
         qsort(c->divs, c->ndivs, 13, cmp_div);
-    c->size = 64;
-    c->sets = calloc(c->size, sizeof(*c->sets));
-    return c->sets ? MZ_OK : MZ_ERR_NOMEM;
+    rc = table_init(&c->by_division);
+    return rc == MZ_OK ? table_init(&c->by_ancestor) : rc;
 }
 
 static void cache_free(struct rule_cache *c)
 {
-    free(c->sets);
+    free(c->by_division.sets);
+    free(c->by_ancestor.sets);
     free(c->divs);
     memset(c, 0, sizeof(*c));
 }
@@ -966,25 +979,50 @@ static struct rule_set *cache_slot(struct rule_set *sets, size_t size, const cha
     return &sets[j];
 }
 
-static int cache_grow(struct rule_cache *c)
+/* The entry of (division, zone) in t, new (used, keys set, rules to fill)
+ * when *fresh. NULL when out of memory. */
+static struct rule_set *table_get(struct rule_table *t, const char *division, const char *zone,
+                                  bool *fresh)
 {
-    size_t size = c->size * 2;
-    struct rule_set *sets = calloc(size, sizeof(*sets));
-    if (sets == NULL)
-        return MZ_ERR_NOMEM;
-    for (size_t i = 0; i < c->size; i++) {
-        if (c->sets[i].used)
-            *cache_slot(sets, size, c->sets[i].division, c->sets[i].zone) = c->sets[i];
+    struct rule_set *s = cache_slot(t->sets, t->size, division, zone);
+    *fresh = !s->used;
+    if (s->used)
+        return s;
+    if ((t->used + 1) * 2 > t->size) {
+        size_t size = t->size * 2;
+        struct rule_set *sets = calloc(size, sizeof(*sets));
+        if (sets == NULL)
+            return NULL;
+        for (size_t i = 0; i < t->size; i++) {
+            if (t->sets[i].used)
+                *cache_slot(sets, size, t->sets[i].division, t->sets[i].zone) = t->sets[i];
+        }
+        free(t->sets);
+        t->sets = sets;
+        t->size = size;
+        s = cache_slot(t->sets, t->size, division, zone);
     }
-    free(c->sets);
-    c->sets = sets;
-    c->size = size;
-    return MZ_OK;
+    t->used++;
+    s->used = true;
+    size_t dl = strnlen(division, 12), zl = strnlen(zone, 7);
+    memcpy(s->division, division, dl);
+    s->division[dl] = '\0';
+    memcpy(s->zone, zone, zl);
+    s->zone[zl] = '\0';
+    return s;
 }
 
 static int rules_for(struct vf_run *r, struct mz_db *db, struct rule_cache *c,
                      const struct vf_household *h, const struct vf_rule **out)
 {
+    bool fresh;
+    struct rule_set *own = table_get(&c->by_division, h->division, h->zone, &fresh);
+    if (own == NULL)
+        return MZ_ERR_NOMEM;
+    if (!fresh) {
+        *out = own->rules;
+        return MZ_OK;
+    }
     /* The deepest ancestor with rows stands for the division. */
     const char *division = h->division;
     char anc[5][13];
@@ -997,40 +1035,32 @@ static int rules_for(struct vf_run *r, struct mz_db *db, struct rule_cache *c,
             }
         }
     }
-    struct rule_set *s = cache_slot(c->sets, c->size, division, h->zone);
-    if (s->used) {
-        *out = s->rules;
-        return MZ_OK;
-    }
-    if ((c->used + 1) * 2 > c->size) {
-        int rc = cache_grow(c);
-        if (rc != MZ_OK)
-            return rc;
-        s = cache_slot(c->sets, c->size, division, h->zone);
-    }
-    c->used++;
-    s->used = true;
-    memcpy(s->division, division, strnlen(division, 12));
-    s->division[strnlen(division, 12)] = '\0';
-    snprintf(s->zone, sizeof(s->zone), "%s", h->zone);
-    char month[8];
-    snprintf(month, sizeof(month), "%.7s", r->as_of);
-    for (int k = 0; k < VF_NRULES; k++) {
-        struct vf_rule *rule = &s->rules[k];
-        int rc = vf_rule_lookup(db, r->program, (enum vf_rule_id)k, division, r->as_of, rule);
-        if (rc != MZ_OK)
-            return rc;
-        if (rule->found && needs_standard((enum vf_rule_id)k)) {
-            struct assist_standard std;
-            rule->standard_rc = assist_standard_lookup(db, rule->standard_program, division,
-                                                       h->zone[0] ? h->zone : NULL, month, &std);
-            if (rule->standard_rc == MZ_OK) {
-                rule->standard_fen = std.amount_fen;
-                rule->standard_id = std.id;
+    struct rule_set *s = table_get(&c->by_ancestor, division, h->zone, &fresh);
+    if (s == NULL)
+        return MZ_ERR_NOMEM;
+    /* (by_division may not move while we hold own: it is another table.) */
+    if (fresh) {
+        char month[8];
+        snprintf(month, sizeof(month), "%.7s", r->as_of);
+        for (int k = 0; k < VF_NRULES; k++) {
+            struct vf_rule *rule = &s->rules[k];
+            int rc = vf_rule_lookup(db, r->program, (enum vf_rule_id)k, division, r->as_of, rule);
+            if (rc != MZ_OK)
+                return rc;
+            if (rule->found && needs_standard((enum vf_rule_id)k)) {
+                struct assist_standard std;
+                rule->standard_rc = assist_standard_lookup(db, rule->standard_program, division,
+                                                           h->zone[0] ? h->zone : NULL, month,
+                                                           &std);
+                if (rule->standard_rc == MZ_OK) {
+                    rule->standard_fen = std.amount_fen;
+                    rule->standard_id = std.id;
+                }
             }
         }
     }
-    *out = s->rules;
+    memcpy(own->rules, s->rules, sizeof(own->rules));
+    *out = own->rules;
     return MZ_OK;
 }
 
@@ -1117,14 +1147,36 @@ static void evaluate(struct vf_household *h, const struct vf_rule *rules)
     h->outcome = refuse ? VF_INELIGIBLE : review ? VF_REVIEW : VF_PASS;
 }
 
+struct roll_task {
+    const struct vf_run *r;
+    int from, to;
+};
+
+static void *roll_main(void *arg)
+{
+    struct roll_task *t = arg;
+    for (int i = t->from; i < t->to; i++)
+        roll_up(t->r, &t->r->households[i]);
+    return NULL;
+}
+
 int vf_run_evaluate(struct vf_run *r, struct mz_db *db)
 {
     struct rule_cache cache;
     int rc = cache_init(&cache, db);
+    /* The figures (memory only) on two threads for large runs, then the
+     * rules (which look up the database) here. */
+    struct roll_task second = {r, r->nhouseholds / 2, r->nhouseholds};
+    pthread_t thread;
+    bool threaded = r->nhouseholds >= 20000 &&
+                    pthread_create(&thread, NULL, roll_main, &second) == 0;
+    struct roll_task first = {r, 0, threaded ? r->nhouseholds / 2 : r->nhouseholds};
+    roll_main(&first);
+    if (threaded)
+        pthread_join(thread, NULL);
     for (int i = 0; i < r->nhouseholds && rc == MZ_OK; i++) {
         struct vf_household *h = &r->households[i];
         const struct vf_rule *rules;
-        roll_up(r, h);
         rc = rules_for(r, db, &cache, h, &rules);
         if (rc != MZ_OK)
             break;
