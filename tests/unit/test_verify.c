@@ -226,7 +226,10 @@ static void test_store_round_trip(void **state)
     struct vf_parsed *rows = rows_for(f, N, PER, ids);
     assert_int_equal(vf_store_write(f->db, 7, VF_SRC_DEPOSIT, rows, N * PER), MZ_OK);
     int64_t chunks = 0;
-    assert_int_equal(mz_db_query_int(f->db, "SELECT count(*) FROM verify_chunks WHERE batch_id = 7",
+    /* (a chunk's detail texts are a row of their own, seq -1 - n: not counted) */
+    assert_int_equal(mz_db_query_int(f->db,
+                                     "SELECT count(*) FROM verify_chunks WHERE batch_id = 7"
+                                     " AND seq >= 0",
                                      &chunks, 0, NULL),
                      MZ_OK);
     assert_int_equal(chunks, 3);

@@ -915,8 +915,10 @@ int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
             rc = MZ_ERR_NOMEM;
             goto out;
         }
-        memcpy(sorted, ids, nids * sizeof(int64_t));
-        qsort(sorted, nids, sizeof(int64_t), cmp_i64);
+        if (nids > 0) {
+            memcpy(sorted, ids, nids * sizeof(int64_t));
+            qsort(sorted, nids, sizeof(int64_t), cmp_i64);
+        }
         for (size_t i = 0; i < nids; i++) {
             if (np == 0 || sorted[np - 1] != sorted[i])
                 sorted[np++] = sorted[i];

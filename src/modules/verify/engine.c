@@ -1029,7 +1029,7 @@ static int rules_for(struct vf_run *r, struct mz_db *db, struct rule_cache *c,
     if (strlen(h->division) == 12) {
         assist_ancestors(h->division, anc);
         for (int i = 0; i < 5; i++) {
-            if (bsearch(anc[i], c->divs, c->ndivs, 13, cmp_div)) {
+            if (c->ndivs > 0 && bsearch(anc[i], c->divs, c->ndivs, 13, cmp_div)) {
                 division = anc[i];
                 break;
             }
