@@ -818,7 +818,7 @@ static struct engine_out engine_run(void)
         struct mz_arena *a = mz_arena_new();
         struct vf_bulk_opts opts = {.program = "dibao", .as_of = AS_OF, .lo = "120000000000",
                                     .hi = "121000000000", .actor = "bench", .note = "bench",
-                                    .progress = on_progress};
+                                    .progress = on_progress, .read_committed = true};
         phase_slot = o.phase;
         double t0 = now_s();
         phase_t0 = getenv("BENCH_CPU_PHASES") ? cpu_now() : t0;

@@ -123,7 +123,8 @@ int mz_cmd_verify_bulk(int argc, char **argv)
         return 2;
     struct mz_arena *a = mz_arena_new();
     struct vf_bulk_opts o = {.program = program, .as_of = as_of, .lo = lo, .hi = hi,
-                             .actor = "cli", .note = note, .progress = on_progress};
+                             .actor = "cli", .note = note, .progress = on_progress,
+                             .read_committed = true};
     int64_t id = 0;
     json_t *summary = NULL;
     rc = mz_db_begin_write(db);

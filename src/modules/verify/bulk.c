@@ -580,8 +580,8 @@ static void mark_authorised(struct vf_run *run, const struct vf_key_slot *ak, si
  * On SQLite a second connection to the same file reads while the caller's
  * does: the cases and the authorisations at the same time, then the two
  * halves of the persons, then (engine.c) each scan worker its own chunks.
- * It sees the committed database, which is what a re-check reads (the
- * caller's transaction has written nothing yet). */
+ * It sees the committed database only, so it is used only when the caller
+ * says its transaction has written nothing the run reads (read_committed). */
 
 static struct mz_db *open_reader(struct mz_db *db)
 {
@@ -869,7 +869,7 @@ int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
     vf_run_init(&run, a, o->program, o->as_of);
     *summary = NULL;
     *request_id = 0;
-    struct mz_db *reader = open_reader(db);
+    struct mz_db *reader = o->read_committed ? open_reader(db) : NULL;
     struct vf_key_slot *auth = NULL;
     size_t nauth = 0;
     progress(o, "cases", 0, 0);

@@ -67,7 +67,8 @@ static void *run(void *arg)
     if (rc == MZ_OK) {
         struct vf_bulk_opts bo = {.program = j->program, .as_of = j->as_of, .lo = j->lo,
                                   .hi = j->hi, .actor = j->actor, .note = j->note,
-                                  .progress = on_progress, .ctx = j};
+                                  .progress = on_progress, .ctx = j,
+                                  .read_committed = true};
         rc = vf_bulk(db, a, &bo, &id, &summary);
         if (rc == MZ_OK) {
             char *detail = json_dumps(summary, JSON_COMPACT);

@@ -1173,7 +1173,7 @@ static int h_bulk(struct mz_req *req)
             return mz_fail_field(req, 403, "out_of_scope", "所属区划超出您的管辖范围", "division");
     }
     struct vf_bulk_opts o = {.program = program, .as_of = as_of, .lo = lo, .hi = hi,
-                             .actor = req->actor, .note = note};
+                             .actor = req->actor, .note = note, .read_committed = true};
     if (json_is_true(async))
         return vf_bulkjob_start(req, &o);
     int64_t id = 0;

@@ -342,6 +342,13 @@ struct vf_bulk_opts {
     const char *lo, *hi;       /* the divisions covered: [lo, hi) of 12-digit codes */
     const char *actor;
     const char *note;
+    /* True when the caller's transaction has written nothing the run reads
+     * (cases, persons, authorisations, batches, rules): the run may then
+     * read on a second connection in parallel (SQLite), which sees the
+     * committed database. The API route, the background job and the CLI
+     * begin their transaction for the run and set it; a caller that fills
+     * and re-checks in one transaction (the demo) must not. */
+    bool read_committed;
     /* Called between phases and every 10,000 households (may be NULL). */
     void (*progress)(void *ctx, const char *phase, int64_t done, int64_t total);
     void *ctx;
