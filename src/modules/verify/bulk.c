@@ -954,6 +954,7 @@ int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
         rc = MZ_ERR_NOMEM;
         goto out;
     }
+    vf_huge_pages(ks, np * sizeof(*ks));
     size_t nk = 0, ns = 0;
     for (size_t i = 0; i < np; i++) {
         slot_of[i] = -1;

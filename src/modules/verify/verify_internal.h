@@ -305,6 +305,8 @@ struct vf_key_slot {
 };
 void vf_key_slot_set(struct vf_key_slot *ks, const unsigned char key[16], int slot);
 /* Sort by key (radix on the first half). MZ_OK or MZ_ERR_NOMEM. */
+/* Ask for huge pages for a large block not yet written (a no-op elsewhere). */
+void vf_huge_pages(void *p, size_t n);
 int vf_key_sort(struct vf_key_slot *v, size_t n);
 /* Bulk runs: the run's persons are the n distinct keys of sorted, in that
  * (key) order, slot i for sorted[i]; then members are added by slot with
