@@ -106,8 +106,14 @@ test: deps
 	@$(MAKE) --no-print-directory web
 	@scripts/test.sh
 
-bench: deps all $(BUILD)/bench/verify
+bench: deps all $(BUILD)/bench/verify $(BUILD)/bench/payroll
 	@scripts/bench.sh
+
+# The monthly payroll benchmark of the assistance module (bench/payroll.c).
+$(BUILD)/bench/payroll: bench/payroll.c $(BUILD)/libminzheng.a
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libminzheng.a $(LIBS)
 
 # The bulk re-check benchmark of the verification module (bench/verify.c).
 $(BUILD)/bench/verify: bench/verify.c $(BUILD)/libminzheng.a

@@ -1249,6 +1249,7 @@ static const struct mz_migration verify_migrations[] = {
      NULL},
     {3, "warning fingerprints",
      "CREATE INDEX IF NOT EXISTS ix_verify_warnings_fp ON verify_warnings (fingerprint);", NULL},
+    {4, "result packs", NULL, vf_packs_table},
 };
 
 /* --- routes, menus, module ------------------------------------------------------------------------ */

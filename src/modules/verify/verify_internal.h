@@ -388,6 +388,9 @@ int vf_results_open(struct mz_db *db, int64_t request_id, struct vf_result_reade
 int vf_results_next(struct vf_result_reader *rd, struct vf_result_row *row);
 void vf_results_close(struct vf_result_reader *rd);
 
+/* The table of sealed result packs (a migration step; idempotent). */
+int vf_packs_table(struct mz_db *db);
+
 /* Helpers shared by verify.c and bulk.c. */
 bool vf_hex16(const char *hex, unsigned char out[16]);
 int vf_insert_row(struct mz_db *db, struct mz_arena *a, const char *actor, const char *table,
