@@ -429,6 +429,18 @@ describe('bulk re-check', () => {
     assert.ok(cs.request_id > s.request_id);
     assert.match(cli.stderr, /verify-bulk: sources/);
     assert.equal(runCli(['verify-bulk', '--db', srv.dbPath, '--program', 'nope']).status, 2);
+    // The sealed packs give the same per-household results, filtered and paged.
+    const packs = await ok(await srv.api('GET', `/api/v1/verify/requests/${s.request_id}/results?size=100`));
+    assert.equal(packs.total, 9);
+    for (const r of results) {
+      const p = packs.items.find((x) => x.case_id === r.case_id);
+      assert.deepEqual([p.outcome, p.flags, p.figures], [r.outcome, r.flags, r.figures]);
+    }
+    assert.equal((await ok(await srv.api('GET', `/api/v1/verify/requests/${s.request_id}/results?outcome=ineligible`))).total, 3);
+    assert.equal((await ok(await srv.api('GET', `/api/v1/verify/requests/${s.request_id}/results?rule=assets`))).total, 1);
+    assert.equal((await ok(await srv.api('GET', `/api/v1/verify/requests/${s.request_id}/results?size=2&page=5`))).items.length, 1);
+    assert.equal((await U.comm('GET', `/api/v1/verify/requests/${s.request_id}/results`)).status, 404, 'a city-wide run is not a community\'s');
+    assertError(await srv.api('GET', `/api/v1/verify/requests/${s.request_id}/results?rule=nope`), 400, 'bad_filter');
     const req = await ok(await srv.api('GET', `/api/v1/verify_requests/${s.request_id}`));
     assert.equal(req.kind, 'bulk');
     assert.equal(req.households, 9);

@@ -1192,6 +1192,86 @@ static int h_bulk(struct mz_req *req)
     return mz_reply_json(req, 201, summary);
 }
 
+/* GET /api/v1/verify/requests/{id}/results?outcome=&rule=&division=&page=&size=
+ * - a bulk run's per-household results from its sealed packs (every run has
+ * them; runs over VF_BULK_ALL_ROWS households have no verify_results rows),
+ * filtered and paged, in the run's case order. */
+static int h_bulk_results(struct mz_req *req)
+{
+    const char *idtext = mz_req_param(req, "id"), *outcome = mz_req_query(req, "outcome");
+    const char *rule = mz_req_query(req, "rule"), *division = mz_req_query(req, "division");
+    char *end = NULL;
+    long long id = idtext ? strtoll(idtext, &end, 10) : 0;
+    if (id <= 0 || (end && *end))
+        return mz_fail(req, 400, "bad_id", "编号应为正整数");
+    int want_outcome = -1;
+    for (int k = 0; outcome && k < 4; k++)
+        if (strcmp(outcome, vf_outcome_items[k].code) == 0)
+            want_outcome = k;
+    if (outcome && want_outcome < 0)
+        return mz_fail_field(req, 400, "bad_filter", "核对结论应为 pass、review、ineligible 或 unauthorised",
+                             "outcome");
+    int want_rule = -1;
+    for (int k = 0; rule && k < VF_NRULES; k++)
+        if (strcmp(rule, vf_rule_items[k].code) == 0)
+            want_rule = k;
+    if (rule && want_rule < 0)
+        return mz_fail_field(req, 400, "bad_filter", "没有这条核对规则", "rule");
+    char lo[13] = "000000000000", hi[13] = "999999999999";
+    if (division && mz_division_range(division, lo, hi) != MZ_OK)
+        return mz_fail_field(req, 400, "bad_filter", "区划代码无效", "division");
+    const char *scope = req->app->scope ? req->app->scope(req) : NULL;
+    char slo[13] = "000000000000", shi[13] = "999999999999";
+    if (scope && mz_division_range(scope, slo, shi) != MZ_OK)
+        strcpy(slo, shi);
+    const char *p = mz_req_query(req, "page"), *z = mz_req_query(req, "size");
+    long page = p ? strtol(p, &end, 10) : 1;
+    if (p && (*end || page < 1))
+        return mz_fail_field(req, 400, "bad_page", "页码应为正整数", "page");
+    long size = z ? strtol(z, &end, 10) : 20;
+    if (z && (*end || size < 1 || size > 500))
+        return mz_fail_field(req, 400, "bad_size", "每页条数应为 1-500", "size");
+    json_t *row = mz_entity_get(req, &verify_requests, id);
+    if (row == NULL)
+        return req->status;
+    bool bulk = strcmp(json_string_value(json_object_get(row, "kind")), "bulk") == 0;
+    json_decref(row);
+    if (!bulk)
+        return mz_fail(req, 422, "not_bulk", "这是单户核对，结果见其核对报告");
+    struct vf_result_reader *rd = NULL;
+    int rc = vf_results_open(req->db, id, &rd);
+    if (rc != MZ_OK)
+        return mz_fail_err(req, rc);
+    json_t *items = json_array();
+    long total = 0, first = (page - 1) * size;
+    struct vf_result_row r;
+    while ((rc = vf_results_next(rd, &r)) == MZ_ROW) {
+        if ((want_outcome >= 0 && (int)r.outcome != want_outcome) ||
+            (want_rule >= 0 && !((r.flags >> want_rule) & 1u)) || strcmp(r.division, lo) < 0 ||
+            strcmp(r.division, hi) >= 0 || strcmp(r.division, slo) < 0 ||
+            strcmp(r.division, shi) >= 0)
+            continue;
+        if (total >= first && total < first + size)
+            json_array_append_new(
+                items, json_pack("{s:I, s:o, s:s, s:s, s:s, s:i, s:o}", "case_id",
+                                 (json_int_t)r.case_id, "household_id",
+                                 r.household_id ? json_integer(r.household_id) : json_null(),
+                                 "division", r.division, "outcome", vf_outcome_items[r.outcome].code,
+                                 "flags", vf_flags_text(req->arena, r.flags), "member_count",
+                                 r.member_count, "figures", vf_figures_json(&r.fig)));
+        total++;
+    }
+    vf_results_close(rd);
+    if (rc != MZ_DONE) {
+        json_decref(items);
+        return mz_fail_err(req, rc);
+    }
+    return mz_reply_json(req, 200,
+                         json_pack("{s:o, s:I, s:I, s:I}", "items", items, "total",
+                                   (json_int_t)total, "page", (json_int_t)page, "size",
+                                   (json_int_t)size));
+}
+
 /* --- migrations ---------------------------------------------------------------------------------- */
 
 static int migrate_store(struct mz_db *db)
@@ -1268,6 +1348,8 @@ static const struct mz_route verify_routes[] = {
     {"GET", "/api/v1/verify/requests/{id}/report.pdf", vf_h_report_pdf, 0, "verify_requests.read",
      0, NULL, "核对报告（PDF）"},
 #endif
+    {"GET", "/api/v1/verify/requests/{id}/results", h_bulk_results, 0, "verify_requests.read", 0,
+     NULL, "批量复核的逐户结果（分页、按结论/规则/区划筛选）"},
     {"GET", "/api/v1/verify/bulk/{job}", vf_h_bulkjob, 0, "verify_requests.bulk", 0, NULL,
      "后台批量复核的进度与结果"},
     {"POST", "/api/v1/verify/crosscheck", vf_h_crosscheck, MZ_ROUTE_WRITE, "verify_warnings.run", 0,
