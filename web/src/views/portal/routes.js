@@ -11,6 +11,7 @@ export const portalRoutes = [
     meta: { public: true },
     children: [
       { path: '', name: 'portal', component: () => import('./PolicyList.vue'), meta: { public: true, title: '政策文件' } },
+      { path: 'notices', name: 'portal-notices', component: () => import('./NoticeList.vue'), meta: { public: true, title: '救助公示' } },
       { path: 'policies/:id(\\d+)', name: 'portal-policy', component: () => import('./PolicyDetail.vue'), props: (r) => ({ id: Number(r.params.id) }), meta: { public: true, title: '政策文件' } },
     ],
   },
