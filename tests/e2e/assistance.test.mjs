@@ -7,7 +7,10 @@
 // The tests run in order on shared data.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { TEST_PASSWORD, makeIdNumber, makeBankCard, parseCsv, toCsv, show } from '../api/lib.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { REPO_ROOT, TEST_PASSWORD, makeIdNumber, makeBankCard, parseCsv, toCsv, show } from '../api/lib.mjs';
 import { skipReason, assertBuilt, startWebServer, launchBrowser, shotPath, uiLogin } from './browser.mjs';
 
 const skip = skipReason() || false;
@@ -24,6 +27,20 @@ async function ok(res, status = 200) {
   return res.json;
 }
 const act = (id, action, body = {}) => srv.api('POST', `${CASES}/${id}/actions/${action}`, body);
+/** axe-core (as a11y.test.mjs): no serious or critical WCAG 2.0/2.1 A/AA violation on the page. */
+let axeSource;
+async function axe(page, what) {
+  // The page at rest: no hovered or focused button (their states are styles.css's business).
+  await page.mouse.move(0, 0);
+  await page.evaluate(() => document.activeElement?.blur());
+  await page.waitForLoadState('networkidle');
+  await page.waitForFunction(() => !document.querySelector('.el-zoom-in-top-enter-active, .el-fade-in-linear-enter-active, .el-skeleton, .el-loading-mask'));
+  if (!axeSource) axeSource = fs.readFileSync(createRequire(path.join(REPO_ROOT, 'web', 'package.json')).resolve('axe-core/axe.min.js'), 'utf8');
+  if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(axeSource + '\n;0');
+  const res = await page.evaluate(() => window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }, resultTypes: ['violations'] }));
+  const bad = res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad.flatMap((v) => v.nodes.slice(0, 5).map((n) => `${what}: [${v.impact}] ${v.id} ${n.target.join(' ')}`)), []);
+}
 async function restart(today) {
   await srv.stop({ keepDir: true });
   srv = await startWebServer({ db: srv.dbPath, env: { MZ_TEST_TODAY: today } });
@@ -77,6 +94,7 @@ test('救助公示: a visitor chooses 和平区 and pages through the notices', 
   assert.match(await row.innerText(), /2025-10-01 至 2025-10-08/);
   assert.match(await row.innerText(), /低保/);
   await page.screenshot({ path: shotPath('assist-01-notices'), fullPage: true });
+  await axe(page, '救助公示');
   await page.locator('.notice-pages').getByText('2', { exact: true }).click();
   await page.waitForURL(/page=2/);
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="notice-table"] tbody tr').length === 1);
@@ -118,6 +136,7 @@ test('救助月报: the month\'s table with 合计, the chart\'s text and the Ex
   assert.deepEqual(sum.slice(2), ['11', '11', yuan(total), '11', '0']);
   await page.locator('[role="img"][aria-label*="和平区 11 户"]').waitFor();
   await page.screenshot({ path: shotPath('assist-02-report'), fullPage: true });
+  await axe(page, '救助月报');
   const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('report-xlsx').click()]);
   assert.match(dl.suggestedFilename(), /^救助月报-2025-10\.xlsx$/);
   const fs = await import('node:fs');
@@ -156,16 +175,20 @@ test('发放批次: the bank file, a refused return file, then the result; the c
   await page.getByTestId('return-result').filter({ hasText: '成功 10 笔' }).filter({ hasText: '银行退回 1 笔' }).waitFor();
   await page.getByText('已对账：回盘文件已导入').waitFor();
   await page.screenshot({ path: shotPath('assist-04-return-result'), fullPage: true });
+  await axe(page, '发放批次');
   // The returned case's ledger: due, not paid out.
   const owed = Number(sent[0][5].replace('.', ''));
   await page.goto(`${srv.base}/e/assistance_cases/${failedCase}`);
   const yuan = (f) => `${Math.floor(f / 100).toLocaleString('en-US')}.${String(f % 100).padStart(2, '0')}`;
   await page.getByTestId('ledger-outstanding').filter({ hasText: yuan(owed) }).waitFor();
+  await axe(page, '救助案件');
   await page.close();
 });
 
 test('待复核: the overdue case first, recheck with a required comment, the list refreshed', { skip }, async () => {
   await restart('2025-11-10');
+  // The daily cross-checks remind of the overdue review (a 复核到期 warning, for the 工作台 below).
+  await ok(await srv.api('POST', '/api/v1/verify/crosscheck', {}), 201);
   await browser.context.clearCookies();
   const page = await browser.context.newPage();
   const errors = [];
@@ -181,6 +204,7 @@ test('待复核: the overdue case first, recheck with a required comment, the li
   assert.match(await row.innerText(), /2025-11-08/);
   assert.match(await row.getAttribute('class'), /as-overdue/);
   await page.screenshot({ path: shotPath('assist-05-due'), fullPage: true });
+  await axe(page, '待复核');
   await page.getByTestId(`recheck-${cases[0].id}`).click();
   await page.getByTestId('recheck-submit').click();
   await page.getByText('请填写复核结果').waitFor();
@@ -194,5 +218,41 @@ test('待复核: the overdue case first, recheck with a required comment, the li
   assert.equal(c.last_review_on, '2025-11-10');
   assert.equal(c.next_review_on, '2025-12-10');
   assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('医疗救助试算 in 元, exactly; the 工作台 card of open warnings links to their list', { skip }, async () => {
+  const page = await browser.context.newPage();
+  await page.goto(srv.base + '/assistance/medical-quote');
+  await page.getByRole('heading', { name: '医疗救助试算' }).waitFor();
+  await page.locator('.el-form-item').filter({ hasText: '救助对象类别' }).locator('.el-select').click();
+  await page.getByRole('option', { name: '返贫致贫人口' }).click();
+  await page.locator('#mq-date').fill('2025-11-01');
+  await page.locator('#mq-date').press('Enter');
+  await page.locator('#mq-cost').fill('10000.1');
+  await page.locator('#mq-deductible').fill('500');
+  await page.getByTestId('mq-submit').click();
+  // 10000.10 - (1500 - 500) = 9000.10 eligible; 70% = 6300.07 (rounded down to the fen).
+  await page.getByTestId('mq-aid').filter({ hasText: '6,300.07' }).waitFor();
+  assert.equal(await page.getByTestId('mq-trace').locator('li').count(), 4);
+  await page.locator('#mq-cost').fill('12.345');
+  await page.getByTestId('mq-submit').click();
+  await page.getByText('请输入金额（元），最多两位小数').waitFor();
+  await page.locator('#mq-cost').fill('10000.10');
+  await page.getByTestId('mq-submit').click();
+  await page.getByTestId('mq-aid').filter({ hasText: '6,300.07' }).waitFor();
+  await page.screenshot({ path: shotPath('assist-06-medical'), fullPage: true });
+  await axe(page, '医疗救助试算');
+
+  await page.goto(srv.base + '/');
+  const card = page.getByTestId('warnings-card');
+  await card.getByTestId('warnings-open').waitFor();
+  const link = card.getByTestId('warn-kind-review_due');
+  await link.waitFor();
+  await page.screenshot({ path: shotPath('assist-07-home'), fullPage: true });
+  await axe(page, '工作台');
+  await link.click();
+  await page.waitForURL(/\/e\/verify_warnings\?.*kind=review_due/);
+  await page.getByTestId('list-total').filter({ hasText: '1' }).waitFor();
   await page.close();
 });
