@@ -240,6 +240,7 @@ test('医疗救助试算 in 元, exactly; the 工作台 card of open warnings li
   await page.getByText('请输入金额（元），最多两位小数').waitFor();
   await page.locator('#mq-cost').fill('10000.10');
   await page.getByTestId('mq-submit').click();
+  await page.getByText('请输入金额（元），最多两位小数').waitFor({ state: 'hidden' });
   await page.getByTestId('mq-aid').filter({ hasText: '6,300.07' }).waitFor();
   await page.screenshot({ path: shotPath('assist-06-medical'), fullPage: true });
   await axe(page, '医疗救助试算');
