@@ -189,11 +189,13 @@ test('待复核: the overdue case first, recheck with a required comment, the li
   await restart('2025-11-10');
   // The daily cross-checks remind of the overdue review (a 复核到期 warning, for the 工作台 below).
   await ok(await srv.api('POST', '/api/v1/verify/crosscheck', {}), 201);
+  // The community's own worker does the review.
+  srv.addUser('comm', { roles: 'community_worker', scope: D.a1, name: '社区工作人员' });
   await browser.context.clearCookies();
   const page = await browser.context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  await uiLogin(page, srv.base, 'tester', TEST_PASSWORD);
+  await uiLogin(page, srv.base, 'comm', TEST_PASSWORD);
   await page.getByRole('heading', { name: '工作台' }).waitFor();
   await page.getByRole('menuitem', { name: '待复核' }).click();
   await page.waitForURL(/\/assistance\/reviews$/);
@@ -222,7 +224,10 @@ test('待复核: the overdue case first, recheck with a required comment, the li
 });
 
 test('医疗救助试算 in 元, exactly; the 工作台 card of open warnings links to their list', { skip }, async () => {
+  await browser.context.clearCookies();
   const page = await browser.context.newPage();
+  await uiLogin(page, srv.base, 'tester', TEST_PASSWORD);
+  await page.getByRole('heading', { name: '工作台' }).waitFor();
   await page.goto(srv.base + '/assistance/medical-quote');
   await page.getByRole('heading', { name: '医疗救助试算' }).waitFor();
   await page.locator('.el-form-item').filter({ hasText: '救助对象类别' }).locator('.el-select').click();
