@@ -60,6 +60,12 @@ static json_t *user_json(struct mz_req *req, const struct mz_user *u)
                   "username", u->username, "name", u->name, "unit", u->unit, "roles", roles,
                   "scope", u->scope, "must_change_password", u->must_change, "totp_enrolled",
                   u->totp_enrolled, "totp_required", totp_required);
+    /* The permission patterns of the user's roles: the web app's hint for
+     * which buttons and menu entries to show (the server decides every call). */
+    json_t *perms = json_array();
+    for (size_t i = 0; i < u->npatterns; i++)
+        json_array_append_new(perms, json_string(u->patterns[i]));
+    json_object_set_new(o, "permissions", perms);
     return o;
 }
 

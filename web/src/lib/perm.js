@@ -1,10 +1,10 @@
 // perm.js - may the user do X? A hint for showing buttons and menu entries;
 // the server decides every call (403 otherwise).
 //
-// /auth/me names the roles, not their permissions. When the user object
-// carries `permissions` (a later server may add them), they are used;
-// otherwise the built-in roles' permission patterns are mirrored here from
-// src/auth/access.c (mz_builtin_roles). A custom role (defined by the security
+// The server's user object (/auth/me, login) carries `permissions`: the
+// permission patterns of the user's roles, used here. Only when they are
+// missing (an older server) are the built-in roles' patterns mirrored here
+// from src/auth/access.c (mz_builtin_roles). A custom role (defined by the security
 // administrator) is unknown to the browser: for it, the data scope's level
 // stands in (a district-level scope or above may run bulk checks, the city
 // level may receive source batches), and the server still has the last word.
@@ -14,9 +14,9 @@ const BUILTIN = {
   sysadmin: ['users.*', 'config.*'],
   secadmin: ['roles.*', 'api_tokens.*', 'users.read', 'users.assign_roles', 'users.revoke_sessions', 'config.read'],
   auditadmin: ['audit*.read'],
-  community_worker: ['*.read', '*.create', '*.update', '*.import', '*.submit', '*.view_sensitive', 'assistance_cases.investigate', 'assistance_cases.verify', 'assistance_cases.deliberate', 'assistance_cases.object', 'verify_requests.run'],
-  street_officer: ['*.read', '*.create', '*.update', '*.submit', '*.accept', '*.review', '*.send_back', '*.export', '*.view_sensitive', 'assistance_cases.investigate', 'assistance_cases.verify', 'assistance_cases.deliberate', 'assistance_cases.object', 'assistance_cases.publicise', 'assistance_cases.resume', 'verify_requests.run'],
-  district_officer: ['*.read', '*.update', '*.accept', '*.send_back', '*.approve', '*.reject', '*.export', '*.view_sensitive', 'assistance_cases.pay', 'assistance_cases.suspend', 'assistance_cases.reinstate', 'assistance_cases.terminate', 'assistance_payroll_runs.run', 'assistance_payroll_runs.reconcile', 'verify_requests.run', 'verify_requests.bulk'],
+  community_worker: ['*.read', '*.create', '*.update', '*.import', '*.submit', '*.view_sensitive', 'assistance_cases.investigate', 'assistance_cases.verify', 'assistance_cases.deliberate', 'assistance_cases.object', 'verify_requests.run', 'verify_warnings.check', 'verify_warnings.handle', 'assistance_cases.recheck'],
+  street_officer: ['*.read', '*.create', '*.update', '*.submit', '*.accept', '*.review', '*.send_back', '*.export', '*.view_sensitive', 'assistance_cases.investigate', 'assistance_cases.verify', 'assistance_cases.deliberate', 'assistance_cases.object', 'assistance_cases.publicise', 'assistance_cases.resume', 'verify_requests.run', 'verify_warnings.check', 'verify_warnings.handle', 'verify_warnings.close', 'verify_warnings.dismiss', 'assistance_cases.recheck'],
+  district_officer: ['*.read', '*.update', '*.accept', '*.send_back', '*.approve', '*.reject', '*.export', '*.view_sensitive', 'assistance_cases.pay', 'assistance_cases.suspend', 'assistance_cases.reinstate', 'assistance_cases.terminate', 'assistance_payroll_runs.run', 'assistance_payroll_runs.reconcile', 'verify_requests.run', 'verify_requests.bulk', 'verify_warnings.close', 'verify_warnings.dismiss', 'verify_warnings.run', 'assistance_cases.recheck'],
   city_officer: ['*'],
   leader: ['*.read'],
   citizen: ['*.read', '*.create', '*.submit'],
