@@ -8,7 +8,8 @@
 
 CC      ?= cc
 # libcrypto (OpenSSL) only for HMAC-SHA1 in TOTP (src/auth/totp.c): libsodium has no SHA-1.
-PKGS    := libmicrohttpd jansson sqlite3 libsodium libzip expat xlsxwriter libcrypto libpq opencc
+# pangocairo + cairo: printable PDFs (src/core/pdf.c), with fonts-noto-cjk.
+PKGS    := libmicrohttpd jansson sqlite3 libsodium libzip expat xlsxwriter libcrypto libpq opencc pangocairo cairo
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wno-unused-parameter

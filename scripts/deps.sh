@@ -6,7 +6,8 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3 libsodium-dev libcmocka-dev
 libxlsxwriter-dev libzip-dev libexpat1-dev libcsv-dev unicode-data bzip2 libssl-dev
 nodejs npm curl wrk fonts-noto-cjk chromium
-postgresql libpq-dev libopencc-dev"
+postgresql libpq-dev libopencc-dev
+libpango1.0-dev libcairo2-dev poppler-utils"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
