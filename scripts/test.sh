@@ -103,6 +103,7 @@ run_e2e
 note "sanitizers (ASan+UBSan)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0  # one-time fontconfig leak, see the file
 run_unit build/asan asan
 run_api build/asan/minzheng-sample asan
 

@@ -514,6 +514,8 @@ static const struct mz_route assist_routes[] = {
      "救助公示（公众查看，仅公示期内）"},
     {"GET", "/api/v1/assistance/reports/monthly", assist_h_monthly_report, 0,
      "assistance_payments.read", 0, NULL, "救助月报（按下级区划和项目；可导出 Excel）"},
+    {"GET", "/api/v1/assistance_cases/{id}/notice.pdf", assist_h_notice_pdf, 0,
+     "assistance_cases.read", 0, NULL, "救助决定通知书 / 不予救助决定书（PDF）"},
 };
 
 static const struct mz_menu assist_menus[] = {

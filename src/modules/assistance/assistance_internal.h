@@ -186,5 +186,7 @@ int assist_h_monthly_report(struct mz_req *req);
 /* reconcile.c: the bank's return file and the ledger balance. */
 int assist_h_return_file(struct mz_req *req);
 int assist_h_balance(struct mz_req *req);
+/* notice.c: the decision notice PDF of a case. */
+int assist_h_notice_pdf(struct mz_req *req);
 
 #endif
