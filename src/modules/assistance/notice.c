@@ -206,10 +206,10 @@ int assist_h_notice_pdf(struct mz_req *req)
     bool granted = strcmp(state, "approved") == 0 || strcmp(state, "paying") == 0 ||
                    strcmp(state, "suspended") == 0 || strcmp(state, "terminated") == 0;
     if (!refused && !granted) {
-        json_decref(row);
-        return mz_fail(req, 409, "not_decided",
-                       mz_arena_printf(req->arena, "该案件尚未作出救助决定（当前状态：%s），不能出具决定书",
-                                       state_zh(state)));
+        const char *message = mz_arena_printf(
+            req->arena, "该案件尚未作出救助决定（当前状态：%s），不能出具决定书", state_zh(state));
+        json_decref(row); /* state points into row */
+        return mz_fail(req, 409, "not_decided", message);
     }
     const char *applicant = query_text(
         req, SQL_APPLICANT, json_integer_value(json_object_get(row, "applicant_person_id")), 0, &rc);
