@@ -1027,6 +1027,10 @@ int mz_pdf_render(const json_t *doc, const struct mz_pdf_options *opts, char **o
     pango_cairo_update_context(r.cr, r.pc);
     r.draw = true;
     rc = render_pass(&r, doc);
+    if (rc == MZ_OK && cairo_status(r.cr) != CAIRO_STATUS_SUCCESS) {
+        mz_error("pdf: cairo failed: %s", cairo_status_to_string(cairo_status(r.cr)));
+        rc = refuse_err(res, MZ_ERR_INTERNAL, "生成 PDF 失败");
+    }
     cairo_destroy(r.cr);
     r.cr = NULL;
     cairo_surface_finish(surface);
