@@ -26,8 +26,9 @@
  * members, unknown block kinds, wrong types, a row with the wrong number of
  * cells and anything over the limits below are MZ_ERR_INVALID with a Chinese
  * reason naming the place ("blocks[2].table.rows[7]：..."), and nothing is
- * written. Text stays text in the PDF (fonts embedded as subsets with their
- * Unicode map): it can be selected, searched and extracted.
+ * written. Text stays text in the PDF (each font embedded as a Type 3 font
+ * of the glyphs used, with its Unicode map): it can be selected, searched and
+ * extracted.
  *
  * Output is deterministic: the same document, options and library versions
  * give the same bytes (the creation date is an option).
