@@ -140,9 +140,10 @@ process.on('exit', () => {
  *
  * Returns {base, port, dbPath, dir, proc, api, stop, stderr, alive}.
  */
-// On PostgreSQL the wait is 30 s: init takes longer there, and the other servers
-// of a Promise.all() block the event loop with their synchronous CLI steps meanwhile.
-export async function startServer({ bin = binPath(), args = [], env, readyTimeoutMs = PG_BASE ? 30000 : 10000, db, auth = true } = {}) {
+// The wait is 30 s: the other servers of a Promise.all() block the event loop with
+// their synchronous CLI steps (init, user-add, auth-config) meanwhile, which takes
+// long on PostgreSQL and under ASan on a loaded machine (3 ASan inits took over 10 s).
+export async function startServer({ bin = binPath(), args = [], env, readyTimeoutMs = 30000, db, auth = true } = {}) {
   if (!fs.existsSync(bin)) {
     throw new Error(`binary not found: ${bin} (build it with make, or set MZ_BIN)`);
   }
