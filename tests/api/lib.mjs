@@ -219,8 +219,10 @@ export async function startServer({ bin = binPath(), args = [], env, readyTimeou
         reject(err);
       } else resolve(val);
     };
+    // The timer runs before pending I/O when the event loop was blocked (other
+    // servers' synchronous CLI steps): let the pending stderr be read first.
     const timer = setTimeout(
-      () => finish(new Error(`server did not log "listening on http://..." within ${readyTimeoutMs} ms; stderr:\n${stderrText}\nstdout:\n${stdoutText}`)),
+      () => setImmediate(() => finish(new Error(`server did not log "listening on http://..." within ${readyTimeoutMs} ms; stderr:\n${stderrText}\nstdout:\n${stdoutText}`))),
       readyTimeoutMs,
     );
     proc.stderr.on('data', (chunk) => {
