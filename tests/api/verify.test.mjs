@@ -10,6 +10,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, assertError, assertFieldErrors, show, makeIdNumber, makeBankCard, toCsv, withBadIdCheck, runCli, makeApi, SQLITE_ONLY, TEST_PASSWORD } from './lib.mjs';
 import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -214,6 +215,20 @@ describe('single verification', () => {
     assert.equal(income.standard_fen, STD);
     assert.match(income.sentence, /未超过/);
     assert.ok(r.request_id > 0);
+  });
+
+  it('the report prints as PDF with its rules and evidence; a bulk run has none', async () => {
+    const r = await check('cars');
+    const pdf = await srv.api('GET', `/api/v1/verify/requests/${r.request_id}/report.pdf`);
+    assert.equal(pdf.status, 200, show(pdf));
+    assert.equal(pdf.headers['content-type'], 'application/pdf');
+    assert.equal(pdf.buf.subarray(0, 5).toString(), '%PDF-');
+    const t = spawnSync('pdftotext', ['-enc', 'UTF-8', '-', '-'], { input: pdf.buf, encoding: 'utf8' });
+    assert.ok(!t.error, 'pdftotext (poppler-utils, make deps)');
+    const text = t.stdout.replace(/\s+/g, '');
+    for (const s of ['家庭经济状况核对报告', '机动车辆', '津A12345', '不符合']) assert.ok(text.includes(s), `${s} in the report`);
+    assert.ok(!text.includes(id('cars')), 'no full ID number in the printed report');
+    assert.equal((await U.other('GET', `/api/v1/verify/requests/${r.request_id}/report.pdf`)).status, 404, 'another area sees nothing');
   });
 
   it('deposits exactly at the limit pass; one fen above is flagged', async () => {
