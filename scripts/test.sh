@@ -4,6 +4,8 @@
 #   unit     cmocka tests (build/tests/test_*), in-process, :memory: SQLite
 #   fuzz     each libFuzzer target replays its corpus (tests/fuzz/corpus/<name>)
 #   api      node --test tests/api against the real binary on loopback
+#   pg       tests/unit/test_pg and the API suite again on PostgreSQL: a
+#            throwaway cluster (scripts/pg-lib.sh, as `nobody` when root)
 #   e2e      browser tests (tests/e2e), when the web app is built
 #   asan     unit + api again, built with -fsanitize=address,undefined
 #
@@ -19,21 +21,26 @@ note() { printf '== %s\n' "$*"; }
 
 # cmocka prints "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), listed below:".
 run_unit() { # $1 = directory of test binaries, $2 = label
-    local dir=$1 label=$2 t out p f
+    local dir=$1 label=$2 t
     for t in "$dir"/tests/test_*; do
         [ -x "$t" ] || continue
-        out="$log_dir/$label-$(basename "$t").log"
-        "$t" >"$out" 2>&1
-        local rc=$?
-        p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
-        f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
-        p=${p:-0}; f=${f:-0}
-        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-        if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$out"; then f=$((f + 1)); fi
-        passed=$((passed + p)); failed=$((failed + f))
-        printf '   %-40s %3d passed, %d failed\n' "$label/$(basename "$t")" "$p" "$f"
-        [ "$f" -eq 0 ] || { echo "---- $out"; tail -40 "$out"; }
+        run_unit_one "$t" "$label"
     done
+}
+
+run_unit_one() { # $1 = test binary, $2 = label
+    local t=$1 label=$2 out p f
+    out="$log_dir/$label-$(basename "$t").log"
+    "$t" >"$out" 2>&1
+    local rc=$?
+    p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+    f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+    p=${p:-0}; f=${f:-0}
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$out"; then f=$((f + 1)); fi
+    passed=$((passed + p)); failed=$((failed + f))
+    printf '   %-40s %3d passed, %d failed\n' "$label/$(basename "$t")" "$p" "$f"
+    [ "$f" -eq 0 ] || { echo "---- $out"; tail -40 "$out"; }
 }
 
 # node --test prints "# pass N" and "# fail N".
@@ -76,6 +83,29 @@ run_fuzz() {
     done
 }
 
+# The PostgreSQL stage: one throwaway cluster (stopped on any exit), test_pg
+# on a database of its own, then the whole API suite with MZ_TEST_PG set
+# (tests/api/lib.mjs gives every server a database of its own). A cluster
+# that cannot start counts as a failure: the backend must stay green.
+. scripts/pg-lib.sh
+trap pg_cluster_stop EXIT
+run_pg() {
+    if ! pg_cluster_start fast 2>"$log_dir/pg-cluster.log"; then
+        failed=$((failed + 1))
+        echo "   pg: the PostgreSQL cluster did not start"
+        cat "$log_dir/pg-cluster.log"
+        return
+    fi
+    if [ -x build/tests/test_pg ] &&
+        "$PG_PSQL" "$PG_BASE dbname=postgres" -qc "CREATE DATABASE mz_unit" >>"$log_dir/pg-cluster.log" 2>&1; then
+        MZ_TEST_PG_CONNINFO="$PG_BASE dbname=mz_unit" run_unit_one build/tests/test_pg pg
+    else
+        failed=$((failed + 1)); echo "   pg/test_pg: cannot run (build/tests/test_pg, CREATE DATABASE)"
+    fi
+    MZ_TEST_PG="$PG_BASE" MZ_TEST_PG_PSQL="$PG_PSQL" run_api build/minzheng-sample pg
+    pg_cluster_stop
+}
+
 run_e2e() {
     [ -d tests/e2e ] && ls tests/e2e/*.test.mjs >/dev/null 2>&1 || return 0
     local out="$log_dir/e2e.log"
@@ -98,6 +128,8 @@ note "fuzz corpora"
 run_fuzz
 note "api"
 run_api build/minzheng-sample api
+note "postgresql"
+run_pg
 note "e2e"
 run_e2e
 note "sanitizers (ASan+UBSan)"

@@ -315,11 +315,23 @@ extern const size_t mz_engine_route_count;
 json_t *mz_meta_document(struct mz_req *req);
 json_t *mz_openapi_document(const struct mz_app *app);
 
+/* --- shared per-minute counters (src/engine/ratelimit.c) -------------------- */
+/* Count one hit of key in minute (unix seconds / 60) in the table every
+ * server of the database shares; *hits gets that minute's count including
+ * this hit. mz_rate_hits() only reads it (0 when none). */
+int mz_rate_hit(struct mz_db *db, const char *key, int64_t minute, int64_t *hits);
+int mz_rate_hits(struct mz_db *db, const char *key, int64_t minute, int64_t *hits);
+
 /* --- scheduled jobs (src/engine/jobs.c) ------------------------------------- */
 /* Start one thread, on its own connection, that runs every module's jobs
- * (struct mz_job) shortly after start and then at their intervals. */
+ * (struct mz_job) at their intervals, coordinated with the other servers of
+ * the database through lease rows (mz_job_leases): each interval of a job
+ * runs on one server only. */
 int mz_jobs_start(struct mz_app *app);
 /* Stop it: wait for a running job, close the connection. Idempotent. */
 void mz_jobs_stop(void);
+/* The lease rows: [{name, holder, due_at, runs, started_at, finished_at,
+ * last_ok}] (unix seconds; null where never run). */
+json_t *mz_jobs_leases(struct mz_db *db);
 
 #endif

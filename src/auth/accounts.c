@@ -10,9 +10,11 @@
  *
  * The policy lives in mz_auth_config (key, value): each key has a default, a
  * range and a meaning (see config_keys). Readers cache it per thread and
- * reload when this process changed it (a generation counter) or another
- * database is used; the API that changes it (PATCH /api/v1/auth/config)
- * goes through mz_auth_config_set.
+ * reload when this process changed it (a generation counter), another
+ * database is used, or the copy is older than CONFIG_TTL_US: a change made
+ * by another server of the same database (or by `minzheng auth-config`)
+ * reaches every server within that time. The API that changes it
+ * (PATCH /api/v1/auth/config) goes through mz_auth_config_set.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -43,9 +45,13 @@ static const struct config_key config_keys[] = {
 };
 #define NKEYS MZ_ARRAY_LEN(config_keys)
 
+/* How long a thread trusts its copy of the policy (5 s). */
+#define CONFIG_TTL_US 5000000
+
 static _Atomic int config_generation = 1;
 static _Thread_local struct {
     int generation;          /* generation loaded, 0: never */
+    int64_t loaded_us;       /* mz_mono_us() of the load */
     const struct mz_db *db;  /* connection it was loaded from */
     int64_t values[NKEYS];
 } config_cache;
@@ -64,7 +70,9 @@ static int config_index(const char *key)
 static void config_load(struct mz_db *db)
 {
     int gen = atomic_load(&config_generation);
-    if (config_cache.generation == gen && config_cache.db == db)
+    int64_t now = mz_mono_us();
+    if (config_cache.generation == gen && config_cache.db == db &&
+        now - config_cache.loaded_us < CONFIG_TTL_US)
         return;
     for (size_t i = 0; i < NKEYS; i++)
         config_cache.values[i] = config_keys[i].def;
@@ -83,6 +91,7 @@ static void config_load(struct mz_db *db)
     }
     config_cache.generation = gen;
     config_cache.db = db;
+    config_cache.loaded_us = now;
 }
 
 int64_t mz_auth_config_int(struct mz_db *db, const char *key, int64_t def)

@@ -138,8 +138,8 @@ struct mz_user *mz_user_load(struct mz_req *req, int64_t user_id);
 int mz_auth_authenticate(struct mz_req *req);
 /* Login rate limit by client address: true if one more failure is allowed
  * now; note a failure. */
-bool mz_login_rate_ok(const char *ip, int per_minute);
-void mz_login_rate_note(const char *ip);
+bool mz_login_rate_ok(struct mz_db *db, const char *ip, int per_minute);
+void mz_login_rate_note(struct mz_db *db, const char *ip);
 
 /* --- accounts.c ------------------------------------------------------------ */
 /* An integer policy value (mz_auth_config), or def if unset. */
@@ -165,5 +165,7 @@ int mz_auth_h_revoke_sessions(struct mz_req *req);
 int mz_auth_h_assign_roles(struct mz_req *req);
 int mz_auth_h_token_issue(struct mz_req *req);
 int mz_auth_h_test_clock(struct mz_req *req);
+/* GET /api/v1/test/jobs (MZ_TEST_CLOCK=1 only): the job lease rows. */
+int mz_auth_h_test_jobs(struct mz_req *req);
 
 #endif

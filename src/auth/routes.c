@@ -116,27 +116,40 @@ static int login_lookup(struct mz_req *req, const char *username, struct login_r
     return rc;
 }
 
-/* Count a failed login against the account; lock it at the threshold. */
+/* Count a failed login against the account; lock it at the threshold. Runs
+ * in login_fail's write transaction and counts in the database (failed + 1,
+ * then read back), so failures that arrive at several servers at once all
+ * count: the lockout holds for the whole cluster. */
 static int login_count_failure(struct mz_req *req, const struct login_row *r, int64_t now)
 {
     if (!r->found || r->pwhash == NULL || r->locked_until > now)
         return MZ_OK;
+    int rc = mz_db_run(req->db,
+                       "UPDATE mz_auth_credentials SET failed = failed + 1 WHERE user_id = ?"
+                       " AND locked_until <= ?",
+                       "ii", r->id, now);
+    if (rc != MZ_OK || mz_db_changes(req->db) == 0)
+        return rc; /* locked meanwhile by another server */
+    char id[24];
+    const char *params[] = {id};
+    int64_t failed = 0;
+    snprintf(id, sizeof(id), "%lld", (long long)r->id);
+    rc = mz_db_query_int(req->db, "SELECT failed FROM mz_auth_credentials WHERE user_id = ?",
+                         &failed, 1, params);
+    if (rc != MZ_OK)
+        return rc;
     int64_t threshold = mz_auth_config_int(req->db, "lockout_threshold", 5);
-    int64_t failed = r->failed + 1;
-    if (failed >= threshold) {
-        int64_t until = now + mz_auth_config_int(req->db, "lockout_minutes", 30) * 60;
-        mz_warn("login: account %lld locked after %lld failures", (long long)r->id,
-                (long long)failed);
-        json_t *d = json_pack("{s:I}", "failures", (json_int_t)failed);
-        mz_audit(req, "account_locked", "users", r->id, true, d);
-        json_decref(d);
-        return mz_db_run(req->db,
-                        "UPDATE mz_auth_credentials SET failed = 0, locked_until = ?"
-                        " WHERE user_id = ?",
-                        "ii", until, r->id);
-    }
-    return mz_db_run(req->db, "UPDATE mz_auth_credentials SET failed = ? WHERE user_id = ?", "ii",
-                    failed, r->id);
+    if (failed < threshold)
+        return MZ_OK;
+    int64_t until = now + mz_auth_config_int(req->db, "lockout_minutes", 30) * 60;
+    mz_warn("login: account %lld locked after %lld failures", (long long)r->id,
+            (long long)failed);
+    json_t *d = json_pack("{s:I}", "failures", (json_int_t)failed);
+    mz_audit(req, "account_locked", "users", r->id, true, d);
+    json_decref(d);
+    return mz_db_run(req->db,
+                     "UPDATE mz_auth_credentials SET failed = 0, locked_until = ? WHERE user_id = ?",
+                     "ii", until, r->id);
 }
 
 /* Record a failed login (own transaction) and answer the generic 401. */
@@ -144,8 +157,8 @@ static int login_fail(struct mz_req *req, struct login_row *r, const char *reaso
                       bool count, int status, const char *code, const char *message)
 {
     int64_t now = mz_auth_now();
-    mz_login_rate_note(req->client_ip);
     if (mz_db_begin_write(req->db) == MZ_OK) {
+        mz_login_rate_note(req->db, req->client_ip);
         int rc = count ? login_count_failure(req, r, now) : MZ_OK;
         json_t *d = json_pack("{s:s}", "reason", reason);
         mz_audit(req, "login", "users", r->found ? r->id : 0, false, d);
@@ -199,7 +212,7 @@ int mz_auth_h_login(struct mz_req *req)
         totp = NULL;
     memset(&r, 0, sizeof(r));
     int per_minute = (int)mz_auth_config_int(req->db, "login_failures_per_minute", 10);
-    if (!mz_login_rate_ok(req->client_ip, per_minute)) {
+    if (!mz_login_rate_ok(req->db, req->client_ip, per_minute)) {
         mz_req_add_header(req, "Retry-After", "60");
         mz_warn("login: rate limit reached for %s", req->client_ip ? req->client_ip : "-");
         return mz_fail(req, 429, "rate_limited", "登录尝试过于频繁，请稍后再试");
@@ -361,7 +374,7 @@ int mz_auth_h_password(struct mz_req *req)
     bool ok = hash && mz_pw_verify(hash, old_pw);
     free(hash);
     if (!ok) {
-        mz_login_rate_note(req->client_ip);
+        mz_login_rate_note(req->db, req->client_ip);
         return mz_fail_field(req, 422, "validation_failed", "原密码不正确", "old_password");
     }
     int classes = (int)mz_auth_config_int(req->db, "password_classes", 0);
@@ -648,4 +661,9 @@ int mz_auth_h_test_clock(struct mz_req *req)
     mz_auth_clock_shift(offset);
     mz_warn("test clock moved by %lld s", (long long)offset);
     return mz_reply_json(req, 200, json_pack("{s:I}", "now", (json_int_t)mz_auth_now()));
+}
+
+int mz_auth_h_test_jobs(struct mz_req *req)
+{
+    return mz_reply_json(req, 200, json_pack("{s:o}", "items", mz_jobs_leases(req->db)));
 }

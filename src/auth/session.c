@@ -26,10 +26,14 @@
  * route POST /api/v1/test/clock (MZ_TEST_CLOCK=1) moves, so the timeout and
  * lockout tests do not sleep.
  *
- * The login rate limit counts failed logins per client address in a fixed
- * table (1024 slots, per minute of the auth clock); a full table recycles
- * the oldest slot. It is per process, which matches one server per host.
- * Tested by tests/api/auth.test.mjs.
+ * The login rate limit counts failed logins per client address and minute of
+ * the auth clock twice: in the shared counters of the database
+ * (mz_rate_counters, key "login:<address>", see src/engine/ratelimit.c), so
+ * that several servers behind one proxy hold one limit, and in a fixed
+ * table of this process (1024 slots; a full table recycles the oldest slot),
+ * which still counts when the shared hit is rolled back with its request (a
+ * wrong old password on /auth/password). Either count at the limit refuses.
+ * Tested by tests/api/auth.test.mjs and tests/api/multiserver.test.mjs.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -457,9 +461,19 @@ static struct rate_slot *rate_slot(const char *ip, int64_t minute)
     return oldest;
 }
 
-bool mz_login_rate_ok(const char *ip, int per_minute)
+/* The shared counter's key of an address (arena-less: a fixed buffer). */
+static void login_key(char *out, size_t n, const char *ip)
 {
-    int64_t minute = mz_auth_now() / 60;
+    snprintf(out, n, "login:%s", ip ? ip : "-");
+}
+
+bool mz_login_rate_ok(struct mz_db *db, const char *ip, int per_minute)
+{
+    int64_t minute = mz_auth_now() / 60, hits = 0;
+    char key[64];
+    login_key(key, sizeof(key), ip);
+    if (db != NULL && mz_rate_hits(db, key, minute, &hits) == MZ_OK && hits >= per_minute)
+        return false;
     pthread_mutex_lock(&rate_lock);
     struct rate_slot *s = rate_slot(ip ? ip : "-", minute);
     if (s->minute != minute) {
@@ -471,9 +485,13 @@ bool mz_login_rate_ok(const char *ip, int per_minute)
     return ok;
 }
 
-void mz_login_rate_note(const char *ip)
+void mz_login_rate_note(struct mz_db *db, const char *ip)
 {
-    int64_t minute = mz_auth_now() / 60;
+    int64_t minute = mz_auth_now() / 60, hits = 0;
+    char key[64];
+    login_key(key, sizeof(key), ip);
+    if (db != NULL && mz_rate_hit(db, key, minute, &hits) != MZ_OK)
+        mz_warn("login: the shared failure counter was not updated");
     pthread_mutex_lock(&rate_lock);
     struct rate_slot *s = rate_slot(ip ? ip : "-", minute);
     if (s->minute != minute) {

@@ -66,11 +66,23 @@ static int engine_keystate(struct mz_db *db)
                           " version %2$s NOT NULL, changed_at TEXT NOT NULL);");
 }
 
+/* Engine step 4: what several servers on one database share besides the
+ * data: per-minute counters (ratelimit.c) and job leases (jobs.c). */
+static int engine_shared(struct mz_db *db)
+{
+    return engine_ddl(db, "CREATE TABLE mz_rate_counters (key TEXT PRIMARY KEY,"
+                          " minute %2$s NOT NULL, hits %2$s NOT NULL);"
+                          "CREATE TABLE mz_job_leases (name TEXT PRIMARY KEY, holder TEXT,"
+                          " due_at %2$s NOT NULL, runs %2$s NOT NULL DEFAULT 0,"
+                          " started_at %2$s, finished_at %2$s, last_ok %2$s);");
+}
+
 /* Tables the engine itself needs (DDL through engine_ddl for the dialect). */
 const struct mz_migration mz_engine_migrations[] = {
     {1, "history", NULL, engine_history},
     {2, "transitions", NULL, engine_transitions},
     {3, "keystate", NULL, engine_keystate},
+    {4, "shared counters and job leases", NULL, engine_shared},
 };
 const size_t mz_engine_migration_count = MZ_ARRAY_LEN(mz_engine_migrations);
 

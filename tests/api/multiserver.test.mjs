@@ -1,0 +1,177 @@
+// multiserver.test.mjs - several stateless servers on one database (issue 8).
+//
+// Three servers (A, B, C) serve one database: on SQLite one file shared by
+// three processes, on PostgreSQL (scripts/pg-test.sh, make test) one
+// database. Nothing is kept per server that another would need:
+//   - a session made on one server works on the others, and a logout on one
+//     ends it everywhere (mz_auth_sessions);
+//   - failed logins against one account count together wherever they arrive,
+//     and the lockout holds on every server (mz_auth_credentials);
+//   - the failed-login limit per address is one limit for the cluster
+//     (mz_rate_counters), and a policy change made on the database reaches
+//     running servers within 5 s (src/auth/accounts.c);
+//   - a scheduled job runs once per interval, not once per server
+//     (mz_job_leases): with MZ_TEST_JOB_INTERVAL=2 the audit anchor job runs
+//     every 2 s, each run appending one line to the anchor file the three
+//     servers share (MZ_AUDIT_ANCHOR), and GET /api/v1/test/jobs (test mode
+//     only) shows the lease's run count.
+// Reference: docs/deployment.md, src/engine/jobs.c, src/engine/ratelimit.c.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  startServer, makeApi, loginRaw, assertError, show, runCli, isPgSpec, sleep, TEST_PASSWORD,
+} from './lib.mjs';
+
+const JOB_INTERVAL_S = 2;
+const ANCHOR_JOB = 'audit/audit-anchor';
+let a, b, c, anchorDir, anchorFile;
+const servers = () => [a, b, c];
+
+/** Move the auth clock of every server by the same amount (they must agree). */
+let moved = 0;
+async function shiftAll(seconds) {
+  for (const s of servers()) {
+    const r = await s.anon('POST', '/api/v1/test/clock', { offset_seconds: seconds });
+    assert.equal(r.status, 200, show(r));
+  }
+  moved += seconds;
+}
+
+/** Lines of the shared anchor file (0 before the first run). */
+const anchorLines = () =>
+  fs.existsSync(anchorFile) ? fs.readFileSync(anchorFile, 'utf8').split('\n').filter(Boolean).length : 0;
+
+/** The anchor job's lease row as server s sees it. */
+async function anchorLease(s) {
+  const r = await s.anon('GET', '/api/v1/test/jobs');
+  assert.equal(r.status, 200, show(r));
+  const lease = r.json.items.find((j) => j.name === ANCHOR_JOB);
+  assert.ok(lease, `no lease ${ANCHOR_JOB} in ${r.text}`);
+  return lease;
+}
+
+before(async () => {
+  anchorDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mz-anchor-'));
+  anchorFile = path.join(anchorDir, 'anchors.jsonl');
+  const env = { MZ_TEST_JOB_INTERVAL: String(JOB_INTERVAL_S), MZ_AUDIT_ANCHOR: anchorFile };
+  a = await startServer({ env });
+  b = await startServer({ env, db: a.dbPath });
+  c = await startServer({ env, db: a.dbPath });
+});
+after(async () => {
+  if (moved) await shiftAll(-moved).catch(() => {});
+  // A last: it owns (and removes) the temporary directory.
+  for (const s of [c, b, a]) await s?.stop();
+  fs.rmSync(anchorDir, { recursive: true, force: true });
+});
+
+describe('several servers on one database', () => {
+  it('serve one database: a row written through one is read through the others', async () => {
+    for (const s of servers()) assert.equal((await s.anon('GET', '/api/v1/health')).json.status, 'ok');
+    const created = await a.api('POST', '/api/v1/sample_cases', {
+      title: '多服务器案件', division: '120101001001', apply_date: '2026-01-05',
+    });
+    assert.equal(created.status, 201, show(created));
+    for (const s of [b, c]) {
+      const r = await s.api('GET', `/api/v1/sample_cases/${created.json.id}`);
+      assert.equal(r.status, 200, show(r));
+      assert.equal(r.json.title, '多服务器案件');
+    }
+  });
+
+  it('a session made on one server works on the others; a logout on one ends it on all', async () => {
+    const login = await loginRaw(a.base, 'tester', TEST_PASSWORD);
+    assert.equal(login.status, 200, show(login));
+    const cookie = /mz_session=([^;]+)/.exec(login.headers['set-cookie'])[0];
+    const csrf = login.json.csrf_token;
+    const onB = makeApi(b.base, { cookie, csrf });
+    const onC = makeApi(c.base, { token: login.json.token });
+    const me = await onB('GET', '/api/v1/auth/me');
+    assert.equal(me.status, 200, show(me));
+    assert.equal(me.json.user.username, 'tester');
+    assert.equal((await onC('GET', '/api/v1/auth/me')).json.user.username, 'tester');
+    // A write on B with the session (cookie + the CSRF token A handed out).
+    const w = await onB('POST', '/api/v1/sample_cases', { title: '跨服务器写入', division: '120101001001', apply_date: '2026-01-06' });
+    assert.equal(w.status, 201, show(w));
+    assert.equal((await a.api('GET', `/api/v1/sample_cases/${w.json.id}`)).json.title, '跨服务器写入');
+    // Logout on B: A and C no longer know the session.
+    assert.equal((await onB('POST', '/api/v1/auth/logout')).status, 204);
+    assertError(await makeApi(a.base, { cookie, csrf })('GET', '/api/v1/auth/me'), 401, 'unauthenticated');
+    assertError(await onC('GET', '/api/v1/auth/me'), 401, 'unauthenticated');
+  });
+
+  it('failed logins count together across servers; the lockout holds on every server', async () => {
+    a.addUser('multi_lock', { roles: 'leader', scope: '120101' });
+    await shiftAll(61); // a fresh rate-limit minute
+    // Five failures (the default threshold), spread over the three servers.
+    const order = [a, b, c, a, b];
+    for (let i = 0; i < order.length; i++) {
+      assertError(await loginRaw(order[i].base, 'multi_lock', `wrong-password-${i}`), 401, 'login_failed');
+    }
+    // Locked: the right password is refused everywhere, with the same answer.
+    for (const s of servers()) assertError(await loginRaw(s.base, 'multi_lock', TEST_PASSWORD), 401, 'login_failed');
+    // 31 minutes later (the lockout is 30) it opens again, on any server.
+    await shiftAll(31 * 60);
+    const ok = await loginRaw(c.base, 'multi_lock', TEST_PASSWORD);
+    assert.equal(ok.status, 200, show(ok));
+    assert.equal(ok.json.user.username, 'multi_lock');
+  });
+
+  it('one failed-login limit per address for the cluster; a policy change reaches running servers', async () => {
+    // Set through the database while the servers run (as PATCH /auth/config on
+    // any server would): each server reloads its copy within 5 s.
+    const dbOpt = isPgSpec(a.dbPath) ? '--pg' : '--db';
+    const set = runCli(['auth-config', dbOpt, a.dbPath, '--set', 'login_failures_per_minute=4']);
+    assert.equal(set.status, 0, set.stderr);
+    await sleep(5500);
+    await shiftAll(61);
+    // Four failures from this address, at most two on any one server...
+    for (const s of [a, b, c, a]) assertError(await loginRaw(s.base, 'nobody_here', 'whatever-pw'), 401, 'login_failed');
+    // ...reach the limit on every server, even one that saw a single failure.
+    for (const s of [c, b]) {
+      const r = await loginRaw(s.base, 'tester', TEST_PASSWORD);
+      assertError(r, 429, 'rate_limited');
+      assert.equal(r.headers['retry-after'], '60');
+    }
+    await shiftAll(61);
+    const ok = await loginRaw(b.base, 'tester', TEST_PASSWORD);
+    assert.equal(ok.status, 200, show(ok));
+    const reset = runCli(['auth-config', dbOpt, a.dbPath, '--set', 'login_failures_per_minute=10']);
+    assert.equal(reset.status, 0, reset.stderr);
+  });
+
+  it('a scheduled job runs once per interval with three servers, not once per server', async () => {
+    // Wait for a finished run, then watch a window of several intervals.
+    const settled = async () => {
+      for (let i = 0; i < 50; i++) {
+        const l = await anchorLease(a);
+        if (l.runs > 0 && l.finished_at !== null && anchorLines() === l.runs) return l;
+        await sleep(100);
+      }
+      const l = await anchorLease(a);
+      assert.fail(`the anchor job did not settle: lease ${JSON.stringify(l)}, ${anchorLines()} anchor lines`);
+    };
+    const first = await settled();
+    const t0 = Date.now();
+    await sleep(3 * JOB_INTERVAL_S * 1000 + 500);
+    const last = await settled();
+    const elapsed = (Date.now() - t0) / 1000;
+    const runs = last.runs - first.runs;
+    // Three uncoordinated servers would run it about 3 times per interval.
+    const most = Math.floor(elapsed / JOB_INTERVAL_S) + 1;
+    assert.ok(runs >= 2 && runs <= most, `${runs} runs in ${elapsed.toFixed(1)} s (interval ${JOB_INTERVAL_S} s, at most ${most})`);
+    // Each run appended exactly one anchor line; every server sees the same lease.
+    assert.equal(anchorLines(), last.runs);
+    for (const s of [b, c]) {
+      const l = await anchorLease(s);
+      assert.ok(l.runs >= last.runs, `${JSON.stringify(l)} vs ${JSON.stringify(last)}`);
+    }
+    assert.match(last.holder, /:\d+$/);
+    assert.equal(last.last_ok, 1);
+    assert.ok(last.due_at > last.started_at && last.due_at - last.started_at === JOB_INTERVAL_S, JSON.stringify(last));
+  });
+});
