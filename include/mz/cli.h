@@ -47,6 +47,13 @@ int mz_cmd_demo(int argc, char **argv);
 int mz_cmd_audit_verify(int argc, char **argv);
 int mz_cmd_audit_anchor(int argc, char **argv);
 
+/* The extra modules given to mz_cli_main (for commands in other files). */
+void mz_cli_extra_modules(const struct mz_module *const **extra, size_t *n);
+
+/* Copy a SQLite database into PostgreSQL, verified (src/cli/cmd_migrate.c):
+ * exit 1 when verification failed (nothing written). */
+int mz_cmd_migrate_data(int argc, char **argv);
+
 /* Monthly assistance payroll (src/cli/cmd_payroll.c): exit 3 on a re-run. */
 int mz_cmd_payroll(int argc, char **argv);
 

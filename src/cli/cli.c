@@ -104,6 +104,12 @@ int mz_cli_parse(int argc, char **argv, const char *summary, struct mz_cli_optio
 static const struct mz_module *const *cli_extra;
 static size_t cli_nextra;
 
+void mz_cli_extra_modules(const struct mz_module *const **extra, size_t *n)
+{
+    *extra = cli_extra;
+    *n = cli_nextra;
+}
+
 /* Make --pg CONNINFO (or MZ_PG) the database spec when given: it must be a
  * libpq connection string. 0, or 2 after a message. */
 static int use_pg(const char *command, const char *pg, const char **db_path)
@@ -724,6 +730,7 @@ static const struct cli_command commands[] = {
     {"payroll", mz_cmd_payroll, "monthly social-assistance payroll run"},
     {"verify-bulk", mz_cmd_verify_bulk, "yearly re-check of a program's cases (核对)"},
     {"crosscheck", mz_cmd_crosscheck, "run the cross-checks (预警) now"},
+    {"migrate-data", mz_cmd_migrate_data, "copy a SQLite database into PostgreSQL, verified"},
 };
 
 /* Top-level usage. */

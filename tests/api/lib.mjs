@@ -67,8 +67,8 @@ export function isPgSpec(spec) {
   return typeof spec === 'string' && /^(postgres(ql)?:\/\/|host=|dbname=)/.test(spec);
 }
 
-/** Create a fresh database on the test cluster; its conninfo. */
-function pgCreateDatabase() {
+/** Create a fresh database on the test cluster; its conninfo (migrate.test.mjs uses it too). */
+export function pgCreateDatabase() {
   const name = `t${process.pid}_${++pgSeq}`;
   const psql = process.env.MZ_TEST_PG_PSQL || 'psql';
   const r = spawnSync(psql, [`${PG_BASE} dbname=postgres`, '-qc', `CREATE DATABASE ${name}`], {
