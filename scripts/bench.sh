@@ -16,7 +16,12 @@
 #   person_get     GET /api/v1/persons/<random id>
 #   person_search  GET /api/v1/persons?q=<text>&size=20, an equal mix of name
 #                  substrings, pinyin initials and exact ID numbers
-# (bench/lua/person_*.lua). Raw outputs go to
+# (bench/lua/person_*.lua). Then the same API runs on PostgreSQL (BENCH_PG=1, the
+# default): a throwaway cluster with PostgreSQL's durable defaults
+# (scripts/pg-lib.sh), each SQLite database copied into it with
+# `minzheng migrate-data` (timed: the migration benchmark), and get, list_div,
+# list_kind, an export, create, person_get and person_search measured again;
+# docs/benchmarks.md shows both backends side by side. Raw outputs go to
 # bench/out/ (gitignored); docs/benchmarks.md is regenerated every run, with
 # bench/notes.md appended as its hand-written "Notes" section.
 #
@@ -29,7 +34,7 @@
 # BENCH_PERSONS (1000000; 0 skips the registry runs), BENCH_PERSON_CONNECTIONS (16),
 # BENCH_TMP (parent of the temporary directory, default /tmp), BENCH_QUIET_WAIT (5:
 # before each measurement, wait up to this many seconds for other processes on
-# the machine to go idle; 0 to never wait).
+# the machine to go idle; 0 to never wait), BENCH_PG (1: also PostgreSQL; 0: SQLite only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,6 +52,7 @@ STARTUP_RUNS=10
 PERSONS=${BENCH_PERSONS:-1000000}
 PERSON_CONNS=${BENCH_PERSON_CONNECTIONS:-16}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-5}
+PG=${BENCH_PG:-1}
 HOST=127.0.0.1
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -87,8 +93,10 @@ stop_pid() {
 cleanup() {
     local pid
     for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+    pg_cluster_stop
     rm -rf "$TMP"
 }
+. scripts/pg-lib.sh
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -499,6 +507,83 @@ if [ "$PAYROLL_HH" -gt 0 ]; then
     log "payroll: $PAYROLL_JSON"
 fi
 
+# --- 7. the same runs on PostgreSQL ------------------------------------------------------------
+# pg_migrate NAME SQLITE_DB: a new database on the cluster, filled by
+# `minzheng migrate-data` (timed), then VACUUM ANALYZE; sets PG_DB.
+pg_migrate() {
+    local name=$1 from=$2 t0 t1 summary
+    "$PG_PSQL" "$PG_BASE dbname=postgres" -qc "CREATE DATABASE $name" >/dev/null || die "CREATE DATABASE $name failed"
+    PG_DB="$PG_BASE dbname=$name"
+    mkdir -p "$TMP/pgkey-$name"
+    log "postgresql: migrate-data $from -> $name"
+    wait_quiet
+    t0=$(date +%s%N)
+    "$BIN" migrate-data --from-sqlite "$from" --pg "$PG_DB" --key-file "$TMP/pgkey-$name/minzheng.key" \
+        >"$OUT/migrate-$name.txt" 2>"$OUT/migrate-$name.log" || {
+        tail -20 "$OUT/migrate-$name.log" >&2
+        die "migrate-data into $name failed (log above)"
+    }
+    t1=$(date +%s%N)
+    summary=$(tail -1 "$OUT/migrate-$name.txt")
+    case $summary in *'"verified":true'*) ;; *) die "migrate-data into $name did not verify" ;; esac
+    R[mig_$name.s]=$(calc "($t1 - $t0) / 1e9" 1)
+    R[mig_$name.rows]=$(sed -n 's/.*"rows":\([0-9]*\),"audit_entries".*/\1/p' <<<"$summary")
+    R[mig_$name.copy_s]=$(calc "$(sed -n 's/.*"copy_ms":\([0-9]*\).*/\1/p' <<<"$summary") / 1000" 1)
+    R[mig_$name.verify_s]=$(calc "$(sed -n 's/.*"verify_ms":\([0-9]*\).*/\1/p' <<<"$summary") / 1000" 1)
+    "$PG_PSQL" "$PG_DB" -qc "VACUUM ANALYZE" >/dev/null 2>&1 || die "VACUUM ANALYZE on $name failed"
+    log "postgresql: $name: ${R[mig_$name.rows]} rows in ${R[mig_$name.s]} s (copy ${R[mig_$name.copy_s]} s, verify ${R[mig_$name.verify_s]} s)"
+}
+# pg_login PORT: log the bench account in on a server; sets BENCH_TOKEN and CURL.
+pg_login() {
+    CURL=(curl -sS --noproxy '*' --max-time 300)
+    if [ "$AUTH" = token ]; then
+        expect_status 200 "http://$HOST:$1/api/v1/auth/login" -X POST -H 'Content-Type: application/json' \
+            --data-binary "@$TMP/login.json"
+        BENCH_TOKEN=$(jq_token "$TMP/check.body")
+        [ -n "$BENCH_TOKEN" ] || die "login on postgresql answered no token"
+        CURL+=(-H "Authorization: Bearer $BENCH_TOKEN")
+    fi
+}
+if [ "$PG" = 1 ]; then
+    pg_cluster_start durable 2>"$OUT/pg-cluster.log" || {
+        cat "$OUT/pg-cluster.log" >&2
+        die "the PostgreSQL cluster did not start (BENCH_PG=0 skips PostgreSQL)"
+    }
+    R[pg.version]=$("$PG_PSQL" "$PG_BASE dbname=postgres" -Atc 'SHOW server_version' | cut -d' ' -f1)
+    pg_migrate bench "$DB"
+    start_server pg_platform "$BIN" serve --pg "$PG_DB" --key-file "$TMP/pgkey-bench/minzheng.key" --listen "$HOST:0"
+    PGP_PID=$SRV_PID
+    PGP_PORT=$SRV_PORT
+    PGP=http://$HOST:$PGP_PORT
+    pg_login "$PGP_PORT"
+    expect_status 200 "$PGP/api/v1/sample_cases/$ROWS"
+    export BENCH_ROWS=$ROWS
+    run_wrk pg_get "$PGP_PID" "$PGP_PORT" get.lua
+    run_wrk pg_list_div "$PGP_PID" "$PGP_PORT" list_division.lua
+    run_wrk pg_list_kind "$PGP_PID" "$PGP_PORT" list_kind.lua 8
+    wait_quiet
+    res=$("${CURL[@]}" -o "$TMP/export.pg.csv" -w '%{http_code} %{time_total}' \
+        "$PGP/api/v1/sample_cases/export?format=csv&division=$EXPORT_DIV") || die "export on postgresql failed"
+    read -r code R[pg_export_csv.s] <<<"$res"
+    [ "$code" = 200 ] || die "export on postgresql answered $code: $(head -c 300 "$TMP/export.pg.csv")"
+    R[pg_export_csv.rows]=$(($(wc -l <"$TMP/export.pg.csv") - 1))
+    log "postgresql export csv: ${R[pg_export_csv.s]} s, ${R[pg_export_csv.rows]} rows"
+    run_wrk pg_create "$PGP_PID" "$PGP_PORT" create.lua
+    stop_pid "$PGP_PID"
+    if [ "$PERSONS" -gt 0 ]; then
+        pg_migrate persons "$PDB"
+        start_server pg_registry "$BIN" serve --pg "$PG_DB" --key-file "$TMP/pgkey-persons/minzheng.key" --listen "$HOST:0"
+        PGR_PID=$SRV_PID
+        PGR_PORT=$SRV_PORT
+        pg_login "$PGR_PORT"
+        expect_status 200 "http://$HOST:$PGR_PORT/api/v1/persons/$PERSONS"
+        run_wrk pg_person_get "$PGR_PID" "$PGR_PORT" person_get.lua "$PERSON_CONNS"
+        run_wrk pg_person_search "$PGR_PID" "$PGR_PORT" person_search.lua "$PERSON_CONNS"
+        stop_pid "$PGR_PID"
+    fi
+    pg_cluster_stop
+fi
+
 # --- 3. docs/benchmarks.md -------------------------------------------------------------------
 R[ratio]=$(calc "${R[bare.rps]} / ${R[get.rps]}" 2)
 verdict() { awk "BEGIN { exit !($1) }" && echo "met" || echo "**not met**"; }
@@ -521,6 +606,44 @@ registry_rows() {
     p95s=${R[person_search.p95_ms]:-${R[person_search.p90_ms]}}
     echo "| GET /api/v1/persons/{id} on the demo city ($PERSON_CONNS connections; ${R[person_get.rps]} req/s, p99 ${R[person_get.p99_ms]} ms) | p95 $p95g ms | — | report |"
     echo "| Person search mix, ?q= (${R[person_search.mix]}; $PERSON_CONNS connections; ${R[person_search.rps]} req/s, p99 ${R[person_search.p99_ms]} ms) | p95 $p95s ms | p95 < 50 ms | $(verdict "$p95s < 50") |"
+}
+
+# The PostgreSQL section of the document (none when BENCH_PG=0).
+pg_row() { # NAME LABEL
+    local n=$1 label=$2
+    [ -n "${R[pg_$n.rps]:-}" ] || return 0
+    echo "| $label | ${R[$n.rps]} | ${R[$n.p50_ms]} | ${R[$n.p99_ms]} | ${R[pg_$n.rps]} | ${R[pg_$n.p50_ms]} | ${R[pg_$n.p99_ms]} | $(errs "pg_$n") | $(calc "${R[pg_$n.rps]} / ${R[$n.rps]}" 2) |"
+}
+pg_section() {
+    [ "$PG" = 1 ] || return 0
+    echo
+    echo "## SQLite and PostgreSQL"
+    echo
+    echo "The same binary, requests and data on both backends: each SQLite database above was copied"
+    echo "into a throwaway PostgreSQL ${R[pg.version]} cluster on the same machine (scripts/pg-lib.sh,"
+    echo "\`durable\`: PostgreSQL's default fsync and synchronous_commit, data checksums,"
+    echo "shared_buffers 512 MB) with \`minzheng migrate-data\`, then \`VACUUM ANALYZE\`, and the server"
+    echo "ran with \`--pg\` (one connection per worker thread). PostgreSQL's own processes share the"
+    echo "$(nproc) cores with the server and wrk; the \"server CPU\" of the wrk table counts the minzheng"
+    echo "process only. Every write transaction takes the advisory lock that serialises writers as"
+    echo "SQLite does. get is one round on PostgreSQL (the best of $ROUNDS on SQLite)."
+    echo
+    echo "| Run | SQLite req/s | p50 ms | p99 ms | PostgreSQL req/s | p50 ms | p99 ms | PG errors | PG ÷ SQLite |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    pg_row get "GET /api/v1/sample_cases/{id} ($CONNS connections)"
+    pg_row list_div "GET ?division=<street or community>&size=20 ($CONNS connections)"
+    pg_row list_kind "GET ?kind=a&size=20&page=1..50 (8 connections)"
+    pg_row create "POST /api/v1/sample_cases ($CONNS connections)"
+    pg_row person_get "GET /api/v1/persons/{id}, demo city ($PERSON_CONNS connections)"
+    pg_row person_search "GET /api/v1/persons?q= mix, demo city ($PERSON_CONNS connections)"
+    echo
+    echo "| Measurement | SQLite | PostgreSQL |"
+    echo "|---|---|---|"
+    echo "| Export CSV, division=$EXPORT_DIV (${R[pg_export_csv.rows]} rows) | ${R[export_csv.s]} s | ${R[pg_export_csv.s]} s |"
+    echo "| \`migrate-data\` of the sample_cases database (${R[mig_bench.rows]} rows in all tables; copy ${R[mig_bench.copy_s]} s, verify ${R[mig_bench.verify_s]} s, the rest creates the schema) | — | ${R[mig_bench.s]} s |"
+    if [ "$PERSONS" -gt 0 ]; then
+        echo "| \`migrate-data\` of the demo city ($PERSONS persons; ${R[mig_persons.rows]} rows in all tables; copy ${R[mig_persons.copy_s]} s, verify ${R[mig_persons.verify_s]} s) | — | ${R[mig_persons.s]} s |"
+    fi
 }
 
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -584,9 +707,11 @@ $(wrk_row list_kind "list ?kind=a&size=20&page=N (${R[list_kind.conns]} connecti
 $(wrk_row create "POST create")
 $([ "$PERSONS" -gt 0 ] && wrk_row person_get "GET /persons/{id} (demo city, $PERSON_CONNS connections)")
 $([ "$PERSONS" -gt 0 ] && wrk_row person_search "GET /persons?q= mix (demo city, $PERSON_CONNS connections)")
+$(for n in get list_div list_kind create person_get person_search; do [ -n "${R[pg_$n.rps]:-}" ] && wrk_row "pg_$n" "PostgreSQL: $n"; done)
 
 Memory of the bare baseline: $(mb "${R[mem.bare_idle_kb]}") MB idle, $(mb "${R[mem.bare_load_kb]}") MB after its runs (anonymous $(mb "${R[mem.bare_load_anon_kb]}") MB, file-backed $(mb "${R[mem.bare_load_file_kb]}") MB: database pages read through mmap count as resident).
 Start-up runs: $(grep -o '[0-9.]* ms' "$OUT/startup.txt" | tr '\n' ' ' | sed 's/ ms /, /g; s/, $/ ms/').
+$(pg_section)
 
 EOF
     if [ "$VERIFY_HH" -gt 0 ] && [ -f "$OUT/verify.md" ]; then

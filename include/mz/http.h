@@ -138,6 +138,11 @@ struct mz_server_options {
     const char *web_root;    /* directory of the built web app, may be NULL */
     const char *access_log;  /* file path, "-" for stderr, NULL for none */
     int threads;             /* 0: number of cores */
+    /* Comma-separated addresses of reverse proxies (nginx) whose X-Real-IP
+     * header names the client: a request whose peer is one of them takes its
+     * client address (login limit, audit, access log) from that header.
+     * NULL: the peer address is the client. */
+    const char *trusted_proxies;
 };
 
 /* Hooks the server calls; the app sets them (auth arrives with its issue). */

@@ -412,7 +412,7 @@ static int serve_authorize(struct mz_req *req, const char *permission)
 static int cmd_serve(int argc, char **argv)
 {
     const char *db_path = NULL, *pg = NULL, *listen = "127.0.0.1:8080", *web = NULL,
-               *access_log = NULL, *threads = NULL, *key = NULL;
+               *access_log = NULL, *threads = NULL, *key = NULL, *proxies = NULL;
     struct mz_cli_option opts[] = {
         {"db", "FILE", "SQLite database file", &db_path, "MZ_DB"},
         {"pg", "CONNINFO", "PostgreSQL connection string (instead of --db)", &pg, "MZ_PG"},
@@ -423,6 +423,8 @@ static int cmd_serve(int argc, char **argv)
          "MZ_ACCESS_LOG"},
         {"threads", "N", "worker threads (default: number of cores)", &threads, NULL},
         {"key-file", "FILE", "data-encryption key", &key, "MZ_KEY_FILE"},
+        {"trusted-proxy", "ADDRS", "reverse proxies (comma-separated) whose X-Real-IP header "
+                                   "names the client", &proxies, "MZ_TRUSTED_PROXY"},
     };
     int rc = mz_cli_parse(argc, argv, "Serve the platform over HTTP.", opts, MZ_ARRAY_LEN(opts));
     if (rc >= 0)
@@ -465,12 +467,14 @@ static int cmd_serve(int argc, char **argv)
     };
     mz_auth_install(&app, &hooks);
     struct mz_server_options so = {
-        .listen = listen, .web_root = web, .access_log = access_log, .threads = nthreads};
+        .listen = listen, .web_root = web, .access_log = access_log, .threads = nthreads,
+        .trusted_proxies = proxies};
     struct mz_server *server = NULL;
     mz_audit_install(&app);
     rc = mz_server_start(&app, app.router, &hooks, &so, &server);
     if (rc != MZ_OK) {
-        fprintf(stderr, "minzheng serve: cannot listen on %s\n", listen);
+        fprintf(stderr, "minzheng serve: cannot listen on %s (or a --trusted-proxy address is not an "
+                        "IP address)\n", listen);
         mz_app_free(&app);
         return 2;
     }

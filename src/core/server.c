@@ -29,6 +29,14 @@
  * Authentication runs before the body is parsed so that an anonymous caller
  * learns nothing about the route, not even the parser's opinion of its body.
  *
+ * Behind a reverse proxy every peer is the proxy: with trusted_proxies set
+ * (serve --trusted-proxy), a request whose peer is one of those addresses
+ * takes its client address from the X-Real-IP header the proxy sets (nginx:
+ * proxy_set_header X-Real-IP $remote_addr, which replaces whatever the
+ * client sent); the header must be one IPv4 or IPv6 address, else the peer
+ * address stays. From any other peer the header is ignored, so a client
+ * cannot choose its own address for the login limit or the audit log.
+ *
  * Shutdown: SIGTERM and SIGINT are blocked in mz_server_start() before MHD
  * creates its threads (threads inherit the mask), so only mz_server_wait()'s
  * sigwait() sees them. It then stops accepting (MHD_quiesce_daemon), lets
@@ -87,6 +95,8 @@ struct mz_server {
     int port;                        /* the port actually bound */
     atomic_int inflight;             /* requests between on_uri and on_completed */
     atomic_bool draining;            /* shutdown started: close connections after replies */
+    char (*proxies)[INET6_ADDRSTRLEN]; /* trusted proxy addresses, normalised */
+    size_t nproxies;
     sigset_t old_mask;               /* the caller's signal mask before start */
 };
 
@@ -464,12 +474,40 @@ out:
 }
 
 /* Decide the reply once the body is in: OPTIONS, static files or a route. */
+/* An address in its normal text form (inet_ntop of inet_pton), or false. */
+static bool normal_ip(const char *text, char out[INET6_ADDRSTRLEN])
+{
+    unsigned char raw[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, text, raw) == 1)
+        return inet_ntop(AF_INET, raw, out, INET6_ADDRSTRLEN) != NULL;
+    if (inet_pton(AF_INET6, text, raw) == 1)
+        return inet_ntop(AF_INET6, raw, out, INET6_ADDRSTRLEN) != NULL;
+    return false;
+}
+
+/* Behind a trusted proxy, the client address is the proxy's X-Real-IP. */
+static void apply_real_ip(struct request_state *st)
+{
+    struct mz_server *server = st->server;
+    struct mz_req *req = &st->req;
+    bool trusted = false;
+    for (size_t i = 0; i < server->nproxies && !trusted; i++)
+        trusted = req->client_ip && strcmp(req->client_ip, server->proxies[i]) == 0;
+    if (!trusted)
+        return;
+    const char *real = mz_req_header(req, "X-Real-IP");
+    char ip[INET6_ADDRSTRLEN];
+    if (real != NULL && strlen(real) < sizeof(ip) && normal_ip(real, ip))
+        req->client_ip = mz_arena_strdup(req->arena, ip);
+}
+
 static void dispatch(struct request_state *st)
 {
     struct mz_req *req = &st->req;
 
     if (req->failed)
         return;
+    apply_real_ip(st);
     if (st->too_big) {
         fail_too_big(st);
         return;
@@ -814,7 +852,7 @@ int mz_server_start(struct mz_app *app, struct mz_router *router,
                     const struct mz_server_hooks *hooks, const struct mz_server_options *opts,
                     struct mz_server **out)
 {
-    static const struct mz_server_options defaults = {"127.0.0.1:8080", NULL, NULL, 0};
+    static const struct mz_server_options defaults = {"127.0.0.1:8080", NULL, NULL, 0, NULL};
     struct sockaddr_storage addr;
     struct mz_server *server;
     const union MHD_DaemonInfo *info;
@@ -843,6 +881,23 @@ int mz_server_start(struct mz_app *app, struct mz_router *router,
         mz_error("bad listen address %s: expected host:port or [v6]:port", listen);
         rc = MZ_ERR_INVALID;
         goto out;
+    }
+    if (opts->trusted_proxies != NULL && *opts->trusted_proxies != '\0') {
+        char *list = mz_xstrdup(opts->trusted_proxies);
+        size_t cap = 1;
+        for (const char *p = list; *p; p++)
+            cap += *p == ',';
+        server->proxies = mz_xcalloc(cap, sizeof(*server->proxies));
+        for (char *save = NULL, *t = strtok_r(list, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+            if (!normal_ip(t, server->proxies[server->nproxies])) {
+                mz_error("bad trusted proxy address %s: expected IPv4 or IPv6 addresses", t);
+                free(list);
+                rc = MZ_ERR_INVALID;
+                goto out;
+            }
+            server->nproxies++;
+        }
+        free(list);
     }
     if (opts->web_root != NULL) {
         server->web_root = realpath(opts->web_root, NULL);
@@ -894,6 +949,7 @@ out:
     if (server->access_fd_owned)
         close(server->access_fd);
     free(server->web_root);
+    free(server->proxies);
     free(server);
     return rc;
 }
@@ -959,5 +1015,6 @@ void mz_server_stop(struct mz_server *server)
     if (server->access_fd_owned)
         close(server->access_fd);
     free(server->web_root);
+    free(server->proxies);
     free(server);
 }
