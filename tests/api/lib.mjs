@@ -67,8 +67,12 @@ export function isPgSpec(spec) {
   return typeof spec === 'string' && /^(postgres(ql)?:\/\/|host=|dbname=)/.test(spec);
 }
 
-/** Create a fresh database on the test cluster; its conninfo (migrate.test.mjs uses it too). */
-export function pgCreateDatabase() {
+/**
+ * Create a fresh database on the test cluster; its conninfo. dir (optional) is
+ * where startServer({db}) keeps that database's files (password files, the
+ * audit anchor file): migrate.test.mjs passes one of its own.
+ */
+export function pgCreateDatabase(dir) {
   const name = `t${process.pid}_${++pgSeq}`;
   const psql = process.env.MZ_TEST_PG_PSQL || 'psql';
   const r = spawnSync(psql, [`${PG_BASE} dbname=postgres`, '-qc', `CREATE DATABASE ${name}`], {
@@ -78,7 +82,12 @@ export function pgCreateDatabase() {
   if (r.error || r.status !== 0) {
     throw new Error(`CREATE DATABASE ${name} failed: ${r.error?.message ?? ''} ${r.stderr}`);
   }
-  return `${PG_BASE} dbname=${name}`;
+  const conninfo = `${PG_BASE} dbname=${name}`;
+  if (dir) {
+    fs.mkdirSync(dir, { recursive: true });
+    pgDirs.set(conninfo, dir);
+  }
+  return conninfo;
 }
 
 /** Path of the binary under test. */
@@ -157,7 +166,12 @@ export async function startServer({ bin = binPath(), args = [], env, readyTimeou
   // --pg CONNINFO for a PostgreSQL database, --db FILE for SQLite.
   const dbOpt = isPgSpec(dbPath) ? '--pg' : '--db';
   // MZ_DB/MZ_PG/MZ_LISTEN mirror options: the harness passes options explicitly.
-  const fullEnv = { ...cleanEnv(), MZ_TEST_FAST_HASH: '1', MZ_TEST_CLOCK: '1', ...(env || {}) };
+  // The audit anchor job's file goes to the test's directory (on PostgreSQL its
+  // default, beside no database file, would be the working directory).
+  const fullEnv = {
+    ...cleanEnv(), MZ_TEST_FAST_HASH: '1', MZ_TEST_CLOCK: '1',
+    MZ_AUDIT_ANCHOR: path.join(dir, 'audit-anchors.jsonl'), ...(env || {}),
+  };
 
   const adminPwFile = path.join(dir, 'admin.pw');
   const testPwFile = path.join(dir, 'tester.pw');

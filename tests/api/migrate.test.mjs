@@ -76,7 +76,7 @@ describe('migrate-data: SQLite to PostgreSQL', { skip: SKIP }, () => {
     } finally {
       await s.stop();
     }
-    target = pgCreateDatabase();
+    target = pgCreateDatabase(path.join(dir, 'pgdir'));
   });
   after(() => {
     if (dir && !process.env.MZ_KEEP_TMP) fs.rmSync(dir, { recursive: true, force: true });
