@@ -2,7 +2,7 @@
 # by scripts/pg-test.sh, scripts/test.sh and scripts/bench.sh; bash).
 #
 #   . scripts/pg-lib.sh
-#   pg_cluster_start [fast|durable] || exit   # sets PG_BASE, PG_PSQL, PG_DIR, PG_PORT, PG_USER
+#   pg_cluster_start [fast|bench] || exit     # sets PG_BASE, PG_PSQL, PG_DIR, PG_PORT, PG_USER
 #   "$PG_PSQL" "$PG_BASE dbname=postgres" -c 'CREATE DATABASE x'
 #   pg_cluster_stop                           # also safe when nothing was started
 #
@@ -10,8 +10,11 @@
 # service): initdb with trust authentication, sockets in the directory
 # itself. initdb and postgres refuse to run as root, so as root the cluster
 # runs as the user `nobody` (runuser, else setpriv). `fast` (the default, for
-# tests) turns fsync, synchronous_commit and full_page_writes off; `durable`
-# keeps PostgreSQL's defaults (benchmarks). Data checksums are on either way.
+# tests) turns fsync, synchronous_commit and full_page_writes off; `bench`
+# keeps fsync and full-page writes on and synchronous_commit off, the same
+# promise as the SQLite backend's WAL with synchronous=NORMAL (a crash may
+# lose the last commits, never consistency), with shared_buffers 512 MB.
+# Data checksums are on either way.
 # PG_BASE is the conninfo without dbname ("host=127.0.0.1 port=N user=U").
 #
 # Environment: MZ_PG_BINDIR (where initdb/pg_ctl/postgres are; found under
@@ -74,7 +77,7 @@ pg_cluster_start() {
     if [ "$mode" = fast ]; then
         opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=128MB"
     else
-        opts="$opts -c shared_buffers=512MB -c max_wal_size=4GB"
+        opts="$opts -c synchronous_commit=off -c shared_buffers=512MB -c max_wal_size=4GB"
     fi
     if ! "${PG_RUN_AS[@]}" "$bindir/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
         -o "$opts" start >/dev/null 2>&1; then
