@@ -1011,12 +1011,16 @@ int mz_cmd_migrate_data(int argc, char **argv)
         if (tables[i].skipped)
             printf("%s\"%s\"", k++ ? "," : "", tables[i].name);
     }
+    json_t *key_json = json_string(dst_key); /* a path: escaped as JSON */
+    char *key_text = key_json ? json_dumps(key_json, JSON_ENCODE_ANY) : NULL;
     printf("],\"rows\":%lld,\"audit_entries\":%lld,\"sealed_fields_checked\":%d,"
-           "\"key_version\":%lld,\"key_file\":\"%s\",\"key_file_action\":\"%s\","
+           "\"key_version\":%lld,\"key_file\":%s,\"key_file_action\":\"%s\","
            "\"copy_ms\":%lld,\"verify_ms\":%lld,\"ms\":%lld}\n",
-           (long long)rows, (long long)audit_entries, sealed, (long long)key_version, dst_key,
-           key_what, (long long)copy_ms, (long long)verify_ms,
+           (long long)rows, (long long)audit_entries, sealed, (long long)key_version,
+           key_text ? key_text : "null", key_what, (long long)copy_ms, (long long)verify_ms,
            (long long)((mz_mono_us() - t0) / 1000));
+    free(key_text);
+    json_decref(key_json);
     status = 0;
 out:
     if (src) {
