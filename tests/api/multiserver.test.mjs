@@ -44,6 +44,17 @@ async function shiftAll(seconds) {
   moved += seconds;
 }
 
+/**
+ * Start a fresh rate-limit minute with most of it ahead: move every clock to
+ * second 1 of the next minute, so a test's failures and its check cannot fall
+ * on both sides of a minute boundary (the counts start again each minute).
+ */
+async function freshMinute() {
+  const r = await a.anon('POST', '/api/v1/test/clock', { offset_seconds: 0 });
+  assert.equal(r.status, 200, show(r));
+  await shiftAll(60 - (r.json.now % 60) + 1);
+}
+
 /** Lines of the shared anchor file (0 before the first run). */
 const anchorLines = () =>
   fs.existsSync(anchorFile) ? fs.readFileSync(anchorFile, 'utf8').split('\n').filter(Boolean).length : 0;
@@ -110,7 +121,7 @@ describe('several servers on one database', () => {
 
   it('failed logins count together across servers; the lockout holds on every server', async () => {
     a.addUser('multi_lock', { roles: 'leader', scope: '120101' });
-    await shiftAll(61); // a fresh rate-limit minute
+    await freshMinute();
     // Five failures (the default threshold), spread over the three servers.
     const order = [a, b, c, a, b];
     for (let i = 0; i < order.length; i++) {
@@ -132,7 +143,7 @@ describe('several servers on one database', () => {
     const set = runCli(['auth-config', dbOpt, a.dbPath, '--set', 'login_failures_per_minute=4']);
     assert.equal(set.status, 0, set.stderr);
     await sleep(5500);
-    await shiftAll(61);
+    await freshMinute();
     // Four failures from this address, at most two on any one server...
     for (const s of [a, b, c, a]) assertError(await loginRaw(s.base, 'nobody_here', 'whatever-pw'), 401, 'login_failed');
     // ...reach the limit on every server, even one that saw a single failure.
@@ -141,14 +152,14 @@ describe('several servers on one database', () => {
       assertError(r, 429, 'rate_limited');
       assert.equal(r.headers['retry-after'], '60');
     }
-    await shiftAll(61);
+    await freshMinute();
     const ok = await loginRaw(b.base, 'tester', TEST_PASSWORD);
     assert.equal(ok.status, 200, show(ok));
     // (The limit stays at 4 for the next test.)
   });
 
   it('behind a trusted proxy the limit counts per client address (X-Real-IP), never per proxy', async () => {
-    await shiftAll(61);
+    await freshMinute();
     const via = (ip) => ({ headers: { 'X-Real-IP': ip } });
     const fail = (s, ip) => makeApi(s.base)('POST', '/api/v1/auth/login',
       { username: 'nobody_here', password: 'whatever-pw' }, via(ip));
