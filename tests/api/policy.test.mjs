@@ -243,4 +243,24 @@ describe('citizen registration', () => {
       await limited.stop();
     }
   });
+
+  it('counts attempts in the database the servers share (a restarted server remembers them)', async () => {
+    // Start early in a wall-clock minute so both servers count in the same one.
+    const sec = new Date().getUTCSeconds();
+    if (sec > 30) await new Promise((r) => setTimeout(r, (61 - sec) * 1000));
+    let first = await startServer({ env: { MZ_REGISTER_PER_MINUTE: '2' } });
+    const reg = (s) => s.anon('POST', '/api/v1/public/register', { name: '赵六' }, { anonymous: true });
+    assert.equal((await reg(first)).status, 422);
+    assert.equal((await reg(first)).status, 422);
+    await first.stop({ keepDir: true });
+    const second = await startServer({ db: first.dbPath, env: { MZ_REGISTER_PER_MINUTE: '2' } });
+    try {
+      const r = await reg(second);
+      assert.equal(r.status, 429, 'the third attempt this minute, on another server process');
+      assert.equal(r.headers['retry-after'], '60');
+    } finally {
+      await second.stop();
+    }
+    first = null;
+  });
 });
