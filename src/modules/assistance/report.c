@@ -165,7 +165,7 @@ static const char *program_zh(const char *code)
     return code;
 }
 
-static int reply_xlsx(struct mz_req *req, const char *month, struct report *r, json_t *items)
+static int reply_xlsx(struct mz_req *req, const char *month, json_t *items)
 {
     const char *dir = getenv("TMPDIR");
     char *path = mz_arena_printf(req->arena, "%s/mz-report-XXXXXX", dir && *dir ? dir : "/tmp");
@@ -200,7 +200,6 @@ static int reply_xlsx(struct mz_req *req, const char *month, struct report *r, j
         };
         rc = mz_table_write_row(w, cells, kinds, 8);
     }
-    (void)r;
     int crc = w ? mz_table_writer_close(w) : MZ_OK;
     if (rc == MZ_OK)
         rc = crc;
@@ -290,7 +289,7 @@ int assist_h_monthly_report(struct mz_req *req)
     }
     free(r.lines);
     if (format && strcmp(format, "xlsx") == 0) {
-        int status = reply_xlsx(req, month, &r, with_totals);
+        int status = reply_xlsx(req, month, with_totals);
         json_decref(with_totals);
         json_decref(items);
         json_decref(totals);

@@ -1147,7 +1147,7 @@ static void roll_up(const struct vf_run *r, struct vf_household *h)
 /* Evaluate one household with its rules. */
 static void evaluate(struct vf_household *h, const struct vf_rule *rules)
 {
-    bool refuse = false, review = false, unauth = false;
+    bool refuse = false, review = false;
     h->flags = 0;
     for (int k = 0; k < VF_NRULES; k++) {
         const struct vf_rule *rule = &rules[k];
@@ -1165,7 +1165,6 @@ static void evaluate(struct vf_household *h, const struct vf_rule *rules)
                 review = true;
         }
     }
-    (void)unauth;
     h->outcome = refuse ? VF_INELIGIBLE : review ? VF_REVIEW : VF_PASS;
 }
 
