@@ -358,8 +358,15 @@ bool vf_hex16(const char *hex, unsigned char out[16])
 /* Insert a system row: the engine's columns first, then the given ones
  * ('i': an int64_t *, 't': a string). */
 int vf_insert_row(struct mz_db *db, struct mz_arena *a, const char *actor, const char *table,
-                      const char *cols, int n, const char *types, const void *const *values,
-                      int64_t *id)
+                  const char *cols, int n, const char *types, const void *const *values,
+                  int64_t *id)
+{
+    return vf_insert_row_unique(db, a, actor, table, cols, n, types, values, NULL, id);
+}
+
+int vf_insert_row_unique(struct mz_db *db, struct mz_arena *a, const char *actor,
+                         const char *table, const char *cols, int n, const char *types,
+                         const void *const *values, const char *unique_col, int64_t *id)
 {
     char now[32];
     mz_now_rfc3339(now);
@@ -368,8 +375,10 @@ int vf_insert_row(struct mz_db *db, struct mz_arena *a, const char *actor, const
         q = mz_arena_printf(a, "%s, ?", q);
     const char *sql = mz_arena_printf(a,
                                       "INSERT INTO %s (version, created_at, updated_at, created_by,"
-                                      " updated_by, %s) VALUES (1, ?, ?, ?, ?%s)",
-                                      table, cols, q);
+                                      " updated_by, %s) VALUES (1, ?, ?, ?, ?%s)%s%s%s",
+                                      table, cols, q, unique_col ? " ON CONFLICT (" : "",
+                                      unique_col ? unique_col : "",
+                                      unique_col ? ") DO NOTHING" : "");
     struct mz_stmt *st;
     int rc = mz_db_prepare(db, sql, &st);
     if (rc != MZ_OK)
@@ -388,7 +397,9 @@ int vf_insert_row(struct mz_db *db, struct mz_arena *a, const char *actor, const
     mz_db_done(st);
     if (rc != MZ_DONE)
         return rc < 0 ? rc : MZ_ERR_DB;
-    *id = mz_db_last_id(db);
+    /* With ON CONFLICT DO NOTHING a skipped row changes nothing (and on
+     * PostgreSQL the sequence moved anyway: no id to report). */
+    *id = unique_col && mz_db_changes(db) == 0 ? 0 : mz_db_last_id(db);
     return MZ_OK;
 }
 
@@ -1330,6 +1341,15 @@ static const struct mz_migration verify_migrations[] = {
     {3, "warning fingerprints",
      "CREATE INDEX IF NOT EXISTS ix_verify_warnings_fp ON verify_warnings (fingerprint);", NULL},
     {4, "result packs", NULL, vf_packs_table},
+    /* A unique fingerprint, so that two runs at once cannot raise one warning
+     * twice; rows raised twice before this step keep their history under a
+     * fingerprint of their own. */
+    {5, "unique warning fingerprints",
+     "UPDATE verify_warnings SET fingerprint = fingerprint || ':dup' || CAST(id AS TEXT)"
+     " WHERE id NOT IN (SELECT min(id) FROM verify_warnings GROUP BY fingerprint);"
+     "DROP INDEX IF EXISTS ix_verify_warnings_fp;"
+     "CREATE UNIQUE INDEX IF NOT EXISTS ux_verify_warnings_fp ON verify_warnings (fingerprint);",
+     NULL},
 };
 
 /* --- routes, menus, module ------------------------------------------------------------------------ */

@@ -396,6 +396,11 @@ bool vf_hex16(const char *hex, unsigned char out[16]);
 int vf_insert_row(struct mz_db *db, struct mz_arena *a, const char *actor, const char *table,
                   const char *cols, int n, const char *types, const void *const *values,
                   int64_t *id);
+/* The same with INSERT ... ON CONFLICT (unique_col) DO NOTHING: *id is 0 when
+ * a row with that value existed (a system row raised twice at once). */
+int vf_insert_row_unique(struct mz_db *db, struct mz_arena *a, const char *actor,
+                         const char *table, const char *cols, int n, const char *types,
+                         const void *const *values, const char *unique_col, int64_t *id);
 int64_t vf_now_ms(void);
 
 /* Rule look-up (engine.c), exposed for tests. */

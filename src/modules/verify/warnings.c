@@ -235,20 +235,18 @@ static int raise_fp(struct mz_db *db, struct mz_arena *a, const char *actor,
     const char *fp = mz_arena_printf(a, "%s:%lld:%lld:%lld%s%s", vf_warning_items[kind].code,
                                      (long long)m->case_id, (long long)p->id,
                                      (long long)other_case, extra ? ":" : "", extra ? extra : "");
-    int64_t n = 0;
-    const char *params[] = {fp};
-    int rc = mz_db_query_int(db, "SELECT count(*) FROM verify_warnings WHERE fingerprint = ?", &n,
-                             1, params);
-    if (rc != MZ_OK || n > 0)
-        return rc;
+    /* The unique fingerprint decides (not a SELECT first): the daily job and
+     * an on-demand run on another server may raise the same warning at once. */
     int64_t id = 0;
     const void *values[] = {"open",      vf_warning_items[kind].code, &m->case_id, &p->id,
                             p->name,     m->program,                 m->division,  today,
                             detail,      fp};
-    rc = vf_insert_row(db, a, actor, "verify_warnings",
-                       "state, kind, case_id, person_id, person_name, program, division,"
-                       " found_on, detail, fingerprint",
-                       10, "ttiittttt" "t", values, &id);
+    int rc = vf_insert_row_unique(db, a, actor, "verify_warnings",
+                                  "state, kind, case_id, person_id, person_name, program,"
+                                  " division, found_on, detail, fingerprint",
+                                  10, "ttiittttt" "t", values, "fingerprint", &id);
+    if (rc != MZ_OK || id == 0)
+        return rc;
     if (rc == MZ_OK && other_case)
         rc = mz_db_run(db, "UPDATE verify_warnings SET other_case_id = ? WHERE id = ?", "ii",
                        other_case, id);
