@@ -79,6 +79,7 @@ struct login_row {
     char *pwhash;          /* malloc'd */
     int64_t failed, locked_until, totp_last_step, pw_changed_at;
     char totp_secret[64];
+    const char *username;  /* as typed (the request's), for this client's failure count */
 };
 
 /* Find the account and its credentials by username. */
@@ -152,13 +153,49 @@ static int login_count_failure(struct mz_req *req, const struct login_row *r, in
                      "ii", until, r->id);
 }
 
-/* Record a failed login (own transaction) and answer the generic 401. */
+/* This client's failed logins for the name it typed, in the current window
+ * of lockout_minutes (shared counters: all servers count into one row).
+ * Counted alike for every kind of failure (unknown user, wrong password,
+ * locked, disabled), so the answer it chooses depends only on what this
+ * client did, never on whether the account exists or is locked: the same
+ * five failures against a name that does not exist give the same lockout
+ * message. The key holds a hash of the name, not the name (a password typed
+ * into the wrong field must not be stored). 0 when it cannot be counted. */
+static void client_failures_key(const struct mz_req *req, const char *username, char key[128])
+{
+    unsigned char h[16];
+    crypto_generichash(h, sizeof(h), (const unsigned char *)username, strlen(username), NULL, 0);
+    char hex[33];
+    sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+    snprintf(key, 128, "loginfail:%s:%s", req->client_ip ? req->client_ip : "-", hex);
+}
+
+static int64_t client_failures(struct mz_req *req, const char *username, int64_t now)
+{
+    if (username == NULL)
+        return 0;
+    char key[128];
+    client_failures_key(req, username, key);
+    int64_t window = mz_auth_config_int(req->db, "lockout_minutes", 30);
+    int64_t minute = now / 60 / window * window, hits = 0;
+    return mz_rate_hit(req->db, key, minute, &hits) == MZ_OK ? hits : 0;
+}
+
+/* Record a failed login (own transaction) and answer the generic 401; once
+ * this client has failed lockout_threshold times for the name it typed, the
+ * answer says that the account is locked (see client_failures). */
 static int login_fail(struct mz_req *req, struct login_row *r, const char *reason,
                       bool count, int status, const char *code, const char *message)
 {
     int64_t now = mz_auth_now();
+    bool generic = strcmp(code, "login_failed") == 0 && strcmp(reason, "bad_totp") != 0;
     if (mz_db_begin_write(req->db) == MZ_OK) {
         mz_login_rate_note(req->db, req->client_ip);
+        if (generic &&
+            client_failures(req, r->username, now) >= mz_auth_config_int(req->db, "lockout_threshold", 5))
+            message = mz_arena_printf(req->arena,
+                                      "连续登录失败次数过多，账号已被锁定 %lld 分钟，请稍后再试或联系管理员",
+                                      (long long)mz_auth_config_int(req->db, "lockout_minutes", 30));
         int rc = count ? login_count_failure(req, r, now) : MZ_OK;
         json_t *d = json_pack("{s:s}", "reason", reason);
         mz_audit(req, "login", "users", r->found ? r->id : 0, false, d);
@@ -222,6 +259,7 @@ int mz_auth_h_login(struct mz_req *req)
     int rc = login_lookup(req, username, &r);
     if (rc != MZ_OK)
         return mz_fail_err(req, rc);
+    r.username = username;
     int64_t now = mz_auth_now();
     bool pw_ok;
     if (r.found && r.pwhash)
@@ -266,6 +304,12 @@ int mz_auth_h_login(struct mz_req *req)
     mz_now_rfc3339(now_text);
     rc = mz_db_run(req->db, "UPDATE mz_auth_credentials SET failed = 0, locked_until = 0"
                            " WHERE user_id = ?", "i", r.id);
+    if (rc == MZ_OK) {
+        /* The account's failures start again, and so does this client's count. */
+        char key[128];
+        client_failures_key(req, username, key);
+        rc = mz_db_run(req->db, "DELETE FROM mz_rate_counters WHERE key = ?", "t", key);
+    }
     if (rc == MZ_OK && totp_used)
         rc = mz_db_run(req->db, "UPDATE mz_auth_credentials SET totp_last_step = ? WHERE user_id = ?",
                       "ii", step, r.id);

@@ -114,15 +114,42 @@ describe('login', () => {
 describe('lockout and rate limit', () => {
   it('locks an account after 5 failures for 30 minutes', clocked(async () => {
     srv.addUser('lock_me', { roles: 'leader', scope: '120101' });
-    await nextMinute();
-    for (let i = 0; i < 5; i++) assertError(await loginRaw(srv.base, 'lock_me', `bad-password-${i}`), 401, 'login_failed');
+    // The client's failure count lives in aligned windows of lockout_minutes:
+    // the steps below (about 2 minutes of test clock) must share one, so a
+    // window about to end is skipped. (The whole test moves the clock by less
+    // than an hour: the hourly prune of the counters must not run meanwhile.)
+    const now = await shift(0);
+    if (1800 - (now % 1800) < 300) await shift(1800 - (now % 1800) + 1);
+    const GENERIC = '用户名或密码错误';
+    const LOCKED = /连续登录失败次数过多，账号已被锁定 30 分钟/;
+    for (let i = 0; i < 4; i++) {
+      const r = await loginRaw(srv.base, 'lock_me', `bad-password-${i}`);
+      assertError(r, 401, 'login_failed');
+      assert.equal(r.json.error.message, GENERIC);
+    }
+    // The fifth failure locks the account, and the client that made the
+    // five is told so; a name that does not exist gets the very same answer
+    // after five failures (the message follows the client's own attempts,
+    // never the account's state: no enumeration).
+    const fifth = await loginRaw(srv.base, 'lock_me', 'bad-password-4');
+    assertError(fifth, 401, 'login_failed');
+    assert.match(fifth.json.error.message, LOCKED);
+    await nextMinute(); // the per-address limit (10 failures a minute) is another matter
+    const ghost = [];
+    for (let i = 0; i < 5; i++) ghost.push(await loginRaw(srv.base, 'no_such_person', `bad-password-${i}`));
+    assert.equal(ghost[3].json.error.message, GENERIC);
+    assert.equal(ghost[4].json.error.message, fifth.json.error.message);
     // Even the right password is refused while locked, with the same answer.
-    assertError(await loginRaw(srv.base, 'lock_me', TEST_PASSWORD), 401, 'login_failed');
-    await shift(29 * 60);
+    const right = await loginRaw(srv.base, 'lock_me', TEST_PASSWORD);
+    assertError(right, 401, 'login_failed');
+    assert.match(right.json.error.message, LOCKED);
+    await shift(28 * 60); // 29 minutes after the lock
     assertError(await loginRaw(srv.base, 'lock_me', TEST_PASSWORD), 401, 'login_failed');
     await shift(2 * 60);
     const ok = await loginRaw(srv.base, 'lock_me', TEST_PASSWORD);
     assert.equal(ok.status, 200, show(ok));
+    // A success starts this client's count again: one more failure is generic.
+    assert.equal((await loginRaw(srv.base, 'lock_me', 'bad-password-5')).json.error.message, GENERIC);
   }));
   it('rate-limits failed logins per address (429 after 10 a minute)', clocked(async () => {
     await nextMinute();
