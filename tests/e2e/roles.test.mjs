@@ -1,0 +1,154 @@
+// Roles in the browser: the lockout message, the menu each role gets, the
+// division picker limited to the user's scope, and editing a record through
+// a validation error to a saved change with its history.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { TEST_PASSWORD } from '../api/lib.mjs';
+import { skipReason, assertBuilt, startWebServer, launchBrowser, shotPath, uiLogin } from './browser.mjs';
+
+const skip = skipReason() || false;
+if (skip) console.log('# ' + skip);
+let srv;
+let browser;
+
+before(async () => {
+  if (skip) return;
+  assertBuilt();
+  srv = await startWebServer();
+  browser = await launchBrowser();
+  srv.addUser('e2e_locked', { roles: 'leader', scope: '120101' });
+  srv.addUser('e2e_audit', { roles: 'auditadmin', name: '审计员甲' });
+  srv.addUser('e2e_sys', { roles: 'sysadmin', name: '系统管理员甲' });
+  srv.addUser('e2e_leader', { roles: 'leader', scope: '120101', name: '和平区领导' });
+  srv.addUser('e2e_street', { roles: 'street_officer', scope: '120101001', name: '劝业场街道业务员' });
+});
+after(async () => {
+  await browser?.close();
+  await srv?.stop();
+});
+
+async function freshPage() {
+  await browser.context.clearCookies();
+  const page = await browser.context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  return { page, errors };
+}
+
+/** The labels of the side menu's entries. */
+async function menuLabels(page) {
+  await page.locator('.mz-menu').waitFor();
+  // Open every submenu so nested entries are listed too.
+  const subs = page.locator('.mz-menu .el-sub-menu:not(.is-opened) > .el-sub-menu__title');
+  for (let i = await subs.count(); i > 0; i = await subs.count()) await subs.first().click();
+  const items = await page.locator('.mz-menu .el-menu-item').allInnerTexts();
+  return items.map((t) => t.trim()).filter(Boolean);
+}
+
+test('lockout: the fifth wrong password says the account is locked; the right one is refused too', { skip }, async () => {
+  const { page, errors } = await freshPage();
+  const alert = page.getByRole('alert');
+  for (let i = 1; i <= 4; i++) {
+    await uiLogin(page, srv.base, 'e2e_locked', `wrong-password-${i}`);
+    await alert.filter({ hasText: '用户名或密码错误' }).waitFor();
+  }
+  await uiLogin(page, srv.base, 'e2e_locked', 'wrong-password-5');
+  await alert.filter({ hasText: '账号已被锁定 30 分钟' }).waitFor();
+  await page.screenshot({ path: shotPath('roles-01-locked') });
+  await uiLogin(page, srv.base, 'e2e_locked', TEST_PASSWORD);
+  await alert.filter({ hasText: '账号已被锁定' }).waitFor();
+  assert.match(page.url(), /\/login/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('menu per role: 三员 see only their own screens; a leader reads but does not create', { skip }, async () => {
+  const seen = {};
+  for (const [user, heading] of [['tester', '工作台'], ['e2e_audit', '工作台'], ['e2e_sys', '工作台'], ['e2e_leader', '工作台']]) {
+    const { page, errors } = await freshPage();
+    await uiLogin(page, srv.base, user, TEST_PASSWORD);
+    await page.getByRole('heading', { name: heading }).waitFor();
+    seen[user] = await menuLabels(page);
+    if (user === 'e2e_leader') {
+      await page.getByRole('menuitem', { name: '测试案件' }).click();
+      await page.waitForURL(/\/e\/sample_cases$/);
+      await page.getByTestId('list-total').waitFor();
+      assert.equal(await page.getByTestId('create').count(), 0, 'no 新建 for a read-only role');
+      assert.equal(await page.getByRole('button', { name: '导入' }).count(), 0, 'no 导入');
+      assert.equal(await page.getByTestId('export-csv').count(), 0, 'no export without *.export');
+      await page.screenshot({ path: shotPath('roles-02-leader-list'), fullPage: true });
+    }
+    assert.deepEqual(errors, [], user);
+    await page.close();
+  }
+  const has = (u, label) => seen[u].some((t) => t.includes(label));
+  assert.ok(has('tester', '测试案件') && has('tester', '人员信息') && has('tester', '救助案件'), seen.tester.join(','));
+  assert.ok(!has('tester', '用户管理') && !has('tester', '审计日志'), 'a business officer administers nothing');
+  assert.ok(has('e2e_audit', '审计日志'), seen.e2e_audit.join(','));
+  assert.ok(!has('e2e_audit', '测试案件') && !has('e2e_audit', '人员信息') && !has('e2e_audit', '用户管理'));
+  assert.ok(has('e2e_sys', '用户管理'), seen.e2e_sys.join(','));
+  assert.ok(!has('e2e_sys', '审计日志') && !has('e2e_sys', '人员信息') && !has('e2e_sys', '测试案件'));
+  assert.ok(has('e2e_leader', '测试案件') && !has('e2e_leader', '用户管理') && !has('e2e_leader', '审计日志'));
+});
+
+test('division picker: a street officer picks only among the street\'s communities', { skip }, async () => {
+  const { page, errors } = await freshPage();
+  const inStreet = await srv.api('GET', '/api/v1/divisions?parent=120101001');
+  assert.equal(inStreet.status, 200);
+  const communities = inStreet.json.items.map((d) => d.name);
+  assert.ok(communities.length > 1, 'the street has communities');
+  const otherStreet = (await srv.api('GET', '/api/v1/divisions?parent=120101')).json.items.map((d) => d.name).filter((n) => n !== '劝业场街道');
+  assert.ok(otherStreet.length > 0);
+
+  await uiLogin(page, srv.base, 'e2e_street', TEST_PASSWORD);
+  await page.getByRole('heading', { name: '工作台' }).waitFor();
+  await page.goto(srv.base + '/e/sample_cases/new');
+  await page.getByRole('heading', { name: '新建测试案件' }).waitFor();
+  await page.locator('[data-field="division"] .el-cascader').click();
+  const nodes = page.locator('.el-cascader-panel .el-cascader-menu').first().locator('.el-cascader-node');
+  await nodes.first().waitFor();
+  const shown = (await nodes.allInnerTexts()).map((t) => t.trim());
+  assert.deepEqual([...shown].sort(), [...communities].sort(), 'the first level is the street\'s own communities');
+  for (const name of ['和平区', ...otherStreet]) assert.ok(!shown.includes(name), `${name} is out of scope`);
+  await page.screenshot({ path: shotPath('roles-03-street-picker') });
+  await page.keyboard.press('Escape');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('edit: a validation error under its field, then the saved change in the history', { skip }, async () => {
+  const created = await srv.api('POST', '/api/v1/sample_cases', { title: '待修改的案件', code: 'ED0001', apply_date: '2024-05-01', division: '120101001001' });
+  assert.equal(created.status, 201);
+  const id = created.json.id;
+  const { page, errors } = await freshPage();
+  await uiLogin(page, srv.base, 'tester', TEST_PASSWORD);
+  await page.getByRole('heading', { name: '工作台' }).waitFor();
+  await page.goto(`${srv.base}/e/sample_cases/${id}`);
+  await page.getByTestId('detail-title').filter({ hasText: '待修改的案件' }).waitFor();
+  await page.getByTestId('edit').click();
+  await page.waitForURL(new RegExp(`/e/sample_cases/${id}/edit$`));
+  const title = page.locator('#fld-title');
+  await title.waitFor();
+  assert.equal(await title.inputValue(), '待修改的案件', 'the form opens with the record');
+  await title.fill('改');
+  await page.getByTestId('save').click();
+  const err = page.locator('[data-field="title"] .el-form-item__error');
+  await err.waitFor();
+  assert.match(await err.innerText(), /标题至少 2 个字/);
+  assert.equal((await srv.api('GET', `/api/v1/sample_cases/${id}`)).json.title, '待修改的案件', 'nothing saved');
+  await page.screenshot({ path: shotPath('roles-04-edit-error'), fullPage: true });
+
+  await title.fill('已修改的案件');
+  const resp = page.waitForResponse((r) => r.url().endsWith(`/api/v1/sample_cases/${id}`) && ['PATCH', 'PUT'].includes(r.request().method()));
+  await page.getByTestId('save').click();
+  assert.equal((await resp).status(), 200);
+  await page.waitForURL(new RegExp(`/e/sample_cases/${id}$`));
+  await page.getByTestId('detail-title').filter({ hasText: '已修改的案件' }).waitFor();
+  await page.getByRole('tab', { name: '变更记录' }).click();
+  const history = page.getByTestId('history');
+  await history.getByText('已修改的案件').waitFor();
+  assert.match(await history.innerText(), /待修改的案件/, 'the history shows the old value too');
+  assert.equal((await srv.api('GET', `/api/v1/sample_cases/${id}`)).json.title, '已修改的案件');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
