@@ -43,6 +43,8 @@
 static const struct mz_field sys_id = {.name = "id", .type = MZ_T_INT, .zh = "编号", .en = "ID"};
 static const struct mz_field sys_state = {.name = "state", .type = MZ_T_TEXT, .zh = "状态",
                                           .en = "State"};
+static const struct mz_field sys_state_due = {.name = "state_due", .type = MZ_T_DATE,
+                                              .zh = "办理期限", .en = "Due"};
 static const struct mz_field sys_created = {.name = "created_at", .type = MZ_T_DATETIME,
                                             .zh = "创建时间", .en = "Created at"};
 static const struct mz_field sys_updated = {.name = "updated_at", .type = MZ_T_DATETIME,
@@ -58,6 +60,8 @@ static const struct mz_field *column_field(const struct mz_entity *e, const char
         return &sys_id;
     if (strcmp(name, "state") == 0 && e->workflow)
         return &sys_state;
+    if (strcmp(name, "state_due") == 0 && e->workflow)
+        return &sys_state_due;
     if (strcmp(name, "created_at") == 0)
         return &sys_created;
     if (strcmp(name, "updated_at") == 0)

@@ -272,3 +272,28 @@ describe('illegal and failing actions', () => {
     assert.equal((await srv.api('GET', `${CASES}/${c.id}`)).json.state, 'draft');
   });
 });
+
+describe('deadlines (state_due)', () => {
+  it('a step with a deadline sets state_due; lists filter and sort by it', async () => {
+    const a = await createCase(srv, { title: '期限甲' });
+    const b = await createCase(srv, { title: '期限乙' });
+    assert.equal(a.state_due, null, 'the draft has no deadline');
+    const sa = await actOk(a.id, 'submit', { comment: '提交' });
+    const sb = await actOk(b.id, 'submit', { comment: '提交' });
+    await actOk(b.id, 'accept', {});
+    const due = (days) => new Date(Date.now() + days * 86400000).toISOString().slice(0, 10);
+    // submitted: 5 days; accepted: 10 days (tests/sample/sample_module.c).
+    assert.ok(sa.state_due >= due(4) && sa.state_due <= due(6), sa.state_due);
+    const gb = (await srv.api('GET', `${CASES}/${b.id}`)).json;
+    assert.ok(gb.state_due >= due(9) && gb.state_due <= due(11), gb.state_due);
+    const soon = await srv.api('GET', `${CASES}?state_due.lte=${due(7)}&title.like=期限&size=50`);
+    assert.equal(soon.status, 200, show(soon));
+    assert.deepEqual(soon.json.items.map((x) => x.id), [a.id]);
+    const later = await srv.api('GET', `${CASES}?state_due.gte=${due(7)}&title.like=期限&size=50`);
+    assert.deepEqual(later.json.items.map((x) => x.id), [b.id]);
+    const sorted = await srv.api('GET', `${CASES}?title.like=期限&state_due.null=false&sort=-state_due&size=50`);
+    assert.equal(sorted.status, 200, show(sorted));
+    assert.deepEqual(sorted.json.items.map((x) => x.id), [b.id, a.id]);
+    assertError(await srv.api('GET', `${CASES}?state_due.lte=明天`), 400, 'bad_filter', { field: 'state_due.lte' });
+  });
+});
