@@ -3,6 +3,7 @@
 // a validation error to a saved change with its history.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { TEST_PASSWORD } from '../api/lib.mjs';
 import { skipReason, assertBuilt, startWebServer, launchBrowser, shotPath, uiLogin } from './browser.mjs';
 
@@ -105,7 +106,7 @@ test('division picker: a street officer picks only among the street\'s communiti
   await page.goto(srv.base + '/e/sample_cases/new');
   await page.getByRole('heading', { name: '新建测试案件' }).waitFor();
   await page.locator('[data-field="division"] .el-cascader').click();
-  const nodes = page.locator('.el-cascader-panel .el-cascader-menu').first().locator('.el-cascader-node');
+  const nodes = page.locator('.el-cascader__dropdown:visible .el-cascader-menu').first().locator('.el-cascader-node');
   await nodes.first().waitFor();
   const shown = (await nodes.allInnerTexts()).map((t) => t.trim());
   assert.deepEqual([...shown].sort(), [...communities].sort(), 'the first level is the street\'s own communities');
@@ -148,7 +149,61 @@ test('edit: a validation error under its field, then the saved change in the his
   const history = page.getByTestId('history');
   await history.getByText('已修改的案件').waitFor();
   assert.match(await history.innerText(), /待修改的案件/, 'the history shows the old value too');
-  assert.equal((await srv.api('GET', `/api/v1/sample_cases/${id}`)).json.title, '已修改的案件');
+  const saved = (await srv.api('GET', `/api/v1/sample_cases/${id}`)).json;
+  assert.equal(saved.title, '已修改的案件');
+  assert.equal(saved.division, '120101001001', 'the division the form opened with is kept');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('工作台: the steps a street officer may act on, what is due soon, narrowed by the working area', { skip }, async () => {
+  const comms = (await srv.api('GET', '/api/v1/divisions?parent=120101001')).json.items;
+  const streets = (await srv.api('GET', '/api/v1/divisions?parent=120101')).json.items.filter((d) => d.code12 !== '120101001000');
+  assert.ok(comms.length >= 2 && streets.length >= 1);
+  const [c1, c2] = comms;
+  const otherStreet = (await srv.api('GET', `/api/v1/divisions?parent=${streets[0].code12}`)).json.items[0];
+  let seq = 0;
+  const mk = async (title, division) => {
+    const r = await srv.api('POST', '/api/v1/sample_cases', { title, code: 'TD' + String(++seq).padStart(4, '0'), apply_date: '2024-06-01', division });
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+    assert.equal((await srv.api('POST', `/api/v1/sample_cases/${r.json.id}/actions/submit`, { comment: '提交' })).status, 200);
+    return r.json.id;
+  };
+  const a = await mk('待办甲', c1.code12);
+  await mk('待办乙', c2.code12);
+  await mk('待办丙', otherStreet.code12);
+  // 甲 was submitted four days ago: its five-day deadline is tomorrow.
+  const tomorrow = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
+  const r = spawnSync('sqlite3', [srv.dbPath, `UPDATE sample_cases SET state_due = '${tomorrow}' WHERE id = ${a}`], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const inStreet = (await srv.api('GET', '/api/v1/sample_cases?state=submitted&division=120101001&size=1')).json.total;
+
+  const { page, errors } = await freshPage();
+  await uiLogin(page, srv.base, 'e2e_street', TEST_PASSWORD);
+  await page.getByRole('heading', { name: '工作台' }).waitFor();
+  const item = page.locator('[data-todo="sample_cases:submitted"]');
+  await item.filter({ hasText: `${inStreet} 件` }).waitFor();
+  await item.filter({ hasText: '临期 1' }).waitFor();
+  assert.equal(await page.locator('[data-todo="sample_cases:draft"]').count(), 0, 'drafts wait for nobody');
+  await page.screenshot({ path: shotPath('roles-05-todo'), fullPage: true });
+
+  // The working area: 甲's community only.
+  await page.getByTestId('area-picker').locator('.el-cascader').click();
+  await page.locator('.el-cascader__dropdown:visible .el-cascader-node', { hasText: c1.name }).click();
+  await page.keyboard.press('Escape');
+  const inComm = (await srv.api('GET', `/api/v1/sample_cases?state=submitted&division=${c1.code12}&size=1`)).json.total;
+  assert.ok(inComm < inStreet);
+  await item.filter({ hasText: `${inComm} 件` }).waitFor();
+  await page.getByText(`工作区域${c1.name}内各类数据的记录数`).waitFor();
+  // Remembered after a reload.
+  await page.reload();
+  await item.filter({ hasText: `${inComm} 件` }).waitFor();
+
+  // 临期 opens the list of what is due.
+  await item.locator('.home-due').click();
+  await page.waitForURL(/\/e\/sample_cases\?/);
+  await page.getByTestId('list-total').filter({ hasText: '共 1 条' }).waitFor();
+  await page.getByTestId('list-table').getByRole('link', { name: '待办甲' }).waitFor();
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -67,9 +67,9 @@ test('case: login, create with validation errors, filter, detail, submit, export
   await page.locator('#fld-apply_date').press('Enter');
   // Division: cascader 和平区 / 劝业场街道 / 兴安小区社区
   await page.locator('[data-field="division"] .el-cascader').click();
-  await page.locator('.el-cascader-node', { hasText: '和平区' }).click();
-  await page.locator('.el-cascader-node', { hasText: '劝业场街道' }).click();
-  await page.locator('.el-cascader-node', { hasText: '兴安小区社区' }).click();
+  await page.locator('.el-cascader__dropdown:visible .el-cascader-node', { hasText: '和平区' }).click();
+  await page.locator('.el-cascader__dropdown:visible .el-cascader-node', { hasText: '劝业场街道' }).click();
+  await page.locator('.el-cascader__dropdown:visible .el-cascader-node', { hasText: '兴安小区社区' }).click();
   await page.keyboard.press('Escape');
   await page.getByTestId('save').click();
   const titleErr = page.locator('[data-field="title"] .el-form-item__error');
