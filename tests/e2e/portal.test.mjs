@@ -58,7 +58,8 @@ test('hall: register a citizen, log in, 我的办件', { skip }, async () => {
   await browser.context.clearCookies();
   const page = await browser.context.newPage();
   await page.goto(srv.base + '/hall');
-  await page.getByTestId('matter-dibao').filter({ hasText: '即将开通' }).waitFor();
+  await page.getByTestId('matter-tekun').filter({ hasText: '即将开通' }).waitFor();
+  await page.getByTestId('matter-dibao').filter({ hasText: '进入办理' }).waitFor();
   await page.getByTestId('matter-register').getByRole('link', { name: '进入办理' }).click();
   await page.waitForURL(/\/hall\/register$/);
   const phone = makePhone();
@@ -80,7 +81,7 @@ test('hall: register a citizen, log in, 我的办件', { skip }, async () => {
   await page.waitForURL(/\/hall\/mine$/);
   await page.getByTestId('portal-user').filter({ hasText: '网上申请人' }).waitFor();
   await page.getByTestId('mine-who').waitFor();
-  await page.getByText('暂无办件').waitFor();
+  await page.getByText('暂无申请').waitFor();
   await page.screenshot({ path: shotPath('portal-03-mine'), fullPage: true });
   await page.close();
 });

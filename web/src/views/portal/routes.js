@@ -24,6 +24,10 @@ export const portalRoutes = [
       { path: 'register', name: 'hall-register', component: () => import('../citizen/HallRegister.vue'), meta: { public: true, title: '公众注册' } },
       { path: 'login', name: 'hall-login', component: () => import('../citizen/HallLogin.vue'), meta: { public: true, title: '公众登录' } },
       { path: 'mine', name: 'hall-mine', component: () => import('../citizen/HallMine.vue'), meta: { public: true, title: '我的办件' } },
+      { path: 'mine/applications/:id(\\d+)', name: 'hall-application', component: () => import('../citizen/HallApplication.vue'), props: (r) => ({ id: Number(r.params.id) }), meta: { public: true, title: '办件进度' } },
+      { path: 'apply/:matter([a-z][a-z0-9_]*)', name: 'hall-apply', component: () => import('../citizen/HallApply.vue'), props: (r) => ({ matterCode: r.params.matter }), meta: { public: true, title: '网上申请' } },
+      { path: 'booking', name: 'hall-booking', component: () => import('../citizen/HallBooking.vue'), meta: { public: true, title: '预约办理' } },
+      { path: 'track', name: 'hall-track', component: () => import('../citizen/HallTrack.vue'), meta: { public: true, title: '办件进度查询' } },
     ],
   },
 ];
