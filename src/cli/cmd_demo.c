@@ -18,6 +18,7 @@
 #include "mz/auth.h"
 #include "mz/cli.h"
 #include "mz/registry.h"
+#include "modules/hall/hall_internal.h"
 #include "modules/verify/verify_parts.h"
 
 /* Parse a non-negative integer option; false if malformed. */
@@ -169,8 +170,21 @@ int mz_cmd_demo(int argc, char **argv)
         mz_app_free(&app);
         return 1;
     }
+    /* The service hall: booking slots ahead, citizens with applications
+     * and bookings in various states. */
+    json_t *hall = NULL;
+    rc = hall_demo(&app, db, password, &hall);
+    if (rc != MZ_OK) {
+        fprintf(stderr, "minzheng demo: the service hall demo data failed (%s)\n", mz_err_name(rc));
+        json_decref(verify);
+        mz_db_close(db);
+        mz_app_free(&app);
+        return 1;
+    }
     char *verify_text = json_dumps(verify, JSON_COMPACT);
     json_decref(verify);
+    char *hall_text = json_dumps(hall, JSON_COMPACT);
+    json_decref(hall);
     mz_db_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
     mz_db_close(db);
     mz_app_free(&app);
@@ -180,11 +194,12 @@ int mz_cmd_demo(int argc, char **argv)
            "\"separated\":%lld,\"disabled\":%lld,\"seconds\":%.2f,\"db_bytes\":%lld,"
            "\"seed\":%llu,\"checksum\":\"%016llx\",\"accounts\":[\"sysadmin\",\"secadmin\","
            "\"auditadmin\",\"city_officer\",\"heping_officer\",\"hexi_officer\",\"heping_street\","
-           "\"heping_community\"],\"verify\":%s%s%s%s}\n",
+           "\"heping_community\"],\"verify\":%s,\"hall\":%s%s%s%s}\n",
            (long long)s.persons, (long long)s.households, (long long)s.members,
            (long long)s.deceased, (long long)s.separated, (long long)s.disabled, s.seconds, bytes,
-           (unsigned long long)o.seed, (unsigned long long)s.checksum, verify_text,
+           (unsigned long long)o.seed, (unsigned long long)s.checksum, verify_text, hall_text,
            random ? ",\"password\":\"" : "", random ? password : "", random ? "\"" : "");
     free(verify_text);
+    free(hall_text);
     return 0;
 }

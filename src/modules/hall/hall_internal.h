@@ -40,6 +40,6 @@ int hall_h_track(struct mz_req *req);
 
 /* `minzheng demo`: slots for the coming weeks, a few citizens with
  * applications and bookings in various states. */
-int hall_demo(struct mz_app *app, struct mz_db *db, json_t **summary);
+int hall_demo(struct mz_app *app, struct mz_db *db, const char *password, json_t **summary);
 
 #endif
