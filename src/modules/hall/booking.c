@@ -375,21 +375,26 @@ int hall_h_public_slots(struct mz_req *req)
             return mz_fail_field(req, 400, "bad_filter", "天数应为 1 至 62", "days");
     }
     mz_days_to_date(mz_date_to_days(today) + days, until);
+    bool by_matter = matter && *matter;
     struct mz_stmt *st;
     int rc = mz_db_prepare(
         req->db,
-        "SELECT s.id, s.slot_date, s.start_time, s.end_time, s.capacity, s.booked, s.matter"
-        " FROM hall_slots s WHERE s.division = ? AND s.slot_date >= ? AND s.slot_date < ?"
-        " AND s.deleted_at IS NULL AND (s.matter IS NULL OR ? IS NULL OR s.matter = ?)"
-        " ORDER BY s.slot_date, s.start_time",
+        by_matter ? "SELECT s.id, s.slot_date, s.start_time, s.end_time, s.capacity, s.booked,"
+                    " s.matter FROM hall_slots s WHERE s.division = ? AND s.slot_date >= ?"
+                    " AND s.slot_date < ? AND s.deleted_at IS NULL"
+                    " AND (s.matter IS NULL OR s.matter = ?) ORDER BY s.slot_date, s.start_time"
+                  : "SELECT s.id, s.slot_date, s.start_time, s.end_time, s.capacity, s.booked,"
+                    " s.matter FROM hall_slots s WHERE s.division = ? AND s.slot_date >= ?"
+                    " AND s.slot_date < ? AND s.deleted_at IS NULL"
+                    " ORDER BY s.slot_date, s.start_time",
         &st);
     if (rc != MZ_OK)
         return mz_fail_err(req, rc);
     mz_db_bind_text(st, 1, norm);
     mz_db_bind_text(st, 2, today);
     mz_db_bind_text(st, 3, until);
-    mz_db_bind_text(st, 4, matter && *matter ? matter : NULL);
-    mz_db_bind_text(st, 5, matter && *matter ? matter : NULL);
+    if (by_matter)
+        mz_db_bind_text(st, 4, matter);
     json_t *items = json_array();
     while ((rc = mz_db_step(st)) == MZ_ROW) {
         const char *date = mz_db_col_text(st, 1), *start = mz_db_col_text(st, 2);
