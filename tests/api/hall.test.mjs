@@ -237,7 +237,22 @@ describe('online applications', () => {
     assert.equal(t.return_reason, '请补充医院诊断证明后重新申请');
     assert.equal(t.steps.at(-1).reason, '请补充医院诊断证明后重新申请');
     // returned is not open: a new application is allowed
-    await ok(await b.api('POST', '/api/v1/hall_applications', application(b, { matter: 'temporary' })), 201);
+    const again = await ok(await b.api('POST', '/api/v1/hall_applications', application(b, { matter: 'temporary' })), 201);
+    // 临时救助 has no standard until staff configure one: accepting is refused
+    // with the case's own message and nothing is written (no person, no case).
+    const persons0 = await count('persons');
+    const cases0 = await count('assistance_cases');
+    assertError(await staff.street('POST', `/api/v1/hall_applications/${again.id}/actions/accept`, {}), 422, 'no_standard');
+    assert.equal(await count('persons'), persons0);
+    assert.equal(await count('assistance_cases'), cases0);
+    assert.equal((await ok(await b.api('GET', `/api/v1/hall_applications/${again.id}`))).state, 'submitted');
+    await ok(await srv.api('POST', '/api/v1/assistance_standards', {
+      program: 'temporary', division: '120000', zone: 'all', valid_from: '2020-01-01', amount_fen: 100000, basis: 'per_household', source: '测试', note: '临时救助（测试）',
+    }), 201);
+    const acc = await ok(await staff.street('POST', `/api/v1/hall_applications/${again.id}/actions/accept`, {}));
+    assert.equal(acc.state, 'accepted');
+    assert.equal((await ok(await srv.api('GET', `/api/v1/assistance_cases/${acc.case_id}`))).program, 'temporary');
+    assert.equal(await count('persons'), persons0 + 2);
     // history like other entities
     const h = await ok(await staff.street('GET', `/api/v1/hall_applications/${appB.id}/history`));
     assert.ok(JSON.stringify(h).includes('send_back'));
