@@ -235,6 +235,14 @@ int mz_cli_open(const char *command, struct mz_app *app, const char *db_path,
                 db_label(db_path), create ? "" : " (run init first)");
         return 2;
     }
+    /* An existing database gets its keys before the migrations: a module's
+     * step may seal what an earlier version stored in clear (assistance
+     * migration 11). A new one records the newest version after them. */
+    bool keys_first = mz_db_table_exists(db, "mz_keystate");
+    if (keys_first && load_keys(command, db_path, key_path, db, create) != 0) {
+        mz_db_close(db);
+        return 2;
+    }
     rc = mz_app_migrate(app, db, &applied);
     if (rc != MZ_OK) {
         fprintf(stderr, "minzheng %s: migrating '%s' failed: %s\n", command,
@@ -244,7 +252,7 @@ int mz_cli_open(const char *command, struct mz_app *app, const char *db_path,
     }
     if (applied > 0)
         mz_info("%d migration steps applied", applied);
-    if (load_keys(command, db_path, key_path, db, create) != 0) {
+    if (!keys_first && load_keys(command, db_path, key_path, db, create) != 0) {
         mz_db_close(db);
         return 2;
     }

@@ -490,6 +490,7 @@ static const struct mz_migration assist_migrations[] = {
      " WHERE program = 'tekun' AND amount_fen = 187000;"
      "UPDATE assistance_standards SET support_mode = 'all' WHERE support_mode IS NULL;",
      NULL},
+    {11, "member incomes and traces sealed", NULL, assist_sealed_migrate},
 };
 
 /* --- routes, menus, module -------------------------------------------------------- */
@@ -557,4 +558,5 @@ const struct mz_module mz_module_assistance = {
     .nmigrations = MZ_ARRAY_LEN(assist_migrations),
     .dicts = assist_dicts,
     .ndicts = MZ_ARRAY_LEN(assist_dicts),
+    .rekey = assist_rekey,
 };

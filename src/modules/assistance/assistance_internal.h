@@ -186,6 +186,15 @@ int assist_h_monthly_report(struct mz_req *req);
 /* reconcile.c: the bank's return file and the ledger balance. */
 int assist_h_return_file(struct mz_req *req);
 int assist_h_balance(struct mz_req *req);
+/* sealed.c: the members' incomes and the trace sealed at rest. Before a
+ * write: the stored members get their incomes back (restore); at the end
+ * of before_write: member_figures rebuilt, incomes out of the list (seal). */
+void assist_members_restore(struct mz_write *w);
+void assist_members_seal(struct mz_write *w);
+void assist_case_present(struct mz_req *req, const struct mz_entity *e, json_t *row);
+void assist_payment_present(struct mz_req *req, const struct mz_entity *e, json_t *row);
+int assist_sealed_migrate(struct mz_db *db);
+int assist_rekey(struct mz_app *app, struct mz_db *db, long *values);
 /* notice.c: the decision notice PDF of a case. */
 int assist_h_notice_pdf(struct mz_req *req);
 

@@ -56,6 +56,7 @@ static int case_validate(struct mz_write *w)
     int n;
     if (strcmp(w->action, "delete") == 0)
         return 0;
+    assist_members_restore(w);
     return row_members(w, &m, &n);
 }
 
@@ -87,6 +88,7 @@ static int case_before_write(struct mz_write *w)
     char today[11], month[8];
     if (strcmp(w->action, "delete") == 0)
         return 0;
+    assist_members_restore(w);
     if ((status = default_division(w, "hukou_division", "hukou_division")) != 0 ||
         (status = default_division(w, "residence_division", "residence_division")) != 0)
         return status;
@@ -141,6 +143,8 @@ static int case_before_write(struct mz_write *w)
     }
     json_object_set_new(w->row, "monthly_benefit_fen", json_integer(q.monthly_benefit_fen));
     json_object_set_new(w->row, "benefit_trace", q.trace);
+    /* The incomes are stored sealed (member_figures), not in the list. */
+    assist_members_seal(w);
     /* A new review category reschedules the next review of a case being
      * paid, from the last review (or today when none was recorded). */
     const char *state = row_str(w->row, "state");
@@ -171,6 +175,7 @@ static const struct mz_hooks case_hooks = {
     .validate = case_validate,
     .before_write = case_before_write,
     .after_write = case_after_write,
+    .present = assist_case_present,
 };
 
 /* --- guards and effects ------------------------------------------------------- */
@@ -411,6 +416,10 @@ static const struct mz_field case_fields[] = {
      .dict = "assistance_support_mode"},
     {.name = "members", .type = MZ_T_JSON, .zh = "共同生活家庭成员", .en = "Members",
      .flags = MZ_F_REQUIRED},
+    /* The members' incomes, sealed at rest (sealed.c); merged back into
+     * members on the way out, never shown as such. */
+    {.name = "member_figures", .type = MZ_T_JSON, .zh = "成员收入（加密）",
+     .en = "Member incomes (sealed)", .flags = MZ_F_READONLY | MZ_F_HIDDEN | MZ_F_SENSITIVE},
     {.name = "member_count", .type = MZ_T_INT, .zh = "保障人数", .en = "Persons",
      .flags = MZ_F_READONLY},
     {.name = "start_month", .type = MZ_T_TEXT, .zh = "起始月份", .en = "From month",
@@ -429,7 +438,7 @@ static const struct mz_field case_fields[] = {
     {.name = "previous_benefit_fen", .type = MZ_T_MONEY, .zh = "此前月救助金额（分）",
      .en = "Previous benefit (fen)", .flags = MZ_F_READONLY | MZ_F_HIDDEN},
     {.name = "benefit_trace", .type = MZ_T_JSON, .zh = "计算过程", .en = "Benefit trace",
-     .flags = MZ_F_READONLY | MZ_F_HIDDEN},
+     .flags = MZ_F_READONLY | MZ_F_HIDDEN | MZ_F_SENSITIVE},
     {.name = "notice_start", .type = MZ_T_DATE, .zh = "公示开始", .en = "Notice from",
      .flags = MZ_F_READONLY},
     {.name = "notice_end", .type = MZ_T_DATE, .zh = "公示结束", .en = "Notice until",

@@ -547,8 +547,11 @@ static const struct mz_field payment_fields[] = {
     {.name = "note", .type = MZ_T_TEXT, .zh = "说明", .en = "Note"},
     {.name = "reissue_of", .type = MZ_T_INT, .zh = "补发原明细", .en = "Reissue of",
      .flags = MZ_F_INDEXED},
-    {.name = "trace", .type = MZ_T_JSON, .zh = "计算过程", .en = "Trace", .flags = MZ_F_HIDDEN},
+    /* The case's trace copied sealed (sealed.c opens it on the way out). */
+    {.name = "trace", .type = MZ_T_TEXT, .zh = "计算过程", .en = "Trace", .flags = MZ_F_HIDDEN},
 };
+
+static const struct mz_hooks payment_hooks = {.present = assist_payment_present};
 
 const struct mz_entity assist_payments = {
     .name = "assistance_payments",
@@ -556,6 +559,7 @@ const struct mz_entity assist_payments = {
     .en = "Payments",
     .fields = payment_fields,
     .nfields = MZ_ARRAY_LEN(payment_fields),
+    .hooks = &payment_hooks,
     .flags = MZ_E_READONLY,
 };
 
