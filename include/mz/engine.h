@@ -50,6 +50,7 @@ enum {
     MZ_F_HAS_MAX = 1 << 9,    /* max is set */
     MZ_F_HIDDEN = 1 << 10,    /* not listed in tables by default (UI hint) */
     MZ_F_MULTILINE = 1 << 11, /* long text (UI hint) */
+    MZ_F_NOINDEX = 1 << 12,   /* no automatic index (a reference never filtered on in bulk) */
 };
 
 struct mz_field {

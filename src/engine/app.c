@@ -338,6 +338,8 @@ static const char *column_type(struct mz_db *db, const struct mz_field *f)
 /* Does the field get a plain index? */
 static bool wants_index(const struct mz_field *f)
 {
+    if ((f->flags & MZ_F_NOINDEX) && !(f->flags & (MZ_F_INDEXED | MZ_F_SCOPE)))
+        return false;
     return (f->flags & (MZ_F_INDEXED | MZ_F_SCOPE)) || f->type == MZ_T_REF ||
            f->type == MZ_T_DIVISION || f->type == MZ_T_IDNUM;
 }

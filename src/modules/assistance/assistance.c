@@ -491,6 +491,16 @@ static const struct mz_migration assist_migrations[] = {
      "UPDATE assistance_standards SET support_mode = 'all' WHERE support_mode IS NULL;",
      NULL},
     {11, "member incomes and traces sealed", NULL, assist_sealed_migrate},
+    /* Payroll speed: the indexes a run's snapshot does not need go (the
+     * unique reissue index serves reissue_of); the returned payments a run
+     * reissues are found without reading every payment ever made. */
+    {12, "payment indexes",
+     "DROP INDEX IF EXISTS ix_assistance_payments_household_id;"
+     "DROP INDEX IF EXISTS ix_assistance_payments_payee_person_id;"
+     "DROP INDEX IF EXISTS ix_assistance_payments_reissue_of;"
+     "CREATE INDEX IF NOT EXISTS ix_assistance_payments_failed ON assistance_payments"
+     " (program, case_id) WHERE status = 'failed' AND deleted_at IS NULL;",
+     NULL},
 };
 
 /* --- routes, menus, module -------------------------------------------------------- */
