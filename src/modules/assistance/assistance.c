@@ -501,6 +501,13 @@ static const struct mz_migration assist_migrations[] = {
      "CREATE INDEX IF NOT EXISTS ix_assistance_payments_failed ON assistance_payments"
      " (program, case_id) WHERE status = 'failed' AND deleted_at IS NULL;",
      NULL},
+    /* 医疗救助 bills (bills.c): a bill is paid once; its ledger rows. */
+    {13, "medical bill payments",
+     "CREATE UNIQUE INDEX IF NOT EXISTS ux_assistance_payments_bill ON assistance_payments"
+     " (bill_id) WHERE bill_id IS NOT NULL AND reissue_of IS NULL AND deleted_at IS NULL;"
+     "CREATE INDEX IF NOT EXISTS ix_assistance_ledger_bill ON assistance_ledger (bill_id)"
+     " WHERE bill_id IS NOT NULL AND deleted_at IS NULL;",
+     NULL},
 };
 
 /* --- routes, menus, module -------------------------------------------------------- */
@@ -540,6 +547,8 @@ static const struct mz_menu assist_menus[] = {
      .entity = "assistance_bank_layouts"},
     {.key = "assistance/care_standards", .zh = "护理标准", .en = "Care standards",
      .entity = "assistance_care_standards"},
+    {.key = "assistance/medical_bills", .zh = "医疗救助", .en = "Medical assistance",
+     .entity = "assistance_medical_bills"},
     {.key = "assistance/medical_rules", .zh = "医疗救助规则", .en = "Medical aid rules",
      .entity = "assistance_medical_rules"},
     {.key = "assistance/review_rules", .zh = "复核周期", .en = "Review schedules",
@@ -551,7 +560,7 @@ static const struct mz_menu assist_menus[] = {
 static const struct mz_entity *const assist_entities[] = {
     &assist_standards, &assist_increments, &assist_cases,  &assist_notices,
     &assist_runs,      &assist_payments,   &assist_ledger, &assist_review_rules,
-    &assist_medical_rules, &assist_care_standards, &assist_bank_layouts,
+    &assist_medical_rules, &assist_care_standards, &assist_bank_layouts, &assist_medical_bills,
 };
 
 const struct mz_module mz_module_assistance = {

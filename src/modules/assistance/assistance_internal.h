@@ -179,6 +179,15 @@ int assist_medical_compute(struct mz_db *db, const char *group, const char *divi
                            const char *date, int64_t cost_fen, int64_t deductible_used_fen,
                            int64_t paid_this_year_fen, struct assist_medical *out);
 int assist_h_medical_quote(struct mz_req *req);
+/* The Chinese trace of a computation (new reference). */
+json_t *assist_medical_trace(struct mz_arena *a, const struct assist_medical *m, int64_t cost_fen,
+                             int64_t paid_this_year_fen);
+/* bills.c: 医疗救助 bills (cases of one medical bill each). */
+/* The sealing context of a payment's account: copied from a case, or from
+ * a bill (payments.bill_id set). */
+#define ASSIST_ACCOUNT_CONTEXT(bill) \
+    ((bill) ? "assistance_medical_bills.bank_account" : "assistance_cases.bank_account")
+extern const struct mz_entity assist_medical_bills;
 /* public_notices.c: the 公示 on the citizen side. */
 int assist_h_public_notices(struct mz_req *req);
 /* report.c: the monthly statistics. */

@@ -147,6 +147,28 @@ static const char *yuan(struct mz_arena *a, int64_t fen)
     return mz_arena_strdup(a, buf);
 }
 
+/* The Chinese trace of an aid computation (quote, bill, decision notice). */
+json_t *assist_medical_trace(struct mz_arena *a, const struct assist_medical *mp, int64_t cost_fen,
+                             int64_t paid_this_year_fen)
+{
+    const struct assist_medical m = *mp;
+    return json_pack(
+        "[{s:s, s:s, s:I, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}]", "step", "rule", "zh",
+        mz_arena_printf(a, "适用规则：起付线 %s 元，救助比例 %lld%%，年度限额 %s 元（%s 起执行）",
+                        yuan(a, m.deductible_fen), (long long)m.ratio_percent,
+                        yuan(a, m.annual_cap_fen), m.valid_from),
+        "rule_id", (json_int_t)m.rule_id, "valid_from", m.valid_from, "step", "deductible", "zh",
+        mz_arena_printf(a, "政策范围内自付 %s 元，扣除本年尚未用完的起付线 %s 元，可救助部分 %s 元",
+                        yuan(a, cost_fen), yuan(a, m.deductible_applied_fen),
+                        yuan(a, m.eligible_fen)),
+        "step", "ratio", "zh",
+        mz_arena_printf(a, "按 %lld%% 救助：%s 元（向下取整到分）", (long long)m.ratio_percent,
+                        yuan(a, m.aid_before_cap_fen)),
+        "step", "cap", "zh",
+        mz_arena_printf(a, "本年度已救助 %s 元，剩余限额 %s 元，本次救助 %s 元",
+                        yuan(a, paid_this_year_fen), yuan(a, m.cap_left_fen), yuan(a, m.aid_fen)));
+}
+
 /* POST /api/v1/assistance/medical/quote {"group","division","date",
  * "cost_fen","deductible_used_fen"?,"paid_this_year_fen"?} */
 int assist_h_medical_quote(struct mz_req *req)
@@ -197,22 +219,7 @@ int assist_h_medical_quote(struct mz_req *req)
         return mz_fail(req, 422, "no_rule", "该地区该日期没有这一类对象的医疗救助规则");
     if (rc != MZ_OK)
         return mz_fail_err(req, rc);
-    struct mz_arena *a = req->arena;
-    json_t *trace = json_pack(
-        "[{s:s, s:s, s:I, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}]", "step", "rule", "zh",
-        mz_arena_printf(a, "适用规则：起付线 %s 元，救助比例 %lld%%，年度限额 %s 元（%s 起执行）",
-                        yuan(a, m.deductible_fen), (long long)m.ratio_percent,
-                        yuan(a, m.annual_cap_fen), m.valid_from),
-        "rule_id", (json_int_t)m.rule_id, "valid_from", m.valid_from, "step", "deductible", "zh",
-        mz_arena_printf(a, "政策范围内自付 %s 元，扣除本年尚未用完的起付线 %s 元，可救助部分 %s 元",
-                        yuan(a, amounts[0]), yuan(a, m.deductible_applied_fen),
-                        yuan(a, m.eligible_fen)),
-        "step", "ratio", "zh",
-        mz_arena_printf(a, "按 %lld%% 救助：%s 元（向下取整到分）", (long long)m.ratio_percent,
-                        yuan(a, m.aid_before_cap_fen)),
-        "step", "cap", "zh",
-        mz_arena_printf(a, "本年度已救助 %s 元，剩余限额 %s 元，本次救助 %s 元",
-                        yuan(a, amounts[2]), yuan(a, m.cap_left_fen), yuan(a, m.aid_fen)));
+    json_t *trace = assist_medical_trace(req->arena, &m, amounts[0], amounts[2]);
     return mz_reply_json(
         req, 200,
         json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "rule_id",

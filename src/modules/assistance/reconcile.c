@@ -28,7 +28,7 @@
 #include "modules/assistance/assistance_internal.h"
 
 struct sent {
-    int64_t id, case_id, amount;
+    int64_t id, case_id, bill_id, amount;
     char division[13], month[8];
     int seen;            /* row number of the return line, 0 when not seen */
     bool ok;
@@ -73,7 +73,8 @@ static int load_sent(struct mz_db *db, int64_t run_id, struct sent **out, size_t
     struct mz_stmt *st;
     size_t cap = 0;
     int rc = mz_db_prepare(db,
-                           "SELECT id, case_id, amount_fen, division, month FROM assistance_payments"
+                           "SELECT id, coalesce(case_id, 0), amount_fen, division, month,"
+                           " coalesce(bill_id, 0) FROM assistance_payments"
                            " WHERE run_id = ? AND status = 'paid' AND deleted_at IS NULL ORDER BY id",
                            &st);
     if (rc != MZ_OK)
@@ -96,6 +97,7 @@ static int load_sent(struct mz_db *db, int64_t run_id, struct sent **out, size_t
         s->amount = mz_db_col_int(st, 2);
         snprintf(s->division, sizeof(s->division), "%s", mz_db_col_text(st, 3));
         snprintf(s->month, sizeof(s->month), "%s", mz_db_col_text(st, 4));
+        s->bill_id = mz_db_col_int(st, 5);
     }
     mz_db_done(st);
     return rc == MZ_DONE ? MZ_OK : rc;
@@ -202,11 +204,11 @@ static int apply_return(struct mz_req *req, int64_t run_id, struct sent *sent, s
         if (s->ok) {
             rc = mz_db_run(req->db,
                            "INSERT INTO assistance_ledger (version, created_at, updated_at,"
-                           " created_by, updated_by, case_id, run_id, month, entry, amount_fen,"
-                           " division, note) VALUES (1, ?, ?, ?, ?, ?, ?, ?, 'credit', ?, ?,"
-                           " '银行实发')",
-                           "ttttiitit", now, now, actor, actor, s->case_id, run_id, s->month,
-                           s->amount, s->division);
+                           " created_by, updated_by, case_id, bill_id, run_id, month, entry,"
+                           " amount_fen, division, note) VALUES (1, ?, ?, ?, ?, nullif(?, 0),"
+                           " nullif(?, 0), ?, ?, 'credit', ?, ?, '银行实发')",
+                           "ttttiiitit", now, now, actor, actor, s->case_id, s->bill_id, run_id,
+                           s->month, s->amount, s->division);
             credited++;
             credited_fen += s->amount;
         } else {
@@ -300,23 +302,30 @@ int assist_h_return_file(struct mz_req *req)
     return status;
 }
 
-/* GET /api/v1/assistance/ledger/balance?case_id=N */
+/* GET /api/v1/assistance/ledger/balance?case_id=N (or ?bill_id=N: a
+ * 医疗救助 bill, bills.c) */
 int assist_h_balance(struct mz_req *req)
 {
-    const char *s = mz_req_query(req, "case_id");
+    bool bill = mz_req_query(req, "bill_id") != NULL;
+    const char *key = bill ? "bill_id" : "case_id";
+    const char *s = mz_req_query(req, key);
     char *end = NULL;
     long long case_id = s ? strtoll(s, &end, 10) : 0;
     if (s == NULL || *end != '\0' || case_id <= 0)
-        return mz_fail_field(req, 400, "bad_request", "请指定救助案件编号 case_id", "case_id");
-    json_t *c = mz_entity_get(req, &assist_cases, case_id);
+        return mz_fail_field(req, 400, "bad_request", "请指定救助案件编号 case_id 或医疗救助编号 bill_id",
+                             key);
+    json_t *c = mz_entity_get(req, bill ? &assist_medical_bills : &assist_cases, case_id);
     if (c == NULL)
         return req->status;
     json_decref(c);
     struct mz_stmt *st;
     int rc = mz_db_prepare(req->db,
-                           "SELECT coalesce(sum(CASE WHEN entry = 'debit' THEN amount_fen ELSE 0 END), 0),"
-                           " coalesce(sum(CASE WHEN entry = 'credit' THEN amount_fen ELSE 0 END), 0)"
-                           " FROM assistance_ledger WHERE case_id = ? AND deleted_at IS NULL",
+                           bill ? "SELECT coalesce(sum(CASE WHEN entry = 'debit' THEN amount_fen ELSE 0 END), 0),"
+                                  " coalesce(sum(CASE WHEN entry = 'credit' THEN amount_fen ELSE 0 END), 0)"
+                                  " FROM assistance_ledger WHERE bill_id = ? AND deleted_at IS NULL"
+                                : "SELECT coalesce(sum(CASE WHEN entry = 'debit' THEN amount_fen ELSE 0 END), 0),"
+                                  " coalesce(sum(CASE WHEN entry = 'credit' THEN amount_fen ELSE 0 END), 0)"
+                                  " FROM assistance_ledger WHERE case_id = ? AND deleted_at IS NULL",
                            &st);
     if (rc != MZ_OK)
         return mz_fail_err(req, rc);
@@ -330,7 +339,7 @@ int assist_h_balance(struct mz_req *req)
     if (rc < 0)
         return mz_fail_err(req, rc);
     return mz_reply_json(req, 200,
-                         json_pack("{s:I, s:I, s:I, s:I}", "case_id", (json_int_t)case_id,
+                         json_pack("{s:I, s:I, s:I, s:I}", key, (json_int_t)case_id,
                                    "debit_fen", (json_int_t)debit, "credit_fen", (json_int_t)credit,
                                    "outstanding_fen", (json_int_t)(debit - credit)));
 }

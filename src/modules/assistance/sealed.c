@@ -34,7 +34,6 @@
 
 #define FIGURES_CONTEXT "assistance_cases.member_figures"
 #define TRACE_CONTEXT "assistance_cases.benefit_trace"
-#define ACCOUNT_CONTEXT "assistance_cases.bank_account"
 
 /* The figure entry of a member: by person id, else by position. */
 static json_t *figure_of(json_t *figures, json_t *member, size_t index)
@@ -190,14 +189,16 @@ static int seal_case(struct mz_db *db, struct mz_arena *a, int64_t id, const cha
                      trace_sealed, trace_bidx[0] ? trace_bidx : NULL, id);
 }
 
-/* Re-seal (or seal) a text column of assistance_payments under a context:
- * every value not sealed yet, or (rekey) every value. */
-static int reseal_payments(struct mz_db *db, const char *column, const char *context, bool all,
+/* Re-seal (or seal) a text column of assistance_payments under a context
+ * (NULL: the account's, by the payment's origin): every value not sealed
+ * yet, or (rekey) every value. */
+static int reseal_payments(struct mz_db *db, const char *column, const char *fixed, bool all,
                            long *values)
 {
     char sql[200];
     struct mz_stmt *sel;
-    snprintf(sql, sizeof(sql), "SELECT id, %s FROM assistance_payments WHERE %s IS NOT NULL",
+    snprintf(sql, sizeof(sql),
+             "SELECT id, %s, bill_id IS NOT NULL FROM assistance_payments WHERE %s IS NOT NULL",
              column, column);
     int rc = mz_db_prepare_uncached(db, sql, &sel);
     if (rc != MZ_OK)
@@ -207,6 +208,7 @@ static int reseal_payments(struct mz_db *db, const char *column, const char *con
     long n = 0;
     while ((rc = mz_db_step(sel)) == MZ_ROW) {
         const char *text = mz_db_col_text(sel, 1);
+        const char *context = fixed ? fixed : ASSIST_ACCOUNT_CONTEXT(mz_db_col_int(sel, 2));
         char *plain = NULL;
         size_t len = 0;
         if (text == NULL)
@@ -282,5 +284,5 @@ int assist_rekey(struct mz_app *app, struct mz_db *db, long *values)
 {
     (void)app;
     int rc = reseal_payments(db, "trace", TRACE_CONTEXT, true, values);
-    return rc == MZ_OK ? reseal_payments(db, "account_sealed", ACCOUNT_CONTEXT, true, values) : rc;
+    return rc == MZ_OK ? reseal_payments(db, "account_sealed", NULL, true, values) : rc;
 }
