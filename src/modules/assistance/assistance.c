@@ -87,6 +87,9 @@ DICT(dict_ledger_entry, "assistance_ledger_entry", "借贷", "Ledger entry", led
 static const struct mz_dict dict_medical_group = {
     .name = "assistance_medical_group", .zh = "医疗救助对象类别", .en = "Medical aid group",
     .items = assist_medical_group_items, .nitems = 5};
+static const struct mz_dict dict_temporary_category = {
+    .name = "assistance_temporary_category", .zh = "临时救助类型", .en = "Temporary aid category",
+    .items = assist_temporary_category_items, .nitems = 2};
 static const struct mz_dict dict_review_category = {
     .name = "assistance_review_category", .zh = "复核类别", .en = "Review category",
     .items = assist_review_category_items, .nitems = 3};
@@ -94,7 +97,7 @@ static const struct mz_dict dict_review_category = {
 static const struct mz_dict *const assist_dicts[] = {
     &dict_program, &dict_zone,           &dict_category,    &dict_basis,
     &dict_notice_kind, &dict_payment_status, &dict_ledger_entry, &dict_review_category,
-    &dict_medical_group, &dict_support_mode, &dict_care_grade, &assist_dict_bank_format,
+    &dict_medical_group, &dict_temporary_category, &dict_support_mode, &dict_care_grade, &assist_dict_bank_format,
     &assist_dict_bank_encoding,
 };
 
@@ -508,6 +511,23 @@ static const struct mz_migration assist_migrations[] = {
      "CREATE INDEX IF NOT EXISTS ix_assistance_ledger_bill ON assistance_ledger (bill_id)"
      " WHERE bill_id IS NOT NULL AND deleted_at IS NULL;",
      NULL},
+    /* 临时救助 cases (temporary.c): paid once; their ledger rows; the example
+     * rules (configurable: the bureau's own figures are to be entered). */
+    {14, "temporary assistance",
+     "CREATE UNIQUE INDEX IF NOT EXISTS ux_assistance_payments_temporary ON assistance_payments"
+     " (temporary_id) WHERE temporary_id IS NOT NULL AND reissue_of IS NULL"
+     " AND deleted_at IS NULL;"
+     "CREATE INDEX IF NOT EXISTS ix_assistance_ledger_temporary ON assistance_ledger"
+     " (temporary_id) WHERE temporary_id IS NOT NULL AND deleted_at IS NULL;"
+     "INSERT INTO assistance_temporary_rules (version, created_at, updated_at, created_by,"
+     " updated_by, category, division, valid_from, multiple_percent, cap_fen, source, note)"
+     " VALUES (1, " NOW ", " NOW ", 'system', 'system', 'emergency', '120000000000',"
+     " '2019-01-01', 300, 3000000, '示例（民发〔2018〕23号：一般不超过当地低保标准的若干倍）',"
+     " '示例数据，非天津标准，可配置：每人 3 个月低保标准，每户每次不超过 3 万元'),"
+     " (1, " NOW ", " NOW ", 'system', 'system', 'expenditure', '120000000000', '2019-01-01',"
+     " 600, 5000000, '示例（民发〔2018〕23号）',"
+     " '示例数据，非天津标准，可配置：每人 6 个月低保标准，每户每次不超过 5 万元');",
+     NULL},
 };
 
 /* --- routes, menus, module -------------------------------------------------------- */
@@ -547,6 +567,10 @@ static const struct mz_menu assist_menus[] = {
      .entity = "assistance_bank_layouts"},
     {.key = "assistance/care_standards", .zh = "护理标准", .en = "Care standards",
      .entity = "assistance_care_standards"},
+    {.key = "assistance/temporary_cases", .zh = "临时救助", .en = "Temporary assistance",
+     .entity = "assistance_temporary_cases"},
+    {.key = "assistance/temporary_rules", .zh = "临时救助标准", .en = "Temporary aid rules",
+     .entity = "assistance_temporary_rules"},
     {.key = "assistance/medical_bills", .zh = "医疗救助", .en = "Medical assistance",
      .entity = "assistance_medical_bills"},
     {.key = "assistance/medical_rules", .zh = "医疗救助规则", .en = "Medical aid rules",
@@ -561,6 +585,7 @@ static const struct mz_entity *const assist_entities[] = {
     &assist_standards, &assist_increments, &assist_cases,  &assist_notices,
     &assist_runs,      &assist_payments,   &assist_ledger, &assist_review_rules,
     &assist_medical_rules, &assist_care_standards, &assist_bank_layouts, &assist_medical_bills,
+    &assist_temporary_rules, &assist_temporary_cases,
 };
 
 const struct mz_module mz_module_assistance = {

@@ -183,10 +183,29 @@ int assist_h_medical_quote(struct mz_req *req);
 json_t *assist_medical_trace(struct mz_arena *a, const struct assist_medical *m, int64_t cost_fen,
                              int64_t paid_this_year_fen);
 /* bills.c: 医疗救助 bills (cases of one medical bill each). */
-/* The sealing context of a payment's account: copied from a case, or from
- * a bill (payments.bill_id set). */
-#define ASSIST_ACCOUNT_CONTEXT(bill) \
-    ((bill) ? "assistance_medical_bills.bank_account" : "assistance_cases.bank_account")
+/* The sealing context of a payment's account, copied from where it was
+ * paid for: ASSIST_ACCOUNT_ORIGIN (SQL over payments "pm") gives 0 for a
+ * case, 1 for a 医疗救助 bill, 2 for a 临时救助 case. */
+#define ASSIST_ACCOUNT_ORIGIN \
+    "CASE WHEN pm.bill_id IS NOT NULL THEN 1 WHEN pm.temporary_id IS NOT NULL THEN 2 ELSE 0 END"
+const char *assist_account_context(int64_t origin);
+/* oneoff.c: what bills and 临时救助 cases share. States draft, accepted,
+ * checked, approved, paid (final), refused (final). */
+extern const struct mz_wf_state assist_oneoff_states[6];
+/* Is the row decided (approved, paid or refused, before or by this write)? */
+bool assist_oneoff_decided(const struct mz_write *w);
+/* An update of a decided row may not change these fields (409 decided). */
+int assist_oneoff_keep_figures(struct mz_write *w, const char *const *fixed, size_t n);
+/* Approval needs the payee's account (422 no_account). */
+int assist_oneoff_need_account(struct mz_write *w);
+void assist_oneoff_decided_today(struct mz_write *w);
+int assist_oneoff_reject_effect(struct mz_write *w);
+#define ASSIST_ONEOFF_REJECT(state)                                                           \
+    {.from = state, .action = "reject", .to = "refused", .zh = "不予救助", .en = "Refuse",    \
+     .effect = assist_oneoff_reject_effect, .comment_required = true}
+/* temporary.c: 临时救助. */
+extern const struct mz_entity assist_temporary_rules, assist_temporary_cases;
+extern const struct mz_dict_item assist_temporary_category_items[2];
 extern const struct mz_entity assist_medical_bills;
 /* public_notices.c: the 公示 on the citizen side. */
 int assist_h_public_notices(struct mz_req *req);

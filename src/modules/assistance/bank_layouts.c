@@ -257,8 +257,9 @@ int assist_bank_file_layout(struct mz_db *db, struct mz_arena *a, int64_t run_id
     struct mz_stmt *st;
     if (rc == MZ_OK)
         rc = mz_db_prepare(db,
-                           "SELECT pm.id, coalesce(pm.case_id, pm.bill_id), p.name, pm.account_sealed,"
-                           " pm.amount_fen, pm.month, pm.division, pm.bill_id IS NOT NULL"
+                           "SELECT pm.id, coalesce(pm.case_id, pm.bill_id, pm.temporary_id), p.name,"
+                           " pm.account_sealed, pm.amount_fen, pm.month, pm.division, "
+                           ASSIST_ACCOUNT_ORIGIN
                            " FROM assistance_payments pm LEFT JOIN persons p"
                            " ON p.id = pm.payee_person_id WHERE pm.run_id = ?"
                            " AND pm.status = 'paid' AND pm.deleted_at IS NULL ORDER BY pm.id",
@@ -277,7 +278,7 @@ int assist_bank_file_layout(struct mz_db *db, struct mz_arena *a, int64_t run_id
         size_t alen = 0;
         const char *sealed = mz_db_col_text(st, 3);
         if (sealed == NULL ||
-            mz_crypto_open(a, ASSIST_ACCOUNT_CONTEXT(mz_db_col_int(st, 7)), sealed, &account,
+            mz_crypto_open(a, assist_account_context(mz_db_col_int(st, 7)), sealed, &account,
                            &alen) != MZ_OK) {
             rc = MZ_ERR_INVALID;
             break;

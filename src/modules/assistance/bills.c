@@ -104,18 +104,12 @@ static int bill_validate(struct mz_write *w)
         return 0;
     /* Decided bills keep their figures; only the account (a returned
      * payment is reissued to the corrected one) and the note change. */
-    const char *was = w->before ? row_str(w->before, "state") : NULL;
-    if (was && strcmp(w->action, "update") == 0 &&
-        (strcmp(was, "approved") == 0 || strcmp(was, "paid") == 0 || strcmp(was, "refused") == 0)) {
-        static const char *const fixed[] = {"person_id", "target_group", "division", "hospital",
-                                            "admitted_on", "discharged_on", "total_fen",
-                                            "insurance_fen"};
-        for (size_t i = 0; i < MZ_ARRAY_LEN(fixed); i++) {
-            if (!json_equal(json_object_get(w->row, fixed[i]), json_object_get(w->before, fixed[i])))
-                return mz_fail_field(w->req, 409, "decided", "已作出决定的医疗救助不能修改费用信息",
-                                     fixed[i]);
-        }
-    }
+    static const char *const fixed[] = {"person_id", "target_group", "division", "hospital",
+                                        "admitted_on", "discharged_on", "total_fen",
+                                        "insurance_fen"};
+    int status = assist_oneoff_keep_figures(w, fixed, MZ_ARRAY_LEN(fixed));
+    if (status)
+        return status;
     int64_t total = row_int(w->row, "total_fen"), insured = row_int(w->row, "insurance_fen");
     if (insured > total)
         mz_errors_add(w->errors, "insurance_fen", "too_large",
@@ -132,13 +126,8 @@ static int bill_before_write(struct mz_write *w)
     if (strcmp(w->action, "delete") == 0)
         return 0;
     /* Approved, paid or refused: the figures decided stay as they are. */
-    const char *was = w->before ? row_str(w->before, "state") : NULL;
-    if (was && (strcmp(was, "approved") == 0 || strcmp(was, "paid") == 0 ||
-                strcmp(was, "refused") == 0))
+    if (assist_oneoff_decided(w))
         return 0;
-    const char *state = row_str(w->row, "state");
-    if (state && (strcmp(state, "approved") == 0 || strcmp(state, "refused") == 0))
-        return 0; /* the transition's guard or effect decided */
     if (json_integer_value(json_object_get(w->row, "payee_person_id")) <= 0)
         json_object_set(w->row, "payee_person_id", json_object_get(w->row, "person_id"));
     json_object_set_new(w->row, "self_paid_fen",
@@ -151,10 +140,9 @@ static int bill_before_write(struct mz_write *w)
 static int approve_guard(struct mz_write *w)
 {
     struct assist_medical m;
-    if (json_object_get(w->row, "bank_account") == NULL ||
-        json_is_null(json_object_get(w->row, "bank_account")))
-        return mz_fail_field(w->req, 422, "no_account", "请先登记收款银行账号再审批", "bank_account");
-    int status = bill_compute(w, &m);
+    int status = assist_oneoff_need_account(w);
+    if (status == 0)
+        status = bill_compute(w, &m);
     if (status)
         return status;
     if (m.aid_fen <= 0)
@@ -164,18 +152,7 @@ static int approve_guard(struct mz_write *w)
                                 : "政策范围内自付费用未超过起付线，没有可救助的金额，应作不予救助处理",
             json_pack("{s:I, s:I}", "cap_left_fen", (json_int_t)m.cap_left_fen, "aid_fen",
                       (json_int_t)m.aid_fen));
-    char today[11];
-    assist_today(today);
-    json_object_set_new(w->row, "decided_on", json_string(today));
-    return 0;
-}
-
-static int reject_effect(struct mz_write *w)
-{
-    char today[11];
-    assist_today(today);
-    json_object_set_new(w->row, "decided_on", json_string(today));
-    json_object_set_new(w->row, "aid_fen", json_integer(0));
+    assist_oneoff_decided_today(w);
     return 0;
 }
 
@@ -184,34 +161,21 @@ static const struct mz_hooks bill_hooks = {
     .before_write = bill_before_write,
 };
 
-static const struct mz_wf_state bill_states[] = {
-    {.name = "draft", .zh = "申请", .en = "Applied"},
-    {.name = "accepted", .zh = "已受理", .en = "Accepted"},
-    {.name = "checked", .zh = "已审核", .en = "Checked"},
-    {.name = "approved", .zh = "已审批待发放", .en = "Approved"},
-    {.name = "paid", .zh = "已发放", .en = "Paid", .final = true},
-    {.name = "refused", .zh = "不予救助", .en = "Refused", .final = true},
-};
-
-#define BILL_REJECT(state)                                                                   \
-    {.from = state, .action = "reject", .to = "refused", .zh = "不予救助", .en = "Refuse",     \
-     .effect = reject_effect, .comment_required = true}
-
 static const struct mz_transition bill_transitions[] = {
     {.from = "draft", .action = "accept", .to = "accepted", .zh = "受理", .en = "Accept"},
     {.from = "accepted", .action = "review", .to = "checked", .zh = "审核", .en = "Check"},
     {.from = "checked", .action = "approve", .to = "approved", .zh = "审批", .en = "Approve",
      .guard = approve_guard},
-    BILL_REJECT("draft"),
-    BILL_REJECT("accepted"),
-    BILL_REJECT("checked"),
+    ASSIST_ONEOFF_REJECT("draft"),
+    ASSIST_ONEOFF_REJECT("accepted"),
+    ASSIST_ONEOFF_REJECT("checked"),
 };
 
 static const struct mz_workflow bill_workflow = {
     .name = "assistance_medical_bill",
     .initial = "draft",
-    .states = bill_states,
-    .nstates = MZ_ARRAY_LEN(bill_states),
+    .states = assist_oneoff_states,
+    .nstates = MZ_ARRAY_LEN(assist_oneoff_states),
     .transitions = bill_transitions,
     .ntransitions = MZ_ARRAY_LEN(bill_transitions),
 };

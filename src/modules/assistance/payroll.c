@@ -171,46 +171,81 @@ int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
     return rc;
 }
 
-/* 医疗救助 (bills.c): every approved bill of the division without a regular
- * payment yet, one row each, for the aid decided at approval. An approved
- * bill always has an account (approval requires it); the unique index on
- * payments (bill_id) pays a bill once. */
-static int bills_snapshot(struct mz_db *db, const char *now, const char *actor, int64_t run_id,
-                          const char *month, const char *lo, const char *hi)
+/* One-off programs: a run pays every approved row of the program's table
+ * (医疗救助 bills, bills.c; 临时救助 cases, temporary.c) in the division that
+ * has no regular payment yet, once each (a unique index on the payments'
+ * reference column), then marks them paid. Table and column names are
+ * constants of this file, never input. */
+struct one_off {
+    const char *program, *table, *ref, *note;
+};
+static const struct one_off one_offs[] = {
+    {"medical", "assistance_medical_bills", "bill_id",
+     "b.hospital || ' ' || b.admitted_on || ' 医疗救助'"},
+    {"temporary", "assistance_temporary_cases", "temporary_id",
+     "b.occurred_on || ' 临时救助'"},
+};
+
+static const struct one_off *one_off_of(const char *program)
 {
-    return mz_db_run(
-        db,
-        "INSERT INTO assistance_payments (version, created_at, updated_at, created_by,"
-        " updated_by, run_id, bill_id, program, month, payee_person_id, division, persons,"
-        " amount_fen, status, note, account_sealed)"
-        " SELECT 1, ?, ?, ?, ?, ?, b.id, 'medical', ?, coalesce(b.payee_person_id, b.person_id),"
-        " b.division, 1, b.aid_fen, 'paid', b.hospital || ' ' || b.admitted_on || ' 医疗救助',"
-        " b.bank_account FROM assistance_medical_bills b"
-        " WHERE b.deleted_at IS NULL AND b.state = 'approved' AND b.bank_account IS NOT NULL"
-        " AND b.division >= ? AND b.division < ? AND NOT EXISTS (SELECT 1 FROM"
-        " assistance_payments x WHERE x.bill_id = b.id AND x.reissue_of IS NULL"
-        " AND x.deleted_at IS NULL) ORDER BY b.id",
-        "ttttitt" "tt", now, now, actor, actor, run_id, month, lo, hi);
+    for (size_t i = 0; i < MZ_ARRAY_LEN(one_offs); i++) {
+        if (strcmp(one_offs[i].program, program) == 0)
+            return &one_offs[i];
+    }
+    return NULL;
 }
 
-/* Reissues of bills' payments the bank returned, to the bill's current account. */
-static int bills_reissue(struct mz_db *db, const char *now, const char *actor, int64_t run_id,
-                         const char *lo, const char *hi)
+/* The snapshot of a one-off run: an approved row always has an account
+ * (approval requires it). */
+static int one_off_snapshot(struct mz_db *db, const struct one_off *o, const char *now,
+                            const char *actor, int64_t run_id, const char *month, const char *lo,
+                            const char *hi)
 {
-    return mz_db_run(
-        db,
-        "INSERT INTO assistance_payments (version, created_at, updated_at, created_by,"
-        " updated_by, run_id, bill_id, program, month, payee_person_id, division, persons,"
-        " amount_fen, status, note, account_sealed, reissue_of)"
-        " SELECT 1, ?, ?, ?, ?, ?, f.bill_id, f.program, f.month,"
-        " coalesce(b.payee_person_id, b.person_id), b.division, f.persons, f.amount_fen, 'paid',"
-        " '补发 ' || f.month || ' 月（原明细 ' || f.id || ' 被银行退回）', b.bank_account, f.id"
-        " FROM assistance_payments f JOIN assistance_medical_bills b ON b.id = f.bill_id"
-        " WHERE f.status = 'failed' AND f.deleted_at IS NULL AND f.program = 'medical'"
-        " AND b.deleted_at IS NULL AND b.bank_account IS NOT NULL AND b.division >= ?"
-        " AND b.division < ? AND NOT EXISTS (SELECT 1 FROM assistance_payments r"
-        " WHERE r.reissue_of = f.id AND r.deleted_at IS NULL)",
-        "ttttitt", now, now, actor, actor, run_id, lo, hi);
+    char sql[1400];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO assistance_payments (version, created_at, updated_at, created_by,"
+             " updated_by, run_id, %s, program, month, payee_person_id, division, persons,"
+             " amount_fen, status, note, account_sealed)"
+             " SELECT 1, ?, ?, ?, ?, ?, b.id, '%s', ?, coalesce(b.payee_person_id, b.person_id),"
+             " b.division, %s, b.aid_fen, 'paid', %s, b.bank_account FROM %s b"
+             " WHERE b.deleted_at IS NULL AND b.state = 'approved' AND b.bank_account IS NOT NULL"
+             " AND b.division >= ? AND b.division < ? AND NOT EXISTS (SELECT 1 FROM"
+             " assistance_payments x WHERE x.%s = b.id AND x.reissue_of IS NULL"
+             " AND x.deleted_at IS NULL) ORDER BY b.id",
+             o->ref, o->program, strcmp(o->program, "temporary") == 0 ? "b.household_size" : "1",
+             o->note, o->table, o->ref);
+    int rc = mz_db_run(db, sql, "ttttitt" "tt", now, now, actor, actor, run_id, month, lo, hi);
+    if (rc != MZ_OK)
+        return rc;
+    /* The rows paid by this run are paid (once). */
+    snprintf(sql, sizeof(sql),
+             "UPDATE %s SET state = 'paid', version = version + 1, updated_at = ?,"
+             " updated_by = ? WHERE id IN (SELECT %s FROM assistance_payments WHERE run_id = ?"
+             " AND %s IS NOT NULL AND reissue_of IS NULL)",
+             o->table, o->ref, o->ref);
+    return mz_db_run(db, sql, "tti", now, actor, run_id);
+}
+
+/* Reissues of a one-off program's payments the bank returned, to the row's
+ * current account. */
+static int one_off_reissue(struct mz_db *db, const struct one_off *o, const char *now,
+                           const char *actor, int64_t run_id, const char *lo, const char *hi)
+{
+    char sql[1400];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO assistance_payments (version, created_at, updated_at, created_by,"
+             " updated_by, run_id, %s, program, month, payee_person_id, division, persons,"
+             " amount_fen, status, note, account_sealed, reissue_of)"
+             " SELECT 1, ?, ?, ?, ?, ?, f.%s, f.program, f.month,"
+             " coalesce(b.payee_person_id, b.person_id), b.division, f.persons, f.amount_fen,"
+             " 'paid', '补发 ' || f.month || ' 月（原明细 ' || f.id || ' 被银行退回）',"
+             " b.bank_account, f.id FROM assistance_payments f JOIN %s b ON b.id = f.%s"
+             " WHERE f.status = 'failed' AND f.deleted_at IS NULL AND f.program = '%s'"
+             " AND b.deleted_at IS NULL AND b.bank_account IS NOT NULL AND b.division >= ?"
+             " AND b.division < ? AND NOT EXISTS (SELECT 1 FROM assistance_payments r"
+             " WHERE r.reissue_of = f.id AND r.deleted_at IS NULL)",
+             o->ref, o->ref, o->table, o->ref, o->program);
+    return mz_db_run(db, sql, "ttttitt", now, now, actor, actor, run_id, lo, hi);
 }
 
 /* The steps of a run (assist_payroll_run). */
@@ -233,10 +268,10 @@ static int payroll_steps(struct mz_db *db, const char *actor, const char *progra
         return rc;
     run_id = mz_db_last_id(db);
     assist_test_kill_point("run");
-    bool medical = strcmp(program, "medical") == 0;
+    const struct one_off *once = one_off_of(program);
     /* The snapshot: one row per case, paid or skipped with the reason; for
-     * 医疗救助, one row per approved bill not paid yet (bills.c). */
-    rc = medical ? bills_snapshot(db, now, actor, run_id, month, lo, hi) : mz_db_run(
+     * a one-off program, one row per approved row not paid yet. */
+    rc = once ? one_off_snapshot(db, once, now, actor, run_id, month, lo, hi) : mz_db_run(
         db,
         "INSERT INTO assistance_payments (version, created_at, updated_at, created_by,"
         " updated_by, run_id, case_id, program, month, household_id, payee_person_id,"
@@ -271,7 +306,7 @@ static int payroll_steps(struct mz_db *db, const char *actor, const char *progra
     /* Reissues (补发): payments the bank returned, not reissued yet, of cases
      * still paid or suspended here, to the case's current account. Their
      * debit was written with the original payment: no new debit below. */
-    rc = medical ? bills_reissue(db, now, actor, run_id, lo, hi) : mz_db_run(
+    rc = once ? one_off_reissue(db, once, now, actor, run_id, lo, hi) : mz_db_run(
         db,
         "INSERT INTO assistance_payments (version, created_at, updated_at, created_by,"
         " updated_by, run_id, case_id, program, month, household_id, payee_person_id,"
@@ -292,22 +327,15 @@ static int payroll_steps(struct mz_db *db, const char *actor, const char *progra
     assist_test_kill_point("reissue");
     rc = mz_db_run(db,
                      "INSERT INTO assistance_ledger (version, created_at, updated_at,"
-                     " created_by, updated_by, case_id, bill_id, run_id, month, entry,"
-                     " amount_fen, division, note) SELECT 1, ?, ?, ?, ?, case_id, bill_id, run_id,"
+                     " created_by, updated_by, case_id, bill_id, temporary_id, run_id, month, entry,"
+                     " amount_fen, division, note) SELECT 1, ?, ?, ?, ?, case_id, bill_id,"
+                     " temporary_id, run_id,"
                      " month, 'debit', amount_fen, division, '应发' FROM assistance_payments"
                      " WHERE run_id = ? AND status = 'paid' AND reissue_of IS NULL"
                      " AND deleted_at IS NULL",
                      "ssssi", now, now, actor, actor, run_id);
     if (rc != MZ_OK)
         return rc;
-    /* The bills paid by this run are paid (a bill is paid once). */
-    if (medical)
-        rc = mz_db_run(db,
-                       "UPDATE assistance_medical_bills SET state = 'paid', version = version + 1,"
-                       " updated_at = ?, updated_by = ? WHERE id IN (SELECT bill_id FROM"
-                       " assistance_payments WHERE run_id = ? AND bill_id IS NOT NULL"
-                       " AND reissue_of IS NULL)",
-                       "tti", now, actor, run_id);
     if (rc != MZ_OK)
         return rc;
     assist_test_kill_point("ledger");
@@ -395,8 +423,9 @@ int assist_bank_file_write(struct mz_db *db, int64_t run_id, FILE *f, int64_t *c
 {
     struct mz_stmt *st;
     int rc = mz_db_prepare(db,
-                           "SELECT pm.id, coalesce(pm.case_id, pm.bill_id), p.name, pm.account_sealed,"
-                           " pm.amount_fen, pm.bill_id IS NOT NULL FROM assistance_payments pm"
+                           "SELECT pm.id, coalesce(pm.case_id, pm.bill_id, pm.temporary_id), p.name,"
+                           " pm.account_sealed, pm.amount_fen, " ASSIST_ACCOUNT_ORIGIN
+                           " FROM assistance_payments pm"
                            " LEFT JOIN persons p"
                            " ON p.id = pm.payee_person_id WHERE pm.run_id = ?"
                            " AND pm.status = 'paid' AND pm.deleted_at IS NULL ORDER BY pm.id",
@@ -413,7 +442,7 @@ int assist_bank_file_write(struct mz_db *db, int64_t run_id, FILE *f, int64_t *c
         size_t len = 0;
         const char *sealed = mz_db_col_text(st, 3);
         if (sealed == NULL ||
-            mz_crypto_open(scratch, ASSIST_ACCOUNT_CONTEXT(mz_db_col_int(st, 5)), sealed, &account,
+            mz_crypto_open(scratch, assist_account_context(mz_db_col_int(st, 5)), sealed, &account,
                            &len) != MZ_OK) {
             rc = MZ_ERR_INVALID;
             break;
@@ -590,6 +619,8 @@ static const struct mz_field payment_fields[] = {
     /* A 医疗救助 bill's payment (bills.c); unique index of migration 13. */
     {.name = "bill_id", .type = MZ_T_REF, .zh = "医疗救助", .en = "Medical bill",
      .ref = "assistance_medical_bills", .flags = MZ_F_NOINDEX},
+    {.name = "temporary_id", .type = MZ_T_REF, .zh = "临时救助", .en = "Temporary assistance",
+     .ref = "assistance_temporary_cases", .flags = MZ_F_NOINDEX},
     {.name = "program", .type = MZ_T_DICT, .zh = "救助项目", .en = "Program",
      .dict = "assistance_program"},
     {.name = "month", .type = MZ_T_TEXT, .zh = "月份", .en = "Month"},
@@ -629,6 +660,8 @@ static const struct mz_field ledger_fields[] = {
      .ref = "assistance_cases", .flags = MZ_F_INDEXED},
     {.name = "bill_id", .type = MZ_T_REF, .zh = "医疗救助", .en = "Medical bill",
      .ref = "assistance_medical_bills", .flags = MZ_F_NOINDEX},
+    {.name = "temporary_id", .type = MZ_T_REF, .zh = "临时救助", .en = "Temporary assistance",
+     .ref = "assistance_temporary_cases", .flags = MZ_F_NOINDEX},
     {.name = "run_id", .type = MZ_T_REF, .zh = "发放批次", .en = "Run",
      .ref = "assistance_payroll_runs"},
     {.name = "month", .type = MZ_T_TEXT, .zh = "月份", .en = "Month"},

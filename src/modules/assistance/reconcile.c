@@ -28,7 +28,7 @@
 #include "modules/assistance/assistance_internal.h"
 
 struct sent {
-    int64_t id, case_id, bill_id, amount;
+    int64_t id, case_id, bill_id, temporary_id, amount;
     char division[13], month[8];
     int seen;            /* row number of the return line, 0 when not seen */
     bool ok;
@@ -74,7 +74,7 @@ static int load_sent(struct mz_db *db, int64_t run_id, struct sent **out, size_t
     size_t cap = 0;
     int rc = mz_db_prepare(db,
                            "SELECT id, coalesce(case_id, 0), amount_fen, division, month,"
-                           " coalesce(bill_id, 0) FROM assistance_payments"
+                           " coalesce(bill_id, 0), coalesce(temporary_id, 0) FROM assistance_payments"
                            " WHERE run_id = ? AND status = 'paid' AND deleted_at IS NULL ORDER BY id",
                            &st);
     if (rc != MZ_OK)
@@ -98,6 +98,7 @@ static int load_sent(struct mz_db *db, int64_t run_id, struct sent **out, size_t
         snprintf(s->division, sizeof(s->division), "%s", mz_db_col_text(st, 3));
         snprintf(s->month, sizeof(s->month), "%s", mz_db_col_text(st, 4));
         s->bill_id = mz_db_col_int(st, 5);
+        s->temporary_id = mz_db_col_int(st, 6);
     }
     mz_db_done(st);
     return rc == MZ_DONE ? MZ_OK : rc;
@@ -204,11 +205,11 @@ static int apply_return(struct mz_req *req, int64_t run_id, struct sent *sent, s
         if (s->ok) {
             rc = mz_db_run(req->db,
                            "INSERT INTO assistance_ledger (version, created_at, updated_at,"
-                           " created_by, updated_by, case_id, bill_id, run_id, month, entry,"
-                           " amount_fen, division, note) VALUES (1, ?, ?, ?, ?, nullif(?, 0),"
-                           " nullif(?, 0), ?, ?, 'credit', ?, ?, '银行实发')",
-                           "ttttiiitit", now, now, actor, actor, s->case_id, s->bill_id, run_id,
-                           s->month, s->amount, s->division);
+                           " created_by, updated_by, case_id, bill_id, temporary_id, run_id, month,"
+                           " entry, amount_fen, division, note) VALUES (1, ?, ?, ?, ?, nullif(?, 0),"
+                           " nullif(?, 0), nullif(?, 0), ?, ?, 'credit', ?, ?, '银行实发')",
+                           "ttttiiiitit", now, now, actor, actor, s->case_id, s->bill_id,
+                           s->temporary_id, run_id, s->month, s->amount, s->division);
             credited++;
             credited_fen += s->amount;
         } else {
@@ -303,30 +304,43 @@ int assist_h_return_file(struct mz_req *req)
 }
 
 /* GET /api/v1/assistance/ledger/balance?case_id=N (or ?bill_id=N: a
- * 医疗救助 bill, bills.c) */
+ * 医疗救助 bill, bills.c; ?temporary_id=N: a 临时救助 case, temporary.c) */
 int assist_h_balance(struct mz_req *req)
 {
-    bool bill = mz_req_query(req, "bill_id") != NULL;
-    const char *key = bill ? "bill_id" : "case_id";
+    static const struct {
+        const char *key;
+        const struct mz_entity *e;
+        const char *sql;
+    } kinds[] = {
+#define BALANCE_SQL(col)                                                                      \
+    "SELECT coalesce(sum(CASE WHEN entry = 'debit' THEN amount_fen ELSE 0 END), 0),"          \
+    " coalesce(sum(CASE WHEN entry = 'credit' THEN amount_fen ELSE 0 END), 0)"                \
+    " FROM assistance_ledger WHERE " col " = ? AND deleted_at IS NULL"
+        {"case_id", &assist_cases, BALANCE_SQL("case_id")},
+        {"bill_id", &assist_medical_bills, BALANCE_SQL("bill_id")},
+        {"temporary_id", &assist_temporary_cases, BALANCE_SQL("temporary_id")},
+#undef BALANCE_SQL
+    };
+    size_t k = 0;
+    for (size_t i = 0; i < MZ_ARRAY_LEN(kinds); i++) {
+        if (mz_req_query(req, kinds[i].key) != NULL) {
+            k = i;
+            break;
+        }
+    }
+    const char *key = kinds[k].key;
     const char *s = mz_req_query(req, key);
     char *end = NULL;
     long long case_id = s ? strtoll(s, &end, 10) : 0;
     if (s == NULL || *end != '\0' || case_id <= 0)
-        return mz_fail_field(req, 400, "bad_request", "请指定救助案件编号 case_id 或医疗救助编号 bill_id",
-                             key);
-    json_t *c = mz_entity_get(req, bill ? &assist_medical_bills : &assist_cases, case_id);
+        return mz_fail_field(req, 400, "bad_request",
+                             "请指定救助案件编号 case_id（或 bill_id、temporary_id）", key);
+    json_t *c = mz_entity_get(req, kinds[k].e, case_id);
     if (c == NULL)
         return req->status;
     json_decref(c);
     struct mz_stmt *st;
-    int rc = mz_db_prepare(req->db,
-                           bill ? "SELECT coalesce(sum(CASE WHEN entry = 'debit' THEN amount_fen ELSE 0 END), 0),"
-                                  " coalesce(sum(CASE WHEN entry = 'credit' THEN amount_fen ELSE 0 END), 0)"
-                                  " FROM assistance_ledger WHERE bill_id = ? AND deleted_at IS NULL"
-                                : "SELECT coalesce(sum(CASE WHEN entry = 'debit' THEN amount_fen ELSE 0 END), 0),"
-                                  " coalesce(sum(CASE WHEN entry = 'credit' THEN amount_fen ELSE 0 END), 0)"
-                                  " FROM assistance_ledger WHERE case_id = ? AND deleted_at IS NULL",
-                           &st);
+    int rc = mz_db_prepare(req->db, kinds[k].sql, &st);
     if (rc != MZ_OK)
         return mz_fail_err(req, rc);
     mz_db_bind_int(st, 1, case_id);

@@ -198,7 +198,8 @@ static int reseal_payments(struct mz_db *db, const char *column, const char *fix
     char sql[200];
     struct mz_stmt *sel;
     snprintf(sql, sizeof(sql),
-             "SELECT id, %s, bill_id IS NOT NULL FROM assistance_payments WHERE %s IS NOT NULL",
+             "SELECT id, %s, " ASSIST_ACCOUNT_ORIGIN " FROM assistance_payments pm"
+             " WHERE %s IS NOT NULL",
              column, column);
     int rc = mz_db_prepare_uncached(db, sql, &sel);
     if (rc != MZ_OK)
@@ -208,7 +209,7 @@ static int reseal_payments(struct mz_db *db, const char *column, const char *fix
     long n = 0;
     while ((rc = mz_db_step(sel)) == MZ_ROW) {
         const char *text = mz_db_col_text(sel, 1);
-        const char *context = fixed ? fixed : ASSIST_ACCOUNT_CONTEXT(mz_db_col_int(sel, 2));
+        const char *context = fixed ? fixed : assist_account_context(mz_db_col_int(sel, 2));
         char *plain = NULL;
         size_t len = 0;
         if (text == NULL)
