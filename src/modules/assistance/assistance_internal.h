@@ -200,6 +200,12 @@ int assist_oneoff_keep_figures(struct mz_write *w, const char *const *fixed, siz
 int assist_oneoff_need_account(struct mz_write *w);
 void assist_oneoff_decided_today(struct mz_write *w);
 int assist_oneoff_reject_effect(struct mz_write *w);
+/* Demo data (src/modules/verify/demo.c calls it for some households): roll
+ * 0..14 a 医疗救助 bill of person, 15..29 a 临时救助 case, at a stage of the
+ * workflow (draft to approved); *made counts what was added. */
+int assist_demo_oneoff(struct mz_req *req, int64_t person, const char *division,
+                       const char *program, int household_size, const char *today,
+                       const char *card, int64_t roll, int *made);
 #define ASSIST_ONEOFF_REJECT(state)                                                           \
     {.from = state, .action = "reject", .to = "refused", .zh = "不予救助", .en = "Refuse",    \
      .effect = assist_oneoff_reject_effect, .comment_required = true}

@@ -63,6 +63,7 @@ struct demo {
     char today[11], yesterday[11];
     int64_t cases, authorisations, missing_auth, rows;
     int planted;
+    int oneoffs; /* 医疗救助 bills and 临时救助 cases (assist_demo_oneoff) */
 };
 
 /* Add one row of source s from cells in declared column order. */
@@ -333,6 +334,13 @@ static int demo_case(struct demo *d, int64_t household_id, const char *division)
     if (rc != MZ_OK)
         return rc;
     d->cases++;
+    /* About 3% of them also have a 医疗救助 bill or a 临时救助 case. */
+    int64_t extra = rbelow(&d->rng, 1000);
+    if (extra < 30)
+        rc = assist_demo_oneoff(&d->req, ms[applicant].id, division, program, n, d->today, card,
+                                extra, &d->oneoffs);
+    if (rc != MZ_OK)
+        return rc;
     static const char *const plants[] = {"cars", "deposit", "flat", "business", "staff", "dead"};
     const struct mz_entity *ae = mz_app_entity(d->req.app, "verify_authorisations");
     for (int i = 0; i < n && rc == MZ_OK; i++) {
@@ -468,7 +476,8 @@ int vf_demo(struct mz_app *app, struct mz_db *db, uint64_t seed, int max_cases, 
     else
         mz_db_rollback(db);
     if (rc == MZ_OK)
-        *summary = json_pack("{s:I, s:I, s:I, s:I, s:O, s:O}", "cases", (json_int_t)d.cases,
+        *summary = json_pack("{s:I, s:i, s:I, s:I, s:I, s:O, s:O}", "cases", (json_int_t)d.cases,
+                             "one_off_cases", d.oneoffs,
                              "authorisations", (json_int_t)d.authorisations,
                              "authorisations_missing", (json_int_t)d.missing_auth, "source_rows",
                              (json_int_t)d.rows, "warnings", json_object_get(cross, "by_kind"),
