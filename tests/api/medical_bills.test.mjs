@@ -8,6 +8,7 @@
 // bank file's totals, the ledger balancing after the bank's return file.
 // Reference: docs/assistance.md (医疗救助 bills).
 import { describe, it, before, after } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { startServer, assertError, assertFieldErrors, show, makeIdNumber, makeBankCard, parseCsv, TEST_PASSWORD } from './lib.mjs';
 
@@ -21,6 +22,12 @@ async function ok(res, status = 200) {
   return res.json;
 }
 const act = (api, id, action, body = {}) => api('POST', `${BILLS}/${id}/actions/${action}`, body);
+/** Text of a PDF through pdftotext (poppler-utils). */
+function pdfText(buf) {
+  const r = spawnSync('pdftotext', ['-enc', 'UTF-8', '-', '-'], { input: buf, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout;
+}
 
 before(async () => {
   srv = await startServer({ env: { MZ_TEST_TODAY: '2025-10-01' } });
@@ -109,6 +116,18 @@ describe('medical assistance bills', () => {
     const noacc = await approved(bill({ bank_account: undefined }));
     assertError(await act(U.district, noacc.id, 'approve'), 422, 'no_account');
     await ok(await act(U.district, noacc.id, 'reject', { comment: '未登记账号' }));
+    // The decision notices: granted with the figures, refused with the reason and remedies.
+    const pdf = await U.district('GET', `${BILLS}/${b.id}/notice.pdf`);
+    assert.equal(pdf.status, 200, show(pdf));
+    assert.equal(pdf.headers['content-type'], 'application/pdf');
+    const text = pdfText(pdf.buf);
+    for (const want of ['医疗救助决定通知书', '医疗甲', '天津市第一医院', '3000.00', '4000.00', '天津市和平区民政局']) assert.ok(text.includes(want), want);
+    const no = pdfText((await U.district('GET', `${BILLS}/${r.id}/notice.pdf`)).buf);
+    for (const want of ['不予救助决定书', '已由其他渠道全额报销', '行政复议']) assert.ok(no.includes(want), want);
+    const draft = await ok(await U.comm('POST', BILLS, bill()), 201);
+    assertError(await U.comm('GET', `${BILLS}/${draft.id}/notice.pdf`), 409, 'not_decided');
+    assert.equal((await U.hexi('GET', `${BILLS}/${b.id}/notice.pdf`)).status, 404);
+    await ok(await act(U.district, draft.id, 'reject', { comment: '测试' }));
   });
 
   it('the annual cap holds across bills of a person: later bills get what is left, then nothing', async () => {

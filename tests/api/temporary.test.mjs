@@ -7,6 +7,7 @@
 // (program temporary): paid once, bank file totals, the ledger balancing
 // after the bank's return file. Reference: docs/assistance.md (临时救助).
 import { describe, it, before, after } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { startServer, assertError, assertFieldErrors, show, makeIdNumber, makeBankCard, parseCsv, TEST_PASSWORD } from './lib.mjs';
 
@@ -97,6 +98,10 @@ describe('temporary assistance', () => {
     }
     const a = await ok(await srv.api('GET', `${TEMP}/${c.id}`));
     assertError(await U.comm('PATCH', `${TEMP}/${c.id}`, { version: a.version, household_size: 5 }), 409, 'decided');
+    const pdf = await U.comm('GET', `${TEMP}/${c.id}/notice.pdf`);
+    assert.equal(pdf.status, 200, show(pdf));
+    const r = spawnSync('pdftotext', ['-enc', 'UTF-8', '-', '-'], { input: pdf.buf, encoding: 'utf8' });
+    for (const want of ['临时救助决定通知书', '临时甲', '1045.00']) assert.ok(r.stdout.includes(want), want);
     const sum = due.reduce((s, x) => s + x.aid_fen, 0);
     const run = await ok(await U.district('POST', '/api/v1/assistance/payroll', { program: 'temporary', month: '2025-10', division: '120101' }), 201);
     assert.deepEqual([run.households, run.amount_fen], [2, sum]);

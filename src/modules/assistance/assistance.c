@@ -554,6 +554,10 @@ static const struct mz_route assist_routes[] = {
      "assistance_payments.read", 0, NULL, "救助月报（按下级区划和项目；可导出 Excel）"},
     {"GET", "/api/v1/assistance_cases/{id}/notice.pdf", assist_h_notice_pdf, 0,
      "assistance_cases.read", 0, NULL, "救助决定通知书 / 不予救助决定书（PDF）"},
+    {"GET", "/api/v1/assistance_medical_bills/{id}/notice.pdf", assist_h_bill_notice_pdf, 0,
+     "assistance_medical_bills.read", 0, NULL, "医疗救助决定通知书 / 不予救助决定书（PDF）"},
+    {"GET", "/api/v1/assistance_temporary_cases/{id}/notice.pdf", assist_h_temporary_notice_pdf, 0,
+     "assistance_temporary_cases.read", 0, NULL, "临时救助决定通知书 / 不予救助决定书（PDF）"},
 };
 
 static const struct mz_menu assist_menus[] = {

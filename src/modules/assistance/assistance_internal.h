@@ -231,5 +231,8 @@ int assist_sealed_migrate(struct mz_db *db);
 int assist_rekey(struct mz_app *app, struct mz_db *db, long *values);
 /* notice.c: the decision notice PDF of a case. */
 int assist_h_notice_pdf(struct mz_req *req);
+/* The same for 医疗救助 bills and 临时救助 cases (approved/paid or refused). */
+int assist_h_bill_notice_pdf(struct mz_req *req);
+int assist_h_temporary_notice_pdf(struct mz_req *req);
 
 #endif

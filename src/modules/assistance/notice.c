@@ -29,8 +29,8 @@
 
 /* The named statements of this file. */
 #define SQL_APPLICANT "SELECT name FROM persons WHERE id = ?"
-#define SQL_DECISION                                                                         \
-    "SELECT at, comment FROM mz_transitions WHERE entity = 'assistance_cases' AND row_id = ?" \
+#define SQL_DECISION(entity)                                                                 \
+    "SELECT at, comment FROM mz_transitions WHERE entity = '" entity "' AND row_id = ?"       \
     " AND action IN ('approve', 'reject') ORDER BY id DESC LIMIT 1"
 
 /* A string member of a row ("" when absent). */
@@ -101,6 +101,36 @@ static void shanghai_date(const char *instant, char out[11])
     mz_days_to_date(days, out);
 }
 
+/* The issuing unit of a handling community: 天津市和平区民政局. */
+static const char *issuer_of(struct mz_req *req, const char *division)
+{
+    char district_code[7], city_code[7];
+    snprintf(district_code, sizeof(district_code), "%.6s", division);
+    snprintf(city_code, sizeof(city_code), "%.2s0000", division);
+    return mz_arena_printf(req->arena, "%s%s民政局", division_name(req, city_code),
+                           division_name(req, district_code));
+}
+
+/* The numbered table of a trace's Chinese sentences (a masked trace: none). */
+static json_t *trace_table(const json_t *trace)
+{
+    json_t *rows = json_array();
+    const json_t *step;
+    size_t i;
+    json_array_foreach(trace, i, step) {
+        const char *zh = json_string_value(json_object_get(step, "zh"));
+        if (zh != NULL)
+            json_array_append_new(rows, json_pack("[I, s]", (json_int_t)(i + 1), zh));
+    }
+    return json_pack("{s:{s:[s,s], s:o, s:[i,i]}}", "table", "columns", "序号", "计算过程", "rows",
+                     rows, "widths", 1, 9);
+}
+
+/* The remedies of a refusal, or what a granted person must do. */
+#define NOTICE_REMEDIES                                                                       \
+    "如对本决定不服，可以自收到本决定书之日起六十日内依法申请行政复议，"                      \
+    "或者在六个月内依法提起行政诉讼。"
+
 /* "2025-10" as "2025年10月". */
 static const char *month_zh(struct mz_req *req, const char *month)
 {
@@ -118,11 +148,7 @@ static json_t *notice_doc(struct mz_req *req, const json_t *row, bool granted,
     const char *program = dict_zh(req, "assistance_program", str_of(row, "program"));
     const char *division = str_of(row, "division");
     const char *community = division_name(req, division);
-    char district_code[7], city_code[7];
-    snprintf(district_code, sizeof(district_code), "%.6s", division);
-    snprintf(city_code, sizeof(city_code), "%.2s0000", division);
-    const char *issuer = mz_arena_printf(req->arena, "%s%s民政局", division_name(req, city_code),
-                                         division_name(req, district_code));
+    const char *issuer = issuer_of(req, division);
     int64_t persons = json_integer_value(json_object_get(row, "member_count"));
     mz_money_format(json_integer_value(json_object_get(row, "monthly_benefit_fen")), money,
                     sizeof(money));
@@ -163,24 +189,14 @@ static json_t *notice_doc(struct mz_req *req, const json_t *row, bool granted,
                   "起始月份", granted ? start : "—", "当前状态",
                   state_zh(str_of(row, "state"))));
     json_array_append_new(blocks, json_pack("{s:s}", "heading", "二、救助金额计算过程"));
-    json_t *rows = json_array();
-    const json_t *trace = json_object_get(row, "benefit_trace"), *step;
-    size_t i;
-    json_array_foreach(trace, i, step) {
-        const char *zh = json_string_value(json_object_get(step, "zh"));
-        if (zh != NULL)
-            json_array_append_new(rows, json_pack("[I, s]", (json_int_t)(i + 1), zh));
-    }
-    json_array_append_new(blocks, json_pack("{s:{s:[s,s], s:o, s:[i,i]}}", "table", "columns",
-                                            "序号", "计算过程", "rows", rows, "widths", 1, 9));
+    json_array_append_new(blocks, trace_table(json_object_get(row, "benefit_trace")));
     json_array_append_new(blocks, json_pack("{s:s}", "heading", "三、告知事项"));
     json_array_append_new(
         blocks,
         json_pack("{s:s}", "paragraph",
                   granted ? "救助金按月发放至你提供的银行账户。家庭人口、收入、财产状况发生变化的，"
                             "应当及时告知社区（村）或街道（乡镇）。"
-                          : "如对本决定不服，可以自收到本决定书之日起六十日内依法申请行政复议，"
-                            "或者在六个月内依法提起行政诉讼。"));
+                          : NOTICE_REMEDIES));
     return json_pack("{s:s, s:s, s:o, s:o, s:s, s:s}", "title",
                      granted ? "救助决定通知书" : "不予救助决定书", "subtitle",
                      mz_arena_printf(req->arena, "%s · 案件 %lld", program, (long long)id), "meta",
@@ -189,13 +205,16 @@ static json_t *notice_doc(struct mz_req *req, const json_t *row, bool granted,
                      "stamp", issuer);
 }
 
+static int reply_pdf(struct mz_req *req, json_t *doc, const char *decided_on, const char *entity,
+                     int64_t id, bool granted, const char *title);
+
 /* GET /api/v1/assistance_cases/{id}/notice.pdf - the decision notice. */
 int assist_h_notice_pdf(struct mz_req *req)
 {
     const char *s = mz_req_param(req, "id");
     char *end = NULL;
     long long id = s ? strtoll(s, &end, 10) : 0;
-    int rc, status;
+    int rc;
     if (s == NULL || *end != '\0' || id <= 0)
         return mz_fail_field(req, 400, "bad_id", "案件编号应为正整数", "id");
     json_t *row = mz_entity_get(req, &assist_cases, id);
@@ -213,8 +232,8 @@ int assist_h_notice_pdf(struct mz_req *req)
     }
     const char *applicant = query_text(
         req, SQL_APPLICANT, json_integer_value(json_object_get(row, "applicant_person_id")), 0, &rc);
-    const char *decided_at = rc == MZ_OK ? query_text(req, SQL_DECISION, id, 0, &rc) : NULL;
-    const char *reason = rc == MZ_OK ? query_text(req, SQL_DECISION, id, 1, &rc) : NULL;
+    const char *decided_at = rc == MZ_OK ? query_text(req, SQL_DECISION("assistance_cases"), id, 0, &rc) : NULL;
+    const char *reason = rc == MZ_OK ? query_text(req, SQL_DECISION("assistance_cases"), id, 1, &rc) : NULL;
     if (rc != MZ_OK) {
         json_decref(row);
         return mz_fail_err(req, rc);
@@ -227,6 +246,14 @@ int assist_h_notice_pdf(struct mz_req *req)
 
     json_t *doc = notice_doc(req, row, granted, applicant ? applicant : "", decided_on, reason);
     json_decref(row);
+    return reply_pdf(req, doc, decided_on, "assistance_cases", id, granted,
+                     granted ? "救助决定通知书" : "不予救助决定书");
+}
+
+/* Render doc, audit its production as an export of the row, reply it. */
+static int reply_pdf(struct mz_req *req, json_t *doc, const char *decided_on, const char *entity,
+                     int64_t id, bool granted, const char *title)
+{
     struct mz_pdf_options opts = {.date = decided_on};
     struct mz_pdf_result res;
     FILE *f = tmpfile();
@@ -234,16 +261,16 @@ int assist_h_notice_pdf(struct mz_req *req)
         json_decref(doc);
         return mz_fail_err(req, MZ_ERR_IO);
     }
-    rc = mz_pdf_write_fd(doc, &opts, fileno(f), &res);
+    int rc = mz_pdf_write_fd(doc, &opts, fileno(f), &res);
     json_decref(doc);
     if (rc != MZ_OK) {
         fclose(f);
-        mz_error("notice of case %lld: pdf failed: %s", id, mz_err_name(rc));
+        mz_error("notice of %s %lld: pdf failed: %s", entity, (long long)id, mz_err_name(rc));
         return mz_fail(req, 500, "internal", "生成决定书失败");
     }
     json_t *detail = json_pack("{s:s, s:i}", "document", granted ? "decision_notice" : "refusal_notice",
                                "pages", res.pages);
-    status = mz_audit(req, "export", "assistance_cases", id, true, detail);
+    int status = mz_audit(req, "export", entity, id, true, detail);
     json_decref(detail);
     if (status) {
         fclose(f);
@@ -257,6 +284,127 @@ int assist_h_notice_pdf(struct mz_req *req)
         return mz_fail_err(req, MZ_ERR_IO);
     }
     return mz_reply_file(req, 200, "application/pdf", fd,
-                         mz_arena_printf(req->arena, "%s-%lld.pdf",
-                                         granted ? "救助决定通知书" : "不予救助决定书", id));
+                         mz_arena_printf(req->arena, "%s-%lld.pdf", title, (long long)id));
+}
+
+/* --- one-off aid: 医疗救助 bills and 临时救助 cases ---------------------------------------- */
+
+/* The decision of a bill or a 临时救助 case: the figures as kv rows. */
+static json_t *oneoff_figures(struct mz_req *req, const json_t *row, bool bill)
+{
+    struct mz_arena *a = req->arena;
+    char m[5][32];
+    static const char *const bill_keys[] = {"total_fen", "insurance_fen", "self_paid_fen", "aid_fen"};
+    static const char *const temp_keys[] = {"standard_fen", "ceiling_fen", "need_fen", "aid_fen"};
+    for (int i = 0; i < 4; i++) {
+        json_t *v = json_object_get(row, bill ? bill_keys[i] : temp_keys[i]);
+        if (json_is_integer(v))
+            mz_money_format(json_integer_value(v), m[i], sizeof(m[i]));
+        else
+            snprintf(m[i], sizeof(m[i]), "—");
+    }
+    if (bill)
+        return json_pack("{s:[[s,s],[s,s],[s,s],[s,s],[s,s],[s,s]]}", "kv", "就诊医院",
+                         str_of(row, "hospital"), "就诊日期",
+                         mz_arena_printf(a, "%s 至 %s", str_of(row, "admitted_on"),
+                                         str_of(row, "discharged_on")),
+                         "医疗费用总额", mz_arena_printf(a, "%s 元", m[0]), "医保报销",
+                         mz_arena_printf(a, "%s 元", m[1]), "政策范围内个人自付",
+                         mz_arena_printf(a, "%s 元", m[2]), "医疗救助金额",
+                         mz_arena_printf(a, "%s 元", m[3]));
+    return json_pack("{s:[[s,s],[s,s],[s,I],[s,s],[s,s],[s,s]]}", "kv", "救助类型",
+                     dict_zh(req, "assistance_temporary_category", str_of(row, "category")),
+                     "发生日期", str_of(row, "occurred_on"), "家庭人口",
+                     (json_int_t)json_integer_value(json_object_get(row, "household_size")),
+                     "低保标准", mz_arena_printf(a, "%s 元/人·月", m[0]), "救助上限",
+                     mz_arena_printf(a, "%s 元", m[1]), "临时救助金额",
+                     mz_arena_printf(a, "%s 元", m[3]));
+}
+
+static int oneoff_notice(struct mz_req *req, const struct mz_entity *e, bool bill)
+{
+    const char *s = mz_req_param(req, "id");
+    char *end = NULL;
+    long long id = s ? strtoll(s, &end, 10) : 0;
+    int rc = MZ_OK;
+    if (s == NULL || *end != '\0' || id <= 0)
+        return mz_fail_field(req, 400, "bad_id", "编号应为正整数", "id");
+    json_t *row = mz_entity_get(req, e, id);
+    if (row == NULL)
+        return req->status;
+    const char *state = str_of(row, "state");
+    bool refused = strcmp(state, "refused") == 0;
+    bool granted = strcmp(state, "approved") == 0 || strcmp(state, "paid") == 0;
+    if (!refused && !granted) {
+        json_decref(row);
+        return mz_fail(req, 409, "not_decided", "尚未作出救助决定，不能出具决定书");
+    }
+    const char *program = bill ? "医疗救助" : "临时救助";
+    const char *person = query_text(req, SQL_APPLICANT,
+                                    json_integer_value(json_object_get(row, "person_id")), 0, &rc);
+    const char *reason =
+        rc == MZ_OK && refused
+            ? query_text(req, bill ? SQL_DECISION("assistance_medical_bills")
+                                   : SQL_DECISION("assistance_temporary_cases"),
+                         id, 1, &rc)
+            : NULL;
+    if (rc != MZ_OK) {
+        json_decref(row);
+        return mz_fail_err(req, rc);
+    }
+    char decided_on[11];
+    snprintf(decided_on, sizeof(decided_on), "%s", str_of(row, "decided_on"));
+    if (decided_on[0] == '\0')
+        assist_today(decided_on);
+    const char *division = str_of(row, "division");
+    const char *community = division_name(req, division);
+    const char *issuer = issuer_of(req, division);
+    const char *who = person ? person : "";
+    const char *applied_on = mz_arena_printf(req->arena, "%.10s", str_of(row, "created_at"));
+    char aid[32];
+    mz_money_format(json_integer_value(json_object_get(row, "aid_fen")), aid, sizeof(aid));
+    json_t *blocks = json_array();
+    json_array_append_new(blocks, json_pack("{s:s}", "paragraph",
+                                            mz_arena_printf(req->arena, "%s：", who)));
+    json_array_append_new(
+        blocks,
+        json_pack("{s:s}", "paragraph",
+                  granted ? mz_arena_printf(req->arena,
+                                            "你（你家）于 %s 提出的%s申请，经受理、审核和审批，依据"
+                                            "《社会救助暂行办法》的规定，决定给予%s %s 元，一次性发放。",
+                                            applied_on, program, program, aid)
+                          : mz_arena_printf(req->arena,
+                                            "你（你家）于 %s 提出的%s申请，经审核，不符合救助条件，"
+                                            "依据《社会救助暂行办法》的规定，决定不予救助。理由：%s",
+                                            applied_on, program, reason ? reason : "（未记录）")));
+    json_array_append_new(blocks, json_pack("{s:s}", "heading", "一、救助事项"));
+    json_array_append_new(blocks, oneoff_figures(req, row, bill));
+    json_array_append_new(blocks, json_pack("{s:s}", "heading", "二、救助金额计算过程"));
+    json_array_append_new(blocks, trace_table(json_object_get(row, "aid_trace")));
+    json_array_append_new(blocks, json_pack("{s:s}", "heading", "三、告知事项"));
+    json_array_append_new(blocks,
+                          json_pack("{s:s}", "paragraph",
+                                    granted ? "救助金一次性发放至你提供的银行账户。" : NOTICE_REMEDIES));
+    const char *title = granted ? (bill ? "医疗救助决定通知书" : "临时救助决定通知书") : "不予救助决定书";
+    json_t *doc = json_pack(
+        "{s:s, s:s, s:[[s,s],[s,s],[s,s],[s,I],[s,s]], s:o, s:s, s:s}", "title", title,
+        "subtitle", mz_arena_printf(req->arena, "%s · 编号 %lld", program, id), "meta",
+        bill ? "患者" : "申请人", who, "救助项目", program, "受理社区",
+        community[0] ? community : division, "编号", (json_int_t)id, "决定日期", decided_on,
+        "blocks", blocks, "footer",
+        mz_arena_printf(req->arena, "%s · 本文书由民政综合业务平台生成", issuer), "stamp", issuer);
+    json_decref(row);
+    return reply_pdf(req, doc, decided_on, e->name, id, granted, title);
+}
+
+/* GET /api/v1/assistance_medical_bills/{id}/notice.pdf */
+int assist_h_bill_notice_pdf(struct mz_req *req)
+{
+    return oneoff_notice(req, &assist_medical_bills, true);
+}
+
+/* GET /api/v1/assistance_temporary_cases/{id}/notice.pdf */
+int assist_h_temporary_notice_pdf(struct mz_req *req)
+{
+    return oneoff_notice(req, &assist_temporary_cases, false);
 }
