@@ -21,6 +21,9 @@ const screens = {
   households: { detail: () => import('./verify/HouseholdDetail.vue') },
   verify_requests: { detail: () => import('./verify/RequestDetail.vue') },
   assistance_payroll_runs: { detail: () => import('./assistance/RunDetail.vue') },
+  // 医疗救助 bills and 临时救助 cases: the generic detail, the decision notice, the ledger.
+  assistance_medical_bills: { detail: () => import('./assistance/OneOffDetail.vue') },
+  assistance_temporary_cases: { detail: () => import('./assistance/OneOffDetail.vue') },
 };
 
 export const modulePages = [
