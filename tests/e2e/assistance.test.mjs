@@ -262,3 +262,26 @@ test('医疗救助试算 in 元, exactly; the 工作台 card of open warnings li
   await page.getByTestId('list-total').filter({ hasText: '1' }).waitFor();
   await page.close();
 });
+
+test('医疗救助: an approved bill shows its decision notice and its ledger balance beside the generic detail', { skip }, async () => {
+  const p = await ok(await srv.api('POST', '/api/v1/persons', { id_number: makeIdNumber({ birth: '1966-06-16' }), name: '医疗界面', hukou_division: D.a1 }), 201);
+  const bill = await ok(await srv.api('POST', '/api/v1/assistance_medical_bills', {
+    person_id: p.id, target_group: 'dibao', division: D.a1, hospital: '界面测试医院（合成）', admitted_on: '2025-09-01',
+    discharged_on: '2025-09-05', total_fen: 1000000, insurance_fen: 600000, bank_account: makeBankCard(),
+  }), 201);
+  for (const a of ['accept', 'review', 'approve']) await ok(await srv.api('POST', `/api/v1/assistance_medical_bills/${bill.id}/actions/${a}`, {}));
+  await browser.context.clearCookies();
+  const page = await browser.context.newPage();
+  await uiLogin(page, srv.base, 'tester', TEST_PASSWORD);
+  await page.getByRole('heading', { name: '工作台' }).waitFor();
+  await page.goto(`${srv.base}/e/assistance_medical_bills/${bill.id}`);
+  const link = page.getByTestId('oneoff-notice');
+  await link.waitFor();
+  assert.equal(await link.getAttribute('href'), `/api/v1/assistance_medical_bills/${bill.id}/notice.pdf`);
+  assert.match(await link.textContent(), /救助决定通知书/);
+  await page.getByTestId('ledger-balance').waitFor();
+  await page.getByText('界面测试医院（合成）').first().waitFor();
+  await page.screenshot({ path: shotPath('assist-08-medical-bill'), fullPage: true });
+  await axe(page, '医疗救助详情');
+  await page.close();
+});

@@ -224,6 +224,7 @@ const struct mz_entity assist_medical_bills = {
     .nfields = MZ_ARRAY_LEN(bill_fields),
     .hooks = &bill_hooks,
     .workflow = &bill_workflow,
-    .flags = MZ_E_NO_IMPORT,
+    /* No deletion: a bill or case counts towards caps and payments. */
+    .flags = MZ_E_NO_IMPORT | MZ_E_NO_DELETE,
     .default_sort = "-id",
 };

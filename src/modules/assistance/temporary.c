@@ -295,6 +295,7 @@ const struct mz_entity assist_temporary_cases = {
     .nfields = MZ_ARRAY_LEN(temp_fields),
     .hooks = &temp_hooks,
     .workflow = &temp_workflow,
-    .flags = MZ_E_NO_IMPORT,
+    /* No deletion: a bill or case counts towards caps and payments. */
+    .flags = MZ_E_NO_IMPORT | MZ_E_NO_DELETE,
     .default_sort = "-id",
 };
