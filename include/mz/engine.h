@@ -117,6 +117,8 @@ enum {
     MZ_E_NO_IMPORT = 1 << 1,
     MZ_E_NO_CREATE = 1 << 2,   /* rows come from hooks/workflows only */
     MZ_E_READONLY = 1 << 3,    /* no write endpoints at all */
+    MZ_E_CITIZEN = 1 << 4,     /* citizens may create and act on their own rows (the
+                                * citizen role's writes reach no other entity) */
 };
 
 struct mz_entity {

@@ -220,12 +220,33 @@ static bool perm_entity_is(const char *permission, const char *name)
     return strlen(name) == n && strncmp(permission, name, n) == 0;
 }
 
+static bool is_citizen(const struct mz_user *u);
+
+/* A citizen writes only to the entities made for citizens (MZ_E_CITIZEN):
+ * the role's "*.create" must not reach staff entities such as cases. */
+static bool citizen_may_write(const struct mz_req *req, const char *permission)
+{
+    const char *dot = strchr(permission, '.');
+    if (dot == NULL || strcmp(dot + 1, "read") == 0)
+        return true;
+    char name[97];
+    size_t n = (size_t)(dot - permission);
+    if (n >= sizeof(name) || req->app == NULL)
+        return false;
+    memcpy(name, permission, n);
+    name[n] = '\0';
+    const struct mz_entity *e = mz_app_entity(req->app, name);
+    return e != NULL && (e->flags & MZ_E_CITIZEN);
+}
+
 bool mz_auth_may(struct mz_req *req, const char *permission)
 {
     const struct mz_user *u = req->user;
     if (permission == NULL)
         return u != NULL;
     if (u == NULL)
+        return false;
+    if (is_citizen(u) && !citizen_may_write(req, permission))
         return false;
     bool system = mz_perm_is_system(permission);
     if (u->is_token) {

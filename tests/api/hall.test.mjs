@@ -178,6 +178,14 @@ describe('online applications', () => {
     assert.equal(await count('hall_applications'), before);
   });
 
+  it('a citizen writes only to the entities made for citizens: not cases, persons or rules', async () => {
+    const cases = await count('assistance_cases');
+    assertError(await a.api('POST', '/api/v1/assistance_cases', { program: 'dibao', division: D.community, members: [] }), 403, 'forbidden');
+    assertError(await a.api('POST', '/api/v1/persons', { name: '冒名', id_number: makeIdNumber({ birth: '19700101', seq: 11 }) }), 403, 'forbidden');
+    assertError(await a.api('POST', '/api/v1/assistance_standards', { program: 'dibao', division: '120000000000', valid_from: '2030-01-01', amount_fen: 1 }), 403, 'forbidden');
+    assert.equal(await count('assistance_cases'), cases);
+  });
+
   it('a second open application for the same program is 409; nothing written', async () => {
     const before = await count('hall_applications');
     assertError(await a.api('POST', '/api/v1/hall_applications', application(a)), 409, 'duplicate_application');

@@ -104,6 +104,7 @@ static const struct mz_entity sample_cases = {
     .nfields = MZ_ARRAY_LEN(sample_case_fields),
     .workflow = &sample_workflow,
     .title_field = "title",
+    .flags = MZ_E_CITIZEN, /* the citizen-ownership tests create sample cases */
 };
 
 static const struct mz_field sample_note_fields[] = {

@@ -465,7 +465,7 @@ const struct mz_entity hall_applications = {
     .nfields = MZ_ARRAY_LEN(apply_fields),
     .hooks = &apply_hooks,
     .workflow = &apply_workflow,
-    .flags = MZ_E_NO_IMPORT | MZ_E_NO_DELETE,
+    .flags = MZ_E_NO_IMPORT | MZ_E_NO_DELETE | MZ_E_CITIZEN,
     .title_field = "application_no",
     .default_sort = "-id",
 };

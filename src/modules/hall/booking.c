@@ -344,7 +344,7 @@ const struct mz_entity hall_bookings = {
     .nfields = MZ_ARRAY_LEN(booking_fields),
     .hooks = &booking_hooks,
     .workflow = &booking_workflow,
-    .flags = MZ_E_NO_IMPORT | MZ_E_NO_DELETE,
+    .flags = MZ_E_NO_IMPORT | MZ_E_NO_DELETE | MZ_E_CITIZEN,
     .title_field = "booking_no",
     .default_sort = "slot_date,start_time",
 };
