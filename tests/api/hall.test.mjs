@@ -108,7 +108,7 @@ describe('public divisions and matters', () => {
     const by = Object.fromEntries(m.map((x) => [x.code, x]));
     assert.equal(by.dibao.online, true);
     assert.equal(by.dibao.program, 'dibao');
-    assert.equal(by.temporary.online, true);
+    assert.equal(by.temporary.online, false, '临时救助 is registered at the window');
     assert.equal(by.tekun.online, false);
     assert.equal(by.assistance_window.kind, 'booking');
   });
@@ -234,8 +234,8 @@ describe('online applications', () => {
   });
 
   it('returning needs a written reason; the citizen sees it', async () => {
-    const appB = await ok(await b.api('POST', '/api/v1/hall_applications', application(b, { matter: 'temporary' })), 201);
-    assert.equal(appB.program, 'temporary');
+    const appB = await ok(await b.api('POST', '/api/v1/hall_applications', application(b)), 201);
+    assert.equal(appB.program, 'dibao');
     const err = assertError(await staff.street('POST', `/api/v1/hall_applications/${appB.id}/actions/send_back`, {}), 422, 'validation_failed');
     assert.equal(err.field, 'comment');
     assert.equal((await ok(await b.api('GET', `/api/v1/hall_applications/${appB.id}`))).state, 'submitted');
@@ -244,26 +244,20 @@ describe('online applications', () => {
     assert.equal(t.state, 'returned');
     assert.equal(t.return_reason, '请补充医院诊断证明后重新申请');
     assert.equal(t.steps.at(-1).reason, '请补充医院诊断证明后重新申请');
-    // returned is not open: a new application is allowed
-    const again = await ok(await b.api('POST', '/api/v1/hall_applications', application(b, { matter: 'temporary' })), 201);
-    // 临时救助 has no standard until staff configure one: accepting is refused
-    // with the case's own message and nothing is written (no person, no case).
-    const persons0 = await count('persons');
-    const cases0 = await count('assistance_cases');
-    assertError(await staff.street('POST', `/api/v1/hall_applications/${again.id}/actions/accept`, {}), 422, 'no_standard');
-    assert.equal(await count('persons'), persons0);
-    assert.equal(await count('assistance_cases'), cases0);
-    assert.equal((await ok(await b.api('GET', `/api/v1/hall_applications/${again.id}`))).state, 'submitted');
-    await ok(await srv.api('POST', '/api/v1/assistance_standards', {
-      program: 'temporary', division: '120000', zone: 'all', valid_from: '2020-01-01', amount_fen: 100000, basis: 'per_household', source: '测试', note: '临时救助（测试）',
-    }), 201);
+    // returned is not open: a new application is allowed, and accepted
+    const again = await ok(await b.api('POST', '/api/v1/hall_applications', application(b)), 201);
     const acc = await ok(await staff.street('POST', `/api/v1/hall_applications/${again.id}/actions/accept`, {}));
     assert.equal(acc.state, 'accepted');
-    assert.equal((await ok(await srv.api('GET', `/api/v1/assistance_cases/${acc.case_id}`))).program, 'temporary');
-    assert.equal(await count('persons'), persons0 + 2);
-    // history like other entities
-    const h = await ok(await staff.street('GET', `/api/v1/hall_applications/${appB.id}/history`));
-    assert.ok(JSON.stringify(h).includes('send_back'));
+    assert.equal((await ok(await srv.api('GET', `/api/v1/assistance_cases/${acc.case_id}`))).program, 'dibao');
+  });
+
+  it('临时救助 is not applied for online: one-off aid is registered at the window', async () => {
+    const before = await count('hall_applications');
+    assertFieldErrors(await b.api('POST', '/api/v1/hall_applications', application(b, { matter: 'temporary' })), [['matter', 'not_open']]);
+    // Staff cannot open it either while acceptance cannot turn it into its case.
+    const m = (await ok(await srv.api('GET', '/api/v1/hall_matters?code=temporary'))).items[0];
+    assertFieldErrors(await srv.api('PATCH', `/api/v1/hall_matters/${m.id}`, { version: m.version, online: true }), [['online', 'not_online_program']]);
+    assert.equal(await count('hall_applications'), before);
   });
 
   it('public look-up by number and ID number, one answer for any mismatch, rate-limited', async () => {

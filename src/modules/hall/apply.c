@@ -207,6 +207,20 @@ static void check_attachments(struct mz_write *w)
     }
 }
 
+/* The programs an accepted application becomes an assistance case of (a
+ * monthly 低保/低收入/特困 case). 临时救助 and 医疗救助 are one-off aid with
+ * entities of their own (a bill, an event and its category, registered at
+ * the window): an online application cannot become one yet. */
+bool hall_case_program(const char *program)
+{
+    static const char *const ok[] = {"dibao", "low_income", "tekun"};
+    for (size_t i = 0; i < MZ_ARRAY_LEN(ok); i++) {
+        if (strcmp(program, ok[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
 static int apply_validate(struct mz_write *w)
 {
     struct mz_req *req = w->req;
@@ -218,6 +232,9 @@ static int apply_validate(struct mz_write *w)
     const char *matter = row_str(w->row, "matter"), *program = NULL;
     if (matter && !hall_matter_open(req, matter, "apply", &program))
         mz_errors_add(w->errors, "matter", "not_open", "该事项暂未开通网上申请");
+    else if (program && !hall_case_program(program))
+        mz_errors_add(w->errors, "matter", "not_open",
+                      "该事项须到社区（村）或街道（乡镇）窗口当面登记，暂不支持网上申请");
     const char *div = row_str(w->row, "division");
     if (div && (mz_division_level(div) != 5 || !mz_division_acceptable(req->db, div)))
         mz_errors_add(w->errors, "division", "invalid_division", "请选择所在社区（村）");

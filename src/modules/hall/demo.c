@@ -130,7 +130,7 @@ int hall_demo(struct mz_app *app, struct mz_db *db, const char *password, json_t
         }
         json_t *in = json_pack(
             "{s:s, s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:s, s:s, s:i}, {s:s, s:s, s:s, s:i}], s:s}",
-            "matter", i == 2 ? "temporary" : "dibao", "applicant_name", c->name, "id_number", idn,
+            "matter", "dibao", "applicant_name", c->name, "id_number", idn,
             "phone", c->phone, "division", "120101001001", "address",
             mz_arena_printf(req.arena, "和平区劝业场街道某里 %zu 号", i + 3), "members", "name",
             c->name, "id_number", idn, "relation", "self", "monthly_income_fen", 60000 + (int)i * 10000,
@@ -156,10 +156,10 @@ int hall_demo(struct mz_app *app, struct mz_db *db, const char *password, json_t
             req.json = NULL;
             json_decref(body);
         } else if (i == 2) {
-            json_t *body = json_pack("{s:s}", "comment", "请补充医院诊断证明后重新申请（演示）");
+            json_t *body = json_pack("{s:s}", "comment", "请补充家庭成员收入证明后重新申请（演示）");
             req.json = body;
             status = mz_entity_act(&req, &hall_applications, id, "send_back",
-                                   "请补充医院诊断证明后重新申请（演示）", NULL);
+                                   "请补充家庭成员收入证明后重新申请（演示）", NULL);
             req.json = NULL;
             json_decref(body);
         }

@@ -126,6 +126,10 @@ static int matter_validate(struct mz_write *w)
     if (kind && strcmp(kind, "booking") != 0 && json_is_true(json_object_get(w->row, "online")) &&
         (prog == NULL || json_is_null(prog)))
         mz_errors_add(w->errors, "program", "required", "网上申请的事项须指定救助项目");
+    else if (kind && strcmp(kind, "booking") != 0 && json_is_true(json_object_get(w->row, "online")) &&
+             json_is_string(prog) && !hall_case_program(json_string_value(prog)))
+        mz_errors_add(w->errors, "online", "not_online_program",
+                      "临时救助、医疗救助须到窗口当面登记，暂不能开通网上申请");
     return 0;
 }
 
@@ -337,6 +341,11 @@ static const struct mz_migration hall_migrations[] = {
             " '残疾人两项补贴申请', 'apply', NULL, 0, NULL, 80),"
             " (1, '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z', 'system', 'system', 'social_org',"
             " '社会组织登记', 'apply', NULL, 0, NULL, 90);"},
+    /* An accepted online application becomes a monthly assistance case;
+     * 临时救助 is one-off aid registered at the window (hall_case_program). */
+    {.number = 2,
+     .name = "临时救助 not online",
+     .sql = "UPDATE hall_matters SET online = 0 WHERE code = 'temporary' AND updated_by = 'system';"},
 };
 
 static const struct mz_entity *const hall_entities[] = {

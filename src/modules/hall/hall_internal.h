@@ -25,6 +25,8 @@ void hall_now_hhmm(char out[6]);
  * *program gets its program code (arena) for apply matters. */
 bool hall_matter_open(struct mz_req *req, const char *code, const char *kind,
                       const char **program);
+/* Can an accepted application of this program become an assistance case? */
+bool hall_case_program(const char *program);
 /* A new document number: prefix, today's date and 6 random digits (arena). */
 const char *hall_number(struct mz_req *req, const char *prefix);
 /* The timeline of one application row (unmasked, loaded by the caller) as
