@@ -110,6 +110,18 @@ struct mz_query;
  * to the text values given. Column names in sql must come from declarations,
  * never from input. MZ_ERR_TOOBIG when the query holds too many parameters. */
 int mz_query_add(struct mz_query *q, const char *sql, int nparams, const char *const *params);
+/* The same, where sql may also hold "{where}": each is replaced by the
+ * query's filters so far (deleted rows, scope, field filters; columns of the
+ * entity's table, unqualified) with their parameters, so that a search hook
+ * can filter inside a subquery and stop it early with a LIMIT. */
+int mz_query_add_sub(struct mz_query *q, const char *sql, int nparams,
+                     const char *const *params);
+/* How many matches, in the default order (id descending), the caller will
+ * look at: a list's count cap + 1 or the end of its page, whichever is more;
+ * 0 when it needs every match (an export, a sort of the caller's choosing).
+ * A search hook may then return, of the matches, any set holding these first
+ * ones (or, for a match set larger than this, any this many of them). */
+int64_t mz_query_depth(const struct mz_query *q);
 
 /* Entity flags. */
 enum {

@@ -37,6 +37,13 @@ struct mz_person_bulk;
 int mz_person_bulk_begin(struct mz_db *db, struct mz_person_bulk **out);
 int mz_person_bulk_add(struct mz_person_bulk *b, int64_t person_id, const char *name,
                        const char *former_names);
+/* The same in two steps, so that a producer thread can build the terms
+ * (into its own arena, which must outlive add_terms) while the writer adds. */
+struct mz_person_terms;
+struct mz_person_terms *mz_person_bulk_terms(struct mz_arena *a, const char *name,
+                                             const char *former_names);
+int mz_person_bulk_add_terms(struct mz_person_bulk *b, int64_t person_id,
+                             const struct mz_person_terms *t);
 int mz_person_bulk_finish(struct mz_person_bulk *b);
 void mz_person_bulk_abort(struct mz_person_bulk *b);
 

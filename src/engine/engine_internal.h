@@ -126,9 +126,12 @@ struct mz_query {
     const char *order;
     struct mz_sql_param params[64];
     int nparams;
+    int64_t depth; /* matches the caller looks at in id DESC order; 0: all */
 };
 
-int mz_query_build(struct mz_req *req, const struct mz_entity *e, struct mz_query *q);
+/* depth: see mz_query_depth (mz/engine.h); lists give it, exports 0. */
+int mz_query_build(struct mz_req *req, const struct mz_entity *e, struct mz_query *q,
+                   int64_t depth);
 void mz_query_bind(struct mz_stmt *st, const struct mz_query *q, int first);
 void mz_query_free(struct mz_query *q);
 

@@ -420,11 +420,13 @@ static int build_order(struct build_ctx *c, const char *sort)
     return 0;
 }
 
-int mz_query_build(struct mz_req *req, const struct mz_entity *e, struct mz_query *q)
+int mz_query_build(struct mz_req *req, const struct mz_entity *e, struct mz_query *q,
+                   int64_t depth)
 {
     const struct mz_entity_rt *rt = mz_entity_rt_of(req->app, e);
     struct build_ctx c = {.req = req, .e = e, .q = q, .scope_field = rt->scope_field};
     memset(q, 0, sizeof(*q));
+    q->depth = depth;
     mz_buf_init(&q->where, 65536);
     mz_buf_puts(&q->where, " WHERE deleted_at IS NULL");
     if (rt->scope_field && req->app->scope) {
@@ -502,6 +504,63 @@ int mz_query_add(struct mz_query *q, const char *sql, int nparams, const char *c
     return MZ_OK;
 }
 
+int mz_query_add_sub(struct mz_query *q, const char *sql, int nparams,
+                     const char *const *params)
+{
+    static const char mark[] = "{where}";
+    const size_t mlen = sizeof(mark) - 1;
+    const char *filters = q->where.data + strlen(" WHERE "); /* mz_query_build's start */
+    struct mz_sql_param p[MZ_ARRAY_LEN(q->params)];
+    int n = 0, given = 0, rc = MZ_OK;
+    struct mz_buf out;
+    mz_buf_init(&out, q->where.max);
+    for (const char *s = sql; *s && rc == MZ_OK;) {
+        if (strncmp(s, mark, mlen) == 0) {
+            if (n + q->nparams > (int)MZ_ARRAY_LEN(p))
+                rc = MZ_ERR_TOOBIG;
+            else {
+                memcpy(p + n, q->params, (size_t)q->nparams * sizeof(*p));
+                n += q->nparams;
+                rc = mz_buf_printf(&out, "(%s)", filters);
+            }
+            s += mlen;
+            continue;
+        }
+        size_t run = strcspn(s, "?{");
+        if (run == 0) { /* a placeholder, or a brace that is not a mark */
+            if (*s == '?') {
+                if (given == nparams || n == (int)MZ_ARRAY_LEN(p)) {
+                    rc = given == nparams ? MZ_ERR_INVALID : MZ_ERR_TOOBIG;
+                    break;
+                }
+                p[n].is_int = false;
+                p[n++].s = params[given++];
+            }
+            run = 1;
+        }
+        if (rc == MZ_OK)
+            rc = mz_buf_append(&out, s, run);
+        s += run;
+    }
+    if (rc == MZ_OK && given != nparams)
+        rc = MZ_ERR_INVALID;
+    if (rc == MZ_OK && q->nparams + n > (int)MZ_ARRAY_LEN(q->params))
+        rc = MZ_ERR_TOOBIG;
+    if (rc == MZ_OK && mz_buf_printf(&q->where, " AND (%s)", out.data) != MZ_OK)
+        rc = MZ_ERR_TOOBIG;
+    if (rc == MZ_OK) {
+        memcpy(q->params + q->nparams, p, (size_t)n * sizeof(*p));
+        q->nparams += n;
+    }
+    mz_buf_free(&out);
+    return rc;
+}
+
+int64_t mz_query_depth(const struct mz_query *q)
+{
+    return q->depth;
+}
+
 void mz_query_bind(struct mz_stmt *st, const struct mz_query *q, int first)
 {
     for (int i = 0; i < q->nparams; i++) {
@@ -549,15 +608,23 @@ int mz_h_list(struct mz_req *req)
     struct mz_query q;
     struct mz_stmt *st = NULL;
     json_t *items = NULL;
-    int status = mz_query_build(req, e, &q);
+    const char *qtext = mz_req_query(req, "q");
+    int cap = qtext && *qtext ? SEARCH_TOTAL_CAP : LIST_TOTAL_CAP;
+    /* A search looks at the count cap + 1 or the page's end, in the default
+     * order; with another sort it needs every match (mz_query_depth). */
+    const char *sort = mz_req_query(req, "sort");
+    if (sort == NULL || *sort == '\0')
+        sort = e->default_sort ? e->default_sort : "-id";
+    int64_t depth = strcmp(sort, "-id") == 0 ? page * size : 0;
+    if (depth && depth < cap + 1)
+        depth = cap + 1;
+    int status = mz_query_build(req, e, &q, depth);
     int rc;
     if (status)
         goto out;
 
     /* Count up to the cap (+1 tells "more than the cap"), not the whole match. */
     int64_t total = 0;
-    const char *qtext = mz_req_query(req, "q");
-    int cap = qtext && *qtext ? SEARCH_TOTAL_CAP : LIST_TOTAL_CAP;
     char *sql = mz_arena_printf(req->arena, "SELECT count(*) FROM (SELECT 1 FROM %s%s LIMIT %d) AS capped",
                                 e->name, q.where.data, cap + 1);
     rc = mz_db_prepare(req->db, sql, &st);
@@ -657,7 +724,7 @@ int mz_h_export(struct mz_req *req)
     struct mz_stmt *st = NULL;
     struct mz_table_writer *w = NULL;
     char *path = NULL;
-    int status = mz_query_build(req, e, &q), rc;
+    int status = mz_query_build(req, e, &q, 0), rc; /* every match */
     if (status)
         goto out;
     path = temp_path(req, "export");

@@ -30,6 +30,7 @@
  *  - ~10% were born elsewhere (ID area code of another province).
  * Incomes belong to the assistance module's tables (not yet present).
  */
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include "mz/crypto.h"
@@ -40,6 +41,8 @@
 #define DEMO_TODAY_YEAR 2025
 #define DEMO_BIRTH_MIN "1920-01-01"
 #define DEMO_BATCH 50000 /* persons per transaction */
+#define DEMO_CHUNK 2048  /* persons per batch handed from the generator to the writer */
+#define DEMO_QUEUE 4     /* batches generated ahead of the writer at most */
 
 /* --- PRNG --------------------------------------------------------------------- */
 struct rng {
@@ -160,12 +163,33 @@ struct person {
     char from_date[11], to_date[11];
     bool separated;
     int age;
+    /* Made by the generator thread for the writer: the sealed ID and phone
+     * with their blind indexes, and the search-index terms. */
+    const char *sid, *sphone;
+    char bid[33], bphone[33];
+    struct mz_person_terms *terms;
+};
+
+/* One generated household, ready to write. */
+struct demo_house {
+    struct person members[6];
+    int n;
+    char community[13], address[160];
+};
+
+/* Households handed from the generator thread to the writer, with the
+ * arena holding their sealed values and search terms. */
+struct demo_batch {
+    struct mz_arena *arena;
+    struct demo_house *houses;
+    int nhouses;
+    struct demo_batch *next;
 };
 
 struct demo {
     struct rng rng;
     struct mz_db *db;              /* NULL in a dry run */
-    struct mz_arena *arena;        /* scratch, reset per batch */
+    struct mz_arena *arena;        /* the generator's: the current batch's arena */
     uint16_t *seq;                 /* AREA_SLOTS * DAY_SLOTS * 2 counters */
     const char *area_codes[AREA_SLOTS];
     int nareas;
@@ -181,6 +205,13 @@ struct demo {
     int district_weights[32];
     const struct registry_district *districts[32];
     int ndistricts;
+    int64_t target;
+    /* The queue of generated batches (the generator appends, the writer takes). */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct demo_batch *head, *tail;
+    int queued;
+    bool done, stop;
 };
 
 /* FNV-1a over text, folded into the running checksum (with a separator). */
@@ -405,8 +436,9 @@ static void bind_opt(struct mz_stmt *st, int idx, const char *s)
     mz_db_bind_text(st, idx, s && *s ? s : NULL);
 }
 
-/* Write one person; its id into *id (0 in a dry run). */
-static int write_person(struct demo *d, struct person *p, int64_t *id)
+/* The generator's part of a person: the checksum, and when writing the
+ * sealed values and the search terms (into the batch's arena). */
+static void finish_person(struct demo *d, struct person *p)
 {
     const char *fields[] = {p->id_number, p->name, p->sex, p->birth, p->ethnicity, p->hukou,
                             p->hukou_address, p->residence, p->residence_address, p->phone,
@@ -415,17 +447,21 @@ static int write_person(struct demo *d, struct person *p, int64_t *id)
                             p->separated ? "1" : "0"};
     for (size_t i = 0; i < MZ_ARRAY_LEN(fields); i++)
         checksum_text(d, fields[i]);
-    *id = 0;
     if (d->db == NULL)
-        return MZ_OK;
+        return;
+    p->sid = demo_store_sensitive(d, "persons.id_number", p->id_number, p->bid);
+    p->sphone = demo_store_sensitive(d, "persons.phone", p->phone, p->bphone);
+    p->terms = registry_person_bulk_terms(d->arena, p->name, NULL);
+}
+
+/* Write one person (the writer's part); its id into *id. */
+static int write_person(struct demo *d, const struct person *p, int64_t *id)
+{
     struct mz_stmt *st = d->ins_person;
-    char bid[33] = "", bphone[33] = "";
-    const char *sid = demo_store_sensitive(d, "persons.id_number", p->id_number, bid);
-    const char *sphone = demo_store_sensitive(d, "persons.phone", p->phone, bphone);
     int i = 1;
     mz_db_bind_text(st, i++, d->now);
     mz_db_bind_text(st, i++, d->now);
-    mz_db_bind_text(st, i++, sid);
+    mz_db_bind_text(st, i++, p->sid);
     mz_db_bind_text(st, i++, p->name);
     mz_db_bind_text(st, i++, p->sex);
     mz_db_bind_text(st, i++, p->birth);
@@ -434,7 +470,7 @@ static int write_person(struct demo *d, struct person *p, int64_t *id)
     mz_db_bind_text(st, i++, p->hukou_address);
     bind_opt(st, i++, p->residence);
     bind_opt(st, i++, p->residence_address);
-    mz_db_bind_text(st, i++, sphone);
+    mz_db_bind_text(st, i++, p->sphone);
     mz_db_bind_text(st, i++, p->marital);
     bind_opt(st, i++, p->education);
     bind_opt(st, i++, p->disability);
@@ -445,15 +481,15 @@ static int write_person(struct demo *d, struct person *p, int64_t *id)
     mz_db_bind_text(st, i++, p->death_source);
     mz_db_bind_int(st, i++, p->separated ? 1 : 0);
     if (d->sealed) {
-        bind_opt(st, i++, bid);
-        bind_opt(st, i++, bphone);
+        bind_opt(st, i++, p->bid);
+        bind_opt(st, i++, p->bphone);
     }
     int rc = mz_db_step(st);
     mz_db_reset(st);
     if (rc != MZ_DONE)
         return rc < 0 ? rc : MZ_ERR_DB;
     *id = mz_db_last_id(d->db);
-    return registry_person_bulk_add(d->bulk, *id, p->name, NULL);
+    return registry_person_bulk_add_terms(d->bulk, *id, p->terms);
 }
 
 /* A community of the district, weighted by the streets' community counts. */
@@ -491,10 +527,10 @@ static void make_address(struct demo *d, const struct registry_district *dist,
                  1 + rng_below(&d->rng, 18), 1 + rng_below(&d->rng, 4));
 }
 
-/* Generate and write one household of up to `room` persons. */
-static int demo_household(struct demo *d, int64_t room)
+/* Generate one household of up to `room` persons into h (generator thread). */
+static void demo_household(struct demo *d, int64_t room, struct demo_house *h)
 {
-    struct person members[6];
+    struct person *members = h->members;
     int size = (int)rng_weighted(&d->rng, household_sizes, MZ_ARRAY_LEN(household_sizes));
     if (size > room)
         size = (int)room;
@@ -510,7 +546,7 @@ static int demo_household(struct demo *d, int64_t room)
     bool head_male = rng_permille(&d->rng, 600);
     int head_age = draw_age(d, size == 1 ? 18 : 24);
     const char *family = draw_surname(d);
-    memset(members, 0, sizeof(members));
+    memset(members, 0, sizeof(h->members));
     person_attributes(d, &members[n], family, head_age, head_male, dist, rural);
     members[n++].relation = "02";
     const char *child_surname = family;
@@ -576,11 +612,8 @@ static int demo_household(struct demo *d, int64_t room)
             strcpy(p->to_date, p->from_date);
     }
 
-    int64_t ids[6] = {0};
     for (int i = 0; i < n; i++) {
-        int rc = write_person(d, &members[i], &ids[i]);
-        if (rc != MZ_OK)
-            return rc;
+        finish_person(d, &members[i]);
         d->sum->persons++;
         d->sum->deceased += members[i].deceased_on[0] != '\0';
         d->sum->separated += members[i].separated;
@@ -588,43 +621,161 @@ static int demo_household(struct demo *d, int64_t room)
     }
     checksum_text(d, community);
     checksum_text(d, address);
-    int64_t hid = 0;
-    if (d->db) {
-        struct mz_stmt *st = d->ins_household;
-        mz_db_bind_text(st, 1, d->now);
-        mz_db_bind_text(st, 2, d->now);
-        mz_db_bind_text(st, 3, community);
-        mz_db_bind_text(st, 4, address);
-        mz_db_bind_int(st, 5, ids[0]);
-        int rc = mz_db_step(st);
-        mz_db_reset(st);
-        if (rc != MZ_DONE)
-            return rc < 0 ? rc : MZ_ERR_DB;
-        hid = mz_db_last_id(d->db);
-    }
     d->sum->households++;
     for (int i = 0; i < n; i++) {
         checksum_text(d, members[i].relation);
         checksum_text(d, members[i].from_date);
         checksum_text(d, members[i].to_date);
         d->sum->members++;
-        if (d->db == NULL)
-            continue;
-        struct mz_stmt *st = d->ins_member;
+    }
+    h->n = n;
+    memcpy(h->community, community, sizeof(h->community));
+    memcpy(h->address, address, sizeof(h->address));
+}
+
+/* Write one generated household (writer thread). */
+static int write_household(struct demo *d, const struct demo_house *h)
+{
+    int64_t ids[6] = {0};
+    for (int i = 0; i < h->n; i++) {
+        int rc = write_person(d, &h->members[i], &ids[i]);
+        if (rc != MZ_OK)
+            return rc;
+    }
+    struct mz_stmt *st = d->ins_household;
+    mz_db_bind_text(st, 1, d->now);
+    mz_db_bind_text(st, 2, d->now);
+    mz_db_bind_text(st, 3, h->community);
+    mz_db_bind_text(st, 4, h->address);
+    mz_db_bind_int(st, 5, ids[0]);
+    int rc = mz_db_step(st);
+    mz_db_reset(st);
+    if (rc != MZ_DONE)
+        return rc < 0 ? rc : MZ_ERR_DB;
+    int64_t hid = mz_db_last_id(d->db);
+    for (int i = 0; i < h->n; i++) {
+        const struct person *p = &h->members[i];
+        st = d->ins_member;
         mz_db_bind_text(st, 1, d->now);
         mz_db_bind_text(st, 2, d->now);
         mz_db_bind_int(st, 3, hid);
         mz_db_bind_int(st, 4, ids[i]);
-        mz_db_bind_text(st, 5, members[i].relation);
-        mz_db_bind_text(st, 6, members[i].from_date);
-        bind_opt(st, 7, members[i].to_date);
-        mz_db_bind_text(st, 8, community);
-        int rc = mz_db_step(st);
+        mz_db_bind_text(st, 5, p->relation);
+        mz_db_bind_text(st, 6, p->from_date);
+        bind_opt(st, 7, p->to_date);
+        mz_db_bind_text(st, 8, h->community);
+        rc = mz_db_step(st);
         mz_db_reset(st);
         if (rc != MZ_DONE)
             return rc < 0 ? rc : MZ_ERR_DB;
     }
     return MZ_OK;
+}
+
+static void batch_free(struct demo_batch *b)
+{
+    if (b == NULL)
+        return;
+    mz_arena_free(b->arena);
+    free(b->houses);
+    free(b);
+}
+
+/* The generator thread: households in batches of about DEMO_CHUNK persons,
+ * sealed and with their search terms, queued for the writer; at most
+ * DEMO_QUEUE batches ahead. Everything random happens here, in one
+ * sequence, so the data do not depend on the threads' timing. */
+static void *demo_generator(void *arg)
+{
+    struct demo *d = arg;
+    while (d->sum->persons < d->target) {
+        pthread_mutex_lock(&d->mu);
+        while (d->queued >= DEMO_QUEUE && !d->stop)
+            pthread_cond_wait(&d->cv, &d->mu);
+        bool stop = d->stop;
+        pthread_mutex_unlock(&d->mu);
+        if (stop)
+            break;
+        struct demo_batch *b = mz_xcalloc(1, sizeof(*b));
+        b->arena = mz_arena_new();
+        b->houses = mz_xmalloc(DEMO_CHUNK * sizeof(*b->houses));
+        d->arena = b->arena;
+        int64_t end = d->sum->persons + DEMO_CHUNK;
+        while (d->sum->persons < d->target && d->sum->persons < end)
+            demo_household(d, d->target - d->sum->persons, &b->houses[b->nhouses++]);
+        pthread_mutex_lock(&d->mu);
+        if (d->tail)
+            d->tail->next = b;
+        else
+            d->head = b;
+        d->tail = b;
+        d->queued++;
+        pthread_cond_broadcast(&d->cv);
+        pthread_mutex_unlock(&d->mu);
+    }
+    pthread_mutex_lock(&d->mu);
+    d->done = true;
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    d->arena = NULL;
+    return NULL;
+}
+
+/* The next generated batch, NULL when the generator has finished. */
+static struct demo_batch *batch_take(struct demo *d)
+{
+    pthread_mutex_lock(&d->mu);
+    while (d->head == NULL && !d->done)
+        pthread_cond_wait(&d->cv, &d->mu);
+    struct demo_batch *b = d->head;
+    if (b) {
+        d->head = b->next;
+        if (d->head == NULL)
+            d->tail = NULL;
+        d->queued--;
+        pthread_cond_broadcast(&d->cv);
+    }
+    pthread_mutex_unlock(&d->mu);
+    return b;
+}
+
+/* Write the generated batches as they come, in transactions of about
+ * DEMO_BATCH persons; on an error the generator is stopped and the rest
+ * of the queue dropped. */
+static int demo_write_all(struct demo *d)
+{
+    int rc = MZ_OK;
+    int64_t in_tx = 0;
+    bool tx = false;
+    struct demo_batch *b;
+    while ((b = batch_take(d)) != NULL) {
+        for (int i = 0; rc == MZ_OK && d->db && i < b->nhouses; i++) {
+            if (!tx && (rc = mz_db_begin_write(d->db)) == MZ_OK)
+                tx = true;
+            if (rc == MZ_OK)
+                rc = write_household(d, &b->houses[i]);
+            in_tx += b->houses[i].n;
+            if (rc == MZ_OK && in_tx >= DEMO_BATCH) {
+                rc = mz_db_commit(d->db);
+                tx = false;
+                in_tx = 0;
+            }
+        }
+        batch_free(b);
+        if (rc != MZ_OK) {
+            pthread_mutex_lock(&d->mu);
+            d->stop = true;
+            pthread_cond_broadcast(&d->cv);
+            pthread_mutex_unlock(&d->mu);
+        }
+    }
+    if (tx) {
+        if (rc == MZ_OK)
+            rc = mz_db_commit(d->db);
+        else
+            mz_db_rollback(d->db);
+    }
+    return rc;
 }
 
 /* The tables the demo fills. */
@@ -672,8 +823,11 @@ static int demo_end_load(struct demo *d)
     rc = registry_person_bulk_finish(d->bulk);
     d->bulk = NULL;
     int64_t t1 = mz_mono_us();
-    for (int i = 0; rc == MZ_OK && i < d->nindex; i++)
+    for (int i = 0; rc == MZ_OK && i < d->nindex; i++) {
+        int64_t ti = mz_mono_us();
         rc = mz_db_exec(d->db, d->index_sql[i]);
+        mz_info("demo: %.60s %.1f s", d->index_sql[i], (double)(mz_mono_us() - ti) / 1e6);
+    }
     if (rc == MZ_OK)
         rc = mz_db_commit(d->db);
     else
@@ -728,7 +882,6 @@ int mz_registry_demo(struct mz_app *app, struct mz_db *db, const struct mz_demo_
     d.rng.s = o->seed;
     d.db = o->dry_run ? NULL : db;
     d.sum = out;
-    d.arena = mz_arena_new();
     d.seq = mz_xcalloc((size_t)AREA_SLOTS * DAY_SLOTS * 2, sizeof(uint16_t));
     d.birth_min_days = mz_date_to_days(DEMO_BIRTH_MIN);
     d.today_days = mz_date_to_days(DEMO_TODAY);
@@ -755,21 +908,27 @@ int mz_registry_demo(struct mz_app *app, struct mz_db *db, const struct mz_demo_
         if (rc == MZ_OK)
             rc = demo_prepare(&d);
     }
-    while (rc == MZ_OK && out->persons < target) {
-        bool tx = d.db != NULL;
-        if (tx && (rc = mz_db_begin_write(d.db)) != MZ_OK)
-            break;
-        int64_t batch_end = out->persons + DEMO_BATCH;
-        while (rc == MZ_OK && out->persons < target && out->persons < batch_end)
-            rc = demo_household(&d, target - out->persons);
-        if (tx) {
-            if (rc == MZ_OK)
-                rc = mz_db_commit(d.db);
-            else
-                mz_db_rollback(d.db);
+    d.target = target;
+    if (rc == MZ_OK) {
+        /* Generation and sealing on one thread, writing on this one. */
+        pthread_t gen;
+        pthread_mutex_init(&d.mu, NULL);
+        pthread_cond_init(&d.cv, NULL);
+        if (pthread_create(&gen, NULL, demo_generator, &d) != 0) {
+            mz_error("demo: cannot start the generator thread");
+            rc = MZ_ERR_NOMEM;
+        } else {
+            rc = demo_write_all(&d);
+            pthread_join(gen, NULL);
+            mz_info("demo: rows generated and written in %.1f s", (double)(mz_mono_us() - t0) / 1e6);
         }
-        mz_arena_free(d.arena);
-        d.arena = mz_arena_new();
+        while (d.head) { /* left after an error */
+            struct demo_batch *b = d.head;
+            d.head = b->next;
+            batch_free(b);
+        }
+        pthread_cond_destroy(&d.cv);
+        pthread_mutex_destroy(&d.mu);
     }
     if (rc != MZ_OK && d.db)
         mz_error("demo: writing failed: %s", mz_db_errmsg(d.db));
@@ -789,7 +948,6 @@ int mz_registry_demo(struct mz_app *app, struct mz_db *db, const struct mz_demo_
         mz_db_exec(d.db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                          " PRAGMA cache_size=-2000; PRAGMA analysis_limit=1000; ANALYZE");
     }
-    mz_arena_free(d.arena);
     free(d.seq);
     out->checksum = d.checksum;
     out->seconds = (double)(mz_mono_us() - t0) / 1e6;

@@ -148,6 +148,11 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The list's depth (0: every match) and a scope filter ("lo,hi" of
+ * hukou_division, NULL: none) that search_in gives the hook. */
+static int64_t search_depth;
+static const char *search_scope[2];
+
 /* Run the search hook as the list does; hits[id] set for each result.
  * Returns the number of results, or a negative mz_err / -status. */
 static int search(struct fixture *f, const char *text, bool hits[NPERSONS + 1])
@@ -157,8 +162,14 @@ static int search(struct fixture *f, const char *text, bool hits[NPERSONS + 1])
     int n = 0, rc;
     memset(&q, 0, sizeof(q));
     memset(hits, 0, sizeof(bool) * (NPERSONS + 1));
+    q.depth = search_depth;
     mz_buf_init(&q.where, 65536);
     mz_buf_puts(&q.where, " WHERE deleted_at IS NULL");
+    if (search_scope[0]) { /* as mz_query_build adds a scope: filters before the hook */
+        mz_buf_puts(&q.where, " AND hukou_division >= ? AND hukou_division < ?");
+        for (int i = 0; i < 2; i++)
+            q.params[q.nparams++] = (struct mz_sql_param){.is_int = false, .s = search_scope[i]};
+    }
     int status = mz_person_search(&f->req, &persons, text, &q);
     if (status) {
         mz_query_free(&q);
@@ -450,6 +461,64 @@ static void test_reindex(void **state)
                      MZ_OK);
 }
 
+/* The early-stopping forms a list gets (a depth): with a depth above the
+ * number of matches they give exactly the plain results; with a small one,
+ * an exact key gives the highest ids among the persons the filters let
+ * through (filters applied inside the walk, their parameters repeated), a
+ * prefix that many distinct matching persons per walk. */
+static void test_depth(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const queries[] = {"王", "张三", "三丰", "欧阳修", "王小明", "zs",
+                                          "zhang", "w", "shan", "单", "zeng", "张s"};
+    bool plain[NPERSONS + 1], deep[NPERSONS + 1];
+    for (size_t i = 0; i < MZ_ARRAY_LEN(queries); i++) {
+        search_depth = 0;
+        int n = search(f, queries[i], plain);
+        search_depth = 100000;
+        assert_int_equal(search(f, queries[i], deep), n);
+        assert_memory_equal(plain, deep, sizeof(plain));
+    }
+    /* 王 among the newest: the highest is deleted, the next out of scope. */
+    search_depth = 0;
+    int all = search(f, "王", plain);
+    assert_true(all >= 6);
+    int64_t top[5];
+    int ntop = 0;
+    for (int id = NPERSONS; id >= 1 && ntop < 5; id--) {
+        if (plain[id])
+            top[ntop++] = id;
+    }
+    char *sql = mz_arena_printf(f->req.arena,
+                                "UPDATE persons SET deleted_at = '2025-01-01' WHERE id = %lld;"
+                                "UPDATE persons SET hukou_division = '120102000000' WHERE id = %lld",
+                                (long long)top[0], (long long)top[1]);
+    assert_int_equal(mz_db_exec(f->db, sql), MZ_OK);
+    search_scope[0] = "120101000000";
+    search_scope[1] = "120102000000";
+    search_depth = 3;
+    assert_int_equal(search(f, "王", deep), 3);
+    for (int i = 2; i < 5; i++)
+        assert_true(deep[top[i]]);
+    /* Latin letters: a prefix of full spellings or of initials, each walk
+     * giving depth distinct persons; all of them matches. */
+    search_depth = 0;
+    int nw = search(f, "w", plain);
+    assert_true(nw > 6);
+    search_depth = 3;
+    int nd = search(f, "w", deep);
+    assert_true(nd >= 3 && nd <= 6);
+    for (int id = 1; id <= NPERSONS; id++)
+        assert_true(!deep[id] || plain[id]);
+    search_depth = 0;
+    search_scope[0] = search_scope[1] = NULL;
+    sql = mz_arena_printf(f->req.arena,
+                          "UPDATE persons SET deleted_at = NULL, hukou_division = '120101000000'"
+                          " WHERE id IN (%lld, %lld)",
+                          (long long)top[0], (long long)top[1]);
+    assert_int_equal(mz_db_exec(f->db, sql), MZ_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -457,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_pinyin),
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_syntax_never_errors),
+        cmocka_unit_test(test_depth),
         cmocka_unit_test(test_reindex),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
