@@ -131,6 +131,7 @@ enum {
     MZ_E_READONLY = 1 << 3,    /* no write endpoints at all */
     MZ_E_CITIZEN = 1 << 4,     /* citizens may create and act on their own rows (the
                                 * citizen role's writes reach no other entity) */
+    MZ_E_ATTACHMENTS = 1 << 5, /* records take attachments (scans; src/modules/workbench) */
 };
 
 struct mz_entity {

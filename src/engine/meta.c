@@ -100,6 +100,7 @@ static json_t *entity_json(const struct mz_entity *e)
     json_object_set_new(j, "can_delete", json_boolean(!(e->flags & (MZ_E_NO_DELETE | MZ_E_READONLY))));
     json_object_set_new(j, "can_import",
                         json_boolean(!(e->flags & (MZ_E_NO_IMPORT | MZ_E_NO_CREATE | MZ_E_READONLY))));
+    json_object_set_new(j, "attachments", json_boolean(e->flags & MZ_E_ATTACHMENTS));
     for (size_t i = 0; i < e->nfields; i++)
         json_array_append_new(fields, field_json(&e->fields[i]));
     json_object_set_new(j, "fields", fields);

@@ -104,7 +104,8 @@ static const struct mz_entity sample_cases = {
     .nfields = MZ_ARRAY_LEN(sample_case_fields),
     .workflow = &sample_workflow,
     .title_field = "title",
-    .flags = MZ_E_CITIZEN, /* the citizen-ownership tests create sample cases */
+    /* citizens: the citizen-ownership tests create sample cases */
+    .flags = MZ_E_CITIZEN | MZ_E_ATTACHMENTS,
 };
 
 static const struct mz_field sample_note_fields[] = {

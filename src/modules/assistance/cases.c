@@ -459,7 +459,7 @@ const struct mz_entity assist_cases = {
     .nfields = MZ_ARRAY_LEN(case_fields),
     .hooks = &case_hooks,
     .workflow = &case_workflow,
-    .flags = MZ_E_NO_IMPORT,
+    .flags = MZ_E_NO_IMPORT | MZ_E_ATTACHMENTS,
 };
 
 static const struct mz_field notice_fields[] = {

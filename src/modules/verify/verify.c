@@ -251,6 +251,7 @@ static const struct mz_entity verify_authorisations = {
     .hooks = &auth_hooks,
     .title_field = "name",
     .default_sort = "-id",
+    .flags = MZ_E_ATTACHMENTS, /* the signed form's scan */
 };
 
 /* --- requests and results ------------------------------------------------------------------ */

@@ -1,0 +1,58 @@
+/* workbench.c - the staff workbench's own server parts (issue 5): saved list
+ * filters per user (filters.c) and attachments of records (attachments.c).
+ * Neither declares an entity: both serve every entity of the other modules
+ * (attachments only those declared with MZ_E_ATTACHMENTS). See docs/web.md
+ * and docs/api.md; tested by tests/api/workbench.test.mjs and
+ * tests/e2e/workbench_extras.test.mjs.
+ */
+#include "modules/workbench/workbench_internal.h"
+
+static const struct mz_dict_item kind_items[] = {
+    {"authorization", "授权书", "Authorization"},
+    {"identity", "身份证明", "Proof of identity"},
+    {"income", "收入证明", "Proof of income"},
+    {"household", "户籍证明", "Household registration"},
+    {"disability", "残疾证明", "Disability certificate"},
+    {"medical", "医疗证明", "Medical record"},
+    {"other", "其他", "Other"},
+};
+static const struct mz_dict kind_dict = {"attachment_kind", "附件类型", "Attachment kind", NULL,
+                                         kind_items, MZ_ARRAY_LEN(kind_items)};
+static const struct mz_dict *const wb_dicts[] = {&kind_dict};
+
+static const struct mz_route wb_routes[] = {
+    {"GET", "/api/v1/me/filters", wb_filters_list, 0, NULL, 0, NULL, "我的筛选方案"},
+    {"POST", "/api/v1/me/filters", wb_filters_create, MZ_ROUTE_WRITE, NULL, 0, NULL,
+     "保存筛选方案"},
+    {"PATCH", "/api/v1/me/filters/{id}", wb_filters_update, MZ_ROUTE_WRITE, NULL, 0, NULL,
+     "修改筛选方案"},
+    {"DELETE", "/api/v1/me/filters/{id}", wb_filters_delete, MZ_ROUTE_WRITE, NULL, 0, NULL,
+     "删除筛选方案"},
+    {"GET", "/api/v1/{entity}/{id}/attachments", wb_attachments_list, 0, "{entity}.read", 0,
+     NULL, "附件列表"},
+    {"POST", "/api/v1/{entity}/{id}/attachments", wb_attachments_upload,
+     MZ_ROUTE_WRITE | MZ_ROUTE_RAW_BODY, "{entity}.update", MZ_BODY_LIMIT_UPLOAD, NULL,
+     "上传附件（请求体为文件内容）"},
+    {"GET", "/api/v1/{entity}/{id}/attachments/{aid}", wb_attachments_download, 0,
+     "{entity}.read", 0, NULL, "下载附件"},
+    {"DELETE", "/api/v1/{entity}/{id}/attachments/{aid}", wb_attachments_delete, MZ_ROUTE_WRITE,
+     "{entity}.update", 0, NULL, "删除附件（须填原因）"},
+};
+
+static const struct mz_migration wb_migrations[] = {
+    {1, "saved filters", NULL, wb_migrate_filters},
+    {2, "attachments", NULL, wb_migrate_attachments},
+};
+
+const struct mz_module mz_module_workbench = {
+    .name = "workbench",
+    .zh = "工作台",
+    .en = "Workbench",
+    .routes = wb_routes,
+    .nroutes = MZ_ARRAY_LEN(wb_routes),
+    .migrations = wb_migrations,
+    .nmigrations = MZ_ARRAY_LEN(wb_migrations),
+    .dicts = wb_dicts,
+    .ndicts = MZ_ARRAY_LEN(wb_dicts),
+    .rekey = wb_attachments_rekey,
+};
