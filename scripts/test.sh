@@ -108,8 +108,9 @@ run_pg() {
 
 run_e2e() {
     [ -d tests/e2e ] && ls tests/e2e/*.test.mjs >/dev/null 2>&1 || return 0
-    local out="$log_dir/e2e.log"
-    MZ_BIN=build/minzheng-sample node --test --test-concurrency=1 tests/e2e/ >"$out" 2>&1
+    local out="$log_dir/e2e.log" shots="$PWD/build/test-artifacts/screenshots"
+    rm -rf "$shots" && mkdir -p "$shots"
+    MZ_E2E_SHOTS="$shots" MZ_BIN=build/minzheng-sample node --test --test-concurrency=1 tests/e2e/ >"$out" 2>&1
     local rc=$? p f c
     p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$out" | tail -1)
     f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$out" | tail -1)
@@ -119,6 +120,7 @@ run_e2e() {
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
     passed=$((passed + p)); failed=$((failed + f))
     printf '   %-40s %3d passed, %d failed\n' "e2e" "$p" "$f"
+    echo "   screenshots: $(find "$shots" -name '*.png' | wc -l) in build/test-artifacts/screenshots/" | tee -a "$out"
     [ "$f" -eq 0 ] || { echo "---- $out"; grep -B2 -A25 '^not ok' "$out" | head -100; }
 }
 

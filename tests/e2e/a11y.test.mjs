@@ -6,21 +6,17 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import { REPO_ROOT, TEST_PASSWORD } from '../api/lib.mjs';
-import { skipReason, assertBuilt, startWebServer, launchBrowser, uiLogin, WEB_DIST } from './browser.mjs';
+import { TEST_PASSWORD } from '../api/lib.mjs';
+import { skipReason, assertBuilt, startWebServer, launchBrowser, uiLogin, WEB_DIST, axeAudit as audit, settle, WCAG, CONTRAST } from './browser.mjs';
 
 const skip = skipReason() || false;
 if (skip) console.log('# ' + skip);
 let srv;
 let browser;
-let axeSource;
 
 before(async () => {
   if (skip) return;
   assertBuilt();
-  const require = createRequire(path.join(REPO_ROOT, 'web', 'package.json'));
-  axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
   srv = await startWebServer();
   browser = await launchBrowser();
 });
@@ -28,27 +24,6 @@ after(async () => {
   await browser?.close();
   await srv?.stop();
 });
-
-/** Run axe on the page; the serious and critical violations, as readable lines. */
-const WCAG = { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] };
-/** 长者模式 changes colours, sizes and spacing only: its pages are checked for contrast. */
-const CONTRAST = { type: 'rule', values: ['color-contrast', 'link-in-text-block'] };
-
-async function audit(page, what, runOnly = WCAG) {
-  // Evaluated through the DevTools protocol: the app's CSP (script-src 'self') allows no inline script tag.
-  if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(axeSource + '\n;0');
-  const res = await page.evaluate((runOnly) => window.axe.run(document, { runOnly, resultTypes: ['violations'] }), runOnly);
-  const bad = res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  const lines = bad.flatMap((v) => v.nodes.slice(0, 5).map((n) => `${what}: [${v.impact}] ${v.id} ${n.target.join(' ')} - ${n.failureSummary?.split('\n').slice(1, 2).join(' ')}`));
-  return lines;
-}
-
-async function settle(page) {
-  await page.waitForLoadState('networkidle');
-  await page.evaluate(() => document.fonts?.ready);
-  // Element Plus transitions (menus, alerts) end before the check.
-  await page.waitForFunction(() => !document.querySelector('.el-zoom-in-top-enter-active, .el-fade-in-linear-enter-active, .el-collapse-transition-enter-active, .el-skeleton'));
-}
 
 async function checkPages(page, mode, runOnly = WCAG) {
   const problems = [];
@@ -73,6 +48,13 @@ async function checkPages(page, mode, runOnly = WCAG) {
   await page.getByTestId('save').waitFor();
   await settle(page);
   problems.push(...(await audit(page, `${mode} form`, runOnly)));
+
+  // A detail page with its attachments panel (the case made by the first test).
+  const found = await srv.api('GET', '/api/v1/sample_cases?code=AX0001');
+  await page.goto(`${srv.base}/e/sample_cases/${found.json.items[0].id}`);
+  await page.getByTestId('attachments-panel').waitFor();
+  await settle(page);
+  problems.push(...(await audit(page, `${mode} detail`, runOnly)));
 
   await page.goto(srv.base + '/stats?entity=sample_cases');
   await page.getByTestId('stats-district-chart').waitFor();

@@ -74,9 +74,12 @@ export async function launchBrowser() {
   };
 }
 
-/** Screenshots go to $MZ_E2E_SHOTS (default /tmp/mz-e2e). */
+/** Where the screenshots go: $MZ_E2E_SHOTS, default build/test-artifacts/screenshots (docs/testing.md). */
+export const SHOTS_DIR = process.env.MZ_E2E_SHOTS || path.join(REPO_ROOT, 'build', 'test-artifacts', 'screenshots');
+
+/** The path of screenshot `name` (.png) in SHOTS_DIR, created when missing. */
 export function shotPath(name) {
-  const dir = process.env.MZ_E2E_SHOTS || path.join(os.tmpdir(), 'mz-e2e');
+  const dir = SHOTS_DIR;
   fs.mkdirSync(dir, { recursive: true });
   return path.join(dir, name + '.png');
 }
@@ -89,3 +92,39 @@ export async function uiLogin(page, base, username, password) {
   await page.locator('#login-password').fill(password);
   await page.locator('#login-password').press('Enter');
 }
+
+// --- accessibility (axe-core, a devDependency of web/) --------------------------------
+
+let axeText = null;
+/** axe.min.js's source, read once. */
+function axeSource() {
+  if (axeText === null) {
+    const require = createRequire(path.join(REPO_ROOT, 'web', 'package.json'));
+    axeText = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+  }
+  return axeText;
+}
+
+/** WCAG 2.0/2.1 A and AA rules. */
+export const WCAG = { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] };
+/** 长者模式 changes colours, sizes and spacing only: its pages are checked for contrast. */
+export const CONTRAST = { type: 'rule', values: ['color-contrast', 'link-in-text-block'] };
+
+/** Run axe on the page; the serious and critical violations, as readable lines. */
+export async function axeAudit(page, what, runOnly = WCAG) {
+  // Evaluated through the DevTools protocol: the app's CSP (script-src 'self') allows no inline script tag.
+  if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(axeSource() + '\n;0');
+  const res = await page.evaluate((runOnly) => window.axe.run(document, { runOnly, resultTypes: ['violations'] }), runOnly);
+  const bad = res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  const lines = bad.flatMap((v) => v.nodes.slice(0, 5).map((n) => `${what}: [${v.impact}] ${v.id} ${n.target.join(' ')} - ${n.failureSummary?.split('\n').slice(1, 2).join(' ')}`));
+  return lines;
+}
+
+/** Wait until the page is quiet (network, fonts, Element Plus transitions). */
+export async function settle(page) {
+  await page.waitForLoadState('networkidle');
+  await page.evaluate(() => document.fonts?.ready);
+  // Element Plus transitions (menus, alerts) end before the check.
+  await page.waitForFunction(() => !document.querySelector('.el-zoom-in-top-enter-active, .el-fade-in-linear-enter-active, .el-collapse-transition-enter-active, .el-skeleton'));
+}
+

@@ -65,3 +65,15 @@ export function may(perm) {
   const f = FALLBACK[perm];
   return f ? f(u) : true;
 }
+
+/**
+ * May the user read the audit log (the detail page's 审计记录 tab)? Under
+ * 三员分立 only the audit administrator's patterns reach audit.* on the server:
+ * a business role's "*" never does, so the generic may() cannot tell.
+ */
+export function mayAudit() {
+  const u = session.user;
+  if (!u) return false;
+  if ((u.roles || []).includes('auditadmin')) return true;
+  return Array.isArray(u.permissions) && u.permissions.some((p) => p.startsWith('audit') && permMatch(p, 'audit.read'));
+}
