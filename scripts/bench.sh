@@ -16,7 +16,9 @@
 #   person_get     GET /api/v1/persons/<random id>
 #   person_search  GET /api/v1/persons?q=<text>&size=20, an equal mix of name
 #                  substrings, pinyin initials and exact ID numbers
-# (bench/lua/person_*.lua). Then the same API runs on PostgreSQL (BENCH_PG=1, the
+# (bench/lua/person_*.lua), and the web workbench in Debian's chromium on that
+# server (bench/browser.mjs: first load after login, navigation between two
+# lists; BENCH_BROWSER_RUNS, default 7, medians). Then the same API runs on PostgreSQL (BENCH_PG=1, the
 # default): a throwaway cluster (scripts/pg-lib.sh `bench`: fsync on,
 # synchronous_commit off like SQLite's synchronous=NORMAL), each SQLite database copied into it with
 # `minzheng migrate-data` (timed: the migration benchmark), and get, list_div,
@@ -474,6 +476,28 @@ if [ "$PERSONS" -gt 0 ]; then
     done <"$Q"
     run_wrk person_get "$RG_PID" "${RG##*:}" person_get.lua "$PERSON_CONNS"
     run_wrk person_search "$RG_PID" "${RG##*:}" person_search.lua "$PERSON_CONNS"
+    # The workbench in a browser on the same server (bench/browser.mjs): first
+    # load after login and list-to-list navigation, medians of BENCH_BROWSER_RUNS.
+    if [ "$AUTH" = token ] && [ -x "${MZ_CHROMIUM:-/usr/bin/chromium}" ] && [ -f web/dist/index.html ] &&
+        [ -d web/node_modules/playwright-core ]; then
+        log "browser: first load and list navigation (bench/browser.mjs)"
+        wait_quiet
+        R[browser.bg_before]=$(bg_load)
+        if node bench/browser.mjs --base "$RG" --user bench --password-file "$TMP/password" \
+            --runs "${BENCH_BROWSER_RUNS:-7}" >"$OUT/browser.json" 2>"$OUT/browser.log"; then
+            R[browser.first_ms]=$(sed -n 's/.*"first_load_ms":{"median":\([0-9.]*\),"min":\([0-9.]*\),"max":\([0-9.]*\).*/\1/p' "$OUT/browser.json")
+            R[browser.first_range]=$(sed -n 's/.*"first_load_ms":{"median":[0-9.]*,"min":\([0-9.]*\),"max":\([0-9.]*\).*/\1–\2/p' "$OUT/browser.json")
+            R[browser.nav_ms]=$(sed -n 's/.*"nav_ms":{"median":\([0-9.]*\).*/\1/p' "$OUT/browser.json")
+            R[browser.nav_range]=$(sed -n 's/.*"nav_ms":{"median":[0-9.]*,"min":\([0-9.]*\),"max":\([0-9.]*\).*/\1–\2/p' "$OUT/browser.json")
+            R[browser.bg_after]=$(bg_load)
+            log "browser: first load ${R[browser.first_ms]} ms, list navigation ${R[browser.nav_ms]} ms (medians)"
+        else
+            tail -5 "$OUT/browser.log" >&2
+            log "WARNING: bench/browser.mjs failed (bench/out/browser.log): no browser figures"
+        fi
+    else
+        log "browser: skipped (needs chromium, web/dist and web/node_modules: make deps all)"
+    fi
     R[mem.registry_kb]=$(vm_kb "$RG_PID" VmRSS)
     stop_pid "$RG_PID"
 fi
@@ -606,6 +630,10 @@ registry_rows() {
     p95s=${R[person_search.p95_ms]:-${R[person_search.p90_ms]}}
     echo "| GET /api/v1/persons/{id} on the demo city ($PERSON_CONNS connections; ${R[person_get.rps]} req/s, p99 ${R[person_get.p99_ms]} ms) | p95 $p95g ms | — | report |"
     echo "| Person search mix, ?q= (${R[person_search.mix]}; $PERSON_CONNS connections; ${R[person_search.rps]} req/s, p99 ${R[person_search.p99_ms]} ms) | p95 $p95s ms | p95 < 50 ms | $(verdict "$p95s < 50") |"
+    [ -n "${R[browser.first_ms]:-}" ] || return 0
+    local bg="background load ${R[browser.bg_before]}–${R[browser.bg_after]} cores"
+    echo "| Browser: first load of the 工作台 after login, navigation start → key figures shown (chromium headless, empty cache, demo city; median of ${BENCH_BROWSER_RUNS:-7}, range ${R[browser.first_range]} ms; $bg) | ${R[browser.first_ms]} ms | < 1 s | $(verdict "${R[browser.first_ms]} < 1000") |"
+    echo "| Browser: navigation between two lists (人员 ↔ 家庭, menu click → rows shown; median of ${BENCH_BROWSER_RUNS:-7}, range ${R[browser.nav_range]} ms) | ${R[browser.nav_ms]} ms | < 200 ms | $(verdict "${R[browser.nav_ms]} < 200") |"
 }
 
 # The PostgreSQL section of the document (none when BENCH_PG=0).
