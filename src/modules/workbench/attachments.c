@@ -38,20 +38,16 @@
 
 int wb_migrate_attachments(struct mz_db *db)
 {
-    char *sql = NULL;
-    if (asprintf(&sql,
-                 "CREATE TABLE mz_attachments (id %s, entity TEXT NOT NULL, row_id %s NOT NULL,"
-                 " kind TEXT NOT NULL, filename TEXT NOT NULL, content_type TEXT NOT NULL,"
-                 " size %s NOT NULL, sha256 TEXT NOT NULL, data %s NOT NULL,"
-                 " created_by TEXT NOT NULL, created_at TEXT NOT NULL, deleted_at TEXT,"
-                 " deleted_by TEXT, delete_reason TEXT);"
-                 "CREATE INDEX ix_mz_attachments_row ON mz_attachments(entity, row_id, id);",
-                 mz_db_dialect(db, MZ_SQL_AUTOINCREMENT_PK), mz_db_dialect(db, MZ_SQL_INT64),
-                 mz_db_dialect(db, MZ_SQL_INT64), mz_db_dialect(db, MZ_SQL_BLOB)) < 0)
-        return MZ_ERR_NOMEM;
-    int rc = mz_db_exec(db, sql);
-    free(sql);
-    return rc;
+    return wb_exec_ddl(
+        db,
+        "CREATE TABLE mz_attachments (id %s, entity TEXT NOT NULL, row_id %s NOT NULL,"
+        " kind TEXT NOT NULL, filename TEXT NOT NULL, content_type TEXT NOT NULL,"
+        " size %s NOT NULL, sha256 TEXT NOT NULL, data %s NOT NULL,"
+        " created_by TEXT NOT NULL, created_at TEXT NOT NULL, deleted_at TEXT,"
+        " deleted_by TEXT, delete_reason TEXT);"
+        "CREATE INDEX ix_mz_attachments_row ON mz_attachments(entity, row_id, id);",
+        mz_db_dialect(db, MZ_SQL_AUTOINCREMENT_PK), mz_db_dialect(db, MZ_SQL_INT64),
+        mz_db_dialect(db, MZ_SQL_INT64), mz_db_dialect(db, MZ_SQL_BLOB));
 }
 
 size_t wb_attachment_max(void)
@@ -105,8 +101,10 @@ static void seal_context(char *out, size_t n, const char *entity, int64_t row_id
     snprintf(out, n, "mz_attachments:%s:%lld", entity, (long long)row_id);
 }
 
-/* The entity of the path if it accepts attachments (else NULL after 404). */
-static const struct mz_entity *attaching_entity(struct mz_req *req)
+/* The entity of the path, if it accepts attachments, and the record {id}
+ * (scope and owner applied; *version gets its version when asked). NULL after
+ * recording 404 (or 400 for a bad id). */
+static const struct mz_entity *open_record(struct mz_req *req, int64_t *id, int64_t *version)
 {
     const struct mz_entity *e = mz_req_entity_or_fail(req);
     if (e == NULL)
@@ -115,16 +113,16 @@ static const struct mz_entity *attaching_entity(struct mz_req *req)
         mz_fail(req, 404, "not_found", "这类数据不接受附件");
         return NULL;
     }
-    return e;
-}
-
-/* The record (scope and owner applied) as loaded for writing, or NULL + 404. */
-static json_t *record(struct mz_req *req, const struct mz_entity *e, int64_t *id)
-{
     *id = mz_req_id_or_fail(req);
     if (*id == 0)
         return NULL;
-    return mz_row_load(req, e, *id);
+    json_t *row = mz_row_load(req, e, *id);
+    if (row == NULL)
+        return NULL;
+    if (version)
+        *version = json_integer_value(json_object_get(row, "version"));
+    json_decref(row);
+    return e;
 }
 
 static int64_t attachment_id_or_fail(struct mz_req *req)
@@ -139,6 +137,24 @@ static int64_t attachment_id_or_fail(struct mz_req *req)
     return x;
 }
 
+/* Prepare "SELECT <cols>" of attachment aid of the record (not deleted). */
+static int find_attachment(struct mz_req *req, const char *cols, const struct mz_entity *e,
+                           int64_t id, int64_t aid, struct mz_stmt **st)
+{
+    int rc = mz_db_prepare(req->db,
+                           mz_arena_printf(req->arena,
+                                           "SELECT %s FROM mz_attachments WHERE id = ? AND"
+                                           " entity = ? AND row_id = ? AND deleted_at IS NULL",
+                                           cols),
+                           st);
+    if (rc != MZ_OK)
+        return rc;
+    mz_db_bind_int(*st, 1, aid);
+    mz_db_bind_text(*st, 2, e->name);
+    mz_db_bind_int(*st, 3, id);
+    return MZ_OK;
+}
+
 static const char *kind_label(struct mz_req *req, const char *code)
 {
     const struct mz_dict *d = mz_app_dict(req->app, "attachment_kind");
@@ -146,7 +162,8 @@ static const char *kind_label(struct mz_req *req, const char *code)
     const char *out = code;
     size_t i;
     json_t *it;
-    json_array_foreach(items, i, it) {
+    json_array_foreach(items, i, it)
+    {
         if (strcmp(json_string_value(json_object_get(it, "code")) ?: "", code) == 0)
             out = mz_arena_strdup(req->arena, json_string_value(json_object_get(it, "zh")) ?: code);
     }
@@ -160,28 +177,41 @@ static const char *kind_label(struct mz_req *req, const char *code)
     return out;
 }
 
+/* A history entry (and, through it, the audit event) of the record:
+ * {"attachment":{"from","to"}} (steals from and to; NULL is null). */
+static int history(struct mz_req *req, const struct mz_entity *e, int64_t id, int64_t version,
+                   const char *action, json_t *from, json_t *to, const char *comment)
+{
+    json_t *changes = json_object();
+    json_t *c = json_object();
+    json_object_set_new(c, "from", from ? from : json_null());
+    json_object_set_new(c, "to", to ? to : json_null());
+    json_object_set_new(changes, "attachment", c);
+    int rc = mz_history_add(req, e, id, version, action, changes, comment);
+    json_decref(changes);
+    return rc;
+}
+
 int wb_attachments_list(struct mz_req *req)
 {
-    const struct mz_entity *e = attaching_entity(req);
+    int64_t id;
+    const struct mz_entity *e = open_record(req, &id, NULL);
     if (e == NULL)
         return req->status;
-    int64_t id;
-    json_t *row = record(req, e, &id);
-    if (row == NULL)
-        return req->status;
-    json_decref(row);
-    static const char *const names[] = {"id",   "kind",       "filename",   "content_type",
-                                        "size", "sha256",     "created_by", "created_at"};
-    json_t *items = mz_row_items(req,
-                                 "SELECT id, kind, filename, content_type, size, sha256, created_by,"
-                                 " created_at FROM mz_attachments WHERE entity = ? AND row_id = ?"
-                                 " AND deleted_at IS NULL ORDER BY id",
-                                 e->name, id, names, "isssisss");
+    static const char *const names[] = {"id",   "kind",   "filename",   "content_type",
+                                        "size", "sha256", "created_by", "created_at"};
+    json_t *items =
+        mz_row_items(req,
+                     "SELECT id, kind, filename, content_type, size, sha256, created_by,"
+                     " created_at FROM mz_attachments WHERE entity = ? AND row_id = ?"
+                     " AND deleted_at IS NULL ORDER BY id",
+                     e->name, id, names, "isssisss");
     if (items == NULL)
         return req->status;
     size_t i;
     json_t *it;
-    json_array_foreach(items, i, it) {
+    json_array_foreach(items, i, it)
+    {
         const char *k = json_string_value(json_object_get(it, "kind"));
         json_object_set_new(it, "kind_zh", json_string(kind_label(req, k ? k : "")));
     }
@@ -197,8 +227,7 @@ int wb_attachments_list(struct mz_req *req)
 }
 
 /* 422 with one field error. */
-static int fail_field(struct mz_req *req, const char *code, const char *message,
-                      const char *field)
+static int fail_field(struct mz_req *req, const char *code, const char *message, const char *field)
 {
     json_t *errors = json_array();
     mz_errors_add(errors, field, code, message);
@@ -210,19 +239,17 @@ static int fail_field(struct mz_req *req, const char *code, const char *message,
 
 int wb_attachments_upload(struct mz_req *req)
 {
-    const struct mz_entity *e = attaching_entity(req);
+    int64_t id, version;
+    const struct mz_entity *e = open_record(req, &id, &version);
     if (e == NULL)
         return req->status;
-    int64_t id;
-    json_t *row = record(req, e, &id);
-    if (row == NULL)
-        return req->status;
-    int64_t version = json_integer_value(json_object_get(row, "version"));
-    json_decref(row);
 
     /* kind: a code of the dictionary in force. */
-    static const struct mz_field kind_field = {.name = "kind", .type = MZ_T_DICT, .zh = "附件类型",
-                                               .en = "Kind", .dict = "attachment_kind"};
+    static const struct mz_field kind_field = {.name = "kind",
+                                               .type = MZ_T_DICT,
+                                               .zh = "附件类型",
+                                               .en = "Kind",
+                                               .dict = "attachment_kind"};
     const char *kind = mz_req_query(req, "kind");
     const char *code, *message;
     json_t *norm = NULL;
@@ -244,8 +271,8 @@ int wb_attachments_upload(struct mz_req *req)
     for (size_t i = 0; name_ok && i < flen; i++)
         name_ok = (unsigned char)filename[i] >= 0x20 && filename[i] != 0x7f;
     if (!name_ok)
-        return fail_field(req, "invalid_filename",
-                          "文件名应为 1 到 120 个字符，不含路径和控制字符", "filename");
+        return fail_field(req, "invalid_filename", "文件名应为 1 到 120 个字符，不含路径和控制字符",
+                          "filename");
 
     size_t max = wb_attachment_max();
     if (req->body_len == 0)
@@ -267,10 +294,10 @@ int wb_attachments_upload(struct mz_req *req)
                             "只接受 PDF、JPEG、PNG 格式的扫描件（按文件内容判断）", extra);
     }
     if (!ext_matches(filename, type))
-        return fail_field(req, "type_mismatch",
-                          mz_arena_printf(req->arena, "文件内容是 %s，与文件名的扩展名不符",
-                                          types[type].mime),
-                          "filename");
+        return fail_field(
+            req, "type_mismatch",
+            mz_arena_printf(req->arena, "文件内容是 %s，与文件名的扩展名不符", types[type].mime),
+            "filename");
 
     const char *params[] = {e->name, mz_arena_printf(req->arena, "%lld", (long long)id)};
     int64_t count = 0;
@@ -299,11 +326,12 @@ int wb_attachments_upload(struct mz_req *req)
     char now[32];
     mz_now_rfc3339(now);
     struct mz_stmt *st;
-    rc = mz_db_prepare(req->db,
-                       "INSERT INTO mz_attachments (entity, row_id, kind, filename, content_type,"
-                       " size, sha256, data, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?,"
-                       " ?, ?)",
-                       &st);
+    rc =
+        mz_db_prepare(req->db,
+                      "INSERT INTO mz_attachments (entity, row_id, kind, filename, content_type,"
+                      " size, sha256, data, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?,"
+                      " ?, ?)",
+                      &st);
     if (rc == MZ_OK) {
         mz_db_bind_text(st, 1, e->name);
         mz_db_bind_int(st, 2, id);
@@ -324,8 +352,8 @@ int wb_attachments_upload(struct mz_req *req)
         return mz_fail_err(req, rc);
     int64_t aid = 0;
     rc = mz_db_query_int(req->db,
-                         "SELECT max(id) FROM mz_attachments WHERE entity = ? AND row_id = ?",
-                         &aid, 2, params);
+                         "SELECT max(id) FROM mz_attachments WHERE entity = ? AND row_id = ?", &aid,
+                         2, params);
     if (rc != MZ_OK)
         return mz_fail_err(req, rc);
 
@@ -339,15 +367,10 @@ int wb_attachments_upload(struct mz_req *req)
     json_object_set_new(item, "sha256", json_string(hex));
     json_object_set_new(item, "created_by", json_string(req->actor ? req->actor : "-"));
     json_object_set_new(item, "created_at", json_string(now));
-    json_t *changes = json_object();
-    json_t *c = json_object();
-    json_object_set_new(c, "from", json_null());
-    json_object_set_new(c, "to", json_sprintf("%s：%s（%lld 字节，编号 %lld）",
-                                              kind_label(req, kind), filename,
-                                              (long long)req->body_len, (long long)aid));
-    json_object_set_new(changes, "attachment", c);
-    rc = mz_history_add(req, e, id, version, "attachment_add", changes, NULL);
-    json_decref(changes);
+    rc = history(req, e, id, version, "attachment_add", NULL,
+                 json_sprintf("%s：%s（%lld 字节，编号 %lld）", kind_label(req, kind), filename,
+                              (long long)req->body_len, (long long)aid),
+                 NULL);
     if (rc != MZ_OK) {
         json_decref(item);
         return req->failed ? req->status : mz_fail_err(req, rc);
@@ -357,27 +380,17 @@ int wb_attachments_upload(struct mz_req *req)
 
 int wb_attachments_download(struct mz_req *req)
 {
-    const struct mz_entity *e = attaching_entity(req);
+    int64_t id;
+    const struct mz_entity *e = open_record(req, &id, NULL);
     if (e == NULL)
         return req->status;
-    int64_t id;
-    json_t *row = record(req, e, &id);
-    if (row == NULL)
-        return req->status;
-    json_decref(row);
     int64_t aid = attachment_id_or_fail(req);
     if (aid == 0)
         return req->status;
     struct mz_stmt *st;
-    int rc = mz_db_prepare(req->db,
-                           "SELECT filename, content_type, data FROM mz_attachments WHERE id = ?"
-                           " AND entity = ? AND row_id = ? AND deleted_at IS NULL",
-                           &st);
+    int rc = find_attachment(req, "filename, content_type, data", e, id, aid, &st);
     if (rc != MZ_OK)
         return mz_fail_err(req, rc);
-    mz_db_bind_int(st, 1, aid);
-    mz_db_bind_text(st, 2, e->name);
-    mz_db_bind_int(st, 3, id);
     rc = mz_db_step(st);
     if (rc != MZ_ROW) {
         mz_db_done(st);
@@ -390,7 +403,8 @@ int wb_attachments_download(struct mz_req *req)
     int status = 0;
     char ctx[160];
     seal_context(ctx, sizeof(ctx), e->name, id);
-    size_t plain_len = sealed_len >= MZ_CRYPTO_SEAL_OVERHEAD ? sealed_len - MZ_CRYPTO_SEAL_OVERHEAD : 0;
+    size_t plain_len =
+        sealed_len >= MZ_CRYPTO_SEAL_OVERHEAD ? sealed_len - MZ_CRYPTO_SEAL_OVERHEAD : 0;
     char *plain = sealed_len >= MZ_CRYPTO_SEAL_OVERHEAD ? malloc(plain_len + 1) : NULL;
     if (plain == NULL || mz_crypto_open_bin(ctx, sealed, sealed_len, plain) != MZ_OK)
         status = mz_fail(req, 500, "attachment_unreadable", "附件无法解密，请联系系统管理员");
@@ -430,15 +444,10 @@ int wb_attachments_download(struct mz_req *req)
 
 int wb_attachments_delete(struct mz_req *req)
 {
-    const struct mz_entity *e = attaching_entity(req);
+    int64_t id, version;
+    const struct mz_entity *e = open_record(req, &id, &version);
     if (e == NULL)
         return req->status;
-    int64_t id;
-    json_t *row = record(req, e, &id);
-    if (row == NULL)
-        return req->status;
-    int64_t version = json_integer_value(json_object_get(row, "version"));
-    json_decref(row);
     int64_t aid = attachment_id_or_fail(req);
     if (aid == 0)
         return req->status;
@@ -452,15 +461,9 @@ int wb_attachments_delete(struct mz_req *req)
         mz_utf8_length(reason, rlen) > ATTACHMENT_REASON_MAX)
         return fail_field(req, "reason_required", "请填写删除原因（不超过 200 字）", "reason");
     struct mz_stmt *st;
-    int rc = mz_db_prepare(req->db,
-                           "SELECT kind, filename FROM mz_attachments WHERE id = ? AND entity = ?"
-                           " AND row_id = ? AND deleted_at IS NULL",
-                           &st);
+    int rc = find_attachment(req, "kind, filename", e, id, aid, &st);
     if (rc != MZ_OK)
         return mz_fail_err(req, rc);
-    mz_db_bind_int(st, 1, aid);
-    mz_db_bind_text(st, 2, e->name);
-    mz_db_bind_int(st, 3, id);
     rc = mz_db_step(st);
     const char *kind = rc == MZ_ROW ? mz_arena_strdup(req->arena, mz_db_col_text(st, 0)) : NULL;
     const char *filename = rc == MZ_ROW ? mz_arena_strdup(req->arena, mz_db_col_text(st, 1)) : NULL;
@@ -477,14 +480,10 @@ int wb_attachments_delete(struct mz_req *req)
                    "ttti", now, req->actor ? req->actor : "-", reason, aid);
     if (rc != MZ_OK)
         return mz_fail_err(req, rc);
-    json_t *changes = json_object();
-    json_t *c = json_object();
-    json_object_set_new(c, "from", json_sprintf("%s：%s（编号 %lld）", kind_label(req, kind),
-                                                filename, (long long)aid));
-    json_object_set_new(c, "to", json_null());
-    json_object_set_new(changes, "attachment", c);
-    rc = mz_history_add(req, e, id, version, "attachment_delete", changes, reason);
-    json_decref(changes);
+    rc = history(
+        req, e, id, version, "attachment_delete",
+        json_sprintf("%s：%s（编号 %lld）", kind_label(req, kind), filename, (long long)aid), NULL,
+        reason);
     if (rc != MZ_OK)
         return req->failed ? req->status : mz_fail_err(req, rc);
     return mz_reply_bytes(req, 204, NULL, NULL, 0);
@@ -494,7 +493,8 @@ int wb_attachments_rekey(struct mz_app *app, struct mz_db *db, long *values)
 {
     (void)app;
     struct mz_stmt *st;
-    int rc = mz_db_prepare_uncached(db, "SELECT id, entity, row_id, data FROM mz_attachments ORDER BY id", &st);
+    int rc = mz_db_prepare_uncached(
+        db, "SELECT id, entity, row_id, data FROM mz_attachments ORDER BY id", &st);
     if (rc != MZ_OK)
         return rc;
     while ((rc = mz_db_step(st)) == MZ_ROW) {

@@ -25,18 +25,13 @@
 
 int wb_migrate_filters(struct mz_db *db)
 {
-    char *sql = NULL;
-    if (asprintf(&sql,
-                 "CREATE TABLE mz_saved_filters (id %s, username TEXT NOT NULL,"
-                 " entity TEXT NOT NULL, name TEXT NOT NULL, query TEXT NOT NULL,"
-                 " created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
-                 "CREATE UNIQUE INDEX ux_mz_saved_filters ON mz_saved_filters"
-                 " (username, entity, name);",
-                 mz_db_dialect(db, MZ_SQL_AUTOINCREMENT_PK)) < 0)
-        return MZ_ERR_NOMEM;
-    int rc = mz_db_exec(db, sql);
-    free(sql);
-    return rc;
+    return wb_exec_ddl(db,
+                       "CREATE TABLE mz_saved_filters (id %s, username TEXT NOT NULL,"
+                       " entity TEXT NOT NULL, name TEXT NOT NULL, query TEXT NOT NULL,"
+                       " created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
+                       "CREATE UNIQUE INDEX ux_mz_saved_filters ON mz_saved_filters"
+                       " (username, entity, name);",
+                       mz_db_dialect(db, MZ_SQL_AUTOINCREMENT_PK));
 }
 
 static const char *actor(struct mz_req *req)
@@ -113,20 +108,23 @@ static const char *valid_query(struct mz_req *req, json_t *input, json_t *fallba
     }
     const char *k;
     json_t *v;
-    json_object_foreach(query, k, v) {
+    json_object_foreach(query, k, v)
+    {
         const char *s = json_string_value(v);
         if (!param_name_ok(k) || s == NULL || !mz_utf8_text_ok(s, strlen(s)) ||
             mz_utf8_length(s, strlen(s)) > 500) {
-            mz_fail_field(req, 422, "validation_failed",
-                          "筛选条件的参数名只能含小写字母、数字、下划线和点，值应为不超过 500 字的文本",
-                          "query");
+            mz_fail_field(
+                req, 422, "validation_failed",
+                "筛选条件的参数名只能含小写字母、数字、下划线和点，值应为不超过 500 字的文本",
+                "query");
             return NULL;
         }
     }
     if (columns != NULL && !json_is_null(columns)) {
         size_t i;
         bool ok = json_is_array(columns) && json_array_size(columns) <= 200;
-        json_array_foreach(columns, i, v) {
+        json_array_foreach(columns, i, v)
+        {
             if (!ok)
                 break;
             ok = json_is_string(v) && param_name_ok(json_string_value(v));
@@ -178,9 +176,8 @@ static json_t *filter_json(struct mz_stmt *st)
 static json_t *load_own(struct mz_req *req, int64_t id)
 {
     struct mz_stmt *st;
-    int rc = mz_db_prepare(req->db,
-                           "SELECT " FILTER_COLS " FROM mz_saved_filters WHERE id = ? AND username = ?",
-                           &st);
+    int rc = mz_db_prepare(
+        req->db, "SELECT " FILTER_COLS " FROM mz_saved_filters WHERE id = ? AND username = ?", &st);
     if (rc != MZ_OK) {
         mz_fail_err(req, rc);
         return NULL;
@@ -204,10 +201,11 @@ static int check_unique(struct mz_req *req, const char *entity, const char *name
     snprintf(idtext, sizeof(idtext), "%lld", (long long)self);
     const char *params[] = {actor(req), entity, name, idtext};
     int64_t n = 0;
-    int rc = mz_db_query_int(req->db,
-                             "SELECT count(*) FROM mz_saved_filters WHERE username = ? AND entity = ?"
-                             " AND name = ? AND id <> ?",
-                             &n, 4, params);
+    int rc =
+        mz_db_query_int(req->db,
+                        "SELECT count(*) FROM mz_saved_filters WHERE username = ? AND entity = ?"
+                        " AND name = ? AND id <> ?",
+                        &n, 4, params);
     if (rc != MZ_OK)
         return mz_fail_err(req, rc);
     if (n > 0)
@@ -266,9 +264,9 @@ int wb_filters_create(struct mz_req *req)
         return status;
     const char *params[] = {actor(req), e->name};
     int64_t n = 0;
-    int rc = mz_db_query_int(req->db,
-                             "SELECT count(*) FROM mz_saved_filters WHERE username = ? AND entity = ?",
-                             &n, 2, params);
+    int rc = mz_db_query_int(
+        req->db, "SELECT count(*) FROM mz_saved_filters WHERE username = ? AND entity = ?", &n, 2,
+        params);
     if (rc != MZ_OK)
         return mz_fail_err(req, rc);
     if (n >= FILTER_COUNT_MAX)
@@ -285,9 +283,9 @@ int wb_filters_create(struct mz_req *req)
         return mz_fail_err(req, rc);
     const char *p2[] = {actor(req), e->name, name};
     int64_t id = 0;
-    rc = mz_db_query_int(req->db,
-                         "SELECT id FROM mz_saved_filters WHERE username = ? AND entity = ? AND name = ?",
-                         &id, 3, p2);
+    rc = mz_db_query_int(
+        req->db, "SELECT id FROM mz_saved_filters WHERE username = ? AND entity = ? AND name = ?",
+        &id, 3, p2);
     if (rc != MZ_OK)
         return mz_fail_err(req, rc);
     json_t *row = load_own(req, id);

@@ -5,7 +5,25 @@
  * and docs/api.md; tested by tests/api/workbench.test.mjs and
  * tests/e2e/workbench_extras.test.mjs.
  */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "modules/workbench/workbench_internal.h"
+
+int wb_exec_ddl(struct mz_db *db, const char *fmt, ...)
+{
+    va_list ap;
+    char *sql = NULL;
+    va_start(ap, fmt);
+    int n = vasprintf(&sql, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return MZ_ERR_NOMEM;
+    int rc = mz_db_exec(db, sql);
+    free(sql);
+    return rc;
+}
 
 static const struct mz_dict_item kind_items[] = {
     {"authorization", "授权书", "Authorization"},
@@ -16,8 +34,8 @@ static const struct mz_dict_item kind_items[] = {
     {"medical", "医疗证明", "Medical record"},
     {"other", "其他", "Other"},
 };
-static const struct mz_dict kind_dict = {"attachment_kind", "附件类型", "Attachment kind", NULL,
-                                         kind_items, MZ_ARRAY_LEN(kind_items)};
+static const struct mz_dict kind_dict = {
+    "attachment_kind", "附件类型", "Attachment kind", NULL, kind_items, MZ_ARRAY_LEN(kind_items)};
 static const struct mz_dict *const wb_dicts[] = {&kind_dict};
 
 static const struct mz_route wb_routes[] = {
@@ -28,13 +46,13 @@ static const struct mz_route wb_routes[] = {
      "修改筛选方案"},
     {"DELETE", "/api/v1/me/filters/{id}", wb_filters_delete, MZ_ROUTE_WRITE, NULL, 0, NULL,
      "删除筛选方案"},
-    {"GET", "/api/v1/{entity}/{id}/attachments", wb_attachments_list, 0, "{entity}.read", 0,
-     NULL, "附件列表"},
+    {"GET", "/api/v1/{entity}/{id}/attachments", wb_attachments_list, 0, "{entity}.read", 0, NULL,
+     "附件列表"},
     {"POST", "/api/v1/{entity}/{id}/attachments", wb_attachments_upload,
      MZ_ROUTE_WRITE | MZ_ROUTE_RAW_BODY, "{entity}.update", MZ_BODY_LIMIT_UPLOAD, NULL,
      "上传附件（请求体为文件内容）"},
-    {"GET", "/api/v1/{entity}/{id}/attachments/{aid}", wb_attachments_download, 0,
-     "{entity}.read", 0, NULL, "下载附件"},
+    {"GET", "/api/v1/{entity}/{id}/attachments/{aid}", wb_attachments_download, 0, "{entity}.read",
+     0, NULL, "下载附件"},
     {"DELETE", "/api/v1/{entity}/{id}/attachments/{aid}", wb_attachments_delete, MZ_ROUTE_WRITE,
      "{entity}.update", 0, NULL, "删除附件（须填原因）"},
 };
