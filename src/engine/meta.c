@@ -318,7 +318,7 @@ static json_t *operation(const struct mz_route *r, const struct mz_entity *e)
     json_t *resp = json_pack("{s:s}", "description", "成功");
     if (e && (strcmp(ok, "201") == 0 || strstr(r->pattern, "{id}") != NULL) &&
         strcmp(ok, "204") != 0 && strstr(r->pattern, "history") == NULL &&
-        strstr(r->pattern, "transitions") == NULL) {
+        strstr(r->pattern, "transitions") == NULL && strstr(r->pattern, "attachments") == NULL) {
         char ref[128];
         snprintf(ref, sizeof(ref), "#/components/schemas/%s", e->name);
         json_object_set_new(resp, "content",
@@ -331,7 +331,10 @@ static json_t *operation(const struct mz_route *r, const struct mz_entity *e)
                                   "#/components/schemas/Error"));
     json_object_set_new(op, "responses", responses);
     if (strcmp(r->method, "POST") == 0 || strcmp(r->method, "PATCH") == 0) {
-        if (r->flags & MZ_ROUTE_RAW_BODY)
+        if ((r->flags & MZ_ROUTE_RAW_BODY) && strstr(r->pattern, "attachments"))
+            json_object_set_new(op, "requestBody",
+                                json_pack("{s:{s:{}}}", "content", "application/octet-stream"));
+        else if (r->flags & MZ_ROUTE_RAW_BODY)
             json_object_set_new(op, "requestBody",
                                 json_pack("{s:{s:{},s:{}}}", "content", "text/csv",
                                           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"));
@@ -378,6 +381,8 @@ json_t *mz_openapi_document(const struct mz_app *app)
         for (size_t j = 0; j < app->nentities; j++) {
             const struct mz_entity *e = app->entities[j];
             if (strstr(r->pattern, "actions") && e->workflow == NULL)
+                continue;
+            if (strstr(r->pattern, "/attachments") && !(e->flags & MZ_E_ATTACHMENTS))
                 continue;
             char *path = expand_path(r->pattern, e->name);
             json_t *item = json_object_get(paths, path);

@@ -212,3 +212,19 @@ describe('attachments', () => {
     }
   });
 });
+
+describe('OpenAPI and /meta', () => {
+  it('describe attachments only for entities that take them', async () => {
+    const meta = await srv.api('GET', '/api/v1/meta');
+    const byName = Object.fromEntries(meta.json.entities.map((e) => [e.name, e]));
+    assert.equal(byName.sample_cases.attachments, true);
+    assert.equal(byName.sample_notes.attachments, false);
+    assert.ok(meta.json.dictionaries.some((d) => d.name === 'attachment_kind' && d.items.some((i) => i.code === 'authorization' && i.zh === '授权书')));
+    const doc = await srv.api('GET', '/api/v1/openapi.json');
+    const paths = doc.json.paths;
+    assert.ok(paths['/api/v1/sample_cases/{id}/attachments'].post.requestBody.content['application/octet-stream']);
+    assert.ok(paths['/api/v1/sample_cases/{id}/attachments/{aid}'].delete);
+    assert.equal(paths['/api/v1/sample_notes/{id}/attachments'], undefined);
+    assert.ok(paths['/api/v1/me/filters'].post);
+  });
+});
