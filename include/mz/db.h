@@ -100,6 +100,12 @@ bool mz_db_in_transaction(const struct mz_db *db);
 /* Rows changed by the last INSERT/UPDATE/DELETE, and the last inserted rowid. */
 int64_t mz_db_changes(struct mz_db *db);
 int64_t mz_db_last_id(struct mz_db *db);
+/* A version of the whole database as this connection sees it: two numbers
+ * that both stay the same only while nothing was written, by this connection
+ * or any other (other threads' connections, other processes). Lets a cache
+ * of query results be checked with one cheap statement. SQLite only:
+ * MZ_ERR_NOTFOUND on PostgreSQL (use no such cache there). */
+int mz_db_data_version(struct mz_db *db, int64_t out[2]);
 
 /* Convenience: run a one-row query returning one integer (e.g. count(*)).
  * Parameters are text values (NULL entries bind null). MZ_ERR_NOTFOUND if no row. */

@@ -546,6 +546,28 @@ int64_t mz_db_changes(struct mz_db *db)
     return db->ops->changes(db->handle);
 }
 
+/* See db.h: PRAGMA data_version (commits by any other connection, in this
+ * process or another) and this connection's own row changes. */
+int mz_db_data_version(struct mz_db *db, int64_t out[2])
+{
+    struct mz_stmt *st;
+    int rc;
+
+    if (db->ops->total_changes == NULL)
+        return MZ_ERR_NOTFOUND;
+    rc = mz_db_prepare(db, "PRAGMA data_version", &st);
+    if (rc != MZ_OK)
+        return rc;
+    rc = mz_db_step(st);
+    if (rc == MZ_ROW)
+        out[0] = mz_db_col_int(st, 0);
+    mz_db_done(st);
+    if (rc != MZ_ROW)
+        return rc < 0 ? rc : MZ_ERR_DB;
+    out[1] = db->ops->total_changes(db->handle);
+    return MZ_OK;
+}
+
 /* Id of the last inserted row. */
 int64_t mz_db_last_id(struct mz_db *db)
 {

@@ -83,6 +83,10 @@ struct mz_db_ops {
     /* Rows changed by the last write; rowid or id of the last insert. */
     int64_t (*changes)(void *conn);
     int64_t (*last_id)(void *conn);
+    /* Rows changed by this connection since it opened (inserts, updates,
+     * deletes, rolled back or not); NULL when the backend cannot tell
+     * (then mz_db_data_version() is unsupported). */
+    int64_t (*total_changes)(void *conn);
     /* Message of the last failure ("" if none yet). */
     const char *(*errmsg)(void *conn);
     /* True while the server holds a transaction open on this connection

@@ -509,6 +509,14 @@ static int64_t sqlite_changes(void *handle)
     return sqlite3_changes64(conn->db);
 }
 
+/* Rows changed by this connection since it opened. */
+static int64_t sqlite_total_changes(void *handle)
+{
+    struct sqlite_conn *conn = handle;
+
+    return sqlite3_total_changes64(conn->db);
+}
+
 /* Rowid of the last insert. */
 static int64_t sqlite_last_id(void *handle)
 {
@@ -789,6 +797,7 @@ const struct mz_db_ops mz_db_sqlite_ops = {
     .col_bytes = sqlite_col_bytes,
     .changes = sqlite_changes,
     .last_id = sqlite_last_id,
+    .total_changes = sqlite_total_changes,
     .errmsg = sqlite_errmsg,
     .in_transaction = sqlite_in_transaction,
     .backup = sqlite_backup,

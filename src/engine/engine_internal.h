@@ -127,6 +127,11 @@ struct mz_query {
     struct mz_sql_param params[64];
     int nparams;
     int64_t depth; /* matches the caller looks at in id DESC order; 0: all */
+    /* The division range as an index range in where ("AND col >= ? AND
+     * col < ?" at [range_at, range_end)), when it was written so: a page in
+     * id order may rather walk the table and skip the range's index. */
+    const char *range_col;
+    size_t range_at, range_end;
 };
 
 /* depth: see mz_query_depth (mz/engine.h); lists give it, exports 0. */
