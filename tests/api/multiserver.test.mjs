@@ -98,6 +98,47 @@ describe('several servers on one database', () => {
     }
   });
 
+  it('a list total is never stale after a write through another server (totals cached per thread)', async () => {
+    // A street of its own: its pages in id order, as every server must list them.
+    const street = '120102005';
+    const mine = [];
+    for (let i = 0; i < 6; i++) {
+      const r = await a.api('POST', '/api/v1/sample_cases', {
+        title: `计数缓存${i}`, division: `${street}00${1 + (i % 2)}`, apply_date: '2026-01-07',
+      });
+      assert.equal(r.status, 201, show(r));
+      mine.push(r.json.id);
+    }
+    const expectList = async (want, what) => {
+      const ids = [...want].sort((x, y) => y - x);
+      // Several requests per server: each server thread keeps its own totals.
+      for (const s of servers()) {
+        for (let k = 0; k < 4; k++) {
+          const r = await s.api('GET', `/api/v1/sample_cases?division=${street}&size=4`);
+          assert.equal(r.status, 200, show(r));
+          assert.equal(r.json.total, ids.length, `${what}: total on ${s.base}`);
+          assert.equal(r.json.total_capped, false);
+          assert.deepEqual(r.json.items.map((x) => x.id), ids.slice(0, 4), `${what}: first page on ${s.base}`);
+          const p2 = await s.api('GET', `/api/v1/sample_cases?division=${street}&size=4&page=2`);
+          assert.deepEqual(p2.json.items.map((x) => x.id), ids.slice(4, 8), `${what}: second page on ${s.base}`);
+        }
+      }
+    };
+    await expectList(mine, 'counted');
+    // A create through B: A and C, whose threads hold the old total, count again.
+    const added = await b.api('POST', '/api/v1/sample_cases', {
+      title: '计数缓存新增', division: `${street}003`, apply_date: '2026-01-07',
+    });
+    assert.equal(added.status, 201, show(added));
+    mine.push(added.json.id);
+    await expectList(mine, 'after a create through B');
+    // A row moved out of the street through C.
+    const cur = (await c.api('GET', `/api/v1/sample_cases/${mine[0]}`)).json;
+    const moved = await c.api('PATCH', `/api/v1/sample_cases/${mine[0]}`, { version: cur.version, division: '120103001001' });
+    assert.equal(moved.status, 200, show(moved));
+    await expectList(mine.slice(1), 'after an update through C');
+  });
+
   it('a session made on one server works on the others; a logout on one ends it on all', async () => {
     const login = await loginRaw(a.base, 'tester', TEST_PASSWORD);
     assert.equal(login.status, 200, show(login));
