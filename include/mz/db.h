@@ -91,6 +91,17 @@ size_t mz_db_col_bytes(struct mz_stmt *stmt, int col);
 /* Transactions. begin_write takes the write lock at once (BEGIN IMMEDIATE on
  * SQLite) so a writer never fails half-way on a lock upgrade. Nesting is not
  * supported: MZ_ERR_INTERNAL if a transaction is already open. */
+/* A read snapshot for a request that only reads (SQLite): the statements
+ * that follow share one read transaction (one WAL lock round instead of one
+ * per statement) until mz_db_snapshot_end(), or until one of them is not a
+ * plain read (a write, a transaction or connection statement), mz_db_exec()
+ * or a begin: those end the snapshot first and then run as they would
+ * without it, so a handler may still write (in autocommit, or in its own
+ * transaction) and sees the latest data from then on. Invisible to
+ * mz_db_in_transaction(). Does nothing on PostgreSQL, inside a transaction,
+ * or if BEGIN fails. */
+void mz_db_snapshot_begin(struct mz_db *db);
+void mz_db_snapshot_end(struct mz_db *db);
 int mz_db_begin(struct mz_db *db);
 int mz_db_begin_write(struct mz_db *db);
 int mz_db_commit(struct mz_db *db);

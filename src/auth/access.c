@@ -162,16 +162,18 @@ const char *mz_roles_check(const char *const *roles, size_t n)
     return NULL;
 }
 
+bool mz_pattern_needs_totp(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return n > 0 && (s[n - 1] == '*' || (n >= 7 && strcmp(s + n - 7, "approve") == 0));
+}
+
 bool mz_patterns_need_totp(const json_t *patterns)
 {
     size_t i;
     json_t *p;
     json_array_foreach(patterns, i, p) {
-        const char *s = json_string_value(p);
-        size_t n = s ? strlen(s) : 0;
-        if (n == 0)
-            continue;
-        if (s[n - 1] == '*' || (n >= 7 && strcmp(s + n - 7, "approve") == 0))
+        if (mz_pattern_needs_totp(json_string_value(p)))
             return true;
     }
     return false;

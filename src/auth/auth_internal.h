@@ -92,6 +92,8 @@ bool mz_role_is_admin(const char *role);
 const char *mz_roles_check(const char *const *roles, size_t n);
 /* True if a role with these patterns must use a second factor. */
 bool mz_patterns_need_totp(const json_t *patterns);
+/* True if this one pattern asks for a second factor (mz_patterns_need_totp). */
+bool mz_pattern_needs_totp(const char *pattern);
 /* Validate a JSON array of permission patterns for a business role or token:
  * NULL if fine, else a Chinese reason. */
 const char *mz_patterns_check(const json_t *patterns);

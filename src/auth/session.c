@@ -160,33 +160,70 @@ const char *mz_session_cookie(struct mz_req *req)
     return NULL;
 }
 
-/* Append the built-in or stored patterns of one role to the user. */
-static int add_role_patterns(struct mz_req *req, struct mz_user *u, const char *role,
-                             json_t *all_patterns)
+/* The built-in roles' patterns, parsed once (they are constants) and kept
+ * for the life of the process: a request no longer parses their JSON. */
+#define BUILTIN_MAX 32
+static struct builtin_parsed {
+    const char **patterns;
+    size_t n;
+} builtin_parsed[BUILTIN_MAX];
+static pthread_once_t builtin_once = PTHREAD_ONCE_INIT;
+
+static void builtin_parse(void)
 {
-    json_t *perms = NULL;
-    bool admin = mz_role_is_admin(role), builtin = false;
-    for (size_t i = 0; i < mz_builtin_role_count; i++) {
+    for (size_t r = 0; r < mz_builtin_role_count && r < BUILTIN_MAX; r++) {
+        json_t *perms = json_loads(mz_builtin_roles[r].permissions, 0, NULL);
+        size_t n = json_is_array(perms) ? json_array_size(perms) : 0;
+        builtin_parsed[r].patterns = mz_xcalloc(n + 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++) {
+            const char *p = json_string_value(json_array_get(perms, i));
+            if (p)
+                builtin_parsed[r].patterns[builtin_parsed[r].n++] = mz_xstrdup(p);
+        }
+        json_decref(perms);
+    }
+}
+
+/* Append one pattern (not copied: the caller keeps it alive). */
+static void add_pattern(struct mz_user *u, const char *p, bool admin)
+{
+    if (u->npatterns >= 256)
+        return;
+    u->patterns[u->npatterns] = p;
+    u->pattern_admin[u->npatterns] = admin;
+    u->npatterns++;
+    if (mz_pattern_needs_totp(p))
+        u->needs_totp = true;
+}
+
+/* Append the built-in or stored patterns of one role to the user. */
+static int add_role_patterns(struct mz_req *req, struct mz_user *u, const char *role)
+{
+    bool admin = mz_role_is_admin(role);
+    pthread_once(&builtin_once, builtin_parse);
+    for (size_t i = 0; i < mz_builtin_role_count && i < BUILTIN_MAX; i++) {
         if (strcmp(mz_builtin_roles[i].name, role) == 0) {
-            perms = json_loads(mz_builtin_roles[i].permissions, 0, NULL);
-            builtin = true;
+            for (size_t k = 0; k < builtin_parsed[i].n; k++)
+                add_pattern(u, builtin_parsed[i].patterns[k], admin);
+            if (admin)
+                u->needs_totp = true;
+            return MZ_OK;
         }
     }
-    if (!builtin) {
-        struct mz_stmt *st;
-        int rc = mz_db_prepare(req->db,
-                               "SELECT permissions FROM roles WHERE name = ? AND deleted_at IS NULL",
-                               &st);
-        if (rc != MZ_OK)
-            return rc;
-        mz_db_bind_text(st, 1, role);
-        rc = mz_db_step(st);
-        if (rc == MZ_ROW && mz_db_col_text(st, 0))
-            perms = json_loads(mz_db_col_text(st, 0), 0, NULL);
-        mz_db_done(st);
-        if (rc < 0)
-            return rc;
-    }
+    json_t *perms = NULL;
+    struct mz_stmt *st;
+    int rc = mz_db_prepare(req->db,
+                           "SELECT permissions FROM roles WHERE name = ? AND deleted_at IS NULL",
+                           &st);
+    if (rc != MZ_OK)
+        return rc;
+    mz_db_bind_text(st, 1, role);
+    rc = mz_db_step(st);
+    if (rc == MZ_ROW && mz_db_col_text(st, 0))
+        perms = json_loads(mz_db_col_text(st, 0), 0, NULL);
+    mz_db_done(st);
+    if (rc < 0)
+        return rc;
     if (!json_is_array(perms)) {
         json_decref(perms);
         return MZ_OK; /* an unknown role grants nothing */
@@ -194,14 +231,8 @@ static int add_role_patterns(struct mz_req *req, struct mz_user *u, const char *
     size_t i;
     json_t *p;
     json_array_foreach(perms, i, p) {
-        if (!json_is_string(p))
-            continue;
-        u->patterns[u->npatterns] = mz_arena_strdup(req->arena, json_string_value(p));
-        u->pattern_admin[u->npatterns] = admin;
-        u->npatterns++;
-        json_array_append(all_patterns, p);
-        if (u->npatterns >= 256)
-            break;
+        if (json_is_string(p))
+            add_pattern(u, mz_arena_strdup(req->arena, json_string_value(p)), admin);
     }
     if (admin)
         u->needs_totp = true;
@@ -213,7 +244,7 @@ struct mz_user *mz_user_load(struct mz_req *req, int64_t user_id)
 {
     struct mz_stmt *st;
     struct mz_user *u = NULL;
-    json_t *roles = NULL, *all = NULL;
+    json_t *roles = NULL;
     int rc = mz_db_prepare(req->db,
                            "SELECT id, username, name, unit, scope_division, status,"
                            " must_change_password, roles, totp_enrolled FROM users"
@@ -249,7 +280,6 @@ struct mz_user *mz_user_load(struct mz_req *req, int64_t user_id)
     u->roles = mz_arena_calloc(req->arena, nroles + 1, sizeof(char *));
     u->patterns = mz_arena_calloc(req->arena, 257, sizeof(char *));
     u->pattern_admin = mz_arena_calloc(req->arena, 257, sizeof(bool));
-    all = json_array();
     for (size_t i = 0; i < nroles; i++) {
         const char *r = json_string_value(json_array_get(roles, i));
         if (r == NULL)
@@ -259,17 +289,14 @@ struct mz_user *mz_user_load(struct mz_req *req, int64_t user_id)
     /* A forbidden combination (written around the API) grants nothing. */
     if (mz_roles_check(u->roles, u->nroles) == NULL) {
         for (size_t i = 0; i < u->nroles; i++) {
-            if (add_role_patterns(req, u, u->roles[i], all) != MZ_OK) {
+            if (add_role_patterns(req, u, u->roles[i]) != MZ_OK) {
                 u = NULL;
                 goto out;
             }
         }
     }
-    if (mz_patterns_need_totp(all))
-        u->needs_totp = true;
 out:
     json_decref(roles);
-    json_decref(all);
     return u;
 }
 

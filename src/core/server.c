@@ -408,6 +408,11 @@ static void run_route(struct request_state *st)
         mz_fail_err(req, MZ_ERR_BUSY);
         goto out;
     }
+    /* A request that does not write reads from one snapshot: the session,
+     * the user and the handler's reads share one read transaction (SQLite;
+     * a write by the handler ends it first, see mz_db_snapshot_begin). */
+    if (!(route->flags & MZ_ROUTE_WRITE) && req->db != NULL)
+        mz_db_snapshot_begin(req->db);
     if (!(route->flags & MZ_ROUTE_PUBLIC) && server->hooks.authenticate != NULL) {
         rc = server->hooks.authenticate(req);
         if (rc != 0 && !req->failed)
@@ -470,7 +475,8 @@ static void run_route(struct request_state *st)
         }
     }
 out:
-    return;
+    if (req->db != NULL)
+        mz_db_snapshot_end(req->db);
 }
 
 /* Decide the reply once the body is in: OPTIONS, static files or a route. */

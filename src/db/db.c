@@ -194,6 +194,10 @@ void mz_db_close(struct mz_db *db)
             mz_error("rollback on close failed: %s", db->ops->errmsg(db->handle));
     }
     cache_clear(db);
+    if (db->snap_begin)
+        db->ops->finalize(db->snap_begin);
+    if (db->snap_end)
+        db->ops->finalize(db->snap_end);
     db->ops->close(db->handle);
     free(db);
 }
@@ -215,6 +219,7 @@ int mz_db_exec(struct mz_db *db, const char *sql)
 {
     if (sql == NULL)
         return fail_local(db, MZ_ERR_INVALID, "exec: no sql given");
+    mz_db_snapshot_end(db);
     if (fault_hit(db))
         return MZ_ERR_DB;
     return backend_result(db, db->ops->exec(db->handle, sql));
@@ -405,6 +410,8 @@ int mz_db_step(struct mz_stmt *stmt)
 
     if (fault_hit(db))
         return MZ_ERR_DB;
+    if (db->snapshot && db->ops->stmt_not_read(stmt->handle))
+        mz_db_snapshot_end(db);
     return backend_result(db, db->ops->step(db->handle, stmt->handle));
 }
 
@@ -465,6 +472,7 @@ static int begin_common(struct mz_db *db, bool write)
 
     if (db->txn != MZ_DB_TXN_NONE)
         return fail_local(db, MZ_ERR_INTERNAL, "begin: a transaction is already open");
+    mz_db_snapshot_end(db);
     if (fault_hit(db))
         return MZ_ERR_DB;
     rc = db->ops->exec(db->handle, write ? db->ops->sql_begin_write : db->ops->sql_begin);
@@ -478,6 +486,45 @@ static int begin_common(struct mz_db *db, bool write)
     }
     db->txn = write ? MZ_DB_TXN_WRITE : MZ_DB_TXN_READ;
     return MZ_OK;
+}
+
+/* Run one of the snapshot's prepared statements (prepared on first use). */
+static int snapshot_run(struct mz_db *db, void **stmt, const char *sql)
+{
+    if (*stmt == NULL && db->ops->prepare(db->handle, sql, true, stmt) != MZ_OK) {
+        *stmt = NULL;
+        return MZ_ERR_DB;
+    }
+    int rc = db->ops->step(db->handle, *stmt);
+    db->ops->reset(*stmt);
+    return rc == MZ_DONE ? MZ_OK : MZ_ERR_DB;
+}
+
+/* See db.h. Not counted by the fault injection: it changes no result. */
+void mz_db_snapshot_begin(struct mz_db *db)
+{
+    if (db->snapshot || db->txn != MZ_DB_TXN_NONE || db->ops->stmt_not_read == NULL ||
+        db->ops->in_transaction(db->handle))
+        return;
+    if (snapshot_run(db, &db->snap_begin, db->ops->sql_begin) != MZ_OK) {
+        if (db->ops->in_transaction(db->handle))
+            (void)db->ops->exec(db->handle, db->ops->sql_rollback);
+        return; /* no snapshot: every statement its own, as without */
+    }
+    db->snapshot = true;
+}
+
+/* See db.h. */
+void mz_db_snapshot_end(struct mz_db *db)
+{
+    if (!db->snapshot)
+        return;
+    db->snapshot = false;
+    /* A read transaction: COMMIT only releases the snapshot. */
+    if (db->ops->in_transaction(db->handle) &&
+        snapshot_run(db, &db->snap_end, db->ops->sql_commit) != MZ_OK &&
+        db->ops->in_transaction(db->handle))
+        (void)db->ops->exec(db->handle, db->ops->sql_rollback);
 }
 
 /* A deferred transaction (locks taken on first use). */
@@ -522,6 +569,7 @@ int mz_db_rollback(struct mz_db *db)
 {
     int rc;
 
+    db->snapshot = false;
     if (!db->ops->in_transaction(db->handle)) {
         db->txn = MZ_DB_TXN_NONE;
         return MZ_OK;

@@ -87,6 +87,10 @@ struct mz_db_ops {
      * deletes, rolled back or not); NULL when the backend cannot tell
      * (then mz_db_data_version() is unsupported). */
     int64_t (*total_changes)(void *conn);
+    /* True if running stmt may write or control transactions (anything but
+     * a plain read); NULL when the backend has no read snapshots
+     * (mz_db_snapshot_begin() then does nothing). */
+    bool (*stmt_not_read)(void *stmt);
     /* Message of the last failure ("" if none yet). */
     const char *(*errmsg)(void *conn);
     /* True while the server holds a transaction open on this connection
@@ -137,6 +141,8 @@ struct mz_db {
     struct mz_db_cache_entry *cache[MZ_DB_CACHE_BUCKETS];
     size_t cache_count;            /* entries in the cache, at most MZ_DB_CACHE_MAX */
     enum mz_db_txn txn;            /* transaction opened through this API */
+    bool snapshot;                 /* a read snapshot is open (mz_db_snapshot_begin) */
+    void *snap_begin, *snap_end;   /* its prepared BEGIN and COMMIT (backend statements) */
     unsigned long failures;        /* failures so far (did a call leave a message?) */
     bool errmsg_local;             /* the last failure was detected in db.c */
     char errmsg[MZ_DB_ERRMSG_MAX]; /* its message, while errmsg_local */

@@ -433,6 +433,29 @@ static int sqlite_step(void *handle, void *stmt)
     return conn_fail(handle, rc);
 }
 
+/* Anything but a plain read: a write, or a statement that SQLite calls
+ * read-only but that controls transactions or the connection. */
+static bool sqlite_stmt_not_read(void *stmt)
+{
+    static const char *const control[] = {"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT",
+                                          "RELEASE", "ATTACH", "DETACH", "VACUUM"};
+    if (!sqlite3_stmt_readonly(stmt))
+        return true;
+    const char *sql = sqlite3_sql(stmt);
+    if (sql == NULL)
+        return true;
+    while (*sql == ' ' || *sql == '\t' || *sql == '\n' || *sql == '\r')
+        sql++;
+    if (strncasecmp(sql, "PRAGMA", 6) == 0)
+        return strncasecmp(sql, "PRAGMA data_version", 19) != 0;
+    for (size_t i = 0; i < sizeof(control) / sizeof(control[0]); i++) {
+        size_t n = strlen(control[i]);
+        if (strncasecmp(sql, control[i], n) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* The error sqlite3_reset() repeats was already reported by step. */
 static void sqlite_reset(void *stmt)
 {
@@ -798,6 +821,7 @@ const struct mz_db_ops mz_db_sqlite_ops = {
     .changes = sqlite_changes,
     .last_id = sqlite_last_id,
     .total_changes = sqlite_total_changes,
+    .stmt_not_read = sqlite_stmt_not_read,
     .errmsg = sqlite_errmsg,
     .in_transaction = sqlite_in_transaction,
     .backup = sqlite_backup,
