@@ -35,6 +35,13 @@ struct mz_db_options {
     bool create;          /* create the file if missing (default: must exist) */
     int busy_timeout_ms;  /* default 5000 */
     bool synchronous_full;/* PRAGMA synchronous=FULL (money, audit); default NORMAL */
+    /* SQLite: read through the page cache, not a memory map of the file. A
+     * connection's map is dropped whole (munmap, then a page fault per page
+     * touched again) at its first read after any other connection commits;
+     * with the audit queue committing every 20 ms that cost a server's
+     * request connections more than the map saves (GET /persons/{id}
+     * about 2x the CPU). Bulk readers on their own connections keep the map. */
+    bool no_mmap;
 };
 
 /* True if spec names a PostgreSQL server (a libpq connection string) rather

@@ -231,6 +231,8 @@ static int configure(sqlite3 *db, const char *path, bool memory, const struct mz
         NULL, NULL);
     for (size_t i = 0; rc == SQLITE_OK && i < MZ_ARRAY_LEN(pragmas); i++)
         rc = sqlite3_exec(db, pragmas[i], NULL, NULL, NULL);
+    if (rc == SQLITE_OK && opts->no_mmap)
+        rc = sqlite3_exec(db, "PRAGMA mmap_size=0", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         snprintf(errbuf, errlen, "cannot configure database %s: %s", path, sqlite3_errmsg(db));
         return sqlite_map_open(rc);
