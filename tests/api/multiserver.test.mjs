@@ -27,6 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   startServer, makeApi, loginRaw, assertError, show, runCli, isPgSpec, sleep, TEST_PASSWORD,
+  ADMIN_PASSWORD,
 } from './lib.mjs';
 
 const JOB_INTERVAL_S = 2;
@@ -158,6 +159,41 @@ describe('several servers on one database', () => {
     assert.equal((await onB('POST', '/api/v1/auth/logout')).status, 204);
     assertError(await makeApi(a.base, { cookie, csrf })('GET', '/api/v1/auth/me'), 401, 'unauthenticated');
     assertError(await onC('GET', '/api/v1/auth/me'), 401, 'unauthenticated');
+  });
+
+  it('a revoked session or a disabled account is refused on the very next request on every server', async () => {
+    // Nothing about a session or its user is kept between requests: each
+    // request reads both (one read snapshot, src/core/server.c), so a change
+    // committed through one server holds on the next request to any other.
+    const NEW_PW = 'Changed-Adm1n-Pw-多服';
+    let sys = await loginRaw(a.base, 'sysadmin', NEW_PW);
+    if (sys.status !== 200) {
+      const first = await a.login('sysadmin', ADMIN_PASSWORD);
+      const c = await first.api('POST', '/api/v1/auth/password', { old_password: ADMIN_PASSWORD, new_password: NEW_PW });
+      assert.equal(c.status, 200, show(c));
+    }
+    sys = await a.login('sysadmin', NEW_PW);
+    a.addUser('ms_victim', { roles: 'leader', scope: '120101' });
+    const row = (await sys.api('GET', '/api/v1/users?username=ms_victim')).json.items[0];
+    // Sessions made on B and C, each used (and so warm) before the change.
+    const onB = await b.login('ms_victim', TEST_PASSWORD, { mode: 'bearer' });
+    const onC = await c.login('ms_victim', TEST_PASSWORD, { mode: 'bearer' });
+    for (let k = 0; k < 4; k++) {
+      assert.equal((await onB.api('GET', '/api/v1/sample_cases?size=1')).status, 200);
+      assert.equal((await onC.api('GET', '/api/v1/auth/me')).status, 200);
+    }
+    // Revoked on A: refused on B and C at once.
+    const r = await sys.api('POST', `/api/v1/users/${row.id}/actions/revoke_sessions`, {});
+    assert.equal(r.status, 200, show(r));
+    assertError(await onB.api('GET', '/api/v1/sample_cases?size=1'), 401, 'unauthenticated');
+    assertError(await onC.api('GET', '/api/v1/auth/me'), 401, 'unauthenticated');
+    // Disabled on A: a fresh session on B is refused on its next request.
+    const again = await b.login('ms_victim', TEST_PASSWORD, { mode: 'bearer' });
+    assert.equal((await again.api('GET', '/api/v1/sample_cases?size=1')).status, 200);
+    const cur = (await sys.api('GET', `/api/v1/users/${row.id}`)).json;
+    const p = await sys.api('PATCH', `/api/v1/users/${row.id}`, { version: cur.version, status: 'disabled' });
+    assert.equal(p.status, 200, show(p));
+    assertError(await again.api('GET', '/api/v1/sample_cases?size=1'), 401, 'unauthenticated');
   });
 
   it('failed logins count together across servers; the lockout holds on every server', async () => {

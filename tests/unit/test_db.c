@@ -659,6 +659,84 @@ static void test_two_connections(void **state)
     mz_db_close(b);
 }
 
+/* A read snapshot: reads share one read transaction (they do not see a
+ * commit made meanwhile by another connection); the first write ends it
+ * and then succeeds (no stale-snapshot failure) and sees the latest rows. */
+static void test_read_snapshot(void **state)
+{
+    (void)state;
+    const char *path = tmp_path(0, "snapshot.db");
+    struct mz_db *a = open_file(path, 5000);
+    struct mz_db *b = open_file(path, 5000);
+
+    assert_int_equal(mz_db_exec(a, "CREATE TABLE t (v INTEGER)"), MZ_OK);
+    assert_int_equal(mz_db_exec(a, "INSERT INTO t VALUES (1)"), MZ_OK);
+
+    mz_db_snapshot_begin(a);
+    assert_false(mz_db_in_transaction(a)); /* invisible to callers */
+    assert_int_equal(count_rows(a, "t"), 1);
+    assert_int_equal(mz_db_run(b, "INSERT INTO t VALUES (2)", ""), MZ_OK);
+    assert_int_equal(count_rows(a, "t"), 1); /* still the snapshot */
+    /* A write through a prepared statement ends the snapshot first. */
+    assert_int_equal(mz_db_run(a, "INSERT INTO t VALUES (3)", ""), MZ_OK);
+    assert_int_equal(count_rows(a, "t"), 3);
+    mz_db_snapshot_end(a); /* already ended: nothing to do */
+
+    /* A begin ends it too, and the transaction then works as usual. */
+    mz_db_snapshot_begin(a);
+    assert_int_equal(count_rows(a, "t"), 3);
+    assert_int_equal(mz_db_run(b, "INSERT INTO t VALUES (4)", ""), MZ_OK);
+    assert_int_equal(mz_db_begin_write(a), MZ_OK);
+    assert_int_equal(count_rows(a, "t"), 4);
+    assert_int_equal(mz_db_run(a, "INSERT INTO t VALUES (5)", ""), MZ_OK);
+    assert_int_equal(mz_db_commit(a), MZ_OK);
+    assert_int_equal(count_rows(b, "t"), 5);
+
+    /* So does mz_db_exec; ending a snapshot releases it for writers. */
+    mz_db_snapshot_begin(a);
+    assert_int_equal(count_rows(a, "t"), 5);
+    assert_int_equal(mz_db_exec(a, "DELETE FROM t WHERE v = 5"), MZ_OK);
+    assert_int_equal(count_rows(b, "t"), 4);
+    mz_db_snapshot_begin(a);
+    assert_int_equal(count_rows(a, "t"), 4);
+    mz_db_snapshot_end(a);
+    assert_int_equal(mz_db_run(b, "INSERT INTO t VALUES (6)", ""), MZ_OK);
+    assert_int_equal(count_rows(a, "t"), 5);
+
+    /* Inside a transaction a snapshot is not taken. */
+    assert_int_equal(mz_db_begin(a), MZ_OK);
+    mz_db_snapshot_begin(a);
+    assert_int_equal(mz_db_commit(a), MZ_OK);
+    assert_false(mz_db_in_transaction(a));
+    mz_db_close(a);
+    mz_db_close(b);
+}
+
+/* The data version moves on a commit by another connection and on this
+ * connection's own writes, and only then. */
+static void test_data_version(void **state)
+{
+    (void)state;
+    const char *path = tmp_path(0, "version.db");
+    struct mz_db *a = open_file(path, 5000);
+    struct mz_db *b = open_file(path, 5000);
+    int64_t v0[2], v1[2], v2[2], v3[2];
+
+    assert_int_equal(mz_db_exec(a, "CREATE TABLE t (v INTEGER)"), MZ_OK);
+    assert_int_equal(mz_db_data_version(a, v0), MZ_OK);
+    assert_int_equal(count_rows(a, "t"), 0);
+    assert_int_equal(mz_db_data_version(a, v1), MZ_OK);
+    assert_true(v0[0] == v1[0] && v0[1] == v1[1]); /* a read changes nothing */
+    assert_int_equal(mz_db_run(b, "INSERT INTO t VALUES (1)", ""), MZ_OK);
+    assert_int_equal(mz_db_data_version(a, v2), MZ_OK);
+    assert_true(v2[0] != v1[0]); /* another connection committed */
+    assert_int_equal(mz_db_run(a, "INSERT INTO t VALUES (2)", ""), MZ_OK);
+    assert_int_equal(mz_db_data_version(a, v3), MZ_OK);
+    assert_true(v3[1] != v2[1]); /* this connection wrote */
+    mz_db_close(a);
+    mz_db_close(b);
+}
+
 /* A second writer waits for its busy timeout, then gets MZ_ERR_BUSY. */
 static void test_busy_timeout(void **state)
 {
@@ -1039,6 +1117,8 @@ int main(void)
         cmocka_unit_test(test_migrations),
         cmocka_unit_test(test_file_pragmas),
         cmocka_unit_test(test_two_connections),
+        cmocka_unit_test(test_read_snapshot),
+        cmocka_unit_test(test_data_version),
         cmocka_unit_test(test_busy_timeout),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_backup),
