@@ -145,6 +145,10 @@ struct mz_entity {
     const char *title_field;   /* the field that names a row in lists and references */
     const char *default_sort;  /* e.g. "-id" */
     const char *permission;    /* prefix for permissions, default: the name */
+    /* A permission every create, update and delete needs besides
+     * <prefix>.<action> (configuration only the city level maintains, e.g.
+     * "assistance_standards.configure"); NULL: none. */
+    const char *write_permission;
 };
 
 /* --- workflow --------------------------------------------------------------- */

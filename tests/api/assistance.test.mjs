@@ -51,6 +51,23 @@ after(async () => {
   await srv?.stop();
 });
 
+describe('configuration is written by the city level only (declared write permission)', () => {
+  it('a street officer may not create, a district officer may not change a standard; nothing written', async () => {
+    const list = await ok(await srv.api('GET', '/api/v1/assistance_standards?size=1'));
+    const std = list.items[0];
+    const before = list.total;
+    const e1 = assertError(await users.street('POST', '/api/v1/assistance_standards', {
+      program: 'dibao', division: '120000', zone: 'all', valid_from: '2031-01-01', amount_fen: 1, basis: 'per_person', source: '测试',
+    }), 403, 'forbidden');
+    assert.match(e1.message, /只有市级业务人员可以维护/);
+    assertError(await users.district('PATCH', `/api/v1/assistance_standards/${std.id}`, { version: std.version, amount_fen: 1 }), 403, 'forbidden');
+    assertError(await users.district('PATCH', '/api/v1/verify_rules/1', { version: 1, percent: 1 }), [403, 404], 'forbidden');
+    const after = await ok(await srv.api('GET', `/api/v1/assistance_standards/${std.id}`));
+    assert.equal(after.amount_fen, std.amount_fen);
+    assert.equal((await ok(await srv.api('GET', '/api/v1/assistance_standards?size=1'))).total, before);
+  });
+});
+
 describe('quote', () => {
   it('zero income gets the full standard per member (2025-09-01: 1045 yuan)', async () => {
     const r = await ok(await quote(q({ members: [{ monthly_income_fen: 0 }, { monthly_income_fen: 0 }, { monthly_income_fen: 0 }] })));

@@ -103,16 +103,6 @@ static const struct mz_dict *const assist_dicts[] = {
 
 /* --- standards and increments ------------------------------------------------- */
 
-/* Rates are configuration: only the city level may write them. */
-static int config_validate(struct mz_write *w)
-{
-    if (!mz_req_may(w->req, "assistance_standards.configure"))
-        return mz_fail(w->req, 403, "forbidden", "只有市级业务人员可以维护救助标准");
-    return 0;
-}
-
-static const struct mz_hooks config_hooks = {.validate = config_validate};
-
 static const struct mz_field standard_fields[] = {
     {.name = "program", .type = MZ_T_DICT, .zh = "救助项目", .en = "Program",
      .dict = "assistance_program", .flags = MZ_F_REQUIRED | MZ_F_INDEXED},
@@ -147,7 +137,7 @@ static const struct mz_entity assist_standards = {
     .en = "Assistance standards",
     .fields = standard_fields,
     .nfields = MZ_ARRAY_LEN(standard_fields),
-    .hooks = &config_hooks,
+    .write_permission = "assistance_standards.configure",
     .default_sort = "program,-valid_from",
 };
 
@@ -174,7 +164,7 @@ static const struct mz_entity assist_increments = {
     .en = "Category increments",
     .fields = increment_fields,
     .nfields = MZ_ARRAY_LEN(increment_fields),
-    .hooks = &config_hooks,
+    .write_permission = "assistance_standards.configure",
     .default_sort = "program,category,-valid_from",
 };
 
@@ -201,7 +191,7 @@ const struct mz_entity assist_care_standards = {
     .en = "Care standards",
     .fields = care_fields,
     .nfields = MZ_ARRAY_LEN(care_fields),
-    .hooks = &config_hooks,
+    .write_permission = "assistance_standards.configure",
     .default_sort = "program,care_grade,-valid_from",
 };
 

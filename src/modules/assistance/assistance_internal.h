@@ -209,6 +209,10 @@ int assist_demo_oneoff(struct mz_req *req, int64_t person, const char *division,
 #define ASSIST_ONEOFF_REJECT(state)                                                           \
     {.from = state, .action = "reject", .to = "refused", .zh = "不予救助", .en = "Refuse",    \
      .effect = assist_oneoff_reject_effect, .comment_required = true}
+/* The one-off workflow's transitions (bills and 临时救助 cases alike): 受理 and
+ * 审核 at the street, 审批 at the district with the kind's own guard, refusal
+ * from any open step. */
+#define ASSIST_ONEOFF_TRANSITIONS(approve_guard)                                                   {.from = "draft", .action = "accept", .to = "accepted", .zh = "受理", .en = "Accept"},               {.from = "accepted", .action = "review", .to = "checked", .zh = "审核", .en = "Check"},          {.from = "checked", .action = "approve", .to = "approved", .zh = "审批",                          .en = "Approve", .guard = approve_guard},                                                    ASSIST_ONEOFF_REJECT("draft"), ASSIST_ONEOFF_REJECT("accepted"),                              ASSIST_ONEOFF_REJECT("checked")
 /* temporary.c: 临时救助. */
 extern const struct mz_entity assist_temporary_rules, assist_temporary_cases;
 extern const struct mz_dict_item assist_temporary_category_items[2];

@@ -39,10 +39,6 @@ static bool field_known(const char *f)
 
 static int layout_validate(struct mz_write *w)
 {
-    if (!mz_req_may(w->req, "assistance_standards.configure"))
-        return mz_fail(w->req, 403, "forbidden", "只有市级业务人员可以维护银行文件格式");
-    if (strcmp(w->action, "delete") == 0)
-        return 0;
     const char *format = json_string_value(json_object_get(w->row, "file_format"));
     json_t *cols = json_object_get(w->row, "columns"), *c;
     size_t i;
@@ -122,6 +118,7 @@ const struct mz_entity assist_bank_layouts = {
     .fields = layout_fields,
     .nfields = MZ_ARRAY_LEN(layout_fields),
     .hooks = &layout_hooks,
+    .write_permission = "assistance_standards.configure",
     .title_field = "name",
 };
 

@@ -161,15 +161,7 @@ static const struct mz_hooks bill_hooks = {
     .before_write = bill_before_write,
 };
 
-static const struct mz_transition bill_transitions[] = {
-    {.from = "draft", .action = "accept", .to = "accepted", .zh = "受理", .en = "Accept"},
-    {.from = "accepted", .action = "review", .to = "checked", .zh = "审核", .en = "Check"},
-    {.from = "checked", .action = "approve", .to = "approved", .zh = "审批", .en = "Approve",
-     .guard = approve_guard},
-    ASSIST_ONEOFF_REJECT("draft"),
-    ASSIST_ONEOFF_REJECT("accepted"),
-    ASSIST_ONEOFF_REJECT("checked"),
-};
+static const struct mz_transition bill_transitions[] = {ASSIST_ONEOFF_TRANSITIONS(approve_guard)};
 
 static const struct mz_workflow bill_workflow = {
     .name = "assistance_medical_bill",

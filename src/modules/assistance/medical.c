@@ -35,15 +35,6 @@ const struct mz_dict_item assist_medical_group_items[5] = {
     {"catastrophic", "因病致贫重病患者（重特大疾病）", "Catastrophic illness"},
 };
 
-static int rule_validate(struct mz_write *w)
-{
-    if (!mz_req_may(w->req, "assistance_standards.configure"))
-        return mz_fail(w->req, 403, "forbidden", "只有市级业务人员可以维护医疗救助规则");
-    return 0;
-}
-
-static const struct mz_hooks rule_hooks = {.validate = rule_validate};
-
 static const struct mz_field rule_fields[] = {
     {.name = "target_group", .type = MZ_T_DICT, .zh = "救助对象类别", .en = "Group",
      .dict = "assistance_medical_group", .flags = MZ_F_REQUIRED | MZ_F_INDEXED},
@@ -69,7 +60,7 @@ const struct mz_entity assist_medical_rules = {
     .en = "Medical assistance rules",
     .fields = rule_fields,
     .nfields = MZ_ARRAY_LEN(rule_fields),
-    .hooks = &rule_hooks,
+    .write_permission = "assistance_standards.configure",
     .default_sort = "target_group,-valid_from",
 };
 

@@ -32,15 +32,6 @@ const struct mz_dict_item assist_review_category_items[3] = {
     {"variable", "收入来源不固定、有劳动能力", "Income variable"},
 };
 
-static int rule_validate(struct mz_write *w)
-{
-    if (!mz_req_may(w->req, "assistance_standards.configure"))
-        return mz_fail(w->req, 403, "forbidden", "只有市级业务人员可以维护复核周期");
-    return 0;
-}
-
-static const struct mz_hooks rule_hooks = {.validate = rule_validate};
-
 static const struct mz_field rule_fields[] = {
     {.name = "program", .type = MZ_T_DICT, .zh = "救助项目", .en = "Program",
      .dict = "assistance_program", .flags = MZ_F_REQUIRED | MZ_F_INDEXED},
@@ -66,7 +57,7 @@ const struct mz_entity assist_review_rules = {
     .en = "Review schedules",
     .fields = rule_fields,
     .nfields = MZ_ARRAY_LEN(rule_fields),
-    .hooks = &rule_hooks,
+    .write_permission = "assistance_standards.configure",
     .default_sort = "program,category,-valid_from",
 };
 

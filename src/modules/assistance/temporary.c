@@ -38,15 +38,6 @@ const struct mz_dict_item assist_temporary_category_items[2] = {
 
 /* --- rules -------------------------------------------------------------------------- */
 
-static int rule_validate(struct mz_write *w)
-{
-    if (!mz_req_may(w->req, "assistance_standards.configure"))
-        return mz_fail(w->req, 403, "forbidden", "只有市级业务人员可以维护临时救助标准");
-    return 0;
-}
-
-static const struct mz_hooks rule_hooks = {.validate = rule_validate};
-
 static const struct mz_field rule_fields[] = {
     {.name = "category", .type = MZ_T_DICT, .zh = "救助类型", .en = "Category",
      .dict = "assistance_temporary_category", .flags = MZ_F_REQUIRED | MZ_F_INDEXED},
@@ -71,7 +62,7 @@ const struct mz_entity assist_temporary_rules = {
     .en = "Temporary assistance rules",
     .fields = rule_fields,
     .nfields = MZ_ARRAY_LEN(rule_fields),
-    .hooks = &rule_hooks,
+    .write_permission = "assistance_standards.configure",
     .default_sort = "category,-valid_from",
 };
 
@@ -235,15 +226,7 @@ static const struct mz_hooks temp_hooks = {
     .before_write = temp_before_write,
 };
 
-static const struct mz_transition temp_transitions[] = {
-    {.from = "draft", .action = "accept", .to = "accepted", .zh = "受理", .en = "Accept"},
-    {.from = "accepted", .action = "review", .to = "checked", .zh = "审核", .en = "Check"},
-    {.from = "checked", .action = "approve", .to = "approved", .zh = "审批", .en = "Approve",
-     .guard = approve_guard},
-    ASSIST_ONEOFF_REJECT("draft"),
-    ASSIST_ONEOFF_REJECT("accepted"),
-    ASSIST_ONEOFF_REJECT("checked"),
-};
+static const struct mz_transition temp_transitions[] = {ASSIST_ONEOFF_TRANSITIONS(approve_guard)};
 
 static const struct mz_workflow temp_workflow = {
     .name = "assistance_temporary_case",

@@ -119,8 +119,6 @@ static int matter_validate(struct mz_write *w)
     int status = hall_staff_only(w);
     if (status || strcmp(w->action, "delete") == 0)
         return status;
-    if (!mz_req_may(w->req, "hall_matters.configure"))
-        return mz_fail(w->req, 403, "forbidden", "只有市级业务人员可以维护办事事项");
     const char *kind = json_string_value(json_object_get(w->row, "kind"));
     json_t *prog = json_object_get(w->row, "program");
     if (kind && strcmp(kind, "booking") != 0 && json_is_true(json_object_get(w->row, "online")) &&
@@ -158,6 +156,7 @@ const struct mz_entity hall_matters = {
     .fields = matter_fields,
     .nfields = MZ_ARRAY_LEN(matter_fields),
     .hooks = &matter_hooks,
+    .write_permission = "hall_matters.configure",
     .title_field = "name",
     .default_sort = "sort_order,id",
 };

@@ -146,14 +146,6 @@ static const struct mz_entity verify_batches = {
 
 /* --- rules ----------------------------------------------------------------------------- */
 
-static int rule_validate(struct mz_write *w)
-{
-    if (!mz_req_may(w->req, "verify_rules.configure"))
-        return mz_fail(w->req, 403, "forbidden", "只有市级业务人员可以维护核对规则");
-    return 0;
-}
-static const struct mz_hooks rule_hooks = {.validate = rule_validate};
-
 static const struct mz_field rule_fields[] = {
     {.name = "program", .type = MZ_T_DICT, .zh = "救助项目", .en = "Program",
      .dict = "assistance_program", .flags = MZ_F_REQUIRED | MZ_F_INDEXED},
@@ -188,7 +180,7 @@ static const struct mz_entity verify_rules = {
     .en = "Verification rules",
     .fields = rule_fields,
     .nfields = MZ_ARRAY_LEN(rule_fields),
-    .hooks = &rule_hooks,
+    .write_permission = "verify_rules.configure",
     .default_sort = "program,rule,-valid_from",
 };
 
