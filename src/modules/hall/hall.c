@@ -117,15 +117,17 @@ static const struct mz_dict *const hall_dicts[] = {&dict_relation, &dict_kind};
 static int matter_validate(struct mz_write *w)
 {
     int status = hall_staff_only(w);
-    if (status || strcmp(w->action, "delete") == 0)
+    if (status)
         return status;
+    /* Only an application matter that is open online needs a program the hall can turn into a
+     * case; bookings and matters still closed are free. (Delete runs no validate hook.) */
     const char *kind = json_string_value(json_object_get(w->row, "kind"));
+    if (!kind || strcmp(kind, "booking") == 0 || !json_is_true(json_object_get(w->row, "online")))
+        return 0;
     json_t *prog = json_object_get(w->row, "program");
-    if (kind && strcmp(kind, "booking") != 0 && json_is_true(json_object_get(w->row, "online")) &&
-        (prog == NULL || json_is_null(prog)))
+    if (prog == NULL || json_is_null(prog))
         mz_errors_add(w->errors, "program", "required", "网上申请的事项须指定救助项目");
-    else if (kind && strcmp(kind, "booking") != 0 && json_is_true(json_object_get(w->row, "online")) &&
-             json_is_string(prog) && !hall_case_program(json_string_value(prog)))
+    else if (json_is_string(prog) && !hall_case_program(json_string_value(prog)))
         mz_errors_add(w->errors, "online", "not_online_program",
                       "临时救助、医疗救助须到窗口当面登记，暂不能开通网上申请");
     return 0;
