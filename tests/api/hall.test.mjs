@@ -251,6 +251,32 @@ describe('online applications', () => {
     assert.equal((await ok(await srv.api('GET', `/api/v1/assistance_cases/${acc.case_id}`))).program, 'dibao');
   });
 
+  it('the applicant withdraws an application not yet accepted; staff cannot, and it is then closed', async () => {
+    const c = await citizen('钱撤回');
+    const app = await ok(await c.api('POST', '/api/v1/hall_applications', application(c)), 201);
+    // staff return instead: a city officer holding every permission is refused by the guard
+    assertError(await srv.api('POST', `/api/v1/hall_applications/${app.id}/actions/withdraw`, {}), 403, 'applicant_only');
+    assertError(await staff.street('POST', `/api/v1/hall_applications/${app.id}/actions/withdraw`, {}), 403);
+    // another citizen does not see it
+    assertError(await b.api('POST', `/api/v1/hall_applications/${app.id}/actions/withdraw`, {}), 404);
+    assert.equal((await ok(await c.api('GET', `/api/v1/hall_applications/${app.id}`))).state, 'submitted');
+    const w = await ok(await c.api('POST', `/api/v1/hall_applications/${app.id}/actions/withdraw`, { version: app.version, comment: '家庭情况好转，暂不申请' }));
+    assert.equal(w.state, 'withdrawn');
+    assertError(await c.api('POST', `/api/v1/hall_applications/${app.id}/actions/withdraw`, {}), 409, 'illegal_transition');
+    assertError(await staff.street('POST', `/api/v1/hall_applications/${app.id}/actions/accept`, {}), 409, 'illegal_transition');
+    const t = await ok(await c.api('GET', `/api/v1/hall_applications/${app.id}/timeline`));
+    assert.equal(t.state, 'withdrawn');
+    assert.equal(t.state_zh, '已撤回');
+    assert.deepEqual(t.steps.map((s) => s.action), ['submit', 'withdraw']);
+    // a withdrawn application is not open: the citizen may apply again
+    const again = await ok(await c.api('POST', '/api/v1/hall_applications', application(c)), 201);
+    assert.equal(again.state, 'submitted');
+    // an accepted application can no longer be withdrawn
+    const acc = await ok(await staff.street('POST', `/api/v1/hall_applications/${again.id}/actions/accept`, {}));
+    assert.equal(acc.state, 'accepted');
+    assertError(await c.api('POST', `/api/v1/hall_applications/${again.id}/actions/withdraw`, {}), 409, 'illegal_transition');
+  });
+
   it('临时救助 is not applied for online: one-off aid is registered at the window', async () => {
     const before = await count('hall_applications');
     assertFieldErrors(await b.api('POST', '/api/v1/hall_applications', application(b, { matter: 'temporary' })), [['matter', 'not_open']]);

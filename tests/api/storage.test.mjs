@@ -99,7 +99,8 @@ describe('rekey, backup and restore', () => {
   });
 
   it('restore from a file that is not a database fails and leaves the target alone', () => {
-    const dir = path.dirname(srv.dbPath);
+    // a directory of its own: on the PostgreSQL run srv.dbPath is not a file path
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mz-restore-junk-'));
     const junk = path.join(dir, 'junk.bak');
     const target = path.join(dir, 'target.db');
     fs.writeFileSync(junk, 'not a database at all'.repeat(100));
@@ -107,6 +108,7 @@ describe('rekey, backup and restore', () => {
     const r = runCli(['restore', '--from', junk, '--db', target]);
     assert.equal(r.status, 1);
     assert.equal(fs.readFileSync(target, 'utf8'), 'keep me');
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('backup and restore refuse unknown options and missing arguments (exit 2)', () => {

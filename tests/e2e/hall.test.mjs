@@ -3,7 +3,7 @@
 // ID number fills sex and birth date; a server field error appears under its
 // member), sees the application in 我的办件; a street officer accepts it on the
 // workbench; the citizen sees the new status and the timeline. Then a booking
-// made and cancelled. axe on the new pages (normal, and 长者模式 for
+// made and cancelled, and an application withdrawn by its applicant. axe on the new pages (normal, and 长者模式 for
 // contrast), and the 繁体 switch on the application form.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -171,6 +171,45 @@ test('hall: apply for 低保 with two members, track it, a street officer accept
   await page.getByTestId('track-submit').click();
   await page.getByTestId('tl-state').filter({ hasText: '已受理' }).waitFor();
   assert.deepEqual(await audit(page, '进度查询'), []);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('hall: the applicant withdraws an application before it is accepted', { skip }, async () => {
+  // a second citizen with an application made through the API
+  const c2 = { name: '孙撤回', id_number: makeIdNumber({ birth: '19660909', seq: 57 }), phone: makePhone() };
+  const reg = await srv.api('POST', '/api/v1/public/register', { ...c2, password: PASSWORD }, { anonymous: true });
+  assert.equal(reg.status, 201);
+  const { api } = await srv.login(reg.json.username, PASSWORD, { mode: 'bearer' });
+  const made = await api('POST', '/api/v1/hall_applications', {
+    matter: 'dibao', applicant_name: c2.name, id_number: c2.id_number, phone: c2.phone, division: D.comm.code,
+    address: '劝业场街某路 9 号 2 门 101', reason: '本人患病，无固定收入。',
+    members: [{ name: c2.name, id_number: c2.id_number, relation: 'self', monthly_income_fen: 0 }],
+  });
+  assert.equal(made.status, 201);
+  await browser.context.clearCookies();
+  const page = await browser.context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(srv.base + '/hall/login');
+  await page.locator('#hall-login-phone').fill(c2.phone);
+  await page.locator('#hall-login-password').fill(PASSWORD);
+  await page.locator('#hall-login-password').press('Enter');
+  await page.waitForURL(/\/hall\/mine$/);
+  await page.goto(`${srv.base}/hall/mine/applications/${made.json.id}`);
+  await page.getByTestId('tl-state').filter({ hasText: '已提交' }).waitFor();
+  // cancelling the confirmation changes nothing
+  await page.getByTestId('app-withdraw').click();
+  await page.getByRole('button', { name: '不撤回' }).click();
+  assert.equal((await api('GET', `/api/v1/hall_applications/${made.json.id}`)).json.state, 'submitted');
+  await page.getByTestId('app-withdraw').click();
+  await page.getByPlaceholder('撤回原因（可不填）').fill('家庭情况好转');
+  await page.getByRole('button', { name: '确认撤回' }).click();
+  await page.getByTestId('tl-state').filter({ hasText: '已撤回' }).waitFor();
+  assert.equal(await page.getByTestId('app-withdraw').count(), 0);
+  assert.equal((await api('GET', `/api/v1/hall_applications/${made.json.id}`)).json.state, 'withdrawn');
+  await page.goto(srv.base + '/hall/mine');
+  await page.getByTestId('mine-table').locator('tbody tr').filter({ hasText: made.json.application_no }).filter({ hasText: '已撤回' }).waitFor();
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -25,7 +25,11 @@
  *     members are found in the registry by ID number or added to it, an
  *     assistance case is created at 申请 and accepted at once, so it waits
  *     at 已受理 for the home visit; the case id is kept on the application);
- *   submitted -send_back 退回 (written reason, shown to the citizen)-> returned.
+ *   submitted -send_back 退回 (written reason, shown to the citizen)-> returned;
+ *   submitted -withdraw 撤回-> withdrawn (the applicant's own act before it is
+ *     accepted: permission hall_applications.withdraw, held by the citizen
+ *     role; staff are refused with 403 applicant_only - they return instead).
+ * Returned and withdrawn applications are not open: the citizen may apply again.
  * Staff see applications of their area (division is the scope field).
  *
  * Tested by tests/api/hall.test.mjs and tests/e2e/hall.test.mjs.
@@ -419,10 +423,19 @@ static int send_back_effect(struct mz_write *w)
     return 0;
 }
 
+/* Only the applicant withdraws (a citizen sees only the rows it created). */
+static int withdraw_guard(struct mz_write *w)
+{
+    if (!hall_is_citizen(w->req))
+        return mz_fail(w->req, 403, "applicant_only", "撤回申请只能由申请人本人在网上办事大厅操作；工作人员请使用“退回”");
+    return 0;
+}
+
 static const struct mz_wf_state apply_states[] = {
     {.name = "submitted", .zh = "已提交，待受理", .en = "Submitted", .deadline_days = 5},
     {.name = "accepted", .zh = "已受理", .en = "Accepted", .final = true},
     {.name = "returned", .zh = "已退回", .en = "Returned", .final = true},
+    {.name = "withdrawn", .zh = "已撤回", .en = "Withdrawn", .final = true},
 };
 
 static const struct mz_transition apply_transitions[] = {
@@ -430,6 +443,8 @@ static const struct mz_transition apply_transitions[] = {
      .en = "Accept into a case", .effect = accept_effect},
     {.from = "submitted", .action = "send_back", .to = "returned", .zh = "退回",
      .en = "Return", .effect = send_back_effect, .comment_required = true},
+    {.from = "submitted", .action = "withdraw", .to = "withdrawn", .zh = "撤回申请",
+     .en = "Withdraw", .permission = "hall_applications.withdraw", .guard = withdraw_guard},
 };
 
 static const struct mz_workflow apply_workflow = {
