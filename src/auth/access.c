@@ -70,7 +70,7 @@ const struct mz_builtin_role mz_builtin_roles[] = {
      false},
     {"city_officer", "市级业务", "[\"*\"]", false},
     {"leader", "领导", "[\"*.read\"]", false},
-    {"citizen", "公众", "[\"*.read\",\"*.create\",\"*.submit\",\"hall_bookings.cancel\",\"hall_applications.withdraw\"]", false},
+    {"citizen", "公众", "[\"*.read\",\"*.create\",\"*.submit\",\"hall_bookings.cancel\",\"hall_applications.withdraw\",\"hall_applications.attach\"]", false},
     {"partner", "合作系统", "[]", false},
 };
 const size_t mz_builtin_role_count = MZ_ARRAY_LEN(mz_builtin_roles);

@@ -277,6 +277,38 @@ describe('online applications', () => {
     assertError(await c.api('POST', `/api/v1/hall_applications/${again.id}/actions/withdraw`, {}), 409, 'illegal_transition');
   });
 
+  it('the applicant uploads scans to an application until it is accepted; staff read them; nobody else can', async () => {
+    const c = await citizen('李补材料');
+    const app = await ok(await c.api('POST', '/api/v1/hall_applications', application(c)), 201);
+    const PDF = Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n');
+    const up = (api, id, buf = PDF, kind = 'authorization', filename = '核对授权书.pdf') =>
+      api('POST', `/api/v1/hall_applications/${id}/attachments?${new URLSearchParams({ kind, filename })}`, buf, { raw: true, headers: { 'Content-Type': 'application/octet-stream' } });
+    const first = await ok(await up(c.api, app.id), 201);
+    assert.equal(first.kind_zh, '授权书');
+    assert.equal(first.size, PDF.length);
+    // validation is the store's: content decides the type
+    assertError(await up(c.api, app.id, Buffer.from('MZ\x90\x00 not a scan'), 'identity', 'id.pdf'), 415, 'unsupported_type');
+    // another citizen neither sees nor uploads to it
+    assertError(await up(b.api, app.id), 404);
+    assertError(await b.api('GET', `/api/v1/hall_applications/${app.id}/attachments`), 404);
+    // the applicant lists and downloads it, but cannot delete (staff delete with a reason)
+    const mine = await ok(await c.api('GET', `/api/v1/hall_applications/${app.id}/attachments`));
+    assert.deepEqual(mine.items.map((a) => a.filename), ['核对授权书.pdf']);
+    assertError(await c.api('DELETE', `/api/v1/hall_applications/${app.id}/attachments/${first.id}?reason=x`), 403);
+    // the street officer reads the same bytes
+    const dl = await staff.street('GET', `/api/v1/hall_applications/${app.id}/attachments/${first.id}`);
+    assert.equal(dl.status, 200);
+    assert.ok(dl.buf.equals(PDF));
+    // once accepted the applicant can add nothing more (409) and nothing was written
+    await ok(await staff.street('POST', `/api/v1/hall_applications/${app.id}/actions/accept`, {}));
+    assertError(await up(c.api, app.id), 409, 'attachments_closed');
+    assert.equal((await ok(await c.api('GET', `/api/v1/hall_applications/${app.id}/attachments`))).items.length, 1);
+    // a citizen cannot attach to staff entities (cases are not made for citizens)
+    const caseId = (await ok(await c.api('GET', `/api/v1/hall_applications/${app.id}`))).case_id;
+    assert.ok(caseId > 0);
+    assertError(await c.api('POST', `/api/v1/assistance_cases/${caseId}/attachments?kind=authorization&filename=a.pdf`, PDF, { raw: true, headers: { 'Content-Type': 'application/octet-stream' } }), [403, 404]);
+  });
+
   it('临时救助 is not applied for online: one-off aid is registered at the window', async () => {
     const before = await count('hall_applications');
     assertFieldErrors(await b.api('POST', '/api/v1/hall_applications', application(b, { matter: 'temporary' })), [['matter', 'not_open']]);

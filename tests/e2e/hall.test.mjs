@@ -1,7 +1,8 @@
 // The citizen side's apply-and-track in a real browser (docs/portal.md): a
 // citizen logs in to the service hall, applies for 低保 with two members (the
 // ID number fills sex and birth date; a server field error appears under its
-// member), sees the application in 我的办件; a street officer accepts it on the
+// member), sees the application in 我的办件 and uploads a scan of the signed
+// authorisation; a street officer sees it and accepts the application on the
 // workbench; the citizen sees the new status and the timeline. Then a booking
 // made and cancelled, and an application withdrawn by its applicant. axe on the new pages (normal, and 长者模式 for
 // contrast), and the 繁体 switch on the application form.
@@ -139,6 +140,13 @@ test('hall: apply for 低保 with two members, track it, a street officer accept
   await page.getByTestId('tl-steps').getByText('提交申请').waitFor();
   await page.getByTestId('app-members').getByText(child.name).waitFor();
   assert.equal(await page.getByText(child.id_number).count(), 0, 'ID numbers masked');
+  // The applicant adds the signed authorisation as a scan.
+  await page.getByTestId('att-kind').click();
+  await page.getByRole('option', { name: '授权书', exact: true }).click();
+  await page.getByTestId('att-file').setInputFiles({ name: '核对授权书.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n') });
+  await page.getByTestId('att-upload').click();
+  await page.getByTestId('att-table').getByText('核对授权书.pdf').waitFor();
+  assert.equal(await page.getByTestId('att-delete').count(), 0, 'the applicant does not delete');
 
   // A street officer accepts it on the workbench.
   await browser.context.clearCookies();
@@ -146,6 +154,7 @@ test('hall: apply for 低保 with two members, track it, a street officer accept
   await page.getByRole('heading', { name: '工作台' }).waitFor();
   await page.goto(`${srv.base}/e/hall_applications/${appId}`);
   await page.getByTestId('workflow-panel').waitFor();
+  await page.getByTestId('att-table').getByText('核对授权书.pdf').waitFor();
   await page.locator('#wf-comment').fill('材料齐全，予以受理');
   await page.locator('[data-action="accept"]').click();
   await page.getByRole('button', { name: /确定受理/ }).click();
@@ -160,6 +169,9 @@ test('hall: apply for 低保 with two members, track it, a street officer accept
   await page.getByTestId('tl-state').filter({ hasText: '已受理' }).waitFor();
   await page.getByTestId('tl-case-state').filter({ hasText: '已受理' }).waitFor();
   await page.getByTestId('tl-steps').getByText('受理（转为救助案件）').waitFor();
+  await page.getByTestId('att-table').getByText('核对授权书.pdf').waitFor();
+  assert.equal(await page.getByTestId('att-upload').count(), 0, 'no uploads once accepted');
+  assert.equal(await page.getByTestId('app-withdraw').count(), 0, 'no withdrawal once accepted');
   assert.deepEqual(await audit(page, '办件进度'), []);
   await page.screenshot({ path: shotPath('hall-04-timeline'), fullPage: true });
 

@@ -6,9 +6,11 @@
  * community (a real division of level 5), address, the household members
  * ([{name, id_number, relation, monthly_income_fen}]: GB 11643 check digits,
  * exactly one `self` whose number is the applicant's, no number twice),
- * reasons, and attachment references (`attachments`, the hook for the
- * generic attachment store: [{kind, name, ref}], shape checked only - the
- * hall keeps no files itself).
+ * reasons, and references to materials held elsewhere (`attachments`:
+ * [{kind, name, ref}], shape checked only). The scans are files of the
+ * generic attachment store (MZ_E_ATTACHMENTS; src/modules/workbench/
+ * attachments.c), which the applicant uploads while the application waits
+ * for acceptance (hall_applications.attach).
  *
  * The row is created through the engine (POST /api/v1/hall_applications), so
  * it gets 422 with every field error, history, audit and the engine's
@@ -191,7 +193,7 @@ static void check_members(struct mz_write *w)
     json_decref(summary);
 }
 
-/* Attachment references: the hook for the generic attachment store. */
+/* References to materials held elsewhere (the scans are in the attachment store). */
 static void check_attachments(struct mz_write *w)
 {
     json_t *arr = json_object_get(w->row, "attachments"), *a;
@@ -497,7 +499,7 @@ const struct mz_entity hall_applications = {
     .nfields = MZ_ARRAY_LEN(apply_fields),
     .hooks = &apply_hooks,
     .workflow = &apply_workflow,
-    .flags = MZ_E_NO_IMPORT | MZ_E_NO_DELETE | MZ_E_CITIZEN,
+    .flags = MZ_E_NO_IMPORT | MZ_E_NO_DELETE | MZ_E_CITIZEN | MZ_E_ATTACHMENTS,
     .title_field = "application_no",
     .default_sort = "-id",
 };

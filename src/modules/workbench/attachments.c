@@ -9,6 +9,9 @@
  * Permissions are the record's: reading lists and downloads need
  * "<entity>.read", uploading and deleting "<entity>.update"; the record must be
  * in the caller's scope (and, for citizens, their own) or the answer is 404.
+ * On an entity made for citizens (MZ_E_CITIZEN: the hall's applications) the
+ * applicant uploads with "<entity>.attach" while the record is in its
+ * workflow's first state (409 attachments_closed after); never deletes.
  *
  * The type is decided by the content, never by the name alone: the first bytes
  * must be a PDF ("%PDF-"), JPEG (FF D8 FF) or PNG signature (else 415
@@ -104,7 +107,8 @@ static void seal_context(char *out, size_t n, const char *entity, int64_t row_id
 /* The entity of the path, if it accepts attachments, and the record {id}
  * (scope and owner applied; *version gets its version when asked). NULL after
  * recording 404 (or 400 for a bad id). */
-static const struct mz_entity *open_record(struct mz_req *req, int64_t *id, int64_t *version)
+static const struct mz_entity *open_record_state(struct mz_req *req, int64_t *id, int64_t *version,
+                                                const char **state)
 {
     const struct mz_entity *e = mz_req_entity_or_fail(req);
     if (e == NULL)
@@ -121,8 +125,34 @@ static const struct mz_entity *open_record(struct mz_req *req, int64_t *id, int6
         return NULL;
     if (version)
         *version = json_integer_value(json_object_get(row, "version"));
+    if (state) {
+        const char *v = json_string_value(json_object_get(row, "state"));
+        *state = v ? mz_arena_strdup(req->arena, v) : NULL;
+    }
     json_decref(row);
     return e;
+}
+
+static const struct mz_entity *open_record(struct mz_req *req, int64_t *id, int64_t *version)
+{
+    return open_record_state(req, id, version, NULL);
+}
+
+/* Who may upload: staff holding <entity>.update; on an entity made for
+ * citizens (MZ_E_CITIZEN), the applicant holding <entity>.attach while the
+ * record is still in its workflow's first state (a citizen sees only its own
+ * rows, so open_record answers 404 for anyone else's). 0 when allowed, else
+ * the status recorded. */
+static int may_upload(struct mz_req *req, const struct mz_entity *e, const char *state)
+{
+    if (mz_req_may(req, mz_arena_printf(req->arena, "%s.update", e->name)))
+        return 0;
+    if (!(e->flags & MZ_E_CITIZEN) ||
+        !mz_req_may(req, mz_arena_printf(req->arena, "%s.attach", e->name)))
+        return mz_fail(req, 403, "forbidden", "没有执行该操作的权限");
+    if (e->workflow && (state == NULL || strcmp(state, e->workflow->initial) != 0))
+        return mz_fail(req, 409, "attachments_closed", "已受理或已办结的申请不能再补充材料");
+    return 0;
 }
 
 static int64_t attachment_id_or_fail(struct mz_req *req)
@@ -240,8 +270,11 @@ static int fail_field(struct mz_req *req, const char *code, const char *message,
 int wb_attachments_upload(struct mz_req *req)
 {
     int64_t id, version;
-    const struct mz_entity *e = open_record(req, &id, &version);
+    const char *state = NULL;
+    const struct mz_entity *e = open_record_state(req, &id, &version, &state);
     if (e == NULL)
+        return req->status;
+    if (may_upload(req, e, state))
         return req->status;
 
     /* kind: a code of the dictionary in force. */
