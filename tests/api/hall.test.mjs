@@ -434,4 +434,35 @@ describe('booking', () => {
     assert.equal((await ok(await srv.api('GET', `/api/v1/hall_slots/${s.id}`))).booked, 2);
     assertFieldErrors(await staff.street('PATCH', `/api/v1/hall_slots/${s.id}`, { capacity: 1, version: s.version }), [['capacity', 'below_booked']]);
   });
+
+  it('slots generated in bulk: weekdays only, closed days and existing slots skipped, dry run first, all or nothing', async () => {
+    const GEN = '/api/v1/hall_slots/generate';
+    const from = weekdayAhead(1), to = weekdayAhead(5); // five weekdays; day 2 has a 09:00 slot, day 3 is closed
+    const body = { division: D.street, from, to, times: [{ start_time: '09:00', end_time: '10:00', capacity: 3 }, { start_time: '14:00', end_time: '15:00', capacity: 3 }], matter: 'assistance_window' };
+    const before = await count('hall_slots');
+    const dry = await ok(await staff.street('POST', GEN, { ...body, dry_run: true }));
+    assert.deepEqual([dry.days, dry.created, dry.skipped_closed, dry.skipped_existing, dry.dry_run], [5, 7, 2, 1, true]);
+    assert.equal(await count('hall_slots'), before, 'a dry run writes nothing');
+    // every error at once, under its field
+    assertFieldErrors(await staff.street('POST', GEN, { division: D.comm, from: shanghaiDate(-1), to: 'x', weekdays: [6], times: [{ start_time: '9:00', end_time: '08:00', capacity: 0 }] }),
+      [['division', 'invalid_division'], ['from', 'out_of_range'], ['to', 'invalid_date'], ['weekdays', 'out_of_range'], ['times[0].start_time', 'pattern'], ['times[0].capacity', 'out_of_range']]);
+    assertFieldErrors(await staff.street('POST', GEN, { ...body, to: shanghaiDate(120) }), [['to', 'out_of_range']]);
+    assertFieldErrors(await staff.street('POST', GEN, { ...body, times: [body.times[0], body.times[0]] }), [['times[1].start_time', 'duplicate']]);
+    assertFieldErrors(await staff.street('POST', GEN, { ...body, matter: 'marriage' }), [['matter', 'not_open']]);
+    // not for other streets, nor for citizens
+    assertError(await staff.other_street('POST', GEN, body), 404);
+    assertError(await c1.api('POST', GEN, body), 403);
+    assert.equal(await count('hall_slots'), before);
+    const made = await ok(await staff.street('POST', GEN, body), 201);
+    assert.deepEqual([made.created, made.skipped_closed, made.skipped_existing, made.first_date, made.last_date], [7, 2, 1, from, to]);
+    assert.equal(await count('hall_slots'), before + 7);
+    const onDay = await ok(await staff.street('GET', `/api/v1/hall_slots?slot_date=${from}&sort=start_time`));
+    assert.deepEqual(onDay.items.map((x) => [x.start_time, x.end_time, x.capacity, x.matter]), [['09:00', '10:00', 3, 'assistance_window'], ['14:00', '15:00', 3, 'assistance_window']]);
+    // each slot has its history like a hand-made one
+    const h = await ok(await staff.street('GET', `/api/v1/hall_slots/${onDay.items[0].id}/history`));
+    assert.equal(h.items[0].action, 'create');
+    // again: everything exists now
+    const again = await ok(await staff.street('POST', GEN, body), 201);
+    assert.deepEqual([again.created, again.skipped_existing], [0, 8]);
+  });
 });

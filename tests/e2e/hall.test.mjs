@@ -226,6 +226,40 @@ test('hall: the applicant withdraws an application before it is accepted', { ski
   await page.close();
 });
 
+test('hall: a street officer generates a week of slots in bulk, preview first', { skip }, async () => {
+  await browser.context.clearCookies();
+  const page = await browser.context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await uiLogin(page, srv.base, 'hall_street', TEST_PASSWORD);
+  await page.getByRole('heading', { name: '工作台' }).waitFor();
+  await page.getByRole('menuitem', { name: '批量生成时段' }).click();
+  await page.waitForURL(/\/hall\/slots\/generate$/);
+  await page.waitForFunction((n) => document.querySelector('#sg-division')?.value.includes(n), D.street.name);
+  // 21 to 27 days ahead: five weekdays, nothing there yet
+  const from = new Date(Date.now() + 8 * 3600e3 + 21 * 86400e3).toISOString().slice(0, 10);
+  const to = new Date(Date.now() + 8 * 3600e3 + 27 * 86400e3).toISOString().slice(0, 10);
+  await page.getByPlaceholder('开始日期').fill(from);
+  await page.getByPlaceholder('结束日期').fill(to);
+  await page.getByPlaceholder('结束日期').press('Enter');
+  const before = (await srv.api('GET', `/api/v1/hall_slots?division=${D.street.code}&size=1`)).json.total;
+  await page.getByTestId('sg-preview').click();
+  await page.getByTestId('sg-plan').filter({ hasText: '将生成 10 个时段' }).waitFor();
+  assert.equal((await srv.api('GET', `/api/v1/hall_slots?division=${D.street.code}&size=1`)).json.total, before, 'preview writes nothing');
+  assert.deepEqual(await audit(page, '批量生成时段'), []);
+  await page.screenshot({ path: shotPath('hall-07-slot-generate'), fullPage: true });
+  await page.getByTestId('sg-generate').click();
+  await page.getByRole('button', { name: '生成', exact: true }).last().click();
+  await page.getByTestId('sg-plan').filter({ hasText: '已生成 10 个时段' }).waitFor();
+  assert.equal((await srv.api('GET', `/api/v1/hall_slots?division=${D.street.code}&size=1`)).json.total, before + 10);
+  // a wrong time shows its error under the row
+  await page.getByTestId('sg-add-time').click();
+  await page.getByTestId('sg-preview').click();
+  await page.getByTestId('sg-times').getByText('结束时间应为 时:分，如 10:00').waitFor();
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('hall: a booking made and cancelled', { skip }, async () => {
   await browser.context.clearCookies();
   const page = await browser.context.newPage();

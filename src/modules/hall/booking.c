@@ -32,7 +32,7 @@ static const char *row_str(const json_t *row, const char *key)
 }
 
 /* Is date a closed day for the division (itself or an ancestor)? */
-static int closed_day(struct mz_req *req, const char *date, const char *division12, bool *closed)
+int hall_closed_day(struct mz_req *req, const char *date, const char *division12, bool *closed)
 {
     /* itself, street, district, prefecture, province */
     static const int keep[5] = {12, 9, 6, 4, 2};
@@ -77,7 +77,7 @@ static int slot_validate(struct mz_write *w)
                       "该日为周末；调休上班日请勾选「调休上班日」");
     if (date && div && mz_division_level(div) == 4) {
         bool closed = false;
-        if (closed_day(w->req, date, div, &closed) != MZ_OK)
+        if (hall_closed_day(w->req, date, div, &closed) != MZ_OK)
             return mz_fail_err(w->req, MZ_ERR_DB);
         if (closed)
             mz_errors_add(w->errors, "slot_date", "closed_day", "该日已设为不办公日");
@@ -223,7 +223,7 @@ static int booking_validate(struct mz_write *w)
         return 0;
     }
     bool closed = false;
-    if (closed_day(req, date, div, &closed) != MZ_OK)
+    if (hall_closed_day(req, date, div, &closed) != MZ_OK)
         return mz_fail_err(req, MZ_ERR_DB);
     if (closed)
         mz_errors_add(w->errors, "slot_id", "closed_day", "该日不办公，请选择其他日期");
@@ -419,7 +419,7 @@ int hall_h_public_slots(struct mz_req *req)
     size_t i;
     json_array_foreach(items, i, s) {
         bool closed = false;
-        if (closed_day(req, row_str(s, "slot_date"), norm, &closed) != MZ_OK) {
+        if (hall_closed_day(req, row_str(s, "slot_date"), norm, &closed) != MZ_OK) {
             json_decref(items);
             json_decref(open);
             return mz_fail_err(req, MZ_ERR_DB);

@@ -313,6 +313,8 @@ static const struct mz_route hall_routes[] = {
      "办件进度查询（公开）：申请编号与身份证号码"},
     {"GET", "/api/v1/hall_applications/{id}/timeline", hall_h_timeline, 0,
      "hall_applications.read", 0, NULL, "网上申请的办理进度"},
+    {"POST", "/api/v1/hall_slots/generate", hall_h_slots_generate, MZ_ROUTE_WRITE,
+     "hall_slots.create", 16384, NULL, "批量生成预约时段（dry_run 只计数）"},
 };
 
 static const struct mz_migration hall_migrations[] = {

@@ -25,6 +25,8 @@ void hall_now_hhmm(char out[6]);
  * *program gets its program code (arena) for apply matters. */
 bool hall_matter_open(struct mz_req *req, const char *code, const char *kind,
                       const char **program);
+/* Is date a closed day (hall_closed_days) for the division or an ancestor? */
+int hall_closed_day(struct mz_req *req, const char *date, const char *division12, bool *closed);
 /* Can an accepted application of this program become an assistance case? */
 bool hall_case_program(const char *program);
 /* A new document number: prefix, today's date and 6 random digits (arena). */
@@ -39,6 +41,7 @@ int hall_h_public_matters(struct mz_req *req);
 int hall_h_public_slots(struct mz_req *req);
 int hall_h_timeline(struct mz_req *req);
 int hall_h_track(struct mz_req *req);
+int hall_h_slots_generate(struct mz_req *req);
 
 /* `minzheng demo`: slots for the coming weeks, a few citizens with
  * applications and bookings in various states. */

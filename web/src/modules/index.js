@@ -32,6 +32,7 @@ export const modulePages = [
   { path: '/verify/sources', title: '数据批次', menu: 'verify', may: 'verify_batches.receive', component: () => import('./verify/SourcesView.vue') },
   { path: '/assistance/reviews', title: '待复核', menu: 'assistance', entity: 'assistance_cases', component: () => import('./assistance/ReviewsDue.vue') },
   { path: '/assistance/report', title: '救助月报', menu: 'assistance', entity: 'assistance_payments', component: () => import('./assistance/MonthlyReport.vue') },
+  { path: '/hall/slots/generate', title: '批量生成时段', menu: 'hall', may: 'hall_slots.create', component: () => import('./hall/SlotGenerate.vue') },
   { path: '/assistance/medical-quote', title: '医疗救助试算', menu: 'assistance', entity: 'assistance_standards', component: () => import('./assistance/MedicalQuote.vue') },
 ];
 
