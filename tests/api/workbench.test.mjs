@@ -56,6 +56,38 @@ describe('saved filters', () => {
     assertError(await srv.api('DELETE', `${FILTERS}/${id}`), 404, 'not_found');
   });
 
+  it('a shared filter is listed read-only to colleagues who may read the entity, with its owner', async () => {
+    const mine = await srv.api('POST', FILTERS, { entity: 'sample_cases', name: '全市草稿', query: { state: 'draft' }, shared: true });
+    assert.equal(mine.status, 201, show(mine));
+    assert.equal(mine.json.shared, true);
+    assert.equal(mine.json.mine, true);
+    const priv = await srv.api('POST', FILTERS, { entity: 'sample_cases', name: '我自己的', query: { state: 'submitted' } });
+    assert.equal(priv.json.shared, false);
+    srv.addUser('colleague', { roles: 'street_officer', scope: '120101001' });
+    const col = await srv.login('colleague', TEST_PASSWORD, { mode: 'bearer' });
+    const own = await col.api('POST', FILTERS, { entity: 'sample_cases', name: '街道的', query: { q: '街' } });
+    assert.equal(own.status, 201, show(own));
+    const seen = await col.api('GET', `${FILTERS}?entity=sample_cases`);
+    // the colleague's own first, then shared ones; never the private one
+    assert.deepEqual(seen.json.items.map((f) => [f.name, f.mine, f.shared]), [['街道的', true, false], ['全市草稿', false, true]]);
+    assert.equal(seen.json.items[1].owner, 'tester');
+    assert.deepEqual(seen.json.items[1].query, { state: 'draft' });
+    // read-only for them
+    assertError(await col.api('PATCH', `${FILTERS}/${mine.json.id}`, { name: '改名' }), 404, 'not_found');
+    assertError(await col.api('DELETE', `${FILTERS}/${mine.json.id}`), 404, 'not_found');
+    // not to users who cannot read the entity
+    srv.addUser('auditor2', { roles: 'auditadmin' });
+    const aud = await srv.login('auditor2', TEST_PASSWORD, { mode: 'bearer' });
+    assertError(await aud.api('GET', `${FILTERS}?entity=sample_cases`), 422, 'validation_failed', { field: 'entity' });
+    // the owner stops sharing: it leaves the colleague's list
+    assertError(await srv.api('PATCH', `${FILTERS}/${mine.json.id}`, { shared: 'yes' }), 422, 'validation_failed', { field: 'shared' });
+    const off = await srv.api('PATCH', `${FILTERS}/${mine.json.id}`, { shared: false });
+    assert.equal(off.json.shared, false);
+    assert.deepEqual(off.json.query, { state: 'draft' }, 'query kept');
+    assert.deepEqual((await col.api('GET', `${FILTERS}?entity=sample_cases`)).json.items.map((f) => f.name), ['街道的']);
+    for (const id of [mine.json.id, priv.json.id]) assert.equal((await srv.api('DELETE', `${FILTERS}/${id}`)).status, 204);
+  });
+
   it('refuses bad input with a field and changes nothing', async () => {
     const cases = [
       [{ entity: 'nope', name: 'x', query: {} }, 'entity'],

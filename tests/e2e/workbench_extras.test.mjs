@@ -70,6 +70,26 @@ test('saved filters: save the current filter, reload, apply it, rename, delete',
   await box.locator('input').fill('甲组全部');
   await box.getByRole('button', { name: '确定' }).click();
   await page.getByTestId('filters-table').getByText('甲组全部').waitFor();
+  // Shared with colleagues: another officer applies it from 同事共享的方案.
+  await page.locator('[data-share="甲组全部"]').click();
+  await page.locator('.el-message', { hasText: '已共享“甲组全部”' }).waitFor();
+  srv.addUser('colleague', { roles: 'city_officer', name: '同事甲' });
+  const colPage = await browser.context.newPage();
+  await browser.context.clearCookies();
+  await uiLogin(colPage, srv.base, 'colleague', TEST_PASSWORD);
+  await colPage.getByRole('heading', { name: '工作台' }).waitFor();
+  await colPage.goto(srv.base + '/e/sample_cases');
+  await colPage.getByTestId('saved-filters-menu').click();
+  await colPage.locator('[data-filter-name="甲组全部"][data-shared="1"]').filter({ hasText: '甲组全部（' }).click();
+  await colPage.waitForURL(/q=%E7%94%B2%E7%BB%84/);
+  await colPage.getByTestId('list-total').filter({ hasText: '共 2 条' }).waitFor();
+  await colPage.close();
+  await browser.context.clearCookies();
+  await uiLogin(page, srv.base, 'tester', TEST_PASSWORD);
+  await page.getByRole('heading', { name: '工作台' }).waitFor();
+  await page.goto(srv.base + '/e/sample_cases');
+  await page.getByTestId('saved-filters-menu').click();
+  await page.getByTestId('manage-filters').click();
   await page.locator('[data-remove="甲组全部"]').click();
   await box.getByText('确定删除筛选方案“甲组全部”吗？').waitFor();
   await box.getByRole('button', { name: '删除' }).click();

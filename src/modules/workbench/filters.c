@@ -2,11 +2,16 @@
  *
  * A user keeps named views of a generic list: the list's URL query (filters,
  * sort, page size) and the columns shown, per entity, in mz_saved_filters.
- * Only the owner sees, renames or deletes them (another user's id is 404).
+ * Only the owner renames, changes or deletes them (another user's id is
+ * 404). A filter marked `shared` is also listed (read-only, `mine` false,
+ * with its owner's name) to every colleague who may read the entity; it
+ * carries only a query, so applying it still shows each user only the rows
+ * of their own scope.
  *
- *   GET    /api/v1/me/filters?entity=E       the caller's filters of E, by name
- *   POST   /api/v1/me/filters                {entity, name, query, columns?}
- *   PATCH  /api/v1/me/filters/{id}           {name?, query?, columns?}
+ *   GET    /api/v1/me/filters?entity=E       the caller's filters of E by name,
+ *                                            then colleagues' shared ones
+ *   POST   /api/v1/me/filters                {entity, name, query, columns?, shared?}
+ *   PATCH  /api/v1/me/filters/{id}           {name?, query?, columns?, shared?}
  *   DELETE /api/v1/me/filters/{id}
  *
  * Validation: the entity must exist and be readable by the caller; the name
@@ -152,7 +157,7 @@ static const char *valid_query(struct mz_req *req, json_t *input, json_t *fallba
     return out;
 }
 
-static json_t *filter_json(struct mz_stmt *st)
+static json_t *filter_json(struct mz_req *req, struct mz_stmt *st)
 {
     json_t *o = json_object();
     const char *doc_text = mz_db_col_text(st, 3);
@@ -166,18 +171,42 @@ static json_t *filter_json(struct mz_stmt *st)
     json_object_set_new(o, "columns", c ? json_incref(c) : json_null());
     json_object_set_new(o, "created_at", mz_json_str(mz_db_col_text(st, 4)));
     json_object_set_new(o, "updated_at", mz_json_str(mz_db_col_text(st, 5)));
+    json_object_set_new(o, "shared", json_boolean(mz_db_col_int(st, 6) != 0));
+    const char *owner = mz_db_col_text(st, 7);
+    bool mine = owner && strcmp(owner, actor(req)) == 0;
+    json_object_set_new(o, "mine", json_boolean(mine));
+    if (!mine) {
+        const char *owner_name = mz_db_col_text(st, 8);
+        json_object_set_new(o, "owner", mz_json_str(owner));
+        json_object_set_new(o, "owner_name", mz_json_str(owner_name ? owner_name : owner));
+    }
     json_decref(doc);
     return o;
 }
 
-#define FILTER_COLS "id, entity, name, query, created_at, updated_at"
+#define FILTER_COLS                                                                          \
+    "f.id, f.entity, f.name, f.query, f.created_at, f.updated_at, f.shared, f.username,"   \
+    " (SELECT u.name FROM users u WHERE u.username = f.username AND u.deleted_at IS NULL)"
+
+/* shared: absent keeps *out, else a boolean (422 otherwise). */
+static int valid_shared(struct mz_req *req, json_t *input, bool *out)
+{
+    json_t *v = json_object_get(input, "shared");
+    if (v == NULL)
+        return 0;
+    if (!json_is_boolean(v))
+        return mz_fail_field(req, 422, "validation_failed", "是否共享应为 true 或 false", "shared");
+    *out = json_is_true(v);
+    return 0;
+}
 
 /* The caller's filter id as JSON, or NULL after 404. */
 static json_t *load_own(struct mz_req *req, int64_t id)
 {
     struct mz_stmt *st;
     int rc = mz_db_prepare(
-        req->db, "SELECT " FILTER_COLS " FROM mz_saved_filters WHERE id = ? AND username = ?", &st);
+        req->db, "SELECT " FILTER_COLS " FROM mz_saved_filters f WHERE f.id = ? AND f.username = ?",
+        &st);
     if (rc != MZ_OK) {
         mz_fail_err(req, rc);
         return NULL;
@@ -185,7 +214,7 @@ static json_t *load_own(struct mz_req *req, int64_t id)
     mz_db_bind_int(st, 1, id);
     mz_db_bind_text(st, 2, actor(req));
     rc = mz_db_step(st);
-    json_t *o = rc == MZ_ROW ? filter_json(st) : NULL;
+    json_t *o = rc == MZ_ROW ? filter_json(req, st) : NULL;
     mz_db_done(st);
     if (rc < 0)
         mz_fail_err(req, rc);
@@ -223,16 +252,18 @@ int wb_filters_list(struct mz_req *req)
         return req->status;
     struct mz_stmt *st;
     int rc = mz_db_prepare(req->db,
-                           "SELECT " FILTER_COLS " FROM mz_saved_filters WHERE username = ?"
-                           " AND entity = ? ORDER BY name, id",
+                           "SELECT " FILTER_COLS " FROM mz_saved_filters f WHERE f.entity = ?"
+                           " AND (f.username = ? OR f.shared = 1)"
+                           " ORDER BY CASE WHEN f.username = ? THEN 0 ELSE 1 END, f.name, f.id",
                            &st);
     if (rc != MZ_OK)
         return mz_fail_err(req, rc);
-    mz_db_bind_text(st, 1, actor(req));
-    mz_db_bind_text(st, 2, e->name);
+    mz_db_bind_text(st, 1, e->name);
+    mz_db_bind_text(st, 2, actor(req));
+    mz_db_bind_text(st, 3, actor(req));
     json_t *items = json_array();
     while ((rc = mz_db_step(st)) == MZ_ROW)
-        json_array_append_new(items, filter_json(st));
+        json_array_append_new(items, filter_json(req, st));
     mz_db_done(st);
     if (rc < 0) {
         json_decref(items);
@@ -259,7 +290,11 @@ int wb_filters_create(struct mz_req *req)
     const char *doc = valid_query(req, input, NULL);
     if (doc == NULL)
         return req->status;
-    int status = check_unique(req, e->name, name, 0);
+    bool shared = false;
+    int status = valid_shared(req, input, &shared);
+    if (status)
+        return status;
+    status = check_unique(req, e->name, name, 0);
     if (status)
         return status;
     const char *params[] = {actor(req), e->name};
@@ -277,8 +312,8 @@ int wb_filters_create(struct mz_req *req)
     mz_now_rfc3339(now);
     rc = mz_db_run(req->db,
                    "INSERT INTO mz_saved_filters (username, entity, name, query, created_at,"
-                   " updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                   "tttttt", actor(req), e->name, name, doc, now, now);
+                   " updated_at, shared) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   "tttttti", actor(req), e->name, name, doc, now, now, (int64_t)shared);
     if (rc != MZ_OK)
         return mz_fail_err(req, rc);
     const char *p2[] = {actor(req), e->name, name};
@@ -316,12 +351,15 @@ int wb_filters_update(struct mz_req *req)
     const char *doc = valid_query(req, input, cur);
     if (doc == NULL)
         goto out;
+    bool shared = json_is_true(json_object_get(cur, "shared"));
+    if ((status = valid_shared(req, input, &shared)) != 0)
+        goto out;
     char now[32];
     mz_now_rfc3339(now);
     int rc = mz_db_run(req->db,
-                       "UPDATE mz_saved_filters SET name = ?, query = ?, updated_at = ?"
+                       "UPDATE mz_saved_filters SET name = ?, query = ?, updated_at = ?, shared = ?"
                        " WHERE id = ? AND username = ?",
-                       "tttit", name, doc, now, id, actor(req));
+                       "tttiit", name, doc, now, (int64_t)shared, id, actor(req));
     if (rc != MZ_OK) {
         status = mz_fail_err(req, rc);
         goto out;

@@ -60,6 +60,10 @@ static const struct mz_route wb_routes[] = {
 static const struct mz_migration wb_migrations[] = {
     {1, "saved filters", NULL, wb_migrate_filters},
     {2, "attachments", NULL, wb_migrate_attachments},
+    {3, "shared saved filters",
+     "ALTER TABLE mz_saved_filters ADD COLUMN shared INTEGER NOT NULL DEFAULT 0;"
+     "CREATE INDEX ix_mz_saved_filters_shared ON mz_saved_filters (entity, shared);",
+     NULL},
 };
 
 const struct mz_module mz_module_workbench = {
