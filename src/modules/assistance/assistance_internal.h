@@ -63,6 +63,18 @@ void assist_today(char out[11]);
 /* The ancestors of a 12-digit division, most specific first, into out[5][13]
  * (itself, street, district, city, province; duplicates possible). */
 void assist_ancestors(const char *division12, char out[5][13]);
+/* The row in force of an effective-dated configuration table (standards,
+ * increments, care, medical, review and 临时救助 rules): among the rows not
+ * deleted that match `where` (its ? bound to params[0..nparams), NULL binds
+ * null), whose division is division12 or an ancestor and whose valid_from is
+ * on or before date - the most specific division, then the latest valid_from,
+ * then `tiebreak` (an ORDER BY fragment or NULL), then the highest id.
+ * MZ_OK with *st on the row (read the columns, then mz_db_done), or
+ * MZ_ERR_NOTFOUND / an error with *st finished. */
+int assist_effective_row(struct mz_db *db, const char *cols, const char *table,
+                         const char *where, const char *const *params, int nparams,
+                         const char *division12, const char *date, const char *tiebreak,
+                         struct mz_stmt **st);
 
 /* The standard for program, division (12 digits), zone (urban/rural or NULL)
  * and month (YYYY-MM): the most specific division, then the latest

@@ -108,6 +108,37 @@ static void col_copy(struct mz_stmt *st, int col, char *out, size_t size)
     snprintf(out, size, "%s", s ? s : "");
 }
 
+int assist_effective_row(struct mz_db *db, const char *cols, const char *table,
+                         const char *where, const char *const *params, int nparams,
+                         const char *division12, const char *date, const char *tiebreak,
+                         struct mz_stmt **st)
+{
+    char anc[5][13];
+    assist_ancestors(division12, anc);
+    char sql[1024];
+    int n = snprintf(sql, sizeof(sql),
+                     "SELECT %s FROM %s WHERE deleted_at IS NULL AND %s"
+                     " AND division IN (?, ?, ?, ?, ?) AND valid_from <= ?"
+                     " ORDER BY division DESC, valid_from DESC%s%s, id DESC LIMIT 1",
+                     cols, table, where, tiebreak ? ", " : "", tiebreak ? tiebreak : "");
+    if (n < 0 || (size_t)n >= sizeof(sql))
+        return MZ_ERR_INVALID;
+    int rc = mz_db_prepare(db, sql, st);
+    if (rc != MZ_OK)
+        return rc;
+    for (int i = 0; i < nparams; i++)
+        mz_db_bind_text(*st, 1 + i, params[i]);
+    for (int i = 0; i < 5; i++)
+        mz_db_bind_text(*st, 1 + nparams + i, anc[i]);
+    mz_db_bind_text(*st, 6 + nparams, date);
+    rc = mz_db_step(*st);
+    if (rc == MZ_ROW)
+        return MZ_OK;
+    mz_db_done(*st);
+    *st = NULL;
+    return rc == MZ_DONE ? MZ_ERR_NOTFOUND : rc;
+}
+
 int assist_standard_lookup(struct mz_db *db, const char *program, const char *division12,
                            const char *zone, const char *month, struct assist_standard *out)
 {
@@ -118,32 +149,19 @@ int assist_standard_lookup_mode(struct mz_db *db, const char *program, const cha
                                 const char *zone, const char *mode, const char *month,
                                 struct assist_standard *out)
 {
-    char anc[5][13], first[11];
+    char first[11];
     struct mz_stmt *st;
     snprintf(first, sizeof(first), "%.7s-01", month);
-    assist_ancestors(division12, anc);
-    int rc = mz_db_prepare(db,
-                           "SELECT id, division, zone, valid_from, amount_fen,"
-                           " coalesce(minimum_fen, 0), coalesce(basis, 'per_person'),"
-                           " band_program, coalesce(band_percent, 0), support_mode"
-                           " FROM assistance_standards WHERE deleted_at IS NULL AND program = ?"
-                           " AND division IN (?, ?, ?, ?, ?) AND valid_from <= ?"
-                           " AND (CAST(? AS TEXT) IS NULL OR zone = ? OR zone = 'all')"
-                           " AND (coalesce(support_mode, 'all') = 'all' OR support_mode = ?)"
-                           " ORDER BY division DESC, valid_from DESC, zone = 'all',"
-                           " coalesce(support_mode, 'all') = 'all', id DESC LIMIT 1",
-                           &st);
-    if (rc != MZ_OK)
-        return rc;
-    mz_db_bind_text(st, 1, program);
-    for (int i = 0; i < 5; i++)
-        mz_db_bind_text(st, 2 + i, anc[i]);
-    mz_db_bind_text(st, 7, first);
-    mz_db_bind_text(st, 8, zone);
-    mz_db_bind_text(st, 9, zone);
-    mz_db_bind_text(st, 10, mode && *mode ? mode : "all");
-    rc = mz_db_step(st);
-    if (rc == MZ_ROW) {
+    const char *params[] = {program, zone, zone, mode && *mode ? mode : "all"};
+    int rc = assist_effective_row(
+        db,
+        "id, division, zone, valid_from, amount_fen, coalesce(minimum_fen, 0),"
+        " coalesce(basis, 'per_person'), band_program, coalesce(band_percent, 0), support_mode",
+        "assistance_standards",
+        "program = ? AND (CAST(? AS TEXT) IS NULL OR zone = ? OR zone = 'all')"
+        " AND (coalesce(support_mode, 'all') = 'all' OR support_mode = ?)",
+        params, 4, division12, first, "zone = 'all', coalesce(support_mode, 'all') = 'all'", &st);
+    if (rc == MZ_OK) {
         memset(out, 0, sizeof(*out));
         out->id = mz_db_col_int(st, 0);
         col_copy(st, 1, out->division, sizeof(out->division));
@@ -157,13 +175,10 @@ int assist_standard_lookup_mode(struct mz_db *db, const char *program, const cha
         col_copy(st, 9, out->support_mode, sizeof(out->support_mode));
         if (out->support_mode[0] == '\0')
             snprintf(out->support_mode, sizeof(out->support_mode), "all");
-        rc = MZ_OK;
         if (zone == NULL && strcmp(out->zone, "all") != 0)
             rc = MZ_ERR_INVALID;
-    } else {
-        rc = rc == MZ_DONE ? MZ_ERR_NOTFOUND : rc;
+        mz_db_done(st);
     }
-    mz_db_done(st);
     return rc;
 }
 
@@ -173,33 +188,19 @@ static int increment_lookup(struct mz_db *db, const char *program, const char *d
                             const char *category, const char *month, int64_t *id,
                             int64_t *percent, char valid_from[11])
 {
-    char anc[5][13], first[11];
+    char first[11];
     struct mz_stmt *st;
     snprintf(first, sizeof(first), "%.7s-01", month);
-    assist_ancestors(division12, anc);
-    int rc = mz_db_prepare(db,
-                           "SELECT id, percent, valid_from FROM assistance_increments"
-                           " WHERE deleted_at IS NULL AND program = ? AND category = ?"
-                           " AND division IN (?, ?, ?, ?, ?) AND valid_from <= ?"
-                           " ORDER BY division DESC, valid_from DESC, id DESC LIMIT 1",
-                           &st);
-    if (rc != MZ_OK)
-        return rc;
-    mz_db_bind_text(st, 1, program);
-    mz_db_bind_text(st, 2, category);
-    for (int i = 0; i < 5; i++)
-        mz_db_bind_text(st, 3 + i, anc[i]);
-    mz_db_bind_text(st, 8, first);
-    rc = mz_db_step(st);
-    if (rc == MZ_ROW) {
+    const char *params[] = {program, category};
+    int rc = assist_effective_row(db, "id, percent, valid_from", "assistance_increments",
+                                  "program = ? AND category = ?", params, 2, division12, first,
+                                  NULL, &st);
+    if (rc == MZ_OK) {
         *id = mz_db_col_int(st, 0);
         *percent = mz_db_col_int(st, 1);
         col_copy(st, 2, valid_from, 11);
-        rc = MZ_OK;
-    } else {
-        rc = rc == MZ_DONE ? MZ_ERR_NOTFOUND : rc;
+        mz_db_done(st);
     }
-    mz_db_done(st);
     return rc;
 }
 
@@ -235,33 +236,19 @@ static int care_lookup(struct mz_db *db, const char *program, const char *divisi
                        const char *grade, const char *month, int64_t *id, int64_t *amount,
                        char valid_from[11])
 {
-    char anc[5][13], first[11];
+    char first[11];
     struct mz_stmt *st;
     snprintf(first, sizeof(first), "%.7s-01", month);
-    assist_ancestors(division12, anc);
-    int rc = mz_db_prepare(db,
-                           "SELECT id, amount_fen, valid_from FROM assistance_care_standards"
-                           " WHERE deleted_at IS NULL AND program = ? AND care_grade = ?"
-                           " AND division IN (?, ?, ?, ?, ?) AND valid_from <= ?"
-                           " ORDER BY division DESC, valid_from DESC, id DESC LIMIT 1",
-                           &st);
-    if (rc != MZ_OK)
-        return rc;
-    mz_db_bind_text(st, 1, program);
-    mz_db_bind_text(st, 2, grade);
-    for (int i = 0; i < 5; i++)
-        mz_db_bind_text(st, 3 + i, anc[i]);
-    mz_db_bind_text(st, 8, first);
-    rc = mz_db_step(st);
-    if (rc == MZ_ROW) {
+    const char *params[] = {program, grade};
+    int rc = assist_effective_row(db, "id, amount_fen, valid_from", "assistance_care_standards",
+                                  "program = ? AND care_grade = ?", params, 2, division12, first,
+                                  NULL, &st);
+    if (rc == MZ_OK) {
         *id = mz_db_col_int(st, 0);
         *amount = mz_db_col_int(st, 1);
-        snprintf(valid_from, 11, "%s", mz_db_col_text(st, 2) ? mz_db_col_text(st, 2) : "");
-        rc = MZ_OK;
-    } else {
-        rc = rc == MZ_DONE ? MZ_ERR_NOTFOUND : rc;
+        col_copy(st, 2, valid_from, 11);
+        mz_db_done(st);
     }
-    mz_db_done(st);
     return rc;
 }
 

@@ -77,46 +77,25 @@ int assist_medical_compute(struct mz_db *db, const char *group, const char *divi
                            const char *date, int64_t cost_fen, int64_t deductible_used_fen,
                            int64_t paid_this_year_fen, struct assist_medical *out)
 {
-    char anc[5][13];
     struct mz_stmt *st;
     memset(out, 0, sizeof(*out));
-    assist_ancestors(division12, anc);
-    int rc = mz_db_prepare(db,
-                           "SELECT id, division, valid_from, deductible_fen, ratio_percent,"
-                           " annual_cap_fen FROM assistance_medical_rules WHERE deleted_at IS NULL"
-                           " AND target_group = ? AND division IN (?, ?, ?, ?, ?) AND valid_from <= ?",
-                           &st);
-    if (rc != MZ_OK)
-        return rc;
-    mz_db_bind_text(st, 1, group);
-    for (int i = 0; i < 5; i++)
-        mz_db_bind_text(st, 2 + i, anc[i]);
-    mz_db_bind_text(st, 7, date);
-    int best = 99;
-    while ((rc = mz_db_step(st)) == MZ_ROW) {
-        const char *div = mz_db_col_text(st, 1), *from = mz_db_col_text(st, 2);
-        int rank = 5;
-        for (int i = 0; i < 5 && div; i++) {
-            if (strcmp(anc[i], div) == 0) {
-                rank = i;
-                break;
-            }
-        }
-        if (from == NULL || rank > best ||
-            (rank == best && out->rule_id && strcmp(from, out->valid_from) <= 0))
-            continue;
-        best = rank;
+    const char *params[] = {group};
+    int rc = assist_effective_row(db,
+                                  "id, division, valid_from, deductible_fen, ratio_percent,"
+                                  " annual_cap_fen",
+                                  "assistance_medical_rules", "target_group = ?", params, 1,
+                                  division12, date, NULL, &st);
+    if (rc == MZ_OK) {
         out->rule_id = mz_db_col_int(st, 0);
-        snprintf(out->valid_from, sizeof(out->valid_from), "%s", from);
+        snprintf(out->valid_from, sizeof(out->valid_from), "%s",
+                 mz_db_col_text(st, 2) ? mz_db_col_text(st, 2) : "");
         out->deductible_fen = mz_db_col_int(st, 3);
         out->ratio_percent = mz_db_col_int(st, 4);
         out->annual_cap_fen = mz_db_col_int(st, 5);
+        mz_db_done(st);
     }
-    mz_db_done(st);
-    if (rc != MZ_DONE)
+    if (rc != MZ_OK)
         return rc;
-    if (out->rule_id == 0)
-        return MZ_ERR_NOTFOUND;
     int64_t deductible_left = out->deductible_fen - deductible_used_fen;
     if (deductible_left < 0)
         deductible_left = 0;

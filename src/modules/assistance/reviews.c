@@ -64,47 +64,20 @@ const struct mz_entity assist_review_rules = {
 int assist_review_months(struct mz_db *db, const char *program, const char *category,
                          const char *division12, const char *zone, const char *date, int *months)
 {
-    char anc[5][13];
     struct mz_stmt *st;
-    assist_ancestors(division12, anc);
     *months = 12; /* no rule: yearly */
-    int rc = mz_db_prepare(db,
-                           "SELECT division, valid_from, zone, months FROM assistance_review_rules"
-                           " WHERE program = ? AND category = ? AND division IN (?, ?, ?, ?, ?)"
-                           " AND valid_from <= ? AND deleted_at IS NULL",
-                           &st);
-    if (rc != MZ_OK)
-        return rc;
-    mz_db_bind_text(st, 1, program);
-    mz_db_bind_text(st, 2, category && *category ? category : "stable");
-    for (int i = 0; i < 5; i++)
-        mz_db_bind_text(st, 3 + i, anc[i]);
-    mz_db_bind_text(st, 8, date);
-    int best_rank = 99, best_zone = -1;
-    char best_from[11] = "";
-    while ((rc = mz_db_step(st)) == MZ_ROW) {
-        const char *div = mz_db_col_text(st, 0), *from = mz_db_col_text(st, 1);
-        const char *z = mz_db_col_text(st, 2);
-        int zone_rank = z && zone && strcmp(z, zone) == 0 ? 1 : (z == NULL || !strcmp(z, "all")) ? 0 : -1;
-        if (zone_rank < 0 || from == NULL)
-            continue; /* a rule for the other zone */
-        int rank = 5;
-        for (int i = 0; i < 5 && div; i++) {
-            if (strcmp(anc[i], div) == 0) {
-                rank = i;
-                break;
-            }
-        }
-        int cmp = strcmp(from, best_from);
-        if (rank < best_rank || (rank == best_rank && (cmp > 0 || (cmp == 0 && zone_rank > best_zone)))) {
-            best_rank = rank;
-            best_zone = zone_rank;
-            snprintf(best_from, sizeof(best_from), "%s", from);
-            *months = (int)mz_db_col_int(st, 3);
-        }
+    /* a rule of the household's zone, or of both ("all" or none); the exact zone wins a tie */
+    const char *params[] = {program, category && *category ? category : "stable", zone};
+    int rc = assist_effective_row(db, "months", "assistance_review_rules",
+                                  "program = ? AND category = ?"
+                                  " AND (zone IS NULL OR zone = 'all' OR zone = ?)",
+                                  params, 3, division12, date,
+                                  "CASE WHEN zone IS NULL OR zone = 'all' THEN 1 ELSE 0 END", &st);
+    if (rc == MZ_OK) {
+        *months = (int)mz_db_col_int(st, 0);
+        mz_db_done(st);
     }
-    mz_db_done(st);
-    return rc == MZ_DONE ? MZ_OK : rc;
+    return rc == MZ_ERR_NOTFOUND ? MZ_OK : rc;
 }
 
 /* date + months, the day clamped to the month's end, into out[11]. */

@@ -71,43 +71,20 @@ static int rule_lookup(struct mz_db *db, const char *category, const char *divis
                        const char *date, int64_t *id, int64_t *multiple, int64_t *cap,
                        char valid_from[11])
 {
-    char anc[5][13];
     struct mz_stmt *st;
-    assist_ancestors(division12, anc);
-    int rc = mz_db_prepare(db,
-                           "SELECT id, division, valid_from, multiple_percent, cap_fen"
-                           " FROM assistance_temporary_rules WHERE deleted_at IS NULL"
-                           " AND category = ? AND division IN (?, ?, ?, ?, ?) AND valid_from <= ?",
-                           &st);
-    if (rc != MZ_OK)
-        return rc;
-    mz_db_bind_text(st, 1, category);
-    for (int i = 0; i < 5; i++)
-        mz_db_bind_text(st, 2 + i, anc[i]);
-    mz_db_bind_text(st, 7, date);
-    int best = 99;
+    const char *params[] = {category};
     *id = 0;
-    while ((rc = mz_db_step(st)) == MZ_ROW) {
-        const char *div = mz_db_col_text(st, 1), *from = mz_db_col_text(st, 2);
-        int rank = 5;
-        for (int i = 0; i < 5 && div; i++) {
-            if (strcmp(anc[i], div) == 0) {
-                rank = i;
-                break;
-            }
-        }
-        if (from == NULL || rank > best || (rank == best && *id && strcmp(from, valid_from) <= 0))
-            continue;
-        best = rank;
+    int rc = assist_effective_row(db, "id, division, valid_from, multiple_percent, cap_fen",
+                                  "assistance_temporary_rules", "category = ?", params, 1,
+                                  division12, date, NULL, &st);
+    if (rc == MZ_OK) {
         *id = mz_db_col_int(st, 0);
-        snprintf(valid_from, 11, "%s", from);
+        snprintf(valid_from, 11, "%s", mz_db_col_text(st, 2) ? mz_db_col_text(st, 2) : "");
         *multiple = mz_db_col_int(st, 3);
         *cap = mz_db_col_int(st, 4);
+        mz_db_done(st);
     }
-    mz_db_done(st);
-    if (rc != MZ_DONE)
-        return rc;
-    return *id ? MZ_OK : MZ_ERR_NOTFOUND;
+    return rc;
 }
 
 /* --- cases ---------------------------------------------------------------------------- */
