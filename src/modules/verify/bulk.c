@@ -26,11 +26,25 @@ struct bcase {
     int first, n;            /* person ids in ids[first .. first+n) */
 };
 
+/* A person of the run: its registry id, birth date and whether the
+ * registry has it (with a valid key); its key is in the run's key list. */
 struct pinfo {
     int64_t id;
-    unsigned char key[16];
     int32_t birth;
     bool found;
+};
+
+/* A person as the covering index ix_verify_persons_key gives it (the key
+ * as two big-endian halves, as struct vf_key_slot has it). */
+struct pkey {
+    uint64_t hi, lo;
+    int64_t id;
+    int32_t birth;
+};
+
+struct pkeys {
+    struct pkey *v;
+    size_t n, cap;
 };
 
 /* 32 lowercase hex digits (what vf_hex16 accepts) into 16 bytes. */
@@ -393,6 +407,17 @@ static void progress(const struct vf_bulk_opts *o, const char *phase, int64_t do
         o->progress(o->ctx, phase, done, total);
 }
 
+/* Does the run cover a city or more (its range starts at a code whose last
+ * 8 digits are zeros)? Such a run reads most cases and persons: table and
+ * index passes rather than look-ups. */
+static bool city_wide(const struct vf_bulk_opts *o)
+{
+    size_t zeros = 0, len = strlen(o->lo);
+    while (zeros < len && o->lo[len - 1 - zeros] == '0')
+        zeros++;
+    return zeros >= 8;
+}
+
 /* Read the cases and their member ids. */
 static int read_cases(struct mz_db *db, const struct vf_bulk_opts *o, struct bcase **cases,
                       size_t *ncases, int64_t **ids, size_t *nids)
@@ -403,10 +428,7 @@ static int read_cases(struct mz_db *db, const struct vf_bulk_opts *o, struct bca
      * beats walking an index and sorting the rows (SQLite would otherwise
      * take the payroll index and sort a million members texts). A district
      * or narrower range keeps the index. */
-    size_t zeros = 0, len = strlen(o->lo);
-    while (zeros < len && o->lo[len - 1 - zeros] == '0')
-        zeros++;
-    const char *x = zeros >= 8 ? mz_db_dialect(db, MZ_SQL_NO_INDEX) : "";
+    const char *x = city_wide(o) ? mz_db_dialect(db, MZ_SQL_NO_INDEX) : "";
     char *sql = NULL;
     if (asprintf(&sql,
                  "SELECT id, household_id, division, zone, members FROM assistance_cases"
@@ -449,69 +471,126 @@ static int read_cases(struct mz_db *db, const struct vf_bulk_opts *o, struct bca
     return rc == MZ_DONE ? MZ_OK : rc;
 }
 
-/* Fill persons (sorted by id) with keys and birth dates: one query per
- * person for small runs, one pass over the table for large ones. */
-static int read_persons(struct mz_db *db, struct pinfo *p, size_t n)
+/* Where the run's persons are: persons[at[id]] when the ids are dense
+ * (at[id] -1 for the others), else a search of persons (sorted by id). */
+struct pmap {
+    const int32_t *at;
+    int64_t maxid;
+    const struct pinfo *persons;
+    size_t np;
+};
+
+static int64_t pmap_index(const struct pmap *m, int64_t id)
 {
-    struct mz_stmt *st;
-    int rc;
-    if (n <= 20000) {
-        for (size_t i = 0; i < n; i++) {
-            rc = mz_db_prepare(db,
-                               "SELECT id_number_bidx, birth_date FROM persons WHERE id = ?"
-                               " AND deleted_at IS NULL",
-                               &st);
-            if (rc != MZ_OK)
-                return rc;
-            mz_db_bind_int(st, 1, p[i].id);
-            rc = mz_db_step(st);
-            if (rc == MZ_ROW) {
-                p[i].found = vf_hex16(mz_db_col_text(st, 0), p[i].key);
-                p[i].birth = vf_date_int(mz_db_col_text(st, 1));
-            }
-            mz_db_done(st);
-            if (rc < 0)
-                return rc;
-        }
-        return MZ_OK;
-    }
-    rc = mz_db_prepare(db,
-                       "SELECT id, id_number_bidx, birth_date FROM persons"
-                       " WHERE id >= ? AND id <= ? AND deleted_at IS NULL ORDER BY id",
-                       &st);
-    if (rc != MZ_OK)
-        return rc;
-    mz_db_bind_int(st, 1, p[0].id);
-    mz_db_bind_int(st, 2, p[n - 1].id);
-    size_t j = 0;
-    while (j < n && (rc = mz_db_step(st)) == MZ_ROW) {
-        int64_t id = mz_db_col_int(st, 0);
-        while (j < n && p[j].id < id)
-            j++;
-        if (j < n && p[j].id == id) {
-            const char *hex = mz_db_col_text(st, 1);
-            p[j].found = hex16(hex, hex ? mz_db_col_bytes(st, 1) : 0, p[j].key);
-            p[j].birth = vf_date_int(mz_db_col_text(st, 2));
-            j++;
-        }
-    }
-    mz_db_done(st);
-    return rc < 0 ? rc : MZ_OK;
+    if (m->at)
+        return id >= 0 && id <= m->maxid ? m->at[id] : -1;
+    struct pinfo probe = {.id = id};
+    const struct pinfo *p = bsearch(&probe, m->persons, m->np, sizeof(*m->persons), cmp_pinfo);
+    return p ? p - m->persons : -1;
 }
 
-/* The keys of the authorisations in force on the date, sorted. */
+static int pkeys_push(struct pkeys *k, const unsigned char key[16], int64_t id, int32_t birth)
+{
+    if (k->n == k->cap) {
+        size_t c = k->cap ? k->cap * 2 : 65536;
+        struct pkey *p = realloc(k->v, c * sizeof(*p));
+        if (p == NULL)
+            return MZ_ERR_NOMEM;
+        vf_huge_pages(p, c * sizeof(*p));
+        k->v = p;
+        k->cap = c;
+    }
+    struct vf_key_slot ks;
+    vf_key_slot_set(&ks, key, 0);
+    k->v[k->n++] = (struct pkey){ks.hi, ks.lo, id, birth};
+    return MZ_OK;
+}
+
+/* The keys and birth dates of registry persons, in key order: a walk of the
+ * covering index ix_verify_persons_key (migration 6: blind index, birth
+ * date, id), a few dozen bytes a person instead of the table's wide rows.
+ * Keys whose text lies in [from, to) (NULL: unbounded); with a map, only
+ * the run's persons. A person without a valid key is left out (not found). */
+static int read_person_keys(struct mz_db *db, const char *from, const char *to,
+                            const struct pmap *m, struct pkeys *out)
+{
+    char sql[300];
+    snprintf(sql, sizeof(sql),
+             "SELECT id_number_bidx, birth_date, id FROM persons WHERE deleted_at IS NULL"
+             " AND id_number_bidx IS NOT NULL%s%s ORDER BY id_number_bidx",
+             from ? " AND id_number_bidx >= ?" : "", to ? " AND id_number_bidx < ?" : "");
+    struct mz_stmt *st;
+    int rc = mz_db_prepare(db, sql, &st);
+    if (rc != MZ_OK)
+        return rc;
+    int k = 1;
+    if (from)
+        mz_db_bind_text(st, k++, from);
+    if (to)
+        mz_db_bind_text(st, k++, to);
+    while ((rc = mz_db_step(st)) == MZ_ROW) {
+        int64_t id = mz_db_col_int(st, 2);
+        if (m && pmap_index(m, id) < 0)
+            continue;
+        unsigned char key[16];
+        const char *hex = mz_db_col_text(st, 0);
+        if (!hex16(hex, hex ? mz_db_col_bytes(st, 0) : 0, key))
+            continue;
+        if ((rc = pkeys_push(out, key, id, vf_date_int(mz_db_col_text(st, 1)))) != MZ_OK)
+            break;
+    }
+    mz_db_done(st);
+    return rc == MZ_DONE ? MZ_OK : rc;
+}
+
+/* The same for a few persons (sorted by id): one query each. */
+static int read_few_person_keys(struct mz_db *db, const struct pinfo *p, size_t n,
+                                struct pkeys *out)
+{
+    struct mz_stmt *st;
+    int rc = MZ_OK;
+    for (size_t i = 0; i < n && rc == MZ_OK; i++) {
+        rc = mz_db_prepare(db,
+                           "SELECT id_number_bidx, birth_date FROM persons WHERE id = ?"
+                           " AND deleted_at IS NULL",
+                           &st);
+        if (rc != MZ_OK)
+            return rc;
+        mz_db_bind_int(st, 1, p[i].id);
+        rc = mz_db_step(st);
+        unsigned char key[16];
+        if (rc == MZ_ROW && vf_hex16(mz_db_col_text(st, 0), key))
+            rc = pkeys_push(out, key, p[i].id, vf_date_int(mz_db_col_text(st, 1)));
+        mz_db_done(st);
+        rc = rc == MZ_ROW || rc == MZ_DONE ? MZ_OK : rc;
+    }
+    return rc;
+}
+
+/* Is v in key order? (What the covering indexes give on SQLite, whose
+ * text order of lowercase hex is the keys' order; a server's collation
+ * may differ, then the keys are sorted here.) */
+static bool key_sorted(const struct vf_key_slot *v, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        if (v[i].hi < v[i - 1].hi || (v[i].hi == v[i - 1].hi && v[i].lo < v[i - 1].lo))
+            return false;
+    }
+    return true;
+}
+
+/* The keys of the authorisations in force on the date, sorted: a walk of
+ * the covering index ix_verify_authorisations_in_force (migration 6: key,
+ * signed_on, valid_until), in key order. */
 static int read_authorisation_keys(struct mz_db *db, const char *as_of, struct vf_key_slot **out,
                                    size_t *nout)
 {
     struct mz_stmt *st;
-    /* Most authorisations are in force: a pass over the table, not the
-     * valid_until index and a row fetch per entry. */
-    char sql[200];
-    snprintf(sql, sizeof(sql),
-             "SELECT person_key FROM verify_authorisations WHERE signed_on <= ?"
-             " AND %svalid_until >= ? AND deleted_at IS NULL",
-             mz_db_dialect(db, MZ_SQL_NO_INDEX));
-    int rc = mz_db_prepare(db, sql, &st);
+    int rc = mz_db_prepare(db,
+                           "SELECT person_key FROM verify_authorisations WHERE deleted_at IS NULL"
+                           " AND person_key IS NOT NULL AND signed_on <= ? AND valid_until >= ?"
+                           " ORDER BY person_key",
+                           &st);
     if (rc != MZ_OK)
         return rc;
     mz_db_bind_text(st, 1, as_of);
@@ -536,7 +615,7 @@ static int read_authorisation_keys(struct mz_db *db, const char *as_of, struct v
     }
     mz_db_done(st);
     if (rc == MZ_DONE)
-        rc = vf_key_sort(ak, n);
+        rc = key_sorted(ak, n) ? MZ_OK : vf_key_sort(ak, n);
     if (rc != MZ_OK) {
         free(ak);
         return rc;
@@ -645,27 +724,35 @@ static int cases_fn(void *p)
     return read_cases(t->db, t->o, t->cases, t->ncases, t->ids, t->nids);
 }
 
+/* The authorisations; then, when all is not NULL, every registry person's
+ * key (a city-wide run: the run's persons are most of them, and this
+ * connection is otherwise idle while the other reads the cases). */
 struct auth_task {
     struct mz_db *db;
     const char *as_of;
     struct vf_key_slot **keys;
     size_t *n;
+    struct pkeys *all;
 };
 static int auth_fn(void *p)
 {
     struct auth_task *t = p;
-    return read_authorisation_keys(t->db, t->as_of, t->keys, t->n);
+    int rc = read_authorisation_keys(t->db, t->as_of, t->keys, t->n);
+    if (rc == MZ_OK && t->all)
+        rc = read_person_keys(t->db, NULL, NULL, NULL, t->all);
+    return rc;
 }
 
 struct persons_task {
     struct mz_db *db;
-    struct pinfo *p;
-    size_t n;
+    const char *from, *to;
+    const struct pmap *m;
+    struct pkeys out;
 };
 static int persons_fn(void *p)
 {
     struct persons_task *t = p;
-    return t->n ? read_persons(t->db, t->p, t->n) : MZ_OK;
+    return read_person_keys(t->db, t->from, t->to, t->m, &t->out);
 }
 
 /* Store one verify_results row per household (runs of up to
@@ -874,7 +961,8 @@ int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
     size_t nauth = 0;
     progress(o, "cases", 0, 0);
     struct cases_task ct = {db, o, &cases, &ncases, &ids, &nids};
-    struct auth_task at_ = {reader, o->as_of, &auth, &nauth};
+    struct pkeys whole = {0};
+    struct auth_task at_ = {reader, o->as_of, &auth, &nauth, city_wide(o) ? &whole : NULL};
     int rc = reader ? both(cases_fn, &ct, auth_fn, &at_) : cases_fn(&ct);
     if (rc != MZ_OK)
         goto out;
@@ -934,34 +1022,55 @@ int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
         free(sorted);
     }
     progress(o, "persons", 0, (int64_t)np);
-    if (reader && np > 20000) {
-        struct persons_task p1 = {db, persons, np / 2}, p2 = {reader, persons + np / 2,
-                                                              np - np / 2};
+    /* The run's persons' keys and birth dates, in key order (the scan is a
+     * merge join): read with the authorisations (city-wide), or now, on two
+     * connections for the two halves of the key range when there are many,
+     * by id when few. */
+    struct pmap map = {at, maxid, persons, np};
+    struct persons_task p1 = {db, NULL, NULL, &map, {0}}, p2 = {reader, "8", NULL, &map, {0}};
+    size_t nk = 0, ns = 0;
+    if (reader && at_.all) {
+        p1.out = whole;
+        whole = (struct pkeys){0};
+    } else if (np <= 20000) {
+        rc = read_few_person_keys(db, persons, np, &p1.out);
+    } else if (reader) {
+        p1.to = "8";
         rc = both(persons_fn, &p1, persons_fn, &p2);
     } else {
-        rc = read_persons(db, persons, np);
+        rc = persons_fn(&p1);
     }
     if (rc != MZ_OK)
-        goto out;
+        goto keys_out;
     rc = vf_run_reserve(&run, (int)ncases, (int)nids, 0);
     if (rc != MZ_OK)
-        goto out;
-    /* The run's persons in key order (the scan is a merge join): their
-     * distinct keys sorted, slot_of[i] the slot of persons[i]. */
+        goto keys_out;
+    /* Their distinct keys in order (sorted here only if the reading did not
+     * give key order), slot_of[i] the slot of persons[i]. */
     ks = malloc((np ? np : 1) * sizeof(*ks));
     slot_of = malloc((np ? np : 1) * sizeof(*slot_of));
     if (ks == NULL || slot_of == NULL) {
         rc = MZ_ERR_NOMEM;
-        goto out;
+        goto keys_out;
     }
     vf_huge_pages(ks, np * sizeof(*ks));
-    size_t nk = 0, ns = 0;
-    for (size_t i = 0; i < np; i++) {
-        slot_of[i] = -1;
-        if (persons[i].found)
-            vf_key_slot_set(&ks[nk++], persons[i].key, (int)i);
+    memset(slot_of, 0xff, (np ? np : 1) * sizeof(*slot_of));
+    for (int half = 0; half < 2; half++) {
+        const struct pkeys *pk = half == 0 ? &p1.out : &p2.out;
+        for (size_t i = 0; i < pk->n; i++) {
+            int64_t pi = pmap_index(&map, pk->v[i].id);
+            if (pi < 0 || persons[pi].found)
+                continue;
+            persons[pi].found = true;
+            persons[pi].birth = pk->v[i].birth;
+            ks[nk++] = (struct vf_key_slot){pk->v[i].hi, pk->v[i].lo, (int)pi};
+        }
     }
-    rc = vf_key_sort(ks, nk);
+    if (!key_sorted(ks, nk))
+        rc = vf_key_sort(ks, nk);
+keys_out:
+    free(p1.out.v);
+    free(p2.out.v);
     if (rc != MZ_OK)
         goto out;
     for (size_t k = 0; k < nk; k++) {
@@ -1064,6 +1173,7 @@ int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
     }
     progress(o, "done", run.nhouseholds, run.nhouseholds);
 out:
+    free(whole.v);
     free(auth);
     if (reader)
         mz_db_close(reader);
