@@ -489,6 +489,33 @@ static int64_t pmap_index(const struct pmap *m, int64_t id)
     return p ? p - m->persons : -1;
 }
 
+/* Room for n entries: what is not written is never touched, so an upper
+ * bound costs nothing and spares the copies of doubling. */
+static int pkeys_reserve(struct pkeys *k, size_t n)
+{
+    if (n <= k->cap)
+        return MZ_OK;
+    struct pkey *p = realloc(k->v, n * sizeof(*p));
+    if (p == NULL)
+        return MZ_ERR_NOMEM;
+    vf_huge_pages(p, n * sizeof(*p));
+    k->v = p;
+    k->cap = n;
+    return MZ_OK;
+}
+
+/* An upper bound of a table's rows when its ids are a sequence (the
+ * largest id), at most 64 million; 0 when unknown. */
+static size_t rows_bound(struct mz_db *db, const char *table)
+{
+    char sql[100];
+    snprintf(sql, sizeof(sql), "SELECT max(id) FROM %s", table);
+    int64_t n = 0;
+    if (mz_db_query_int(db, sql, &n, 0, NULL) != MZ_OK || n < 0)
+        return 0;
+    return n > (1 << 26) ? (size_t)1 << 26 : (size_t)n;
+}
+
 static int pkeys_push(struct pkeys *k, const unsigned char key[16], int64_t id, int32_t birth)
 {
     if (k->n == k->cap) {
@@ -520,7 +547,9 @@ static int read_person_keys(struct mz_db *db, const char *from, const char *to,
              " AND id_number_bidx IS NOT NULL%s%s ORDER BY id_number_bidx",
              from ? " AND id_number_bidx >= ?" : "", to ? " AND id_number_bidx < ?" : "");
     struct mz_stmt *st;
-    int rc = mz_db_prepare(db, sql, &st);
+    int rc = pkeys_reserve(out, m ? m->np : rows_bound(db, "persons"));
+    if (rc == MZ_OK)
+        rc = mz_db_prepare(db, sql, &st);
     if (rc != MZ_OK)
         return rc;
     int k = 1;
@@ -595,8 +624,12 @@ static int read_authorisation_keys(struct mz_db *db, const char *as_of, struct v
         return rc;
     mz_db_bind_text(st, 1, as_of);
     mz_db_bind_text(st, 2, as_of);
-    struct vf_key_slot *ak = NULL;
-    size_t n = 0, cap = 0;
+    size_t n = 0, cap = rows_bound(db, "verify_authorisations");
+    struct vf_key_slot *ak = cap ? malloc(cap * sizeof(*ak)) : NULL;
+    if (ak)
+        vf_huge_pages(ak, cap * sizeof(*ak));
+    else
+        cap = 0;
     while ((rc = mz_db_step(st)) == MZ_ROW) {
         unsigned char key[16];
         const char *hex = mz_db_col_text(st, 0);

@@ -62,6 +62,8 @@ const struct mz_dict_item vf_outcome_items[4] = {
 
 /* --- run set-up ----------------------------------------------------------------- */
 
+_Static_assert(sizeof(struct vf_person) <= 96, "a bulk run holds millions of persons");
+
 void vf_run_init(struct vf_run *r, struct mz_arena *a, const char *program, const char *as_of)
 {
     memset(r, 0, sizeof(*r));
@@ -336,10 +338,8 @@ static void apply(struct vf_run *r, struct vf_person *p, enum vf_source_id src,
             p->residential++;
         break;
     case VF_SRC_DEPOSIT:
-        p->deposits += row->a;
-        break;
     case VF_SRC_SECURITIES:
-        p->securities += row->a;
+        p->assets += row->a;
         break;
     case VF_SRC_BUSINESS:
         p->businesses++;
@@ -355,7 +355,7 @@ static void apply(struct vf_run *r, struct vf_person *p, enum vf_source_id src,
         if (!in_window)
             break;
         if (row->kind == 1)
-            max64(&p->si_base, row->a);
+            max64(&p->base, row->a);
         else if (row->kind == 2)
             max64(&p->pension, row->a);
         else if (row->kind == 3)
@@ -363,13 +363,13 @@ static void apply(struct vf_run *r, struct vf_person *p, enum vf_source_id src,
         break;
     case VF_SRC_HOUSING_FUND:
         if (in_window)
-            max64(&p->hf_base, row->a);
+            max64(&p->base, row->a);
         break;
     case VF_SRC_PUBLIC_EMPLOYEE:
-        p->public_employee++;
+        p->public_employee = true;
         break;
     case VF_SRC_STAFF_RELATIVES:
-        p->staff_relative++;
+        p->staff_relative = true;
         break;
     case VF_NSOURCES:
         break;
@@ -1118,10 +1118,8 @@ static bool rule_flags(enum vf_rule_id k, const struct vf_rule *rule, const stru
 static int64_t person_income(const struct vf_person *p)
 {
     int64_t wage = p->tax_months > 0 ? p->tax_sum / p->tax_months : 0;
-    if (p->si_base > wage)
-        wage = p->si_base;
-    if (p->hf_base > wage)
-        wage = p->hf_base;
+    if (p->base > wage)
+        wage = p->base;
     return wage + p->pension + p->unemployment;
 }
 
@@ -1132,14 +1130,14 @@ static void roll_up(const struct vf_run *r, struct vf_household *h)
     for (int i = h->first; i < h->first + h->n; i++) {
         const struct vf_person *p = &r->persons[r->members[i].person];
         f->income_fen += person_income(p);
-        f->financial_assets_fen += p->deposits + p->securities;
+        f->financial_assets_fen += p->assets;
         f->vehicles += p->vehicles;
         max64(&f->vehicle_value_max_fen, p->vehicle_value_max);
         f->properties += p->residential;
         f->businesses += p->businesses;
         max64(&f->business_capital_max_fen, p->business_capital_max);
-        f->public_employees += p->public_employee > 0;
-        f->staff_relatives += p->staff_relative > 0;
+        f->public_employees += p->public_employee;
+        f->staff_relatives += p->staff_relative;
         f->deceased += p->dead_date > 0;
     }
 }

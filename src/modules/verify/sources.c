@@ -165,6 +165,17 @@ int32_t vf_date_int(const char *iso)
 {
     if (iso == NULL || strlen(iso) < 10)
         return 0;
+    /* The usual "YYYY-MM-DD" directly (a bulk run parses millions of birth
+     * dates); anything else as atoi reads it. */
+    const char *d = iso;
+#define D(i) (d[i] >= '0' && d[i] <= '9')
+    if (D(0) && D(1) && D(2) && D(3) && d[4] == '-' && D(5) && D(6) && d[7] == '-' && D(8) &&
+        D(9) && !D(10))
+        return (int32_t)(((d[0] - '0') * 1000 + (d[1] - '0') * 100 + (d[2] - '0') * 10 +
+                          (d[3] - '0')) * 10000 +
+                         ((d[5] - '0') * 10 + (d[6] - '0')) * 100 + (d[8] - '0') * 10 +
+                         (d[9] - '0'));
+#undef D
     return (int32_t)(atoi(iso) * 10000 + atoi(iso + 5) * 100 + atoi(iso + 8));
 }
 

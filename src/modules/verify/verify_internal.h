@@ -223,16 +223,20 @@ struct vf_rule {
     int standard_rc;           /* MZ_OK or the look-up's error */
 };
 
-/* Per-person figures from the sources. */
+/* Per-person figures from the sources: 96 bytes (a city's bulk run holds
+ * millions; only what the household figures need). */
 struct vf_person {
     unsigned char key[16];
-    int32_t tax_months;
-    int32_t vehicles, residential, businesses, public_employee, staff_relative;
+    int64_t tax_sum;
+    int64_t base;              /* highest social-insurance or housing-fund base */
+    int64_t pension, unemployment;
+    int64_t assets;            /* deposits + securities */
+    int64_t vehicle_value_max, business_capital_max;
+    int32_t tax_months, vehicles, residential, businesses;
     int32_t dead_date;         /* first death evidence (yyyymmdd), 0 none */
+    bool public_employee;      /* in the public employees' source */
+    bool staff_relative;       /* in the staff relatives' source */
     bool authorised;           /* a signed authorisation in force (bulk runs) */
-    int64_t tax_sum, si_base, hf_base, pension, unemployment;
-    int64_t deposits, securities, vehicle_value_max, business_capital_max;
-    int next;                  /* hash chain */
 };
 
 /* Household figures (sums over members), in the report's names. */
