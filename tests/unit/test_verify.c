@@ -373,6 +373,38 @@ static void test_assets_boundary(void **state)
     }
 }
 
+/* Dates as the engine reads them: the usual ISO form directly, anything
+ * else the way atoi reads it (the fast path must not change a result). */
+static void test_date_int(void **state)
+{
+    (void)state;
+    assert_int_equal(vf_date_int("2026-11-15"), 20261115);
+    assert_int_equal(vf_date_int("1960-04-04"), 19600404);
+    assert_int_equal(vf_date_int("0001-01-01"), 10101);
+    /* Longer or odd texts: as atoi reads each part. */
+    assert_int_equal(vf_date_int("2026-11-155"), 2026 * 10000 + 11 * 100 + 155);
+    assert_int_equal(vf_date_int("2026-11-15T08:00:00Z"), 20261115);
+    assert_int_equal(vf_date_int("2026/11/15"), 2026 * 10000 + 11 * 100 + 15);
+    assert_int_equal(vf_date_int(" 2026-1-15x"), 2026 * 10000 - 1 * 100 + 15);
+    assert_int_equal(vf_date_int("2026-11-1"), 0); /* too short */
+    assert_int_equal(vf_date_int(NULL), 0);
+}
+
+/* Text copies into fixed fields truncate like snprintf "%s". */
+static void test_copy_text(void **state)
+{
+    (void)state;
+    char div[13], zone[8];
+    vf_copy_text(div, sizeof(div), "120101001001");
+    assert_string_equal(div, "120101001001");
+    vf_copy_text(div, sizeof(div), "1201010010019999");
+    assert_string_equal(div, "120101001001");
+    vf_copy_text(zone, sizeof(zone), NULL);
+    assert_string_equal(zone, "");
+    vf_copy_text(zone, sizeof(zone), "urban");
+    assert_string_equal(zone, "urban");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -384,6 +416,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_refuses_tampering, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rule_lookup_by_division_and_date, setup, teardown),
         cmocka_unit_test_setup_teardown(test_assets_boundary, setup, teardown),
+        cmocka_unit_test(test_date_int),
+        cmocka_unit_test(test_copy_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

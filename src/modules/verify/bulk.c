@@ -457,10 +457,8 @@ static int read_cases(struct mz_db *db, const struct vf_bulk_opts *o, struct bca
         struct bcase *c = &(*cases)[(*ncases)++];
         c->id = mz_db_col_int(st, 0);
         c->household_id = mz_db_col_int(st, 1);
-        snprintf(c->division, sizeof(c->division), "%s",
-                 mz_db_col_text(st, 2) ? mz_db_col_text(st, 2) : "");
-        snprintf(c->zone, sizeof(c->zone), "%s",
-                 mz_db_col_text(st, 3) ? mz_db_col_text(st, 3) : "");
+        vf_copy_text(c->division, sizeof(c->division), mz_db_col_text(st, 2));
+        vf_copy_text(c->zone, sizeof(c->zone), mz_db_col_text(st, 3));
         c->first = (int)*nids;
         rc = member_ids(mz_db_col_text(st, 4), ids, nids, &idcap);
         if (rc != MZ_OK)
@@ -788,6 +786,16 @@ static int persons_fn(void *p)
     return read_person_keys(t->db, t->from, t->to, t->m, &t->out);
 }
 
+struct prefault_task {
+    struct vf_run *run;
+    int households, members, persons;
+};
+static int prefault_fn(void *p)
+{
+    struct prefault_task *t = p;
+    return vf_run_prefault(t->run, t->households, t->members, t->persons);
+}
+
 /* Store one verify_results row per household (runs of up to
  * VF_BULK_ALL_ROWS households; every household is in the packs, below). */
 static int write_results(struct mz_db *db, const char *actor, int64_t request_id,
@@ -1059,6 +1067,11 @@ int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
      * merge join): read with the authorisations (city-wide), or now, on two
      * connections for the two halves of the key range when there are many,
      * by id when few. */
+    /* Meanwhile a thread writes the run's arrays once (the kernel zeroes
+     * fresh pages on first touch: hundreds of MB for a city). */
+    struct prefault_task pf = {&run, (int)ncases, (int)nids, (int)np};
+    struct task pft = {.fn = prefault_fn, .arg = &pf};
+    bool pf_thread = np > 20000 && pthread_create(&pft.thread, NULL, task_main, &pft) == 0;
     struct pmap map = {at, maxid, persons, np};
     struct persons_task p1 = {db, NULL, NULL, &map, {0}}, p2 = {reader, "8", NULL, &map, {0}};
     size_t nk = 0, ns = 0;
@@ -1073,9 +1086,6 @@ int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
     } else {
         rc = persons_fn(&p1);
     }
-    if (rc != MZ_OK)
-        goto keys_out;
-    rc = vf_run_reserve(&run, (int)ncases, (int)nids, 0);
     if (rc != MZ_OK)
         goto keys_out;
     /* Their distinct keys in order (sorted here only if the reading did not
@@ -1104,6 +1114,12 @@ int vf_bulk(struct mz_db *db, struct mz_arena *a, const struct vf_bulk_opts *o,
 keys_out:
     free(p1.out.v);
     free(p2.out.v);
+    if (pf_thread) {
+        pthread_join(pft.thread, NULL);
+        rc = rc != MZ_OK ? rc : pft.rc;
+    } else if (rc == MZ_OK) {
+        rc = vf_run_reserve(&run, (int)ncases, (int)nids, 0);
+    }
     if (rc != MZ_OK)
         goto out;
     for (size_t k = 0; k < nk; k++) {

@@ -222,6 +222,26 @@ int vf_run_reserve(struct vf_run *r, int households, int members, int persons)
     return nb > r->nbuckets ? rehash(r, nb) : MZ_OK;
 }
 
+void vf_copy_text(char *out, size_t size, const char *text)
+{
+    size_t n = text ? strnlen(text, size - 1) : 0;
+    memcpy(out, text ? text : "", n);
+    out[n] = '\0';
+}
+
+int vf_run_prefault(struct vf_run *r, int households, int members, int persons)
+{
+    if (grow((void **)&r->households, &r->cap_households, households, sizeof(*r->households)) !=
+            MZ_OK ||
+        grow((void **)&r->members, &r->cap_members, members, sizeof(*r->members)) != MZ_OK ||
+        grow((void **)&r->persons, &r->cap_persons, persons, sizeof(*r->persons)) != MZ_OK)
+        return MZ_ERR_NOMEM;
+    memset(r->households, 0, (size_t)households * sizeof(*r->households));
+    memset(r->members, 0, (size_t)members * sizeof(*r->members));
+    memset(r->persons, 0, (size_t)persons * sizeof(*r->persons));
+    return MZ_OK;
+}
+
 int vf_run_set_persons(struct vf_run *r, const struct vf_key_slot *sorted, size_t n)
 {
     if (r->npersons != 0 || n > INT32_MAX)
@@ -265,8 +285,8 @@ int vf_run_household(struct vf_run *r, int64_t household_id, int64_t case_id,
     memset(h, 0, sizeof(*h));
     h->household_id = household_id;
     h->case_id = case_id;
-    snprintf(h->division, sizeof(h->division), "%s", division12 ? division12 : "");
-    snprintf(h->zone, sizeof(h->zone), "%s", zone ? zone : "");
+    vf_copy_text(h->division, sizeof(h->division), division12);
+    vf_copy_text(h->zone, sizeof(h->zone), zone);
     h->first = r->nmembers;
     return r->nhouseholds++;
 }

@@ -317,6 +317,11 @@ int vf_key_sort(struct vf_key_slot *v, size_t n);
  * vf_run_member_slot. vf_run_find then searches instead of hashing. Only on
  * a run with no persons yet. */
 int vf_run_set_persons(struct vf_run *r, const struct vf_key_slot *sorted, size_t n);
+/* Room for that many households, members and persons, written once (zero)
+ * now: a bulk run calls it on a second thread, so that the kernel's zeroing
+ * of hundreds of MB of fresh pages is not on its path. Touches nothing else
+ * of the run. */
+int vf_run_prefault(struct vf_run *r, int households, int members, int persons);
 int vf_run_member_slot(struct vf_run *r, int slot, int64_t person_id, int32_t birth);
 /* Start a household; members follow with vf_run_member. Returns its index. */
 int vf_run_household(struct vf_run *r, int64_t household_id, int64_t case_id,
@@ -396,6 +401,9 @@ void vf_results_close(struct vf_result_reader *rd);
 int vf_packs_table(struct mz_db *db);
 
 /* Helpers shared by verify.c and bulk.c. */
+/* A text (NULL: "") of at most size - 1 bytes into out: what snprintf "%s"
+ * gives, without its cost (a bulk run copies a few per household). */
+void vf_copy_text(char *out, size_t size, const char *text);
 bool vf_hex16(const char *hex, unsigned char out[16]);
 int vf_insert_row(struct mz_db *db, struct mz_arena *a, const char *actor, const char *table,
                   const char *cols, int n, const char *types, const void *const *values,
