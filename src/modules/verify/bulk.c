@@ -516,15 +516,8 @@ static size_t rows_bound(struct mz_db *db, const char *table)
 
 static int pkeys_push(struct pkeys *k, const unsigned char key[16], int64_t id, int32_t birth)
 {
-    if (k->n == k->cap) {
-        size_t c = k->cap ? k->cap * 2 : 65536;
-        struct pkey *p = realloc(k->v, c * sizeof(*p));
-        if (p == NULL)
-            return MZ_ERR_NOMEM;
-        vf_huge_pages(p, c * sizeof(*p));
-        k->v = p;
-        k->cap = c;
-    }
+    if (k->n == k->cap && pkeys_reserve(k, k->cap ? k->cap * 2 : 65536) != MZ_OK)
+        return MZ_ERR_NOMEM;
     struct vf_key_slot ks;
     vf_key_slot_set(&ks, key, 0);
     k->v[k->n++] = (struct pkey){ks.hi, ks.lo, id, birth};

@@ -231,9 +231,7 @@ void vf_copy_text(char *out, size_t size, const char *text)
 
 int vf_run_prefault(struct vf_run *r, int households, int members, int persons)
 {
-    if (grow((void **)&r->households, &r->cap_households, households, sizeof(*r->households)) !=
-            MZ_OK ||
-        grow((void **)&r->members, &r->cap_members, members, sizeof(*r->members)) != MZ_OK ||
+    if (vf_run_reserve(r, households, members, 0) != MZ_OK ||
         grow((void **)&r->persons, &r->cap_persons, persons, sizeof(*r->persons)) != MZ_OK)
         return MZ_ERR_NOMEM;
     memset(r->households, 0, (size_t)households * sizeof(*r->households));
