@@ -3,7 +3,9 @@
  * history, example increments): zero income, income above the standard,
  * per-capita rounding, categories, the minimum, urban vs rural, a standard
  * changing mid-year (month before and after), and the most specific division
- * winning from its valid_from on.
+ * winning from its valid_from on; the bank files (bank_rows.c) over more
+ * rows than one batch, in order, with exact control totals, and their errors
+ * naming the right payment.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,8 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <stdio.h>
 
 #include "mz/crypto.h"
+#include "mz/validate.h"
 #include "modules/assistance/assistance_internal.h"
 
 struct fixture {
@@ -290,6 +294,134 @@ static void test_tekun_modes_and_care(void **state)
     json_decref(q.trace);
 }
 
+/* A run of n payments (every 7th skipped, every 11th a 医疗救助 bill whose
+ * account is sealed under the bills' context) for the bank file tests; the
+ * expected count and sum of the paid rows. */
+#define BANK_ROWS 10000
+static void bank_run(struct fixture *f, int n, int64_t *count, int64_t *sum)
+{
+    struct mz_arena *a = mz_arena_new();
+    *count = *sum = 0;
+    assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
+    for (int i = 1; i <= n; i++) {
+        char card[24], name[32];
+        bool bill = i % 11 == 0, paid = i % 7 != 0;
+        snprintf(card, sizeof(card), "62284800%011d", i);
+        snprintf(name, sizeof(name), "收款人%d", i);
+        assert_int_equal(mz_db_run(f->db,
+                                   "INSERT INTO persons (id, version, created_at, updated_at, name)"
+                                   " VALUES (?, 1, 'x', 'x', ?)",
+                                   "is", (int64_t)i, name),
+                         MZ_OK);
+        const char *sealed = mz_crypto_seal(a, assist_account_context(bill ? 1 : 0), card,
+                                            strlen(card));
+        int64_t amount = 100000 + i;
+        assert_int_equal(
+            mz_db_run(f->db,
+                      bill ? "INSERT INTO assistance_payments (id, version, created_at, updated_at,"
+                             " run_id, bill_id, program, month, payee_person_id, division, persons,"
+                             " amount_fen, status, account_sealed) VALUES (?, 1, 'x', 'x', 1, ?,"
+                             " 'medical', '2025-10', ?, '120101001001', 1, ?, ?, ?)"
+                           : "INSERT INTO assistance_payments (id, version, created_at, updated_at,"
+                             " run_id, case_id, program, month, payee_person_id, division, persons,"
+                             " amount_fen, status, account_sealed) VALUES (?, 1, 'x', 'x', 1, ?,"
+                             " 'dibao', '2025-10', ?, '120101001001', 1, ?, ?, ?)",
+                      "iiiiss", (int64_t)i, (int64_t)(i + 500000), (int64_t)i, amount,
+                      paid ? "paid" : "skipped", sealed),
+            MZ_OK);
+        if (paid) {
+            ++*count;
+            *sum += amount;
+        }
+    }
+    assert_int_equal(mz_db_commit(f->db), MZ_OK);
+    mz_arena_free(a);
+}
+
+/* The default CSV over more rows than one batch of the worker thread:
+ * every paid row once, in payment order, seq 1..n, the account opened
+ * under its own context, and the trailer's control totals. */
+static void test_bank_file_batches(void **state)
+{
+    struct fixture *f = *state;
+    int64_t want_count, want_sum, count = 0, sum = 0;
+    bank_run(f, BANK_ROWS, &want_count, &want_sum);
+    FILE *out = tmpfile();
+    assert_non_null(out);
+    assert_int_equal(assist_bank_file_write(f->db, 1, out, &count, &sum), MZ_OK);
+    assert_int_equal(count, want_count);
+    assert_int_equal(sum, want_sum);
+    rewind(out);
+    char line[256], expect[256], money[32];
+    assert_non_null(fgets(line, sizeof(line), out));
+    assert_string_equal(line, "\xEF\xBB\xBF" "seq,payment_id,case_id,payee_name,account,amount_yuan\r\n");
+    int64_t seq = 0;
+    for (int i = 1; i <= BANK_ROWS; i++) {
+        if (i % 7 == 0)
+            continue;
+        mz_money_format(100000 + i, money, sizeof(money));
+        snprintf(expect, sizeof(expect), "%lld,%d,%d,收款人%d,62284800%011d,%s\r\n",
+                 (long long)++seq, i, i + 500000, i, i, money);
+        assert_non_null(fgets(line, sizeof(line), out));
+        assert_string_equal(line, expect);
+    }
+    mz_money_format(want_sum, money, sizeof(money));
+    snprintf(expect, sizeof(expect), "TOTAL,%lld,,,,%s\r\n", (long long)want_count, money);
+    assert_non_null(fgets(line, sizeof(line), out));
+    assert_string_equal(line, expect);
+    assert_null(fgets(line, sizeof(line), out));
+    fclose(out);
+}
+
+/* A fixed-width layout: a value too wide for its column in a later batch
+ * stops the file with MZ_ERR_TOOBIG naming that payment; an account that
+ * does not open stops it with MZ_ERR_INVALID naming its payment. */
+static void test_bank_file_errors(void **state)
+{
+    struct fixture *f = *state;
+    int64_t want_count, want_sum, count = 0, sum = 0, bad = 0;
+    bank_run(f, BANK_ROWS, &want_count, &want_sum);
+    json_t *layout = json_loads("{\"file_format\":\"fixed\",\"encoding\":\"gb18030\","
+                                "\"columns\":[{\"field\":\"seq\",\"width\":6,\"pad\":\"0\","
+                                "\"align\":\"right\"},{\"field\":\"payee_name\",\"width\":12},"
+                                "{\"field\":\"account\",\"width\":19},"
+                                "{\"field\":\"amount_fen\",\"width\":10,\"align\":\"right\"}],"
+                                "\"trailer\":\"T{count}/{sum_fen}\"}",
+                                0, NULL);
+    assert_non_null(layout);
+    struct mz_arena *a = mz_arena_new();
+    FILE *out = tmpfile();
+    assert_int_equal(assist_bank_file_layout(f->db, a, 1, layout, out, &count, &sum, &bad), MZ_OK);
+    assert_int_equal(count, want_count);
+    assert_int_equal(sum, want_sum);
+    assert_int_equal(bad, 0);
+    /* Every 收款人N fits 12 bytes in GB18030 (6 + up to 5 digits); this one does not. */
+    fclose(out);
+    assert_int_equal(mz_db_run(f->db, "UPDATE persons SET name = '收款人（很长的名字）' WHERE id = 9001",
+                               ""),
+                     MZ_OK);
+    out = tmpfile();
+    assert_int_equal(assist_bank_file_layout(f->db, a, 1, layout, out, &count, &sum, &bad),
+                     MZ_ERR_TOOBIG);
+    assert_int_equal(bad, 9001);
+    fclose(out);
+    assert_int_equal(mz_db_run(f->db,
+                               "UPDATE assistance_payments SET account_sealed = 'v1.broken'"
+                               " WHERE id = 5003",
+                               ""),
+                     MZ_OK);
+    out = tmpfile();
+    assert_int_equal(assist_bank_file_layout(f->db, a, 1, layout, out, &count, &sum, &bad),
+                     MZ_ERR_INVALID);
+    assert_int_equal(bad, 5003);
+    fclose(out);
+    out = tmpfile();
+    assert_int_equal(assist_bank_file_write(f->db, 1, out, &count, &sum), MZ_ERR_INVALID);
+    fclose(out);
+    mz_arena_free(a);
+    json_decref(layout);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +436,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_urban_rural, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mid_year_change, setup, teardown),
         cmocka_unit_test(test_helpers),
+        cmocka_unit_test_setup_teardown(test_bank_file_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bank_file_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

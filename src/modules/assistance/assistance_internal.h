@@ -155,6 +155,23 @@ extern const struct mz_dict assist_dict_bank_format, assist_dict_bank_encoding;
  * fixed-width column. */
 int assist_bank_file_layout(struct mz_db *db, struct mz_arena *a, int64_t run_id, json_t *layout,
                             FILE *f, int64_t *count, int64_t *sum, int64_t *bad_payment);
+/* bank_rows.c: a paid row of a run as a bank file writes it (texts never
+ * NULL; the account opened for the file only). */
+struct assist_bank_row {
+    int64_t seq, payment_id, ref_id, amount_fen;
+    const char *name, *month, *division, *account;
+    size_t account_len;
+};
+/* Append a row's line to out (scratch from a): called on a worker thread,
+ * one row after the other in the file's order; an error stops the file. */
+typedef int (*assist_bank_line_fn)(void *ctx, const struct assist_bank_row *r, struct mz_buf *out,
+                                   struct mz_arena *a);
+/* Write a line for every paid row of a run to f, in payment order, the
+ * accounts opened and the lines formatted by fn on a second thread; the
+ * control totals to *count and *sum; the payment whose line failed to
+ * *bad_payment. */
+int assist_bank_rows(struct mz_db *db, int64_t run_id, FILE *f, assist_bank_line_fn fn, void *ctx,
+                     int64_t *count, int64_t *sum, int64_t *bad_payment);
 /* Write a run's bank file (CSV with control totals) to f. */
 int assist_bank_file_write(struct mz_db *db, int64_t run_id, FILE *f, int64_t *count,
                            int64_t *sum);

@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mz/crypto.h"
 #include "mz/validate.h"
 #include "modules/assistance/assistance_internal.h"
 
@@ -124,10 +123,12 @@ const struct mz_entity assist_bank_layouts = {
 
 /* --- writing ------------------------------------------------------------------------ */
 
-struct out {
-    struct mz_buf line;
-    iconv_t cd;          /* (iconv_t)-1 for UTF-8 */
-    FILE *f;
+/* What every line of a layout's file needs (bank_rows.c calls layout_line
+ * on its worker thread, one batch at a time, so cd is never shared). */
+struct layout_ctx {
+    json_t *cols;
+    bool fixed;
+    iconv_t cd; /* (iconv_t)-1 for UTF-8 */
 };
 
 /* Convert a UTF-8 string to the output encoding into an arena copy. */
@@ -154,27 +155,27 @@ static const char *yuan(struct mz_arena *a, int64_t fen)
 }
 
 /* Append one column's value to the line; MZ_ERR_TOOBIG when wider than the column. */
-static int put(struct mz_arena *a, struct out *o, json_t *col, bool fixed, bool first,
-               const char *value)
+static int put(struct mz_arena *a, iconv_t cd, struct mz_buf *line, json_t *col, bool fixed,
+               bool first, const char *value)
 {
     size_t len;
-    const char *bytes = encode(a, o->cd, value, &len);
+    const char *bytes = encode(a, cd, value, &len);
     if (bytes == NULL)
         return MZ_ERR_INVALID;
     if (!fixed) {
         if (!first)
-            mz_buf_append(&o->line, ",", 1);
+            mz_buf_append(line, ",", 1);
         bool quote = strpbrk(value, ",\"\r\n") != NULL;
         if (quote) {
-            mz_buf_append(&o->line, "\"", 1);
+            mz_buf_append(line, "\"", 1);
             for (size_t k = 0; k < len; k++) {
                 if (bytes[k] == '"')
-                    mz_buf_append(&o->line, "\"", 1);
-                mz_buf_append(&o->line, bytes + k, 1);
+                    mz_buf_append(line, "\"", 1);
+                mz_buf_append(line, bytes + k, 1);
             }
-            mz_buf_append(&o->line, "\"", 1);
+            mz_buf_append(line, "\"", 1);
         } else {
-            mz_buf_append(&o->line, bytes, len);
+            mz_buf_append(line, bytes, len);
         }
         return MZ_OK;
     }
@@ -187,19 +188,12 @@ static int put(struct mz_arena *a, struct out *o, json_t *col, bool fixed, bool 
     bool right = align && strcmp(align, "right") == 0;
     if (right)
         for (size_t k = len; k < width; k++)
-            mz_buf_append(&o->line, &p, 1);
-    mz_buf_append(&o->line, bytes, len);
+            mz_buf_append(line, &p, 1);
+    mz_buf_append(line, bytes, len);
     if (!right)
         for (size_t k = len; k < width; k++)
-            mz_buf_append(&o->line, &p, 1);
+            mz_buf_append(line, &p, 1);
     return MZ_OK;
-}
-
-static void end_line(struct out *o)
-{
-    mz_buf_append(&o->line, "\r\n", 2);
-    fwrite(o->line.data, 1, o->line.len, o->f);
-    mz_buf_reset(&o->line);
 }
 
 /* The trailer with its placeholders filled. */
@@ -224,112 +218,91 @@ static const char *trailer_text(struct mz_arena *a, const char *tpl, int64_t cou
     return out;
 }
 
+/* One paid row's line in the layout (an assist_bank_line_fn). */
+static int layout_line(void *ctx, const struct assist_bank_row *r, struct mz_buf *out,
+                       struct mz_arena *a)
+{
+    const struct layout_ctx *l = ctx;
+    json_t *col;
+    size_t ci;
+    json_array_foreach(l->cols, ci, col) {
+        const char *field = json_string_value(json_object_get(col, "field"));
+        const char *v = "";
+        if (!strcmp(field, "seq"))
+            v = mz_arena_printf(a, "%lld", (long long)r->seq);
+        else if (!strcmp(field, "payment_id"))
+            v = mz_arena_printf(a, "%lld", (long long)r->payment_id);
+        else if (!strcmp(field, "case_id"))
+            v = mz_arena_printf(a, "%lld", (long long)r->ref_id);
+        else if (!strcmp(field, "payee_name"))
+            v = r->name;
+        else if (!strcmp(field, "account"))
+            v = r->account;
+        else if (!strcmp(field, "amount_yuan"))
+            v = yuan(a, r->amount_fen);
+        else if (!strcmp(field, "amount_fen"))
+            v = mz_arena_printf(a, "%lld", (long long)r->amount_fen);
+        else if (!strcmp(field, "month"))
+            v = r->month;
+        else if (!strcmp(field, "division"))
+            v = r->division;
+        int rc = put(a, l->cd, out, col, l->fixed, ci == 0, v);
+        if (rc != MZ_OK)
+            return rc;
+    }
+    return mz_buf_append(out, "\r\n", 2);
+}
+
 int assist_bank_file_layout(struct mz_db *db, struct mz_arena *a, int64_t run_id, json_t *layout,
                             FILE *f, int64_t *count_out, int64_t *sum_out, int64_t *bad_payment)
 {
     const char *fmt = json_string_value(json_object_get(layout, "file_format"));
-    bool fixed = fmt && strcmp(fmt, "fixed") == 0;
     const char *enc = json_string_value(json_object_get(layout, "encoding"));
-    json_t *cols = json_object_get(layout, "columns"), *col;
+    struct layout_ctx l = {.cols = json_object_get(layout, "columns"),
+                           .fixed = fmt && strcmp(fmt, "fixed") == 0,
+                           .cd = (iconv_t)-1};
+    json_t *col;
     size_t ci;
-    struct out o = {.cd = (iconv_t)-1, .f = f};
-    mz_buf_init(&o.line, 1 << 20);
+    struct mz_buf line;
     *bad_payment = 0;
+    *count_out = *sum_out = 0;
     if (enc && strcmp(enc, "gb18030") == 0) {
-        o.cd = iconv_open("GB18030", "UTF-8");
-        if (o.cd == (iconv_t)-1)
+        l.cd = iconv_open("GB18030", "UTF-8");
+        if (l.cd == (iconv_t)-1)
             return MZ_ERR_INTERNAL;
     }
+    mz_buf_init(&line, 1 << 20);
     int rc = MZ_OK;
-    if (!fixed && json_is_true(json_object_get(layout, "header"))) {
-        json_array_foreach(cols, ci, col) {
+    if (!l.fixed && json_is_true(json_object_get(layout, "header"))) {
+        json_array_foreach(l.cols, ci, col) {
             const char *title = json_string_value(json_object_get(col, "title"));
-            rc = put(a, &o, col, false, ci == 0,
+            rc = put(a, l.cd, &line, col, false, ci == 0,
                      title ? title : json_string_value(json_object_get(col, "field")));
             if (rc != MZ_OK)
                 break;
         }
-        end_line(&o);
+        mz_buf_append(&line, "\r\n", 2);
+        fwrite(line.data, 1, line.len, f);
+        mz_buf_reset(&line);
     }
-    struct mz_stmt *st;
-    if (rc == MZ_OK)
-        rc = mz_db_prepare(db,
-                           "SELECT pm.id, coalesce(pm.case_id, pm.bill_id, pm.temporary_id), p.name,"
-                           " pm.account_sealed, pm.amount_fen, pm.month, pm.division, "
-                           ASSIST_ACCOUNT_ORIGIN
-                           " FROM assistance_payments pm LEFT JOIN persons p"
-                           " ON p.id = pm.payee_person_id WHERE pm.run_id = ?"
-                           " AND pm.status = 'paid' AND pm.deleted_at IS NULL ORDER BY pm.id",
-                           &st);
-    if (rc != MZ_OK) {
-        mz_buf_free(&o.line);
-        if (o.cd != (iconv_t)-1)
-            iconv_close(o.cd);
-        return rc;
-    }
-    mz_db_bind_int(st, 1, run_id);
     int64_t count = 0, sum = 0;
-    while (rc == MZ_OK && (rc = mz_db_step(st)) == MZ_ROW) {
-        rc = MZ_OK;
-        char *account = NULL;
-        size_t alen = 0;
-        const char *sealed = mz_db_col_text(st, 3);
-        if (sealed == NULL ||
-            mz_crypto_open(a, assist_account_context(mz_db_col_int(st, 7)), sealed, &account,
-                           &alen) != MZ_OK) {
-            rc = MZ_ERR_INVALID;
-            break;
-        }
-        int64_t amount = mz_db_col_int(st, 4);
-        count++;
-        sum += amount;
-        json_array_foreach(cols, ci, col) {
-            const char *field = json_string_value(json_object_get(col, "field"));
-            const char *v = "";
-            if (!strcmp(field, "seq"))
-                v = mz_arena_printf(a, "%lld", (long long)count);
-            else if (!strcmp(field, "payment_id"))
-                v = mz_arena_printf(a, "%lld", (long long)mz_db_col_int(st, 0));
-            else if (!strcmp(field, "case_id"))
-                v = mz_arena_printf(a, "%lld", (long long)mz_db_col_int(st, 1));
-            else if (!strcmp(field, "payee_name"))
-                v = mz_db_col_text(st, 2) ? mz_arena_strdup(a, mz_db_col_text(st, 2)) : "";
-            else if (!strcmp(field, "account"))
-                v = account;
-            else if (!strcmp(field, "amount_yuan"))
-                v = yuan(a, amount);
-            else if (!strcmp(field, "amount_fen"))
-                v = mz_arena_printf(a, "%lld", (long long)amount);
-            else if (!strcmp(field, "month"))
-                v = mz_arena_strdup(a, mz_db_col_text(st, 5) ? mz_db_col_text(st, 5) : "");
-            else if (!strcmp(field, "division"))
-                v = mz_arena_strdup(a, mz_db_col_text(st, 6) ? mz_db_col_text(st, 6) : "");
-            rc = put(a, &o, col, fixed, ci == 0, v);
-            if (rc != MZ_OK) {
-                *bad_payment = mz_db_col_int(st, 0);
-                break;
-            }
-        }
-        if (rc == MZ_OK)
-            end_line(&o);
-    }
-    mz_db_done(st);
-    if (rc == MZ_DONE)
-        rc = MZ_OK;
+    if (rc == MZ_OK)
+        rc = assist_bank_rows(db, run_id, f, layout_line, &l, &count, &sum, bad_payment);
     const char *tpl = json_string_value(json_object_get(layout, "trailer"));
     if (rc == MZ_OK && tpl && *tpl) {
         size_t len;
-        const char *t = encode(a, o.cd, trailer_text(a, tpl, count, sum), &len);
+        const char *t = encode(a, l.cd, trailer_text(a, tpl, count, sum), &len);
         if (t == NULL) {
             rc = MZ_ERR_INVALID;
         } else {
-            mz_buf_append(&o.line, t, len);
-            end_line(&o);
+            mz_buf_append(&line, t, len);
+            mz_buf_append(&line, "\r\n", 2);
+            fwrite(line.data, 1, line.len, f);
         }
     }
-    mz_buf_free(&o.line);
-    if (o.cd != (iconv_t)-1)
-        iconv_close(o.cd);
+    mz_buf_free(&line);
+    if (l.cd != (iconv_t)-1)
+        iconv_close(l.cd);
     if (rc == MZ_OK && (fflush(f) != 0 || ferror(f)))
         rc = MZ_ERR_IO;
     *count_out = count;

@@ -416,54 +416,31 @@ int assist_h_payroll(struct mz_req *req)
     return mz_reply_json(req, 201, assist_summary_json(&s));
 }
 
+/* The default CSV line of a paid row. */
+static int csv_line(void *ctx, const struct assist_bank_row *r, struct mz_buf *out,
+                    struct mz_arena *a)
+{
+    (void)ctx;
+    (void)a;
+    char money[32];
+    mz_money_format(r->amount_fen, money, sizeof(money));
+    return mz_buf_printf(out, "%lld,%lld,%lld,%s,%.*s,%s\r\n", (long long)r->seq,
+                         (long long)r->payment_id, (long long)r->ref_id, r->name,
+                         (int)r->account_len, r->account, money);
+}
+
 /* Write a run's bank file to f: a header, one line per paid row (the
- * account opened for this file only), the trailer with the control totals. */
+ * account opened for this file only, bank_rows.c), the trailer with the
+ * control totals. */
 int assist_bank_file_write(struct mz_db *db, int64_t run_id, FILE *f, int64_t *count_out,
                            int64_t *sum_out)
 {
-    struct mz_stmt *st;
-    int rc = mz_db_prepare(db,
-                           "SELECT pm.id, coalesce(pm.case_id, pm.bill_id, pm.temporary_id), p.name,"
-                           " pm.account_sealed, pm.amount_fen, " ASSIST_ACCOUNT_ORIGIN
-                           " FROM assistance_payments pm"
-                           " LEFT JOIN persons p"
-                           " ON p.id = pm.payee_person_id WHERE pm.run_id = ?"
-                           " AND pm.status = 'paid' AND pm.deleted_at IS NULL ORDER BY pm.id",
-                           &st);
+    int64_t count = 0, sum = 0, bad = 0;
+    char money[32];
+    fputs("\xEF\xBB\xBF" "seq,payment_id,case_id,payee_name,account,amount_yuan\r\n", f);
+    int rc = assist_bank_rows(db, run_id, f, csv_line, NULL, &count, &sum, &bad);
     if (rc != MZ_OK)
         return rc;
-    mz_db_bind_int(st, 1, run_id);
-    int64_t count = 0, sum = 0;
-    char money[32];
-    struct mz_arena *scratch = mz_arena_new();
-    fputs("\xEF\xBB\xBF" "seq,payment_id,case_id,payee_name,account,amount_yuan\r\n", f);
-    while ((rc = mz_db_step(st)) == MZ_ROW) {
-        char *account = NULL;
-        size_t len = 0;
-        const char *sealed = mz_db_col_text(st, 3);
-        if (sealed == NULL ||
-            mz_crypto_open(scratch, assist_account_context(mz_db_col_int(st, 5)), sealed, &account,
-                           &len) != MZ_OK) {
-            rc = MZ_ERR_INVALID;
-            break;
-        }
-        const char *name = mz_db_col_text(st, 2);
-        int64_t amount = mz_db_col_int(st, 4);
-        count++;
-        sum += amount;
-        mz_money_format(amount, money, sizeof(money));
-        fprintf(f, "%lld,%lld,%lld,%s,%.*s,%s\r\n", (long long)count,
-                (long long)mz_db_col_int(st, 0), (long long)mz_db_col_int(st, 1),
-                name ? name : "", (int)len, account, money);
-        if (count % 4096 == 0) {
-            mz_arena_free(scratch);
-            scratch = mz_arena_new();
-        }
-    }
-    mz_db_done(st);
-    mz_arena_free(scratch);
-    if (rc != MZ_DONE)
-        return rc < 0 ? rc : MZ_ERR_DB;
     mz_money_format(sum, money, sizeof(money));
     fprintf(f, "TOTAL,%lld,,,,%s\r\n", (long long)count, money);
     if (fflush(f) != 0 || ferror(f))
