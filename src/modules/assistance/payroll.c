@@ -297,7 +297,11 @@ static int payroll_steps(struct mz_db *db, const char *actor, const char *progra
         " LEFT JOIN persons p ON p.id = coalesce(c.payee_person_id, c.applicant_person_id)"
         DEAD_MEMBERS
         " WHERE c.deleted_at IS NULL AND c.state = 'paying' AND c.program = ?"
-        " AND coalesce(c.start_month, '') <= ? AND c.division >= ? AND c.division < ?",
+        " AND coalesce(c.start_month, '') <= ? AND c.division >= ? AND c.division < ?"
+        /* Key order: the payments' rowids, (case_id) and (case_id, month)
+         * keys are then appended, not inserted all over their B-trees, and
+         * the cases are read in table order (bench/notes.md). */
+        " ORDER BY c.id",
         "ssssisssssssssss" "s", now, now, actor, actor, run_id, month, first, first, month, first,
         first, first, first, program, month, lo, hi);
     if (rc != MZ_OK)
