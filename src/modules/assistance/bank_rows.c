@@ -69,8 +69,7 @@ static const char *copy_text(struct mz_arena *a, const char *s)
 /* Read up to BATCH rows of st into b (seq numbers and totals counted here);
  * *done once the statement has returned its last row (stepping it again
  * would start it over). */
-static int batch_read(struct mz_stmt *st, struct batch *b, int64_t *count, int64_t *sum,
-                      bool *done)
+static int batch_read(struct mz_stmt *st, struct batch *b, int64_t *count, int64_t *sum, bool *done)
 {
     int rc = MZ_ROW;
     mz_arena_free(b->arena);
@@ -115,14 +114,14 @@ int assist_bank_rows(struct mz_db *db, int64_t run_id, FILE *f, assist_bank_line
 {
     struct mz_stmt *st;
     *bad_payment = 0;
-    int rc = mz_db_prepare(db,
-                           "SELECT pm.id, coalesce(pm.case_id, pm.bill_id, pm.temporary_id), p.name,"
-                           " pm.account_sealed, pm.amount_fen, pm.month, pm.division, "
-                           ASSIST_ACCOUNT_ORIGIN
-                           " FROM assistance_payments pm LEFT JOIN persons p"
-                           " ON p.id = pm.payee_person_id WHERE pm.run_id = ?"
-                           " AND pm.status = 'paid' AND pm.deleted_at IS NULL ORDER BY pm.id",
-                           &st);
+    int rc = mz_db_prepare(
+        db,
+        "SELECT pm.id, coalesce(pm.case_id, pm.bill_id, pm.temporary_id), p.name,"
+        " pm.account_sealed, pm.amount_fen, pm.month, pm.division, " ASSIST_ACCOUNT_ORIGIN
+        " FROM assistance_payments pm LEFT JOIN persons p"
+        " ON p.id = pm.payee_person_id WHERE pm.run_id = ?"
+        " AND pm.status = 'paid' AND pm.deleted_at IS NULL ORDER BY pm.id",
+        &st);
     if (rc != MZ_OK)
         return rc;
     mz_db_bind_int(st, 1, run_id);

@@ -248,6 +248,34 @@ static int one_off_reissue(struct mz_db *db, const struct one_off *o, const char
     return mz_db_run(db, sql, "ttttitt", now, now, actor, actor, run_id, lo, hi);
 }
 
+/* The snapshot of the regular programs' cases (payroll_steps). */
+#define CASE_SNAPSHOT                                                                           \
+    "INSERT INTO assistance_payments (version, created_at, updated_at, created_by," \
+    " updated_by, run_id, case_id, program, month, household_id, payee_person_id," \
+    " division, persons, amount_fen, status, note, trace, account_sealed)" \
+    " SELECT 1, ?, ?, ?, ?, ?, c.id, c.program, ?, c.household_id," \
+    " coalesce(c.payee_person_id, c.applicant_person_id), c.division, c.member_count," \
+    " CASE WHEN p.deceased_on IS NOT NULL AND p.deceased_on < ? THEN 0" \
+    "      WHEN " MEMBER_DIED " THEN 0" \
+    "      WHEN c.bank_account IS NULL THEN 0" \
+    "      WHEN c.benefit_from IS NOT NULL AND ? < c.benefit_from" \
+    "        THEN coalesce(c.previous_benefit_fen, c.monthly_benefit_fen)" \
+    "      ELSE c.monthly_benefit_fen END," \
+    " CASE WHEN p.deceased_on IS NOT NULL AND p.deceased_on < ? THEN 'skipped'" \
+    "      WHEN " MEMBER_DIED " THEN 'skipped'" \
+    "      WHEN c.bank_account IS NULL THEN 'skipped' ELSE 'paid' END," \
+    " CASE WHEN p.deceased_on IS NOT NULL AND p.deceased_on < ?" \
+    "        THEN '收款人已于 ' || p.deceased_on || ' 死亡，自次月起停发'" \
+    "      WHEN " MEMBER_DIED \
+    "        THEN '家庭成员已于 ' || dm.died_on || ' 死亡，须重新核定救助金额后恢复发放'" \
+    "      WHEN c.bank_account IS NULL THEN '未登记银行账号，本月未发放' ELSE NULL END," \
+    " c.benefit_trace, c.bank_account" \
+    " FROM assistance_cases c" \
+    " LEFT JOIN persons p ON p.id = coalesce(c.payee_person_id, c.applicant_person_id)" \
+    DEAD_MEMBERS \
+    " WHERE c.deleted_at IS NULL AND c.state = 'paying' AND c.program = ?" \
+    " AND coalesce(c.start_month, '') <= ? AND c.division >= ? AND c.division < ?"
+
 /* The steps of a run (assist_payroll_run). */
 static int payroll_steps(struct mz_db *db, const char *actor, const char *program,
                          const char *month, const char *division12, const char *lo,
@@ -271,37 +299,16 @@ static int payroll_steps(struct mz_db *db, const char *actor, const char *progra
     const struct one_off *once = one_off_of(program);
     /* The snapshot: one row per case, paid or skipped with the reason; for
      * a one-off program, one row per approved row not paid yet. */
+    /* Key order for a city's run: the cases are read in table order and the
+     * payments' rowids, (case_id) and (case_id, month) keys are appended,
+     * not inserted all over their B-trees (bench/notes.md); a district's
+     * or street's run reads its range of the payroll index instead (sorting
+     * it by case would walk the whole city's paying cases). */
+    char shortcode[13];
+    mz_division_short(division12, shortcode);
+    bool city = strlen(shortcode) <= 2;
     rc = once ? one_off_snapshot(db, once, now, actor, run_id, month, lo, hi) : mz_db_run(
-        db,
-        "INSERT INTO assistance_payments (version, created_at, updated_at, created_by,"
-        " updated_by, run_id, case_id, program, month, household_id, payee_person_id,"
-        " division, persons, amount_fen, status, note, trace, account_sealed)"
-        " SELECT 1, ?, ?, ?, ?, ?, c.id, c.program, ?, c.household_id,"
-        " coalesce(c.payee_person_id, c.applicant_person_id), c.division, c.member_count,"
-        " CASE WHEN p.deceased_on IS NOT NULL AND p.deceased_on < ? THEN 0"
-        "      WHEN " MEMBER_DIED " THEN 0"
-        "      WHEN c.bank_account IS NULL THEN 0"
-        "      WHEN c.benefit_from IS NOT NULL AND ? < c.benefit_from"
-        "        THEN coalesce(c.previous_benefit_fen, c.monthly_benefit_fen)"
-        "      ELSE c.monthly_benefit_fen END,"
-        " CASE WHEN p.deceased_on IS NOT NULL AND p.deceased_on < ? THEN 'skipped'"
-        "      WHEN " MEMBER_DIED " THEN 'skipped'"
-        "      WHEN c.bank_account IS NULL THEN 'skipped' ELSE 'paid' END,"
-        " CASE WHEN p.deceased_on IS NOT NULL AND p.deceased_on < ?"
-        "        THEN '收款人已于 ' || p.deceased_on || ' 死亡，自次月起停发'"
-        "      WHEN " MEMBER_DIED
-        "        THEN '家庭成员已于 ' || dm.died_on || ' 死亡，须重新核定救助金额后恢复发放'"
-        "      WHEN c.bank_account IS NULL THEN '未登记银行账号，本月未发放' ELSE NULL END,"
-        " c.benefit_trace, c.bank_account"
-        " FROM assistance_cases c"
-        " LEFT JOIN persons p ON p.id = coalesce(c.payee_person_id, c.applicant_person_id)"
-        DEAD_MEMBERS
-        " WHERE c.deleted_at IS NULL AND c.state = 'paying' AND c.program = ?"
-        " AND coalesce(c.start_month, '') <= ? AND c.division >= ? AND c.division < ?"
-        /* Key order: the payments' rowids, (case_id) and (case_id, month)
-         * keys are then appended, not inserted all over their B-trees, and
-         * the cases are read in table order (bench/notes.md). */
-        " ORDER BY c.id",
+        db, city ? CASE_SNAPSHOT " ORDER BY c.id" : CASE_SNAPSHOT,
         "ssssisssssssssss" "s", now, now, actor, actor, run_id, month, first, first, month, first,
         first, first, first, program, month, lo, hi);
     if (rc != MZ_OK)
