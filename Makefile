@@ -107,11 +107,17 @@ test: deps
 	@$(MAKE) --no-print-directory web
 	@scripts/test.sh
 
-bench: deps all $(BUILD)/bench/verify $(BUILD)/bench/payroll
+bench: deps all $(BUILD)/bench/verify $(BUILD)/bench/payroll $(BUILD)/bench/persons_csv
 	@scripts/bench.sh
 
 # The monthly payroll benchmark of the assistance module (bench/payroll.c).
 $(BUILD)/bench/payroll: bench/payroll.c $(BUILD)/libminzheng.a
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libminzheng.a $(LIBS)
+
+# The persons CSV of the 1,000,000-person import benchmark (bench/persons_csv.c).
+$(BUILD)/bench/persons_csv: bench/persons_csv.c $(BUILD)/libminzheng.a
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libminzheng.a $(LIBS)

@@ -55,6 +55,9 @@ char *mz_arena_printf(struct mz_arena *arena, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Bytes handed out so far (for tests and caps). */
 size_t mz_arena_used(const struct mz_arena *arena);
+/* Forget everything handed out, keeping one chunk for reuse: a loop that
+ * needs scratch memory per item (an import row) stays flat. */
+void mz_arena_reset(struct mz_arena *arena);
 
 /* --- growable buffer with a hard cap ------------------------------------ */
 struct mz_buf {

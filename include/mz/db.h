@@ -117,6 +117,9 @@ bool mz_db_in_transaction(const struct mz_db *db);
 
 /* Rows changed by the last INSERT/UPDATE/DELETE, and the last inserted rowid. */
 int64_t mz_db_changes(struct mz_db *db);
+/* Rows changed by every statement of this connection so far (a counter that
+ * moves on any write): -1 where the backend has none (PostgreSQL). */
+int64_t mz_db_total_changes(struct mz_db *db);
 int64_t mz_db_last_id(struct mz_db *db);
 /* A version of the whole database as this connection sees it: two numbers
  * that both stay the same only while nothing was written, by this connection

@@ -28,10 +28,16 @@ enum {
     MZ_ROUTE_PUBLIC = 1 << 0, /* no authentication needed */
     MZ_ROUTE_WRITE = 1 << 1,  /* state-changing: one write transaction, CSRF checked */
     MZ_ROUTE_RAW_BODY = 1 << 2, /* body is not JSON (uploads): not parsed */
+    /* With MZ_ROUTE_RAW_BODY: the body is written to a temporary file as it
+     * arrives (req->body_file) instead of being kept in memory; req->body
+     * holds only its first MZ_SPOOL_PREFIX bytes (for sniffing the format). */
+    MZ_ROUTE_SPOOL = 1 << 3,
 };
 
 #define MZ_BODY_LIMIT_DEFAULT (1024 * 1024)       /* 1 MiB for JSON bodies */
-#define MZ_BODY_LIMIT_UPLOAD (64 * 1024 * 1024)   /* 64 MiB for imports */
+#define MZ_BODY_LIMIT_UPLOAD (64 * 1024 * 1024)   /* 64 MiB for uploads kept in memory */
+#define MZ_BODY_LIMIT_SPOOL ((size_t)1024 * 1024 * 1024) /* 1 GiB for spooled imports */
+#define MZ_SPOOL_PREFIX 4096
 #define MZ_MAX_PATH_PARAMS 6
 
 struct mz_route {
@@ -66,7 +72,10 @@ struct mz_req {
     int nparams;
 
     const char *body;            /* NUL-terminated copy of the body (may contain NULs) */
-    size_t body_len;
+    size_t body_len;             /* bytes in body */
+    const char *body_file;       /* MZ_ROUTE_SPOOL: the whole body, removed when the request
+                                    ends (NULL when the body was empty) */
+    size_t body_total;           /* MZ_ROUTE_SPOOL: bytes in body_file */
     json_t *json;                /* parsed body for JSON routes (object or array) */
 
     struct mz_user *user;        /* the authenticated caller, NULL if public */

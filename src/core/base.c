@@ -176,6 +176,25 @@ size_t mz_arena_used(const struct mz_arena *arena)
     return arena->total;
 }
 
+void mz_arena_reset(struct mz_arena *arena)
+{
+    struct arena_chunk *keep = NULL, *c = arena->head;
+    while (c != NULL) {
+        struct arena_chunk *next = c->next;
+        if (keep == NULL && c->size == ARENA_CHUNK)
+            keep = c;
+        else
+            free(c);
+        c = next;
+    }
+    if (keep != NULL) {
+        keep->next = NULL;
+        keep->used = 0;
+    }
+    arena->head = keep;
+    arena->total = 0;
+}
+
 /* --- buffer ----------------------------------------------------------------- */
 #define BUF_DEFAULT_MAX ((size_t)1 << 30)
 

@@ -114,7 +114,11 @@ struct request_state {
     bool too_big;             /* the body went past body_limit */
     size_t body_limit;        /* cap on the body for this route */
     size_t body_seen;         /* body bytes received, stored or not */
-    struct mz_buf body;       /* the body so far (malloc'd, capped) */
+    struct mz_buf body;       /* the body so far (malloc'd, capped); with MZ_ROUTE_SPOOL
+                                 only its first MZ_SPOOL_PREFIX bytes */
+    int spool_fd;             /* MZ_ROUTE_SPOOL: the temporary file, -1 until the first byte */
+    char *spool_path;         /* its path (malloc'd), removed in on_completed */
+    bool spool_failed;        /* the file could not be created or written */
     int log_status;           /* status queued, 0 when MHD answered itself */
     uint64_t log_bytes;       /* body bytes of the response */
 };
@@ -189,6 +193,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     st->req.request_id = st->request_id;
     st->req.actor = "-";
     st->req.reply_fd = -1;
+    st->spool_fd = -1;
     st->req.client_ip = client_ip(conn, st->req.arena);
     st->raw_path = mz_arena_strndup(st->req.arena, uri, strcspn(uri, "?"));
     mz_buf_init(&st->body, MZ_BODY_LIMIT_DEFAULT);
@@ -338,6 +343,40 @@ static long long declared_length(const struct mz_req *req)
     return (long long)n;
 }
 
+/* MZ_ROUTE_SPOOL: append body bytes to the route's temporary file (created
+ * on the first bytes, in $TMPDIR or /tmp); memory stays flat whatever the
+ * size. A failure is remembered and answered 500 once the body is in. */
+static void spool_upload(struct request_state *st, const char *data, size_t size)
+{
+    if (st->spool_failed)
+        return;
+    if (st->spool_fd < 0) {
+        const char *dir = getenv("TMPDIR");
+        struct mz_buf path;
+        mz_buf_init(&path, 0);
+        mz_buf_printf(&path, "%s/mz-upload-XXXXXX", dir && *dir ? dir : "/tmp");
+        st->spool_path = mz_buf_steal(&path, NULL);
+        st->spool_fd = mkostemp(st->spool_path, O_CLOEXEC);
+        if (st->spool_fd < 0) {
+            st->spool_failed = true;
+            free(st->spool_path);
+            st->spool_path = NULL;
+            return;
+        }
+    }
+    while (size > 0) {
+        ssize_t w = write(st->spool_fd, data, size);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            st->spool_failed = true;
+            return;
+        }
+        data += w;
+        size -= (size_t)w;
+    }
+}
+
 /* Count body bytes and store them up to the cap; past it drop them and
  * remember (the answer is then 413). Bytes nobody will read (no route, or
  * the request already failed) are counted but not stored. */
@@ -353,6 +392,13 @@ static void take_upload(struct request_state *st, const char *data, size_t size)
     }
     if (st->req.route == NULL || st->req.failed)
         return;
+    if (st->req.route->flags & MZ_ROUTE_SPOOL) {
+        spool_upload(st, data, size);
+        if (st->body.len < MZ_SPOOL_PREFIX)
+            mz_buf_append(&st->body, data,
+                          size < MZ_SPOOL_PREFIX - st->body.len ? size : MZ_SPOOL_PREFIX - st->body.len);
+        return;
+    }
     if (mz_buf_append(&st->body, data, size) != MZ_OK) {
         st->too_big = true; /* unreachable: the count above is the same cap */
         mz_buf_free(&st->body);
@@ -402,6 +448,14 @@ static void run_route(struct request_state *st)
 
     req->body = st->body.data != NULL ? st->body.data : "";
     req->body_len = st->body.len;
+    if (route->flags & MZ_ROUTE_SPOOL) {
+        if (st->spool_failed) {
+            mz_fail(req, 500, "internal", "无法保存上传的文件");
+            goto out;
+        }
+        req->body_file = st->spool_path;
+        req->body_total = st->body_seen;
+    }
 
     req->db = thread_db(server);
     if (req->db == NULL && server->hooks.thread_db != NULL) {
@@ -753,6 +807,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (st->req.reply_fd >= 0)
         close(st->req.reply_fd);
     mz_buf_free(&st->body);
+    if (st->spool_fd >= 0)
+        close(st->spool_fd);
+    if (st->spool_path != NULL) {
+        unlink(st->spool_path);
+        free(st->spool_path);
+    }
     mz_arena_free(st->req.arena);
     free(st);
     atomic_fetch_sub(&server->inflight, 1);

@@ -594,6 +594,12 @@ int64_t mz_db_changes(struct mz_db *db)
     return db->ops->changes(db->handle);
 }
 
+/* See db.h. */
+int64_t mz_db_total_changes(struct mz_db *db)
+{
+    return db->ops->total_changes ? db->ops->total_changes(db->handle) : -1;
+}
+
 /* See db.h: PRAGMA data_version (commits by any other connection, in this
  * process or another) and this connection's own row changes. */
 int mz_db_data_version(struct mz_db *db, int64_t out[2])
