@@ -11,7 +11,10 @@
 #   create    POST /api/v1/sample_cases
 # plus start-up time (bench/startup.c, median of 10), resident memory, a
 # 100,000-row CSV/XLSX export and a 10,000-row CSV import. Then the registry:
-# `minzheng demo --persons BENCH_PERSONS` (time, peak memory, database size)
+# `minzheng demo --persons BENCH_PERSONS` (time, peak memory, database size),
+# a CSV import of BENCH_IMPORT_PERSONS synthetic persons into a fresh database
+# (bench/persons_csv.c; POST /api/v1/persons/import?mode=all: time, server CPU,
+# the server's peak memory against its memory before the upload)
 # and on that database, with 16 connections:
 #   person_get     GET /api/v1/persons/<random id>
 #   person_search  GET /api/v1/persons?q=<text>&size=20, an equal mix of name
@@ -34,6 +37,7 @@
 # BENCH_WARMUP (3 s), BENCH_ROUNDS (2: get and bare alternate, best run kept),
 # BENCH_BIN (build/minzheng-sample), BENCH_CONNECTIONS (64), BENCH_WRK_THREADS (2), BENCH_DOC (docs/benchmarks.md),
 # BENCH_PERSONS (1000000; 0 skips the registry runs), BENCH_PERSON_CONNECTIONS (16),
+# BENCH_IMPORT_PERSONS (1000000; 0 skips the persons import),
 # BENCH_TMP (parent of the temporary directory, default /tmp), BENCH_QUIET_WAIT (5:
 # before each measurement, wait up to this many seconds for other processes on
 # the machine to go idle; 0 to never wait), BENCH_PG (1: also PostgreSQL; 0: SQLite only).
@@ -53,6 +57,7 @@ WRK_THREADS=${BENCH_WRK_THREADS:-2}
 STARTUP_RUNS=10
 PERSONS=${BENCH_PERSONS:-1000000}
 PERSON_CONNS=${BENCH_PERSON_CONNECTIONS:-16}
+IMPORT_PERSONS=${BENCH_IMPORT_PERSONS:-1000000}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-5}
 PG=${BENCH_PG:-1}
 HOST=127.0.0.1
@@ -502,6 +507,65 @@ if [ "$PERSONS" -gt 0 ]; then
     stop_pid "$RG_PID"
 fi
 
+# --- 4b. the registry: CSV import of IMPORT_PERSONS persons ---------------------------------
+# A fresh database (the demo city's random ID numbers could collide with the
+# file's), the bench account, one POST of the whole file in mode=all. Memory:
+# the server's VmHWM after the import against its VmRSS just before it.
+if [ "$IMPORT_PERSONS" -gt 0 ]; then
+    [ -x build/bench/persons_csv ] || die "build/bench/persons_csv is missing: run 'make build/bench/persons_csv' (make bench builds it)"
+    IDB=$TMP/import.db
+    "$BIN" init --db "$IDB" >"$TMP/import-init.log" 2>&1 || die "init of the import database failed"
+    sqlite3 "$IDB" "SELECT code FROM division_codes WHERE level = 5 AND valid_to IS NULL" >"$TMP/communities.txt"
+    build/bench/persons_csv "$IMPORT_PERSONS" "$TMP/communities.txt" 1 >"$TMP/persons.csv" ||
+        die "bench/persons_csv failed"
+    R[pimport.mb]=$(calc "$(stat -c %s "$TMP/persons.csv") / 1048576" 0)
+    head -3 "$TMP/persons.csv" >"$OUT/persons_head.csv"
+    if [ "$AUTH" = token ]; then
+        "$BIN" user-add --db "$IDB" --username bench --password-file "$TMP/password" --scope 120000 \
+            --name 压测 --roles city_officer --no-must-change >"$TMP/user-add.log" 2>&1 ||
+            die "user-add on the import database failed"
+        if "$BIN" auth-config --help >/dev/null 2>&1; then
+            "$BIN" auth-config --db "$IDB" --set totp_required=0 >"$TMP/auth-config.log" 2>&1 ||
+                die "auth-config on the import database failed"
+        fi
+    fi
+    start_server import "$BIN" serve --db "$IDB" --listen "$HOST:0"
+    IM_PID=$SRV_PID
+    IM=http://$HOST:$SRV_PORT
+    CURL=(curl -sS --noproxy '*' --max-time 3600)
+    if [ "$AUTH" = token ]; then
+        expect_status 200 "$IM/api/v1/auth/login" -X POST -H 'Content-Type: application/json' \
+            --data-binary "@$TMP/login.json"
+        BENCH_TOKEN=$(jq_token "$TMP/check.body")
+        CURL+=(-H "Authorization: Bearer $BENCH_TOKEN")
+    fi
+    log "import: $IMPORT_PERSONS persons (${R[pimport.mb]} MB of CSV) into a fresh database"
+    wait_quiet
+    R[pimport.bg_before]=$(bg_load)
+    R[pimport.rss_before_kb]=$(vm_kb "$IM_PID" VmRSS)
+    s0=$(proc_ticks "$IM_PID")
+    res=$("${CURL[@]}" -o "$TMP/pimport.json" -w '%{http_code} %{time_total}' -X POST \
+        -H 'Content-Type: text/csv' --data-binary "@$TMP/persons.csv" \
+        "$IM/api/v1/persons/import?mode=all") || die "persons import failed"
+    s1=$(proc_ticks "$IM_PID")
+    read -r code R[pimport.s] <<<"$res"
+    cp "$TMP/pimport.json" "$OUT/persons_import.json"
+    [ "$code" = 200 ] || die "persons import answered $code: $(head -c 600 "$TMP/pimport.json")"
+    grep -q "\"imported\": *$IMPORT_PERSONS" "$TMP/pimport.json" ||
+        die "persons import did not import $IMPORT_PERSONS rows: $(head -c 600 "$TMP/pimport.json")"
+    R[pimport.cpu_s]=$(calc "($s1 - $s0) / $CLK_TCK" 1)
+    R[pimport.us_row]=$(calc "($s1 - $s0) / $CLK_TCK * 1e6 / $IMPORT_PERSONS" 0)
+    R[pimport.rps]=$(calc "$IMPORT_PERSONS / ${R[pimport.s]}" 0)
+    R[pimport.hwm_kb]=$(vm_kb "$IM_PID" VmHWM)
+    R[pimport.bg_after]=$(bg_load)
+    got=$(sqlite3 "$IDB" 'SELECT count(*) FROM persons')
+    [ "$got" = "$IMPORT_PERSONS" ] || die "the import database has $got persons, expected $IMPORT_PERSONS"
+    R[pimport.db_mb]=$(calc "$(stat -c %s "$IDB") / 1048576" 0)
+    log "import: ${R[pimport.s]} s, server CPU ${R[pimport.cpu_s]} s, peak RSS $(mb "${R[pimport.hwm_kb]}") MB"
+    stop_pid "$IM_PID"
+    rm -f "$TMP/persons.csv" "$IDB" "$IDB-wal" "$IDB-shm"
+fi
+
 # --- 5. the verification module: the bulk re-check (bench/verify.c) ------------------------------
 # 1,000,000 households and ~20,000,000 source rows, re-checked by the engine,
 # by the same rules as SQL in SQLite and in a throwaway PostgreSQL; the three
@@ -636,6 +700,13 @@ registry_rows() {
     echo "| Browser: navigation between two lists (人员 ↔ 家庭, menu click → rows shown; median of ${BENCH_BROWSER_RUNS:-7}, range ${R[browser.nav_range]} ms) | ${R[browser.nav_ms]} ms | < 200 ms | $(verdict "${R[browser.nav_ms]} < 200") |"
 }
 
+# The persons import row (none when BENCH_IMPORT_PERSONS=0).
+import_rows() {
+    [ "$IMPORT_PERSONS" -gt 0 ] && [ -n "${R[pimport.s]:-}" ] || return 0
+    echo "| CSV import of $IMPORT_PERSONS persons (bench/persons_csv.c, ${R[pimport.mb]} MB, mode=all, one request; server CPU ${R[pimport.cpu_s]} s = ${R[pimport.us_row]} µs/row; background load ${R[pimport.bg_before]}–${R[pimport.bg_after]} cores) | ${R[pimport.s]} s (${R[pimport.rps]} rows/s) | 1,000,000 in < 60 s | $([ "$IMPORT_PERSONS" -ge 1000000 ] && verdict "${R[pimport.s]} < 60" || echo "report (scale: $(calc "${R[pimport.s]} * 1000000 / $IMPORT_PERSONS" 0) s at 1M if linear)") |"
+    echo "| Server memory during that import: VmRSS before the upload → peak VmHWM (database afterwards ${R[pimport.db_mb]} MB) | $(mb "${R[pimport.rss_before_kb]}") → $(mb "${R[pimport.hwm_kb]}") MB | constant memory | report |"
+}
+
 # The PostgreSQL section of the document (none when BENCH_PG=0).
 pg_row() { # NAME LABEL
     local n=$1 label=$2
@@ -719,6 +790,7 @@ Reproduce: \`make bench\`.
 | Export XLSX, same rows ($(calc "${R[export_xlsx.bytes]} / 1048576" 1) MB) | ${R[export_xlsx.s]} s | — | report |
 | Import CSV, ${R[import.rows]} rows, mode=all | ${R[import.s]} s (${R[import.rps]} rows/s) | — | report |
 $(registry_rows)
+$(import_rows)
 
 ## wrk runs
 
