@@ -13,16 +13,23 @@
  *
  * Cost of a large file (a million persons): the route spools the body to a
  * file as it arrives (MZ_ROUTE_SPOOL), each row's scratch memory comes from
- * an arena reset after the row, and rows are written under one SAVEPOINT per
- * batch of IMPORT_BATCH rows rather than one per row (a savepoint per row
- * costs three statements and makes FTS5 flush its pending terms into a new
- * segment for every row). Almost every failing row fails before it writes
- * anything (validation, or a unique constraint, which SQLite undoes by
- * itself); a row that fails after writing (a hook refusing it late) is seen
- * by the connection's change counter, and then the batch is rolled back to
- * its savepoint and its good rows are written again, so the failed row
- * leaves nothing behind. Where the backend has no change counter
- * (PostgreSQL) every row keeps its own savepoint. On SQLite the import's
+ * an arena reset after the row, and rows are not each wrapped in a SAVEPOINT
+ * (a savepoint per row costs three statements, copies every page the row
+ * touches to the sub-journal and makes FTS5 flush its pending terms into a
+ * new segment for every row). Almost every failing row fails before it
+ * writes anything (validation, or a unique constraint, which SQLite undoes
+ * by itself); a row that fails after writing (a hook refusing it late) is
+ * seen by the connection's change counter. Then:
+ *  - mode=valid (and dry runs): rows are written under one savepoint per
+ *    batch of IMPORT_BATCH rows; the batch is rolled back to its savepoint
+ *    and its good rows are written again, so the failed row leaves nothing;
+ *  - mode=all: no savepoint at all while every row succeeds; at the first
+ *    row that fails after writing, the import is started again from the
+ *    top of the file in a new transaction (nothing else was written in the
+ *    request's transaction) with the batches above, so the report is the
+ *    same as if every row had had its own savepoint.
+ * Where the backend has no change counter (PostgreSQL) every row keeps its
+ * own savepoint. On SQLite the import's
  * connection gets a page cache of IMPORT_CACHE_KB for the duration (put
  * back after): a row touches random pages of several indexes (the blind
  * indexes, the search keys, the division indexes), and past a few hundred
@@ -256,7 +263,10 @@ struct import_batch {
     json_t *inputs; /* array */
     bool open;      /* SAVEPOINT mz_import_batch is open */
     bool per_row;   /* no change counter: one savepoint per row */
+    bool direct;    /* mode=all: no savepoints, start again on a late failure */
 };
+
+#define IMPORT_RESTART (-2) /* import_row: start again with batches (mode=all) */
 
 /* Close the batch's savepoint (its rows stay). */
 static int batch_release(struct mz_req *req, struct import_batch *b)
@@ -288,6 +298,13 @@ static int import_row(struct mz_req *req, const struct mz_entity *e, json_t *inp
         }
         if (rc != MZ_OK)
             return mz_fail_err(req, rc);
+        return st;
+    }
+    if (b->direct) {
+        int64_t changes = mz_db_total_changes(req->db);
+        int st = mz_entity_create_collect(req, e, input, row_errors, NULL);
+        if (st == 422 && !req->failed && mz_db_total_changes(req->db) != changes)
+            return IMPORT_RESTART;
         return st;
     }
     if (!b->open) {
@@ -406,7 +423,7 @@ int mz_h_import(struct mz_req *req)
     json_t *errors = json_array();
     long total = 0, imported = 0, failed = 0;
     struct mz_arena *req_arena = req->arena, *row_arena = mz_arena_new();
-    struct import_batch batch = {json_array(), false, mz_db_total_changes(req->db) < 0};
+    struct import_batch batch = {json_array(), false, mz_db_total_changes(req->db) < 0, false};
     int64_t cache_size = 0; /* the connection's own, to put back (SQLite) */
 
     if (mz_table_open(path, fmt, &r, &reason) != MZ_OK) {
@@ -474,6 +491,7 @@ int mz_h_import(struct mz_req *req)
         if (mz_db_exec(req->db, sql) != MZ_OK)
             cache_size = 0;
     }
+    batch.direct = all_or_nothing && !dry_run && !batch.per_row && mz_db_in_transaction(req->db);
     /* The data rows; each takes its scratch memory from row_arena. */
     for (;;) {
         mz_arena_reset(row_arena);
@@ -518,6 +536,26 @@ int mz_h_import(struct mz_req *req)
         json_t *row_errors = json_array();
         int st = import_row(req, e, input, row_errors, &batch);
         json_decref(input);
+        if (st == IMPORT_RESTART) {
+            /* A row failed after writing (mode=all): undo everything, read
+             * the file again from the top, this time with batches. */
+            json_decref(row_errors);
+            mz_table_close(r);
+            r = NULL;
+            batch.direct = false;
+            json_array_clear(errors);
+            total = imported = failed = 0;
+            if ((rc = mz_db_rollback(req->db)) != MZ_OK || (rc = mz_db_begin_write(req->db)) != MZ_OK) {
+                status = mz_fail_err(req, rc == MZ_ERR_BUSY ? MZ_ERR_BUSY : MZ_ERR_INTERNAL);
+                goto out;
+            }
+            if (mz_table_open(path, fmt, &r, &reason) != MZ_OK ||
+                mz_table_next(r, &cells, &ncells, &rowno, &reason) <= 0) {
+                status = mz_fail(req, 500, "internal", "无法重新读取导入文件");
+                goto out;
+            }
+            continue;
+        }
         if (st == 0) {
             imported++;
         } else {
