@@ -102,6 +102,11 @@ struct mz_hooks {
      * entity's own: append conditions with mz_query_add(). 0 or a status. */
     int (*search)(struct mz_req *req, const struct mz_entity *e, const char *text,
                   struct mz_query *q);
+    /* End of a mode=all import that ran without per-row savepoints
+     * (req->importing was true during its rows, so after_write may have put
+     * index work off): keep (do the work now, 0 or a status) or drop it (the
+     * rows were rolled back; return 0). */
+    int (*import_done)(struct mz_req *req, const struct mz_entity *e, bool keep);
 };
 
 /* A list query under construction (filters of lists and exports). */

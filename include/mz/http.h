@@ -78,6 +78,8 @@ struct mz_req {
     size_t body_total;           /* MZ_ROUTE_SPOOL: bytes in body_file */
     json_t *json;                /* parsed body for JSON routes (object or array) */
 
+    bool importing;              /* rows of a mode=all import without per-row savepoints
+                                    (src/engine/io.c): see mz_hooks.import_done */
     struct mz_user *user;        /* the authenticated caller, NULL if public */
     const char *actor;           /* username for history and audit ("-" if none) */
 

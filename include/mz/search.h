@@ -22,6 +22,13 @@ int mz_person_search_migrate(struct mz_db *db);
  * Call inside the write transaction (after_write). 0 or an mz_err. */
 int mz_person_index(struct mz_req *req, int64_t person_id, const char *name,
                     const char *former_names);
+/* During an import (req->importing, SQLite) mz_person_index puts the FTS
+ * rows off: it notes the range of person ids indexed, and import_done
+ * writes their FTS rows from person_search in one statement (keep) or
+ * forgets them (the rows were rolled back). One FTS segment for the import
+ * instead of one per person (each statement journal of the next row made
+ * FTS5 flush the one pending row). */
+int mz_person_index_done(struct mz_req *req, bool keep);
 /* The same on a bare connection, for bulk loads (demo, import); arena is
  * scratch memory the caller frees or reuses. */
 int mz_person_index_db(struct mz_db *db, struct mz_arena *arena, int64_t person_id,

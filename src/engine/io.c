@@ -268,6 +268,16 @@ struct import_batch {
 
 #define IMPORT_RESTART (-2) /* import_row: start again with batches (mode=all) */
 
+/* Leave the direct mode (req->importing): the entity's import_done hook
+ * keeps or drops what its after_write put off. 0 or a status. */
+static int import_finish(struct mz_req *req, const struct mz_entity *e, bool keep)
+{
+    if (!req->importing)
+        return 0;
+    req->importing = false;
+    return e->hooks && e->hooks->import_done ? e->hooks->import_done(req, e, keep) : 0;
+}
+
 /* Close the batch's savepoint (its rows stay). */
 static int batch_release(struct mz_req *req, struct import_batch *b)
 {
@@ -492,6 +502,7 @@ int mz_h_import(struct mz_req *req)
             cache_size = 0;
     }
     batch.direct = all_or_nothing && !dry_run && !batch.per_row && mz_db_in_transaction(req->db);
+    req->importing = batch.direct;
     /* The data rows; each takes its scratch memory from row_arena. */
     for (;;) {
         mz_arena_reset(row_arena);
@@ -543,6 +554,7 @@ int mz_h_import(struct mz_req *req)
             mz_table_close(r);
             r = NULL;
             batch.direct = false;
+            import_finish(req, e, false);
             json_array_clear(errors);
             total = imported = failed = 0;
             if ((rc = mz_db_rollback(req->db)) != MZ_OK || (rc = mz_db_begin_write(req->db)) != MZ_OK) {
@@ -582,6 +594,9 @@ int mz_h_import(struct mz_req *req)
         status = mz_fail_err(req, rc);
         goto out;
     }
+    /* mode=all with a failed row is rolled back: nothing to finish. */
+    if ((status = import_finish(req, e, failed == 0)) != 0)
+        goto out;
 
     if (dry_run) {
         rc = mz_db_exec(req->db, "ROLLBACK TO mz_import_dry");
@@ -636,6 +651,7 @@ int mz_h_import(struct mz_req *req)
     status = mz_reply_json(req, 200, report);
 out:
     req->arena = req_arena;
+    import_finish(req, e, false);
     mz_arena_free(row_arena);
     if (cache_size != 0) {
         char sql[64];

@@ -129,6 +129,14 @@ static int person_after_write(struct mz_write *w)
     return rc < 0 ? mz_fail_err(w->req, rc) : 0;
 }
 
+/* End of a persons import: write (or forget) the FTS rows it put off. */
+static int person_import_done(struct mz_req *req, const struct mz_entity *e, bool keep)
+{
+    (void)e;
+    int rc = registry_person_index_done(req, keep);
+    return rc == MZ_OK ? 0 : mz_fail_err(req, rc);
+}
+
 /* Add a division's name, and today's successor when it was retired. */
 static void present_division(struct mz_req *req, json_t *row, const char *field)
 {
@@ -167,6 +175,7 @@ static const struct mz_hooks person_hooks = {
     .after_write = person_after_write,
     .present = person_present,
     .search = PERSONS_SEARCH,
+    .import_done = person_import_done,
 };
 
 /* Field names are the contract's; zh labels are the column headers staff

@@ -49,6 +49,16 @@ int registry_person_index(struct mz_req *req, int64_t person_id, const char *nam
 #endif
 }
 
+int registry_person_index_done(struct mz_req *req, bool keep)
+{
+#if REGISTRY_HAVE_PINYIN
+    return mz_person_index_done(req, keep);
+#else
+    (void)req, (void)keep;
+    return 0;
+#endif
+}
+
 int registry_person_unindex(struct mz_req *req, int64_t person_id)
 {
 #if REGISTRY_HAVE_PINYIN

@@ -98,6 +98,8 @@ int registry_person_index(struct mz_req *req, int64_t person_id, const char *nam
                           const char *former_names);
 /* Remove a person's index rows (merge); 0 without the module. */
 int registry_person_unindex(struct mz_req *req, int64_t person_id);
+/* The persons import's end: the FTS rows it put off (mz_person_index_done). */
+int registry_person_index_done(struct mz_req *req, bool keep);
 /* Index one person on a bare connection (bulk loads: demo). */
 int registry_person_index_db(struct mz_db *db, struct mz_arena *arena, int64_t person_id,
                              const char *name, const char *former_names);

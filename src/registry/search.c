@@ -393,8 +393,10 @@ static int delete_rows(struct mz_db *db, struct mz_arena *a, int64_t id, const c
     return rc;
 }
 
-int mz_person_index_db(struct mz_db *db, struct mz_arena *arena, int64_t person_id,
-                       const char *name, const char *former_names)
+/* mz_person_index_db; with defer non-NULL, a person not indexed before gets
+ * no FTS row and *defer is set (the caller writes it later). */
+static int index_person(struct mz_db *db, struct mz_arena *arena, int64_t person_id,
+                        const char *name, const char *former_names, bool *defer)
 {
     struct person_terms *t = mz_arena_alloc(arena, sizeof(*t));
     int rc;
@@ -411,7 +413,9 @@ int mz_person_index_db(struct mz_db *db, struct mz_arena *arena, int64_t person_
         goto out;
     rc = run(db, SQL_ROW_PUT, person_id, true, names, t->pinyin.data ? t->pinyin.data : "",
              t->initials.data ? t->initials.data : "");
-    if (rc == MZ_OK && mz_db_kind(db) == MZ_DB_SQLITE) /* PostgreSQL: no person_fts */
+    if (defer && old == NULL)
+        *defer = true;
+    else if (rc == MZ_OK && mz_db_kind(db) == MZ_DB_SQLITE) /* PostgreSQL: no person_fts */
         rc = run(db, SQL_FTS_PUT, person_id, true, names, NULL, NULL);
     for (size_t i = 0; i < t->nkeys && rc == MZ_OK; i++)
         rc = run(db, SQL_KEY_PUT, person_id, false, t->keys[i], NULL, NULL);
@@ -423,10 +427,49 @@ out:
     return rc;
 }
 
+int mz_person_index_db(struct mz_db *db, struct mz_arena *arena, int64_t person_id,
+                       const char *name, const char *former_names)
+{
+    return index_person(db, arena, person_id, name, former_names, NULL);
+}
+
+/* The FTS rows put off during an import on this thread (mz_person_index_done). */
+static _Thread_local int64_t deferred_lo, deferred_hi;
+
 int mz_person_index(struct mz_req *req, int64_t person_id, const char *name,
                     const char *former_names)
 {
-    return mz_person_index_db(req->db, req->arena, person_id, name, former_names);
+    if (!req->importing || mz_db_kind(req->db) != MZ_DB_SQLITE)
+        return mz_person_index_db(req->db, req->arena, person_id, name, former_names);
+    bool deferred = false;
+    int rc = index_person(req->db, req->arena, person_id, name, former_names, &deferred);
+    if (rc == MZ_OK && deferred) {
+        if (deferred_lo == 0 || person_id < deferred_lo)
+            deferred_lo = person_id;
+        if (person_id > deferred_hi)
+            deferred_hi = person_id;
+    }
+    return rc;
+}
+
+int mz_person_index_done(struct mz_req *req, bool keep)
+{
+    int64_t lo = deferred_lo, hi = deferred_hi;
+    deferred_lo = deferred_hi = 0;
+    if (!keep || lo == 0)
+        return MZ_OK;
+    struct mz_stmt *st;
+    int rc = mz_db_prepare(req->db,
+                           "INSERT INTO person_fts (rowid, names) SELECT person_id, names"
+                           " FROM person_search WHERE person_id BETWEEN ? AND ?",
+                           &st);
+    if (rc != MZ_OK)
+        return rc;
+    mz_db_bind_int(st, 1, lo);
+    mz_db_bind_int(st, 2, hi);
+    rc = mz_db_step(st);
+    mz_db_done(st);
+    return rc < 0 ? rc : MZ_OK;
 }
 
 int mz_person_unindex(struct mz_req *req, int64_t person_id)
