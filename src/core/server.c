@@ -377,6 +377,20 @@ static void spool_upload(struct request_state *st, const char *data, size_t size
     }
 }
 
+/* Close and remove the request's spooled body, if any. */
+static void remove_spool(struct request_state *st)
+{
+    if (st->spool_fd >= 0)
+        close(st->spool_fd);
+    st->spool_fd = -1;
+    if (st->spool_path != NULL) {
+        unlink(st->spool_path);
+        free(st->spool_path);
+        st->spool_path = NULL;
+    }
+    st->req.body_file = NULL;
+}
+
 /* Count body bytes and store them up to the cap; past it drop them and
  * remember (the answer is then 413). Bytes nobody will read (no route, or
  * the request already failed) are counted but not stored. */
@@ -531,6 +545,7 @@ static void run_route(struct request_state *st)
 out:
     if (req->db != NULL)
         mz_db_snapshot_end(req->db);
+    remove_spool(st); /* the handler is done with it: gone before the reply is sent */
 }
 
 /* Decide the reply once the body is in: OPTIONS, static files or a route. */
@@ -807,12 +822,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (st->req.reply_fd >= 0)
         close(st->req.reply_fd);
     mz_buf_free(&st->body);
-    if (st->spool_fd >= 0)
-        close(st->spool_fd);
-    if (st->spool_path != NULL) {
-        unlink(st->spool_path);
-        free(st->spool_path);
-    }
+    remove_spool(st);
     mz_arena_free(st->req.arena);
     free(st);
     atomic_fetch_sub(&server->inflight, 1);
