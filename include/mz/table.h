@@ -16,7 +16,7 @@ enum mz_table_format { MZ_TABLE_CSV, MZ_TABLE_XLSX };
 
 #define MZ_TABLE_MAX_CELLS 256          /* columns per row */
 #define MZ_TABLE_MAX_CELL 65536         /* bytes per cell */
-#define MZ_TABLE_MAX_ROWS 1000000       /* rows per file */
+#define MZ_TABLE_MAX_ROWS 1048576       /* rows per file, the header included: an Excel sheet's limit (a million persons and the header fit) */
 
 struct mz_table_reader;
 
