@@ -13,13 +13,19 @@
 // Times are taken inside the page (performance.now(), a MutationObserver on the
 // DOM), so playwright's own round trips are not counted. Each measurement runs
 // --runs times (default 7) after one unmeasured warm-up; the median is the result.
+// Beside the wall times, the renderer's own work is reported from chromium's
+// Performance domain (CDP getMetrics): TaskDuration (the page's main thread
+// busy), ScriptDuration (JavaScript), LayoutDuration and RecalcStyleDuration,
+// per first load and per navigation, medians in ms - on a loaded machine the
+// wall time includes waiting for a CPU, these mostly do not.
 // Chromium is Debian's (/usr/bin/chromium or $MZ_CHROMIUM), headless, no sandbox,
 // no background networking - as tests/e2e/browser.mjs; playwright-core comes from
 // web/node_modules. Only the given loopback server is contacted.
 //
 // Usage: node bench/browser.mjs --base http://127.0.0.1:PORT --user NAME
 //            --password-file FILE [--runs 7] [--lists persons,households]
-// Prints one JSON line: {"first_load_ms":{"median","min","max","runs":[...]}, "nav_ms":{...}, ...}.
+// Prints one JSON line: {"first_load_ms":{"median","min","max","runs":[...]}, "nav_ms":{...},
+// "first_load_cpu_ms":{"task","script","layout","style"}, "nav_cpu_ms":{...}, ...}.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,6 +74,15 @@ const m = /mz_session=([^;]+)/.exec(login.headers.get('set-cookie') || '');
 if (!m) throw new Error('login set no mz_session cookie');
 const cookie = { name: 'mz_session', value: m[1], url: base };
 
+// The renderer's cumulative work so far (ms) from CDP Performance.getMetrics.
+const METRICS = { task: 'TaskDuration', script: 'ScriptDuration', layout: 'LayoutDuration', style: 'RecalcStyleDuration' };
+async function work(cdp) {
+  const m = Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((x) => [x.name, x.value]));
+  return Object.fromEntries(Object.entries(METRICS).map(([k, n]) => [k, (m[n] || 0) * 1000]));
+}
+const minus = (a, b) => Object.fromEntries(Object.keys(a).map((k) => [k, a[k] - b[k]]));
+const medians = (list) => Object.fromEntries(Object.keys(METRICS).map((k) => [k, stats(list.map((x) => x[k])).median]));
+
 // Records, in the page, when the first element matching `sel` is in the DOM
 // with a size (performance.now(), ms since navigation start).
 const watchScript = (sel) => `(() => {
@@ -81,21 +96,31 @@ async function firstLoad() {
   await ctx.addCookies([cookie]);
   await ctx.addInitScript(watchScript('.home-figure'));
   const page = await ctx.newPage();
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('Performance.enable');
   await page.goto(base + '/');
   await page.waitForFunction(() => window.__mzVisible !== undefined, null, { timeout: 30000 });
   const t = await page.evaluate(() => window.__mzVisible);
+  const w = await work(cdp); // read after the figure showed: a little later than t at most
   await ctx.close();
-  return t;
+  return [t, w];
 }
 
 const first = [];
+const firstWork = [];
 await firstLoad(); // warm-up: the server's page cache, chromium's own start
-for (let i = 0; i < runs; i++) first.push(await firstLoad());
+for (let i = 0; i < runs; i++) {
+  const [t, w] = await firstLoad();
+  first.push(t);
+  firstWork.push(w);
+}
 
 // Navigation between two lists through the side menu.
 const ctx = await browser.newContext(contextOptions);
 await ctx.addCookies([cookie]);
 const page = await ctx.newPage();
+const cdp = await ctx.newCDPSession(page);
+await cdp.send('Performance.enable');
 await page.goto(base + '/');
 await page.locator('.home-figure').first().waitFor({ timeout: 30000 });
 const labels = await page.evaluate(async (names) => {
@@ -137,13 +162,26 @@ async function navigate(label, name) {
   );
 }
 const nav = [];
+const navWork = [];
 await navigate(labels[0], lists[0]); // warm-up: the list chunks and first queries
 await navigate(labels[1], lists[1]);
 for (let i = 0; i < runs; i++) {
   const k = (i + 1) % 2 === 1 ? 0 : 1;
+  const w0 = await work(cdp);
   nav.push(await navigate(labels[k], lists[k]));
+  navWork.push(minus(await work(cdp), w0));
 }
 await ctx.close();
 const version = browser.version();
 await browser.close();
-console.log(JSON.stringify({ first_load_ms: stats(first), nav_ms: stats(nav), lists, runs, chromium: version }));
+console.log(
+  JSON.stringify({
+    first_load_ms: stats(first),
+    nav_ms: stats(nav),
+    first_load_cpu_ms: medians(firstWork),
+    nav_cpu_ms: medians(navWork),
+    lists,
+    runs,
+    chromium: version,
+  }),
+);
