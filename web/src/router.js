@@ -43,8 +43,29 @@ setUnauthenticatedHandler(() => {
   if (cur.name !== 'login') router.push({ name: 'login', query: { redirect: cur.fullPath, expired: '1' } });
 });
 
+/**
+ * Start loading the screen's lazy chunks (layout, page) now, so that they
+ * download while the guard below waits for /auth/me and /meta, instead of
+ * after it (the router resolves lazy components only once the guards are done).
+ * The router's own later call gets the same module; a failed load is left to it.
+ */
+function preloadComponents(to) {
+  for (const r of to.matched) {
+    const c = r.components?.default;
+    // A lazy route component is a plain function (not a component object or functional component).
+    if (typeof c === 'function' && !('displayName' in c) && !('props' in c) && !('__vccOpts' in c)) {
+      Promise.resolve()
+        .then(c)
+        .catch(() => {});
+    }
+  }
+}
+
 router.beforeEach(async (to) => {
-  if (!session.checked) await restore();
+  if (!session.checked) {
+    if (!to.meta.public) preloadComponents(to);
+    await restore({ withMeta: !to.meta.public && !to.meta.noMeta });
+  }
   if (to.meta.public) return true;
   if (!session.user) return { name: 'login', query: to.fullPath !== '/' ? { redirect: to.fullPath } : {} };
   if (session.user.must_change_password && to.name !== 'password') return { name: 'password' };

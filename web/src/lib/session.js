@@ -32,8 +32,15 @@ export function totpEnrolled(user) {
   session.meta = null;
 }
 
-/** Ask the server who we are (cookie session). Never throws. */
-export async function restore() {
+/**
+ * Ask the server who we are (cookie session). Never throws. With withMeta, the
+ * metadata is asked for at the same time rather than after the answer (the
+ * first screen waits for both): it is kept only when the user may go on to the
+ * workbench (logged in, no password change or TOTP enrolment pending);
+ * otherwise, or when that request fails, loadMeta() asks again later.
+ */
+export async function restore({ withMeta = false } = {}) {
+  const metaP = withMeta && !session.meta ? api.get('/meta', undefined, { quiet401: true }).catch(() => null) : null;
   try {
     adopt(await api.get('/auth/me', undefined, { quiet401: true }));
   } catch (e) {
@@ -41,6 +48,10 @@ export async function restore() {
     if (e.code === 'totp_enrolment_required') session.needsTotpEnrolment = true;
   }
   session.checked = true;
+  if (metaP) {
+    const meta = await metaP;
+    if (meta && session.user && !session.user.must_change_password && !session.needsTotpEnrolment) session.meta = meta;
+  }
   return session.user;
 }
 
