@@ -7,14 +7,30 @@ export function entityMeta(name) {
   return session.meta?.entities?.find((e) => e.name === name) || null;
 }
 
+// Dictionaries by name, and each one's labels by code, built once per /meta
+// document (tables look a label up for every cell).
+const dictIndex = new WeakMap(); // meta -> Map(name -> {items, labels: Map(code -> zh)})
+function dict(name) {
+  const meta = session.meta;
+  if (!meta) return null;
+  let byName = dictIndex.get(meta);
+  if (!byName) {
+    byName = new Map((meta.dictionaries || []).map((d) => [d.name, { items: d.items || [], labels: null }]));
+    dictIndex.set(meta, byName);
+  }
+  return byName.get(name) || null;
+}
+
 export function dictItems(name) {
-  return session.meta?.dictionaries?.find((d) => d.name === name)?.items || [];
+  return dict(name)?.items || [];
 }
 
 export function dictLabel(dictName, code) {
   if (code === null || code === undefined || code === '') return '';
-  const it = dictItems(dictName).find((i) => i.code === String(code));
-  return it ? it.zh : String(code);
+  const d = dict(dictName);
+  if (!d) return String(code);
+  d.labels = d.labels || new Map(d.items.map((i) => [i.code, i.zh]));
+  return d.labels.get(String(code)) ?? String(code);
 }
 
 /** The label shown for a field; money fields are entered and shown in 元. */

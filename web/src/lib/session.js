@@ -1,10 +1,10 @@
 // session.js - who is logged in, their CSRF token and the metadata they may see.
-import { reactive } from 'vue';
+import { markRaw, reactive } from 'vue';
 import { api, setCsrf } from './api.js';
 
 export const session = reactive({
   user: null, // {id, username, name, unit, roles, scope, must_change_password, totp_*}
-  meta: null, // GET /api/v1/meta
+  meta: null, // GET /api/v1/meta (raw, replaced whole: see loadMeta)
   checked: false, // /auth/me asked once
   needsTotpEnrolment: false,
 });
@@ -50,7 +50,7 @@ export async function restore({ withMeta = false } = {}) {
   session.checked = true;
   if (metaP) {
     const meta = await metaP;
-    if (meta && session.user && !session.user.must_change_password && !session.needsTotpEnrolment) session.meta = meta;
+    if (meta && session.user && !session.user.must_change_password && !session.needsTotpEnrolment) session.meta = markRaw(meta);
   }
   return session.user;
 }
@@ -88,9 +88,14 @@ export async function changePassword(oldPassword, newPassword) {
   await restore();
 }
 
-/** The metadata (entities, dictionaries, workflows, menus), loaded once per login. */
+/**
+ * The metadata (entities, dictionaries, workflows, menus), loaded once per login.
+ * It is kept raw (not a deep reactive proxy): screens read it thousands of times
+ * per render (every table cell's field and dictionary label), and it only ever
+ * changes as a whole - session.meta itself stays reactive.
+ */
 export async function loadMeta(force = false) {
   if (session.meta && !force) return session.meta;
-  session.meta = await api.get('/meta');
+  session.meta = markRaw(await api.get('/meta'));
   return session.meta;
 }
