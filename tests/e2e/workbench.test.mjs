@@ -129,6 +129,16 @@ test('case: login, create with validation errors, filter, detail, submit, export
   assert.match(await timeline.innerText(), /提交/);
   await page.screenshot({ path: shotPath('04-detail'), fullPage: true });
 
+  // Back to the list, which was kept alive: it reads its rows again (the case's new state
+  // shows) and still holds the filter form.
+  resp = page.waitForResponse((r) => r.url().includes('/api/v1/sample_cases?') && r.url().includes('title.like='));
+  await page.goBack();
+  await page.waitForURL(/\/e\/sample_cases\?/);
+  assert.equal((await resp).status(), 200);
+  await page.getByTestId('list-table').getByText('已提交').waitFor();
+  assert.equal(await page.getByTestId('list-table').getByText('草稿').count(), 0);
+  assert.equal(await page.locator('#flt-title').inputValue(), '浏览器');
+
   // Export CSV of the filtered list: a download.
   await page.goto(srv.base + '/e/sample_cases?title.like=' + encodeURIComponent('浏览器'));
   await page.getByTestId('list-total').filter({ hasText: '共 1 条' }).waitFor();
