@@ -44,6 +44,29 @@ int mz_division_get(struct mz_db *db, const char *code, const char *at, struct m
  * exists, else the successor district itself. */
 int mz_division_successor(struct mz_db *db, const char *code, char out[13]);
 
+/* What a response shows beside a division code: its name (mz_division_get
+ * with at NULL) and, when it was retired, today's successor with its name. */
+struct mz_division_names {
+    bool found;              /* the code is in the registry: name is set */
+    char name[96];
+    bool moved;              /* the successor differs from the code */
+    char current[13];        /* the successor (12 digits) when moved */
+    bool current_found;      /* the successor is in the registry */
+    char current_name[96];
+};
+
+/* mz_division_names for a code, from a per-thread cache of the answers (the
+ * registry has a few thousand codes and changes rarely; a GET of a person
+ * asked the database six or more statements for its two divisions). An
+ * answer is reused for at most MZ_DIVISION_CACHE_TTL_MS, and never after a
+ * write to division_codes or division_changes through this process (their
+ * after_write hooks call mz_division_cache_drop) nor inside a transaction:
+ * another server's edit of the registry shows here within that time. */
+#define MZ_DIVISION_CACHE_TTL_MS 5000
+int mz_division_names(struct mz_db *db, const char *code, struct mz_division_names *out);
+/* Drop every thread's cached division answers (they reload on next use). */
+void mz_division_cache_drop(void);
+
 /* Is code (12 digits) acceptable as a record's division? Yes if the exact
  * code is in the registry at any time, or if its district is a retired one
  * (whose streets and communities the registry does not list). */

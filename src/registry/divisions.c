@@ -23,6 +23,9 @@
  *
  * Tested by tests/unit/test_registry.c and tests/api/registry.test.mjs.
  */
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "registry/registry_internal.h"
 
 /* Tianjin's county-level divisions since 2009. Populations: resident
@@ -199,7 +202,16 @@ static int division_validate(struct mz_write *w)
     return 0;
 }
 
-static const struct mz_hooks division_hooks = {.validate = division_validate};
+/* Any write to the registry's tables drops the cached display answers. */
+static int registry_changed(struct mz_write *w)
+{
+    (void)w;
+    mz_division_cache_drop();
+    return 0;
+}
+
+static const struct mz_hooks division_hooks = {.validate = division_validate,
+                                               .after_write = registry_changed};
 
 static const struct mz_field division_fields[] = {
     {.name = "code", .type = MZ_T_DIVISION, .zh = "区划代码", .en = "Code",
@@ -241,7 +253,8 @@ static int change_validate(struct mz_write *w)
     return 0;
 }
 
-static const struct mz_hooks change_hooks = {.validate = change_validate};
+static const struct mz_hooks change_hooks = {.validate = change_validate,
+                                             .after_write = registry_changed};
 
 static const struct mz_field change_fields[] = {
     {.name = "kind", .type = MZ_T_DICT, .zh = "变更类型", .en = "Kind", .dict = "division_change",
@@ -488,6 +501,114 @@ int mz_division_successor(struct mz_db *db, const char *code, char out[13])
         break;
     }
     memcpy(out, cur, 13);
+    return MZ_OK;
+}
+
+/* --- cached display answers (mz_division_names) ---------------------------------- */
+
+/* 4096 sets of 2 entries per thread (~1.8 MB, allocated on first use): the
+ * registry's few thousand codes fit. */
+#define NAMES_SETS 4096
+struct names_entry {
+    char code[13]; /* as asked; "" for an empty entry */
+    uint8_t age;   /* the way replaced last in the set (way 0's field) */
+    struct mz_division_names v;
+};
+struct names_cache {
+    const struct mz_db *db; /* connection it was filled from */
+    int generation;         /* names_generation when filled */
+    int64_t filled_us;      /* mz_mono_us() of the first answer */
+    struct names_entry e[NAMES_SETS][2];
+};
+static _Atomic int names_generation = 1;
+static _Thread_local struct names_cache *tls_names;
+static pthread_key_t names_key;
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+
+static void names_free(void *p)
+{
+    free(p);
+}
+
+static void names_key_init(void)
+{
+    /* The destructor frees a worker thread's cache when it exits. */
+    if (pthread_key_create(&names_key, names_free) != 0)
+        abort();
+}
+
+void mz_division_cache_drop(void)
+{
+    atomic_fetch_add(&names_generation, 1);
+}
+
+/* Ask the database (what present used to do on every request). */
+static int names_load(struct mz_db *db, const char *code, struct mz_division_names *out)
+{
+    struct mz_division d;
+    memset(out, 0, sizeof(*out));
+    int rc = mz_division_get(db, code, NULL, &d);
+    if (rc == MZ_OK) {
+        out->found = true;
+        snprintf(out->name, sizeof(out->name), "%s", d.name);
+    } else if (rc != MZ_ERR_NOTFOUND && rc != MZ_ERR_INVALID) {
+        return rc;
+    }
+    char succ[13];
+    if (mz_division_successor(db, code, succ) == MZ_OK && strcmp(succ, code) != 0) {
+        out->moved = true;
+        memcpy(out->current, succ, sizeof(out->current));
+        rc = mz_division_get(db, succ, NULL, &d);
+        if (rc == MZ_OK) {
+            out->current_found = true;
+            snprintf(out->current_name, sizeof(out->current_name), "%s", d.name);
+        } else if (rc != MZ_ERR_NOTFOUND) {
+            return rc;
+        }
+    }
+    return MZ_OK;
+}
+
+int mz_division_names(struct mz_db *db, const char *code, struct mz_division_names *out)
+{
+    size_t len = strlen(code);
+    if (len == 0 || len > 12 || mz_db_in_transaction(db))
+        return names_load(db, code, out);
+    struct names_cache *c = tls_names;
+    if (c == NULL) {
+        pthread_once(&names_once, names_key_init);
+        c = calloc(1, sizeof(*c));
+        if (c == NULL)
+            return names_load(db, code, out);
+        pthread_setspecific(names_key, c);
+        tls_names = c;
+    }
+    int gen = atomic_load(&names_generation);
+    int64_t now = mz_mono_us();
+    if (c->db != db || c->generation != gen ||
+        now - c->filled_us > (int64_t)MZ_DIVISION_CACHE_TTL_MS * 1000) {
+        memset(c->e, 0, sizeof(c->e));
+        c->db = db;
+        c->generation = gen;
+        c->filled_us = now;
+    }
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)code[i]) * 16777619u;
+    struct names_entry *set = c->e[h % NAMES_SETS];
+    for (int w = 0; w < 2; w++) {
+        if (strcmp(set[w].code, code) == 0) {
+            *out = set[w].v;
+            return MZ_OK;
+        }
+    }
+    int rc = names_load(db, code, out);
+    if (rc != MZ_OK)
+        return rc; /* errors are not cached */
+    int way = set[0].code[0] == '\0' ? 0 : set[1].code[0] == '\0' ? 1 : set[0].age;
+    set[0].age = (uint8_t)(way ^ 1);
+    memcpy(set[way].code, code, len + 1);
+    set[way].v = *out;
     return MZ_OK;
 }
 

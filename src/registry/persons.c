@@ -137,24 +137,26 @@ static int person_import_done(struct mz_req *req, const struct mz_entity *e, boo
     return rc == MZ_OK ? 0 : mz_fail_err(req, rc);
 }
 
-/* Add a division's name, and today's successor when it was retired. */
+/* Add a division's name, and today's successor when it was retired (from
+ * the per-thread cache of mz_division_names). */
 static void present_division(struct mz_req *req, json_t *row, const char *field)
 {
     const char *code = registry_json_str(row, field);
     if (code == NULL)
         return;
-    struct mz_division d;
+    struct mz_division_names n;
     char key[64];
+    if (mz_division_names(req->db, code, &n) != MZ_OK)
+        return;
     snprintf(key, sizeof(key), "%s_name", field);
-    if (mz_division_get(req->db, code, NULL, &d) == MZ_OK)
-        json_object_set_new(row, key, json_string(d.name));
-    char succ[13];
-    if (mz_division_successor(req->db, code, succ) == MZ_OK && strcmp(succ, code) != 0) {
+    if (n.found)
+        json_object_set_new(row, key, json_string(n.name));
+    if (n.moved) {
         snprintf(key, sizeof(key), "%s_current", field);
-        json_object_set_new(row, key, json_string(succ));
+        json_object_set_new(row, key, json_string(n.current));
         snprintf(key, sizeof(key), "%s_current_name", field);
-        if (mz_division_get(req->db, succ, NULL, &d) == MZ_OK)
-            json_object_set_new(row, key, json_string(d.name));
+        if (n.current_found)
+            json_object_set_new(row, key, json_string(n.current_name));
     }
 }
 
