@@ -240,39 +240,32 @@ static int add_role_patterns(struct mz_req *req, struct mz_user *u, const char *
     return MZ_OK;
 }
 
-struct mz_user *mz_user_load(struct mz_req *req, int64_t user_id)
+/* The user columns every load reads, in the order user_from_stmt expects. */
+#define USER_COLS(p)                                                                               \
+    p "id, " p "username, " p "name, " p "unit, " p "scope_division, " p "status, "                \
+    p "must_change_password, " p "roles, " p "totp_enrolled"
+
+/* The user in columns c0.. of a row of USER_COLS (status checked: NULL for
+ * a missing, disabled or locked account), with roles and permissions. */
+static struct mz_user *user_from_stmt(struct mz_req *req, struct mz_stmt *st, int c0)
 {
-    struct mz_stmt *st;
     struct mz_user *u = NULL;
     json_t *roles = NULL;
-    int rc = mz_db_prepare(req->db,
-                           "SELECT id, username, name, unit, scope_division, status,"
-                           " must_change_password, roles, totp_enrolled FROM users"
-                           " WHERE id = ? AND deleted_at IS NULL",
-                           &st);
-    if (rc != MZ_OK)
+    const char *status = mz_db_col_text(st, c0 + 5);
+    if (mz_db_col_type(st, c0) == MZ_COL_NULL || status == NULL || strcmp(status, "active") != 0)
         return NULL;
-    mz_db_bind_int(st, 1, user_id);
-    rc = mz_db_step(st);
-    if (rc != MZ_ROW) {
-        mz_db_done(st);
-        return NULL;
-    }
-    const char *status = mz_db_col_text(st, 5);
-    if (status == NULL || strcmp(status, "active") != 0) {
-        mz_db_done(st);
-        return NULL;
-    }
     u = mz_arena_calloc(req->arena, 1, sizeof(*u));
-    u->id = mz_db_col_int(st, 0);
-    u->username = mz_arena_strdup(req->arena, mz_db_col_text(st, 1));
-    u->name = mz_arena_strdup(req->arena, mz_db_col_text(st, 2) ? mz_db_col_text(st, 2) : "");
-    u->unit = mz_db_col_text(st, 3) ? mz_arena_strdup(req->arena, mz_db_col_text(st, 3)) : NULL;
-    u->scope = mz_db_col_text(st, 4) ? mz_arena_strdup(req->arena, mz_db_col_text(st, 4)) : NULL;
-    u->must_change = mz_db_col_int(st, 6) != 0;
-    roles = mz_db_col_text(st, 7) ? json_loads(mz_db_col_text(st, 7), 0, NULL) : NULL;
-    u->totp_enrolled = mz_db_col_int(st, 8) != 0;
-    mz_db_done(st);
+    u->id = mz_db_col_int(st, c0);
+    u->username = mz_arena_strdup(req->arena, mz_db_col_text(st, c0 + 1));
+    u->name = mz_arena_strdup(req->arena,
+                              mz_db_col_text(st, c0 + 2) ? mz_db_col_text(st, c0 + 2) : "");
+    u->unit = mz_db_col_text(st, c0 + 3) ? mz_arena_strdup(req->arena, mz_db_col_text(st, c0 + 3))
+                                         : NULL;
+    u->scope = mz_db_col_text(st, c0 + 4) ? mz_arena_strdup(req->arena, mz_db_col_text(st, c0 + 4))
+                                          : NULL;
+    u->must_change = mz_db_col_int(st, c0 + 6) != 0;
+    roles = mz_db_col_text(st, c0 + 7) ? json_loads(mz_db_col_text(st, c0 + 7), 0, NULL) : NULL;
+    u->totp_enrolled = mz_db_col_int(st, c0 + 8) != 0;
 
     size_t nroles = json_is_array(roles) ? json_array_size(roles) : 0;
     if (nroles > 16)
@@ -286,17 +279,38 @@ struct mz_user *mz_user_load(struct mz_req *req, int64_t user_id)
             continue;
         u->roles[u->nroles++] = mz_arena_strdup(req->arena, r);
     }
-    /* A forbidden combination (written around the API) grants nothing. */
-    if (mz_roles_check(u->roles, u->nroles) == NULL) {
-        for (size_t i = 0; i < u->nroles; i++) {
-            if (add_role_patterns(req, u, u->roles[i]) != MZ_OK) {
-                u = NULL;
-                goto out;
-            }
-        }
-    }
-out:
     json_decref(roles);
+    return u;
+}
+
+/* Add the patterns of the user's roles (may read stored roles: call after
+ * the user's statement is done). False on a database error. */
+static bool user_add_patterns(struct mz_req *req, struct mz_user *u)
+{
+    /* A forbidden combination (written around the API) grants nothing. */
+    if (mz_roles_check(u->roles, u->nroles) != NULL)
+        return true;
+    for (size_t i = 0; i < u->nroles; i++) {
+        if (add_role_patterns(req, u, u->roles[i]) != MZ_OK)
+            return false;
+    }
+    return true;
+}
+
+struct mz_user *mz_user_load(struct mz_req *req, int64_t user_id)
+{
+    struct mz_stmt *st;
+    int rc = mz_db_prepare(req->db,
+                           "SELECT " USER_COLS("") " FROM users WHERE id = ? AND deleted_at IS NULL",
+                           &st);
+    if (rc != MZ_OK)
+        return NULL;
+    mz_db_bind_int(st, 1, user_id);
+    rc = mz_db_step(st);
+    struct mz_user *u = rc == MZ_ROW ? user_from_stmt(req, st, 0) : NULL;
+    mz_db_done(st);
+    if (u != NULL && !user_add_patterns(req, u))
+        return NULL;
     return u;
 }
 
@@ -375,15 +389,21 @@ static int token_authenticate(struct mz_req *req, const char *token)
     return 0;
 }
 
-/* Authenticate a session token; via_cookie selects the CSRF rule. */
+/* Authenticate a session token; via_cookie selects the CSRF rule. The
+ * session and its user come from one statement (one B-tree walk less per
+ * request than two); nothing of either is kept between requests, so a
+ * revoked session or a disabled, locked or changed account is refused or
+ * seen on the very next request, on every server sharing the database. */
 static int session_authenticate(struct mz_req *req, const char *token, bool via_cookie)
 {
     char hash[MZ_TOKEN_HASH_HEX + 1];
     struct mz_stmt *st;
     mz_token_hash(token, hash);
     int rc = mz_db_prepare(req->db,
-                           "SELECT id, user_id, csrf, created_at, last_seen FROM mz_auth_sessions"
-                           " WHERE token_hash = ?",
+                           "SELECT s.id, s.user_id, s.csrf, s.created_at, s.last_seen, " USER_COLS(
+                               "u.") " FROM mz_auth_sessions s LEFT JOIN users u"
+                                     " ON u.id = s.user_id AND u.deleted_at IS NULL"
+                                     " WHERE s.token_hash = ?",
                            &st);
     if (rc != MZ_OK)
         return mz_fail_err(req, rc);
@@ -396,16 +416,18 @@ static int session_authenticate(struct mz_req *req, const char *token, bool via_
     int64_t sid = mz_db_col_int(st, 0), uid = mz_db_col_int(st, 1);
     const char *csrf = mz_arena_strdup(req->arena, mz_db_col_text(st, 2));
     int64_t created = mz_db_col_int(st, 3), seen = mz_db_col_int(st, 4);
-    mz_db_done(st);
-
     int64_t now = mz_auth_now();
     int64_t idle = mz_auth_config_int(req->db, "idle_minutes", 30) * 60;
     int64_t absolute = mz_auth_config_int(req->db, "absolute_hours", 12) * 3600;
     if (now - seen > idle || now - created > absolute) {
+        mz_db_done(st);
         mz_session_delete(req->db, sid);
         return mz_fail(req, 401, "unauthenticated", "登录已超时，请重新登录");
     }
-    struct mz_user *u = mz_user_load(req, uid);
+    struct mz_user *u = user_from_stmt(req, st, 5);
+    mz_db_done(st);
+    if (u != NULL && !user_add_patterns(req, u))
+        u = NULL;
     if (u == NULL) {
         mz_sessions_revoke_user(req->db, uid, 0);
         return mz_fail(req, 401, "unauthenticated", "账号不可用，请联系系统管理员");
