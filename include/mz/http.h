@@ -111,6 +111,8 @@ int mz_fail_err(struct mz_req *req, int err);
 int mz_reply_json(struct mz_req *req, int status, json_t *body);
 int mz_reply_bytes(struct mz_req *req, int status, const char *content_type, const char *data,
                    size_t len);
+/* A JSON body already written as text (copied; sent as application/json). */
+int mz_reply_json_text(struct mz_req *req, int status, const char *text, size_t len);
 /* Stream a file (already written, positioned anywhere); the server closes fd. */
 int mz_reply_file(struct mz_req *req, int status, const char *content_type, int fd,
                   const char *download_name);

@@ -149,6 +149,11 @@ int mz_reply_bytes(struct mz_req *req, int status, const char *content_type, con
     return status;
 }
 
+int mz_reply_json_text(struct mz_req *req, int status, const char *text, size_t len)
+{
+    return mz_reply_bytes(req, status, JSON_CONTENT_TYPE, text, len);
+}
+
 /* Append s to the buffer as an RFC 8187 value (UTF-8, percent-encoded). */
 static void append_ext_value(struct mz_buf *buf, const char *s)
 {

@@ -176,11 +176,12 @@ void mz_row_present(struct mz_req *req, const struct mz_entity *e, json_t *row)
         e->hooks->present(req, e, row);
 }
 
-/* Select one row by id with the scope applied; a new row or NULL if absent. */
-static json_t *select_row(struct mz_req *req, const struct mz_entity *e, int64_t id, bool unmask,
-                          int *err)
+/* Prepare, bind and step the select of one row by id with the scope
+ * applied: MZ_ROW with *stp on the row (the caller ends it with
+ * mz_db_done), MZ_DONE when absent or out of scope, or an error. */
+static int select_row_stmt(struct mz_req *req, const struct mz_entity_rt *rt, int64_t id,
+                           struct mz_stmt **stp)
 {
-    const struct mz_entity_rt *rt = mz_entity_rt_of(req->app, e);
     char lo[13], hi[13];
     struct mz_stmt *st;
     bool scoped = scope_range(req, rt, lo, hi);
@@ -191,9 +192,9 @@ static json_t *select_row(struct mz_req *req, const struct mz_entity *e, int64_t
                               rt->scope_field->name, rt->scope_field->name);
     if (owner)
         sql = mz_arena_printf(req->arena, "%s AND created_by = ?", sql);
-    *err = mz_db_prepare(req->db, sql, &st);
-    if (*err != MZ_OK)
-        return NULL;
+    int rc = mz_db_prepare(req->db, sql, &st);
+    if (rc != MZ_OK)
+        return rc;
     int idx = 1;
     mz_db_bind_int(st, idx++, id);
     if (scoped) {
@@ -202,12 +203,27 @@ static json_t *select_row(struct mz_req *req, const struct mz_entity *e, int64_t
     }
     if (owner)
         mz_db_bind_text(st, idx++, owner);
-    json_t *row = NULL;
-    int rc = mz_db_step(st);
-    if (rc == MZ_ROW)
-        row = mz_row_from_stmt(req, rt, st, unmask);
-    else if (rc < 0)
-        *err = rc;
+    rc = mz_db_step(st);
+    if (rc == MZ_ROW) {
+        *stp = st;
+        return MZ_ROW;
+    }
+    mz_db_done(st);
+    return rc < 0 ? rc : MZ_DONE;
+}
+
+/* Select one row by id with the scope applied; a new row or NULL if absent. */
+static json_t *select_row(struct mz_req *req, const struct mz_entity *e, int64_t id, bool unmask,
+                          int *err)
+{
+    const struct mz_entity_rt *rt = mz_entity_rt_of(req->app, e);
+    struct mz_stmt *st;
+    int rc = select_row_stmt(req, rt, id, &st);
+    if (rc != MZ_ROW) {
+        *err = rc == MZ_DONE ? MZ_OK : rc;
+        return NULL;
+    }
+    json_t *row = mz_row_from_stmt(req, rt, st, unmask);
     mz_db_done(st);
     return row;
 }
@@ -866,6 +882,175 @@ static int h_create(struct mz_req *req)
     return mz_reply_json(req, 201, row);
 }
 
+/* --- GET of one row written straight into the reply -------------------------------- */
+
+/* Append a JSON value dumped by jansson (the fields whose value needs it). */
+static void put_dumped(struct mz_buf *b, json_t *v)
+{
+    char *text = mz_json_dump(v, NULL);
+    mz_buf_puts(b, text);
+    free(text);
+}
+
+/* Append s (n bytes) as a JSON string, escaped as jansson's compact dump
+ * escapes it ('"', '\\', \b \f \n \r \t, other controls as \u00XX); false
+ * when s is not valid UTF-8 (the caller then takes the jansson path). */
+static bool put_string(struct mz_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *)s, *end = p + n, *run = p;
+    mz_buf_append(b, "\"", 1);
+    while (p < end) {
+        unsigned c = *p;
+        if (c >= 0x80) {
+            size_t extra = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2
+                           : c >= 0xf0 && c <= 0xf4 ? 3 : 0;
+            if (extra == 0 || (size_t)(end - p) <= extra)
+                return false;
+            unsigned cp = c & (0x3f >> extra);
+            for (size_t i = 1; i <= extra; i++) {
+                if ((p[i] & 0xc0) != 0x80)
+                    return false;
+                cp = (cp << 6) | (p[i] & 0x3f);
+            }
+            if ((extra == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+                (extra == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+                return false;
+            p += extra + 1;
+            continue;
+        }
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            p++;
+            continue;
+        }
+        mz_buf_append(b, run, (size_t)(p - run));
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t len = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            len = 6;
+        }
+        mz_buf_append(b, esc, len);
+        run = ++p;
+    }
+    mz_buf_append(b, run, (size_t)(p - run));
+    mz_buf_append(b, "\"", 1);
+    return true;
+}
+
+/* Append "name": and the text column as a JSON string (or null). */
+static bool put_text_member(struct mz_buf *b, const char *name, struct mz_stmt *st, int col)
+{
+    mz_buf_printf(b, ",\"%s\":", name);
+    if (mz_db_col_type(st, col) == MZ_COL_NULL) {
+        mz_buf_append(b, "null", 4);
+        return true;
+    }
+    return put_string(b, mz_db_col_text(st, col), mz_db_col_bytes(st, col));
+}
+
+/* The row the statement is on, as the JSON text mz_row_from_stmt and
+ * mz_row_present give for an entity without a present hook: members in the
+ * same order, sensitive values masked unless the caller may view them (and
+ * then the view audited), sealed and JSON values through jansson as there.
+ * False when a text is not valid UTF-8: the caller then takes that path. */
+static bool row_text(struct mz_req *req, const struct mz_entity_rt *rt, struct mz_stmt *st,
+                     struct mz_buf *b)
+{
+    const struct mz_entity *e = rt->entity;
+    char perm[96];
+    snprintf(perm, sizeof(perm), "%s.view_sensitive", e->permission ? e->permission : e->name);
+    bool unmask = mz_req_may(req, perm), audit = false;
+    int64_t id = mz_db_col_int(st, 0);
+    mz_buf_printf(b, "{\"id\":%lld,\"version\":%lld", (long long)id,
+                  (long long)mz_db_col_int(st, 1));
+    if (!put_text_member(b, "created_at", st, 2) || !put_text_member(b, "updated_at", st, 3))
+        return false;
+    if (e->workflow &&
+        (!put_text_member(b, "state", st, 4) || !put_text_member(b, "state_due", st, 5)))
+        return false;
+    for (size_t i = 0; i < e->nfields; i++) {
+        const struct mz_field *f = &e->fields[i];
+        int col = rt->field_col0 + (int)i;
+        bool null = mz_db_col_type(st, col) == MZ_COL_NULL;
+        if (!null && ((f->flags & MZ_F_SENSITIVE) || f->type == MZ_T_JSON || mz_field_sealed(f))) {
+            json_t *v = mz_column_json(req, e, st, col, f);
+            mz_buf_printf(b, ",\"%s\":", f->name);
+            if ((f->flags & MZ_F_SENSITIVE) && !json_is_null(v)) {
+                if (unmask) {
+                    audit = true;
+                } else {
+                    const char *text = mz_mask_value(req->arena, f, mz_value_text(req->arena, f, v));
+                    json_decref(v);
+                    v = mz_json_str(text);
+                }
+            }
+            put_dumped(b, v);
+            json_decref(v);
+            continue;
+        }
+        switch (null ? MZ_T_TEXT : f->type) {
+        case MZ_T_INT:
+        case MZ_T_MONEY:
+        case MZ_T_REF:
+            mz_buf_printf(b, ",\"%s\":%lld", f->name, (long long)mz_db_col_int(st, col));
+            break;
+        case MZ_T_BOOL:
+            mz_buf_printf(b, ",\"%s\":%s", f->name, mz_db_col_int(st, col) ? "true" : "false");
+            break;
+        default:
+            if (!put_text_member(b, f->name, st, col))
+                return false;
+        }
+    }
+    mz_buf_append(b, "}", 1);
+    /* An unmasked view of personal data is audited (as mz_row_present does). */
+    if (audit)
+        mz_audit(req, "view_sensitive", e->name, id, true, NULL);
+    return true;
+}
+
+/* GET of one row of an entity without a present hook, written straight
+ * from the statement: no jansson tree and no dump (about a sixth of the
+ * CPU of an authenticated GET). 0 when it answered (row, 404 or error);
+ * 1 when the caller must take the jansson path. */
+static int get_row_direct(struct mz_req *req, const struct mz_entity *e, int64_t id)
+{
+    if (e->hooks && e->hooks->present)
+        return 1;
+    const struct mz_entity_rt *rt = mz_entity_rt_of(req->app, e);
+    struct mz_stmt *st;
+    int rc = select_row_stmt(req, rt, id, &st);
+    if (rc == MZ_DONE) {
+        mz_fail(req, 404, "not_found", "记录不存在");
+        return 0;
+    }
+    if (rc != MZ_ROW) {
+        mz_fail_err(req, rc);
+        return 0;
+    }
+    struct mz_buf b;
+    mz_buf_init(&b, 0);
+    bool ok = row_text(req, rt, st, &b);
+    mz_db_done(st);
+    if (ok)
+        mz_reply_json_text(req, 200, b.data, b.len);
+    mz_buf_free(&b);
+    return ok ? 0 : 1;
+}
+
 /* GET /api/v1/{entity}/{id} */
 static int h_get(struct mz_req *req)
 {
@@ -874,6 +1059,8 @@ static int h_get(struct mz_req *req)
         return req->status;
     int64_t id = mz_req_id_or_fail(req);
     if (id == 0)
+        return req->status;
+    if (get_row_direct(req, e, id) == 0)
         return req->status;
     json_t *row = mz_entity_get(req, e, id);
     if (row == NULL)

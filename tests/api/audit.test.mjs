@@ -85,6 +85,22 @@ describe('audit log', () => {
     assert.ok(created.items.some((x) => x.object_id === caseId), 'create entry');
   });
 
+  it('records an unmasked GET of personal data (view_sensitive)', async () => {
+    const c = await srv.api('POST', '/api/v1/sample_cases', validCase({ phone: '13912345678' }));
+    assert.equal(c.status, 201, show(c));
+    const got = await srv.api('GET', `/api/v1/sample_cases/${c.json.id}`);
+    assert.equal(got.status, 200, show(got));
+    assert.equal(got.json.phone, '13912345678');
+    const log = await waitFor(
+      '?object=sample_cases&action=view_sensitive',
+      (items) => items.some((e) => e.object_id === c.json.id || JSON.stringify(e.detail ?? '').includes(String(c.json.id))),
+      'view_sensitive entry',
+    );
+    const e = log.items.find((x) => x.object_id === c.json.id || JSON.stringify(x.detail ?? '').includes(String(c.json.id)));
+    assert.equal(e.result, 'ok');
+    assert.ok(e.actor && e.actor !== '-', `actor recorded: ${e.actor}`);
+  });
+
   it('lists newest first with a total, paging and filters', async () => {
     const all = await search('?size=500');
     assert.ok(all.total >= 3, `total ${all.total}`);

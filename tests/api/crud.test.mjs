@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import {
   startServer, assertError, assertErrorShape, assertFieldErrors, assertInstant, assertEqualOrMasked,
   snapshot, assertUnchanged, validCase, fullCase, createCase, makeIdNumber, idCheckDigit, withBadIdCheck, toId15,
-  makeUscc, withBadUsccCheck, makeBankCard, withBadLuhn, makeCode, show,
+  makeUscc, withBadUsccCheck, makeBankCard, withBadLuhn, makeCode, show, TEST_PASSWORD,
 } from './lib.mjs';
 
 const CASES = '/api/v1/sample_cases';
@@ -114,6 +114,43 @@ describe('create', () => {
     assert.equal(r.status, 201, show(r));
     const r2 = await srv.api('POST', CASES, validCase({ title: '中文' }));
     assert.equal(r2.status, 201, show(r2));
+  });
+});
+
+describe('GET by id (written straight from the row) and the list (jansson) agree', () => {
+  it('for every field type, escapes, nulls, sealed values, masked and unmasked', async () => {
+    const title = 'q"uo\\te/斜杠 😀 末';
+    const extra = { a: [1, 'x"y\\z', null, true, { b: -2 }], 中: '文', e: {} };
+    const full = await createCase(srv, { title, extra }, { full: true });
+    const bare = await createCase(srv, { title: '只有必填项' });
+    srv.addUser('leader_get', { roles: 'leader', scope: '120101' });
+    const leader = (await srv.login('leader_get', TEST_PASSWORD, { mode: 'bearer' })).api;
+    for (const [who, api] of [['city officer', srv.api], ['leader', leader]]) {
+      for (const c of [full, bare]) {
+        const one = await api('GET', `${CASES}/${c.id}`);
+        assert.equal(one.status, 200, show(one));
+        assert.match(one.headers['content-type'], /^application\/json; charset=utf-8$/);
+        const list = await api('GET', `${CASES}?id=${c.id}`);
+        assert.equal(list.status, 200, show(list));
+        assert.equal(list.json.items.length, 1);
+        assert.deepEqual(one.json, list.json.items[0], `${who}: case ${c.id}`);
+        assert.deepEqual(Object.keys(one.json), Object.keys(list.json.items[0]), `${who}: member order`);
+      }
+    }
+    const mine = (await srv.api('GET', `${CASES}/${full.id}`)).json;
+    assert.equal(mine.title, title);
+    assert.deepEqual(mine.extra, extra);
+    assert.equal(mine.phone, full.phone, 'unmasked for a role with view_sensitive');
+    assert.equal(mine.urgent, true);
+    assert.equal(mine.amount_fen, 123456);
+    const masked = (await leader('GET', `${CASES}/${full.id}`)).json;
+    assert.equal(masked.phone, `${full.phone.slice(0, 3)}****${full.phone.slice(7)}`);
+    assert.equal(masked.bank_card, `**** ${full.bank_card.slice(-4)}`);
+    assert.equal(masked.title, title);
+    const none = (await leader('GET', `${CASES}/${bare.id}`)).json;
+    assert.equal(none.phone, null);
+    assert.equal(none.extra, null);
+    assertError(await leader('GET', `${CASES}/${bare.id + 1000000}`), 404, 'not_found');
   });
 });
 
