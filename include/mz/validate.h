@@ -76,6 +76,10 @@ int mz_division_level(const char *code12);
 /* True if the two-digit province code is one of GB/T 2260's. */
 bool mz_province_known(const char *two_digits);
 
+/* Decode one code point of well-formed UTF-8 (RFC 3629: shortest form, no
+ * surrogates, at most U+10FFFF) at s[0..len); its length in bytes, or 0 if
+ * the bytes there are not well-formed. */
+size_t mz_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
 /* Valid UTF-8 with no control characters other than tab/newline/CR. */
 bool mz_utf8_text_ok(const char *s, size_t len);
 /* Number of Unicode code points in valid UTF-8. */

@@ -741,10 +741,8 @@ int mz_division_level(const char *code12)
 
 /* --- UTF-8 ------------------------------------------------------------------------------ */
 
-/* Decode one code point of well-formed UTF-8 (RFC 3629: shortest form, no
- * surrogates, at most U+10FFFF) at s[0..len); its length in bytes, or 0 if
- * the bytes there are not well-formed. */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
+/* See validate.h. */
+size_t mz_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
 {
     unsigned char c = s[0];
     size_t n;
@@ -793,7 +791,7 @@ bool mz_utf8_text_ok(const char *s, size_t len)
         return len == 0;
     while (i < len) {
         uint32_t cp;
-        size_t n = utf8_decode(u + i, len - i, &cp);
+        size_t n = mz_utf8_decode(u + i, len - i, &cp);
         if (n == 0)
             return false;
         if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || (cp >= 0x7F && cp <= 0x9F))

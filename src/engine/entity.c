@@ -903,20 +903,11 @@ static bool put_string(struct mz_buf *b, const char *s, size_t n)
     while (p < end) {
         unsigned c = *p;
         if (c >= 0x80) {
-            size_t extra = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2
-                           : c >= 0xf0 && c <= 0xf4 ? 3 : 0;
-            if (extra == 0 || (size_t)(end - p) <= extra)
+            uint32_t cp;
+            size_t len = mz_utf8_decode(p, (size_t)(end - p), &cp);
+            if (len == 0)
                 return false;
-            unsigned cp = c & (0x3f >> extra);
-            for (size_t i = 1; i <= extra; i++) {
-                if ((p[i] & 0xc0) != 0x80)
-                    return false;
-                cp = (cp << 6) | (p[i] & 0x3f);
-            }
-            if ((extra == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-                (extra == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-                return false;
-            p += extra + 1;
+            p += len;
             continue;
         }
         if (c >= 0x20 && c != '"' && c != '\\') {
