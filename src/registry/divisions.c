@@ -506,19 +506,22 @@ int mz_division_successor(struct mz_db *db, const char *code, char out[13])
 
 /* --- cached display answers (mz_division_names) ---------------------------------- */
 
-/* 4096 sets of 2 entries per thread (~1.8 MB, allocated on first use): the
- * registry's few thousand codes fit. */
-#define NAMES_SETS 4096
+/* Per thread, allocated on first use: up to NAMES_MAX answers (~1.8 MB;
+ * the registry's few thousand codes fit) found through an open-addressed
+ * index; a full cache starts over. */
+#define NAMES_MAX   8191
+#define NAMES_SLOTS 16384 /* index slots: a power of two, at most half full */
 struct names_entry {
-    char code[13]; /* as asked; "" for an empty entry */
-    uint8_t age;   /* the way replaced last in the set (way 0's field) */
+    char code[13]; /* as asked */
     struct mz_division_names v;
 };
 struct names_cache {
     const struct mz_db *db; /* connection it was filled from */
     int generation;         /* names_generation when filled */
     int64_t filled_us;      /* mz_mono_us() of the first answer */
-    struct names_entry e[NAMES_SETS][2];
+    uint16_t n;             /* entries used */
+    uint16_t slot[NAMES_SLOTS]; /* 1 + entry index, 0 for an empty slot */
+    struct names_entry e[NAMES_MAX];
 };
 static _Atomic int names_generation = 1;
 static _Thread_local struct names_cache *tls_names;
@@ -585,9 +588,10 @@ int mz_division_names(struct mz_db *db, const char *code, struct mz_division_nam
     }
     int gen = atomic_load(&names_generation);
     int64_t now = mz_mono_us();
-    if (c->db != db || c->generation != gen ||
+    if (c->db != db || c->generation != gen || c->n == NAMES_MAX ||
         now - c->filled_us > (int64_t)MZ_DIVISION_CACHE_TTL_MS * 1000) {
-        memset(c->e, 0, sizeof(c->e));
+        memset(c->slot, 0, sizeof(c->slot));
+        c->n = 0;
         c->db = db;
         c->generation = gen;
         c->filled_us = now;
@@ -595,20 +599,21 @@ int mz_division_names(struct mz_db *db, const char *code, struct mz_division_nam
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < len; i++)
         h = (h ^ (unsigned char)code[i]) * 16777619u;
-    struct names_entry *set = c->e[h % NAMES_SETS];
-    for (int w = 0; w < 2; w++) {
-        if (strcmp(set[w].code, code) == 0) {
-            *out = set[w].v;
+    uint32_t k = h & (NAMES_SLOTS - 1);
+    for (; c->slot[k] != 0; k = (k + 1) & (NAMES_SLOTS - 1)) {
+        const struct names_entry *e = &c->e[c->slot[k] - 1];
+        if (strcmp(e->code, code) == 0) {
+            *out = e->v;
             return MZ_OK;
         }
     }
     int rc = names_load(db, code, out);
     if (rc != MZ_OK)
         return rc; /* errors are not cached */
-    int way = set[0].code[0] == '\0' ? 0 : set[1].code[0] == '\0' ? 1 : set[0].age;
-    set[0].age = (uint8_t)(way ^ 1);
-    memcpy(set[way].code, code, len + 1);
-    set[way].v = *out;
+    struct names_entry *e = &c->e[c->n];
+    memcpy(e->code, code, len + 1);
+    e->v = *out;
+    c->slot[k] = (uint16_t)++c->n;
     return MZ_OK;
 }
 

@@ -79,18 +79,18 @@ describe('persons', () => {
   });
 
   it('shows a division change on the next read (the names cache is dropped on every registry write)', async () => {
-    const p = await person({ hukou_division: '120102001001' });
+    const p = await person({ hukou_division: '120105001001' });
     const before = await srv.api('GET', `/api/v1/persons/${p.id}`);
     assert.equal(before.status, 200, show(before));
     assert.equal(before.json.hukou_division_name, p.hukou_division_name);
     assert.ok(!('hukou_division_current' in before.json), 'no successor before the change');
     const ch = await srv.api('POST', '/api/v1/division_changes', {
-      kind: 'rename', old_code: '120102001001', new_code: '120102001002', effective_on: '2026-01-01', document: '测试文号',
+      kind: 'rename', old_code: '120105001001', new_code: '120105001002', effective_on: '2026-01-01', document: '测试文号',
     });
     assert.equal(ch.status, 201, show(ch));
     const after = await srv.api('GET', `/api/v1/persons/${p.id}`);
-    assert.equal(after.json.hukou_division_current, '120102001002');
-    const target = await srv.api('GET', '/api/v1/divisions/120102001002');
+    assert.equal(after.json.hukou_division_current, '120105001002');
+    const target = await srv.api('GET', '/api/v1/divisions/120105001002');
     assert.equal(after.json.hukou_division_current_name, target.json.name);
     const del = await srv.api('DELETE', `/api/v1/division_changes/${ch.json.id}`);
     assert.ok(del.status === 200 || del.status === 204, show(del));
