@@ -98,6 +98,13 @@ struct mz_hooks {
     int (*after_write)(struct mz_write *w);  /* inside the transaction, after SQL */
     /* Adjust a row on its way out (add derived values); row is owned by caller. */
     void (*present)(struct mz_req *req, const struct mz_entity *e, json_t *row);
+    /* Derived values only, as members added after the row's own (called
+     * after present): value(ctx, name) gives the text of a non-sensitive
+     * field of the row (NULL when null or sensitive); returns a new object
+     * or NULL. Unlike present it lets a single-row GET be written straight
+     * from the statement, without a jansson tree of the row. */
+    json_t *(*present_extra)(struct mz_req *req, const struct mz_entity *e,
+                             const char *(*value)(void *ctx, const char *name), void *ctx);
     /* Replace the generic ?q= search (substring of searchable fields) with the
      * entity's own: append conditions with mz_query_add(). 0 or a status. */
     int (*search)(struct mz_req *req, const struct mz_entity *e, const char *text,

@@ -139,9 +139,9 @@ static int person_import_done(struct mz_req *req, const struct mz_entity *e, boo
 
 /* Add a division's name, and today's successor when it was retired (from
  * the per-thread cache of mz_division_names). */
-static void present_division(struct mz_req *req, json_t *row, const char *field)
+static void present_division(struct mz_req *req, json_t *extra, const char *field,
+                             const char *code)
 {
-    const char *code = registry_json_str(row, field);
     if (code == NULL)
         return;
     struct mz_division_names n;
@@ -150,32 +150,35 @@ static void present_division(struct mz_req *req, json_t *row, const char *field)
         return;
     snprintf(key, sizeof(key), "%s_name", field);
     if (n.found)
-        json_object_set_new(row, key, json_string(n.name));
+        json_object_set_new(extra, key, json_string(n.name));
     if (n.moved) {
         snprintf(key, sizeof(key), "%s_current", field);
-        json_object_set_new(row, key, json_string(n.current));
+        json_object_set_new(extra, key, json_string(n.current));
         snprintf(key, sizeof(key), "%s_current_name", field);
         if (n.current_found)
-            json_object_set_new(row, key, json_string(n.current_name));
+            json_object_set_new(extra, key, json_string(n.current_name));
     }
 }
 
 /* Derived display values: division names and successors, alive. */
-static void person_present(struct mz_req *req, const struct mz_entity *e, json_t *row)
+static json_t *person_present(struct mz_req *req, const struct mz_entity *e,
+                              const char *(*value)(void *ctx, const char *name), void *ctx)
 {
     (void)e;
     if (req->db == NULL)
-        return;
-    present_division(req, row, "hukou_division");
-    present_division(req, row, "residence_division");
-    json_object_set_new(row, "alive", json_boolean(registry_json_str(row, "deceased_on") == NULL));
+        return NULL;
+    json_t *extra = json_object();
+    present_division(req, extra, "hukou_division", value(ctx, "hukou_division"));
+    present_division(req, extra, "residence_division", value(ctx, "residence_division"));
+    json_object_set_new(extra, "alive", json_boolean(value(ctx, "deceased_on") == NULL));
+    return extra;
 }
 
 static const struct mz_hooks person_hooks = {
     .validate = person_validate,
     .before_write = person_before_write,
     .after_write = person_after_write,
-    .present = person_present,
+    .present_extra = person_present,
     .search = PERSONS_SEARCH,
     .import_done = person_import_done,
 };

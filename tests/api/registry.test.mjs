@@ -76,6 +76,15 @@ describe('persons', () => {
     assert.equal(p.hukou_division_name, '蓟县');
     assert.equal(p.hukou_division_current, '120119000000');
     assert.equal(p.hukou_division_current_name, '蓟州区');
+    // The GET (written from the statement) and the list (jansson) agree, derived members included.
+    const one = await srv.api('GET', `/api/v1/persons/${p.id}`);
+    assert.equal(one.status, 200, show(one));
+    const list = await srv.api('GET', `/api/v1/persons?id=${p.id}`);
+    assert.equal(list.json.items.length, 1, show(list));
+    assert.deepEqual(one.json, list.json.items[0]);
+    assert.deepEqual(Object.keys(one.json), Object.keys(list.json.items[0]));
+    assert.equal(one.json.hukou_division_current, '120119000000');
+    assert.equal(one.json.alive, true);
   });
 
   it('shows a division change on the next read (the names cache is dropped on every registry write)', async () => {
