@@ -18,7 +18,8 @@
  *                  connection; every other answer waits for the whole body
  *                  so keep-alive connections stay usable;
  *   on_completed - the response is sent or the connection died: write the
- *                  access log line, free everything, count the request done.
+ *                  access log line (into the thread's buffer: see struct
+ *                  access_buf), free everything, count the request done.
  *   on_mhd_log   - MHD's own error messages, into our JSON log.
  *
  * dispatch() is the one place route flags are enforced: authentication
@@ -41,7 +42,8 @@
  * creates its threads (threads inherit the mask), so only mz_server_wait()'s
  * sigwait() sees them. It then stops accepting (MHD_quiesce_daemon), lets
  * requests in flight finish for up to DRAIN_TIMEOUT_US (new responses say
- * "Connection: close"), and stops the daemon.
+ * "Connection: close"), stops the daemon and writes the access log lines
+ * still buffered. While it waits for a signal it writes them every second.
  *
  * Tested by tests/api/ against the real binary over loopback.
  */
@@ -91,6 +93,8 @@ struct mz_server {
     char *web_root;                  /* realpath of the web app, or NULL */
     int access_fd;                   /* access log, -1 for none */
     bool access_fd_owned;            /* we opened access_fd and must close it */
+    pthread_mutex_t access_lock;     /* guards access_bufs (the list) */
+    struct access_buf *access_bufs;  /* one per worker thread that logged */
     char host[INET6_ADDRSTRLEN + 4]; /* "127.0.0.1" or "[::1]", for the log */
     int port;                        /* the port actually bound */
     atomic_int inflight;             /* requests between on_uri and on_completed */
@@ -122,6 +126,25 @@ struct request_state {
     int log_status;           /* status queued, 0 when MHD answered itself */
     uint64_t log_bytes;       /* body bytes of the response */
 };
+
+/* A worker thread's access log lines not yet written: appended by that
+ * thread, written with one write() when the next line does not fit, when
+ * the oldest waited ACCESS_FLUSH_US, by mz_server_wait() every second, and
+ * on shutdown (after the workers stopped). Whole lines only, so lines of
+ * several threads never interleave. A crash loses at most a second (or
+ * ACCESS_BUF_SIZE bytes) of lines per thread; the audit log does not
+ * depend on it. */
+#define ACCESS_BUF_SIZE (16 * 1024)
+#define ACCESS_FLUSH_US (1000 * 1000)
+struct access_buf {
+    pthread_mutex_t lock;     /* the worker vs the periodic flush */
+    struct access_buf *next;  /* the server's list */
+    int64_t first_us;         /* mz_mono_us() of the oldest line buffered */
+    size_t len;
+    char data[ACCESS_BUF_SIZE];
+};
+static _Thread_local const struct mz_server *tls_access_server;
+static _Thread_local struct access_buf *tls_access;
 
 /* This worker thread's database connection, opened on first use. */
 static _Thread_local const struct mz_server *tls_db_server;
@@ -775,8 +798,62 @@ static void log_escape(struct mz_buf *buf, const char *s, size_t max)
     }
 }
 
-/* Write the request's access log line with one write(), so lines from
- * several threads never interleave. Nothing from the query or the body. */
+/* Write what b holds (lock held). */
+static void access_write(int fd, struct access_buf *b)
+{
+    if (b->len > 0 && write(fd, b->data, b->len) < 0) {
+        /* Nothing sensible to do; the main log may still work. */
+    }
+    b->len = 0;
+}
+
+/* Append one line to this thread's buffer (see struct access_buf). */
+static void access_append(struct mz_server *server, const char *line, size_t len)
+{
+    struct access_buf *b = tls_access_server == server ? tls_access : NULL;
+    if (b == NULL) {
+        b = mz_xcalloc(1, sizeof(*b));
+        pthread_mutex_init(&b->lock, NULL);
+        pthread_mutex_lock(&server->access_lock);
+        b->next = server->access_bufs;
+        server->access_bufs = b;
+        pthread_mutex_unlock(&server->access_lock);
+        tls_access = b;
+        tls_access_server = server;
+    }
+    int64_t now = mz_mono_us();
+    pthread_mutex_lock(&b->lock);
+    if (b->len + len > sizeof(b->data))
+        access_write(server->access_fd, b);
+    if (len > sizeof(b->data)) {
+        if (write(server->access_fd, line, len) < 0) {
+            /* as above */
+        }
+    } else {
+        if (b->len == 0)
+            b->first_us = now;
+        memcpy(b->data + b->len, line, len);
+        b->len += len;
+        if (now - b->first_us >= ACCESS_FLUSH_US)
+            access_write(server->access_fd, b);
+    }
+    pthread_mutex_unlock(&b->lock);
+}
+
+/* Write every thread's buffered lines (the periodic flush and shutdown). */
+static void access_flush_all(struct mz_server *server)
+{
+    pthread_mutex_lock(&server->access_lock);
+    for (struct access_buf *b = server->access_bufs; b != NULL; b = b->next) {
+        pthread_mutex_lock(&b->lock);
+        access_write(server->access_fd, b);
+        pthread_mutex_unlock(&b->lock);
+    }
+    pthread_mutex_unlock(&server->access_lock);
+}
+
+/* Format the request's access log line (buffered per thread, see struct
+ * access_buf). Nothing from the query or the body. */
 static void write_access_log(struct request_state *st)
 {
     struct mz_buf line;
@@ -796,9 +873,7 @@ static void write_access_log(struct request_state *st)
                   (long long)(mz_mono_us() - st->start_us));
     log_escape(&line, st->req.client_ip, 64);
     mz_buf_puts(&line, "\"}\n");
-    if (write(st->server->access_fd, line.data, line.len) < 0) {
-        /* Nothing sensible to do; the main log may still work. */
-    }
+    access_append(st->server, line.data, line.len);
     mz_buf_free(&line);
 }
 
@@ -946,6 +1021,7 @@ int mz_server_start(struct mz_app *app, struct mz_router *router,
     server->app = app;
     server->router = router;
     server->access_fd = -1;
+    pthread_mutex_init(&server->access_lock, NULL);
     if (hooks != NULL)
         server->hooks = *hooks;
     atomic_init(&server->inflight, 0);
@@ -1022,6 +1098,7 @@ int mz_server_start(struct mz_app *app, struct mz_router *router,
     *out = server;
     return MZ_OK;
 out:
+    pthread_mutex_destroy(&server->access_lock);
     if (server->access_fd_owned)
         close(server->access_fd);
     free(server->web_root);
@@ -1060,6 +1137,7 @@ static void shutdown_daemon(struct mz_server *server)
     server->daemon = NULL;
     if (listen_fd != MHD_INVALID_SOCKET)
         close(listen_fd);
+    access_flush_all(server); /* the workers are gone: every line is in */
     mz_info("stopped");
 }
 
@@ -1072,8 +1150,14 @@ void mz_server_wait(struct mz_server *server)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
-    while (sigwait(&set, &sig) != 0) {
-        /* sigwait only fails on a bad set; retry is harmless. */
+    /* Wake every second to write the access log lines the workers hold. */
+    for (;;) {
+        struct timespec second = {1, 0};
+        sig = sigtimedwait(&set, NULL, &second);
+        if (sig > 0)
+            break;
+        if (server->access_fd >= 0)
+            access_flush_all(server);
     }
     mz_info("received %s, shutting down", sig == SIGTERM ? "sigterm" : "sigint");
     shutdown_daemon(server);
@@ -1088,6 +1172,14 @@ void mz_server_stop(struct mz_server *server)
         return;
     shutdown_daemon(server);
     pthread_sigmask(SIG_SETMASK, &server->old_mask, NULL);
+    access_flush_all(server);
+    while (server->access_bufs != NULL) {
+        struct access_buf *b = server->access_bufs;
+        server->access_bufs = b->next;
+        pthread_mutex_destroy(&b->lock);
+        free(b);
+    }
+    pthread_mutex_destroy(&server->access_lock);
     if (server->access_fd_owned)
         close(server->access_fd);
     free(server->web_root);

@@ -162,6 +162,35 @@ describe('costly requests are rate-limited per caller', () => {
   });
 });
 
+describe('access log', () => {
+  it('is written within a few seconds while serving, and completely on a graceful stop', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mz-acc-'));
+    const accessLog = path.join(dir, 'access.log');
+    const srv = await startServer({ args: ['--access-log', accessLog] });
+    const healthLines = () => (fs.existsSync(accessLog) ? fs.readFileSync(accessLog, 'utf8') : '')
+      .split('\n').filter((l) => l.includes('"path":"/api/v1/health"'));
+    try {
+      for (let i = 0; i < 30; i++) assert.equal((await srv.api('GET', '/api/v1/health')).status, 200);
+      // Buffered per worker thread: the server writes the lines at least every second.
+      const deadline = Date.now() + 5000;
+      while (healthLines().length < 30 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(healthLines().length, 30, 'every line written while the server runs');
+      for (let i = 0; i < 20; i++) assert.equal((await srv.api('GET', '/api/v1/health')).status, 200);
+    } finally {
+      await srv.stop();
+    }
+    const lines = healthLines();
+    assert.equal(lines.length, 50, 'no line lost on a graceful stop');
+    for (const l of lines) {
+      const e = JSON.parse(l);
+      assert.equal(e.status, 200);
+      assert.equal(e.method, 'GET');
+      assert.match(e.request_id, /^[0-9a-f]{16}$/);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
 describe('logs never carry personal data', () => {
   it('no ID number, phone or bank card in the server log or the access log', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mz-log-'));
