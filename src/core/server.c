@@ -109,6 +109,7 @@ struct request_state {
     struct mz_server *server; /* the server the request came to */
     struct mz_req req;        /* what handlers see */
     char request_id[17];      /* 16 hex characters and NUL */
+    char ip[INET6_ADDRSTRLEN]; /* the peer's address as text (req.client_ip) */
     const char *raw_path;     /* the path as sent, without the query (arena) */
     int64_t start_us;         /* mz_mono_us() at the request line */
     bool started;             /* the first on_access call has run */
@@ -178,26 +179,54 @@ static void make_request_id(char out[17])
     out[16] = '\0';
 }
 
-/* The client's address as text, from the arena ("-" if unknown). */
-static const char *client_ip(struct MHD_Connection *conn, struct mz_arena *arena)
+/* The client's address as text into out ("-" if unknown). */
+static void client_ip_text(struct MHD_Connection *conn, char out[INET6_ADDRSTRLEN])
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    char text[INET6_ADDRSTRLEN];
 
+    strcpy(out, "-");
     if (info == NULL || info->client_addr == NULL)
-        return "-";
+        return;
     if (info->client_addr->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)info->client_addr;
-        if (inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text)) != NULL)
-            return mz_arena_strdup(arena, text);
+        if (inet_ntop(AF_INET, &in->sin_addr, out, INET6_ADDRSTRLEN) == NULL)
+            strcpy(out, "-");
     } else if (info->client_addr->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 =
             (const struct sockaddr_in6 *)(const void *)info->client_addr;
-        if (inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text)) != NULL)
-            return mz_arena_strdup(arena, text);
+        if (inet_ntop(AF_INET6, &in6->sin6_addr, out, INET6_ADDRSTRLEN) == NULL)
+            strcpy(out, "-");
     }
-    return "-";
+}
+
+/* MHD: a connection opened or closed. Its peer's address is formatted once
+ * per connection (socket context), not per keep-alive request. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        char *ip = mz_xmalloc(INET6_ADDRSTRLEN);
+        client_ip_text(conn, ip);
+        *socket_context = ip;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        free(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
+/* The client's address as text (request_state.ip). */
+static const char *client_ip(struct MHD_Connection *conn, char out[INET6_ADDRSTRLEN])
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    if (info != NULL && info->socket_context != NULL)
+        memcpy(out, info->socket_context, INET6_ADDRSTRLEN);
+    else
+        client_ip_text(conn, out);
+    return out;
 }
 
 /* MHD: the request line arrived. Create the request's state. */
@@ -217,7 +246,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     st->req.actor = "-";
     st->req.reply_fd = -1;
     st->spool_fd = -1;
-    st->req.client_ip = client_ip(conn, st->req.arena);
+    st->req.client_ip = client_ip(conn, st->ip);
     st->raw_path = mz_arena_strndup(st->req.arena, uri, strcspn(uri, "?"));
     mz_buf_init(&st->body, MZ_BODY_LIMIT_DEFAULT);
     return st;
@@ -995,6 +1024,7 @@ static struct MHD_Daemon *start_daemon(struct mz_server *server, unsigned int po
         (unsigned int)CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned int)PER_IP_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, server,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, server, MHD_OPTION_END);
 }
 

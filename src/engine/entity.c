@@ -980,10 +980,32 @@ static bool put_string(struct mz_buf *b, const char *s, size_t n)
     return true;
 }
 
+/* Append ,"name": (declared names need no escaping). */
+static void put_key(struct mz_buf *b, const char *name)
+{
+    mz_buf_append(b, ",\"", 2);
+    mz_buf_puts(b, name);
+    mz_buf_append(b, "\":", 2);
+}
+
+/* Append an integer as jansson writes it ("%lld"). */
+static void put_int(struct mz_buf *b, int64_t v)
+{
+    char text[24], *p = text + sizeof(text);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        *--p = '-';
+    mz_buf_append(b, p, (size_t)(text + sizeof(text) - p));
+}
+
 /* Append "name": and the text column as a JSON string (or null). */
 static bool put_text_member(struct mz_buf *b, const char *name, struct mz_stmt *st, int col)
 {
-    mz_buf_printf(b, ",\"%s\":", name);
+    put_key(b, name);
     if (mz_db_col_type(st, col) == MZ_COL_NULL) {
         mz_buf_append(b, "null", 4);
         return true;
@@ -1019,8 +1041,10 @@ static bool row_text(struct mz_req *req, const struct mz_entity_rt *rt, struct m
     snprintf(perm, sizeof(perm), "%s.view_sensitive", e->permission ? e->permission : e->name);
     bool unmask = mz_req_may(req, perm), audit = false;
     int64_t id = mz_db_col_int(st, 0);
-    mz_buf_printf(b, "{\"id\":%lld,\"version\":%lld", (long long)id,
-                  (long long)mz_db_col_int(st, 1));
+    mz_buf_append(b, "{\"id\":", 6);
+    put_int(b, id);
+    put_key(b, "version");
+    put_int(b, mz_db_col_int(st, 1));
     if (!put_text_member(b, "created_at", st, 2) || !put_text_member(b, "updated_at", st, 3))
         return false;
     if (e->workflow &&
@@ -1032,7 +1056,7 @@ static bool row_text(struct mz_req *req, const struct mz_entity_rt *rt, struct m
         bool null = mz_db_col_type(st, col) == MZ_COL_NULL;
         if (!null && ((f->flags & MZ_F_SENSITIVE) || f->type == MZ_T_JSON || mz_field_sealed(f))) {
             json_t *v = mz_column_json(req, e, st, col, f);
-            mz_buf_printf(b, ",\"%s\":", f->name);
+            put_key(b, f->name);
             if ((f->flags & MZ_F_SENSITIVE) && !json_is_null(v)) {
                 if (unmask) {
                     audit = true;
@@ -1050,10 +1074,12 @@ static bool row_text(struct mz_req *req, const struct mz_entity_rt *rt, struct m
         case MZ_T_INT:
         case MZ_T_MONEY:
         case MZ_T_REF:
-            mz_buf_printf(b, ",\"%s\":%lld", f->name, (long long)mz_db_col_int(st, col));
+            put_key(b, f->name);
+            put_int(b, mz_db_col_int(st, col));
             break;
         case MZ_T_BOOL:
-            mz_buf_printf(b, ",\"%s\":%s", f->name, mz_db_col_int(st, col) ? "true" : "false");
+            put_key(b, f->name);
+            mz_buf_puts(b, mz_db_col_int(st, col) ? "true" : "false");
             break;
         default:
             if (!put_text_member(b, f->name, st, col))
@@ -1066,7 +1092,7 @@ static bool row_text(struct mz_req *req, const struct mz_entity_rt *rt, struct m
         const char *key;
         json_t *v;
         json_object_foreach(extra, key, v) {
-            mz_buf_printf(b, ",\"%s\":", key);
+            put_key(b, key); /* names the hook chose: declared, no escaping */
             put_dumped(b, v);
         }
         json_decref(extra);
