@@ -414,6 +414,20 @@ R[mem.hwm_kb]=$(vm_kb "$PF_PID" VmHWM)
 log "VmRSS after load ${R[mem.load_kb]} kB (peak ${R[mem.hwm_kb]} kB)"
 stop_pid "$PF_PID"
 
+# bench_login PORT WHAT: log the bench account in on the server at PORT (when
+# AUTH=token); sets BENCH_TOKEN and CURL (with the bearer header). WHAT names
+# the server in the error.
+bench_login() {
+    CURL=(curl -sS --noproxy '*' --max-time 300)
+    if [ "$AUTH" = token ]; then
+        expect_status 200 "http://$HOST:$1/api/v1/auth/login" -X POST -H 'Content-Type: application/json' \
+            --data-binary "@$TMP/login.json"
+        BENCH_TOKEN=$(jq_token "$TMP/check.body")
+        [ -n "$BENCH_TOKEN" ] || die "login on $2 answered no token"
+        CURL+=(-H "Authorization: Bearer $BENCH_TOKEN")
+    fi
+}
+
 # start_account_server NAME DB: the bench account in another database (when
 # the binary has accounts), a server on it, and CURL logged in to it.
 start_account_server() {
@@ -428,14 +442,7 @@ start_account_server() {
         fi
     fi
     start_server "$name" "$BIN" serve --db "$db" --listen "$HOST:0"
-    CURL=(curl -sS --noproxy '*' --max-time 300)
-    if [ "$AUTH" = token ]; then
-        expect_status 200 "http://$HOST:$SRV_PORT/api/v1/auth/login" -X POST -H 'Content-Type: application/json' \
-            --data-binary "@$TMP/login.json"
-        BENCH_TOKEN=$(jq_token "$TMP/check.body")
-        [ -n "$BENCH_TOKEN" ] || die "login on the $name database answered no token"
-        CURL+=(-H "Authorization: Bearer $BENCH_TOKEN")
-    fi
+    bench_login "$SRV_PORT" "the $name database"
 }
 
 # --- 4. the registry: demo city, person lookups and search ---------------------------------
@@ -622,16 +629,9 @@ pg_migrate() {
     "$PG_PSQL" "$PG_DB" -qc "VACUUM ANALYZE" >/dev/null 2>&1 || die "VACUUM ANALYZE on $name failed"
     log "postgresql: $name: ${R[mig_$name.rows]} rows in ${R[mig_$name.s]} s (copy ${R[mig_$name.copy_s]} s, verify ${R[mig_$name.verify_s]} s)"
 }
-# pg_login PORT: log the bench account in on a server; sets BENCH_TOKEN and CURL.
+# pg_login PORT: log the bench account in on a PostgreSQL-backed server.
 pg_login() {
-    CURL=(curl -sS --noproxy '*' --max-time 300)
-    if [ "$AUTH" = token ]; then
-        expect_status 200 "http://$HOST:$1/api/v1/auth/login" -X POST -H 'Content-Type: application/json' \
-            --data-binary "@$TMP/login.json"
-        BENCH_TOKEN=$(jq_token "$TMP/check.body")
-        [ -n "$BENCH_TOKEN" ] || die "login on postgresql answered no token"
-        CURL+=(-H "Authorization: Bearer $BENCH_TOKEN")
-    fi
+    bench_login "$1" postgresql
 }
 if [ "$PG" = 1 ]; then
     pg_cluster_start bench 2>"$OUT/pg-cluster.log" || {

@@ -449,6 +449,7 @@ describe('booking', () => {
     assertFieldErrors(await staff.street('POST', GEN, { ...body, to: shanghaiDate(120) }), [['to', 'out_of_range']]);
     assertFieldErrors(await staff.street('POST', GEN, { ...body, times: [body.times[0], body.times[0]] }), [['times[1].start_time', 'duplicate']]);
     assertFieldErrors(await staff.street('POST', GEN, { ...body, matter: 'marriage' }), [['matter', 'not_open']]);
+    assertFieldErrors(await staff.street('POST', GEN, { ...body, note: 7, dry_run: 'yes' }), [['note', 'type'], ['dry_run', 'type']]);
     // not for other streets, nor for citizens
     assertError(await staff.other_street('POST', GEN, body), 404);
     assertError(await c1.api('POST', GEN, body), 403);

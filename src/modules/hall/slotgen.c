@@ -153,6 +153,16 @@ int hall_h_slots_generate(struct mz_req *req)
     json_t *errors = json_array();
     const char *div = NULL, *from = NULL, *to = NULL, *matter = NULL, *note = NULL;
     bool dry = false;
+    /* Optional members of the wrong type are refused, never ignored. */
+    static const char *const texts[] = {"matter", "note"};
+    for (size_t i = 0; i < MZ_ARRAY_LEN(texts); i++) {
+        json_t *v = json_object_get(in, texts[i]);
+        if (v && !json_is_string(v) && !json_is_null(v))
+            mz_errors_add(errors, texts[i], "type", "应为文本");
+    }
+    json_t *dv = json_object_get(in, "dry_run");
+    if (dv && !json_is_boolean(dv))
+        mz_errors_add(errors, "dry_run", "type", "应为 true 或 false");
     mz_json_get_str(in, "division", &div);
     mz_json_get_str(in, "from", &from);
     mz_json_get_str(in, "to", &to);
