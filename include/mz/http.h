@@ -32,6 +32,7 @@ enum {
      * arrives (req->body_file) instead of being kept in memory; req->body
      * holds only its first MZ_SPOOL_PREFIX bytes (for sniffing the format). */
     MZ_ROUTE_SPOOL = 1 << 3,
+    MZ_ROUTE_BODY_RULE = 1 << 4, /* data is a struct mz_body_rule (below) */
 };
 
 #define MZ_BODY_LIMIT_DEFAULT (1024 * 1024)       /* 1 MiB for JSON bodies */
@@ -49,6 +50,17 @@ struct mz_route {
     size_t body_limit;       /* 0: MZ_BODY_LIMIT_DEFAULT */
     const void *data;        /* handler's own (e.g. the entity) */
     const char *summary;     /* one line for OpenAPI */
+};
+
+/* With MZ_ROUTE_BODY_RULE a route's data points to one of these (the handler
+ * then has no data of its own): the route's cap, read per request (it may come
+ * from the configuration) and used instead of body_limit, and its answer to a
+ * body over the cap, given at once from Content-Length (or when the counted
+ * bytes pass it) instead of the generic 413 body_too_large, so a too large
+ * body is never stored. */
+struct mz_body_rule {
+    size_t (*cap)(void);
+    mz_handler too_large;
 };
 
 struct mz_header {

@@ -290,6 +290,9 @@ static int fail_too_big(struct request_state *st)
     size_t limit = st->body_limit;
     const char *message;
 
+    if (st->req.route != NULL && (st->req.route->flags & MZ_ROUTE_BODY_RULE))
+        return ((const struct mz_body_rule *)st->req.route->data)->too_large(&st->req);
+
     if (limit % (1024 * 1024) == 0)
         message = mz_arena_printf(st->req.arena, "请求内容超过 %zu MiB 的上限", limit >> 20);
     else
@@ -366,7 +369,9 @@ static void begin_request(struct request_state *st, const char *method)
     route = mz_router_match(st->server->router, method, path, req, &mismatch);
     if (route != NULL) {
         req->route = route;
-        if (route->body_limit != 0)
+        if (route->flags & MZ_ROUTE_BODY_RULE)
+            st->body_limit = ((const struct mz_body_rule *)route->data)->cap();
+        else if (route->body_limit != 0)
             st->body_limit = route->body_limit;
     } else if (mismatch) {
         fail_method(st);

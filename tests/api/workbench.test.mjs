@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { startServer, createCase, assertError, show, TEST_PASSWORD, sleep, SQLITE_ONLY } from './lib.mjs';
+import { startServer, createCase, assertError, show, TEST_PASSWORD, sleep, SQLITE_ONLY, rawRequest, parseRawResponse } from './lib.mjs';
 
 let srv;
 before(async () => {
@@ -165,6 +165,24 @@ describe('attachments', () => {
     assert.equal((await upload(srv.api, 'sample_cases', rec.id, JPG, { kind: 'income', filename: '收入.JPEG' })).status, 201);
     // A PNG named .pdf: the content decides, the name must agree.
     assertError(await upload(srv.api, 'sample_cases', rec.id, PNG, { filename: 'scan.pdf' }), 422, 'type_mismatch', { field: 'filename' });
+  });
+
+  it('refuses a file over the cap from its Content-Length alone, before reading the body', async () => {
+    // 20 MiB declared, below the server's general 64 MiB upload cap but over
+    // MZ_ATTACHMENT_MAX_BYTES (64 KiB here); no body byte is ever sent, so
+    // only an answer given from the header arrives before the timeout.
+    const path = `/api/v1/sample_cases/${rec.id}/attachments?kind=authorization&filename=big.pdf`;
+    const text = await rawRequest(srv.port, `POST ${path} HTTP/1.1\r\nHost: x\r\n` +
+      'Content-Type: application/octet-stream\r\nContent-Length: 20971520\r\n\r\n', { timeoutMs: 3000 });
+    const res = parseRawResponse(text);
+    assert.equal(res.status, 413, `want 413 at once, got: ${text.slice(0, 200)}`);
+    const err = JSON.parse(res.body).error;
+    assert.equal(err.code, 'file_too_large');
+    assert.equal(err.field, 'file');
+    assert.equal(err.max_bytes, 64 * 1024);
+    assert.match(err.message, /上限/);
+    const afterN = (await srv.api('GET', `/api/v1/sample_cases/${rec.id}/attachments`)).json.items;
+    assert.ok(!afterN.some((a) => a.filename === 'big.pdf'));
   });
 
   it('refuses wrong types, oversize, empty files, bad kinds and names, and stores nothing', async () => {

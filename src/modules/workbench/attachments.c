@@ -65,6 +65,21 @@ size_t wb_attachment_max(void)
     return ATTACHMENT_MAX_DEFAULT;
 }
 
+/* The upload route's answer to a file over the cap: given by the server as
+ * soon as Content-Length (or the bytes counted so far) passes
+ * wb_attachment_max(), so a too large file is never read into memory. */
+int wb_attachment_too_large(struct mz_req *req)
+{
+    size_t max = wb_attachment_max();
+    json_t *extra = json_object();
+    json_object_set_new(extra, "field", json_string("file"));
+    json_object_set_new(extra, "max_bytes", json_integer((json_int_t)max));
+    return mz_fail_with(req, 413, "file_too_large",
+                        mz_arena_printf(req->arena, "文件超过 %.1f MB 的上限，请压缩或分开上传",
+                                        (double)max / (1024.0 * 1024.0)),
+                        extra);
+}
+
 /* The allowed types: content signature, MIME type, accepted extensions. */
 static const struct {
     const char *magic;
@@ -310,15 +325,8 @@ int wb_attachments_upload(struct mz_req *req)
     size_t max = wb_attachment_max();
     if (req->body_len == 0)
         return fail_field(req, "empty_file", "文件为空，请重新选择", "file");
-    if (req->body_len > max) {
-        json_t *extra = json_object();
-        json_object_set_new(extra, "field", json_string("file"));
-        json_object_set_new(extra, "max_bytes", json_integer((json_int_t)max));
-        return mz_fail_with(req, 413, "file_too_large",
-                            mz_arena_printf(req->arena, "文件超过 %.1f MB 的上限，请压缩或分开上传",
-                                            (double)max / (1024.0 * 1024.0)),
-                            extra);
-    }
+    if (req->body_len > max)
+        return wb_attachment_too_large(req);
     int type = sniff(req->body, req->body_len);
     if (type < 0) {
         json_t *extra = json_object();

@@ -38,6 +38,9 @@ static const struct mz_dict kind_dict = {
     "attachment_kind", "附件类型", "Attachment kind", NULL, kind_items, MZ_ARRAY_LEN(kind_items)};
 static const struct mz_dict *const wb_dicts[] = {&kind_dict};
 
+/* The attachment upload: its cap is MZ_ATTACHMENT_MAX_BYTES, refused at once. */
+static const struct mz_body_rule attachment_body = {wb_attachment_max, wb_attachment_too_large};
+
 static const struct mz_route wb_routes[] = {
     {"GET", "/api/v1/me/filters", wb_filters_list, 0, NULL, 0, NULL, "我的筛选方案"},
     {"POST", "/api/v1/me/filters", wb_filters_create, MZ_ROUTE_WRITE, NULL, 0, NULL,
@@ -49,8 +52,9 @@ static const struct mz_route wb_routes[] = {
     {"GET", "/api/v1/{entity}/{id}/attachments", wb_attachments_list, 0, "{entity}.read", 0, NULL,
      "附件列表"},
     {"POST", "/api/v1/{entity}/{id}/attachments", wb_attachments_upload,
-     MZ_ROUTE_WRITE | MZ_ROUTE_RAW_BODY, NULL /* {entity}.update, or .attach: may_upload */,
-     MZ_BODY_LIMIT_UPLOAD, NULL, "上传附件（请求体为文件内容）"},
+     MZ_ROUTE_WRITE | MZ_ROUTE_RAW_BODY | MZ_ROUTE_BODY_RULE,
+     NULL /* {entity}.update, or .attach: may_upload */,
+     MZ_BODY_LIMIT_UPLOAD, &attachment_body, "上传附件（请求体为文件内容）"},
     {"GET", "/api/v1/{entity}/{id}/attachments/{aid}", wb_attachments_download, 0, "{entity}.read",
      0, NULL, "下载附件"},
     {"DELETE", "/api/v1/{entity}/{id}/attachments/{aid}", wb_attachments_delete, MZ_ROUTE_WRITE,

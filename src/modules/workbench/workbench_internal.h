@@ -29,6 +29,7 @@ int wb_attachments_download(struct mz_req *req);
 int wb_attachments_delete(struct mz_req *req);
 /* The size cap in force (bytes). */
 size_t wb_attachment_max(void);
+int wb_attachment_too_large(struct mz_req *req);
 /* Re-seal every stored attachment under the current key (minzheng rekey). */
 int wb_attachments_rekey(struct mz_app *app, struct mz_db *db, long *values);
 
