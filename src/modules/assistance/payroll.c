@@ -308,9 +308,7 @@ static int payroll_steps(struct mz_db *db, const char *actor, const char *progra
      * not inserted all over their B-trees (bench/notes.md); a district's
      * or street's run reads its range of the payroll index instead (sorting
      * it by case would walk the whole city's paying cases). */
-    char shortcode[13];
-    mz_division_short(division12, shortcode);
-    bool city = strlen(shortcode) <= 2;
+    bool city = mz_division_level(division12) == 1; /* the province-level code */
     rc = once ? one_off_snapshot(db, once, now, actor, run_id, month, lo, hi) : mz_db_run(
         db, city ? CASE_SNAPSHOT " ORDER BY c.id" : CASE_SNAPSHOT,
         "ssssisssssssssss" "ss", now, now, actor, actor, run_id, month, first, first, month, first,
