@@ -127,6 +127,9 @@ int64_t mz_db_last_id(struct mz_db *db);
  * of query results be checked with one cheap statement. SQLite only:
  * MZ_ERR_NOTFOUND on PostgreSQL (use no such cache there). */
 int mz_db_data_version(struct mz_db *db, int64_t out[2]);
+/* A number that names this connection among all opened by this process
+ * (never reused, unlike its address): keys per-connection caches. */
+uint64_t mz_db_serial(const struct mz_db *db);
 
 /* Convenience: run a one-row query returning one integer (e.g. count(*)).
  * Parameters are text values (NULL entries bind null). MZ_ERR_NOTFOUND if no row. */

@@ -328,26 +328,36 @@ static bool gate_allows(const char *path, bool totp_routes)
     return totp_routes && strncmp(path, "/api/v1/auth/totp/", 18) == 0;
 }
 
+/* The row of a token's hash (sql has that one parameter): 0 with *out on
+ * its row, else the request failed (401 without a row, or the database's
+ * error) and that status is returned. */
+static int row_of_hash(struct mz_req *req, const char *sql, const char *hash, struct mz_stmt **out)
+{
+    int rc = mz_db_prepare(req->db, sql, out);
+    if (rc != MZ_OK)
+        return mz_fail_err(req, rc);
+    mz_db_bind_text(*out, 1, hash);
+    rc = mz_db_step(*out);
+    if (rc == MZ_ROW)
+        return 0;
+    mz_db_done(*out);
+    return rc < 0 ? mz_fail_err(req, rc) : mz_fail(req, 401, "unauthenticated", "请先登录");
+}
+
 /* Authenticate a partner token. */
 static int token_authenticate(struct mz_req *req, const char *token)
 {
     char hash[MZ_TOKEN_HASH_HEX + 1], today[11];
     struct mz_stmt *st;
     mz_token_hash(token, hash);
-    int rc = mz_db_prepare(req->db,
-                           "SELECT t.id, t.name, t.scopes, t.entities, t.scope_division,"
-                           " t.status, t.expires_on FROM mz_auth_token_secrets s"
-                           " JOIN api_tokens t ON t.id = s.token_id"
-                           " WHERE s.token_hash = ? AND t.deleted_at IS NULL",
-                           &st);
-    if (rc != MZ_OK)
-        return mz_fail_err(req, rc);
-    mz_db_bind_text(st, 1, hash);
-    rc = mz_db_step(st);
-    if (rc != MZ_ROW) {
-        mz_db_done(st);
-        return rc < 0 ? mz_fail_err(req, rc) : mz_fail(req, 401, "unauthenticated", "请先登录");
-    }
+    int rc = row_of_hash(req,
+                         "SELECT t.id, t.name, t.scopes, t.entities, t.scope_division,"
+                         " t.status, t.expires_on FROM mz_auth_token_secrets s"
+                         " JOIN api_tokens t ON t.id = s.token_id"
+                         " WHERE s.token_hash = ? AND t.deleted_at IS NULL",
+                         hash, &st);
+    if (rc != 0)
+        return rc;
     mz_today(today);
     const char *status = mz_db_col_text(st, 5), *expires = mz_db_col_text(st, 6);
     if (status == NULL || strcmp(status, "active") != 0 ||
@@ -389,51 +399,214 @@ static int token_authenticate(struct mz_req *req, const char *token)
     return 0;
 }
 
+/* --- the session cache ----------------------------------------------------------
+ *
+ * Per worker thread, the sessions it authenticated lately (SESSION_SLOTS,
+ * one slot per token hash), each kept with the database's data version
+ * (mz_db_data_version: PRAGMA data_version, which moves on any commit by
+ * another connection of this or another process, and this connection's own
+ * count of changed rows) read in the same read transaction as the session.
+ * A slot is used only while both numbers are unchanged, i.e. while nothing
+ * at all was written anywhere since it was filled: a revoked session, a
+ * disabled, locked or deleted account, a changed role, scope or permission,
+ * a changed policy — every one of them is a write, so the very next request
+ * on any server reads the session again. The times (idle, absolute) and the
+ * request's own checks (CSRF, gates) are applied on every request as before.
+ * Not used inside a transaction, nor on PostgreSQL (no data version: the
+ * session is read every time there). */
+#define SESSION_SLOTS 32
+
+struct session_slot {
+    char hash[MZ_TOKEN_HASH_HEX + 1]; /* "" when free */
+    uint64_t db;                      /* mz_db_serial() of the connection */
+    int64_t version[2];               /* mz_db_data_version() when read */
+    int64_t created, seen;            /* the session's times */
+    struct mz_user user;              /* strings and arrays in arena */
+    bool *owned;                      /* per pattern: a copy (stored role), not a constant */
+    struct mz_arena *arena;
+};
+
+static pthread_key_t slots_key;
+static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
+static bool slots_ok; /* false: no cache (read every time) */
+
+static void slots_free(void *p)
+{
+    struct session_slot *slots = p;
+    for (size_t i = 0; i < SESSION_SLOTS; i++)
+        mz_arena_free(slots[i].arena);
+    free(slots);
+}
+
+static void slots_key_create(void)
+{
+    slots_ok = pthread_key_create(&slots_key, slots_free) == 0;
+}
+
+/* The slot for a token hash on this thread, NULL without a cache. */
+static struct session_slot *session_slot(const char *hash)
+{
+    pthread_once(&slots_once, slots_key_create);
+    if (!slots_ok)
+        return NULL;
+    struct session_slot *slots = pthread_getspecific(slots_key);
+    if (slots == NULL) {
+        slots = mz_xcalloc(SESSION_SLOTS, sizeof(*slots));
+        if (pthread_setspecific(slots_key, slots) != 0) {
+            free(slots);
+            return NULL;
+        }
+    }
+    /* The hash is uniformly random: its first two hex digits pick the slot. */
+    unsigned h = (unsigned)(hash[0] & 0x0f) * 16u + (unsigned)(hash[1] & 0x0f);
+    return &slots[h % SESSION_SLOTS];
+}
+
+/* True when p is one of the built-in roles' patterns (kept for the life of
+ * the process, so a copy of the user may point at it). */
+static bool pattern_is_builtin(const char *p)
+{
+    for (size_t r = 0; r < mz_builtin_role_count && r < BUILTIN_MAX; r++) {
+        for (size_t k = 0; k < builtin_parsed[r].n; k++) {
+            if (builtin_parsed[r].patterns[k] == p)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Copy of a text into arena (NULL stays NULL). */
+static const char *dup_or_null(struct mz_arena *arena, const char *s)
+{
+    return s != NULL ? mz_arena_strdup(arena, s) : NULL;
+}
+
+/* A copy of a session user (not a token) in arena: texts and arrays copied,
+ * built-in patterns shared (constants); owned[i] (NULL: none) says which
+ * patterns are copies, and owned_out (NULL: not wanted) receives the same
+ * for the copy. */
+static struct mz_user *user_copy(struct mz_arena *arena, const struct mz_user *src,
+                                 const bool *owned, bool **owned_out)
+{
+    struct mz_user *u = mz_arena_alloc(arena, sizeof(*u));
+    *u = *src;
+    u->username = dup_or_null(arena, src->username);
+    u->name = dup_or_null(arena, src->name);
+    u->unit = dup_or_null(arena, src->unit);
+    u->scope = dup_or_null(arena, src->scope);
+    u->id_number = NULL; /* citizens' sessions are never cached: see session_cacheable */
+    u->csrf = dup_or_null(arena, src->csrf);
+    u->roles = mz_arena_calloc(arena, src->nroles + 1, sizeof(char *));
+    for (size_t i = 0; i < src->nroles; i++)
+        u->roles[i] = mz_arena_strdup(arena, src->roles[i]);
+    u->patterns = mz_arena_calloc(arena, src->npatterns + 1, sizeof(char *));
+    u->pattern_admin = mz_arena_calloc(arena, src->npatterns + 1, sizeof(bool));
+    bool *own = owned_out != NULL ? mz_arena_calloc(arena, src->npatterns + 1, sizeof(bool)) : NULL;
+    for (size_t i = 0; i < src->npatterns; i++) {
+        bool copy = owned != NULL ? owned[i] : !pattern_is_builtin(src->patterns[i]);
+        u->patterns[i] = copy ? mz_arena_strdup(arena, src->patterns[i]) : src->patterns[i];
+        u->pattern_admin[i] = src->pattern_admin[i];
+        if (own != NULL)
+            own[i] = copy;
+    }
+    if (owned_out != NULL)
+        *owned_out = own;
+    return u;
+}
+
+/* True when the user of a session may be kept in the cache (an ordinary
+ * account; nothing else hangs off struct mz_user for it). */
+static bool session_cacheable(const struct mz_user *u)
+{
+    return !u->is_token && u->id_number == NULL && u->entities == NULL;
+}
+
+/* Keep a session read from the database (in the read transaction whose data
+ * version is version) in its slot. */
+static void session_keep(struct session_slot *slot, struct mz_db *db, const char *hash,
+                         const int64_t version[2], int64_t created, int64_t seen,
+                         const struct mz_user *u)
+{
+    if (slot == NULL || !session_cacheable(u))
+        return;
+    mz_arena_free(slot->arena);
+    slot->arena = mz_arena_new();
+    slot->user = *user_copy(slot->arena, u, NULL, &slot->owned);
+    memcpy(slot->hash, hash, sizeof(slot->hash));
+    slot->db = mz_db_serial(db);
+    slot->version[0] = version[0];
+    slot->version[1] = version[1];
+    slot->created = created;
+    slot->seen = seen;
+}
+
 /* Authenticate a session token; via_cookie selects the CSRF rule. The
  * session and its user come from one statement (one B-tree walk less per
- * request than two); nothing of either is kept between requests, so a
- * revoked session or a disabled, locked or changed account is refused or
- * seen on the very next request, on every server sharing the database. */
+ * request than two), or from this thread's session cache while nothing was
+ * written anywhere since they were read (see above), so a revoked session
+ * or a disabled, locked or changed account is refused or seen on the very
+ * next request, on every server sharing the database. */
 static int session_authenticate(struct mz_req *req, const char *token, bool via_cookie)
 {
     char hash[MZ_TOKEN_HASH_HEX + 1];
     struct mz_stmt *st;
-    mz_token_hash(token, hash);
-    int rc = mz_db_prepare(req->db,
-                           "SELECT s.id, s.user_id, s.csrf, s.created_at, s.last_seen, " USER_COLS(
-                               "u.") " FROM mz_auth_sessions s LEFT JOIN users u"
-                                     " ON u.id = s.user_id AND u.deleted_at IS NULL"
-                                     " WHERE s.token_hash = ?",
-                           &st);
-    if (rc != MZ_OK)
-        return mz_fail_err(req, rc);
-    mz_db_bind_text(st, 1, hash);
-    rc = mz_db_step(st);
-    if (rc != MZ_ROW) {
-        mz_db_done(st);
-        return rc < 0 ? mz_fail_err(req, rc) : mz_fail(req, 401, "unauthenticated", "请先登录");
-    }
-    int64_t sid = mz_db_col_int(st, 0), uid = mz_db_col_int(st, 1);
-    const char *csrf = mz_arena_strdup(req->arena, mz_db_col_text(st, 2));
-    int64_t created = mz_db_col_int(st, 3), seen = mz_db_col_int(st, 4);
+    struct mz_user *u = NULL;
+    int64_t version[2], sid, uid, created, seen;
+    const char *csrf;
     int64_t now = mz_auth_now();
     int64_t idle = mz_auth_config_int(req->db, "idle_minutes", 30) * 60;
     int64_t absolute = mz_auth_config_int(req->db, "absolute_hours", 12) * 3600;
-    if (now - seen > idle || now - created > absolute) {
+    mz_token_hash(token, hash);
+    /* The version first: in a read snapshot it opens the read transaction
+     * the session is then read in. */
+    struct session_slot *slot = NULL;
+    if (!mz_db_in_transaction(req->db) && mz_db_data_version(req->db, version) == MZ_OK)
+        slot = session_slot(hash);
+    if (slot != NULL && slot->arena != NULL && slot->db == mz_db_serial(req->db) &&
+        slot->version[0] == version[0] && slot->version[1] == version[1] &&
+        memcmp(slot->hash, hash, sizeof(hash)) == 0) {
+        sid = slot->user.session_id;
+        created = slot->created;
+        seen = slot->seen;
+        if (now - seen > idle || now - created > absolute) {
+            mz_session_delete(req->db, sid);
+            return mz_fail(req, 401, "unauthenticated", "登录已超时，请重新登录");
+        }
+        u = user_copy(req->arena, &slot->user, slot->owned, NULL);
+        csrf = u->csrf;
+    } else {
+        int rc = row_of_hash(req,
+                             "SELECT s.id, s.user_id, s.csrf, s.created_at, s.last_seen, " USER_COLS(
+                                 "u.") " FROM mz_auth_sessions s LEFT JOIN users u"
+                                       " ON u.id = s.user_id AND u.deleted_at IS NULL"
+                                       " WHERE s.token_hash = ?",
+                             hash, &st);
+        if (rc != 0)
+            return rc;
+        sid = mz_db_col_int(st, 0);
+        uid = mz_db_col_int(st, 1);
+        csrf = mz_arena_strdup(req->arena, mz_db_col_text(st, 2));
+        created = mz_db_col_int(st, 3);
+        seen = mz_db_col_int(st, 4);
+        if (now - seen > idle || now - created > absolute) {
+            mz_db_done(st);
+            mz_session_delete(req->db, sid);
+            return mz_fail(req, 401, "unauthenticated", "登录已超时，请重新登录");
+        }
+        u = user_from_stmt(req, st, 5);
         mz_db_done(st);
-        mz_session_delete(req->db, sid);
-        return mz_fail(req, 401, "unauthenticated", "登录已超时，请重新登录");
+        if (u != NULL && !user_add_patterns(req, u))
+            u = NULL;
+        if (u == NULL) {
+            mz_sessions_revoke_user(req->db, uid, 0);
+            return mz_fail(req, 401, "unauthenticated", "账号不可用，请联系系统管理员");
+        }
+        u->session_id = sid;
+        u->csrf = csrf;
+        /* Only what was read under this version: a statement of this
+         * request that wrote (none so far) would have moved it. */
+        session_keep(slot, req->db, hash, version, created, seen, u);
     }
-    struct mz_user *u = user_from_stmt(req, st, 5);
-    mz_db_done(st);
-    if (u != NULL && !user_add_patterns(req, u))
-        u = NULL;
-    if (u == NULL) {
-        mz_sessions_revoke_user(req->db, uid, 0);
-        return mz_fail(req, 401, "unauthenticated", "账号不可用，请联系系统管理员");
-    }
-    u->session_id = sid;
-    u->csrf = csrf;
     u->via_cookie = via_cookie;
     req->user = u;
     req->actor = u->username;

@@ -90,6 +90,8 @@ const char *mz_db_errmsg(const struct mz_db *db)
 static atomic_long fault_nth;
 /* Counted calls since the last mz_db_fault_set(). */
 static atomic_long fault_count;
+/* The last connection serial handed out (mz_db_serial). */
+static _Atomic uint64_t db_serials;
 
 /* Arm injection for the nth counted call from now (0: off) and restart the count. */
 void mz_db_fault_set(long nth)
@@ -160,6 +162,7 @@ int mz_db_open(const char *spec, const struct mz_db_options *opts, struct mz_db 
     db = mz_xcalloc(1, sizeof(*db));
     db->ops = ops;
     db->handle = handle;
+    db->serial = atomic_fetch_add(&db_serials, 1) + 1;
     db->txn = MZ_DB_TXN_NONE;
     *out = db;
     return MZ_OK;
@@ -620,6 +623,12 @@ int mz_db_data_version(struct mz_db *db, int64_t out[2])
         return rc < 0 ? rc : MZ_ERR_DB;
     out[1] = db->ops->total_changes(db->handle);
     return MZ_OK;
+}
+
+/* See db.h. */
+uint64_t mz_db_serial(const struct mz_db *db)
+{
+    return db->serial;
 }
 
 /* Id of the last inserted row. */

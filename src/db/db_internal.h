@@ -141,6 +141,7 @@ struct mz_db {
     struct mz_db_cache_entry *cache[MZ_DB_CACHE_BUCKETS];
     size_t cache_count;            /* entries in the cache, at most MZ_DB_CACHE_MAX */
     enum mz_db_txn txn;            /* transaction opened through this API */
+    uint64_t serial;               /* unique per connection opened by this process */
     bool snapshot;                 /* a read snapshot is open (mz_db_snapshot_begin) */
     void *snap_begin, *snap_end;   /* its prepared BEGIN and COMMIT (backend statements) */
     unsigned long failures;        /* failures so far (did a call leave a message?) */

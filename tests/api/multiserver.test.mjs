@@ -196,6 +196,59 @@ describe('several servers on one database', () => {
     assertError(await again.api('GET', '/api/v1/sample_cases?size=1'), 401, 'unauthenticated');
   });
 
+  it('a session a worker keeps between requests is read again after any write: role, its permissions, scope', async () => {
+    // A worker thread keeps the sessions it read with the database's data
+    // version and uses them only while nothing at all was written
+    // (src/auth/session.c; SQLite only, PostgreSQL reads every time), so each
+    // change below — one write through A — holds on B's very next request.
+    const PW = 'Changed-Adm1n-Pw-多服';
+    const adminOnA = async (name) => {
+      if ((await loginRaw(a.base, name, PW)).status !== 200) {
+        const first = await a.login(name, ADMIN_PASSWORD);
+        const c = await first.api('POST', '/api/v1/auth/password', { old_password: ADMIN_PASSWORD, new_password: PW });
+        assert.equal(c.status, 200, show(c));
+      }
+      return a.login(name, PW);
+    };
+    const sec = await adminOnA('secadmin');
+    const sys = await adminOnA('sysadmin');
+    const role = await sec.api('POST', '/api/v1/roles', { name: 'ms_reader', zh: '多服只读', permissions: ['sample_cases.read'] });
+    assert.equal(role.status, 201, show(role));
+    a.addUser('ms_cached', { roles: 'ms_reader', scope: '120101' });
+    const user = (await sys.api('GET', '/api/v1/users?username=ms_cached')).json.items[0];
+    const onB = await b.login('ms_cached', TEST_PASSWORD, { mode: 'bearer' });
+    const list = () => onB.api('GET', '/api/v1/sample_cases?size=1');
+    // Used several times (each worker that serves it keeps it) before each change.
+    const warm = async (status) => {
+      for (let k = 0; k < 6; k++) assert.equal((await list()).status, status);
+    };
+    await warm(200);
+    // The stored role loses the permission: refused at once.
+    let cur = (await sec.api('GET', `/api/v1/roles/${role.json.id}`)).json;
+    let p = await sec.api('PATCH', `/api/v1/roles/${role.json.id}`, { version: cur.version, permissions: ['persons.read'] });
+    assert.equal(p.status, 200, show(p));
+    assertError(await list(), 403, 'forbidden');
+    await warm(403);
+    // ...and gets it back: allowed at once.
+    cur = (await sec.api('GET', `/api/v1/roles/${role.json.id}`)).json;
+    p = await sec.api('PATCH', `/api/v1/roles/${role.json.id}`, { version: cur.version, permissions: ['sample_cases.read'] });
+    assert.equal(p.status, 200, show(p));
+    await warm(200);
+    // Other roles for the account: B's next request has them.
+    const r = await sec.api('POST', `/api/v1/users/${user.id}/actions/assign_roles`, { roles: ['leader'] });
+    assert.equal(r.status, 200, show(r));
+    let me = await onB.api('GET', '/api/v1/auth/me');
+    assert.equal(me.status, 200, show(me));
+    assert.deepEqual(me.json.user.roles, ['leader']);
+    // A narrower scope: B's next request has it.
+    for (let k = 0; k < 4; k++) assert.equal((await onB.api('GET', '/api/v1/auth/me')).json.user.scope, '120101000000');
+    const u = (await sys.api('GET', `/api/v1/users/${user.id}`)).json;
+    p = await sys.api('PATCH', `/api/v1/users/${user.id}`, { version: u.version, scope_division: '120101001' });
+    assert.equal(p.status, 200, show(p));
+    me = await onB.api('GET', '/api/v1/auth/me');
+    assert.equal(me.json.user.scope, '120101001000', show(me));
+  });
+
   it('failed logins count together across servers; the lockout holds on every server', async () => {
     a.addUser('multi_lock', { roles: 'leader', scope: '120101' });
     await freshMinute();
