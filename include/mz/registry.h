@@ -58,10 +58,12 @@ struct mz_division_names {
 /* mz_division_names for a code, from a per-thread cache of the answers (the
  * registry has a few thousand codes and changes rarely; a GET of a person
  * asked the database six or more statements for its two divisions). An
- * answer is reused for at most MZ_DIVISION_CACHE_TTL_MS, and never after a
- * write to division_codes or division_changes through this process (their
- * after_write hooks call mz_division_cache_drop) nor inside a transaction:
- * another server's edit of the registry shows here within that time. */
+ * answer is reused for at most MZ_DIVISION_CACHE_TTL_MS unless a fingerprint
+ * of division_codes and division_changes (rows, highest id, sum of versions,
+ * latest update) is unchanged then, and never after a write to either table
+ * through this process (their after_write hooks call mz_division_cache_drop)
+ * nor inside a transaction: another server's edit of the registry shows here
+ * within that time. */
 #define MZ_DIVISION_CACHE_TTL_MS 5000
 int mz_division_names(struct mz_db *db, const char *code, struct mz_division_names *out);
 /* Drop every thread's cached division answers (they reload on next use). */

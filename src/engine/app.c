@@ -248,6 +248,17 @@ static void build_rt(struct mz_entity_rt *rt, const struct mz_entity *e)
     mz_buf_printf(&b, "SELECT %s FROM %s WHERE id = ? AND deleted_at IS NULL", rt->select_cols,
                   e->name);
     rt->select_one = mz_buf_steal(&b, NULL);
+    rt->select_one_by[0] = rt->select_one;
+    for (int k = 1; k < 4; k++) {
+        mz_buf_init(&b, 0);
+        mz_buf_puts(&b, rt->select_one);
+        if ((k & 1) && rt->scope_field != NULL)
+            mz_buf_printf(&b, " AND %s >= ? AND %s < ?", rt->scope_field->name,
+                          rt->scope_field->name);
+        if (k & 2)
+            mz_buf_puts(&b, " AND created_by = ?");
+        rt->select_one_by[k] = mz_buf_steal(&b, NULL);
+    }
 }
 
 /* Core routes that are not per entity. */
@@ -317,6 +328,8 @@ void mz_app_free(struct mz_app *app)
 {
     for (size_t i = 0; i < app->nentities; i++) {
         free(app->rt[i].select_cols);
+        for (int k = 1; k < 4; k++)
+            free(app->rt[i].select_one_by[k]);
         free(app->rt[i].select_one);
     }
     free(app->rt);

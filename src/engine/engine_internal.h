@@ -19,6 +19,9 @@ struct mz_entity_rt {
     const struct mz_entity *entity;
     char *select_cols;   /* "id, version, created_at, updated_at[, state, state_due], f1, ..." */
     char *select_one;    /* SELECT <cols> FROM t WHERE id = ? AND deleted_at IS NULL */
+    /* The same with the scope range, the owner, both (index: 1 scope + 2
+     * owner; [0] is select_one): built once, not per request. */
+    char *select_one_by[4];
     int field_col0;      /* index of the first field column in select_cols */
     const struct mz_field *scope_field; /* the MZ_F_SCOPE field or NULL */
 };

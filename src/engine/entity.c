@@ -225,12 +225,7 @@ static int select_row_stmt(struct mz_req *req, const struct mz_entity_rt *rt, in
     struct mz_stmt *st;
     bool scoped = scope_range(req, rt, lo, hi);
     const char *owner = req->app->owner ? req->app->owner(req) : NULL;
-    const char *sql = rt->select_one;
-    if (scoped)
-        sql = mz_arena_printf(req->arena, "%s AND %s >= ? AND %s < ?", sql,
-                              rt->scope_field->name, rt->scope_field->name);
-    if (owner)
-        sql = mz_arena_printf(req->arena, "%s AND created_by = ?", sql);
+    const char *sql = rt->select_one_by[(scoped ? 1 : 0) + (owner ? 2 : 0)];
     int rc = mz_db_prepare(req->db, sql, &st);
     if (rc != MZ_OK)
         return rc;

@@ -515,10 +515,12 @@ struct names_entry {
     char code[13]; /* as asked */
     struct mz_division_names v;
 };
+#define NAMES_FP_MAX 160
 struct names_cache {
     const struct mz_db *db; /* connection it was filled from */
     int generation;         /* names_generation when filled */
-    int64_t filled_us;      /* mz_mono_us() of the first answer */
+    int64_t filled_us;      /* mz_mono_us() of the first answer, or of the last check */
+    char fp[NAMES_FP_MAX];  /* names_fingerprint() when filled, "" if none */
     uint16_t n;             /* entries used */
     uint16_t slot[NAMES_SLOTS]; /* 1 + entry index, 0 for an empty slot */
     struct names_entry e[NAMES_MAX];
@@ -572,6 +574,29 @@ static int names_load(struct mz_db *db, const char *code, struct mz_division_nam
     return MZ_OK;
 }
 
+/* A fingerprint of the two tables the answers come from: rows, highest id,
+ * sum of versions and latest update of each. Every write through the
+ * application moves it (an insert the count or the highest id, an update or
+ * a deletion the versions; a hard delete the count), whichever server made
+ * it. "" when it cannot be read. */
+static void names_fingerprint(struct mz_db *db, char out[NAMES_FP_MAX])
+{
+#define NAMES_FP_PART(t)                                                                          \
+    "(SELECT CAST(count(*) AS TEXT) || ':' || CAST(coalesce(max(id), 0) AS TEXT) || ':' ||"       \
+    " CAST(coalesce(sum(version), 0) AS TEXT) || ':' || coalesce(max(updated_at), '') FROM " t ")"
+    struct mz_stmt *st;
+    out[0] = '\0';
+    if (mz_db_prepare(db,
+                      "SELECT " NAMES_FP_PART("division_codes") " || '|' || " NAMES_FP_PART(
+                          "division_changes"),
+                      &st) != MZ_OK)
+        return;
+    if (mz_db_step(st) == MZ_ROW && mz_db_col_text(st, 0) != NULL)
+        snprintf(out, NAMES_FP_MAX, "%s", mz_db_col_text(st, 0));
+    mz_db_done(st);
+#undef NAMES_FP_PART
+}
+
 int mz_division_names(struct mz_db *db, const char *code, struct mz_division_names *out)
 {
     size_t len = strlen(code);
@@ -588,13 +613,22 @@ int mz_division_names(struct mz_db *db, const char *code, struct mz_division_nam
     }
     int gen = atomic_load(&names_generation);
     int64_t now = mz_mono_us();
-    if (c->db != db || c->generation != gen || c->n == NAMES_MAX ||
-        now - c->filled_us > (int64_t)MZ_DIVISION_CACHE_TTL_MS * 1000) {
+    bool stale = c->db != db || c->generation != gen || c->n == NAMES_MAX;
+    if (!stale && now - c->filled_us > (int64_t)MZ_DIVISION_CACHE_TTL_MS * 1000) {
+        /* Past the time: keep the answers if the tables are unchanged. */
+        char fp[NAMES_FP_MAX];
+        names_fingerprint(db, fp);
+        stale = fp[0] == '\0' || strcmp(fp, c->fp) != 0;
+        if (!stale)
+            c->filled_us = now;
+    }
+    if (stale) {
         memset(c->slot, 0, sizeof(c->slot));
         c->n = 0;
         c->db = db;
         c->generation = gen;
         c->filled_us = now;
+        names_fingerprint(db, c->fp);
     }
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < len; i++)

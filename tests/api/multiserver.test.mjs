@@ -26,7 +26,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  startServer, makeApi, loginRaw, assertError, show, runCli, isPgSpec, sleep, TEST_PASSWORD,
+  startServer, makeApi, loginRaw, assertError, show, runCli, isPgSpec, sleep, TEST_PASSWORD, makeIdNumber,
   ADMIN_PASSWORD,
 } from './lib.mjs';
 
@@ -247,6 +247,32 @@ describe('several servers on one database', () => {
     assert.equal(p.status, 200, show(p));
     me = await onB.api('GET', '/api/v1/auth/me');
     assert.equal(me.json.user.scope, '120101001000', show(me));
+  });
+
+  it("another server's change of the division registry shows in person replies within 5 s", async () => {
+    // Each worker keeps the division names of person replies; after 5 s it
+    // checks a fingerprint of division_codes and division_changes (rows,
+    // highest id, versions, latest update) and drops them when it moved
+    // (src/registry/divisions.c): an insert and a deletion through A.
+    const p = await a.api('POST', '/api/v1/persons', { id_number: makeIdNumber(), name: '区划缓存', hukou_division: '120106001001' });
+    assert.equal(p.status, 201, show(p));
+    // 16 reads at once: several connections, so every worker of B answers.
+    const reads = async () => {
+      const rs = await Promise.all(Array.from({ length: 16 }, () => b.api('GET', `/api/v1/persons/${p.json.id}`)));
+      for (const r of rs) assert.equal(r.status, 200, show(r));
+      return rs.map((r) => r.json.hukou_division_current ?? null);
+    };
+    assert.deepEqual(await reads(), Array(16).fill(null), 'no successor before the change');
+    const ch = await a.api('POST', '/api/v1/division_changes', {
+      kind: 'rename', old_code: '120106001001', new_code: '120106001002', effective_on: '2026-01-01', document: '多服文号',
+    });
+    assert.equal(ch.status, 201, show(ch));
+    await sleep(5300);
+    assert.deepEqual(await reads(), Array(16).fill('120106001002'));
+    const del = await a.api('DELETE', `/api/v1/division_changes/${ch.json.id}`);
+    assert.ok(del.status === 200 || del.status === 204, show(del));
+    await sleep(5300);
+    assert.deepEqual(await reads(), Array(16).fill(null), 'the deleted change no longer applies');
   });
 
   it('failed logins count together across servers; the lockout holds on every server', async () => {
