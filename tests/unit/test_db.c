@@ -733,6 +733,28 @@ static void test_data_version(void **state)
     assert_int_equal(mz_db_run(a, "INSERT INTO t VALUES (2)", ""), MZ_OK);
     assert_int_equal(mz_db_data_version(a, v3), MZ_OK);
     assert_true(v3[1] != v2[1]); /* this connection wrote */
+
+    /* Read first in a snapshot, the version is the snapshot's, and so are
+     * the reads that follow (what the session cache relies on): another
+     * connection's commit shows only once the snapshot ended. */
+    int64_t v4[2], v5[2];
+    mz_db_snapshot_begin(a);
+    assert_int_equal(mz_db_data_version(a, v4), MZ_OK);
+    assert_int_equal(mz_db_run(b, "INSERT INTO t VALUES (3)", ""), MZ_OK);
+    assert_int_equal(mz_db_data_version(a, v5), MZ_OK);
+    assert_true(v4[0] == v5[0] && v4[1] == v5[1]);
+    assert_int_equal(count_rows(a, "t"), 2);
+    mz_db_snapshot_end(a);
+    assert_int_equal(mz_db_data_version(a, v5), MZ_OK);
+    assert_true(v5[0] != v4[0]);
+    assert_int_equal(count_rows(a, "t"), 3);
+
+    /* Serials name connections, never reused (unlike addresses). */
+    uint64_t sa = mz_db_serial(a);
+    assert_true(sa != 0 && sa != mz_db_serial(b));
+    mz_db_close(a);
+    a = open_file(path, 5000);
+    assert_true(mz_db_serial(a) != sa && mz_db_serial(a) != mz_db_serial(b));
     mz_db_close(a);
     mz_db_close(b);
 }
