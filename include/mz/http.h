@@ -90,6 +90,13 @@ struct mz_req {
     size_t body_total;           /* MZ_ROUTE_SPOOL: bytes in body_file */
     json_t *json;                /* parsed body for JSON routes (object or array) */
 
+    /* Query arguments taken from elsewhere than the URL: when query_pairs is
+     * set, mz_req_query and mz_req_query_each read these nquery_pairs
+     * key/value pairs (key, value, key, value, ...) instead (POST
+     * /api/v1/counts runs each count's filter through the list code). */
+    const char *const *query_pairs;
+    int nquery_pairs;
+
     bool importing;              /* rows of a mode=all import without per-row savepoints
                                     (src/engine/io.c): see mz_hooks.import_done */
     struct mz_user *user;        /* the authenticated caller, NULL if public */

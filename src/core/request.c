@@ -260,6 +260,13 @@ const char *mz_req_query(const struct mz_req *req, const char *name)
 {
     const char *v;
 
+    if (req->query_pairs != NULL) {
+        for (int i = 0; i < req->nquery_pairs; i++) {
+            if (strcmp(req->query_pairs[2 * i], name) == 0)
+                return req->query_pairs[2 * i + 1];
+        }
+        return NULL;
+    }
     if (req->conn == NULL)
         return NULL;
     v = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
@@ -302,6 +309,11 @@ int mz_req_query_each(const struct mz_req *req,
 {
     struct query_walk walk = {fn, ctx, 0};
 
+    if (req->query_pairs != NULL) {
+        for (int i = 0; i < req->nquery_pairs && walk.result == 0; i++)
+            walk.result = fn(ctx, req->query_pairs[2 * i], req->query_pairs[2 * i + 1]);
+        return walk.result;
+    }
     if (req->conn == NULL)
         return 0;
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_iterator, &walk);

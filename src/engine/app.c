@@ -266,6 +266,8 @@ static const struct mz_route core_routes[] = {
     {"GET", "/api/v1/health", mz_h_health, MZ_ROUTE_PUBLIC, NULL, 0, NULL, "健康检查"},
     {"GET", "/api/v1/meta", mz_h_meta, 0, NULL, 0, NULL, "元数据：实体、字段、字典、工作流、菜单"},
     {"GET", "/api/v1/openapi.json", mz_h_openapi, MZ_ROUTE_PUBLIC, NULL, 0, NULL, "OpenAPI 文档"},
+    /* Reads only (no write transaction, one snapshot); POST for the body. */
+    {"POST", "/api/v1/counts", mz_h_counts, 0, NULL, 0, NULL, "多个列表的记录数（一次请求）"},
 };
 
 int mz_app_init(struct mz_app *app, const char *db_spec, const struct mz_module *const *extra,

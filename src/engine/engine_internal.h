@@ -107,6 +107,8 @@ int64_t mz_req_id_or_fail(struct mz_req *req);
 
 /* Handlers registered per entity (list.c, io.c, workflow.c, meta.c). */
 int mz_h_list(struct mz_req *req);
+/* POST /api/v1/counts: many list totals in one request (list.c). */
+int mz_h_counts(struct mz_req *req);
 int mz_h_export(struct mz_req *req);
 int mz_h_import(struct mz_req *req);
 int mz_h_actions(struct mz_req *req);

@@ -37,6 +37,8 @@
  * already "refine the query", and counting further costs the most. */
 #define SEARCH_TOTAL_CAP 1000
 #define FILTER_IN_MAX 50
+/* Counts in one POST /api/v1/counts. */
+#define COUNTS_MAX 100
 #define Q_MAX_CHARS 100
 #define EXPORT_MAX_ROWS 1000000
 
@@ -743,6 +745,47 @@ static int64_t page_param(struct mz_req *req, const char *name, int64_t def, int
     return v;
 }
 
+/* A list's total for the request's query arguments, as GET /api/v1/<e>
+ * counts it (filters, scope, q, sort; page and size for a search's depth). */
+struct list_total {
+    int64_t total;      /* up to the cap + 1 */
+    bool capped;        /* more than the cap */
+    bool cacheable;     /* version holds the database's data version */
+    int64_t version[2];
+};
+
+/* Build the list query into *q (always initialised: the caller frees it) and
+ * count its matches. 0, or a status after mz_fail. */
+static int list_total(struct mz_req *req, const struct mz_entity *e, int64_t page, int64_t size,
+                      struct mz_query *q, struct list_total *out)
+{
+    const char *qtext = mz_req_query(req, "q");
+    int cap = qtext && *qtext ? SEARCH_TOTAL_CAP : LIST_TOTAL_CAP;
+    /* A search looks at the count cap + 1 or the page's end, in the default
+     * order; with another sort it needs every match (mz_query_depth). */
+    const char *sort = mz_req_query(req, "sort");
+    if (sort == NULL || *sort == '\0')
+        sort = e->default_sort ? e->default_sort : "-id";
+    int64_t depth = strcmp(sort, "-id") == 0 ? page * size : 0;
+    if (depth && depth < cap + 1)
+        depth = cap + 1;
+    int status = mz_query_build(req, e, q, depth);
+    if (status)
+        return status;
+
+    /* Count up to the cap (+1 tells "more than the cap"), not the whole match. */
+    out->total = 0;
+    out->cacheable =
+        !mz_db_in_transaction(req->db) && mz_db_data_version(req->db, out->version) == MZ_OK;
+    char *sql = mz_arena_printf(req->arena, "SELECT count(*) FROM (SELECT 1 FROM %s%s LIMIT %d) AS capped",
+                                e->name, q->where.data, cap + 1);
+    int rc = count_run(req, sql, q, out->cacheable ? out->version : NULL, &out->total);
+    if (rc != MZ_OK)
+        return mz_fail_err(req, rc);
+    out->capped = out->total > cap;
+    return 0;
+}
+
 int mz_h_list(struct mz_req *req)
 {
     const struct mz_entity *e = mz_req_entity_or_fail(req);
@@ -760,33 +803,15 @@ int mz_h_list(struct mz_req *req)
     struct mz_query q;
     struct mz_stmt *st = NULL;
     json_t *items = NULL;
-    const char *qtext = mz_req_query(req, "q");
-    int cap = qtext && *qtext ? SEARCH_TOTAL_CAP : LIST_TOTAL_CAP;
-    /* A search looks at the count cap + 1 or the page's end, in the default
-     * order; with another sort it needs every match (mz_query_depth). */
-    const char *sort = mz_req_query(req, "sort");
-    if (sort == NULL || *sort == '\0')
-        sort = e->default_sort ? e->default_sort : "-id";
-    int64_t depth = strcmp(sort, "-id") == 0 ? page * size : 0;
-    if (depth && depth < cap + 1)
-        depth = cap + 1;
-    int status = mz_query_build(req, e, &q, depth);
+    struct list_total count;
     int rc;
+    int status = list_total(req, e, page, size, &q, &count);
     if (status)
         goto out;
-
-    /* Count up to the cap (+1 tells "more than the cap"), not the whole match. */
-    int64_t total = 0, version[2];
-    bool cacheable = !mz_db_in_transaction(req->db) && mz_db_data_version(req->db, version) == MZ_OK;
-    char *sql = mz_arena_printf(req->arena, "SELECT count(*) FROM (SELECT 1 FROM %s%s LIMIT %d) AS capped",
-                                e->name, q.where.data, cap + 1);
-    rc = count_run(req, sql, &q, cacheable ? version : NULL, &total);
-    if (rc != MZ_OK) {
-        status = mz_fail_err(req, rc);
-        goto out;
-    }
-
-    bool capped = total > cap;
+    int64_t total = count.total;
+    bool capped = count.capped;
+    bool cacheable = count.cacheable;
+    int64_t *version = count.version;
     items = json_array();
     if (capped || (page - 1) * size < total) {
         /* Page the ids first: the sort then carries ids, not whole rows. */
@@ -803,7 +828,7 @@ int mz_h_list(struct mz_req *req)
             where = mz_arena_printf(req->arena, "%.*s AND %s%s >= ? AND %s%s < ?%s",
                                     (int)q.range_at, q.where.data, noindex, q.range_col, noindex,
                                     q.range_col, q.where.data + q.range_end);
-        sql = mz_arena_printf(req->arena,
+        char *sql = mz_arena_printf(req->arena,
                               "SELECT %s FROM %s WHERE id IN (SELECT id FROM %s%s ORDER BY %s"
                               " LIMIT ? OFFSET ?) ORDER BY %s",
                               rt->select_cols, e->name, e->name, where, q.order, q.order);
@@ -838,6 +863,112 @@ out:
     json_decref(items);
     mz_query_free(&q);
     return status;
+}
+
+/* Put the count's index in front of the field a failure named:
+ * "counts[3].filter.state_due.lte" (or prefix alone when none was named). */
+static void counts_field(struct mz_req *req, const char *prefix)
+{
+    if (!json_is_object(req->error))
+        return;
+    const char *f = json_string_value(json_object_get(req->error, "field"));
+    const char *full = f && *f ? mz_arena_printf(req->arena, "%s.%s", prefix, f) : prefix;
+    json_object_set_new(req->error, "field", mz_json_str(full));
+}
+
+/* One count of POST /api/v1/counts: the filter's members as query arguments,
+ * then the list's own count. Appends {"entity","total","total_capped"} to out,
+ * or returns a status after mz_fail (its field inside the request body). */
+static int counts_one(struct mz_req *req, json_t *item, size_t i, json_t *out)
+{
+    const char *at = mz_arena_printf(req->arena, "counts[%zu]", i);
+    if (!json_is_object(item))
+        return mz_fail_field(req, 400, "bad_request", "每一项应为对象 {entity, filter}", at);
+    const char *key;
+    json_t *v;
+    json_object_foreach(item, key, v)
+    {
+        if (strcmp(key, "entity") != 0 && strcmp(key, "filter") != 0)
+            return mz_fail_field(req, 400, "unknown_field", "每一项只能有 entity 和 filter",
+                                 mz_arena_printf(req->arena, "%s.%s", at, key));
+    }
+    const char *name = json_string_value(json_object_get(item, "entity"));
+    const struct mz_entity *e = name ? mz_app_entity(req->app, name) : NULL;
+    if (e == NULL)
+        return mz_fail_field(req, 400, "unknown_entity", "没有这类业务数据",
+                             mz_arena_printf(req->arena, "%s.entity", at));
+    /* The permission GET /api/v1/<e> needs ("{entity}.read" with the name). */
+    if (!mz_req_may(req, mz_arena_printf(req->arena, "%s.read", e->name)))
+        return mz_fail_field(req, 403, "forbidden", "没有查看这类数据的权限",
+                             mz_arena_printf(req->arena, "%s.entity", at));
+    json_t *filter = json_object_get(item, "filter");
+    const char *fat = mz_arena_printf(req->arena, "%s.filter", at);
+    if (filter != NULL && !json_is_null(filter) && !json_is_object(filter))
+        return mz_fail_field(req, 400, "bad_request", "filter 应为对象（查询参数 → 文本值）", fat);
+    size_t n = json_is_object(filter) ? json_object_size(filter) : 0;
+    const char **pairs = mz_arena_alloc(req->arena, (2 * n + 1) * sizeof(*pairs));
+    int np = 0;
+    if (n > 0) {
+        json_object_foreach(filter, key, v)
+        {
+            if (!json_is_string(v))
+                return mz_fail_field(req, 400, "bad_filter", "筛选条件的值应为文本",
+                                     mz_arena_printf(req->arena, "%s.%s", fat, key));
+            pairs[2 * np] = key;
+            pairs[2 * np + 1] = json_string_value(v);
+            np++;
+        }
+    }
+    struct mz_query q;
+    struct list_total count;
+    req->query_pairs = pairs;
+    req->nquery_pairs = np;
+    int status = list_total(req, e, 1, LIST_SIZE_DEFAULT, &q, &count);
+    req->query_pairs = NULL;
+    req->nquery_pairs = 0;
+    mz_query_free(&q);
+    if (status) {
+        counts_field(req, fat);
+        return status;
+    }
+    json_t *c = json_object();
+    json_object_set_new(c, "entity", json_string(e->name));
+    json_object_set_new(c, "total", json_integer(count.total));
+    json_object_set_new(c, "total_capped", json_boolean(count.capped));
+    json_array_append_new(out, c);
+    return 0;
+}
+
+int mz_h_counts(struct mz_req *req)
+{
+    json_t *body = mz_req_object_or_fail(req);
+    if (body == NULL)
+        return req->status;
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        if (strcmp(key, "counts") != 0)
+            return mz_fail_field(req, 400, "unknown_field", "请求体只能有 counts", key);
+    }
+    json_t *list = json_object_get(body, "counts");
+    if (!json_is_array(list) || json_array_size(list) < 1 || json_array_size(list) > COUNTS_MAX)
+        return mz_fail_field(req, 400, "bad_request",
+                             mz_arena_printf(req->arena, "counts 应为 1 到 %d 项的数组", COUNTS_MAX),
+                             "counts");
+    json_t *out = json_array();
+    size_t i;
+    json_array_foreach(list, i, v)
+    {
+        int status = counts_one(req, v, i, out);
+        if (status) {
+            json_decref(out);
+            return status;
+        }
+    }
+    json_t *reply = json_object();
+    json_object_set_new(reply, "counts", out);
+    return mz_reply_json(req, 200, reply);
 }
 
 /* A temporary file path for an export or an upload; the caller unlinks it. */
