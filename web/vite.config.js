@@ -37,16 +37,99 @@ function precompress() {
   };
 }
 
+// The first screens' chunks. Rollup's own splitting makes one chunk per set of
+// importers: the layout and 工作台 alone came to ~40 JS and ~20 CSS files, each a
+// request (six at a time over HTTP/1.1) and a <link> the page must process before
+// it can mount (bench/notes.md, "first load"). Instead every module that a first
+// screen imports statically goes into that screen's chunk, beyond what the entry
+// (chunk `index`) and the screens before it already hold:
+//   common     the login page (every first screen needs it: it is the login's alone),
+//   workbench  the staff layout and the 工作台 (with their Element Plus components and CSS).
+// Other screens keep Rollup's splitting and import from these; dynamic imports
+// (ECharts, the 繁体 converter) stay lazy.
+const FIRST_SCREENS = [
+  ['common', [/\/src\/views\/LoginView\.vue$/]],
+  ['workbench', [/\/src\/components\/AppLayout\.vue$/, /\/src\/views\/HomeView\.vue$/]],
+];
+
+function firstScreenChunks() {
+  let owner = null; // module id -> chunk name
+  const assign = ({ getModuleIds, getModuleInfo }) => {
+    const ids = [...getModuleIds()];
+    const taken = new Set();
+    // The entry's static closure stays where Rollup puts it.
+    const walk = (roots, into) => {
+      const stack = [...roots];
+      while (stack.length) {
+        const id = stack.pop();
+        if (taken.has(id) || into.has(id)) continue;
+        into.add(id);
+        for (const dep of getModuleInfo(id)?.importedIds || []) stack.push(dep);
+      }
+      return into;
+    };
+    owner = new Map();
+    // The entry's static closure is named too: Rollup would otherwise pull the
+    // modules a named chunk imports (Vue, the router) into that chunk.
+    for (const id of walk(ids.filter((i) => getModuleInfo(i)?.isEntry), new Set())) {
+      owner.set(id, 'index');
+      taken.add(id);
+    }
+    for (const [name, patterns] of FIRST_SCREENS) {
+      const roots = ids.filter((i) => patterns.some((re) => re.test(i)));
+      if (roots.length !== patterns.length) throw new Error(`first screen ${name}: root modules not found`);
+      for (const id of walk(roots, new Set())) {
+        owner.set(id, name);
+        taken.add(id);
+      }
+    }
+  };
+  return (id, meta) => {
+    if (!owner) assign(meta);
+    return owner.get(id);
+  };
+}
+
+// Element Plus components straight from their own module (element-plus/es/
+// components/<dir>/index.mjs) rather than the package's index, which re-exports
+// every component: the first screens' chunks above follow static imports, and
+// through that index every screen would seem to import all of Element Plus.
+// The resolver's own answer is kept (name, styles); only `from` changes.
+const EP_DIR = path.resolve('node_modules/element-plus/es/components');
+const epModuleOf = new Map(); // 'ElButton' -> 'element-plus/es/components/button/index.mjs'
+for (const dir of fs.existsSync(EP_DIR) ? fs.readdirSync(EP_DIR) : []) {
+  const index = path.join(EP_DIR, dir, 'index.mjs');
+  if (!fs.existsSync(index)) continue;
+  for (const m of fs.readFileSync(index, 'utf8').matchAll(/^export \{([^}]*)\}/gm)) {
+    for (const part of m[1].split(',')) {
+      const name = part.trim().split(/\s+as\s+/).pop();
+      if (/^(El|v)[A-Z]/.test(name) && !epModuleOf.has(name)) epModuleOf.set(name, `element-plus/es/components/${dir}/index.mjs`);
+    }
+  }
+}
+function elementPlusDirect(options) {
+  return ElementPlusResolver(options).map((r) => ({
+    ...r,
+    resolve: async (name) => {
+      const got = await r.resolve(name);
+      if (got && got.from === 'element-plus/es' && epModuleOf.has(got.name || name)) {
+        return { ...got, from: epModuleOf.get(got.name || name) };
+      }
+      return got;
+    },
+  }));
+}
+
 export default defineConfig({
   base: '/',
   plugins: [
     vue(),
     AutoImport({
-      resolvers: [ElementPlusResolver({ importStyle: 'css' })],
+      resolvers: [elementPlusDirect({ importStyle: 'css' })],
       dts: false,
     }),
     Components({
-      resolvers: [ElementPlusResolver({ importStyle: 'css' })],
+      resolvers: [elementPlusDirect({ importStyle: 'css' })],
       dts: false,
     }),
     precompress(),
@@ -56,6 +139,7 @@ export default defineConfig({
     emptyOutDir: true,
     manifest: true,
     chunkSizeWarningLimit: 1200,
+    rollupOptions: { output: { manualChunks: firstScreenChunks() } },
     reportCompressedSize: false,
   },
   server: {

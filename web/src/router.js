@@ -6,6 +6,7 @@ import { session, restore, loadMeta, clear, mustEnrolTotp } from './lib/session.
 import { setUnauthenticatedHandler } from './lib/api.js';
 import { modulePages } from './modules/index.js';
 import { portalRoutes } from './views/portal/routes.js';
+import { prefetchHome } from './lib/home.js';
 
 const Layout = () => import('./components/AppLayout.vue');
 
@@ -84,5 +85,7 @@ router.beforeEach(async (to) => {
       // the layout shows the error and offers a retry
     }
   }
+  // The 工作台's counts start now, while its chunks load and mount (lib/home.js).
+  if (to.name === 'home' && session.meta) prefetchHome(session.meta);
   return true;
 });
