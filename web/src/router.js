@@ -1,7 +1,7 @@
 // router.js - the screens. Entity screens are generic (/e/:entity...), and a
 // module may replace any of them, or add pages for its menus' own routes,
 // through src/modules/index.js.
-import { createRouter, createWebHistory } from 'vue-router';
+import { createRouter, createWebHistory, START_LOCATION } from 'vue-router';
 import { session, restore, loadMeta, clear, mustEnrolTotp } from './lib/session.js';
 import { setUnauthenticatedHandler } from './lib/api.js';
 import { modulePages } from './modules/index.js';
@@ -34,7 +34,9 @@ const routes = [
 export const router = createRouter({
   history: createWebHistory('/'),
   routes,
-  scrollBehavior: () => ({ top: 0 }),
+  // To the top after a navigation; not on the first one (a fresh page is at the
+  // top already, and scrollTo would force a layout in the middle of the mount).
+  scrollBehavior: (to, from) => (from === START_LOCATION ? false : { top: 0 }),
 });
 
 setUnauthenticatedHandler(() => {
