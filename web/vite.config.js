@@ -11,6 +11,7 @@ import { ElementPlusResolver } from 'unplugin-vue-components/resolvers';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { fileURLToPath } from 'node:url';
 
 function precompress() {
   let outDir = 'dist';
@@ -56,8 +57,8 @@ function firstScreenChunks() {
   let owner = null; // module id -> chunk name
   const assign = ({ getModuleIds, getModuleInfo }) => {
     const ids = [...getModuleIds()];
-    const taken = new Set();
-    // The entry's static closure stays where Rollup puts it.
+    const taken = new Set(); // modules already given to a chunk
+    // The static import closure of roots, less what is taken.
     const walk = (roots, into) => {
       const stack = [...roots];
       while (stack.length) {
@@ -95,7 +96,7 @@ function firstScreenChunks() {
 // every component: the first screens' chunks above follow static imports, and
 // through that index every screen would seem to import all of Element Plus.
 // The resolver's own answer is kept (name, styles); only `from` changes.
-const EP_DIR = path.resolve('node_modules/element-plus/es/components');
+const EP_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'node_modules/element-plus/es/components');
 const epModuleOf = new Map(); // 'ElButton' -> 'element-plus/es/components/button/index.mjs'
 for (const dir of fs.existsSync(EP_DIR) ? fs.readdirSync(EP_DIR) : []) {
   const index = path.join(EP_DIR, dir, 'index.mjs');
@@ -107,6 +108,7 @@ for (const dir of fs.existsSync(EP_DIR) ? fs.readdirSync(EP_DIR) : []) {
     }
   }
 }
+if (!epModuleOf.has('ElButton')) throw new Error(`vite.config.js: no Element Plus components found in ${EP_DIR}`);
 function elementPlusDirect(options) {
   return ElementPlusResolver(options).map((r) => ({
     ...r,
