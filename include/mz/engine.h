@@ -134,6 +134,21 @@ int mz_query_add_sub(struct mz_query *q, const char *sql, int nparams,
  * A search hook may then return, of the matches, any set holding these first
  * ones (or, for a match set larger than this, any this many of them). */
 int64_t mz_query_depth(const struct mz_query *q);
+/* Are the query's filters so far only "not deleted" and the caller's scope
+ * (narrowed by a filter on the scope field)? Then true, with *lo and *hi the
+ * scope field's range [lo, hi) (both NULL: no range, every row in scope);
+ * false when any other filter is present (field filters, owner, an empty
+ * scope), and the hook must filter with {where} (mz_query_add_sub). */
+bool mz_query_scope_only(const struct mz_query *q, const char **lo, const char **hi);
+/* A search hook that found the matches itself, with nothing but the
+ * filters mz_query_scope_only described, hands them over instead of adding
+ * a condition: every id kept by those filters and the search, or, when the
+ * match is larger than mz_query_depth, at least that many of them (as for
+ * mz_query_add_sub). The list then counts and pages these ids without
+ * running the filters again, and reads only the page's rows (still through
+ * the query's filters). Copied; any order, repeats dropped. Only with a
+ * depth (never for an export). MZ_OK or MZ_ERR_NOMEM. */
+int mz_query_set_ids(struct mz_query *q, const int64_t *ids, size_t n);
 
 /* Entity flags. */
 enum {

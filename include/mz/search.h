@@ -19,7 +19,10 @@ int mz_person_search_migrate(struct mz_db *db);
 
 /* (Re)write the index rows of one person from its name and former names
  * (several, separated by commas, 、, ；, / or spaces; either may be NULL).
- * Call inside the write transaction (after_write). 0 or an mz_err. */
+ * The keys also carry the person's hukou_division and exist only while it is
+ * not deleted, both read from its persons row: call it after a delete or a
+ * change of hukou_division too (cheap when nothing changed). Call inside
+ * the write transaction (after_write). 0 or an mz_err. */
 int mz_person_index(struct mz_req *req, int64_t person_id, const char *name,
                     const char *former_names);
 /* During an import (req->importing, SQLite) mz_person_index puts the FTS
@@ -34,7 +37,9 @@ int mz_person_index_done(struct mz_req *req, bool keep);
 int mz_person_index_db(struct mz_db *db, struct mz_arena *arena, int64_t person_id,
                        const char *name, const char *former_names);
 /* Bulk loading (minzheng demo): index many persons not yet indexed, in
- * increasing id order, far faster than mz_person_index_db per person.
+ * increasing id order, far faster than mz_person_index_db per person;
+ * division is the person's hukou_division (the keys' scope; NULL: none),
+ * and every person added must be one not deleted.
  * person_search rows are written as they come; the exact and prefix keys
  * are gathered in memory (about 4 bytes per key row: ~35 bytes a person)
  * and written in key order by finish, which then rebuilds the FTS table
@@ -43,12 +48,12 @@ int mz_person_index_db(struct mz_db *db, struct mz_arena *arena, int64_t person_
 struct mz_person_bulk;
 int mz_person_bulk_begin(struct mz_db *db, struct mz_person_bulk **out);
 int mz_person_bulk_add(struct mz_person_bulk *b, int64_t person_id, const char *name,
-                       const char *former_names);
+                       const char *former_names, const char *division);
 /* The same in two steps, so that a producer thread can build the terms
  * (into its own arena, which must outlive add_terms) while the writer adds. */
 struct mz_person_terms;
 struct mz_person_terms *mz_person_bulk_terms(struct mz_arena *a, const char *name,
-                                             const char *former_names);
+                                             const char *former_names, const char *division);
 int mz_person_bulk_add_terms(struct mz_person_bulk *b, int64_t person_id,
                              const struct mz_person_terms *t);
 int mz_person_bulk_finish(struct mz_person_bulk *b);

@@ -137,6 +137,15 @@ struct mz_query {
      * id order may rather walk the table and skip the range's index. */
     const char *range_col;
     size_t range_at, range_end;
+    /* The filters are only deleted_at IS NULL and the scope field's range
+     * [scope_lo, scope_hi) (empty strings: no range): mz_query_scope_only. */
+    bool scope_only;
+    char scope_lo[13], scope_hi[13];
+    /* The matches a search hook found itself (mz_query_set_ids), in id
+     * order descending without repeats; has_ids false: none given. */
+    bool has_ids;
+    int64_t *ids;
+    size_t nids;
 };
 
 /* depth: see mz_query_depth (mz/engine.h); lists give it, exports 0. */

@@ -454,9 +454,15 @@ int mz_query_build(struct mz_req *req, const struct mz_entity *e, struct mz_quer
         mz_buf_puts(&q->where, " AND created_by = ?");
         add_param(&c, false, 0, owner);
     }
+    size_t plain_len = q->where.len; /* field filters append to where */
     mz_req_query_each(req, add_filter, &c);
     if (c.status)
         return c.status;
+    q->scope_only = owner == NULL && q->where.len == plain_len && !c.empty;
+    if (q->scope_only && c.has_range) {
+        memcpy(q->scope_lo, c.lo, sizeof(q->scope_lo));
+        memcpy(q->scope_hi, c.hi, sizeof(q->scope_hi));
+    }
     if (c.empty) {
         mz_buf_puts(&q->where, " AND 1 = 0");
     } else if (c.has_range && mz_division_level(c.lo) == 5) {
@@ -570,6 +576,41 @@ int64_t mz_query_depth(const struct mz_query *q)
     return q->depth;
 }
 
+bool mz_query_scope_only(const struct mz_query *q, const char **lo, const char **hi)
+{
+    bool range = q->scope_only && q->scope_lo[0];
+    *lo = range ? q->scope_lo : NULL;
+    *hi = range ? q->scope_hi : NULL;
+    return q->scope_only;
+}
+
+/* qsort: ids descending. */
+static int id_desc_cmp(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return a > b ? -1 : a < b;
+}
+
+int mz_query_set_ids(struct mz_query *q, const int64_t *ids, size_t n)
+{
+    int64_t *copy = n ? malloc(n * sizeof(*copy)) : NULL;
+    if (n && copy == NULL)
+        return MZ_ERR_NOMEM;
+    if (n)
+        memcpy(copy, ids, n * sizeof(*copy));
+    qsort(copy, n, sizeof(*copy), id_desc_cmp);
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (kept == 0 || copy[kept - 1] != copy[i])
+            copy[kept++] = copy[i];
+    }
+    free(q->ids);
+    q->ids = copy;
+    q->nids = kept;
+    q->has_ids = true;
+    return MZ_OK;
+}
+
 void mz_query_bind(struct mz_stmt *st, const struct mz_query *q, int first)
 {
     for (int i = 0; i < q->nparams; i++) {
@@ -582,6 +623,8 @@ void mz_query_bind(struct mz_stmt *st, const struct mz_query *q, int first)
 
 void mz_query_free(struct mz_query *q)
 {
+    free(q->ids);
+    q->ids = NULL;
     mz_buf_free(&q->where);
 }
 
@@ -777,13 +820,50 @@ static int list_total(struct mz_req *req, const struct mz_entity *e, int64_t pag
     out->total = 0;
     out->cacheable =
         !mz_db_in_transaction(req->db) && mz_db_data_version(req->db, out->version) == MZ_OK;
-    char *sql = mz_arena_printf(req->arena, "SELECT count(*) FROM (SELECT 1 FROM %s%s LIMIT %d) AS capped",
-                                e->name, q->where.data, cap + 1);
-    int rc = count_run(req, sql, q, out->cacheable ? out->version : NULL, &out->total);
-    if (rc != MZ_OK)
-        return mz_fail_err(req, rc);
+    if (q->has_ids) { /* the search hook found the matches: counted, not queried */
+        out->total = (int64_t)q->nids > cap + 1 ? cap + 1 : (int64_t)q->nids;
+    } else {
+        char *sql = mz_arena_printf(req->arena,
+                                    "SELECT count(*) FROM (SELECT 1 FROM %s%s LIMIT %d) AS capped",
+                                    e->name, q->where.data, cap + 1);
+        int rc = count_run(req, sql, q, out->cacheable ? out->version : NULL, &out->total);
+        if (rc != MZ_OK)
+            return mz_fail_err(req, rc);
+    }
     out->capped = out->total > cap;
     return 0;
+}
+
+/* The page [offset, offset + size) of the ids a search hook found (in id
+ * order descending): only those rows are read, through the query's filters
+ * again (a row changed since its index entry was written is left out, never
+ * shown out of scope). 0 or a status. */
+static int list_page_of_ids(struct mz_req *req, const struct mz_entity *e,
+                            const struct mz_query *q, int64_t offset, int64_t size,
+                            json_t *items)
+{
+    const struct mz_entity_rt *rt = mz_entity_rt_of(req->app, e);
+    if (offset >= (int64_t)q->nids)
+        return 0;
+    size_t n = (size_t)((int64_t)q->nids - offset < size ? (int64_t)q->nids - offset : size);
+    struct mz_buf marks;
+    mz_buf_init(&marks, 0);
+    for (size_t i = 0; i < n; i++)
+        mz_buf_puts(&marks, i ? ", ?" : "?");
+    char *sql = mz_arena_printf(req->arena, "SELECT %s FROM %s%s AND id IN (%s) ORDER BY %s",
+                                rt->select_cols, e->name, q->where.data, marks.data, q->order);
+    mz_buf_free(&marks);
+    struct mz_stmt *st;
+    int rc = mz_db_prepare(req->db, sql, &st);
+    if (rc != MZ_OK)
+        return mz_fail_err(req, rc);
+    mz_query_bind(st, q, 1);
+    for (size_t i = 0; i < n; i++)
+        mz_db_bind_int(st, q->nparams + 1 + (int)i, q->ids[offset + (int64_t)i]);
+    while ((rc = mz_db_step(st)) == MZ_ROW)
+        json_array_append_new(items, mz_row_from_stmt(req, rt, st, false));
+    mz_db_done(st);
+    return rc < 0 ? mz_fail_err(req, rc) : 0;
 }
 
 int mz_h_list(struct mz_req *req)
@@ -813,7 +893,11 @@ int mz_h_list(struct mz_req *req)
     bool cacheable = count.cacheable;
     int64_t *version = count.version;
     items = json_array();
-    if (capped || (page - 1) * size < total) {
+    if (q.has_ids) {
+        status = list_page_of_ids(req, e, &q, (page - 1) * size, size, items);
+        if (status)
+            goto out;
+    } else if (capped || (page - 1) * size < total) {
         /* Page the ids first: the sort then carries ids, not whole rows. */
         const char *where = q.where.data;
         const char *noindex = mz_db_dialect(req->db, MZ_SQL_NO_INDEX);

@@ -451,7 +451,7 @@ static void finish_person(struct demo *d, struct person *p)
         return;
     p->sid = demo_store_sensitive(d, "persons.id_number", p->id_number, p->bid);
     p->sphone = demo_store_sensitive(d, "persons.phone", p->phone, p->bphone);
-    p->terms = registry_person_bulk_terms(d->arena, p->name, NULL);
+    p->terms = registry_person_bulk_terms(d->arena, p->name, NULL, p->hukou);
 }
 
 /* Write one person (the writer's part); its id into *id. */

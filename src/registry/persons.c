@@ -13,7 +13,8 @@
  *    another street (first 9 digits) than the hukou division;
  *  - a death source needs a death date, which lies between birth and today;
  *    a disability grade needs a category;
- *  - the name index for search (pinyin, trigram) is refreshed after writes.
+ *  - the name index for search (pinyin, trigram) is refreshed after writes,
+ *    its keys also after a delete or a change of hukou_division.
  * The scope field is hukou_division: the bureau responsible for a person's
  * records is the one of the hukou (户籍地), which is how assistance is
  * granted; residence is a filter, not a scope (docs/registry.md).
@@ -114,13 +115,14 @@ static int person_before_write(struct mz_write *w)
     return 0;
 }
 
-/* Refresh the search index when the names changed. */
+/* Refresh the search index when the names changed, and its keys when the
+ * person was deleted or moved to another hukou division (the keys carry the
+ * scope division and exist only for persons not deleted). */
 static int person_after_write(struct mz_write *w)
 {
-    if (strcmp(w->action, "delete") == 0)
-        return 0;
-    if (w->before && !changed(w->row, w->before, "name") &&
-        !changed(w->row, w->before, "former_names"))
+    if (strcmp(w->action, "delete") != 0 && w->before && !changed(w->row, w->before, "name") &&
+        !changed(w->row, w->before, "former_names") &&
+        !changed(w->row, w->before, "hukou_division"))
         return 0;
     int rc = registry_person_index(w->req, w->id, registry_json_str(w->row, "name"),
                                    registry_json_str(w->row, "former_names"));

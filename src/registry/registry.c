@@ -92,12 +92,12 @@ int registry_person_bulk_begin(struct mz_db *db, struct mz_person_bulk **out)
 }
 
 struct mz_person_terms *registry_person_bulk_terms(struct mz_arena *a, const char *name,
-                                                   const char *former_names)
+                                                   const char *former_names, const char *division)
 {
 #if REGISTRY_HAVE_PINYIN
-    return mz_person_bulk_terms(a, name, former_names);
+    return mz_person_bulk_terms(a, name, former_names, division);
 #else
-    (void)a, (void)name, (void)former_names;
+    (void)a, (void)name, (void)former_names, (void)division;
     return NULL;
 #endif
 }

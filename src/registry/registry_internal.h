@@ -109,7 +109,7 @@ struct mz_person_bulk;
 int registry_person_bulk_begin(struct mz_db *db, struct mz_person_bulk **out);
 struct mz_person_terms;
 struct mz_person_terms *registry_person_bulk_terms(struct mz_arena *a, const char *name,
-                                                   const char *former_names);
+                                                   const char *former_names, const char *division);
 int registry_person_bulk_add_terms(struct mz_person_bulk *b, int64_t person_id,
                                    const struct mz_person_terms *t);
 int registry_person_bulk_finish(struct mz_person_bulk *b);

@@ -10,8 +10,11 @@
  *       the content of person_fts and what the duplicate finder compares.
  *   person_fts  FTS5, tokenize='trigram', external content = person_search
  *       substrings of 3+ characters of a name ("雄信" needs the next table).
- *   person_key(key, person_id) WITHOUT ROWID
- *       exact and prefix keys, each a one-letter kind and the text:
+ *   person_key(key, person_id, division) WITHOUT ROWID
+ *       exact and prefix keys of the persons not deleted, each with the
+ *       person's scope division (hukou_division) beside it, so that a search
+ *       filters by scope and counts from this index alone; the keys are a
+ *       one-letter kind and the text:
  *         c<1 or 2 characters>   every character and pair of adjacent
  *                                characters of a name (1-2 character queries;
  *                                trigram cannot, and LIKE '%x%' scans);
@@ -20,7 +23,10 @@
  *         i<initials>            the same as initials ("izsf", "isf").
  *       A pinyin query is a range scan: key >= 'pzhang' AND key < 'pzhanh'.
  *
- * Invariants: a person's rows are exactly what their current names give;
+ * Invariants: a person's rows are exactly what their current names give,
+ * and person_key holds them only while the person is not deleted, with the
+ * person's current hukou_division (mz_person_index reads both from the
+ * persons row: call it after a delete or a change of hukou_division too);
  * person_fts holds exactly person_search.names (the external-content 'delete'
  * is given the old names read back from person_search); keys are regenerated
  * from the old names to delete them, so after a change of the pinyin table
@@ -71,7 +77,36 @@ static const char SQL_ROW_PUT[] =
     " initials = excluded.initials";
 static const char SQL_FTS_PUT[] = "INSERT INTO person_fts (rowid, names) VALUES (?, ?)";
 static const char SQL_KEY_PUT[] =
-    "INSERT INTO person_key (key, person_id) VALUES (?, ?) ON CONFLICT DO NOTHING";
+    "INSERT INTO person_key (key, person_id, division) VALUES (?, ?, ?) ON CONFLICT DO NOTHING";
+/* What person_key should hold of a person: its keys when not deleted, with
+ * its scope division; and what it holds now (one of its keys probed). */
+static const char SQL_KEY_STATE[] =
+    "SELECT hukou_division, deleted_at IS NULL FROM persons WHERE id = ?";
+static const char SQL_KEY_PROBE[] =
+    "SELECT division FROM person_key WHERE key = ? AND person_id = ?";
+/* The key layout with the division (a migration step for databases indexed
+ * before it: only the keys of persons not deleted are kept). */
+static const char SQL_KEY_HAS_DIVISION[] =
+    "SELECT count(*) FROM pragma_table_info('person_key') WHERE name = 'division'";
+static const char SQL_KEY_UPGRADE[] =
+    "CREATE TABLE person_key_new ("
+    " key TEXT NOT NULL, person_id INTEGER NOT NULL, division TEXT,"
+    " PRIMARY KEY (key, person_id)) WITHOUT ROWID;"
+    "INSERT INTO person_key_new (key, person_id, division)"
+    " SELECT k.key, k.person_id, p.hukou_division FROM person_key AS k"
+    " JOIN persons AS p ON p.id = k.person_id WHERE p.deleted_at IS NULL"
+    " ORDER BY k.key, k.person_id;"
+    "DROP TABLE person_key;"
+    "ALTER TABLE person_key_new RENAME TO person_key";
+static const char SQL_KEY_HAS_DIVISION_PG[] =
+    "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema()"
+    " AND table_name = 'person_key' AND column_name = 'division'";
+static const char SQL_KEY_UPGRADE_PG[] =
+    "ALTER TABLE person_key ADD COLUMN division TEXT;"
+    "DELETE FROM person_key AS k USING persons AS p"
+    " WHERE p.id = k.person_id AND p.deleted_at IS NOT NULL;"
+    "UPDATE person_key AS k SET division = p.hukou_division FROM persons AS p"
+    " WHERE p.id = k.person_id";
 
 /* Conditions appended to the list query (the outer table's `id` is the person). */
 static const char COND_FTS[] = "id IN (SELECT rowid FROM person_fts WHERE person_fts MATCH ?)";
@@ -115,10 +150,28 @@ static const char SQL_TRGM_PG[] =
 static const char COND_TRGM_PG[] =
     "id IN (SELECT person_id FROM person_search WHERE names LIKE ?)";
 
+/* person_key in the layout with the division: upgraded once (idempotent). */
+static int key_layout_migrate(struct mz_db *db)
+{
+    bool pg = mz_db_kind(db) == MZ_DB_POSTGRESQL;
+    int64_t n = 0;
+    int rc = mz_db_query_int(db, pg ? SQL_KEY_HAS_DIVISION_PG : SQL_KEY_HAS_DIVISION, &n, 0, NULL);
+    if (rc != MZ_OK || n > 0)
+        return rc;
+    int64_t t0 = mz_mono_us();
+    rc = mz_db_exec(db, pg ? SQL_KEY_UPGRADE_PG : SQL_KEY_UPGRADE);
+    if (rc == MZ_OK)
+        mz_info("person search: keys rewritten with the scope division in %.1f s",
+                (double)(mz_mono_us() - t0) / 1e6);
+    return rc;
+}
+
 int mz_person_search_migrate(struct mz_db *db)
 {
     if (mz_db_kind(db) == MZ_DB_POSTGRESQL) {
         int rc = mz_db_exec(db, SQL_CREATE_PG);
+        if (rc == MZ_OK)
+            rc = key_layout_migrate(db);
         if (rc != MZ_OK)
             return rc;
         /* A failure here would abort the migration's transaction: probe first. */
@@ -129,7 +182,8 @@ int mz_person_search_migrate(struct mz_db *db)
         mz_warn("person search: pg_trgm is not available; name substrings are found by a scan");
         return MZ_OK;
     }
-    return mz_db_exec(db, SQL_CREATE);
+    int rc = mz_db_exec(db, SQL_CREATE);
+    return rc == MZ_OK ? key_layout_migrate(db) : rc;
 }
 
 /* --- text helpers ----------------------------------------------------------- */
@@ -357,6 +411,35 @@ static int run(struct mz_db *db, const char *sql, int64_t id, bool id_first, con
     return rc < 0 ? rc : MZ_OK;
 }
 
+/* Write a person's keys with its division (NULL: none). */
+static int put_keys(struct mz_db *db, const struct person_terms *t, int64_t id,
+                    const char *division)
+{
+    int rc = MZ_OK;
+    for (size_t i = 0; i < t->nkeys && rc == MZ_OK; i++) {
+        struct mz_stmt *st;
+        rc = mz_db_prepare(db, SQL_KEY_PUT, &st);
+        if (rc != MZ_OK)
+            break;
+        mz_db_bind_text(st, 1, t->keys[i]);
+        mz_db_bind_int(st, 2, id);
+        mz_db_bind_text(st, 3, division);
+        int step = mz_db_step(st);
+        mz_db_done(st);
+        rc = step < 0 ? step : MZ_OK;
+    }
+    return rc;
+}
+
+/* Delete a person's keys (those its names give). */
+static int drop_keys(struct mz_db *db, const struct person_terms *t, int64_t id)
+{
+    int rc = MZ_OK;
+    for (size_t i = 0; i < t->nkeys && rc == MZ_OK; i++)
+        rc = run(db, SQL_KEY_DELETE, id, false, t->keys[i], NULL, NULL);
+    return rc;
+}
+
 /* The names indexed for a person now (arena copy), NULL if none; *rc an error. */
 static char *old_names(struct mz_db *db, struct mz_arena *a, int64_t id, int *rc)
 {
@@ -384,8 +467,7 @@ static int delete_rows(struct mz_db *db, struct mz_arena *a, int64_t id, const c
     if (rc == MZ_OK) {
         /* The stored names are cleaned and space-joined: rebuilt like former names. */
         person_terms_build(a, t, NULL, names);
-        for (size_t i = 0; i < t->nkeys && rc == MZ_OK; i++)
-            rc = run(db, SQL_KEY_DELETE, id, false, t->keys[i], NULL, NULL);
+        rc = drop_keys(db, t, id);
         person_terms_free(t);
     }
     if (rc == MZ_OK)
@@ -393,8 +475,56 @@ static int delete_rows(struct mz_db *db, struct mz_arena *a, int64_t id, const c
     return rc;
 }
 
+/* One row of a one-row query on (text, id) or (id): *found, and column 0's
+ * text (arena copy, NULL for null) and column 1's integer. */
+static int probe(struct mz_db *db, struct mz_arena *a, const char *sql, const char *text,
+                 int64_t id, bool *found, char **col0, int64_t *col1)
+{
+    struct mz_stmt *st;
+    int rc = mz_db_prepare(db, sql, &st), idx = 1;
+    if (rc != MZ_OK)
+        return rc;
+    if (text)
+        mz_db_bind_text(st, idx++, text);
+    mz_db_bind_int(st, idx, id);
+    int step = mz_db_step(st);
+    *found = step == MZ_ROW;
+    if (*found) {
+        const char *v = mz_db_col_text(st, 0);
+        *col0 = v ? mz_arena_strdup(a, v) : NULL;
+        if (col1)
+            *col1 = mz_db_col_int(st, 1);
+    }
+    mz_db_done(st);
+    return step < 0 ? step : MZ_OK;
+}
+
+/* Make person_key agree with the persons row for keys whose names did not
+ * change: present with the current division while the person is not
+ * deleted, absent after. One key probed tells what the index holds. */
+static int sync_keys(struct mz_db *db, struct mz_arena *a, const struct person_terms *t,
+                     int64_t id, bool live, const char *division)
+{
+    if (t->nkeys == 0)
+        return MZ_OK;
+    bool present = false;
+    char *held = NULL;
+    int rc = probe(db, a, SQL_KEY_PROBE, t->keys[0], id, &present, &held, NULL);
+    if (rc != MZ_OK)
+        return rc;
+    if (present == live &&
+        (!live || (held == NULL ? division == NULL : division && strcmp(held, division) == 0)))
+        return MZ_OK;
+    if (present)
+        rc = drop_keys(db, t, id);
+    if (rc == MZ_OK && live)
+        rc = put_keys(db, t, id, division);
+    return rc;
+}
+
 /* mz_person_index_db; with defer non-NULL, a person not indexed before gets
- * no FTS row and *defer is set (the caller writes it later). */
+ * no FTS row and *defer is set (the caller writes it later). The person's
+ * liveness and scope division come from its row (none: treated as deleted). */
 static int index_person(struct mz_db *db, struct mz_arena *arena, int64_t person_id,
                         const char *name, const char *former_names, bool *defer)
 {
@@ -403,10 +533,19 @@ static int index_person(struct mz_db *db, struct mz_arena *arena, int64_t person
     char *old = old_names(db, arena, person_id, &rc);
     if (rc != MZ_OK)
         return rc;
+    bool live = false;
+    char *division = NULL;
+    int64_t not_deleted = 0;
+    rc = probe(db, arena, SQL_KEY_STATE, NULL, person_id, &live, &division, &not_deleted);
+    if (rc != MZ_OK)
+        return rc;
+    live = live && not_deleted;
     person_terms_build(arena, t, name, former_names);
     const char *names = t->names.data ? t->names.data : "";
-    if (old && strcmp(old, names) == 0)
-        goto out; /* names unchanged: nothing to do */
+    if (old && strcmp(old, names) == 0) { /* names unchanged: the keys' state only */
+        rc = sync_keys(db, arena, t, person_id, live, division);
+        goto out;
+    }
     if (old)
         rc = delete_rows(db, arena, person_id, old);
     if (rc != MZ_OK || *names == '\0')
@@ -417,8 +556,8 @@ static int index_person(struct mz_db *db, struct mz_arena *arena, int64_t person
         *defer = true;
     else if (rc == MZ_OK && mz_db_kind(db) == MZ_DB_SQLITE) /* PostgreSQL: no person_fts */
         rc = run(db, SQL_FTS_PUT, person_id, true, names, NULL, NULL);
-    for (size_t i = 0; i < t->nkeys && rc == MZ_OK; i++)
-        rc = run(db, SQL_KEY_PUT, person_id, false, t->keys[i], NULL, NULL);
+    if (rc == MZ_OK && live)
+        rc = put_keys(db, t, person_id, division);
 out:
     person_terms_free(t);
     if (rc != MZ_OK)
@@ -491,6 +630,9 @@ struct bulk_key {
     uint32_t n, cap;
 };
 
+#define BULK_DIVS 65535          /* distinct divisions (index 0: none) */
+#define BULK_DIV_SLOTS 131072    /* their hash table, a power of two */
+
 struct mz_person_bulk {
     struct mz_db *db;
     struct mz_arena *scratch;   /* per-person terms, renewed every BULK_SCRATCH persons */
@@ -498,10 +640,17 @@ struct mz_person_bulk {
     struct bulk_key *slots;     /* open-addressing hash table */
     size_t nslots, nkeys, since_renew;
     struct mz_stmt *put_row;
+    /* The keys' division: person id -> index into divs (0: none), the
+     * distinct division codes interned through div_slots (indexes). */
+    uint16_t *div_of;
+    size_t div_cap;
+    char **divs;
+    size_t ndivs;
+    uint16_t div_slots[BULK_DIV_SLOTS];
 };
 
 #define BULK_SCRATCH 4096
-#define BULK_ROWS 128 /* person_key rows per insert statement (256 parameters) */
+#define BULK_ROWS 128 /* person_key rows per insert statement (384 parameters) */
 static const char SQL_BULK_ROW[] =
     "INSERT INTO person_search (person_id, names, pinyin, initials) VALUES (?, ?, ?, ?)";
 
@@ -554,12 +703,32 @@ static void bulk_key_add(struct mz_person_bulk *b, const char *key, uint32_t id)
     k->ids[k->n++] = id;
 }
 
+/* The index of a division code (interned; 0 for NULL), or -1 when there
+ * are more distinct codes than BULK_DIVS. */
+static int bulk_division(struct mz_person_bulk *b, const char *code)
+{
+    if (code == NULL)
+        return 0;
+    size_t j = bulk_hash(code) & (BULK_DIV_SLOTS - 1);
+    while (b->div_slots[j] && strcmp(b->divs[b->div_slots[j]], code) != 0)
+        j = (j + 1) & (BULK_DIV_SLOTS - 1);
+    if (b->div_slots[j])
+        return b->div_slots[j];
+    if (b->ndivs == BULK_DIVS)
+        return -1;
+    b->divs[b->ndivs] = mz_arena_strdup(b->keys_text, code);
+    b->div_slots[j] = (uint16_t)b->ndivs;
+    return (int)b->ndivs++;
+}
+
 int mz_person_bulk_begin(struct mz_db *db, struct mz_person_bulk **out)
 {
     struct mz_person_bulk *b = mz_xcalloc(1, sizeof(*b));
     b->db = db;
     b->scratch = mz_arena_new();
     b->keys_text = mz_arena_new();
+    b->divs = mz_xcalloc(BULK_DIVS + 1, sizeof(*b->divs)); /* [0]: none */
+    b->ndivs = 1;
     int rc = mz_db_prepare_uncached(db, SQL_BULK_ROW, &b->put_row);
     if (rc != MZ_OK) {
         mz_person_bulk_abort(b);
@@ -573,13 +742,13 @@ int mz_person_bulk_begin(struct mz_db *db, struct mz_person_bulk **out)
 /* A person's index terms, built apart from the writing (another thread may
  * build them: they read only the pinyin tables and the given arena). */
 struct mz_person_terms {
-    const char *names, *pinyin, *initials;
+    const char *names, *pinyin, *initials, *division;
     const char **keys;
     size_t nkeys;
 };
 
 struct mz_person_terms *mz_person_bulk_terms(struct mz_arena *a, const char *name,
-                                             const char *former_names)
+                                             const char *former_names, const char *division)
 {
     struct person_terms *t = mz_xmalloc(sizeof(*t)); /* 4 KB of key slots: not per person in a */
     struct mz_person_terms *out = mz_arena_alloc(a, sizeof(*out));
@@ -587,6 +756,7 @@ struct mz_person_terms *mz_person_bulk_terms(struct mz_arena *a, const char *nam
     out->names = mz_arena_strdup(a, t->names.data ? t->names.data : "");
     out->pinyin = mz_arena_strdup(a, t->pinyin.data ? t->pinyin.data : "");
     out->initials = mz_arena_strdup(a, t->initials.data ? t->initials.data : "");
+    out->division = division ? mz_arena_strdup(a, division) : NULL;
     out->nkeys = t->nkeys;
     out->keys = NULL;
     if (t->nkeys) {
@@ -605,6 +775,18 @@ int mz_person_bulk_add_terms(struct mz_person_bulk *b, int64_t person_id,
         return MZ_ERR_TOOBIG; /* the gathered keys hold 32-bit ids */
     if (*t->names == '\0')
         return MZ_OK;
+    int div = bulk_division(b, t->division);
+    if (div < 0)
+        return MZ_ERR_TOOBIG;
+    if ((size_t)person_id >= b->div_cap) {
+        size_t cap = b->div_cap ? b->div_cap : 1 << 20;
+        while (cap <= (size_t)person_id)
+            cap *= 2;
+        b->div_of = mz_xrealloc(b->div_of, cap * sizeof(*b->div_of));
+        memset(b->div_of + b->div_cap, 0, (cap - b->div_cap) * sizeof(*b->div_of));
+        b->div_cap = cap;
+    }
+    b->div_of[person_id] = (uint16_t)div;
     mz_db_bind_int(b->put_row, 1, person_id);
     mz_db_bind_text(b->put_row, 2, t->names);
     mz_db_bind_text(b->put_row, 3, t->pinyin);
@@ -619,12 +801,12 @@ int mz_person_bulk_add_terms(struct mz_person_bulk *b, int64_t person_id,
 }
 
 int mz_person_bulk_add(struct mz_person_bulk *b, int64_t person_id, const char *name,
-                       const char *former_names)
+                       const char *former_names, const char *division)
 {
     if (person_id <= 0 || person_id > (int64_t)UINT32_MAX)
         return mz_person_index_db(b->db, b->scratch, person_id, name, former_names);
-    int rc = mz_person_bulk_add_terms(b, person_id,
-                                      mz_person_bulk_terms(b->scratch, name, former_names));
+    int rc = mz_person_bulk_add_terms(
+        b, person_id, mz_person_bulk_terms(b->scratch, name, former_names, division));
     if (++b->since_renew == BULK_SCRATCH) {
         mz_arena_free(b->scratch);
         b->scratch = mz_arena_new();
@@ -662,9 +844,9 @@ int mz_person_bulk_finish(struct mz_person_bulk *b)
     struct mz_stmt *many = NULL, *one = NULL;
     struct mz_buf sql;
     mz_buf_init(&sql, 0);
-    mz_buf_puts(&sql, "INSERT INTO person_key (key, person_id) VALUES (?, ?)");
+    mz_buf_puts(&sql, "INSERT INTO person_key (key, person_id, division) VALUES (?, ?, ?)");
     for (int i = 1; i < BULK_ROWS; i++)
-        mz_buf_puts(&sql, ", (?, ?)");
+        mz_buf_puts(&sql, ", (?, ?, ?)");
     mz_buf_puts(&sql, " ON CONFLICT DO NOTHING");
     int rc = mz_db_prepare_uncached(b->db, sql.data, &many);
     mz_buf_free(&sql);
@@ -685,8 +867,9 @@ int mz_person_bulk_finish(struct mz_person_bulk *b)
             pid[pending++] = k->ids[j];
             if (pending == BULK_ROWS) {
                 for (int r = 0; r < BULK_ROWS; r++) {
-                    mz_db_bind_text(many, 2 * r + 1, pkey[r]);
-                    mz_db_bind_int(many, 2 * r + 2, pid[r]);
+                    mz_db_bind_text(many, 3 * r + 1, pkey[r]);
+                    mz_db_bind_int(many, 3 * r + 2, pid[r]);
+                    mz_db_bind_text(many, 3 * r + 3, b->divs[b->div_of[pid[r]]]);
                 }
                 int step = mz_db_step(many);
                 mz_db_reset(many);
@@ -700,6 +883,7 @@ int mz_person_bulk_finish(struct mz_person_bulk *b)
     for (int r = 0; rc == MZ_OK && r < pending; r++) {
         mz_db_bind_text(one, 1, pkey[r]);
         mz_db_bind_int(one, 2, pid[r]);
+        mz_db_bind_text(one, 3, b->divs[b->div_of[pid[r]]]);
         int step = mz_db_step(one);
         mz_db_reset(one);
         rc = step < 0 ? step : MZ_OK;
@@ -728,12 +912,133 @@ void mz_person_bulk_abort(struct mz_person_bulk *b)
     for (size_t i = 0; i < b->nslots; i++)
         free(b->slots[i].ids);
     free(b->slots);
+    free(b->div_of);
+    free(b->divs);
     if (b->put_row)
         mz_db_finalize(b->put_row);
     mz_arena_free(b->scratch);
     mz_arena_free(b->keys_text);
     free(b);
 }
+
+/* --- walks: the matches found here, for a list filtered by scope only ------
+ *
+ * When the list's filters are only "not deleted" and the caller's scope
+ * (mz_query_scope_only) the matches come from the index alone: person_key
+ * holds only persons not deleted, with their scope division beside each
+ * key, so a walk tests the scope on the index entry and never reads a
+ * persons row. Each walk runs once and hands its ids to the list
+ * (mz_query_set_ids), which counts them and reads only the page's rows.
+ * The FTS index has no division: its walk joins persons (3+ character
+ * names, few matches). The same matches as the SUB_* forms: an exact key
+ * and the FTS the depth highest ids, a prefix the first depth distinct
+ * persons in key order. */
+
+/* The ids found so far, and a set of them for a prefix walk's DISTINCT. */
+struct found {
+    int64_t *ids;
+    size_t n, cap;
+    int64_t *set; /* open addressing, 0 = empty; nset slots, a power of two */
+    size_t nset, inset;
+};
+
+static void found_push(struct found *f, int64_t id)
+{
+    if (f->n == f->cap) {
+        f->cap = f->cap ? f->cap * 2 : 1024;
+        f->ids = mz_xrealloc(f->ids, f->cap * sizeof(*f->ids));
+    }
+    f->ids[f->n++] = id;
+}
+
+/* Add id to the set; false when it was there already. */
+static bool found_once(struct found *f, int64_t id)
+{
+    if ((f->inset + 1) * 2 > f->nset) {
+        size_t n = f->nset ? f->nset * 2 : 4096;
+        int64_t *set = mz_xcalloc(n, sizeof(*set));
+        for (size_t i = 0; i < f->nset; i++) {
+            if (f->set[i] == 0)
+                continue;
+            size_t j = ((uint64_t)f->set[i] * 0x9E3779B97F4A7C15ull) >> 20 & (n - 1);
+            while (set[j])
+                j = (j + 1) & (n - 1);
+            set[j] = f->set[i];
+        }
+        free(f->set);
+        f->set = set;
+        f->nset = n;
+    }
+    size_t j = ((uint64_t)id * 0x9E3779B97F4A7C15ull) >> 20 & (f->nset - 1);
+    while (f->set[j] && f->set[j] != id)
+        j = (j + 1) & (f->nset - 1);
+    if (f->set[j])
+        return false;
+    f->set[j] = id;
+    f->inset++;
+    return true;
+}
+
+static void found_free(struct found *f)
+{
+    free(f->ids);
+    free(f->set);
+}
+
+/* Run a walk statement: params texts in order (NULL entries skipped), then
+ * the limit when limit > 0; each first-column id pushed, distinct ones
+ * only when distinct (and then at most max of them). */
+static int walk(struct mz_db *db, const char *sql, const char *const *params, int nparams,
+                long long limit, bool distinct, long long max, struct found *f)
+{
+    struct mz_stmt *st;
+    int rc = mz_db_prepare(db, sql, &st), idx = 1;
+    if (rc != MZ_OK)
+        return rc;
+    for (int i = 0; i < nparams; i++) {
+        if (params[i])
+            mz_db_bind_text(st, idx++, params[i]);
+    }
+    if (limit > 0)
+        mz_db_bind_int(st, idx, limit);
+    long long got = 0;
+    if (distinct) {
+        free(f->set);
+        f->set = NULL;
+        f->nset = f->inset = 0;
+    }
+    while ((rc = mz_db_step(st)) == MZ_ROW) {
+        int64_t id = mz_db_col_int(st, 0);
+        if (distinct && !found_once(f, id))
+            continue;
+        found_push(f, id);
+        if (distinct && ++got >= max)
+            break;
+    }
+    mz_db_done(st);
+    return rc < 0 ? rc : MZ_OK;
+}
+
+/* Statements of the walks, with and without the scope range. */
+static const char WALK_KEY[] =
+    "SELECT person_id FROM person_key WHERE key = ? ORDER BY person_id DESC LIMIT ?";
+static const char WALK_KEY_SCOPE[] =
+    "SELECT person_id FROM person_key WHERE key = ? AND division >= ? AND division < ?"
+    " ORDER BY person_id DESC LIMIT ?";
+static const char WALK_PREFIX[] =
+    "SELECT person_id FROM person_key WHERE key >= ? AND key < ? ORDER BY key, person_id";
+static const char WALK_PREFIX_SCOPE[] =
+    "SELECT person_id FROM person_key WHERE key >= ? AND key < ?"
+    " AND division >= ? AND division < ? ORDER BY key, person_id";
+static const char WALK_FTS[] =
+    "SELECT person_fts.rowid FROM person_fts JOIN persons ON persons.id = person_fts.rowid"
+    " WHERE person_fts MATCH ? AND persons.deleted_at IS NULL"
+    " ORDER BY person_fts.rowid DESC LIMIT ?";
+static const char WALK_FTS_SCOPE[] = /* "+": the FTS drives, not a city-wide range */
+    "SELECT person_fts.rowid FROM person_fts JOIN persons ON persons.id = person_fts.rowid"
+    " WHERE person_fts MATCH ? AND persons.deleted_at IS NULL"
+    " AND +persons.hukou_division >= ? AND +persons.hukou_division < ?"
+    " ORDER BY person_fts.rowid DESC LIMIT ?";
 
 /* --- search ----------------------------------------------------------------- */
 
@@ -744,7 +1049,21 @@ struct cond {
     int nparams;
     struct mz_arena *arena;
     long long depth; /* > 0: the early-stopping forms (SUB_*) */
+    /* Walks instead of conditions (see "walks" above): the scope range
+     * (NULL: none), the ids found, the first error. */
+    bool walk;
+    const char *lo, *hi;
+    struct found found;
+    int rc;
 };
+
+/* Walk person_key for an exact key. */
+static void walk_key(struct mz_db *db, struct cond *c, const char *key)
+{
+    const char *p[] = {key, c->lo, c->hi};
+    if (c->rc == MZ_OK)
+        c->rc = walk(db, c->lo ? WALK_KEY_SCOPE : WALK_KEY, p, 3, c->depth, false, 0, &c->found);
+}
 
 /* The condition text for a key or FTS match: the early-stopping form when
  * the list has a depth, else the plain one. */
@@ -767,11 +1086,19 @@ static void cond_or(struct cond *c, const char *sql, const char *p1, const char 
 
 /* Keys starting with kind+prefix: [lo, hi) with hi the prefix's successor
  * (the text is [a-z0-9], so bumping the last byte cannot overflow). */
-static void cond_prefix(struct mz_arena *a, struct cond *c, char kind, const char *prefix)
+static void cond_prefix(struct mz_db *db, struct mz_arena *a, struct cond *c, char kind,
+                        const char *prefix)
 {
     char *lo = mz_arena_printf(a, "%c%s", kind, prefix);
     char *hi = mz_arena_strdup(a, lo);
     hi[strlen(hi) - 1]++;
+    if (c->walk) {
+        const char *p[] = {lo, hi, c->lo, c->hi};
+        if (c->rc == MZ_OK)
+            c->rc = walk(db, c->lo ? WALK_PREFIX_SCOPE : WALK_PREFIX, p, 4, 0, true, c->depth,
+                         &c->found);
+        return;
+    }
     cond_or(c, cond_form(c, SUB_PREFIX, COND_PREFIX), lo, hi);
 }
 
@@ -843,6 +1170,8 @@ int mz_person_search(struct mz_req *req, const struct mz_entity *e, const char *
     /* PostgreSQL keeps the plain forms (person_fts is SQLite's). */
     if (mz_db_kind(req->db) == MZ_DB_SQLITE)
         c.depth = (long long)mz_query_depth(q);
+    /* A list filtered by scope only: walks (numbers keep their conditions). */
+    c.walk = c.depth > 0 && !looks_numeric(text) && mz_query_scope_only(q, &c.lo, &c.hi);
     mz_buf_init(&c.sql, 4096);
 
     if (looks_numeric(text)) {
@@ -868,28 +1197,43 @@ int mz_person_search(struct mz_req *req, const struct mz_entity *e, const char *
         if (wide) {
             size_t n;
             char *clean = clean_text(a, text, strlen(text), 100, &n);
-            if (n >= 3)
+            if (n >= 3 && c.walk) {
+                const char *p[] = {fts_phrase(a, clean), c.lo, c.hi};
+                if (c.rc == MZ_OK)
+                    c.rc = walk(req->db, c.lo ? WALK_FTS_SCOPE : WALK_FTS, p, 3, c.depth, false,
+                                0, &c.found);
+            } else if (n >= 3)
                 cond_or(&c,
                         mz_db_kind(req->db) == MZ_DB_SQLITE ? cond_form(&c, SUB_FTS, COND_FTS)
                                                             : COND_TRGM_PG,
                         mz_db_kind(req->db) == MZ_DB_SQLITE ? fts_phrase(a, clean)
                                                             : mz_arena_printf(a, "%%%s%%", clean),
                         NULL);
+            else if (n > 0 && c.walk)
+                walk_key(req->db, &c, mz_arena_printf(a, "c%s", clean));
             else if (n > 0)
                 cond_or(&c, cond_form(&c, SUB_KEY, COND_KEY), mz_arena_printf(a, "c%s", clean),
                         NULL);
             if (latin) { /* "张s": the pinyin of what was typed */
                 const char *full = mz_pinyin_full(a, clean);
                 if (*full)
-                    cond_prefix(a, &c, 'p', full);
+                    cond_prefix(req->db, a, &c, 'p', full);
             }
         } else {
             const char *letters = latin_only(a, text);
             if (*letters) {
-                cond_prefix(a, &c, 'p', letters);
-                cond_prefix(a, &c, 'i', letters);
+                cond_prefix(req->db, a, &c, 'p', letters);
+                cond_prefix(req->db, a, &c, 'i', letters);
             }
         }
+    }
+    if (c.walk) {
+        int rc = c.rc == MZ_OK ? mz_query_set_ids(q, c.found.ids, c.found.n) : c.rc;
+        if (rc != MZ_OK)
+            status = mz_fail_err(req, rc);
+        found_free(&c.found);
+        mz_buf_free(&c.sql);
+        return status;
     }
     if (c.sql.len == 0)
         cond_or(&c, COND_NONE, NULL, NULL);

@@ -149,9 +149,14 @@ static int teardown(void **state)
 }
 
 /* The list's depth (0: every match) and a scope filter ("lo,hi" of
- * hukou_division, NULL: none) that search_in gives the hook. */
+ * hukou_division, NULL: none) that search_in gives the hook; with
+ * search_filtered the list also has another filter (always true here), so
+ * the hook must filter through {where} instead of walking the index alone. */
 static int64_t search_depth;
 static const char *search_scope[2];
+static bool search_filtered;
+/* How the last search answered: ids handed over (walks) or a condition. */
+static bool search_walked;
 
 /* Run the search hook as the list does; hits[id] set for each result.
  * Returns the number of results, or a negative mz_err / -status. */
@@ -169,11 +174,28 @@ static int search(struct fixture *f, const char *text, bool hits[NPERSONS + 1])
         mz_buf_puts(&q.where, " AND hukou_division >= ? AND hukou_division < ?");
         for (int i = 0; i < 2; i++)
             q.params[q.nparams++] = (struct mz_sql_param){.is_int = false, .s = search_scope[i]};
+        snprintf(q.scope_lo, sizeof(q.scope_lo), "%s", search_scope[0]);
+        snprintf(q.scope_hi, sizeof(q.scope_hi), "%s", search_scope[1]);
     }
+    if (search_filtered)
+        mz_buf_puts(&q.where, " AND 1 = 1");
+    q.scope_only = !search_filtered;
     int status = mz_person_search(&f->req, &persons, text, &q);
     if (status) {
         mz_query_free(&q);
         return -status;
+    }
+    search_walked = q.has_ids;
+    if (q.has_ids) { /* the hook's own matches: exactly what the list counts */
+        for (size_t i = 0; i < q.nids; i++) {
+            if (i && q.ids[i] >= q.ids[i - 1])
+                fail_msg("query [%s]: ids not in descending order", text);
+            if (q.ids[i] >= 1 && q.ids[i] <= NPERSONS)
+                hits[q.ids[i]] = true;
+        }
+        n = (int)q.nids;
+        mz_query_free(&q);
+        return n;
     }
     char *sql = mz_arena_printf(f->req.arena, "SELECT id FROM persons%s ORDER BY id",
                                 q.where.data);
@@ -461,25 +483,44 @@ static void test_reindex(void **state)
                      MZ_OK);
 }
 
-/* The early-stopping forms a list gets (a depth): with a depth above the
- * number of matches they give exactly the plain results; with a small one,
- * an exact key gives the highest ids among the persons the filters let
- * through (filters applied inside the walk, their parameters repeated), a
- * prefix that many distinct matching persons per walk. */
+/* Re-run the index of person id after its row changed (as after_write does). */
+static void reindex(struct fixture *f, int64_t id)
+{
+    assert_int_equal(mz_person_index(&f->req, id, f->names[id], f->formers[id]), MZ_OK);
+}
+
+/* The early-stopping forms a list gets (a depth), in both of their kinds:
+ * walks of the index alone (filters: scope only) and conditions filtering
+ * through {where} (another filter present). With a depth above the number
+ * of matches they give exactly the plain results; with a small one, an
+ * exact key gives the highest ids among the persons the filters let
+ * through, a prefix that many distinct matching persons per walk. */
 static void test_depth(void **state)
 {
     struct fixture *f = *state;
     static const char *const queries[] = {"王", "张三", "三丰", "欧阳修", "王小明", "zs",
-                                          "zhang", "w", "shan", "单", "zeng", "张s"};
+                                          "zhang", "w", "shan", "单", "zeng", "张s", "龘"};
     bool plain[NPERSONS + 1], deep[NPERSONS + 1];
-    for (size_t i = 0; i < MZ_ARRAY_LEN(queries); i++) {
-        search_depth = 0;
-        int n = search(f, queries[i], plain);
-        search_depth = 100000;
-        assert_int_equal(search(f, queries[i], deep), n);
-        assert_memory_equal(plain, deep, sizeof(plain));
+    for (int filtered = 0; filtered < 2; filtered++) {
+        search_filtered = filtered;
+        for (size_t i = 0; i < MZ_ARRAY_LEN(queries); i++) {
+            search_depth = 0;
+            int n = search(f, queries[i], plain);
+            assert_false(search_walked);
+            search_depth = 100000;
+            assert_int_equal(search(f, queries[i], deep), n);
+            assert_true(search_walked == !filtered);
+            assert_memory_equal(plain, deep, sizeof(plain));
+        }
     }
-    /* 王 among the newest: the highest is deleted, the next out of scope. */
+    /* Numbers keep their condition (blind index) in a list too. */
+    search_filtered = false;
+    search_depth = 1001;
+    assert_int_equal(search(f, "13812345678", deep), 1);
+    assert_false(search_walked);
+    assert_true(deep[8]);
+    /* 王 among the newest: the highest is deleted, the next out of scope
+     * (each change followed by the index refresh after_write does). */
     search_depth = 0;
     int all = search(f, "王", plain);
     assert_true(all >= 6);
@@ -494,29 +535,135 @@ static void test_depth(void **state)
                                 "UPDATE persons SET hukou_division = '120102000000' WHERE id = %lld",
                                 (long long)top[0], (long long)top[1]);
     assert_int_equal(mz_db_exec(f->db, sql), MZ_OK);
-    search_scope[0] = "120101000000";
-    search_scope[1] = "120102000000";
-    search_depth = 3;
-    assert_int_equal(search(f, "王", deep), 3);
-    for (int i = 2; i < 5; i++)
-        assert_true(deep[top[i]]);
-    /* Latin letters: a prefix of full spellings or of initials, each walk
-     * giving depth distinct persons; all of them matches. */
+    reindex(f, top[0]);
+    reindex(f, top[1]);
+    for (int filtered = 0; filtered < 2; filtered++) {
+        search_filtered = filtered;
+        search_scope[0] = "120101000000";
+        search_scope[1] = "120102000000";
+        search_depth = 3;
+        assert_int_equal(search(f, "王", deep), 3);
+        assert_true(search_walked == !filtered);
+        for (int i = 2; i < 5; i++)
+            assert_true(deep[top[i]]);
+        /* The other street sees only the moved person; nobody the deleted one. */
+        search_scope[0] = "120102000000";
+        search_scope[1] = "120103000000";
+        search_depth = 1001;
+        assert_int_equal(search(f, "王", deep), 1);
+        assert_true(deep[top[1]]);
+        search_scope[0] = search_scope[1] = NULL;
+        assert_int_equal(search(f, "王", deep), all - 1);
+        assert_false(deep[top[0]]);
+        /* Latin letters: a prefix of full spellings or of initials, each walk
+         * giving depth distinct persons; all of them matches. */
+        search_depth = 0;
+        int nw = search(f, "w", plain);
+        assert_true(nw > 6);
+        search_depth = 3;
+        int nd = search(f, "w", deep);
+        assert_true(nd >= 3 && nd <= 6);
+        for (int id = 1; id <= NPERSONS; id++)
+            assert_true(!deep[id] || plain[id]);
+    }
     search_depth = 0;
-    int nw = search(f, "w", plain);
-    assert_true(nw > 6);
-    search_depth = 3;
-    int nd = search(f, "w", deep);
-    assert_true(nd >= 3 && nd <= 6);
-    for (int id = 1; id <= NPERSONS; id++)
-        assert_true(!deep[id] || plain[id]);
-    search_depth = 0;
+    search_filtered = false;
     search_scope[0] = search_scope[1] = NULL;
     sql = mz_arena_printf(f->req.arena,
                           "UPDATE persons SET deleted_at = NULL, hukou_division = '120101000000'"
                           " WHERE id IN (%lld, %lld)",
                           (long long)top[0], (long long)top[1]);
     assert_int_equal(mz_db_exec(f->db, sql), MZ_OK);
+    reindex(f, top[0]);
+    reindex(f, top[1]);
+    assert_int_equal(search(f, "王", plain), all);
+}
+
+/* person_key follows the persons row: a deleted person's keys go, a moved
+ * person's keys carry the new division, an unchanged person is untouched. */
+static void test_key_state(void **state)
+{
+    struct fixture *f = *state;
+    int64_t n = -1;
+    const char *count_sql = "SELECT count(*) FROM person_key WHERE person_id = 3";
+    const char *moved_sql = "SELECT count(*) FROM person_key WHERE person_id = 3"
+                            " AND division = '120105001001'";
+    assert_int_equal(mz_db_query_int(f->db, count_sql, &n, 0, NULL), MZ_OK);
+    int64_t keys = n;
+    assert_true(keys > 5);
+    assert_int_equal(mz_db_exec(f->db, "UPDATE persons SET deleted_at = '2025-01-01' WHERE id = 3"),
+                     MZ_OK);
+    reindex(f, 3);
+    assert_int_equal(mz_db_query_int(f->db, count_sql, &n, 0, NULL), MZ_OK);
+    assert_int_equal(n, 0);
+    bool hits[NPERSONS + 1];
+    search_depth = 1001;
+    assert_int_equal(search(f, "单雄信", hits), 0);
+    assert_int_equal(search(f, "sxx", hits), 0);
+    assert_int_equal(mz_db_exec(f->db, "UPDATE persons SET deleted_at = NULL,"
+                                       " hukou_division = '120105001001' WHERE id = 3"),
+                     MZ_OK);
+    reindex(f, 3);
+    assert_int_equal(mz_db_query_int(f->db, moved_sql, &n, 0, NULL), MZ_OK);
+    assert_int_equal(n, keys);
+    search_scope[0] = "120105001000";
+    search_scope[1] = "120105002000";
+    assert_int_equal(search(f, "sxx", hits), 1);
+    assert_true(hits[3] && search_walked);
+    assert_int_equal(search(f, "雄信", hits), 1);
+    search_scope[0] = "120101000000";
+    search_scope[1] = "120102000000";
+    assert_int_equal(search(f, "sxx", hits), 0);
+    assert_int_equal(search(f, "单雄信", hits), 0);
+    search_scope[0] = search_scope[1] = NULL;
+    assert_int_equal(mz_db_exec(f->db, "UPDATE persons SET hukou_division = '120101000000'"
+                                       " WHERE id = 3"),
+                     MZ_OK);
+    reindex(f, 3);
+    reindex(f, 3); /* nothing to do */
+    assert_int_equal(mz_db_query_int(f->db, moved_sql, &n, 0, NULL), MZ_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(mz_db_query_int(f->db, count_sql, &n, 0, NULL), MZ_OK);
+    assert_int_equal(n, keys);
+    search_depth = 0;
+}
+
+/* A database indexed before the keys had a division is upgraded by the
+ * migration: the same keys with the persons' divisions, none of a
+ * deleted person; running it again changes nothing. */
+static void test_migrate_layout(void **state)
+{
+    (void)state;
+    struct mz_db *db;
+    int64_t n = -1;
+    assert_int_equal(mz_db_open(":memory:", NULL, &db), MZ_OK);
+    assert_int_equal(mz_db_exec(db, "CREATE TABLE persons (id INTEGER PRIMARY KEY,"
+                                    " deleted_at TEXT, hukou_division TEXT);"
+                                    "INSERT INTO persons VALUES (1, NULL, '120101001001'),"
+                                    " (2, '2025-01-01', '120101001001'), (3, NULL, NULL);"
+                                    "CREATE TABLE person_key (key TEXT NOT NULL,"
+                                    " person_id INTEGER NOT NULL, PRIMARY KEY (key, person_id))"
+                                    " WITHOUT ROWID;"
+                                    "INSERT INTO person_key VALUES ('c张', 1), ('c张', 2),"
+                                    " ('izs', 1), ('izs', 2), ('c李', 3)"),
+                     MZ_OK);
+    assert_int_equal(mz_person_search_migrate(db), MZ_OK);
+    assert_int_equal(mz_person_search_migrate(db), MZ_OK);
+    assert_int_equal(mz_db_query_int(db, "SELECT count(*) FROM person_key", &n, 0, NULL), MZ_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(mz_db_query_int(db,
+                                     "SELECT count(*) FROM person_key WHERE person_id = 1"
+                                     " AND division = '120101001001'",
+                                     &n, 0, NULL),
+                     MZ_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(mz_db_query_int(db,
+                                     "SELECT count(*) FROM person_key WHERE person_id = 3"
+                                     " AND division IS NULL",
+                                     &n, 0, NULL),
+                     MZ_OK);
+    assert_int_equal(n, 1);
+    mz_db_close(db);
 }
 
 int main(void)
@@ -527,6 +674,8 @@ int main(void)
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_syntax_never_errors),
         cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_key_state),
+        cmocka_unit_test(test_migrate_layout),
         cmocka_unit_test(test_reindex),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
