@@ -81,7 +81,7 @@ static const char SQL_KEY_PUT[] =
 /* What person_key should hold of a person: its keys when not deleted, with
  * its scope division; and what it holds now (one of its keys probed). */
 static const char SQL_KEY_STATE[] =
-    "SELECT hukou_division, deleted_at IS NULL FROM persons WHERE id = ?";
+    "SELECT hukou_division, CASE WHEN deleted_at IS NULL THEN 1 ELSE 0 END FROM persons WHERE id = ?";
 static const char SQL_KEY_PROBE[] =
     "SELECT division FROM person_key WHERE key = ? AND person_id = ?";
 /* The key layout with the division (a migration step for databases indexed
