@@ -596,9 +596,10 @@ int mz_query_set_ids(struct mz_query *q, const int64_t *ids, size_t n)
     int64_t *copy = n ? malloc(n * sizeof(*copy)) : NULL;
     if (n && copy == NULL)
         return MZ_ERR_NOMEM;
-    if (n)
+    if (n) {
         memcpy(copy, ids, n * sizeof(*copy));
-    qsort(copy, n, sizeof(*copy), id_desc_cmp);
+        qsort(copy, n, sizeof(*copy), id_desc_cmp);
+    }
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
         if (kept == 0 || copy[kept - 1] != copy[i])
