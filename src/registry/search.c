@@ -12,7 +12,8 @@
  *       substrings of 3+ characters of a name ("雄信" needs the next table).
  *   person_key(key, person_id, division) WITHOUT ROWID
  *       exact and prefix keys of the persons not deleted, each with the
- *       person's scope division (hukou_division) beside it, so that a search
+ *       person's scope division (hukou_division, its 12 digits as an integer:
+ *       7 bytes a row instead of 13, same order) beside it, so that a search
  *       filters by scope and counts from this index alone; the keys are a
  *       one-letter kind and the text:
  *         c<1 or 2 characters>   every character and pair of adjacent
@@ -90,10 +91,10 @@ static const char SQL_KEY_HAS_DIVISION[] =
     "SELECT count(*) FROM pragma_table_info('person_key') WHERE name = 'division'";
 static const char SQL_KEY_UPGRADE[] =
     "CREATE TABLE person_key_new ("
-    " key TEXT NOT NULL, person_id INTEGER NOT NULL, division TEXT,"
+    " key TEXT NOT NULL, person_id INTEGER NOT NULL, division INTEGER,"
     " PRIMARY KEY (key, person_id)) WITHOUT ROWID;"
     "INSERT INTO person_key_new (key, person_id, division)"
-    " SELECT k.key, k.person_id, p.hukou_division FROM person_key AS k"
+    " SELECT k.key, k.person_id, CAST(p.hukou_division AS INTEGER) FROM person_key AS k"
     " JOIN persons AS p ON p.id = k.person_id WHERE p.deleted_at IS NULL"
     " ORDER BY k.key, k.person_id;"
     "DROP TABLE person_key;"
@@ -102,10 +103,10 @@ static const char SQL_KEY_HAS_DIVISION_PG[] =
     "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema()"
     " AND table_name = 'person_key' AND column_name = 'division'";
 static const char SQL_KEY_UPGRADE_PG[] =
-    "ALTER TABLE person_key ADD COLUMN division TEXT;"
+    "ALTER TABLE person_key ADD COLUMN division BIGINT;"
     "DELETE FROM person_key AS k USING persons AS p"
     " WHERE p.id = k.person_id AND p.deleted_at IS NOT NULL;"
-    "UPDATE person_key AS k SET division = p.hukou_division FROM persons AS p"
+    "UPDATE person_key AS k SET division = CAST(p.hukou_division AS BIGINT) FROM persons AS p"
     " WHERE p.id = k.person_id";
 
 /* Conditions appended to the list query (the outer table's `id` is the person). */
@@ -411,6 +412,26 @@ static int run(struct mz_db *db, const char *sql, int64_t id, bool id_first, con
     return rc < 0 ? rc : MZ_OK;
 }
 
+/* A division code as person_key stores it: its 12 digits as a number (the
+ * same order as the text); false for NULL or anything else (stored null,
+ * outside every scope range, as a null text was). */
+static bool division_number(const char *code, int64_t *out)
+{
+    if (code == NULL || strlen(code) != 12 || strspn(code, "0123456789") != 12)
+        return false;
+    *out = strtoll(code, NULL, 10);
+    return true;
+}
+
+static void bind_division(struct mz_stmt *st, int idx, const char *code)
+{
+    int64_t v;
+    if (division_number(code, &v))
+        mz_db_bind_int(st, idx, v);
+    else
+        mz_db_bind_null(st, idx);
+}
+
 /* Write a person's keys with its division (NULL: none). */
 static int put_keys(struct mz_db *db, const struct person_terms *t, int64_t id,
                     const char *division)
@@ -423,7 +444,7 @@ static int put_keys(struct mz_db *db, const struct person_terms *t, int64_t id,
             break;
         mz_db_bind_text(st, 1, t->keys[i]);
         mz_db_bind_int(st, 2, id);
-        mz_db_bind_text(st, 3, division);
+        bind_division(st, 3, division);
         int step = mz_db_step(st);
         mz_db_done(st);
         rc = step < 0 ? step : MZ_OK;
@@ -512,8 +533,11 @@ static int sync_keys(struct mz_db *db, struct mz_arena *a, const struct person_t
     int rc = probe(db, a, SQL_KEY_PROBE, t->keys[0], id, &present, &held, NULL);
     if (rc != MZ_OK)
         return rc;
-    if (present == live &&
-        (!live || (held == NULL ? division == NULL : division && strcmp(held, division) == 0)))
+    int64_t want = 0, have = 0;
+    bool want_some = division_number(division, &want), have_some = held != NULL;
+    if (held)
+        have = strtoll(held, NULL, 10); /* the stored integer, read as text */
+    if (present == live && (!live || (want_some == have_some && want == have)))
         return MZ_OK;
     if (present)
         rc = drop_keys(db, t, id);
@@ -645,6 +669,7 @@ struct mz_person_bulk {
     uint16_t *div_of;
     size_t div_cap;
     char **divs;
+    int64_t *div_num; /* divs as person_key stores them; 0: null */
     size_t ndivs;
     uint16_t div_slots[BULK_DIV_SLOTS];
 };
@@ -717,6 +742,8 @@ static int bulk_division(struct mz_person_bulk *b, const char *code)
     if (b->ndivs == BULK_DIVS)
         return -1;
     b->divs[b->ndivs] = mz_arena_strdup(b->keys_text, code);
+    if (!division_number(code, &b->div_num[b->ndivs]))
+        b->div_num[b->ndivs] = 0;
     b->div_slots[j] = (uint16_t)b->ndivs;
     return (int)b->ndivs++;
 }
@@ -728,6 +755,7 @@ int mz_person_bulk_begin(struct mz_db *db, struct mz_person_bulk **out)
     b->scratch = mz_arena_new();
     b->keys_text = mz_arena_new();
     b->divs = mz_xcalloc(BULK_DIVS + 1, sizeof(*b->divs)); /* [0]: none */
+    b->div_num = mz_xcalloc(BULK_DIVS + 1, sizeof(*b->div_num));
     b->ndivs = 1;
     int rc = mz_db_prepare_uncached(db, SQL_BULK_ROW, &b->put_row);
     if (rc != MZ_OK) {
@@ -828,6 +856,16 @@ static int bulk_id_cmp(const void *x, const void *y)
     return a < c ? -1 : a > c;
 }
 
+/* Bind person id's division (as gathered by add) at idx. */
+static void bulk_bind_division(struct mz_person_bulk *b, struct mz_stmt *st, int idx, uint32_t id)
+{
+    int64_t v = b->div_num[b->div_of[id]];
+    if (v)
+        mz_db_bind_int(st, idx, v);
+    else
+        mz_db_bind_null(st, idx);
+}
+
 int mz_person_bulk_finish(struct mz_person_bulk *b)
 {
     /* Compact the used slots and sort them: the keys then go in in the
@@ -869,7 +907,7 @@ int mz_person_bulk_finish(struct mz_person_bulk *b)
                 for (int r = 0; r < BULK_ROWS; r++) {
                     mz_db_bind_text(many, 3 * r + 1, pkey[r]);
                     mz_db_bind_int(many, 3 * r + 2, pid[r]);
-                    mz_db_bind_text(many, 3 * r + 3, b->divs[b->div_of[pid[r]]]);
+                    bulk_bind_division(b, many, 3 * r + 3, pid[r]);
                 }
                 int step = mz_db_step(many);
                 mz_db_reset(many);
@@ -883,7 +921,7 @@ int mz_person_bulk_finish(struct mz_person_bulk *b)
     for (int r = 0; rc == MZ_OK && r < pending; r++) {
         mz_db_bind_text(one, 1, pkey[r]);
         mz_db_bind_int(one, 2, pid[r]);
-        mz_db_bind_text(one, 3, b->divs[b->div_of[pid[r]]]);
+        bulk_bind_division(b, one, 3, pid[r]);
         int step = mz_db_step(one);
         mz_db_reset(one);
         rc = step < 0 ? step : MZ_OK;
@@ -914,6 +952,7 @@ void mz_person_bulk_abort(struct mz_person_bulk *b)
     free(b->slots);
     free(b->div_of);
     free(b->divs);
+    free(b->div_num);
     if (b->put_row)
         mz_db_finalize(b->put_row);
     mz_arena_free(b->scratch);
@@ -985,11 +1024,13 @@ static void found_free(struct found *f)
     free(f->set);
 }
 
-/* Run a walk statement: params texts in order (NULL entries skipped), then
- * the limit when limit > 0; each first-column id pushed, distinct ones
- * only when distinct (and then at most max of them). */
+/* Run a walk statement: params texts in order (NULL entries skipped), the
+ * scope range as numbers when range, then the limit when limit > 0; each
+ * first-column id pushed, distinct ones only when distinct (and then at
+ * most max of them). */
 static int walk(struct mz_db *db, const char *sql, const char *const *params, int nparams,
-                long long limit, bool distinct, long long max, struct found *f)
+                const int64_t *range, long long limit, bool distinct, long long max,
+                struct found *f)
 {
     struct mz_stmt *st;
     int rc = mz_db_prepare(db, sql, &st), idx = 1;
@@ -999,6 +1040,8 @@ static int walk(struct mz_db *db, const char *sql, const char *const *params, in
         if (params[i])
             mz_db_bind_text(st, idx++, params[i]);
     }
+    for (int i = 0; range && i < 2; i++)
+        mz_db_bind_int(st, idx++, range[i]);
     if (limit > 0)
         mz_db_bind_int(st, idx, limit);
     long long got = 0;
@@ -1053,6 +1096,7 @@ struct cond {
      * (NULL: none), the ids found, the first error. */
     bool walk;
     const char *lo, *hi;
+    int64_t range[2]; /* lo and hi as person_key's numbers */
     struct found found;
     int rc;
 };
@@ -1060,9 +1104,10 @@ struct cond {
 /* Walk person_key for an exact key. */
 static void walk_key(struct mz_db *db, struct cond *c, const char *key)
 {
-    const char *p[] = {key, c->lo, c->hi};
+    const char *p[] = {key};
     if (c->rc == MZ_OK)
-        c->rc = walk(db, c->lo ? WALK_KEY_SCOPE : WALK_KEY, p, 3, c->depth, false, 0, &c->found);
+        c->rc = walk(db, c->lo ? WALK_KEY_SCOPE : WALK_KEY, p, 1, c->lo ? c->range : NULL,
+                     c->depth, false, 0, &c->found);
 }
 
 /* The condition text for a key or FTS match: the early-stopping form when
@@ -1093,10 +1138,10 @@ static void cond_prefix(struct mz_db *db, struct mz_arena *a, struct cond *c, ch
     char *hi = mz_arena_strdup(a, lo);
     hi[strlen(hi) - 1]++;
     if (c->walk) {
-        const char *p[] = {lo, hi, c->lo, c->hi};
+        const char *p[] = {lo, hi};
         if (c->rc == MZ_OK)
-            c->rc = walk(db, c->lo ? WALK_PREFIX_SCOPE : WALK_PREFIX, p, 4, 0, true, c->depth,
-                         &c->found);
+            c->rc = walk(db, c->lo ? WALK_PREFIX_SCOPE : WALK_PREFIX, p, 2,
+                         c->lo ? c->range : NULL, 0, true, c->depth, &c->found);
         return;
     }
     cond_or(c, cond_form(c, SUB_PREFIX, COND_PREFIX), lo, hi);
@@ -1172,6 +1217,8 @@ int mz_person_search(struct mz_req *req, const struct mz_entity *e, const char *
         c.depth = (long long)mz_query_depth(q);
     /* A list filtered by scope only: walks (numbers keep their conditions). */
     c.walk = c.depth > 0 && !looks_numeric(text) && mz_query_scope_only(q, &c.lo, &c.hi);
+    if (c.walk && c.lo && !(division_number(c.lo, &c.range[0]) && division_number(c.hi, &c.range[1])))
+        c.walk = false; /* not a range of codes: the conditions compare the text */
     mz_buf_init(&c.sql, 4096);
 
     if (looks_numeric(text)) {
@@ -1200,8 +1247,8 @@ int mz_person_search(struct mz_req *req, const struct mz_entity *e, const char *
             if (n >= 3 && c.walk) {
                 const char *p[] = {fts_phrase(a, clean), c.lo, c.hi};
                 if (c.rc == MZ_OK)
-                    c.rc = walk(req->db, c.lo ? WALK_FTS_SCOPE : WALK_FTS, p, 3, c.depth, false,
-                                0, &c.found);
+                    c.rc = walk(req->db, c.lo ? WALK_FTS_SCOPE : WALK_FTS, p, 3, NULL, c.depth,
+                                false, 0, &c.found);
             } else if (n >= 3)
                 cond_or(&c,
                         mz_db_kind(req->db) == MZ_DB_SQLITE ? cond_form(&c, SUB_FTS, COND_FTS)
