@@ -353,6 +353,9 @@ static const struct mz_migration registry_migrations[] = {
      "CREATE INDEX IF NOT EXISTS ix_dictionary_items_code ON dictionary_items(dict, code)"
      " WHERE deleted_at IS NULL",
      NULL},
+    /* person_key with each key's scope division, only persons not deleted
+     * (the same idempotent step: upgrades a database indexed before). */
+    {6, "person search keys with the scope division", NULL, registry_search_migrate},
 };
 
 static const struct mz_entity *const registry_entities[] = {
