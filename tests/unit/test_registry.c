@@ -322,6 +322,34 @@ static void test_demo_determinism(void **state)
     assert_int_equal(mz_db_query_int(f->db, "SELECT count(*) FROM person_search", &n, 0, NULL),
                      MZ_OK);
     assert_int_equal(n, 3000);
+    /* Every bulk-written key carries its person's scope division (a number). */
+    int64_t keys = 0;
+    assert_int_equal(mz_db_query_int(f->db, "SELECT count(*) FROM person_key", &keys, 0, NULL),
+                     MZ_OK);
+    assert_true(keys > 3000);
+    assert_int_equal(mz_db_query_int(f->db,
+                                     "SELECT count(*) FROM person_key AS k JOIN persons AS p"
+                                     " ON p.id = k.person_id WHERE k.division ="
+                                     " CAST(p.hukou_division AS INTEGER)",
+                                     &n, 0, NULL),
+                     MZ_OK);
+    assert_int_equal(n, keys);
+    /* The indexes kept during the load and those built after it all exist. */
+    assert_int_equal(mz_db_query_int(f->db,
+                                     "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND"
+                                     " name IN ('ix_household_members_household_id',"
+                                     " 'ix_household_members_person_id',"
+                                     " 'ix_households_head_person_id', 'ix_persons_hukou_division',"
+                                     " 'ux_persons_id_number')",
+                                     &n, 0, NULL),
+                     MZ_OK);
+    assert_int_equal(n, 5);
+    assert_int_equal(mz_db_query_int(f->db,
+                                     "SELECT count(*) FROM pragma_integrity_check"
+                                     " WHERE integrity_check <> 'ok'",
+                                     &n, 0, NULL),
+                     MZ_OK);
+    assert_int_equal(n, 0);
 }
 
 int main(void)
