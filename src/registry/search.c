@@ -116,7 +116,8 @@ static const char COND_PREFIX[] =
     "id IN (SELECT person_id FROM person_key WHERE key >= ? AND key < ?)";
 static const char COND_NONE[] = "1 = 0";
 /* The same on SQLite when the list needs only the first matches (depth, see
- * mz_query_depth): the index is walked in its order, each entry's person
+ * mz_query_depth) and has filters besides the scope (with the scope alone
+ * the walks further down answer from the index): the index is walked in its order, each entry's person
  * checked against the list's own filters ({where}: deleted, scope, fields),
  * and the walk stops at the depth, so a search costs about depth row lookups
  * however many persons match ("王", "zw" among millions). An exact key and
