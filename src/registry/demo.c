@@ -781,29 +781,9 @@ static int demo_write_all(struct demo *d)
 /* The tables the demo fills. */
 #define DEMO_TABLES "'persons', 'households', 'household_members'"
 
-/* Indexes kept during the load: their keys grow with the insertion order
- * (a household's persons, then the household with its head, then its
- * members, ids increasing), so each insert is an append at the right edge,
- * cheaper than a sorted pass over the table afterwards. */
-static const char *const demo_kept_indexes[] = {
-    "ix_household_members_household_id",
-    "ix_household_members_person_id",
-    "ix_households_head_person_id",
-};
-
-static bool demo_index_kept(const char *name)
-{
-    for (size_t i = 0; i < MZ_ARRAY_LEN(demo_kept_indexes); i++) {
-        if (strcmp(name, demo_kept_indexes[i]) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* Drop the secondary indexes of the tables the demo fills (but the kept
- * ones), keeping their DDL: rows are then appended to bare tables, and
- * demo_end_load builds each index in one sorted pass, far faster than
- * maintaining it row by row. */
+/* Drop the secondary indexes of the tables the demo fills, keeping their
+ * DDL: rows are then appended to bare tables, and demo_end_load builds each
+ * index in one sorted pass, far faster than maintaining it row by row. */
 static int demo_drop_indexes(struct demo *d)
 {
     struct mz_stmt *st;
@@ -817,8 +797,6 @@ static int demo_drop_indexes(struct demo *d)
     char *names[32];
     int n = 0;
     while ((rc = mz_db_step(st)) == MZ_ROW && d->nindex < 32) {
-        if (demo_index_kept(mz_db_col_text(st, 0)))
-            continue;
         names[n++] = mz_xstrdup(mz_db_col_text(st, 0));
         d->index_sql[d->nindex++] = mz_xstrdup(mz_db_col_text(st, 1));
     }
