@@ -41,8 +41,12 @@ struct mz_audit_event {
  * recorded (the request must then fail: the log fails closed). */
 int mz_audit_record(struct mz_req *req, const char *action, const char *object, int64_t id,
                     bool success, json_t *detail);
+/* The app->audit_text hook: the same, detail_text being mz_json_dump(detail)
+ * (NULL: dumped here when needed). */
+int mz_audit_record_text(struct mz_req *req, const char *action, const char *object, int64_t id,
+                         bool success, json_t *detail, const char *detail_text);
 
-/* Set app->audit to mz_audit_record (call before the server starts). */
+/* Set app->audit and app->audit_text (call before the server starts). */
 void mz_audit_install(struct mz_app *app);
 /* Start the group-commit thread on its own connection to app->db_spec. The
  * MAC key must be loaded (mz_crypto_load) before. MZ_OK or an error. */

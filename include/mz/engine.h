@@ -287,6 +287,11 @@ struct mz_app {
      * be NULL (borrowed). Called inside the request's transaction for writes. */
     int (*audit)(struct mz_req *req, const char *action, const char *object, int64_t id,
                  bool success, json_t *detail);
+    /* The same with detail already dumped by the caller (detail_text is
+     * mz_json_dump(detail), so it is not dumped twice when the caller wrote
+     * it elsewhere too: the history row). NULL: app->audit is called. */
+    int (*audit_text)(struct mz_req *req, const char *action, const char *object, int64_t id,
+                      bool success, json_t *detail, const char *detail_text);
     /* Dictionaries administrators edit at run time (the registry sets both in
      * its init; NULL: the declared C tables only). dict_has: is code an item
      * of dict in force today? dict_items: dict's items in force as a JSON
@@ -299,6 +304,9 @@ struct mz_app {
 /* Call app->audit if set; returns its status (0 when none). */
 int mz_audit(struct mz_req *req, const char *action, const char *object, int64_t id,
              bool success, json_t *detail);
+/* The same with detail's text as mz_json_dump(detail) made it (app->audit_text). */
+int mz_audit_text(struct mz_req *req, const char *action, const char *object, int64_t id,
+                  bool success, json_t *detail, const char *detail_text);
 
 /* True if the caller holds permission (always true until access control is set). */
 bool mz_req_may(struct mz_req *req, const char *permission);

@@ -973,9 +973,9 @@ void mz_audit_flush(void)
 /* Append a request's event on its own connection, now: inside its transaction
  * when one is open, else in a transaction of its own. */
 static int append_for_request(struct mz_req *req, const char *action, const char *object,
-                              int64_t id, bool success, json_t *detail)
+                              int64_t id, bool success, json_t *detail, const char *dumped)
 {
-    char *text = detail ? mz_json_dump(detail, NULL) : NULL;
+    char *text = dumped == NULL && detail ? mz_json_dump(detail, NULL) : NULL;
     struct mz_audit_event ev = {
         .actor = req->actor,
         .ip = req->client_ip,
@@ -983,7 +983,7 @@ static int append_for_request(struct mz_req *req, const char *action, const char
         .object = object,
         .object_id = id,
         .success = success,
-        .detail = text,
+        .detail = dumped ? dumped : text,
     };
     bool own = !mz_db_in_transaction(req->db);
     int rc = own ? mz_db_begin_write(req->db) : MZ_OK;
@@ -1000,6 +1000,12 @@ static int append_for_request(struct mz_req *req, const char *action, const char
 int mz_audit_record(struct mz_req *req, const char *action, const char *object, int64_t id,
                     bool success, json_t *detail)
 {
+    return mz_audit_record_text(req, action, object, id, success, detail, NULL);
+}
+
+int mz_audit_record_text(struct mz_req *req, const char *action, const char *object, int64_t id,
+                         bool success, json_t *detail, const char *detail_text)
+{
     int rc;
 
     if (action == NULL || action[0] == '\0') {
@@ -1009,7 +1015,7 @@ int mz_audit_record(struct mz_req *req, const char *action, const char *object, 
     bool in_tx = req->db != NULL && mz_db_in_transaction(req->db);
     /* A successful event inside the write transaction commits with it. */
     if (in_tx && success) {
-        rc = append_for_request(req, action, object, id, success, detail);
+        rc = append_for_request(req, action, object, id, success, detail, detail_text);
         if (rc != MZ_OK) {
             mz_error("audit: appending %s in the request transaction failed: %s", action,
                      mz_err_name(rc));
@@ -1020,7 +1026,7 @@ int mz_audit_record(struct mz_req *req, const char *action, const char *object, 
     /* Reads, and failures whose transaction will roll back, are queued. */
     rc = enqueue(req, action, object, id, success, detail, !in_tx);
     if (rc == MZ_ERR_NOTFOUND && req->db != NULL)
-        rc = append_for_request(req, action, object, id, success, detail);
+        rc = append_for_request(req, action, object, id, success, detail, detail_text);
     if (rc != MZ_OK) {
         mz_error("audit: recording %s failed: %s", action, mz_err_name(rc));
         return mz_fail(req, 503, "audit_unavailable", "审计日志暂不可用，请稍后重试");
@@ -1031,6 +1037,7 @@ int mz_audit_record(struct mz_req *req, const char *action, const char *object, 
 void mz_audit_install(struct mz_app *app)
 {
     app->audit = mz_audit_record;
+    app->audit_text = mz_audit_record_text;
 }
 
 /* --- the API --------------------------------------------------------------------- */

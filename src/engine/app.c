@@ -101,6 +101,14 @@ int mz_audit(struct mz_req *req, const char *action, const char *object, int64_t
     return req->app->audit(req, action, object, id, success, detail);
 }
 
+int mz_audit_text(struct mz_req *req, const char *action, const char *object, int64_t id,
+                  bool success, json_t *detail, const char *detail_text)
+{
+    if (req->app != NULL && req->app->audit_text != NULL)
+        return req->app->audit_text(req, action, object, id, success, detail, detail_text);
+    return mz_audit(req, action, object, id, success, detail);
+}
+
 const struct mz_entity *mz_app_entity(const struct mz_app *app, const char *name)
 {
     for (size_t i = 0; i < app->nentities; i++) {
@@ -259,6 +267,27 @@ static void build_rt(struct mz_entity_rt *rt, const struct mz_entity *e)
             mz_buf_puts(&b, " AND created_by = ?");
         rt->select_one_by[k] = mz_buf_steal(&b, NULL);
     }
+    /* The create's INSERT: SQLite reads the new id from the connection
+     * (RETURNING would open an ephemeral table for every row inserted),
+     * PostgreSQL from RETURNING. */
+    mz_buf_init(&b, 0);
+    mz_buf_printf(&b, "INSERT INTO %s (version, created_at, updated_at, created_by, updated_by%s",
+                  e->name, e->workflow ? ", state, state_due" : "");
+    for (size_t i = 0; i < e->nfields; i++) {
+        mz_buf_printf(&b, ", %s", e->fields[i].name);
+        if (mz_field_sealed(&e->fields[i]))
+            mz_buf_printf(&b, ", %s_bidx", e->fields[i].name);
+    }
+    mz_buf_puts(&b, ") VALUES (1, ?, ?, ?, ?");
+    if (e->workflow)
+        mz_buf_puts(&b, ", ?, ?");
+    for (size_t i = 0; i < e->nfields; i++)
+        mz_buf_puts(&b, mz_field_sealed(&e->fields[i]) ? ", ?, ?" : ", ?");
+    mz_buf_puts(&b, ")");
+    rt->insert = mz_buf_steal(&b, NULL);
+    mz_buf_init(&b, 0);
+    mz_buf_printf(&b, "%s RETURNING id", rt->insert);
+    rt->insert_returning = mz_buf_steal(&b, NULL);
 }
 
 /* Core routes that are not per entity. */
@@ -333,6 +362,8 @@ void mz_app_free(struct mz_app *app)
         for (int k = 1; k < 4; k++)
             free(app->rt[i].select_one_by[k]);
         free(app->rt[i].select_one);
+        free(app->rt[i].insert);
+        free(app->rt[i].insert_returning);
     }
     free(app->rt);
     free((void *)app->entities);

@@ -22,6 +22,8 @@ struct mz_entity_rt {
     /* The same with the scope range, the owner, both (index: 1 scope + 2
      * owner; [0] is select_one): built once, not per request. */
     char *select_one_by[4];
+    char *insert;        /* INSERT INTO t (version, ..., f1[, f1_bidx], ...) VALUES (1, ?, ...) */
+    char *insert_returning; /* the same with RETURNING id (PostgreSQL) */
     int field_col0;      /* index of the first field column in select_cols */
     const struct mz_field *scope_field; /* the MZ_F_SCOPE field or NULL */
 };

@@ -477,12 +477,10 @@ int mz_entity_create_collect(struct mz_req *req, const struct mz_entity *e, json
         return denied;
     const char *key;
     json_t *value, *row = json_object();
-    struct mz_buf sql;
     struct mz_stmt *st = NULL;
     char now[32];
     int status = 0, rc;
 
-    mz_buf_init(&sql, 0);
     json_object_foreach(input, key, value) {
         take_value(req, e, key, value, row, NULL, errors);
     }
@@ -534,20 +532,9 @@ int mz_entity_create_collect(struct mz_req *req, const struct mz_entity *e, json
     }
     const char *state = e->workflow ? e->workflow->initial : NULL;
     mz_now_rfc3339(now);
-    mz_buf_printf(&sql, "INSERT INTO %s (version, created_at, updated_at, created_by, updated_by%s",
-                  e->name, e->workflow ? ", state, state_due" : "");
-    for (size_t i = 0; i < e->nfields; i++) {
-        mz_buf_printf(&sql, ", %s", e->fields[i].name);
-        if (mz_field_sealed(&e->fields[i]))
-            mz_buf_printf(&sql, ", %s_bidx", e->fields[i].name);
-    }
-    mz_buf_puts(&sql, ") VALUES (1, ?, ?, ?, ?");
-    if (e->workflow)
-        mz_buf_puts(&sql, ", ?, ?");
-    for (size_t i = 0; i < e->nfields; i++)
-        mz_buf_puts(&sql, mz_field_sealed(&e->fields[i]) ? ", ?, ?" : ", ?");
-    mz_buf_puts(&sql, ") RETURNING id");
-    rc = mz_db_prepare(req->db, sql.data, &st);
+    const struct mz_entity_rt *rt = mz_entity_rt_of(req->app, e);
+    bool returning = mz_db_kind(req->db) != MZ_DB_SQLITE;
+    rc = mz_db_prepare(req->db, returning ? rt->insert_returning : rt->insert, &st);
     if (rc != MZ_OK) {
         status = mz_fail_err(req, rc);
         goto out;
@@ -569,7 +556,7 @@ int mz_entity_create_collect(struct mz_req *req, const struct mz_entity *e, json
             mz_bind_blind(req, e, st, idx++, &e->fields[i], v);
     }
     rc = mz_db_step(st);
-    if (rc != MZ_ROW) {
+    if (rc != (returning ? MZ_ROW : MZ_DONE)) {
         if (rc == MZ_ERR_CONFLICT) {
             mz_errors_add(errors, NULL, "duplicate", "与已有记录重复");
             status = 422;
@@ -578,7 +565,7 @@ int mz_entity_create_collect(struct mz_req *req, const struct mz_entity *e, json
         }
         goto out;
     }
-    w.id = mz_db_col_int(st, 0);
+    w.id = returning ? mz_db_col_int(st, 0) : mz_db_last_id(req->db);
     mz_db_done(st);
     st = NULL;
     json_object_set_new(row, "id", json_integer(w.id));
@@ -602,7 +589,6 @@ int mz_entity_create_collect(struct mz_req *req, const struct mz_entity *e, json
 out:
     if (st)
         mz_db_done(st);
-    mz_buf_free(&sql);
     json_decref(row);
     return status;
 }
@@ -670,12 +656,13 @@ int mz_history_add(struct mz_req *req, const struct mz_entity *e, int64_t id, in
     mz_db_bind_text(st, 8, comment);
     rc = mz_db_step(st);
     mz_db_done(st);
+    /* Every write is audited in the same transaction (fail closed); the
+     * audit row's detail is the same text as the history row's. */
+    if (rc == MZ_DONE && mz_audit_text(req, action, e->name, id, true, changes, text) != 0)
+        rc = MZ_ERR_INTERNAL;
     free(text);
     if (rc != MZ_DONE)
         return rc < 0 ? rc : MZ_ERR_DB;
-    /* Every write is audited in the same transaction (fail closed). */
-    if (mz_audit(req, action, e->name, id, true, changes) != 0)
-        return MZ_ERR_INTERNAL;
     return MZ_OK;
 }
 
