@@ -114,6 +114,29 @@ struct mz_hooks {
      * index work off): keep (do the work now, 0 or a status) or drop it (the
      * rows were rolled back; return 0). */
     int (*import_done)(struct mz_req *req, const struct mz_entity *e, bool keep);
+    /* On the import's helper thread, ahead of the writer: prepare work for
+     * one row from its cells (cell(ctx, field) is the cell of that field as
+     * written, NULL when absent or empty), allocated in a; no database, no
+     * request. The result reaches the hooks as req->import_pre->hook while
+     * the row is written, and must only be used where it matches the row. */
+    void *(*import_prepare)(struct mz_arena *a, const struct mz_app *app,
+                            const struct mz_entity *e,
+                            const char *(*cell)(void *ctx, const char *field), void *ctx);
+};
+
+/* A sensitive cell of an import row sealed ahead on the helper thread: the
+ * normalised text (plain), its sealed form and blind index (mz_bind_field,
+ * mz_field_blind use them when the row's value is that text). */
+struct mz_import_sealed {
+    const struct mz_field *f;
+    const char *plain, *sealed, *blind;
+};
+
+/* What the import's helper thread prepared for the row being written. */
+struct mz_import_pre {
+    const struct mz_import_sealed *sealed;
+    size_t nsealed;
+    void *hook; /* the entity's import_prepare result, or NULL */
 };
 
 /* A list query under construction (filters of lists and exports). */

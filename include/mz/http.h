@@ -99,6 +99,8 @@ struct mz_req {
 
     bool importing;              /* rows of a mode=all import without per-row savepoints
                                     (src/engine/io.c): see mz_hooks.import_done */
+    const struct mz_import_pre *import_pre; /* during an import's row: what the import's
+                                    helper thread prepared for it (mz/engine.h), else NULL */
     struct mz_user *user;        /* the authenticated caller, NULL if public */
     const char *actor;           /* username for history and audit ("-" if none) */
 

@@ -293,9 +293,24 @@ static const char *field_context(struct mz_req *req, const struct mz_entity *e,
     return mz_arena_printf(req->arena, "%s.%s", e->name, f->name);
 }
 
+/* The import's sealed form of field f's value text, if prepared (mz_import_pre). */
+static const struct mz_import_sealed *presealed(const struct mz_req *req,
+                                                const struct mz_field *f, const char *text)
+{
+    for (size_t i = 0; req->import_pre && i < req->import_pre->nsealed; i++) {
+        const struct mz_import_sealed *s = &req->import_pre->sealed[i];
+        if (s->f == f && strcmp(s->plain, text) == 0)
+            return s;
+    }
+    return NULL;
+}
+
 const char *mz_field_blind(struct mz_req *req, const struct mz_entity *e,
                            const struct mz_field *f, const char *value)
 {
+    const struct mz_import_sealed *pre = presealed(req, f, value);
+    if (pre)
+        return pre->blind;
     char *out = mz_arena_alloc(req->arena, 33);
     mz_crypto_blind(field_context(req, e, f), value, strlen(value), out);
     return out;
@@ -308,9 +323,11 @@ int mz_bind_field(struct mz_req *req, const struct mz_entity *e, struct mz_stmt 
         return mz_db_bind_null(stmt, idx);
     if (mz_field_sealed(f)) {
         const char *text = mz_value_text(req->arena, f, v);
+        const struct mz_import_sealed *pre = presealed(req, f, text);
         return mz_db_bind_text(stmt, idx,
-                               mz_crypto_seal(req->arena, field_context(req, e, f), text,
-                                              strlen(text)));
+                               pre ? pre->sealed
+                                   : mz_crypto_seal(req->arena, field_context(req, e, f), text,
+                                                    strlen(text)));
     }
     switch (f->type) {
     case MZ_T_INT:

@@ -40,17 +40,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "engine/engine_internal.h"
+#include "mz/crypto.h"
 #include "mz/table.h"
 
 #define IMPORT_MAX_ERRORS 1000
 #define IMPORT_BATCH 32 /* rows per savepoint (see above) */
-#define IMPORT_CACHE_KB (256 * 1024) /* SQLite page cache while importing */
+#define IMPORT_CACHE_KB (1024 * 1024) /* SQLite page cache while importing */
 
 /* Columns that exports write and imports ignore. */
 static bool ignored_column(const char *name)
@@ -350,6 +352,240 @@ static int import_row(struct mz_req *req, const struct mz_entity *e, json_t *inp
     return st;
 }
 
+/* --- the helper thread ---------------------------------------------------------
+ * Reading the file, sealing the sensitive cells (AEAD with a fresh nonce, and
+ * the blind index) and the entity's import_prepare (persons: the search terms,
+ * pinyin) need no database: a helper thread does them for the rows ahead while
+ * the request's thread writes, PRE_QUEUE batches of PRE_BATCH rows at most
+ * (bounded memory). The writer uses a prepared value only where it is the
+ * row's own (mz_bind_field, mz_field_blind compare the normalised text), so
+ * the stored rows are those of an API create. */
+#define PRE_BATCH 256
+#define PRE_QUEUE 4
+
+struct pre_row {
+    long rowno;
+    const char *const *cells;
+    size_t ncells;
+    struct mz_import_pre pre;
+};
+
+struct pre_batch {
+    struct mz_arena *arena; /* everything of the batch's rows */
+    struct pre_row rows[PRE_BATCH];
+    size_t n;
+    int end;            /* after these rows: 0 more, 1 end of file, -1 unreadable */
+    const char *reason; /* end -1: why */
+    struct pre_batch *next;
+};
+
+struct prefetch {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct pre_batch *head, *tail; /* ready, in file order */
+    size_t queued;
+    bool stop, started;
+    /* set before the thread starts, read-only after */
+    const char *path;
+    enum mz_table_format fmt;
+    const struct mz_app *app;
+    const struct mz_entity *e;
+    const struct mz_field *const *map;
+    size_t ncols;
+    /* the writer's */
+    struct pre_batch *cur;
+    size_t pos;
+};
+
+/* Context of the import_prepare hook's cell(): one row. */
+struct pre_cells {
+    const struct prefetch *p;
+    const char *const *cells;
+    size_t ncells;
+};
+
+static const char *pre_cell(void *ctx, const char *field)
+{
+    const struct pre_cells *c = ctx;
+    for (size_t i = 0; i < c->p->ncols && i < c->ncells; i++) {
+        if (c->p->map[i] && strcmp(c->p->map[i]->name, field) == 0)
+            return c->cells[i] && c->cells[i][0] ? c->cells[i] : NULL;
+    }
+    return NULL;
+}
+
+/* Prepare one row of a batch: copy its cells, seal its sensitive ones, run
+ * the entity's hook. */
+static void pre_row_fill(const struct prefetch *p, struct pre_batch *b, long rowno,
+                         const char *const *cells, size_t ncells)
+{
+    struct pre_row *row = &b->rows[b->n++];
+    const char **copy = mz_arena_calloc(b->arena, ncells ? ncells : 1, sizeof(*copy));
+    struct mz_import_sealed *sealed = mz_arena_calloc(b->arena, p->ncols ? p->ncols : 1,
+                                                      sizeof(*sealed));
+    size_t nsealed = 0;
+    for (size_t i = 0; i < ncells; i++)
+        copy[i] = cells[i] ? mz_arena_strdup(b->arena, cells[i]) : NULL;
+    for (size_t i = 0; i < p->ncols && i < ncells; i++) {
+        const struct mz_field *f = p->map[i];
+        if (f == NULL || !mz_field_sealed(f) || copy[i] == NULL || copy[i][0] == '\0')
+            continue;
+        json_t *v = mz_json_str(copy[i]), *norm = NULL;
+        const char *code, *message;
+        if (mz_field_normalise(p->app, f, v, &norm, &code, &message) == MZ_OK &&
+            json_is_string(norm)) {
+            const char *text = mz_value_text(b->arena, f, norm);
+            const char *ctx = mz_arena_printf(b->arena, "%s.%s", p->e->name, f->name);
+            char *blind = mz_arena_alloc(b->arena, 33);
+            mz_crypto_blind(ctx, text, strlen(text), blind);
+            sealed[nsealed++] = (struct mz_import_sealed){
+                f, text, mz_crypto_seal(b->arena, ctx, text, strlen(text)), blind};
+        }
+        json_decref(norm);
+        json_decref(v);
+    }
+    struct pre_cells c = {p, copy, ncells};
+    row->rowno = rowno;
+    row->cells = copy;
+    row->ncells = ncells;
+    row->pre = (struct mz_import_pre){sealed, nsealed, NULL};
+    if (p->e->hooks && p->e->hooks->import_prepare)
+        row->pre.hook = p->e->hooks->import_prepare(b->arena, p->app, p->e, pre_cell, &c);
+}
+
+/* Hand a batch to the writer; false when told to stop (b is freed). */
+static bool pre_push(struct prefetch *p, struct pre_batch *b)
+{
+    pthread_mutex_lock(&p->lock);
+    while (p->queued >= PRE_QUEUE && !p->stop)
+        pthread_cond_wait(&p->cond, &p->lock);
+    bool stop = p->stop;
+    if (!stop) {
+        if (p->tail)
+            p->tail->next = b;
+        else
+            p->head = b;
+        p->tail = b;
+        p->queued++;
+        pthread_cond_broadcast(&p->cond);
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (stop) {
+        mz_arena_free(b->arena);
+        free(b);
+    }
+    return !stop;
+}
+
+static void *pre_main(void *arg)
+{
+    struct prefetch *p = arg;
+    struct mz_table_reader *r = NULL;
+    const char *reason = NULL;
+    const char *const *cells;
+    size_t ncells;
+    long rowno = 0;
+    int rc = mz_table_open(p->path, p->fmt, &r, &reason);
+    if (rc == MZ_OK)
+        rc = mz_table_next(r, &cells, &ncells, &rowno, &reason) > 0 ? MZ_OK : MZ_ERR_IO;
+    for (;;) {
+        struct pre_batch *b = mz_xcalloc(1, sizeof(*b));
+        b->arena = mz_arena_new();
+        if (rc != MZ_OK) {
+            b->end = -1;
+        }
+        while (b->end == 0 && b->n < PRE_BATCH) {
+            int got = mz_table_next(r, &cells, &ncells, &rowno, &reason);
+            if (got > 0)
+                pre_row_fill(p, b, rowno, cells, ncells);
+            else
+                b->end = got == 0 ? 1 : -1;
+        }
+        if (b->end < 0)
+            b->reason = reason ? mz_arena_strdup(b->arena, reason) : NULL;
+        int end = b->end;
+        if (!pre_push(p, b) || end != 0)
+            break;
+    }
+    if (r)
+        mz_table_close(r);
+    return NULL;
+}
+
+/* Start the helper on the file (its header row is skipped). */
+static int pre_start(struct prefetch *p)
+{
+    p->head = p->tail = p->cur = NULL;
+    p->queued = p->pos = 0;
+    p->stop = false;
+    if (pthread_create(&p->thread, NULL, pre_main, p) != 0)
+        return MZ_ERR_INTERNAL;
+    p->started = true;
+    return MZ_OK;
+}
+
+/* Stop the helper and free what it prepared. Idempotent. */
+static void pre_stop(struct prefetch *p)
+{
+    if (!p->started)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    pthread_join(p->thread, NULL);
+    p->started = false;
+    if (p->cur) {
+        mz_arena_free(p->cur->arena);
+        free(p->cur);
+    }
+    for (struct pre_batch *b = p->head, *next; b; b = next) {
+        next = b->next;
+        mz_arena_free(b->arena);
+        free(b);
+    }
+    p->head = p->tail = p->cur = NULL;
+    p->queued = 0;
+}
+
+/* The next row as mz_table_next gives it (1, 0 at the end, -1 with
+ * *reason), and what was prepared for it. */
+static int pre_next(struct prefetch *p, const char *const **cells, size_t *ncells, long *rowno,
+                    const char **reason, const struct mz_import_pre **pre)
+{
+    for (;;) {
+        if (p->cur && p->pos < p->cur->n) {
+            struct pre_row *row = &p->cur->rows[p->pos++];
+            *cells = row->cells;
+            *ncells = row->ncells;
+            *rowno = row->rowno;
+            *pre = &row->pre;
+            return 1;
+        }
+        if (p->cur && p->cur->end != 0) {
+            *reason = p->cur->reason;
+            return p->cur->end > 0 ? 0 : -1;
+        }
+        pthread_mutex_lock(&p->lock);
+        while (p->head == NULL)
+            pthread_cond_wait(&p->cond, &p->lock);
+        struct pre_batch *b = p->head;
+        p->head = b->next;
+        if (p->head == NULL)
+            p->tail = NULL;
+        p->queued--;
+        pthread_cond_broadcast(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+        if (p->cur) {
+            mz_arena_free(p->cur->arena);
+            free(p->cur);
+        }
+        p->cur = b;
+        p->pos = 0;
+    }
+}
+
 /* Spool the request body to a temporary file; its path or NULL. */
 static char *spool_body(struct mz_req *req)
 {
@@ -435,6 +671,8 @@ int mz_h_import(struct mz_req *req)
     struct mz_arena *req_arena = req->arena, *row_arena = mz_arena_new();
     struct import_batch batch = {json_array(), false, mz_db_total_changes(req->db) < 0, false};
     int64_t cache_size = 0; /* the connection's own, to put back (SQLite) */
+    struct prefetch pf = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    const struct mz_import_pre *pre = NULL;
 
     if (mz_table_open(path, fmt, &r, &reason) != MZ_OK) {
         status = mz_fail(req, 422, "bad_file", reason ? reason : "无法读取文件");
@@ -503,11 +741,24 @@ int mz_h_import(struct mz_req *req)
     }
     batch.direct = all_or_nothing && !dry_run && !batch.per_row && mz_db_in_transaction(req->db);
     req->importing = batch.direct;
+    /* The rows come from the helper thread now (its own reader). */
+    mz_table_close(r);
+    r = NULL;
+    pf.path = path;
+    pf.fmt = fmt;
+    pf.app = req->app;
+    pf.e = e;
+    pf.map = map;
+    pf.ncols = ncols;
+    if (pre_start(&pf) != MZ_OK) {
+        status = mz_fail(req, 500, "internal", "无法启动导入线程");
+        goto out;
+    }
     /* The data rows; each takes its scratch memory from row_arena. */
     for (;;) {
         mz_arena_reset(row_arena);
         req->arena = row_arena;
-        rc = mz_table_next(r, &cells, &ncells, &rowno, &reason);
+        rc = pre_next(&pf, &cells, &ncells, &rowno, &reason, &pre);
         if (rc == 0)
             break;
         if (rc < 0) {
@@ -545,14 +796,15 @@ int mz_h_import(struct mz_req *req)
             continue;
         }
         json_t *row_errors = json_array();
+        req->import_pre = pre;
         int st = import_row(req, e, input, row_errors, &batch);
+        req->import_pre = NULL;
         json_decref(input);
         if (st == IMPORT_RESTART) {
             /* A row failed after writing (mode=all): undo everything, read
              * the file again from the top, this time with batches. */
             json_decref(row_errors);
-            mz_table_close(r);
-            r = NULL;
+            pre_stop(&pf);
             batch.direct = false;
             import_finish(req, e, false);
             json_array_clear(errors);
@@ -561,8 +813,7 @@ int mz_h_import(struct mz_req *req)
                 status = mz_fail_err(req, rc == MZ_ERR_BUSY ? MZ_ERR_BUSY : MZ_ERR_INTERNAL);
                 goto out;
             }
-            if (mz_table_open(path, fmt, &r, &reason) != MZ_OK ||
-                mz_table_next(r, &cells, &ncells, &rowno, &reason) <= 0) {
+            if (pre_start(&pf) != MZ_OK) {
                 status = mz_fail(req, 500, "internal", "无法重新读取导入文件");
                 goto out;
             }
@@ -590,6 +841,7 @@ int mz_h_import(struct mz_req *req)
         json_decref(row_errors);
     }
     req->arena = req_arena;
+    pre_stop(&pf);
     if ((rc = batch_release(req, &batch)) != MZ_OK) {
         status = mz_fail_err(req, rc);
         goto out;
@@ -651,6 +903,10 @@ int mz_h_import(struct mz_req *req)
     status = mz_reply_json(req, 200, report);
 out:
     req->arena = req_arena;
+    req->import_pre = NULL;
+    pre_stop(&pf);
+    pthread_mutex_destroy(&pf.lock);
+    pthread_cond_destroy(&pf.cond);
     import_finish(req, e, false);
     mz_arena_free(row_arena);
     if (cache_size != 0) {

@@ -28,8 +28,10 @@
 #if __has_include("mz/search.h")
 #include "mz/search.h"
 #define PERSONS_SEARCH mz_person_search
+#define PERSONS_SEARCH_TERMS 1
 #else
 #define PERSONS_SEARCH NULL
+#define PERSONS_SEARCH_TERMS 0
 #endif
 
 /* Does a text field differ between row and before? */
@@ -139,6 +141,35 @@ static int person_import_done(struct mz_req *req, const struct mz_entity *e, boo
     return rc == MZ_OK ? 0 : mz_fail_err(req, rc);
 }
 
+/* On the import's helper thread: the search terms of a row's names, as
+ * after_write will index them (the names normalised like the row's). */
+static void *person_import_prepare(struct mz_arena *a, const struct mz_app *app,
+                                   const struct mz_entity *e,
+                                   const char *(*cell)(void *ctx, const char *field), void *ctx)
+{
+    const char *names[2] = {"name", "former_names"}, *text[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        const char *c = cell(ctx, names[i]);
+        if (c == NULL)
+            continue;
+        json_t *v = json_string(c), *norm = NULL;
+        const char *code, *message;
+        bool ok = v && mz_field_normalise(app, mz_entity_field(e, names[i]), v, &norm, &code,
+                                          &message) == MZ_OK;
+        if (ok && json_is_string(norm))
+            text[i] = mz_arena_strdup(a, json_string_value(norm));
+        json_decref(norm);
+        json_decref(v);
+        if (!ok)
+            return NULL;
+    }
+#if PERSONS_SEARCH_TERMS
+    return mz_person_import_prepare(a, text[0], text[1]);
+#else
+    return NULL;
+#endif
+}
+
 /* Add a division's name, and today's successor when it was retired (from
  * the per-thread cache of mz_division_names). */
 static void present_division(struct mz_req *req, json_t *extra, const char *field,
@@ -183,6 +214,7 @@ static const struct mz_hooks person_hooks = {
     .present_extra = person_present,
     .search = PERSONS_SEARCH,
     .import_done = person_import_done,
+    .import_prepare = person_import_prepare,
 };
 
 /* Field names are the contract's; zh labels are the column headers staff

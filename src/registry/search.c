@@ -1099,6 +1099,42 @@ static const char WALK_FTS_SCOPE[] = /* "+": the FTS drives, not a city-wide ran
     " ORDER BY person_fts.rowid DESC LIMIT ?";
 /* --- import: keys in key order ----------------------------------------------- */
 
+/* A person's terms built ahead on the import's helper thread, and the names
+ * they were built from. */
+struct import_memo {
+    const void *tag; /* &import_memo_tag: an import_pre->hook of this file */
+    const char *name, *former_names;
+    struct mz_person_terms *terms;
+};
+static const char import_memo_tag = 't';
+
+void *mz_person_import_prepare(struct mz_arena *a, const char *name, const char *former_names)
+{
+    struct import_memo *m = mz_arena_alloc(a, sizeof(*m));
+    m->tag = &import_memo_tag;
+    m->name = name ? mz_arena_strdup(a, name) : NULL;
+    m->former_names = former_names ? mz_arena_strdup(a, former_names) : NULL;
+    m->terms = mz_person_bulk_terms(a, name, former_names, NULL); /* division: at the write */
+    return m;
+}
+
+/* Both NULL or equal. */
+static bool same_text(const char *x, const char *y)
+{
+    return x == y || (x && y && strcmp(x, y) == 0);
+}
+
+/* The row's terms: built ahead when they match its names, else now. */
+static struct mz_person_terms *import_terms(struct mz_req *req, const char *name,
+                                            const char *former_names)
+{
+    const struct import_memo *m = req->import_pre ? req->import_pre->hook : NULL;
+    if (m && m->tag == &import_memo_tag && same_text(m->name, name) &&
+        same_text(m->former_names, former_names))
+        return m->terms;
+    return mz_person_bulk_terms(req->arena, name, former_names, NULL);
+}
+
 /* An import's person_key rows, gathered (mz_person_bulk without its trigram
  * rebuild) and written sorted by key every IMPORT_KEYS_PERSONS persons and
  * at the end: ~10 keys a person inserted at random places of a large index
@@ -1132,7 +1168,8 @@ static int import_index_new(struct mz_req *req, int64_t person_id, const char *n
                &not_deleted);
     if (rc != MZ_OK || !found || !not_deleted)
         return rc; /* *done false: index_person decides */
-    struct mz_person_terms *t = mz_person_bulk_terms(req->arena, name, former_names, division);
+    struct mz_person_terms *t = import_terms(req, name, former_names);
+    t->division = division; /* the terms built ahead know no division */
     if ((rc = mz_person_bulk_add_terms(import_keys, person_id, t)) != MZ_OK)
         return rc;
     *done = true;

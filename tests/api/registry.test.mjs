@@ -299,6 +299,14 @@ describe('import and export', () => {
     assert.equal(p.ethnicity, '01');
     assert.equal(p.marital_status, '20');
     assert.equal(p.residence_address, '河西区某路2号');
+    // The import wrote every search key (they go in at its end, in key order):
+    // initials, full pinyin, one and two characters find the imported person.
+    for (const q of ['bqj', 'biaoqianjia', '签甲', '甲']) {
+      const s = await srv.api('GET', `/api/v1/persons?q=${encodeURIComponent(q)}&size=100`);
+      assert.equal(s.status, 200, show(s));
+      assert.ok(s.json.items.some((x) => x.name === '标签甲'), `search ${q}`);
+      assert.ok(!s.json.items.some((x) => x.name === '标签乙'), `search ${q} finds only its match`);
+    }
     // A label that is no item of the dictionary is reported on its field.
     const bad = toCsv([table[0], [makeIdNumber({ birth: '1968-07-07', seq: 413 }), '标签丙', '男', '火星族', '120103001001', '', '', '']]);
     const rej = await srv.api('POST', '/api/v1/persons/import?mode=all&format=csv', bad, { raw: true, headers: { 'Content-Type': 'text/csv' } });
