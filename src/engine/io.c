@@ -52,7 +52,7 @@
 
 #define IMPORT_MAX_ERRORS 1000
 #define IMPORT_BATCH 32 /* rows per savepoint (see above) */
-#define IMPORT_CACHE_KB (1024 * 1024) /* SQLite page cache while importing */
+#define IMPORT_CACHE_KB (256 * 1024) /* SQLite page cache while importing */
 
 /* Columns that exports write and imports ignore. */
 static bool ignored_column(const char *name)
