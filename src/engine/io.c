@@ -29,7 +29,8 @@
  *    request's transaction) with the batches above, so the report is the
  *    same as if every row had had its own savepoint.
  * Where the backend has no change counter (PostgreSQL) every row keeps its
- * own savepoint. On SQLite the import's
+ * own savepoint. A helper thread reads the rows ahead and prepares what
+ * needs no database (see "the helper thread" below). On SQLite the import's
  * connection gets a page cache of IMPORT_CACHE_KB for the duration (put
  * back after): a row touches random pages of several indexes (the blind
  * indexes, the search keys, the division indexes), and past a few hundred
