@@ -307,6 +307,20 @@ describe('import and export', () => {
       assert.ok(s.json.items.some((x) => x.name === '标签甲'), `search ${q}`);
       assert.ok(!s.json.items.some((x) => x.name === '标签乙'), `search ${q} finds only its match`);
     }
+    // The imported keys carry the scope division: a street officer of the
+    // persons' street finds them through the index walk, another street's not.
+    srv.addUser('import_street', { roles: 'street_officer', scope: '120103001' });
+    srv.addUser('import_other', { roles: 'street_officer', scope: '120101001' });
+    const here = await srv.login('import_street', TEST_PASSWORD, { mode: 'bearer' });
+    const there = await srv.login('import_other', TEST_PASSWORD, { mode: 'bearer' });
+    for (const q of ['bqj', '标签']) {
+      const s = await here.api('GET', `/api/v1/persons?q=${encodeURIComponent(q)}&size=100`);
+      assert.equal(s.status, 200, show(s));
+      assert.ok(s.json.items.some((x) => x.name === '标签甲'), `street search ${q}`);
+      const o = await there.api('GET', `/api/v1/persons?q=${encodeURIComponent(q)}&size=100`);
+      assert.equal(o.status, 200, show(o));
+      assert.ok(!o.json.items.some((x) => x.name.startsWith('标签')), `other street ${q}`);
+    }
     // A label that is no item of the dictionary is reported on its field.
     const bad = toCsv([table[0], [makeIdNumber({ birth: '1968-07-07', seq: 413 }), '标签丙', '男', '火星族', '120103001001', '', '', '']]);
     const rej = await srv.api('POST', '/api/v1/persons/import?mode=all&format=csv', bad, { raw: true, headers: { 'Content-Type': 'text/csv' } });
