@@ -635,18 +635,10 @@ int mz_person_index_done(struct mz_req *req, bool keep)
     int keys_rc = import_keys_done(keep);
     if (!keep || keys_rc != MZ_OK || lo == 0)
         return keys_rc;
-    struct mz_stmt *st;
-    int rc = mz_db_prepare(req->db,
-                           "INSERT INTO person_fts (rowid, names) SELECT person_id, names"
-                           " FROM person_search WHERE person_id BETWEEN ? AND ?",
-                           &st);
-    if (rc != MZ_OK)
-        return rc;
-    mz_db_bind_int(st, 1, lo);
-    mz_db_bind_int(st, 2, hi);
-    rc = mz_db_step(st);
-    mz_db_done(st);
-    return rc < 0 ? rc : MZ_OK;
+    return mz_db_run(req->db,
+                     "INSERT INTO person_fts (rowid, names) SELECT person_id, names"
+                     " FROM person_search WHERE person_id BETWEEN ? AND ?",
+                     "ii", lo, hi);
 }
 
 int mz_person_unindex(struct mz_req *req, int64_t person_id)

@@ -334,7 +334,7 @@ static void test_demo_determinism(void **state)
                                      &n, 0, NULL),
                      MZ_OK);
     assert_int_equal(n, keys);
-    /* The indexes kept during the load and those built after it all exist. */
+    /* The indexes dropped for the load are all built again after it. */
     assert_int_equal(mz_db_query_int(f->db,
                                      "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND"
                                      " name IN ('ix_household_members_household_id',"
