@@ -55,6 +55,13 @@ const char *mz_mask_value(struct mz_arena *arena, const struct mz_field *f, cons
 /* Build a row object from a SELECT of rt->select_cols positioned on a row. */
 json_t *mz_row_from_stmt(struct mz_req *req, const struct mz_entity_rt *rt, struct mz_stmt *st,
                          bool unmask);
+/* Append the row the statement is on as the JSON text of
+ * mz_row_from_stmt(..., false): written straight from the statement for an
+ * entity without a present hook, through jansson otherwise (and for a row
+ * whose text is not valid UTF-8). Masks, and audits an unmasked view, as
+ * mz_row_present does. */
+void mz_row_write(struct mz_req *req, const struct mz_entity_rt *rt, struct mz_stmt *st,
+                  struct mz_buf *b);
 /* Mask sensitive fields of a row in place unless the caller may view them. */
 void mz_row_present(struct mz_req *req, const struct mz_entity *e, json_t *row);
 

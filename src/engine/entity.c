@@ -1086,6 +1086,23 @@ static bool row_text(struct mz_req *req, const struct mz_entity_rt *rt, struct m
     return true;
 }
 
+void mz_row_write(struct mz_req *req, const struct mz_entity_rt *rt, struct mz_stmt *st,
+                  struct mz_buf *b)
+{
+    const struct mz_entity *e = rt->entity;
+    size_t mark = b->len;
+    if (!(e->hooks && e->hooks->present) && row_text(req, rt, st, b))
+        return;
+    /* row_text stopped at a text that is not valid UTF-8 (nothing audited
+     * yet): drop what it wrote and take jansson's path for this row. */
+    b->len = mark;
+    if (b->data)
+        b->data[mark] = '\0';
+    json_t *row = mz_row_from_stmt(req, rt, st, false);
+    put_dumped(b, row);
+    json_decref(row);
+}
+
 /* GET of one row of an entity without a present hook (present_extra is
  * fine), written straight
  * from the statement: no jansson tree and no dump (about a sixth of the
