@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "mz/crypto.h"
@@ -262,7 +263,20 @@ static void test_demo_determinism(void **state)
     assert_true(a.checksum != c.checksum);
     o.seed = 42;
     o.dry_run = false;
+    /* The load's side database is a scratch file in TMPDIR for an
+     * in-memory database: gone afterwards. */
+    char tmp[] = "/tmp/test_registry_XXXXXX";
+    assert_non_null(mkdtemp(tmp));
+    const char *old_tmpdir = getenv("TMPDIR");
+    char *saved = old_tmpdir ? strdup(old_tmpdir) : NULL;
+    setenv("TMPDIR", tmp, 1);
     assert_int_equal(mz_registry_demo(&f->app, f->db, &o, &w), MZ_OK);
+    if (saved)
+        setenv("TMPDIR", saved, 1);
+    else
+        unsetenv("TMPDIR");
+    free(saved);
+    assert_int_equal(rmdir(tmp), 0); /* empty */
     assert_true(w.checksum == a.checksum);
     int64_t n = 0;
     assert_int_equal(mz_db_query_int(f->db, "SELECT count(*) FROM persons WHERE created_by = 'demo'",
@@ -344,6 +358,36 @@ static void test_demo_determinism(void **state)
                                      &n, 0, NULL),
                      MZ_OK);
     assert_int_equal(n, 5);
+    /* Households and memberships (written on the side and copied) point
+     * at the persons written beside them: each head is its household's
+     * first member, every member a person of the household's community. */
+    assert_int_equal(mz_db_query_int(f->db,
+                                     "SELECT count(*) FROM household_members AS m JOIN persons AS p"
+                                     " ON p.id = m.person_id JOIN households AS h ON h.id ="
+                                     " m.household_id WHERE p.hukou_division = h.division AND"
+                                     " m.division = h.division",
+                                     &n, 0, NULL),
+                     MZ_OK);
+    assert_int_equal(n, 3000);
+    assert_int_equal(mz_db_query_int(f->db,
+                                     "SELECT count(*) FROM households AS h WHERE h.head_person_id ="
+                                     " (SELECT min(person_id) FROM household_members WHERE"
+                                     " household_id = h.id) AND h.head_person_id IN (SELECT person_id"
+                                     " FROM household_members WHERE relation = '02')",
+                                     &n, 0, NULL),
+                     MZ_OK);
+    assert_int_equal(n, w.households);
+    /* The copied FTS index is consistent with its content table, and the
+     * search tables hold one row per person. */
+    assert_int_equal(mz_db_exec(f->db, "INSERT INTO person_fts (person_fts) VALUES"
+                                       " ('integrity-check')"),
+                     MZ_OK);
+    assert_int_equal(mz_db_query_int(f->db,
+                                     "SELECT count(*) FROM persons AS p JOIN person_search AS s"
+                                     " ON s.person_id = p.id WHERE s.names = p.name",
+                                     &n, 0, NULL),
+                     MZ_OK);
+    assert_int_equal(n, 3000);
     assert_int_equal(mz_db_query_int(f->db,
                                      "SELECT count(*) FROM pragma_integrity_check"
                                      " WHERE integrity_check <> 'ok'",
