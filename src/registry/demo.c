@@ -172,8 +172,8 @@ struct person {
     char from_date[11], to_date[11];
     bool separated;
     int age;
-    /* Made by the generator thread for the writer: the sealed ID and phone
-     * with their blind indexes, and the search-index terms. */
+    /* The sealed ID and phone with their blind indexes (made by the writer
+     * thread), the search-index terms (by the generator thread). */
     const char *sid, *sphone;
     char bid[33], bphone[33];
     struct mz_person_terms *terms;
@@ -189,7 +189,7 @@ struct demo_house {
 };
 
 /* Households handed from the generator thread to the writer, with the
- * arena holding their sealed values and search terms. */
+ * arena holding their search terms. */
 struct demo_batch {
     struct mz_arena *arena;
     struct demo_house *houses;
@@ -749,7 +749,7 @@ static void demo_stop(struct demo *d)
 }
 
 /* The generator thread: households in batches of about DEMO_CHUNK persons,
- * sealed and with their search terms, their side-database rows written,
+ * with their search terms and their side-database rows written,
  * queued for the writer; at most DEMO_QUEUE batches ahead. Everything
  * random happens here, in one sequence, so the data do not depend on the
  * threads' timing. When writing, it then finishes the side database
