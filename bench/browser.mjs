@@ -16,23 +16,24 @@
 // Beside the wall times, the renderer's own work is reported from chromium's
 // Performance domain (CDP getMetrics): TaskDuration (the page's main thread
 // busy), ScriptDuration (JavaScript), LayoutDuration and RecalcStyleDuration,
-// per first load and per navigation, medians in ms - on a loaded machine the
-// wall time includes waiting for a CPU, these mostly do not.
-// Chromium is Debian's (/usr/bin/chromium or $MZ_CHROMIUM), headless, no sandbox,
-// no background networking - as tests/e2e/browser.mjs; playwright-core comes from
-// web/node_modules. Only the given loopback server is contacted.
+// per first load and per navigation, medians in ms. These are the wall times of the
+// renderer's tasks: a task whose thread waits for a CPU (a loaded machine, or the
+// browser's other processes on a small one) counts the wait too.
+// Chromium is Debian's (/usr/bin/chromium or $MZ_CHROMIUM), headless, with the flags of
+// bench/chromium.mjs (as tests/e2e/browser.mjs, and without the address bar's WebUI popup
+// that chromium would build for every new window, i.e. every context); playwright-core
+// comes from web/node_modules. Only the given loopback server is contacted.
 //
 // Usage: node bench/browser.mjs --base http://127.0.0.1:PORT --user NAME
 //            --password-file FILE [--runs 7] [--lists persons,households]
 // Prints one JSON line: {"first_load_ms":{"median","min","max","runs":[...]}, "nav_ms":{...},
 // "first_load_cpu_ms":{"task","script","layout","style"}, "nav_cpu_ms":{...}, ...}.
+// The first load's CPU figures are read when the figure has been reported, so they also
+// hold what the page did in the few ms after it (and before navigation start: the context's
+// about:blank); bench/browser_trace.mjs gives the main thread's CPU up to the figure.
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { CONTEXT_OPTIONS, FIGURE_SCRIPT, firstFigure, launchChromium, sessionCookie } from './chromium.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
 );
@@ -46,8 +47,6 @@ if (!base || !user) {
   process.exit(2);
 }
 
-const require = createRequire(path.join(ROOT, 'web', 'package.json'));
-const { chromium } = require('playwright-core');
 const stats = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
@@ -56,23 +55,11 @@ const stats = (xs) => {
   return { median: r(median), min: r(s[0]), max: r(s[s.length - 1]), runs: s.map(r) };
 };
 
-const browser = await chromium.launch({
-  executablePath: process.env.MZ_CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-const contextOptions = { locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 1366, height: 900 } };
+const browser = await launchChromium();
+const contextOptions = CONTEXT_OPTIONS;
 
 // Log in once through the API; every context gets the session cookie.
-const login = await fetch(base + '/api/v1/auth/login', {
-  method: 'POST',
-  headers: { 'Content-Type': 'application/json' },
-  body: JSON.stringify({ username: user, password }),
-});
-if (login.status !== 200) throw new Error(`login answered ${login.status}`);
-const m = /mz_session=([^;]+)/.exec(login.headers.get('set-cookie') || '');
-if (!m) throw new Error('login set no mz_session cookie');
-const cookie = { name: 'mz_session', value: m[1], url: base };
+const cookie = await sessionCookie(base, user, password);
 
 // The renderer's cumulative work so far (ms) from CDP Performance.getMetrics.
 const METRICS = { task: 'TaskDuration', script: 'ScriptDuration', layout: 'LayoutDuration', style: 'RecalcStyleDuration' };
@@ -83,25 +70,15 @@ async function work(cdp) {
 const minus = (a, b) => Object.fromEntries(Object.keys(a).map((k) => [k, a[k] - b[k]]));
 const medians = (list) => Object.fromEntries(Object.keys(METRICS).map((k) => [k, stats(list.map((x) => x[k])).median]));
 
-// Records, in the page, when the first element matching `sel` is in the DOM
-// with a size (performance.now(), ms since navigation start).
-const watchScript = (sel) => `(() => {
-  const seen = () => { const el = document.querySelector(${JSON.stringify(sel)}); return el && el.getBoundingClientRect().height > 0; };
-  const obs = new MutationObserver(() => { if (window.__mzVisible === undefined && seen()) { window.__mzVisible = performance.now(); obs.disconnect(); } });
-  document.addEventListener('DOMContentLoaded', () => obs.observe(document.body, { childList: true, subtree: true, attributes: true }));
-})();`;
-
 async function firstLoad() {
   const ctx = await browser.newContext(contextOptions);
   await ctx.addCookies([cookie]);
-  await ctx.addInitScript(watchScript('.home-figure'));
+  await ctx.addInitScript(FIGURE_SCRIPT);
   const page = await ctx.newPage();
   const cdp = await ctx.newCDPSession(page);
   await cdp.send('Performance.enable');
-  await page.goto(base + '/');
-  await page.waitForFunction(() => window.__mzVisible !== undefined, null, { timeout: 30000 });
-  const t = await page.evaluate(() => window.__mzVisible);
-  const w = await work(cdp); // read after the figure showed: a little later than t at most
+  const t = await firstFigure(page, base);
+  const w = await work(cdp); // read once the figure is reported: a little later than t
   await ctx.close();
   return [t, w];
 }
