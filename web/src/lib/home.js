@@ -1,13 +1,14 @@
 // home.js - what the 工作台 counts: its key figures (the first eight menu
 // entities' records) and its to-do steps (the workflow states where one of the
 // user's actions applies, with how many are due soon), all within the working
-// area (lib/area.js) or else the user's whole scope. Every count is asked in one
-// POST /api/v1/counts (docs/api.md), each with the filter its list link carries,
-// so a figure always equals the list it opens.
+// area (lib/area.js) or else the user's whole scope. The counts are asked in two
+// POST /api/v1/counts (docs/api.md) sent together, one for the figures and one for
+// the to-do steps, each with the filter its list link carries, so a figure always
+// equals the list it opens.
 //
-// The router starts that request as soon as /auth/me and /meta are in
-// (prefetchHome), so it runs while the workbench's chunks load and mount;
-// HomeView takes the answer (loadHome) or asks again.
+// The router starts those requests as soon as /auth/me and /meta are in
+// (prefetchHome), so they run while the workbench's chunks load and mount;
+// HomeView takes the answers (loadHome) or asks again.
 import { api } from './api.js';
 import { may } from './perm.js';
 import { areaFilter } from './area.js';
@@ -62,52 +63,62 @@ export function homePlan(meta, code) {
 }
 
 /**
- * Count a plan in one request. Resolves {figures: [{name, zh, total, capped}],
- * todos: [{key, entity, state, to, dueTo, count, due}]} (the to-dos in the
- * plan's order); rejects with the ApiError.
+ * Count a plan: the key figures in one request and the to-do steps in another,
+ * sent together (the server answers them on two threads), so that the figures
+ * show as soon as their own counts are in - an uncounted total of a large
+ * table costs tens to hundreds of ms (bench/notes.md, fourth round). Returns
+ * {figures, todos}: promises of [{name, zh, total, capped}] and of
+ * [{key, entity, state, to, dueTo, count, due}] (in the plan's order); each
+ * rejects with its ApiError.
  */
-async function countPlan({ figures, todos }) {
-  const counts = [
-    ...figures.map((f) => ({ entity: f.name, filter: f.q })),
-    ...todos.flatMap((t) => [{ entity: t.name, filter: t.q }, ...(t.dueQ ? [{ entity: t.name, filter: t.dueQ }] : [])]),
-  ];
-  const r = await api.post('/counts', { counts });
-  const out = r.counts;
-  let i = 0;
-  const figs = figures.map((f) => ({ name: f.name, zh: f.zh, total: out[i].total, capped: out[i++].total_capped }));
-  const tds = todos.map((t) => {
-    const count = out[i++].total;
-    const due = t.dueQ ? out[i++].total : 0;
-    return {
-      key: t.key,
-      entity: t.entity,
-      state: t.state,
-      to: { path: '/e/' + t.name, query: t.q },
-      dueTo: t.dueQ ? { path: '/e/' + t.name, query: t.dueQ } : null,
-      count,
-      due,
-    };
+function countPlan({ figures, todos }) {
+  const count = async (counts) => (counts.length ? (await api.post('/counts', { counts })).counts : []);
+  const figs = count(figures.map((f) => ({ entity: f.name, filter: f.q }))).then((out) =>
+    figures.map((f, i) => ({ name: f.name, zh: f.zh, total: out[i].total, capped: out[i].total_capped })),
+  );
+  const tds = count(
+    todos.flatMap((t) => [{ entity: t.name, filter: t.q }, ...(t.dueQ ? [{ entity: t.name, filter: t.dueQ }] : [])]),
+  ).then((out) => {
+    let i = 0;
+    return todos.map((t) => {
+      const count = out[i++].total;
+      const due = t.dueQ ? out[i++].total : 0;
+      return {
+        key: t.key,
+        entity: t.entity,
+        state: t.state,
+        to: { path: '/e/' + t.name, query: t.q },
+        dueTo: t.dueQ ? { path: '/e/' + t.name, query: t.dueQ } : null,
+        count,
+        due,
+      };
+    });
   });
+  // Reported by the screen that awaits them; not an unhandled rejection when
+  // the screen has moved on (another area) before they failed.
+  figs.catch(() => {});
+  tds.catch(() => {});
   return { figures: figs, todos: tds };
 }
 
 // A request started ahead of the screen: used once, by the same metadata and
 // area, within PREFETCH_MS (else counted again).
 const PREFETCH_MS = 10000;
-let ahead = null; // {meta, code, at, promise}
+let ahead = null; // {meta, code, at, counted}
 
 /** Start counting the 工作台 now (the router, once /meta is in, before the screen mounts). */
 export function prefetchHome(meta) {
   const code = areaFilter();
-  const promise = countPlan(homePlan(meta, code));
-  promise.catch(() => {}); // loadHome reports it, or asks again
-  ahead = { meta, code, at: Date.now(), promise };
+  ahead = { meta, code, at: Date.now(), counted: countPlan(homePlan(meta, code)) };
 }
 
-/** The 工作台's counts for metadata `meta` and area `code`: the prefetched answer when it fits. */
+/**
+ * The 工作台's counts for metadata `meta` and area `code`, {figures, todos} as
+ * countPlan: the prefetched ones when they fit.
+ */
 export function loadHome(meta, code) {
   const a = ahead;
   ahead = null;
-  if (a && a.meta === meta && a.code === code && Date.now() - a.at < PREFETCH_MS) return a.promise;
+  if (a && a.meta === meta && a.code === code && Date.now() - a.at < PREFETCH_MS) return a.counted;
   return countPlan(homePlan(meta, code));
 }
