@@ -91,43 +91,6 @@ function firstScreenChunks() {
   };
 }
 
-// The workbench's chunks for public/early.js, which preloads them on a workbench page
-// while the entry chunk is still loading: <meta name="mz-first-screen"> lists the JS
-// and CSS files of chunk `workbench` and what it imports, beyond the entry's own
-// (index.html loads those already); index.html runs early.js before the entry. The
-// login and public pages do not preload them (early.js checks the path).
-function earlyStart() {
-  return {
-    name: 'mz-early-start',
-    apply: 'build',
-    transformIndexHtml: {
-      order: 'post',
-      handler(html, { bundle }) {
-        const chunks = Object.values(bundle).filter((c) => c.type === 'chunk');
-        const workbench = chunks.find((c) => c.name === 'workbench');
-        const entry = chunks.find((c) => c.isEntry);
-        if (!workbench || !entry) throw new Error('vite.config.js earlyStart: no workbench or entry chunk');
-        const closure = (root) => {
-          const files = new Set();
-          const walk = (c) => {
-            if (!c || files.has(c.fileName)) return;
-            files.add(c.fileName);
-            for (const css of c.viteMetadata?.importedCss || []) files.add(css);
-            for (const i of c.imports) walk(bundle[i]);
-          };
-          walk(root);
-          return files;
-        };
-        const loaded = closure(entry);
-        const files = [...closure(workbench)].filter((f) => !loaded.has(f)).map((f) => '/' + f);
-        const tag = '<meta name="mz-first-screen" content="" />';
-        if (!html.includes(tag)) throw new Error('vite.config.js earlyStart: index.html has no ' + tag);
-        return html.replace(tag, `<meta name="mz-first-screen" content="${files.join(' ')}" />`);
-      },
-    },
-  };
-}
-
 // Element Plus components straight from their own module (element-plus/es/
 // components/<dir>/index.mjs) rather than the package's index, which re-exports
 // every component: the first screens' chunks above follow static imports, and
@@ -171,7 +134,6 @@ export default defineConfig({
       resolvers: [elementPlusDirect({ importStyle: 'css' })],
       dts: false,
     }),
-    earlyStart(),
     precompress(),
   ],
   build: {

@@ -56,20 +56,14 @@ export async function request(method, path, opts = {}) {
     headers['Content-Type'] = 'application/json';
   }
   if (!['GET', 'HEAD'].includes(method) && csrf.token) headers[csrf.header] = csrf.token;
-  let pending;
-  try {
-    pending = fetch('/api/v1' + path + qs(opts.query), { method, headers, body, credentials: 'same-origin' });
-  } catch (e) {
-    pending = Promise.reject(e);
-  }
-  return answer(pending, opts);
-}
-
-/** The parsed JSON of a fetch's response (null for 204), or the ApiError. */
-async function answer(pending, opts) {
   let res;
   try {
-    res = await pending;
+    res = await fetch('/api/v1' + path + qs(opts.query), {
+      method,
+      headers,
+      body,
+      credentials: 'same-origin',
+    });
   } catch (e) {
     throw new ApiError(0, { error: { code: 'network', message: '无法连接服务器，请检查网络后重试' } });
   }
@@ -89,25 +83,6 @@ async function answer(pending, opts) {
     throw err;
   }
   return json;
-}
-
-/**
- * The GET of `path` that public/early.js started before the app's JavaScript
- * had loaded (a workbench page's /auth/me and /meta), as request() would
- * answer it; null when there is none. Each is taken once, and none is left
- * after dropEarly(): a later GET asks the server again.
- */
-export function takeEarly(path, opts = {}) {
-  const started = typeof window !== 'undefined' && window.__mzEarly;
-  if (!started || !started[path]) return null;
-  const pending = started[path];
-  delete started[path];
-  return answer(pending, opts);
-}
-
-/** Forget the early GETs not taken (they answered for the page's first moment only). */
-export function dropEarly() {
-  if (typeof window !== 'undefined') window.__mzEarly = null;
 }
 
 export const api = {

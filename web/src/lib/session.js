@@ -1,6 +1,6 @@
 // session.js - who is logged in, their CSRF token and the metadata they may see.
 import { markRaw, reactive } from 'vue';
-import { api, dropEarly, setCsrf, takeEarly } from './api.js';
+import { api, setCsrf } from './api.js';
 
 export const session = reactive({
   user: null, // {id, username, name, unit, roles, scope, must_change_password, totp_*}
@@ -40,17 +40,13 @@ export function totpEnrolled(user) {
  * otherwise, or when that request fails, loadMeta() asks again later.
  */
 export async function restore({ withMeta = false } = {}) {
-  // A workbench page's first restore takes the GETs public/early.js started
-  // before this code had loaded.
-  const get = (path) => takeEarly(path, { quiet401: true }) || api.get(path, undefined, { quiet401: true });
-  const metaP = withMeta && !session.meta ? get('/meta').catch(() => null) : null;
+  const metaP = withMeta && !session.meta ? api.get('/meta', undefined, { quiet401: true }).catch(() => null) : null;
   try {
-    adopt(await get('/auth/me'));
+    adopt(await api.get('/auth/me', undefined, { quiet401: true }));
   } catch (e) {
     session.user = null;
     if (e.code === 'totp_enrolment_required') session.needsTotpEnrolment = true;
   }
-  dropEarly();
   session.checked = true;
   if (metaP) {
     const meta = await metaP;
