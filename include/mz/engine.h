@@ -389,8 +389,7 @@ const char *mz_field_blind(struct mz_req *req, const struct mz_entity *e,
 extern const struct mz_route mz_engine_routes[];
 extern const size_t mz_engine_route_count;
 
-/* /meta and /openapi.json documents. */
-json_t *mz_meta_document(struct mz_req *req);
+/* The /openapi.json document (/meta is written by its route, src/engine/meta.c). */
 json_t *mz_openapi_document(const struct mz_app *app);
 
 /* --- shared per-minute counters (src/engine/ratelimit.c) -------------------- */

@@ -288,6 +288,7 @@ static void build_rt(struct mz_entity_rt *rt, const struct mz_entity *e)
     mz_buf_init(&b, 0);
     mz_buf_printf(&b, "%s RETURNING id", rt->insert);
     rt->insert_returning = mz_buf_steal(&b, NULL);
+    rt->meta = mz_meta_entity_text(e);
 }
 
 /* Core routes that are not per entity. */
@@ -364,6 +365,7 @@ void mz_app_free(struct mz_app *app)
         free(app->rt[i].select_one);
         free(app->rt[i].insert);
         free(app->rt[i].insert_returning);
+        free(app->rt[i].meta);
     }
     free(app->rt);
     free((void *)app->entities);

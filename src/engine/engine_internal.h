@@ -26,6 +26,7 @@ struct mz_entity_rt {
     char *insert_returning; /* the same with RETURNING id (PostgreSQL) */
     int field_col0;      /* index of the first field column in select_cols */
     const struct mz_field *scope_field; /* the MZ_F_SCOPE field or NULL */
+    char *meta;          /* the entity's description in /meta, as JSON text */
 };
 
 struct mz_entity_rt *mz_entity_rt_of(const struct mz_app *app, const struct mz_entity *e);
@@ -124,6 +125,9 @@ int mz_h_actions(struct mz_req *req);
 int mz_h_act(struct mz_req *req);
 int mz_h_transitions(struct mz_req *req);
 int mz_h_meta(struct mz_req *req);
+/* The entity's description in /meta as compact JSON text (malloc'd): from
+ * its declaration alone, so built once with the entity's SQL texts. */
+char *mz_meta_entity_text(const struct mz_entity *e);
 int mz_h_openapi(struct mz_req *req);
 int mz_h_health(struct mz_req *req);
 

@@ -3,7 +3,7 @@
 // Reference: docs/api.md ("Other endpoints", last paragraph) and tests/sample/sample_module.c.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, assertError, show, PG_BASE } from './lib.mjs';
+import { startServer, assertError, show, PG_BASE, TEST_PASSWORD } from './lib.mjs';
 
 let srv;
 before(async () => {
@@ -45,6 +45,28 @@ describe('GET /api/v1/meta', () => {
     // Modules may be listed by name or as objects with a name.
     assert.ok(meta.modules.some((m) => (m?.name ?? m) === 'sample'), 'module "sample" is listed');
     assert.ok(meta.menus.some((m) => m.key === 'sample/cases'), 'menu sample/cases is listed');
+  });
+
+  // The document is written as text around each entity's description dumped at
+  // start-up (src/engine/meta.c): the members in their order, only the entities
+  // and menus the caller may read, the dictionaries' items from the database.
+  it('keeps its member order and lists only what the caller may read', async (t) => {
+    assert.deepEqual(Object.keys(meta), ['version', 'modules', 'menus', 'entities', 'dictionaries']);
+    assert.deepEqual(Object.keys(cases).slice(0, 4), ['name', 'zh', 'en', 'title_field']);
+    if (!srv.addUser || !srv.token) return t.skip('no accounts');
+    srv.addUser('metaauditor', { roles: 'auditadmin' });
+    const auditor = await srv.login('metaauditor', TEST_PASSWORD, { mode: 'bearer' });
+    const r = await auditor.api('GET', '/api/v1/meta');
+    assert.equal(r.status, 200, show(r));
+    assert.deepEqual(Object.keys(r.json), ['version', 'modules', 'menus', 'entities', 'dictionaries']);
+    const names = r.json.entities.map((e) => e.name);
+    assert.ok(!names.includes('sample_cases') && !names.includes('sample_notes'), `no business entities: ${names}`);
+    assert.ok(!r.json.menus.some((m) => m.entity === 'sample_cases'), 'no menu of sample_cases');
+    assert.deepEqual(r.json.dictionaries.map((d) => d.name), meta.dictionaries.map((d) => d.name));
+    // An entity listed to both is the same description.
+    for (const e of r.json.entities) {
+      assert.deepEqual(e, meta.entities.find((x) => x.name === e.name), e.name);
+    }
   });
 
   // Both sample entities, each field in declaration order with its attributes.
