@@ -182,6 +182,10 @@ enum {
     MZ_E_CITIZEN = 1 << 4,     /* citizens may create and act on their own rows (the
                                 * citizen role's writes reach no other entity) */
     MZ_E_ATTACHMENTS = 1 << 5, /* records take attachments (scans; src/modules/workbench) */
+    MZ_E_IMPORT_BULK = 1 << 6, /* a large mode=all import on SQLite may drop the table's
+                                * non-unique indexes and build them again at its end
+                                * (src/engine/io.c): only for entities whose hooks never
+                                * look their own table up through those indexes */
 };
 
 struct mz_entity {

@@ -369,9 +369,10 @@ static void check_required(const struct mz_entity *e, const json_t *row, json_t 
 }
 
 /* References and unique values of a full row, checked against the database;
- * only fields whose value differs from before. */
+ * only fields whose value differs from before. With unique false the unique
+ * values are left to the INSERT (see later_unique). */
 static int check_row(struct mz_req *req, const struct mz_entity *e, const json_t *row,
-                     const json_t *before, int64_t id, json_t *errors)
+                     const json_t *before, int64_t id, bool unique, json_t *errors)
 {
     for (size_t i = 0; i < e->nfields; i++) {
         const struct mz_field *f = &e->fields[i];
@@ -391,7 +392,7 @@ static int check_row(struct mz_req *req, const struct mz_entity *e, const json_t
                 mz_errors_add(errors, f->name, "no_such_reference", "引用的记录不存在");
             json_decref(ref);
         }
-        if (f->flags & MZ_F_UNIQUE) {
+        if ((f->flags & MZ_F_UNIQUE) && unique) {
             struct mz_stmt *st;
             bool sealed = mz_field_sealed(f);
             char *sql = mz_arena_printf(req->arena,
@@ -467,6 +468,42 @@ static int check_write_permission(struct mz_req *req, const struct mz_entity *e)
                    mz_arena_printf(req->arena, "只有市级业务人员可以维护%s", e->zh ? e->zh : e->name));
 }
 
+/* Does an import row leave its unique checks to the INSERT? On SQLite, for
+ * entities declared MZ_E_IMPORT_BULK (whose hooks do not change unique
+ * fields), the unique index answers with the seek the INSERT makes anyway
+ * instead of a query before it. Whenever such a row fails (a hook's errors,
+ * its scope, or the unique index itself), unique_errors gives it the
+ * errors an API create would have reported. */
+static bool later_unique(const struct mz_req *req, const struct mz_entity *e)
+{
+    return req->import_pre != NULL && (e->flags & MZ_E_IMPORT_BULK) &&
+           mz_db_kind(req->db) == MZ_DB_SQLITE;
+}
+
+/* A failing row whose unique values were left to the INSERT: run check_row
+ * in full as an API create runs it before any hook; if a value is taken,
+ * those are the row's errors (the create would have stopped there), else
+ * errors stay. 0, or the status of a database failure. */
+static int unique_errors(struct mz_req *req, const struct mz_entity *e, const json_t *row,
+                         json_t *errors)
+{
+    json_t *again = json_array();
+    int status = check_row(req, e, row, NULL, 0, true, again);
+    bool taken = false;
+    size_t i;
+    json_t *x;
+    json_array_foreach(again, i, x) {
+        if (strcmp(json_string_value(json_object_get(x, "code")), "duplicate") == 0)
+            taken = true;
+    }
+    if (status == 0 && taken) {
+        json_array_clear(errors);
+        json_array_extend(errors, again);
+    }
+    json_decref(again);
+    return status;
+}
+
 int mz_entity_create_collect(struct mz_req *req, const struct mz_entity *e, json_t *input,
                              json_t *errors, json_t **row_out)
 {
@@ -502,8 +539,10 @@ int mz_entity_create_collect(struct mz_req *req, const struct mz_entity *e, json
         json_decref(d);
     }
     check_required(e, row, errors);
+    bool unique_later = false;
     if (json_array_size(errors) == 0) {
-        status = check_row(req, e, row, NULL, 0, errors);
+        unique_later = later_unique(req, e);
+        status = check_row(req, e, row, NULL, 0, !unique_later, errors);
         if (status)
             goto out;
     }
@@ -514,7 +553,9 @@ int mz_entity_create_collect(struct mz_req *req, const struct mz_entity *e, json
             goto out;
     }
     if (json_array_size(errors) > 0) {
-        status = 422;
+        status = unique_later ? unique_errors(req, e, row, errors) : 0;
+        if (status == 0)
+            status = 422;
         goto out;
     }
     if (e->hooks && e->hooks->before_write) {
@@ -527,7 +568,9 @@ int mz_entity_create_collect(struct mz_req *req, const struct mz_entity *e, json
     if (!row_in_scope(req, e, row)) {
         const struct mz_entity_rt *rt = mz_entity_rt_of(req->app, e);
         mz_errors_add(errors, rt->scope_field->name, "out_of_scope", "所属区划超出您的管辖范围");
-        status = 422;
+        status = unique_later ? unique_errors(req, e, row, errors) : 0;
+        if (status == 0)
+            status = 422;
         goto out;
     }
     const char *state = e->workflow ? e->workflow->initial : NULL;
@@ -558,8 +601,12 @@ int mz_entity_create_collect(struct mz_req *req, const struct mz_entity *e, json
     rc = mz_db_step(st);
     if (rc != (returning ? MZ_ROW : MZ_DONE)) {
         if (rc == MZ_ERR_CONFLICT) {
+            mz_db_done(st);
+            st = NULL;
             mz_errors_add(errors, NULL, "duplicate", "与已有记录重复");
-            status = 422;
+            status = unique_later ? unique_errors(req, e, row, errors) : 0;
+            if (status == 0)
+                status = 422;
         } else {
             status = mz_fail_err(req, rc < 0 ? rc : MZ_ERR_DB);
         }
@@ -766,7 +813,7 @@ int mz_entity_update(struct mz_req *req, const struct mz_entity *e, int64_t id, 
     }
     check_required(e, after, errors);
     if (json_array_size(errors) == 0) {
-        status = check_row(req, e, after, before, id, errors);
+        status = check_row(req, e, after, before, id, true, errors);
         if (status)
             goto out;
     }

@@ -587,6 +587,101 @@ static int pre_next(struct prefetch *p, const char *const **cells, size_t *ncell
     }
 }
 
+/* --- non-unique indexes built once at the end ---------------------------------
+ * An entity declared MZ_E_IMPORT_BULK (persons) has indexes whose keys are
+ * random (blind indexes, names, divisions): a row inserted into a large
+ * table costs a seek into each of them, on pages that no cache keeps. A
+ * mode=all import on SQLite that has written DEFER_ROWS rows, and at least
+ * a quarter as many as the table held before it, drops the table's
+ * non-unique indexes and creates them again from their own SQL once the
+ * rows are written (one sorted pass each, in the same transaction). The
+ * unique indexes stay: they answer the duplicate checks. A small import
+ * into a large table never drops anything (rebuilding would cost more than
+ * it saves). If the import fails, the request's transaction is rolled back
+ * and the indexes with it. */
+#define DEFER_ROWS 16384
+
+/* DEFER_ROWS, or with MZ_TEST_CLOCK=1 (tests only) MZ_TEST_IMPORT_DEFER_ROWS,
+ * so that a test file of a few rows reaches the point. */
+static long defer_rows(void)
+{
+    const char *clock = getenv("MZ_TEST_CLOCK"), *n = getenv("MZ_TEST_IMPORT_DEFER_ROWS");
+    long v = clock && strcmp(clock, "1") == 0 && n ? strtol(n, NULL, 10) : 0;
+    return v > 0 ? v : DEFER_ROWS;
+}
+
+struct deferred_indexes {
+    bool on;             /* this import may drop them (SQLite, mode=all, direct) */
+    long every;          /* rows between two looks (defer_rows) */
+    int64_t rows_before; /* max(id) of the table when the import started */
+    size_t n;           /* indexes dropped, to create again */
+    char **sql;
+};
+
+/* Forget the dropped indexes (the transaction that dropped them is being
+ * rolled back, which brings them back). */
+static void deferred_forget(struct deferred_indexes *d)
+{
+    for (size_t i = 0; i < d->n; i++)
+        free(d->sql[i]);
+    free(d->sql);
+    d->sql = NULL;
+    d->n = 0;
+}
+
+/* Drop the entity's non-unique indexes when the import is large enough
+ * (see above); called between rows. MZ_OK or an error. */
+static int deferred_maybe_drop(struct mz_req *req, const struct mz_entity *e,
+                               struct deferred_indexes *d, long imported)
+{
+    if (!d->on || imported % d->every != 0 ||
+        (int64_t)imported * 4 < d->rows_before)
+        return MZ_OK;
+    d->on = false; /* once */
+    struct mz_stmt *st;
+    int rc = mz_db_prepare_uncached(req->db,
+                                    "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+                                    " AND tbl_name = ? AND sql IS NOT NULL"
+                                    " AND sql NOT LIKE 'CREATE UNIQUE%' ORDER BY name",
+                                    &st);
+    if (rc != MZ_OK)
+        return rc;
+    mz_db_bind_text(st, 1, e->name);
+    char **names = NULL;
+    while ((rc = mz_db_step(st)) == MZ_ROW) {
+        d->sql = mz_xrealloc(d->sql, (d->n + 1) * sizeof(*d->sql));
+        names = mz_xrealloc(names, (d->n + 1) * sizeof(*names));
+        names[d->n] = mz_xstrdup(mz_db_col_text(st, 0));
+        d->sql[d->n++] = mz_xstrdup(mz_db_col_text(st, 1));
+    }
+    mz_db_done(st);
+    rc = rc < 0 ? rc : MZ_OK;
+    for (size_t i = 0; rc == MZ_OK && i < d->n; i++) {
+        char *sql = mz_arena_printf(req->arena, "DROP INDEX \"%s\"", names[i]);
+        rc = mz_db_exec(req->db, sql);
+    }
+    for (size_t i = 0; i < d->n; i++)
+        free(names[i]);
+    free(names);
+    if (rc == MZ_OK)
+        mz_info("import: %zu indexes of %s put off after %ld rows (%lld before)", d->n, e->name,
+                imported, (long long)d->rows_before);
+    return rc;
+}
+
+/* Create the dropped indexes again (the rows are kept). MZ_OK or an error. */
+static int deferred_restore(struct mz_req *req, const struct mz_entity *e,
+                            struct deferred_indexes *d)
+{
+    int rc = MZ_OK;
+    for (size_t i = 0; rc == MZ_OK && i < d->n; i++)
+        rc = mz_db_exec(req->db, d->sql[i]);
+    if (rc == MZ_OK && d->n > 0)
+        mz_info("import: %zu indexes of %s built again", d->n, e->name);
+    deferred_forget(d);
+    return rc;
+}
+
 /* Spool the request body to a temporary file; its path or NULL. */
 static char *spool_body(struct mz_req *req)
 {
@@ -674,6 +769,7 @@ int mz_h_import(struct mz_req *req)
     int64_t cache_size = 0; /* the connection's own, to put back (SQLite) */
     struct prefetch pf = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
     const struct mz_import_pre *pre = NULL;
+    struct deferred_indexes deferred = {0};
 
     if (mz_table_open(path, fmt, &r, &reason) != MZ_OK) {
         status = mz_fail(req, 422, "bad_file", reason ? reason : "无法读取文件");
@@ -742,6 +838,11 @@ int mz_h_import(struct mz_req *req)
     }
     batch.direct = all_or_nothing && !dry_run && !batch.per_row && mz_db_in_transaction(req->db);
     req->importing = batch.direct;
+    if (batch.direct && mz_db_kind(req->db) == MZ_DB_SQLITE && (e->flags & MZ_E_IMPORT_BULK)) {
+        char *sql = mz_arena_printf(req->arena, "SELECT coalesce(max(id), 0) FROM %s", e->name);
+        deferred.on = mz_db_query_int(req->db, sql, &deferred.rows_before, 0, NULL) == MZ_OK;
+        deferred.every = defer_rows();
+    }
     /* The rows come from the helper thread now (its own reader). */
     mz_table_close(r);
     r = NULL;
@@ -807,6 +908,8 @@ int mz_h_import(struct mz_req *req)
             json_decref(row_errors);
             pre_stop(&pf);
             batch.direct = false;
+            deferred.on = false;
+            deferred_forget(&deferred); /* the rollback below brings them back */
             import_finish(req, e, false);
             json_array_clear(errors);
             total = imported = failed = 0;
@@ -822,6 +925,11 @@ int mz_h_import(struct mz_req *req)
         }
         if (st == 0) {
             imported++;
+            if ((rc = deferred_maybe_drop(req, e, &deferred, imported)) != MZ_OK) {
+                json_decref(row_errors);
+                status = mz_fail_err(req, rc);
+                goto out;
+            }
         } else {
             if (st != 422 || req->failed) {
                 /* Not a row problem: the database failed. Abort. */
@@ -847,7 +955,12 @@ int mz_h_import(struct mz_req *req)
         status = mz_fail_err(req, rc);
         goto out;
     }
-    /* mode=all with a failed row is rolled back: nothing to finish. */
+    /* mode=all with a failed row is rolled back (the dropped indexes with
+     * it): nothing to finish. */
+    if (failed == 0 && (rc = deferred_restore(req, e, &deferred)) != MZ_OK) {
+        status = mz_fail_err(req, rc);
+        goto out;
+    }
     if ((status = import_finish(req, e, failed == 0)) != 0)
         goto out;
 
@@ -909,6 +1022,9 @@ out:
     pthread_mutex_destroy(&pf.lock);
     pthread_cond_destroy(&pf.cond);
     import_finish(req, e, false);
+    /* Still dropped here only when the request failed: its transaction is
+     * rolled back by the dispatcher, which brings them back. */
+    deferred_forget(&deferred);
     mz_arena_free(row_arena);
     if (cache_size != 0) {
         char sql[64];

@@ -277,7 +277,9 @@ const struct mz_entity registry_persons = {
     .en = "Persons",
     .fields = person_fields,
     .nfields = MZ_ARRAY_LEN(person_fields),
-    .flags = 0,
+    /* Its hooks read persons by id only: a large import builds the
+     * non-unique indexes once at its end (src/engine/io.c). */
+    .flags = MZ_E_IMPORT_BULK,
     .hooks = &person_hooks,
     .title_field = "name",
 };
