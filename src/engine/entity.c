@@ -22,6 +22,15 @@
 
 #include "engine/engine_internal.h"
 
+static void put_dumped(struct mz_buf *b, json_t *v);
+static bool put_string(struct mz_buf *b, const char *s, size_t n);
+static void put_int(struct mz_buf *b, int64_t v);
+static int history_add_text(struct mz_req *req, const struct mz_entity *e, int64_t id,
+                            int64_t version, const char *action, json_t *changes,
+                            const char *text, const char *comment);
+static bool create_changes_text(struct mz_req *req, const struct mz_entity *e,
+                                const json_t *row, struct mz_buf *b);
+
 /* System column names a client may not set. */
 static bool system_column(const char *name)
 {
@@ -621,9 +630,24 @@ int mz_entity_create_collect(struct mz_req *req, const struct mz_entity *e, json
         if (status)
             goto out;
     }
-    json_t *changes = mz_row_diff(req, e, NULL, row);
-    rc = mz_history_add(req, e, w.id, 1, "create", changes, NULL);
+    /* The changes' text written straight from the row; their jansson form
+     * only where the audit hook needs it (outside a transaction, or an app
+     * without audit_text). */
+    struct mz_buf text;
+    mz_buf_init(&text, 0);
+    json_t *changes = NULL;
+    bool text_only = req->app->audit_text != NULL && mz_db_in_transaction(req->db);
+    if (!text_only || !create_changes_text(req, e, row, &text)) {
+        changes = mz_row_diff(req, e, NULL, row);
+        mz_buf_free(&text);
+        mz_buf_init(&text, 0);
+        char *dumped = mz_json_dump(changes, NULL);
+        mz_buf_puts(&text, dumped);
+        free(dumped);
+    }
+    rc = history_add_text(req, e, w.id, 1, "create", changes, text.data, NULL);
     json_decref(changes);
+    mz_buf_free(&text);
     if (rc != MZ_OK) {
         status = mz_fail_err(req, rc);
         goto out;
@@ -680,8 +704,11 @@ json_t *mz_row_diff(struct mz_req *req, const struct mz_entity *e, const json_t 
     return d;
 }
 
-int mz_history_add(struct mz_req *req, const struct mz_entity *e, int64_t id, int64_t version,
-                   const char *action, json_t *changes, const char *comment)
+/* mz_history_add with the changes' text given (text, as mz_json_dump(changes)
+ * makes it; changes may be NULL when the audit hook takes the text alone). */
+static int history_add_text(struct mz_req *req, const struct mz_entity *e, int64_t id,
+                            int64_t version, const char *action, json_t *changes,
+                            const char *text, const char *comment)
 {
     struct mz_stmt *st;
     char now[32];
@@ -692,7 +719,6 @@ int mz_history_add(struct mz_req *req, const struct mz_entity *e, int64_t id, in
     if (rc != MZ_OK)
         return rc;
     mz_now_rfc3339(now);
-    char *text = changes ? mz_json_dump(changes, NULL) : NULL;
     mz_db_bind_text(st, 1, e->name);
     mz_db_bind_int(st, 2, id);
     mz_db_bind_int(st, 3, version);
@@ -707,10 +733,58 @@ int mz_history_add(struct mz_req *req, const struct mz_entity *e, int64_t id, in
      * audit row's detail is the same text as the history row's. */
     if (rc == MZ_DONE && mz_audit_text(req, action, e->name, id, true, changes, text) != 0)
         rc = MZ_ERR_INTERNAL;
-    free(text);
     if (rc != MZ_DONE)
         return rc < 0 ? rc : MZ_ERR_DB;
     return MZ_OK;
+}
+
+int mz_history_add(struct mz_req *req, const struct mz_entity *e, int64_t id, int64_t version,
+                   const char *action, json_t *changes, const char *comment)
+{
+    char *text = changes ? mz_json_dump(changes, NULL) : NULL;
+    int rc = history_add_text(req, e, id, version, action, changes, text, comment);
+    free(text);
+    return rc;
+}
+
+/* The changes of a create (every field with a value, from null) as the text
+ * mz_json_dump(mz_row_diff(req, e, NULL, row)) gives, written straight into
+ * b: no jansson tree and no dump for each row of an import. Members in field
+ * order, sensitive values masked, JSON values through jansson, as there.
+ * False when a text is not valid UTF-8 (the caller then takes that path). */
+static bool create_changes_text(struct mz_req *req, const struct mz_entity *e,
+                                const json_t *row, struct mz_buf *b)
+{
+    bool first = true;
+    for (size_t i = 0; i < e->nfields; i++) {
+        const struct mz_field *f = &e->fields[i];
+        json_t *v = json_object_get(row, f->name);
+        if (v == NULL || json_is_null(v))
+            continue;
+        mz_buf_append(b, first ? "{\"" : ",\"", 2);
+        first = false;
+        mz_buf_puts(b, f->name); /* declared names need no escaping */
+        mz_buf_puts(b, "\":{\"from\":null,\"to\":");
+        if (f->flags & MZ_F_SENSITIVE) {
+            const char *masked = mz_mask_value(req->arena, f, mz_value_text(req->arena, f, v));
+            if (masked == NULL)
+                mz_buf_append(b, "null", 4);
+            else if (!put_string(b, masked, strlen(masked)))
+                return false;
+        } else if (json_is_string(v) && f->type != MZ_T_JSON) {
+            if (!put_string(b, json_string_value(v), json_string_length(v)))
+                return false;
+        } else if (json_is_integer(v)) {
+            put_int(b, json_integer_value(v));
+        } else if (json_is_boolean(v)) {
+            mz_buf_puts(b, json_is_true(v) ? "true" : "false");
+        } else {
+            put_dumped(b, v);
+        }
+        mz_buf_append(b, "}", 1);
+    }
+    mz_buf_puts(b, first ? "{}" : "}");
+    return true;
 }
 
 int mz_row_save(struct mz_req *req, const struct mz_entity *e, int64_t id, int64_t version,
