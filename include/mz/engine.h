@@ -139,6 +139,15 @@ struct mz_import_pre {
     void *hook; /* the entity's import_prepare result, or NULL */
 };
 
+/* Answers an import of an MZ_E_IMPORT_BULK entity remembers for its rows
+ * (src/engine/io.c): whether a dictionary has a code, whether a division is
+ * acceptable - what its own rows cannot change, and no other writer can
+ * while it holds the write transaction; forgotten when the date changes.
+ * get: true with *value when known; both do nothing outside such an import. */
+bool mz_import_memo_get(const struct mz_req *req, const char *kind, const char *key,
+                        bool *value);
+void mz_import_memo_put(struct mz_req *req, const char *kind, const char *key, bool value);
+
 /* A list query under construction (filters of lists and exports). */
 struct mz_query;
 /* Append " AND (<sql>)" to the query; sql uses ? placeholders bound in order
@@ -183,9 +192,11 @@ enum {
                                 * citizen role's writes reach no other entity) */
     MZ_E_ATTACHMENTS = 1 << 5, /* records take attachments (scans; src/modules/workbench) */
     MZ_E_IMPORT_BULK = 1 << 6, /* a large mode=all import on SQLite may drop the table's
-                                * non-unique indexes and build them again at its end
+                                * non-unique indexes and build them again at its end, and
+                                * an import remembers dictionary and division answers
                                 * (src/engine/io.c): only for entities whose hooks never
-                                * look their own table up through those indexes */
+                                * look their own table up through those indexes nor write
+                                * dictionaries or divisions */
 };
 
 struct mz_entity {

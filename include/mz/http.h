@@ -101,6 +101,8 @@ struct mz_req {
                                     (src/engine/io.c): see mz_hooks.import_done */
     const struct mz_import_pre *import_pre; /* during an import's row: what the import's
                                     helper thread prepared for it (mz/engine.h), else NULL */
+    struct mz_import_memo *import_memo; /* during an import of an MZ_E_IMPORT_BULK entity:
+                                    answers its rows cannot change (mz_import_memo_get) */
     struct mz_user *user;        /* the authenticated caller, NULL if public */
     const char *actor;           /* username for history and audit ("-" if none) */
 

@@ -88,8 +88,14 @@ static bool pattern_match(const char *pattern, const char *text)
 static bool dict_has(const struct mz_app *app, struct mz_req *req, const char *name,
                      const char *code)
 {
-    if (req != NULL && app->dict_has != NULL)
-        return app->dict_has(req, name, code);
+    if (req != NULL && app->dict_has != NULL) {
+        bool has;
+        if (mz_import_memo_get(req, name, code, &has))
+            return has;
+        has = app->dict_has(req, name, code);
+        mz_import_memo_put(req, name, code, has);
+        return has;
+    }
     const struct mz_dict *d = mz_app_dict(app, name);
     if (d == NULL)
         return false;

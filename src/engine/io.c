@@ -682,6 +682,89 @@ static int deferred_restore(struct mz_req *req, const struct mz_entity *e,
     return rc;
 }
 
+/* --- answers remembered for the rows (mz_import_memo_get) ----------------------- */
+#define MEMO_SLOTS 4096 /* distinct answers kept at most (then no more are added) */
+
+struct mz_import_memo {
+    struct mz_arena *arena;
+    char today[11];
+    size_t n;
+    struct memo_slot {
+        const char *kind, *key; /* NULL: empty */
+        bool value;
+    } slots[MEMO_SLOTS];
+};
+
+static size_t memo_hash(const char *kind, const char *key)
+{
+    uint64_t h = 0xCBF29CE484222325ull;
+    for (const char *s = kind; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001B3ull;
+    h = (h ^ 0xFF) * 0x100000001B3ull;
+    for (const char *s = key; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001B3ull;
+    return (size_t)(h & (MEMO_SLOTS - 1));
+}
+
+/* The slot of (kind, key), or the empty one where it would go. */
+static struct memo_slot *memo_find(struct mz_import_memo *m, const char *kind, const char *key)
+{
+    size_t j = memo_hash(kind, key);
+    while (m->slots[j].key &&
+           (strcmp(m->slots[j].kind, kind) != 0 || strcmp(m->slots[j].key, key) != 0))
+        j = (j + 1) & (MEMO_SLOTS - 1);
+    return &m->slots[j];
+}
+
+bool mz_import_memo_get(const struct mz_req *req, const char *kind, const char *key,
+                        bool *value)
+{
+    if (req->import_memo == NULL || kind == NULL || key == NULL)
+        return false;
+    const struct memo_slot *s = memo_find(req->import_memo, kind, key);
+    if (s->key == NULL)
+        return false;
+    *value = s->value;
+    return true;
+}
+
+void mz_import_memo_put(struct mz_req *req, const char *kind, const char *key, bool value)
+{
+    struct mz_import_memo *m = req->import_memo;
+    if (m == NULL || kind == NULL || key == NULL || (m->n + 1) * 2 > MEMO_SLOTS)
+        return;
+    struct memo_slot *s = memo_find(m, kind, key);
+    if (s->key == NULL) {
+        s->kind = mz_arena_strdup(m->arena, kind);
+        s->key = mz_arena_strdup(m->arena, key);
+        m->n++;
+    }
+    s->value = value;
+}
+
+/* Forget everything when the date changed (dictionary items and divisions
+ * are in force by date). */
+static void memo_check_date(struct mz_import_memo *m)
+{
+    char today[11];
+    if (m == NULL)
+        return;
+    mz_today(today);
+    if (strcmp(today, m->today) == 0)
+        return;
+    memcpy(m->today, today, sizeof(today));
+    memset(m->slots, 0, sizeof(m->slots));
+    m->n = 0;
+}
+
+static void memo_free(struct mz_import_memo *m)
+{
+    if (m == NULL)
+        return;
+    mz_arena_free(m->arena);
+    free(m);
+}
+
 /* Spool the request body to a temporary file; its path or NULL. */
 static char *spool_body(struct mz_req *req)
 {
@@ -838,6 +921,10 @@ int mz_h_import(struct mz_req *req)
     }
     batch.direct = all_or_nothing && !dry_run && !batch.per_row && mz_db_in_transaction(req->db);
     req->importing = batch.direct;
+    if (e->flags & MZ_E_IMPORT_BULK) {
+        req->import_memo = mz_xcalloc(1, sizeof(*req->import_memo));
+        req->import_memo->arena = mz_arena_new();
+    }
     if (batch.direct && mz_db_kind(req->db) == MZ_DB_SQLITE && (e->flags & MZ_E_IMPORT_BULK)) {
         char *sql = mz_arena_printf(req->arena, "SELECT coalesce(max(id), 0) FROM %s", e->name);
         deferred.on = mz_db_query_int(req->db, sql, &deferred.rows_before, 0, NULL) == MZ_OK;
@@ -868,6 +955,7 @@ int mz_h_import(struct mz_req *req)
             goto out;
         }
         total++;
+        memo_check_date(req->import_memo);
         json_t *input = json_object();
         bool row_ok = true;
         for (size_t i = 0; i < ncells && i < ncols; i++) {
@@ -1018,6 +1106,8 @@ int mz_h_import(struct mz_req *req)
 out:
     req->arena = req_arena;
     req->import_pre = NULL;
+    memo_free(req->import_memo);
+    req->import_memo = NULL;
     pre_stop(&pf);
     pthread_mutex_destroy(&pf.lock);
     pthread_cond_destroy(&pf.cond);

@@ -53,6 +53,17 @@ static bool derive_field(const struct mz_write *w, const char *key)
     return w->before && changed(w->row, w->before, "id_number") && !changed(w->row, w->before, key);
 }
 
+/* mz_division_acceptable, remembered during an import (mz_import_memo_get). */
+static bool division_ok(struct mz_req *req, const char *code)
+{
+    bool ok;
+    if (mz_import_memo_get(req, "division", code, &ok))
+        return ok;
+    ok = mz_division_acceptable(req->db, code);
+    mz_import_memo_put(req, "division", code, ok);
+    return ok;
+}
+
 /* Field checks that need the ID number or the database. */
 static int person_validate(struct mz_write *w)
 {
@@ -76,11 +87,11 @@ static int person_validate(struct mz_write *w)
     }
     const char *hukou = registry_json_str(w->row, "hukou_division");
     if (hukou && changed(w->row, w->before, "hukou_division") &&
-        !mz_division_acceptable(w->req->db, hukou))
+        !division_ok(w->req, hukou))
         mz_errors_add(w->errors, "hukou_division", "invalid_division", "户籍地区划代码不在区划库中");
     const char *res = registry_json_str(w->row, "residence_division");
     if (res && changed(w->row, w->before, "residence_division") &&
-        !mz_division_acceptable(w->req->db, res))
+        !division_ok(w->req, res))
         mz_errors_add(w->errors, "residence_division", "invalid_division",
                       "居住地区划代码不在区划库中");
     const char *died = registry_json_str(w->row, "deceased_on");
