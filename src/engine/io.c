@@ -36,7 +36,15 @@
  * indexes, the search keys, the division indexes), and past a few hundred
  * thousand rows the worker's 16 MB cache made every row read and spill
  * pages (at 1,000,000 persons the indexes a row touches are ~300 MB).
- * Tested by tests/api/io.test.mjs and tests/unit/test_engine.c.
+ * For an entity declared MZ_E_IMPORT_BULK (persons): a large mode=all import
+ * on SQLite drops the table's non-unique indexes once it has written
+ * DEFER_ROWS rows (and a quarter of what the table held) and builds them
+ * again at its end ("non-unique indexes built once at the end" below); the
+ * rows leave their unique checks to the INSERT's unique index
+ * (src/engine/entity.c, later_unique); and the dictionary and division
+ * answers are remembered for the import (mz_import_memo_get).
+ * Tested by tests/api/io.test.mjs, tests/api/registry.test.mjs and
+ * tests/unit/test_engine.c.
  */
 #include <errno.h>
 #include <fcntl.h>
