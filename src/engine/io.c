@@ -691,7 +691,8 @@ static int deferred_restore(struct mz_req *req, const struct mz_entity *e,
 }
 
 /* --- answers remembered for the rows (mz_import_memo_get) ----------------------- */
-#define MEMO_SLOTS 4096 /* distinct answers kept at most (then no more are added) */
+#define MEMO_SLOTS 65536 /* a power of two; half of it: distinct answers kept at most
+                          * (a city has ~4,000 communities, ~300 dictionary codes) */
 
 struct mz_import_memo {
     struct mz_arena *arena;
