@@ -320,16 +320,23 @@ static void test_workflow_guard_and_illegal(void **state)
     assert_int_equal(n, 1);
 }
 
-/* Run the import handler over CSV text with a mode. */
-static int import_csv(struct fixture *f, const char *csv, bool valid_only)
+/* Run the import handler over CSV text: csv into entity in one write transaction, as the dispatcher runs
+ * it (rolled back when the handler failed); mode NULL: the default (all). */
+static int import_into(struct fixture *f, const char *entity, const char *csv, const char *mode)
 {
+    static const char *pairs[2];
     fresh_req(f);
+    if (mode) {
+        pairs[0] = "mode";
+        pairs[1] = mode;
+        f->req.query_pairs = pairs;
+        f->req.nquery_pairs = 1;
+    }
     f->req.param_names[0] = "entity";
-    f->req.param_values[0] = "items";
+    f->req.param_values[0] = entity;
     f->req.nparams = 1;
     f->req.body = csv;
     f->req.body_len = strlen(csv);
-    (void)valid_only; /* mode comes from the query string; the default is all */
     mz_db_begin_write(f->db);
     int st = mz_h_import(&f->req);
     if (f->req.failed)
@@ -337,6 +344,13 @@ static int import_csv(struct fixture *f, const char *csv, bool valid_only)
     else
         mz_db_commit(f->db);
     return st;
+}
+
+/* The import handler over CSV text into items (mode all). */
+static int import_csv(struct fixture *f, const char *csv, bool valid_only)
+{
+    (void)valid_only; /* mode comes from the query string; the default is all */
+    return import_into(f, "items", csv, NULL);
 }
 
 static void test_import_all_or_nothing(void **state)
@@ -404,27 +418,10 @@ static void test_import_row_refused_after_write(void **state)
     assert_int_equal(n, 1000);
 }
 
-/* Import into bulk_items: the entity named, mode from the query. */
+/* Import into bulk_items with the mode given. */
 static int import_bulk(struct fixture *f, const char *csv, const char *mode)
 {
-    fresh_req(f);
-    static const char *pairs[2];
-    pairs[0] = "mode";
-    pairs[1] = mode;
-    f->req.query_pairs = pairs;
-    f->req.nquery_pairs = 1;
-    f->req.param_names[0] = "entity";
-    f->req.param_values[0] = "bulk_items";
-    f->req.nparams = 1;
-    f->req.body = csv;
-    f->req.body_len = strlen(csv);
-    mz_db_begin_write(f->db);
-    int st = mz_h_import(&f->req);
-    if (f->req.failed)
-        mz_db_rollback(f->db);
-    else
-        mz_db_commit(f->db);
-    return st;
+    return import_into(f, "bulk_items", csv, mode);
 }
 
 static int64_t query_int(struct fixture *f, const char *sql)
