@@ -1022,7 +1022,8 @@ int mz_h_import(struct mz_req *req)
         }
         if (st == 0) {
             imported++;
-            if ((rc = deferred_maybe_drop(req, e, &deferred, imported)) != MZ_OK) {
+            /* (Not once a row failed: mode=all rolls everything back.) */
+            if (failed == 0 && (rc = deferred_maybe_drop(req, e, &deferred, imported)) != MZ_OK) {
                 json_decref(row_errors);
                 status = mz_fail_err(req, rc);
                 goto out;
