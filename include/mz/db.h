@@ -136,6 +136,19 @@ uint64_t mz_db_serial(const struct mz_db *db);
 int mz_db_query_int(struct mz_db *db, const char *sql, int64_t *out, int nparams,
                     const char *const *params);
 
+/* Secondary indexes dropped with their DDL kept, to be created again after a
+ * bulk load (each then built in one sorted pass instead of row by row). */
+struct mz_db_indexes {
+    size_t n;
+    char **sql; /* CREATE INDEX ... */
+    char **tbl; /* its table */
+};
+/* SQLite: drop the indexes of the tables tables[0..ntables) that have SQL (not the automatic ones); with unique false the UNIQUE
+ * ones stay. Appends them to out (mz_db_indexes_free it). MZ_OK or an error. */
+int mz_db_indexes_drop(struct mz_db *db, const char *const *tables, size_t ntables, bool unique,
+                       struct mz_db_indexes *out);
+void mz_db_indexes_free(struct mz_db_indexes *ix);
+
 /* Run one statement that returns no rows (INSERT/UPDATE/DELETE) with its
  * parameters given by a format: 'i' binds the next int64_t, 't' the next
  * const char * (NULL binds null). MZ_OK, or the step's negative mz_err. */

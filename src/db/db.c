@@ -694,6 +694,58 @@ out:
     return rc;
 }
 
+int mz_db_indexes_drop(struct mz_db *db, const char *const *tables, size_t ntables, bool unique,
+                       struct mz_db_indexes *out)
+{
+    int rc = MZ_OK;
+    for (size_t t = 0; rc == MZ_OK && t < ntables; t++) {
+        struct mz_stmt *st;
+        rc = mz_db_prepare_uncached(db,
+                                    "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+                                    " AND tbl_name = ? AND sql IS NOT NULL AND (? OR sql NOT"
+                                    " LIKE 'CREATE UNIQUE%') ORDER BY name",
+                                    &st);
+        if (rc != MZ_OK)
+            break;
+        mz_db_bind_text(st, 1, tables[t]);
+        mz_db_bind_int(st, 2, unique);
+        char **names = NULL;
+        size_t n = 0;
+        while ((rc = mz_db_step(st)) == MZ_ROW) {
+            names = mz_xrealloc(names, (n + 1) * sizeof(*names));
+            names[n++] = mz_xstrdup(mz_db_col_text(st, 0));
+            out->sql = mz_xrealloc(out->sql, (out->n + 1) * sizeof(*out->sql));
+            out->tbl = mz_xrealloc(out->tbl, (out->n + 1) * sizeof(*out->tbl));
+            out->sql[out->n] = mz_xstrdup(mz_db_col_text(st, 1));
+            out->tbl[out->n++] = mz_xstrdup(tables[t]);
+        }
+        mz_db_finalize(st);
+        rc = rc < 0 ? rc : MZ_OK;
+        for (size_t i = 0; i < n; i++) {
+            if (rc == MZ_OK) {
+                char sql[256];
+                snprintf(sql, sizeof(sql), "DROP INDEX \"%s\"", names[i]);
+                rc = mz_db_exec(db, sql);
+            }
+            free(names[i]);
+        }
+        free(names);
+    }
+    return rc;
+}
+
+void mz_db_indexes_free(struct mz_db_indexes *ix)
+{
+    for (size_t i = 0; i < ix->n; i++) {
+        free(ix->sql[i]);
+        free(ix->tbl[i]);
+    }
+    free(ix->sql);
+    free(ix->tbl);
+    ix->sql = ix->tbl = NULL;
+    ix->n = 0;
+}
+
 /* Errors read as "no such table". */
 bool mz_db_table_exists(struct mz_db *db, const char *table)
 {

@@ -622,19 +622,14 @@ struct deferred_indexes {
     bool on;             /* this import may drop them (SQLite, mode=all, direct) */
     long every;          /* rows between two looks (defer_rows) */
     int64_t rows_before; /* max(id) of the table when the import started */
-    size_t n;           /* indexes dropped, to create again */
-    char **sql;
+    struct mz_db_indexes dropped; /* to create again */
 };
 
 /* Forget the dropped indexes (the transaction that dropped them is being
  * rolled back, which brings them back). */
 static void deferred_forget(struct deferred_indexes *d)
 {
-    for (size_t i = 0; i < d->n; i++)
-        free(d->sql[i]);
-    free(d->sql);
-    d->sql = NULL;
-    d->n = 0;
+    mz_db_indexes_free(&d->dropped);
 }
 
 /* Drop the entity's non-unique indexes when the import is large enough
@@ -646,34 +641,10 @@ static int deferred_maybe_drop(struct mz_req *req, const struct mz_entity *e,
         (int64_t)imported * 4 < d->rows_before)
         return MZ_OK;
     d->on = false; /* once */
-    struct mz_stmt *st;
-    int rc = mz_db_prepare_uncached(req->db,
-                                    "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
-                                    " AND tbl_name = ? AND sql IS NOT NULL"
-                                    " AND sql NOT LIKE 'CREATE UNIQUE%' ORDER BY name",
-                                    &st);
-    if (rc != MZ_OK)
-        return rc;
-    mz_db_bind_text(st, 1, e->name);
-    char **names = NULL;
-    while ((rc = mz_db_step(st)) == MZ_ROW) {
-        d->sql = mz_xrealloc(d->sql, (d->n + 1) * sizeof(*d->sql));
-        names = mz_xrealloc(names, (d->n + 1) * sizeof(*names));
-        names[d->n] = mz_xstrdup(mz_db_col_text(st, 0));
-        d->sql[d->n++] = mz_xstrdup(mz_db_col_text(st, 1));
-    }
-    mz_db_done(st);
-    rc = rc < 0 ? rc : MZ_OK;
-    for (size_t i = 0; rc == MZ_OK && i < d->n; i++) {
-        char *sql = mz_arena_printf(req->arena, "DROP INDEX \"%s\"", names[i]);
-        rc = mz_db_exec(req->db, sql);
-    }
-    for (size_t i = 0; i < d->n; i++)
-        free(names[i]);
-    free(names);
+    int rc = mz_db_indexes_drop(req->db, &e->name, 1, false, &d->dropped);
     if (rc == MZ_OK)
-        mz_info("import: %zu indexes of %s put off after %ld rows (%lld before)", d->n, e->name,
-                imported, (long long)d->rows_before);
+        mz_info("import: %zu indexes of %s put off after %ld rows (%lld before)", d->dropped.n,
+                e->name, imported, (long long)d->rows_before);
     return rc;
 }
 
@@ -682,10 +653,10 @@ static int deferred_restore(struct mz_req *req, const struct mz_entity *e,
                             struct deferred_indexes *d)
 {
     int rc = MZ_OK;
-    for (size_t i = 0; rc == MZ_OK && i < d->n; i++)
-        rc = mz_db_exec(req->db, d->sql[i]);
-    if (rc == MZ_OK && d->n > 0)
-        mz_info("import: %zu indexes of %s built again", d->n, e->name);
+    for (size_t i = 0; rc == MZ_OK && i < d->dropped.n; i++)
+        rc = mz_db_exec(req->db, d->dropped.sql[i]);
+    if (rc == MZ_OK && d->dropped.n > 0)
+        mz_info("import: %zu indexes of %s built again", d->dropped.n, e->name);
     deferred_forget(d);
     return rc;
 }

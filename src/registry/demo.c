@@ -216,9 +216,7 @@ struct demo {
     int64_t next_person, next_household, next_member; /* ids, given in generation order */
     double gen_rows_cpu, gen_end_cpu, gen_end_s;      /* the generator thread's times */
     struct mz_person_bulk *bulk;   /* the search index, built in bulk (in aux) */
-    char *index_sql[32];           /* secondary indexes dropped for the load */
-    char *index_tbl[32];           /* and their tables */
-    int nindex;
+    struct mz_db_indexes indexes;  /* secondary indexes dropped for the load */
     char now[32];
     bool sealed;                   /* persons has id_number_bidx: seal values */
     uint64_t checksum;
@@ -886,7 +884,6 @@ static void aux_remove(const char *path, bool keep_main)
 }
 
 /* The tables the demo fills. */
-#define DEMO_TABLES "'persons', 'households', 'household_members'"
 
 /* The tables written in the side database and copied whole into the
  * database at the end (those that exist: the search tables only when the
@@ -903,31 +900,8 @@ static const char *const aux_fts_tables[] = {"person_fts_data", "person_fts_idx"
  * them row by row. */
 static int demo_drop_indexes(struct demo *d)
 {
-    struct mz_stmt *st;
-    int rc = mz_db_prepare_uncached(d->db,
-                                    "SELECT name, sql, tbl_name FROM sqlite_master WHERE type ="
-                                    " 'index' AND sql IS NOT NULL AND tbl_name IN (" DEMO_TABLES ")"
-                                    " ORDER BY name",
-                                    &st);
-    if (rc != MZ_OK)
-        return rc;
-    char *names[32];
-    int n = 0;
-    while ((rc = mz_db_step(st)) == MZ_ROW && d->nindex < 32) {
-        names[n++] = mz_xstrdup(mz_db_col_text(st, 0));
-        d->index_sql[d->nindex] = mz_xstrdup(mz_db_col_text(st, 1));
-        d->index_tbl[d->nindex++] = mz_xstrdup(mz_db_col_text(st, 2));
-    }
-    mz_db_finalize(st);
-    rc = rc < 0 ? rc : MZ_OK;
-    for (int i = 0; i < n; i++) {
-        char sql[160];
-        snprintf(sql, sizeof(sql), "DROP INDEX \"%s\"", names[i]);
-        if (rc == MZ_OK)
-            rc = mz_db_exec(d->db, sql);
-        free(names[i]);
-    }
-    return rc;
+    static const char *const tables[] = {"household_members", "households", "persons"};
+    return mz_db_indexes_drop(d->db, tables, MZ_ARRAY_LEN(tables), true, &d->indexes);
 }
 
 /* Build the dropped indexes of persons (persons true) or of the other
@@ -935,12 +909,12 @@ static int demo_drop_indexes(struct demo *d)
 static int demo_build_indexes(struct demo *d, struct mz_db *db, bool persons)
 {
     int rc = MZ_OK;
-    for (int i = 0; rc == MZ_OK && i < d->nindex; i++) {
-        if ((strcmp(d->index_tbl[i], "persons") == 0) != persons)
+    for (size_t i = 0; rc == MZ_OK && i < d->indexes.n; i++) {
+        if ((strcmp(d->indexes.tbl[i], "persons") == 0) != persons)
             continue;
         int64_t t = mz_mono_us();
-        rc = mz_db_exec(db, d->index_sql[i]);
-        mz_info("demo: %.60s %.1f s", d->index_sql[i], (double)(mz_mono_us() - t) / 1e6);
+        rc = mz_db_exec(db, d->indexes.sql[i]);
+        mz_info("demo: %.60s %.1f s", d->indexes.sql[i], (double)(mz_mono_us() - t) / 1e6);
     }
     return rc;
 }
@@ -1240,10 +1214,7 @@ int mz_registry_demo(struct mz_app *app, struct mz_db *db, const struct mz_demo_
         if (d.ins_person)
             mz_db_finalize(d.ins_person);
         aux_close(&d);
-        for (int i = 0; i < d.nindex; i++) {
-            free(d.index_sql[i]);
-            free(d.index_tbl[i]);
-        }
+        mz_db_indexes_free(&d.indexes);
         /* A normal database again; statistics from a sample of each index. */
         int64_t ta = mz_mono_us();
         char sql[192];
