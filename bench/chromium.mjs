@@ -13,19 +13,11 @@
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { CHROMIUM_FLAGS } from '../tests/e2e/browser.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-features=WebUIOmniboxPopup,WebUIOmniboxAimPopup',
-];
+export const CHROMIUM_ARGS = [...CHROMIUM_FLAGS, '--disable-features=WebUIOmniboxPopup,WebUIOmniboxAimPopup'];
 
 /** A fresh context's options: as a staff member's browser (zh-CN, Beijing time, 1366x900). */
 export const CONTEXT_OPTIONS = { locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 1366, height: 900 } };

@@ -41,6 +41,18 @@ export async function startWebServer(opts = {}) {
   return startServer({ bin: sampleBin(), args: ['--web', WEB_DIST], ...opts });
 }
 
+/** Chromium's flags for tests and benchmarks (bench/chromium.mjs adds its own):
+ * no sandbox, GPU, QUIC, first-run, background networking, updates or sync. */
+export const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
 /** Launch chromium with a fresh profile; returns {context, close}. */
 export async function launchBrowser() {
   const require = createRequire(path.join(REPO_ROOT, 'web', 'package.json'));
@@ -53,16 +65,7 @@ export async function launchBrowser() {
     locale: 'zh-CN',
     timezoneId: 'Asia/Shanghai',
     viewport: { width: 1366, height: 900 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: ['--headless', ...CHROMIUM_FLAGS],
   });
   context.setDefaultTimeout(15000);
   return {
