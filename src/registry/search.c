@@ -1089,6 +1089,17 @@ static const char WALK_FTS_SCOPE[] = /* "+": the FTS drives, not a city-wide ran
     " WHERE person_fts MATCH ? AND persons.deleted_at IS NULL"
     " AND +persons.hukou_division >= ? AND +persons.hukou_division < ?"
     " ORDER BY person_fts.rowid DESC LIMIT ?";
+/* PostgreSQL's walk for 3+ characters: the trigram-indexed LIKE on
+ * person_search (see COND_TRGM_PG) in place of FTS5, the same matches. */
+static const char WALK_TRGM_PG[] =
+    "SELECT s.person_id FROM person_search AS s JOIN persons ON persons.id = s.person_id"
+    " WHERE s.names LIKE ? AND persons.deleted_at IS NULL"
+    " ORDER BY s.person_id DESC LIMIT ?";
+static const char WALK_TRGM_PG_SCOPE[] =
+    "SELECT s.person_id FROM person_search AS s JOIN persons ON persons.id = s.person_id"
+    " WHERE s.names LIKE ? AND persons.deleted_at IS NULL"
+    " AND persons.hukou_division >= ? AND persons.hukou_division < ?"
+    " ORDER BY s.person_id DESC LIMIT ?";
 /* --- import: keys in key order ----------------------------------------------- */
 
 /* A person's terms built ahead on the import's helper thread, and the names
@@ -1318,13 +1329,17 @@ int mz_person_search(struct mz_req *req, const struct mz_entity *e, const char *
     struct mz_arena *a = req->arena;
     struct cond c = {.nparams = 0, .arena = a};
     int status = 0;
-    /* PostgreSQL keeps the plain forms (person_fts is SQLite's). */
-    if (mz_db_kind(req->db) == MZ_DB_SQLITE)
-        c.depth = (long long)mz_query_depth(q);
+    bool pg = mz_db_kind(req->db) == MZ_DB_POSTGRESQL;
+    c.depth = (long long)mz_query_depth(q);
     /* A list filtered by scope only: walks (numbers keep their conditions). */
     c.walk = c.depth > 0 && !looks_numeric(text) && mz_query_scope_only(q, &c.lo, &c.hi);
     if (c.walk && c.lo && !(division_number(c.lo, &c.range[0]) && division_number(c.hi, &c.range[1])))
         c.walk = false; /* not a range of codes: the conditions compare the text */
+    /* PostgreSQL walks too, but keeps the plain conditions otherwise: SUB_FTS
+     * is FTS5's and SUB_PREFIX orders a DISTINCT by a column it does not
+     * select, which PostgreSQL refuses. */
+    if (pg && !c.walk)
+        c.depth = 0;
     mz_buf_init(&c.sql, 4096);
 
     if (looks_numeric(text)) {
@@ -1351,10 +1366,12 @@ int mz_person_search(struct mz_req *req, const struct mz_entity *e, const char *
             size_t n;
             char *clean = clean_text(a, text, strlen(text), 100, &n);
             if (n >= 3 && c.walk) {
-                const char *p[] = {fts_phrase(a, clean), c.lo, c.hi};
+                const char *p[] = {pg ? mz_arena_printf(a, "%%%s%%", clean) : fts_phrase(a, clean),
+                                   c.lo, c.hi};
+                const char *sql = pg ? (c.lo ? WALK_TRGM_PG_SCOPE : WALK_TRGM_PG)
+                                     : (c.lo ? WALK_FTS_SCOPE : WALK_FTS);
                 if (c.rc == MZ_OK)
-                    c.rc = walk(req->db, c.lo ? WALK_FTS_SCOPE : WALK_FTS, p, 3, NULL, c.depth,
-                                false, 0, &c.found);
+                    c.rc = walk(req->db, sql, p, 3, NULL, c.depth, false, 0, &c.found);
             } else if (n >= 3)
                 cond_or(&c,
                         mz_db_kind(req->db) == MZ_DB_SQLITE ? cond_form(&c, SUB_FTS, COND_FTS)
