@@ -5,7 +5,10 @@
  * changing mid-year (month before and after), and the most specific division
  * winning from its valid_from on; the bank files (bank_rows.c) over more
  * rows than one batch, in order, with exact control totals, and their errors
- * naming the right payment.
+ * naming the right payment; the payroll's packs (packs.c): every field back
+ * over several packs, look-ups by case and position, forged or moved packs
+ * refused, input a pack cannot hold refused (the database tests also on
+ * PostgreSQL when MZ_TEST_PG_CONNINFO is set).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -422,6 +425,259 @@ static void test_bank_file_errors(void **state)
     json_decref(layout);
 }
 
+/* --- packs.c: the packed payroll snapshot ------------------------------------------------- */
+
+static const char *const pack_divisions[] = {"120101001001", "120101002003", "120102003001",
+                                             "120103004002", "120104005001"};
+
+/* Household i of the pack tests: every field depends on i (cases ascending
+ * with gaps, household and payee ids either side of the case id, names
+ * empty, short and of the longest length, no account for some). */
+static void pack_row(int i, struct assist_packed *r, char *name, char *account)
+{
+    memset(r, 0, sizeof(*r));
+    r->case_id = 1000 + 3 * (int64_t)i + (i % 2);
+    r->household_id = i % 3 == 0 ? r->case_id - 900 : r->case_id + 70000;
+    r->payee_person_id = 5000000000LL + 2 * i;
+    r->persons = 1 + i % 6;
+    r->amount_fen = i % 97 == 0 ? 0 : 104500LL * r->persons + i;
+    r->flags = i % 11 == 0 ? ASSIST_PACKED_PREVIOUS : 0;
+    r->trace_id = i % 5 == 0 ? 0 : 700 + i;
+    snprintf(r->division, sizeof(r->division), "%s", pack_divisions[(i / 7) % 5]);
+    if (i % 13 == 0)
+        name[0] = '\0';
+    else if (i % 17 == 0)
+        memset(name, 'N', ASSIST_PACK_TEXT_MAX), name[ASSIST_PACK_TEXT_MAX] = '\0';
+    else
+        snprintf(name, 64, "收款人%d（合成）", i);
+    r->name = name;
+    r->name_len = strlen(name);
+    snprintf(account, 32, "62284800%011d", i);
+    r->account = i % 29 == 0 ? NULL : account;
+    r->account_len = r->account ? strlen(account) : 0;
+}
+
+static void assert_same_row(int i, const struct assist_packed *got)
+{
+    struct assist_packed want;
+    char name[ASSIST_PACK_TEXT_MAX + 1], account[32];
+    pack_row(i, &want, name, account);
+    assert_int_equal(got->case_id, want.case_id);
+    assert_int_equal(got->household_id, want.household_id);
+    assert_int_equal(got->payee_person_id, want.payee_person_id);
+    assert_int_equal(got->persons, want.persons);
+    assert_int_equal(got->amount_fen, want.amount_fen);
+    assert_int_equal(got->flags, want.flags);
+    assert_int_equal(got->trace_id, want.trace_id);
+    assert_string_equal(got->division, want.division);
+    assert_int_equal(got->name_len, want.name_len);
+    assert_string_equal(got->name, name);
+    assert_int_equal(got->account_len, want.account_len);
+    assert_string_equal(got->account, want.account ? account : "");
+}
+
+/* The pack tests' database: the PostgreSQL one MZ_TEST_PG_CONNINFO names
+ * (scripts/pg-test.sh with MZ_PG_UNIT_BIN=build/tests/test_assistance), else
+ * :memory: SQLite; only the packs table is needed. */
+static int setup_packs(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    const char *pg = getenv("MZ_TEST_PG_CONNINFO");
+    mz_crypto_init_ephemeral();
+    assert_int_equal(mz_db_open(pg && *pg ? pg : ":memory:", NULL, &f->db), MZ_OK);
+    assert_int_equal(mz_db_exec(f->db, "DROP TABLE IF EXISTS assistance_payment_packs"), MZ_OK);
+    *state = f;
+    return 0;
+}
+
+static int teardown_packs(void **state)
+{
+    struct fixture *f = *state;
+    mz_db_close(f->db);
+    free(f);
+    return 0;
+}
+
+/* Write n households as packs of run 7 (full packs, positions from 0). */
+static void write_packs(struct fixture *f, int n, int64_t *persons, int64_t *amount)
+{
+    struct assist_packed *rows = calloc(ASSIST_PACK_MAX, sizeof(*rows));
+    char (*names)[ASSIST_PACK_TEXT_MAX + 1] = calloc(ASSIST_PACK_MAX, sizeof(*names));
+    char (*accounts)[32] = calloc(ASSIST_PACK_MAX, sizeof(*accounts));
+    *persons = *amount = 0;
+    assert_int_equal(assist_packs_schema(f->db), MZ_OK);
+    for (int first = 0, seq = 0; first < n; first += ASSIST_PACK_MAX, seq++) {
+        int k = n - first < ASSIST_PACK_MAX ? n - first : ASSIST_PACK_MAX;
+        for (int i = 0; i < k; i++) {
+            pack_row(first + i, &rows[i], names[i], accounts[i]);
+            *persons += rows[i].persons;
+            *amount += rows[i].amount_fen;
+        }
+        struct assist_pack_blob b;
+        assert_int_equal(assist_pack_seal(7, seq, first, rows, (size_t)k, &b), MZ_OK);
+        assert_int_equal(b.households, (size_t)k);
+        assert_int_equal(b.first_case_id, rows[0].case_id);
+        assert_int_equal(b.last_case_id, rows[k - 1].case_id);
+        assert_int_equal(assist_pack_insert(f->db, &b), MZ_OK);
+        assist_pack_blob_free(&b);
+    }
+    free(rows);
+    free(names);
+    free(accounts);
+}
+
+/* Every household comes back with every field, in order, over three packs;
+ * the packs' clear sums equal the households'; the plaintext is not stored. */
+static void test_packs_round_trip(void **state)
+{
+    struct fixture *f = *state;
+    const int n = 2 * ASSIST_PACK_MAX + 123;
+    int64_t persons, amount;
+    write_packs(f, n, &persons, &amount);
+    int64_t sums[3];
+    assert_int_equal(mz_db_query_int(f->db, "SELECT count(*) FROM assistance_payment_packs"
+                                            " WHERE run_id = 7", &sums[0], 0, NULL), MZ_OK);
+    assert_int_equal(sums[0], 3);
+    assert_int_equal(mz_db_query_int(f->db, "SELECT sum(persons) FROM assistance_payment_packs",
+                                     &sums[1], 0, NULL), MZ_OK);
+    assert_int_equal(mz_db_query_int(f->db, "SELECT sum(amount_fen) FROM assistance_payment_packs",
+                                     &sums[2], 0, NULL), MZ_OK);
+    assert_int_equal(sums[1], persons);
+    assert_int_equal(sums[2], amount);
+    /* Neither a name nor an account is stored in clear. */
+    struct mz_stmt *st;
+    int blobs = 0;
+    assert_int_equal(mz_db_prepare(f->db, "SELECT data FROM assistance_payment_packs", &st), MZ_OK);
+    while (mz_db_step(st) == MZ_ROW) {
+        const char *d = mz_db_col_blob(st, 0);
+        size_t len = mz_db_col_bytes(st, 0);
+        assert_true(len > 1000);
+        assert_null(memmem(d, len, "收款人1（合成）", strlen("收款人1（合成）")));
+        assert_null(memmem(d, len, "6228480000000001", 16));
+        blobs++;
+    }
+    mz_db_done(st);
+    assert_int_equal(blobs, 3);
+
+    struct assist_pack_cursor *c;
+    struct assist_pack *p = assist_pack_new();
+    int seen = 0, rc;
+    assert_int_equal(assist_packs_begin(f->db, 7, &c), MZ_OK);
+    while ((rc = assist_packs_next(c, p)) == MZ_ROW) {
+        assert_int_equal(p->first_position, seen);
+        for (size_t i = 0; i < p->n; i++)
+            assert_same_row(seen + (int)i, &p->rows[i]);
+        seen += (int)p->n;
+    }
+    assert_int_equal(rc, MZ_DONE);
+    assert_int_equal(seen, n);
+    assist_packs_end(c);
+    /* Another run has no packs. */
+    assert_int_equal(assist_packs_begin(f->db, 8, &c), MZ_OK);
+    assert_int_equal(assist_packs_next(c, p), MZ_DONE);
+    assist_packs_end(c);
+    assist_pack_free(p);
+}
+
+/* A household is found by its case and by its position; a case between two
+ * paid ones, before the first or after the last, and a position past the
+ * end, are not found. */
+static void test_packs_lookup(void **state)
+{
+    struct fixture *f = *state;
+    const int n = 2 * ASSIST_PACK_MAX + 123;
+    int64_t persons, amount;
+    write_packs(f, n, &persons, &amount);
+    struct assist_pack *p = assist_pack_new();
+    const int probes[] = {0, 1, ASSIST_PACK_MAX - 1, ASSIST_PACK_MAX, ASSIST_PACK_MAX + 1,
+                          2 * ASSIST_PACK_MAX, n - 1};
+    for (size_t k = 0; k < sizeof(probes) / sizeof(probes[0]); k++) {
+        int i = probes[k];
+        struct assist_packed want;
+        char name[ASSIST_PACK_TEXT_MAX + 1], account[32];
+        size_t at = 99999;
+        pack_row(i, &want, name, account);
+        assert_int_equal(assist_pack_load_case(f->db, 7, want.case_id, p, &at), MZ_OK);
+        assert_int_equal(p->first_position + (int64_t)at, i);
+        assert_same_row(i, &p->rows[at]);
+        at = 99999;
+        assert_int_equal(assist_pack_load_position(f->db, 7, i, p, &at), MZ_OK);
+        assert_int_equal(at, (size_t)(i % ASSIST_PACK_MAX));
+        assert_same_row(i, &p->rows[at]);
+        /* The next case id after a paid one is not paid (ids have gaps). */
+        assert_int_equal(assist_pack_load_case(f->db, 7, want.case_id + 1, p, &at),
+                         MZ_ERR_NOTFOUND);
+    }
+    size_t at;
+    assert_int_equal(assist_pack_load_case(f->db, 7, 999, p, &at), MZ_ERR_NOTFOUND);
+    assert_int_equal(assist_pack_load_case(f->db, 7, 1000 + 3 * (int64_t)n + 5, p, &at),
+                     MZ_ERR_NOTFOUND);
+    assert_int_equal(assist_pack_load_case(f->db, 6, 1000, p, &at), MZ_ERR_NOTFOUND);
+    assert_int_equal(assist_pack_load_position(f->db, 7, n, p, &at), MZ_ERR_NOTFOUND);
+    assert_int_equal(assist_pack_load_position(f->db, 7, -1, p, &at), MZ_ERR_NOTFOUND);
+    assist_pack_free(p);
+}
+
+/* A forged byte, a pack moved to another run, seq or position, or a wrong
+ * household count does not open; nothing of it is handed out. */
+static void test_packs_forged(void **state)
+{
+    (void)state;
+    struct assist_packed rows[3];
+    char names[3][ASSIST_PACK_TEXT_MAX + 1], accounts[3][32];
+    for (int i = 0; i < 3; i++)
+        pack_row(i + 1, &rows[i], names[i], accounts[i]);
+    struct assist_pack_blob b;
+    assert_int_equal(assist_pack_seal(3, 1, 4096, rows, 3, &b), MZ_OK);
+    struct assist_pack *p = assist_pack_new();
+    assert_int_equal(assist_pack_open(p, 3, 1, 4096, 3, b.data, b.len), MZ_OK);
+    assert_int_equal(p->n, 3);
+    assert_same_row(2, &p->rows[1]);
+    assert_int_equal(assist_pack_open(p, 4, 1, 4096, 3, b.data, b.len), MZ_ERR_INVALID);
+    assert_int_equal(p->n, 0);
+    assert_int_equal(assist_pack_open(p, 3, 2, 4096, 3, b.data, b.len), MZ_ERR_INVALID);
+    assert_int_equal(assist_pack_open(p, 3, 1, 0, 3, b.data, b.len), MZ_ERR_INVALID);
+    assert_int_equal(assist_pack_open(p, 3, 1, 4096, 2, b.data, b.len), MZ_ERR_INVALID);
+    assert_int_equal(assist_pack_open(p, 3, 1, 4096, 4, b.data, b.len), MZ_ERR_INVALID);
+    assert_int_equal(assist_pack_open(p, 3, 1, 4096, 3, b.data, b.len - 1), MZ_ERR_INVALID);
+    b.data[b.len / 2] ^= 1;
+    assert_int_equal(assist_pack_open(p, 3, 1, 4096, 3, b.data, b.len), MZ_ERR_INVALID);
+    assert_int_equal(p->n, 0);
+    assist_pack_blob_free(&b);
+    assist_pack_free(p);
+}
+
+/* Input a pack cannot hold is refused, nothing sealed. */
+static void test_packs_refused(void **state)
+{
+    (void)state;
+    struct assist_packed rows[2];
+    char names[2][ASSIST_PACK_TEXT_MAX + 1], accounts[2][32];
+    struct assist_pack_blob b;
+    for (int i = 0; i < 2; i++)
+        pack_row(i + 1, &rows[i], names[i], accounts[i]);
+    assert_int_equal(assist_pack_seal(1, 0, 0, rows, 2, &b), MZ_OK);
+    assist_pack_blob_free(&b);
+    assert_int_equal(assist_pack_seal(1, 0, 0, rows, 0, &b), MZ_ERR_INVALID);
+    assert_int_equal(assist_pack_seal(1, 0, 0, rows, ASSIST_PACK_MAX + 1, &b), MZ_ERR_INVALID);
+    assert_null(b.data);
+    int64_t keep = rows[1].case_id;
+    rows[1].case_id = rows[0].case_id; /* not ascending */
+    assert_int_equal(assist_pack_seal(1, 0, 0, rows, 2, &b), MZ_ERR_INVALID);
+    rows[1].case_id = keep;
+    rows[1].amount_fen = -1;
+    assert_int_equal(assist_pack_seal(1, 0, 0, rows, 2, &b), MZ_ERR_INVALID);
+    rows[1].amount_fen = 1;
+    snprintf(rows[1].division, sizeof(rows[1].division), "12010100100");
+    assert_int_equal(assist_pack_seal(1, 0, 0, rows, 2, &b), MZ_ERR_INVALID);
+    snprintf(rows[1].division, sizeof(rows[1].division), "12010100100x");
+    assert_int_equal(assist_pack_seal(1, 0, 0, rows, 2, &b), MZ_ERR_INVALID);
+    snprintf(rows[1].division, sizeof(rows[1].division), "120101001001");
+    rows[1].name_len = ASSIST_PACK_TEXT_MAX + 1;
+    assert_int_equal(assist_pack_seal(1, 0, 0, rows, 2, &b), MZ_ERR_INVALID);
+    assert_null(b.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -438,6 +694,10 @@ int main(void)
         cmocka_unit_test(test_helpers),
         cmocka_unit_test_setup_teardown(test_bank_file_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bank_file_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_packs_round_trip, setup_packs, teardown_packs),
+        cmocka_unit_test_setup_teardown(test_packs_lookup, setup_packs, teardown_packs),
+        cmocka_unit_test(test_packs_forged),
+        cmocka_unit_test(test_packs_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

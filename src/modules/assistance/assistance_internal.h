@@ -178,6 +178,74 @@ int assist_bank_file_write(struct mz_db *db, int64_t run_id, FILE *f, int64_t *c
 /* The summary as the contract's JSON object (new reference). */
 json_t *assist_summary_json(const struct assist_run_summary *s);
 
+/* packs.c: the payroll's packed snapshot (docs/assistance.md, "Packed
+ * payroll snapshot"): the paid households of a run, ASSIST_PACK_MAX a row of
+ * assistance_payment_packs, in case order, each pack sealed whole. */
+#define ASSIST_PACK_MAX 4096
+#define ASSIST_PACK_TEXT_MAX 255 /* bytes of a payee name or an account */
+/* Bit of assist_packed.flags: the previous benefit was paid (the new one starts later). */
+#define ASSIST_PACKED_PREVIOUS 1u
+/* One paid household of a pack. Strings are not NUL-terminated when sealed
+ * from; an opened pack's are (and point into it). */
+struct assist_packed {
+    int64_t case_id, household_id, payee_person_id, trace_id, amount_fen;
+    int32_t persons;
+    uint32_t flags;
+    char division[13];
+    const char *name, *account;
+    size_t name_len, account_len;
+};
+/* A sealed pack as stored: the row's columns (data malloc'd). */
+struct assist_pack_blob {
+    int64_t run_id, first_case_id, last_case_id, first_position, persons, amount_fen;
+    int seq;
+    size_t households;
+    unsigned char *data;
+    size_t len;
+};
+/* An opened pack (heap: ~0.5 MB): rows[0..n) are the households at
+ * positions first_position + i of the run. */
+struct assist_pack {
+    int64_t run_id, first_position;
+    int seq;
+    size_t n;
+    struct assist_packed rows[ASSIST_PACK_MAX];
+    unsigned char *plain;
+    char *text;
+    size_t plain_cap, text_cap;
+};
+/* Create assistance_payment_packs (and its index) if missing. */
+int assist_packs_schema(struct mz_db *db);
+/* Encode and seal n (1..ASSIST_PACK_MAX) households, in strictly ascending
+ * case order, as pack seq of the run; thread-safe (no database).
+ * MZ_ERR_INVALID for rows out of order, a division not of 12 digits, a
+ * negative amount or persons, a text longer than ASSIST_PACK_TEXT_MAX. */
+int assist_pack_seal(int64_t run_id, int seq, int64_t first_position,
+                     const struct assist_packed *rows, size_t n, struct assist_pack_blob *out);
+void assist_pack_blob_free(struct assist_pack_blob *b);
+/* Insert a sealed pack. */
+int assist_pack_insert(struct mz_db *db, const struct assist_pack_blob *b);
+/* Open a stored pack's data into p (an earlier pack's contents replaced):
+ * MZ_ERR_INVALID when it was forged, moved to another run, seq or
+ * position, or does not hold exactly households rows. */
+int assist_pack_open(struct assist_pack *p, int64_t run_id, int seq, int64_t first_position,
+                     size_t households, const void *data, size_t len);
+struct assist_pack *assist_pack_new(void);
+void assist_pack_free(struct assist_pack *p);
+/* The pack of a run holding a case, opened into p, and the case's index in
+ * it; MZ_ERR_NOTFOUND when the run did not pay the case from a pack. */
+int assist_pack_load_case(struct mz_db *db, int64_t run_id, int64_t case_id,
+                          struct assist_pack *p, size_t *index);
+/* The same for a position of the run (payment id - first_payment_id). */
+int assist_pack_load_position(struct mz_db *db, int64_t run_id, int64_t position,
+                              struct assist_pack *p, size_t *index);
+/* Every pack of a run in order: begin, then next (MZ_ROW with the pack
+ * opened into p, MZ_DONE after the last), then end. */
+struct assist_pack_cursor;
+int assist_packs_begin(struct mz_db *db, int64_t run_id, struct assist_pack_cursor **out);
+int assist_packs_next(struct assist_pack_cursor *c, struct assist_pack *p);
+void assist_packs_end(struct assist_pack_cursor *c);
+
 /* Route handlers. */
 int assist_h_quote(struct mz_req *req);
 int assist_h_payroll(struct mz_req *req);

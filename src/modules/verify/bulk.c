@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "mz/crypto.h"
+#include "mz/varint.h"
 #include "modules/verify/verify_internal.h"
 
 /* A case as read. */
@@ -876,34 +877,6 @@ int vf_packs_table(struct mz_db *db)
     return mz_db_exec(db, sql);
 }
 
-static unsigned char *put_varint(unsigned char *p, int64_t v)
-{
-    uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    while (u >= 0x80) {
-        *p++ = (unsigned char)(u | 0x80);
-        u >>= 7;
-    }
-    *p++ = (unsigned char)u;
-    return p;
-}
-
-static const unsigned char *get_varint(const unsigned char *p, const unsigned char *end,
-                                       int64_t *v)
-{
-    uint64_t u = 0;
-    for (int shift = 0; shift < 70; shift += 7) {
-        if (p >= end)
-            return NULL;
-        unsigned char b = *p++;
-        u |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
-            return p;
-        }
-    }
-    return NULL;
-}
-
 static void pack_context(char out[64], int64_t request_id, int seq)
 {
     snprintf(out, 64, "verify_result_packs:%lld:%d", (long long)request_id, seq);
@@ -935,24 +908,24 @@ static int write_packs(struct mz_db *db, int64_t request_id, const struct vf_run
         for (int i = first; i < first + n; i++) {
             const struct vf_household *h = &run->households[i];
             const struct vf_figures *f = &h->fig;
-            p = put_varint(p, h->case_id - prev);
+            p = mz_varint_put(p, h->case_id - prev);
             prev = h->case_id;
-            p = put_varint(p, h->household_id - h->case_id);
-            p = put_varint(p, h->n);
-            p = put_varint(p, h->outcome);
-            p = put_varint(p, h->flags);
-            p = put_varint(p, f->income_fen);
-            p = put_varint(p, f->financial_assets_fen);
-            p = put_varint(p, f->vehicles);
-            p = put_varint(p, f->vehicle_value_max_fen);
-            p = put_varint(p, f->properties);
-            p = put_varint(p, f->businesses);
-            p = put_varint(p, f->business_capital_max_fen);
-            p = put_varint(p, f->public_employees);
-            p = put_varint(p, f->staff_relatives);
-            p = put_varint(p, f->deceased);
+            p = mz_varint_put(p, h->household_id - h->case_id);
+            p = mz_varint_put(p, h->n);
+            p = mz_varint_put(p, h->outcome);
+            p = mz_varint_put(p, h->flags);
+            p = mz_varint_put(p, f->income_fen);
+            p = mz_varint_put(p, f->financial_assets_fen);
+            p = mz_varint_put(p, f->vehicles);
+            p = mz_varint_put(p, f->vehicle_value_max_fen);
+            p = mz_varint_put(p, f->properties);
+            p = mz_varint_put(p, f->businesses);
+            p = mz_varint_put(p, f->business_capital_max_fen);
+            p = mz_varint_put(p, f->public_employees);
+            p = mz_varint_put(p, f->staff_relatives);
+            p = mz_varint_put(p, f->deceased);
             size_t dl = strlen(h->division);
-            p = put_varint(p, (int64_t)dl);
+            p = mz_varint_put(p, (int64_t)dl);
             memcpy(p, h->division, dl);
             p += dl;
         }
@@ -1306,7 +1279,7 @@ static int next_packed(struct vf_result_reader *rd, struct vf_result_row *row)
     }
     int64_t v[16];
     for (int k = 0; k < 16; k++) {
-        rd->p = get_varint(rd->p, rd->end, &v[k]);
+        rd->p = mz_varint_get(rd->p, rd->end, &v[k]);
         if (rd->p == NULL)
             return MZ_ERR_INVALID;
     }
