@@ -8,7 +8,8 @@
  * naming the right payment; the payroll's packs (packs.c): every field back
  * over several packs, look-ups by case and position, forged or moved packs
  * refused, input a pack cannot hold refused (the database tests also on
- * PostgreSQL when MZ_TEST_PG_CONNINFO is set).
+ * PostgreSQL when MZ_TEST_PG_CONNINFO is set); a run's snapshot as packs
+ * (snapshot.c): amounts, order, skips, sums, a bad account failing it whole (also on PostgreSQL).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -490,6 +491,24 @@ static int setup_packs(void **state)
     return 0;
 }
 
+/* The snapshot tests' database: as setup, or the PostgreSQL one
+ * MZ_TEST_PG_CONNINFO names, emptied and migrated. */
+static int setup_snapshot(void **state)
+{
+    const char *pg = getenv("MZ_TEST_PG_CONNINFO");
+    if (pg == NULL || *pg == '\0')
+        return setup(state);
+    struct fixture *f = calloc(1, sizeof(*f));
+    int applied = 0;
+    mz_crypto_init_ephemeral();
+    assert_int_equal(mz_app_init(&f->app, pg, NULL, 0), MZ_OK);
+    assert_int_equal(mz_db_open(pg, NULL, &f->db), MZ_OK);
+    assert_int_equal(mz_db_exec(f->db, "DROP SCHEMA public CASCADE; CREATE SCHEMA public"), MZ_OK);
+    assert_int_equal(mz_app_migrate(&f->app, f->db, &applied), MZ_OK);
+    *state = f;
+    return 0;
+}
+
 static int teardown_packs(void **state)
 {
     struct fixture *f = *state;
@@ -678,6 +697,176 @@ static void test_packs_refused(void **state)
     assert_null(b.data);
 }
 
+/* --- snapshot.c: a run's paying cases written as packs -------------------------------------- */
+
+#define SNAP_CASES 5000
+/* Case i (ids from 1, inserted in id order) of the snapshot test: every
+ * 97th has a dead payee, every 89th a dead member, every 83rd no account,
+ * every 7th a new benefit starting after the month (the previous one is
+ * paid); every 50th is of another program, in another district, not
+ * paying or starting after the month (not read at all). */
+static int snap_kind(int i)
+{
+    if (i % 50 == 0)
+        return 10 + (i / 50) % 4; /* not read */
+    return i % 97 == 0 ? 1 : i % 89 == 0 ? 2 : i % 83 == 0 ? 3 : 0;
+}
+
+static void snap_cases(struct fixture *f)
+{
+    struct mz_arena *a = mz_arena_new();
+    assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
+    for (int i = 1; i <= SNAP_CASES; i++) {
+        int kind = snap_kind(i);
+        char card[24], name[32];
+        snprintf(card, sizeof(card), "62284811%011d", i);
+        snprintf(name, sizeof(name), "收款人%d", i);
+        for (int k = 0; k < 2; k++)
+            assert_int_equal(mz_db_run(f->db,
+                                       "INSERT INTO persons (id, version, created_at, updated_at,"
+                                       " name, deceased_on) VALUES (?, 1, 'x', 'x', ?, ?)",
+                                       "iss", (int64_t)(2 * i + k), k ? "成员" : name,
+                                       (kind == 1 && k == 0) || (kind == 2 && k == 1)
+                                           ? "2025-09-20" : NULL),
+                             MZ_OK);
+        const char *division = kind == 11 ? "120102003001"
+                               : i % 3 == 0 ? "120101002003" : "120101001001";
+        assert_int_equal(
+            mz_db_run(f->db,
+                      "INSERT INTO assistance_cases (id, version, created_at, updated_at, state,"
+                      " program, household_id, applicant_person_id, payee_person_id, division,"
+                      " members, member_count, start_month, monthly_benefit_fen,"
+                      " previous_benefit_fen, benefit_from, bank_account) VALUES (?, 1, 'x',"
+                      " 'x', ?, ?, ?, ?, ?, ?, '[]', 2, ?, ?, ?, ?, ?)",
+                      "issiiissiiss", (int64_t)i, kind == 12 ? "suspended" : "paying",
+                      kind == 10 ? "tekun" : "dibao", (int64_t)(90000 + i), (int64_t)(2 * i),
+                      (int64_t)(2 * i), division, kind == 13 ? "2025-11" : "2025-01",
+                      (int64_t)(100000 + i), (int64_t)(i % 7 == 0 ? 90000 + i : 0),
+                      i % 7 == 0 ? "2025-11" : NULL,
+                      kind == 3 ? NULL
+                                : mz_crypto_seal(a, assist_account_context(0), card, strlen(card))),
+            MZ_OK);
+        for (int k = 0; k < 2; k++)
+            assert_int_equal(mz_db_run(f->db,
+                                       "INSERT INTO assistance_case_members (case_id, person_id)"
+                                       " VALUES (?, ?)",
+                                       "ii", (int64_t)i, (int64_t)(2 * i + k)),
+                             MZ_OK);
+    }
+    assert_int_equal(mz_db_commit(f->db), MZ_OK);
+    mz_arena_free(a);
+}
+
+/* A district's run for 2025-10: the paid cases come back from the packs in
+ * case order with their amounts (the previous benefit where the new one
+ * starts later), payee, name and opened account; the skipped ones with the
+ * reason and date; the totals and the sums per community equal what the
+ * cases say; the cases outside the run are nowhere. */
+static void test_snapshot_packs(void **state)
+{
+    struct fixture *f = *state;
+    snap_cases(f);
+    assert_int_equal(assist_packs_schema(f->db), MZ_OK);
+    struct assist_snapshot s;
+    assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
+    assert_int_equal(assist_snapshot_packs(f->db, 41, "dibao", "2025-10", "120101000000",
+                                           "120102000000", &s),
+                     MZ_OK);
+    assert_int_equal(mz_db_commit(f->db), MZ_OK);
+    int64_t want_paid = 0, want_persons = 0, want_amount = 0, want_div[2] = {0, 0};
+    size_t want_skipped = 0;
+    for (int i = 1; i <= SNAP_CASES; i++) {
+        int kind = snap_kind(i);
+        if (kind >= 10)
+            continue;
+        if (kind > 0) {
+            want_skipped++;
+            continue;
+        }
+        int64_t amount = i % 7 == 0 ? 90000 + i : 100000 + i;
+        want_paid++;
+        want_persons += 2;
+        want_amount += amount;
+        want_div[i % 3 == 0] += amount;
+    }
+    assert_int_equal(s.households, want_paid);
+    assert_int_equal(s.persons, want_persons);
+    assert_int_equal(s.amount_fen, want_amount);
+    assert_int_equal(s.npacks, (size_t)(want_paid + ASSIST_PACK_MAX - 1) / ASSIST_PACK_MAX);
+    assert_true(s.npacks >= 2);
+    assert_int_equal(s.ncommunities, 2);
+    assert_string_equal(s.communities[0].division, "120101001001");
+    assert_string_equal(s.communities[1].division, "120101002003");
+    assert_int_equal(s.communities[0].amount_fen, want_div[0]);
+    assert_int_equal(s.communities[1].amount_fen, want_div[1]);
+    assert_int_equal(s.communities[0].households + s.communities[1].households, want_paid);
+    assert_int_equal(s.nskipped, want_skipped);
+    for (size_t k = 0; k < s.nskipped; k++) {
+        const struct assist_skip *x = &s.skipped[k];
+        int kind = snap_kind((int)x->case_id);
+        assert_true(k == 0 || x->case_id > s.skipped[k - 1].case_id);
+        assert_int_equal((int)x->reason, kind);
+        assert_string_equal(x->died_on, kind == 3 ? "" : "2025-09-20");
+        assert_int_equal(x->payee_person_id, 2 * x->case_id);
+        assert_int_equal(x->household_id, 90000 + x->case_id);
+    }
+    struct assist_pack_cursor *c;
+    struct assist_pack *p = assist_pack_new();
+    int64_t next = 1, seen = 0;
+    int rc;
+    assert_int_equal(assist_packs_begin(f->db, 41, &c), MZ_OK);
+    while ((rc = assist_packs_next(c, p)) == MZ_ROW) {
+        assert_int_equal(p->first_position, seen);
+        for (size_t k = 0; k < p->n; k++) {
+            const struct assist_packed *r = &p->rows[k];
+            while (snap_kind((int)next) != 0)
+                next++;
+            char card[32], name[40];
+            snprintf(card, sizeof(card), "62284811%011lld", (long long)next);
+            snprintf(name, sizeof(name), "收款人%lld", (long long)next);
+            assert_int_equal(r->case_id, next);
+            assert_int_equal(r->amount_fen, next % 7 == 0 ? 90000 + next : 100000 + next);
+            assert_int_equal(r->flags, next % 7 == 0 ? ASSIST_PACKED_PREVIOUS : 0);
+            assert_int_equal(r->payee_person_id, 2 * next);
+            assert_int_equal(r->household_id, 90000 + next);
+            assert_int_equal(r->persons, 2);
+            assert_string_equal(r->account, card);
+            assert_string_equal(r->name, name);
+            assert_string_equal(r->division, next % 3 == 0 ? "120101002003" : "120101001001");
+            next++;
+        }
+        seen += (int64_t)p->n;
+    }
+    assert_int_equal(rc, MZ_DONE);
+    assert_int_equal(seen, want_paid);
+    assist_packs_end(c);
+    assist_pack_free(p);
+    assist_snapshot_free(&s);
+}
+
+/* A case whose account does not open fails the whole snapshot: no pack. */
+static void test_snapshot_bad_account(void **state)
+{
+    struct fixture *f = *state;
+    snap_cases(f);
+    assert_int_equal(assist_packs_schema(f->db), MZ_OK);
+    assert_int_equal(mz_db_exec(f->db, "UPDATE assistance_cases SET bank_account = 'v1.AAAA'"
+                                       " WHERE id = 4999"),
+                     MZ_OK);
+    struct assist_snapshot s;
+    assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
+    assert_int_equal(assist_snapshot_packs(f->db, 42, "dibao", "2025-10", "120000000000",
+                                           "130000000000", &s),
+                     MZ_ERR_INVALID);
+    assert_int_equal(mz_db_rollback(f->db), MZ_OK);
+    assert_int_equal(s.households, 0);
+    assert_null(s.skipped);
+    int64_t packs = -1;
+    assert_int_equal(mz_db_query_int(f->db, "SELECT count(*) FROM assistance_payment_packs",
+                                     &packs, 0, NULL), MZ_OK);
+    assert_int_equal(packs, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -698,6 +887,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_packs_lookup, setup_packs, teardown_packs),
         cmocka_unit_test(test_packs_forged),
         cmocka_unit_test(test_packs_refused),
+        cmocka_unit_test_setup_teardown(test_snapshot_packs, setup_snapshot, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_bad_account, setup_snapshot, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -178,6 +178,17 @@ int assist_bank_file_write(struct mz_db *db, int64_t run_id, FILE *f, int64_t *c
 /* The summary as the contract's JSON object (new reference). */
 json_t *assist_summary_json(const struct assist_run_summary *s);
 
+/* payroll.c, snapshot.c: the earliest death before the month (bound: its first day) among each
+ * case's members, from the dead persons only: persons first (CROSS JOIN
+ * keeps SQLite from scanning every case member and looking each person up,
+ * 2,000,000 look-ups in a city's run) through ix_persons_deceased_on, then
+ * their case memberships through ix_assistance_case_members_person. */
+#define DEAD_MEMBERS                                                                           \
+    " LEFT JOIN (SELECT cm.case_id, min(q.deceased_on) AS died_on FROM persons q"             \
+    " CROSS JOIN assistance_case_members cm WHERE cm.person_id = q.id"                        \
+    " AND q.deceased_on < ? AND q.deleted_at IS NULL GROUP BY cm.case_id) dm"                 \
+    " ON dm.case_id = c.id"
+
 /* packs.c: the payroll's packed snapshot (docs/assistance.md, "Packed
  * payroll snapshot"): the paid households of a run, ASSIST_PACK_MAX a row of
  * assistance_payment_packs, in case order, each pack sealed whole. */
@@ -245,6 +256,37 @@ struct assist_pack_cursor;
 int assist_packs_begin(struct mz_db *db, int64_t run_id, struct assist_pack_cursor **out);
 int assist_packs_next(struct assist_pack_cursor *c, struct assist_pack *p);
 void assist_packs_end(struct assist_pack_cursor *c);
+
+/* snapshot.c: the paying cases of a run read once and written as packs
+ * (the paid households, positions 0.. in case order); what the caller
+ * writes besides: the skipped households and the sums per community. */
+enum assist_skip_reason { ASSIST_SKIP_PAYEE_DEAD = 1, ASSIST_SKIP_MEMBER_DEAD, ASSIST_SKIP_NO_ACCOUNT };
+struct assist_skip {
+    int64_t case_id, household_id, payee_person_id;
+    int32_t persons;
+    enum assist_skip_reason reason;
+    char division[13];
+    char died_on[11]; /* the payee's or a member's death ("" for no account) */
+};
+struct assist_community_sum {
+    char division[13];
+    int64_t households, persons, amount_fen;
+};
+struct assist_snapshot {
+    int64_t households, persons, amount_fen; /* paid, in the packs */
+    size_t npacks;
+    struct assist_skip *skipped;             /* in case order */
+    size_t nskipped;
+    struct assist_community_sum *communities; /* of the paid ones, by division */
+    size_t ncommunities;
+};
+/* Read every case of the program paying in [lo, hi) for month and write
+ * the paid ones as packs of run_id (accounts opened and packs sealed on two
+ * threads); MZ_ERR_INVALID when a case's account does not open. */
+int assist_snapshot_packs(struct mz_db *db, int64_t run_id, const char *program,
+                          const char *month, const char *lo, const char *hi,
+                          struct assist_snapshot *out);
+void assist_snapshot_free(struct assist_snapshot *s);
 
 /* Route handlers. */
 int assist_h_quote(struct mz_req *req);

@@ -48,17 +48,6 @@
 /* A member of the case (assistance_case_members) died before the month's
  * first day (bound: that date). */
 #define MEMBER_DIED "dm.died_on IS NOT NULL AND dm.died_on < ?"
-/* The earliest death before the month (bound: its first day) among each
- * case's members, from the dead persons only: persons first (CROSS JOIN
- * keeps SQLite from scanning every case member and looking each person up,
- * 2,000,000 look-ups in a city's run) through ix_persons_deceased_on, then
- * their case memberships through ix_assistance_case_members_person. */
-#define DEAD_MEMBERS                                                                           \
-    " LEFT JOIN (SELECT cm.case_id, min(q.deceased_on) AS died_on FROM persons q"             \
-    " CROSS JOIN assistance_case_members cm WHERE cm.person_id = q.id"                        \
-    " AND q.deceased_on < ? AND q.deleted_at IS NULL GROUP BY cm.case_id) dm"                 \
-    " ON dm.case_id = c.id"
-
 /* Tests only: MZ_TEST_KILL_AT=<phase> kills the process (SIGKILL, as a
  * power cut would) when the run reaches that phase, to prove that a run is
  * written whole or not at all. */
