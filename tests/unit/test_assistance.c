@@ -840,6 +840,41 @@ static void test_snapshot_packs(void **state)
     assert_int_equal(rc, MZ_DONE);
     assert_int_equal(seen, want_paid);
     assist_packs_end(c);
+    /* The city's run (read in table order) also pays the other district's
+     * cases; its packs hold the same households plus those, in case order. */
+    struct assist_snapshot city;
+    assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
+    assert_int_equal(assist_snapshot_packs(f->db, 43, "dibao", "2025-10", "120000000000",
+                                           "130000000000", &city),
+                     MZ_OK);
+    assert_int_equal(mz_db_commit(f->db), MZ_OK);
+    int64_t other = 0, other_fen = 0;
+    for (int i = 50; i <= SNAP_CASES; i += 50) {
+        if (snap_kind(i) == 11) {
+            other++;
+            other_fen += i % 7 == 0 ? 90000 + i : 100000 + i;
+        }
+    }
+    assert_true(other > 0);
+    assert_int_equal(city.households, want_paid + other);
+    assert_int_equal(city.amount_fen, want_amount + other_fen);
+    assert_int_equal(city.nskipped, want_skipped);
+    assert_int_equal(city.ncommunities, 3);
+    assert_string_equal(city.communities[2].division, "120102003001");
+    assert_int_equal(city.communities[2].households, other);
+    int64_t prev = 0;
+    seen = 0;
+    assert_int_equal(assist_packs_begin(f->db, 43, &c), MZ_OK);
+    while ((rc = assist_packs_next(c, p)) == MZ_ROW) {
+        for (size_t k = 0; k < p->n; k++, seen++) {
+            assert_true(p->rows[k].case_id > prev);
+            prev = p->rows[k].case_id;
+        }
+    }
+    assert_int_equal(rc, MZ_DONE);
+    assert_int_equal(seen, want_paid + other);
+    assist_packs_end(c);
+    assist_snapshot_free(&city);
     assist_pack_free(p);
     assist_snapshot_free(&s);
 }

@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "mz/crypto.h"
-#include "mz/registry.h"
+#include "mz/validate.h"
 #include "modules/assistance/assistance_internal.h"
 
 /* A paying case as read. */
@@ -229,12 +229,11 @@ int assist_snapshot_packs(struct mz_db *db, int64_t run_id, const char *program,
                           struct assist_snapshot *out)
 {
     memset(out, 0, sizeof(*out));
-    char shortcode[13];
-    mz_division_short(lo, shortcode);
     struct mz_arena *a = mz_arena_new();
     struct snap_row *rows = NULL;
     size_t n = 0;
-    int rc = read_cases(db, a, program, month, lo, hi, strlen(shortcode) <= 2, &rows, &n);
+    /* A province-level run (Tianjin's city: level 1, "120000") is the city's. */
+    int rc = read_cases(db, a, program, month, lo, hi, mz_division_level(lo) == 1, &rows, &n);
     const struct snap_row **paid = NULL;
     size_t npaid = 0;
     if (rc == MZ_OK && n > 0) {
