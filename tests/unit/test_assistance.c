@@ -9,7 +9,8 @@
  * over several packs, look-ups by case and position, forged or moved packs
  * refused, input a pack cannot hold refused (the database tests also on
  * PostgreSQL when MZ_TEST_PG_CONNINFO is set); a run's snapshot as packs
- * (snapshot.c): amounts, order, skips, sums, a bad account failing it whole (also on PostgreSQL).
+ * (snapshot.c): amounts, order, skips, sums, a bad account failing it whole, a packed run's bank file and payment id
+ * blocks, a whole packed run (also on PostgreSQL).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -757,6 +758,33 @@ static void snap_cases(struct fixture *f)
     mz_arena_free(a);
 }
 
+/* What a district's run (120101) of the snapshot cases pays for 2025-10:
+ * households, persons, amount, per community (120101001001, 120101002003),
+ * skipped. */
+struct snap_want {
+    int64_t paid, persons, amount, div[2], skipped;
+};
+
+static struct snap_want snap_expect(void)
+{
+    struct snap_want w = {0};
+    for (int i = 1; i <= SNAP_CASES; i++) {
+        int kind = snap_kind(i);
+        if (kind >= 10)
+            continue;
+        if (kind > 0) {
+            w.skipped++;
+            continue;
+        }
+        int64_t amount = i % 7 == 0 ? 90000 + i : 100000 + i;
+        w.paid++;
+        w.persons += 2;
+        w.amount += amount;
+        w.div[i % 3 == 0] += amount;
+    }
+    return w;
+}
+
 /* A district's run for 2025-10: the paid cases come back from the packs in
  * case order with their amounts (the previous benefit where the new one
  * starts later), payee, name and opened account; the skipped ones with the
@@ -773,22 +801,10 @@ static void test_snapshot_packs(void **state)
                                            "120102000000", &s),
                      MZ_OK);
     assert_int_equal(mz_db_commit(f->db), MZ_OK);
-    int64_t want_paid = 0, want_persons = 0, want_amount = 0, want_div[2] = {0, 0};
-    size_t want_skipped = 0;
-    for (int i = 1; i <= SNAP_CASES; i++) {
-        int kind = snap_kind(i);
-        if (kind >= 10)
-            continue;
-        if (kind > 0) {
-            want_skipped++;
-            continue;
-        }
-        int64_t amount = i % 7 == 0 ? 90000 + i : 100000 + i;
-        want_paid++;
-        want_persons += 2;
-        want_amount += amount;
-        want_div[i % 3 == 0] += amount;
-    }
+    struct snap_want w = snap_expect();
+    int64_t want_paid = w.paid, want_persons = w.persons, want_amount = w.amount;
+    int64_t *want_div = w.div;
+    size_t want_skipped = (size_t)w.skipped;
     assert_int_equal(s.households, want_paid);
     assert_int_equal(s.persons, want_persons);
     assert_int_equal(s.amount_fen, want_amount);
@@ -902,6 +918,210 @@ static void test_snapshot_bad_account(void **state)
     assert_int_equal(packs, 0);
 }
 
+/* A packed run's bank file: the packed households first (payment ids from
+ * the run's block, positions in case order, the accounts from the packs),
+ * then its paid rows (a reissue), seq 1..n, the trailer's count and sum
+ * those of the lines; payment ids are reserved in consecutive blocks. */
+static void test_bank_file_packed(void **state)
+{
+    struct fixture *f = *state;
+    snap_cases(f);
+    int64_t first = 0;
+    assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
+    assert_int_equal(assist_payment_ids_reserve(f->db, 5000, &first), MZ_OK);
+    assert_int_equal(first, 1);
+    assert_int_equal(assist_payment_ids_reserve(f->db, 7, &first), MZ_OK);
+    assert_int_equal(first, 5001);
+    assert_int_equal(mz_db_run(f->db,
+                               "INSERT INTO assistance_payroll_runs (id, version, created_at,"
+                               " updated_at, state, program, month, division, households, persons,"
+                               " amount_fen, skipped, first_payment_id, payment_ids, packed)"
+                               " VALUES (41, 1, 'x', 'x', 'approved', 'dibao', '2025-10',"
+                               " '120101000000', 0, 0, 0, 0, 5001, 5000, 1)",
+                               ""),
+                     MZ_OK);
+    struct assist_snapshot s;
+    assert_int_equal(assist_snapshot_packs(f->db, 41, "dibao", "2025-10", "120101000000",
+                                           "120102000000", &s),
+                     MZ_OK);
+    struct mz_arena *a = mz_arena_new();
+    int64_t reissue_id = 5001 + s.households + (int64_t)s.nskipped;
+    assert_int_equal(
+        mz_db_run(f->db,
+                  "INSERT INTO assistance_payments (id, version, created_at, updated_at, run_id,"
+                  " case_id, program, month, payee_person_id, division, persons, amount_fen,"
+                  " status, reissue_of, account_sealed) VALUES (?, 1, 'x', 'x', 41, 77, 'dibao',"
+                  " '2025-08', 154, '120101001001', 2, 123456, 'paid', 3, ?)",
+                  "is", reissue_id,
+                  mz_crypto_seal(a, assist_account_context(0), "6228489999000077", 16)),
+        MZ_OK);
+    assert_int_equal(mz_db_commit(f->db), MZ_OK);
+    FILE *out = tmpfile();
+    int64_t count = 0, sum = 0;
+    assert_int_equal(assist_bank_file_write(f->db, 41, out, &count, &sum), MZ_OK);
+    assert_int_equal(count, s.households + 1);
+    assert_int_equal(sum, s.amount_fen + 123456);
+    rewind(out);
+    char line[512];
+    assert_non_null(fgets(line, sizeof(line), out)); /* header */
+    int64_t seq = 0, prev_case = 0, lines_sum = 0;
+    while (fgets(line, sizeof(line), out)) {
+        if (strncmp(line, "TOTAL,", 6) == 0) {
+            char want[64], money[32];
+            mz_money_format(sum, money, sizeof(money));
+            snprintf(want, sizeof(want), "TOTAL,%lld,,,,%s\r\n", (long long)count, money);
+            assert_string_equal(line, want);
+            break;
+        }
+        long long q, pid, ref;
+        char name[64], account[32], yuan[32];
+        assert_int_equal(sscanf(line, "%lld,%lld,%lld,%63[^,],%31[^,],%31[^\r]", &q, &pid, &ref,
+                                name, account, yuan),
+                         6);
+        assert_int_equal(q, ++seq);
+        int64_t fen = 0;
+        const char *why;
+        assert_int_equal(mz_money_parse(yuan, &fen, &why), MZ_OK);
+        lines_sum += fen;
+        if (seq <= s.households) {
+            char card[32];
+            assert_int_equal(pid, 5000 + seq);
+            assert_true(ref > prev_case);
+            prev_case = ref;
+            snprintf(card, sizeof(card), "62284811%011lld", ref);
+            assert_string_equal(account, card);
+            assert_int_equal(fen, ref % 7 == 0 ? 90000 + ref : 100000 + ref);
+        } else {
+            assert_int_equal(pid, reissue_id);
+            assert_int_equal(ref, 77);
+            assert_string_equal(account, "6228489999000077");
+            assert_int_equal(fen, 123456);
+        }
+    }
+    assert_int_equal(seq, count);
+    assert_int_equal(lines_sum, sum);
+    fclose(out);
+    mz_arena_free(a);
+    assist_snapshot_free(&s);
+}
+
+/* A packed run of a district for 2025-10: the same summary as the cases
+ * say (a returned September payment reissued on top), the run's id block
+ * (packed households, then the skipped ones with their reasons, then the
+ * reissue), one ledger debit per community, the bank file's control totals
+ * those of the run, and the same month refused a second time. */
+static void test_payroll_packed(void **state)
+{
+    struct fixture *f = *state;
+    snap_cases(f);
+    struct mz_arena *a = mz_arena_new();
+    assert_int_equal(
+        mz_db_run(f->db,
+                  "INSERT INTO assistance_payments (id, version, created_at, updated_at, run_id,"
+                  " case_id, program, month, payee_person_id, division, persons, amount_fen,"
+                  " status, account_sealed) VALUES (999999, 1, 'x', 'x', 900, 3, 'dibao', '2025-09',"
+                  " 6, '120101002003', 2, 77777, 'failed', 'x')",
+                  ""),
+        MZ_OK);
+    struct snap_want w = snap_expect();
+    int64_t want_paid = w.paid, want_persons = w.persons, want_amount = w.amount;
+    int64_t *want_div = w.div, want_skipped = w.skipped;
+    struct assist_run_summary r;
+    assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
+    assert_int_equal(assist_payroll_run_packed(f->db, "test", "dibao", "2025-10", "120101000000",
+                                               &r),
+                     MZ_OK);
+    assert_int_equal(mz_db_commit(f->db), MZ_OK);
+    assert_int_equal(r.households, want_paid + 1);
+    assert_int_equal(r.persons, want_persons + 2);
+    assert_int_equal(r.amount_fen, want_amount + 77777);
+    assert_int_equal(r.skipped, want_skipped);
+    char idtext[24];
+    snprintf(idtext, sizeof(idtext), "%lld", (long long)r.run_id);
+    const char *id[] = {idtext};
+    int64_t v = 0, first = 0;
+    assert_int_equal(mz_db_query_int(f->db, "SELECT packed FROM assistance_payroll_runs"
+                                            " WHERE id = CAST(? AS BIGINT)", &v, 1, id), MZ_OK);
+    assert_int_equal(v, 1);
+    assert_int_equal(mz_db_query_int(f->db, "SELECT first_payment_id FROM assistance_payroll_runs"
+                                            " WHERE id = CAST(? AS BIGINT)", &first, 1, id), MZ_OK);
+    assert_int_equal(mz_db_query_int(f->db, "SELECT payment_ids FROM assistance_payroll_runs"
+                                            " WHERE id = CAST(? AS BIGINT)", &v, 1, id), MZ_OK);
+    assert_int_equal(v, want_paid + want_skipped + 1);
+    assert_int_equal(mz_db_query_int(f->db, "SELECT reissued FROM assistance_payroll_runs"
+                                            " WHERE id = CAST(? AS BIGINT)", &v, 1, id), MZ_OK);
+    assert_int_equal(v, 1);
+    /* The rows: the skipped households in case order after the packed ids,
+     * then the reissue. */
+    struct mz_stmt *st;
+    assert_int_equal(mz_db_prepare(f->db,
+                                   "SELECT id, case_id, status, amount_fen, note,"
+                                   " coalesce(reissue_of, 0) FROM assistance_payments"
+                                   " WHERE run_id = ? ORDER BY id",
+                                   &st),
+                     MZ_OK);
+    mz_db_bind_int(st, 1, r.run_id);
+    int64_t k = 0, prev_case = 0;
+    while (mz_db_step(st) == MZ_ROW) {
+        int64_t pid = mz_db_col_int(st, 0), case_id = mz_db_col_int(st, 1);
+        const char *status = mz_db_col_text(st, 2), *note = mz_db_col_text(st, 4);
+        assert_int_equal(pid, first + want_paid + k);
+        if (k < want_skipped) {
+            int kind = snap_kind((int)case_id);
+            assert_true(case_id > prev_case);
+            prev_case = case_id;
+            assert_string_equal(status, "skipped");
+            assert_int_equal(mz_db_col_int(st, 3), 0);
+            assert_string_equal(note, kind == 1   ? "收款人已于 2025-09-20 死亡，自次月起停发"
+                                      : kind == 2 ? "家庭成员已于 2025-09-20 死亡，须重新核定救助金额后恢复发放"
+                                                  : "未登记银行账号，本月未发放");
+        } else {
+            assert_int_equal(case_id, 3);
+            assert_string_equal(status, "paid");
+            assert_int_equal(mz_db_col_int(st, 3), 77777);
+            assert_int_equal(mz_db_col_int(st, 5), 999999);
+            assert_string_equal(note, "补发 2025-09 月（原明细 999999 被银行退回）");
+        }
+        k++;
+    }
+    mz_db_done(st);
+    assert_int_equal(k, want_skipped + 1);
+    /* The ledger: one debit per community, the packed sums. */
+    assert_int_equal(mz_db_prepare(f->db,
+                                   "SELECT division, amount_fen, entry, coalesce(case_id, 0)"
+                                   " FROM assistance_ledger WHERE run_id = ? ORDER BY division",
+                                   &st),
+                     MZ_OK);
+    mz_db_bind_int(st, 1, r.run_id);
+    k = 0;
+    while (mz_db_step(st) == MZ_ROW) {
+        assert_string_equal(mz_db_col_text(st, 0), k ? "120101002003" : "120101001001");
+        assert_int_equal(mz_db_col_int(st, 1), want_div[k]);
+        assert_string_equal(mz_db_col_text(st, 2), "debit");
+        assert_int_equal(mz_db_col_int(st, 3), 0);
+        k++;
+    }
+    mz_db_done(st);
+    assert_int_equal(k, 2);
+    /* The bank file: every paid household and the reissue. The reissue's
+     * account is the case's current one. */
+    FILE *out = tmpfile();
+    int64_t count = 0, sum = 0;
+    assert_int_equal(assist_bank_file_write(f->db, r.run_id, out, &count, &sum), MZ_OK);
+    assert_int_equal(count, r.households);
+    assert_int_equal(sum, r.amount_fen);
+    fclose(out);
+    /* The same month again: refused, nothing written. */
+    struct assist_run_summary again;
+    assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
+    assert_int_equal(assist_payroll_run_packed(f->db, "test", "dibao", "2025-10", "120101001001",
+                                               &again),
+                     MZ_ERR_CONFLICT);
+    assert_int_equal(again.run_id, r.run_id);
+    assert_int_equal(mz_db_rollback(f->db), MZ_OK);
+    mz_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -924,6 +1144,8 @@ int main(void)
         cmocka_unit_test(test_packs_refused),
         cmocka_unit_test_setup_teardown(test_snapshot_packs, setup_snapshot, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_bad_account, setup_snapshot, teardown),
+        cmocka_unit_test_setup_teardown(test_bank_file_packed, setup_snapshot, teardown),
+        cmocka_unit_test_setup_teardown(test_payroll_packed, setup_snapshot, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

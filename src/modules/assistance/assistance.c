@@ -518,6 +518,8 @@ static const struct mz_migration assist_migrations[] = {
      " 600, 5000000, '示例（民发〔2018〕23号）',"
      " '示例数据，非天津标准，可配置：每人 6 个月低保标准，每户每次不超过 5 万元');",
      NULL},
+    /* The packed payroll snapshot (packs.c; docs/assistance.md). */
+    {15, "payment packs", NULL, assist_packs_migrate},
 };
 
 /* --- routes, menus, module -------------------------------------------------------- */

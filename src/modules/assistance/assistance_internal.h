@@ -147,6 +147,12 @@ struct assist_run_summary {
 int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
                        const char *month, const char *division12,
                        struct assist_run_summary *out);
+/* The same run written as packs (docs/assistance.md, "Packed payroll
+ * snapshot"): not yet what the CLI and API call — the readers of payments
+ * other than the bank files do not read packs yet. */
+int assist_payroll_run_packed(struct mz_db *db, const char *actor, const char *program,
+                              const char *month, const char *division12,
+                              struct assist_run_summary *out);
 /* bank_layouts.c: per-bank file layouts. */
 extern const struct mz_entity assist_bank_layouts;
 extern const struct mz_dict assist_dict_bank_format, assist_dict_bank_encoding;
@@ -225,8 +231,14 @@ struct assist_pack {
     char *text;
     size_t plain_cap, text_cap;
 };
-/* Create assistance_payment_packs (and its index) if missing. */
+/* Create assistance_payment_packs (and its indexes) if missing. */
 int assist_packs_schema(struct mz_db *db);
+/* Migration 15: the packs table, the runs' id blocks and packed flag, the
+ * payment id counter. */
+int assist_packs_migrate(struct mz_db *db);
+/* Reserve count consecutive payment ids (inside the write transaction):
+ * *first is the first of them. */
+int assist_payment_ids_reserve(struct mz_db *db, int64_t count, int64_t *first);
 /* Encode and seal n (1..ASSIST_PACK_MAX) households, in strictly ascending
  * case order, as pack seq of the run; thread-safe (no database).
  * MZ_ERR_INVALID for rows out of order, a division not of 12 digits, a

@@ -13,6 +13,11 @@
  * iconv handle) is never used by two threads at once. Without a thread
  * (pthread_create fails) every batch is formatted here.
  *
+ * A packed run (packs.c, docs/assistance.md "Packed payroll snapshot")
+ * first writes its packed households, one pack opened at a time on this
+ * thread (the pack holds the accounts: nothing to open per row), then its
+ * paid rows as above.
+ *
  * Tested by tests/api/assistance.test.mjs and tests/api/reconcile.test.mjs
  * (the files' lines and control totals), bench/payroll.c at scale.
  */
@@ -109,12 +114,88 @@ static int batch_write(struct batch *b, FILE *f, int64_t *bad_payment)
     return MZ_OK;
 }
 
+/* A packed run's households (packs.c), before its paid rows: formatted on
+ * this thread, since opening a pack opened its accounts (one decryption per
+ * 4,096 households); payment ids first_id + position, in order. */
+static int packed_rows(struct mz_db *db, int64_t run_id, int64_t first_id, const char *month,
+                       FILE *f, assist_bank_line_fn fn, void *ctx, int64_t *count, int64_t *sum,
+                       int64_t *bad_payment)
+{
+    struct assist_pack_cursor *cur;
+    int rc = assist_packs_begin(db, run_id, &cur);
+    if (rc != MZ_OK)
+        return rc;
+    struct assist_pack *p = assist_pack_new();
+    struct mz_buf out;
+    mz_buf_init(&out, 0);
+    while (rc == MZ_OK && (rc = assist_packs_next(cur, p)) == MZ_ROW) {
+        struct mz_arena *a = mz_arena_new();
+        mz_buf_reset(&out);
+        rc = MZ_OK;
+        for (size_t i = 0; i < p->n && rc == MZ_OK; i++) {
+            const struct assist_packed *h = &p->rows[i];
+            struct assist_bank_row r = {
+                .seq = ++*count,
+                .payment_id = first_id + p->first_position + (int64_t)i,
+                .ref_id = h->case_id,
+                .amount_fen = h->amount_fen,
+                .name = h->name,
+                .month = month,
+                .division = h->division,
+                .account = h->account,
+                .account_len = h->account_len,
+            };
+            *sum += h->amount_fen;
+            if ((rc = fn(ctx, &r, &out, a)) != MZ_OK)
+                *bad_payment = r.payment_id;
+        }
+        if (rc == MZ_OK && out.len > 0 && fwrite(out.data, 1, out.len, f) != out.len)
+            rc = MZ_ERR_IO;
+        mz_arena_free(a);
+    }
+    if (rc == MZ_DONE)
+        rc = MZ_OK;
+    mz_buf_free(&out);
+    assist_pack_free(p);
+    assist_packs_end(cur);
+    return rc;
+}
+
+/* Is the run packed: its first payment id and month (*first_id 0: not). */
+static int run_packing(struct mz_db *db, int64_t run_id, int64_t *first_id, char month[8])
+{
+    struct mz_stmt *st;
+    *first_id = 0;
+    int rc = mz_db_prepare(db,
+                           "SELECT packed, coalesce(first_payment_id, 0), month"
+                           " FROM assistance_payroll_runs WHERE id = ?",
+                           &st);
+    if (rc != MZ_OK)
+        return rc;
+    mz_db_bind_int(st, 1, run_id);
+    rc = mz_db_step(st);
+    if (rc == MZ_ROW && mz_db_col_int(st, 0) == 1) {
+        *first_id = mz_db_col_int(st, 1);
+        snprintf(month, 8, "%s", mz_db_col_text(st, 2));
+    }
+    mz_db_done(st);
+    return rc == MZ_ROW || rc == MZ_DONE ? MZ_OK : rc;
+}
+
 int assist_bank_rows(struct mz_db *db, int64_t run_id, FILE *f, assist_bank_line_fn fn, void *ctx,
                      int64_t *count_out, int64_t *sum_out, int64_t *bad_payment)
 {
     struct mz_stmt *st;
     *bad_payment = 0;
-    int rc = mz_db_prepare(
+    int64_t first_id = 0, count = 0, sum = 0;
+    char month[8] = "";
+    int rc = run_packing(db, run_id, &first_id, month);
+    if (rc == MZ_OK && first_id > 0)
+        rc = packed_rows(db, run_id, first_id, month, f, fn, ctx, &count, &sum, bad_payment);
+    if (rc != MZ_OK)
+        return rc;
+    /* Then the run's paid rows (a packed run's: reissues and one-offs). */
+    rc = mz_db_prepare(
         db,
         "SELECT pm.id, coalesce(pm.case_id, pm.bill_id, pm.temporary_id), p.name,"
         " pm.account_sealed, pm.amount_fen, pm.month, pm.division, " ASSIST_ACCOUNT_ORIGIN
@@ -130,7 +211,6 @@ int assist_bank_rows(struct mz_db *db, int64_t run_id, FILE *f, assist_bank_line
         mz_db_done(st);
         return MZ_ERR_NOMEM;
     }
-    int64_t count = 0, sum = 0;
     int cur = 0;
     bool running = false; /* b[1 - cur] is being formatted on its thread */
     bool done = false;

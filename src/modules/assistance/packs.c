@@ -56,6 +56,45 @@ int assist_packs_schema(struct mz_db *db)
     return mz_db_exec(db, sql);
 }
 
+int assist_packs_migrate(struct mz_db *db)
+{
+    char sql[1200];
+    const char *i64 = mz_db_dialect(db, MZ_SQL_INT64);
+    int rc = assist_packs_schema(db);
+    if (rc != MZ_OK)
+        return rc;
+    /* A run's block of payment ids and whether its payments are packed
+     * (0: every payment a row, as before this migration). The counter
+     * starts after every id used so far. */
+    snprintf(sql, sizeof(sql),
+             "ALTER TABLE assistance_payroll_runs ADD COLUMN first_payment_id %s;"
+             "ALTER TABLE assistance_payroll_runs ADD COLUMN payment_ids %s;"
+             "ALTER TABLE assistance_payroll_runs ADD COLUMN packed INTEGER NOT NULL DEFAULT 0;"
+             "CREATE INDEX IF NOT EXISTS ix_assistance_runs_first_payment ON"
+             " assistance_payroll_runs (first_payment_id) WHERE first_payment_id IS NOT NULL;"
+             "CREATE TABLE IF NOT EXISTS assistance_payment_seq (next %s NOT NULL);"
+             "INSERT INTO assistance_payment_seq (next) SELECT coalesce(max(id), 0) + 1"
+             " FROM assistance_payments;",
+             i64, i64, i64);
+    return mz_db_exec(db, sql);
+}
+
+int assist_payment_ids_reserve(struct mz_db *db, int64_t count, int64_t *first)
+{
+    /* The UPDATE first: on PostgreSQL it locks the counter row until the
+     * run commits, so two runs never get overlapping blocks. */
+    if (count < 0)
+        return MZ_ERR_INVALID;
+    int rc = mz_db_run(db, "UPDATE assistance_payment_seq SET next = next + ?", "i", count);
+    if (rc != MZ_OK)
+        return rc;
+    char n[24];
+    snprintf(n, sizeof(n), "%lld", (long long)count);
+    const char *params[] = {n};
+    return mz_db_query_int(db, "SELECT next - CAST(? AS BIGINT) FROM assistance_payment_seq",
+                           first, 1, params);
+}
+
 static bool division_ok(const char *d)
 {
     for (int i = 0; i < 12; i++) {

@@ -137,9 +137,14 @@ static int payroll_steps(struct mz_db *db, const char *actor, const char *progra
                          const char *month, const char *division12, const char *lo,
                          const char *hi, struct assist_run_summary *out);
 
-int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
-                       const char *month, const char *division12,
-                       struct assist_run_summary *out)
+static int packed_steps(struct mz_db *db, const char *actor, const char *program,
+                        const char *month, const char *division12, const char *lo,
+                        const char *hi, struct assist_run_summary *out);
+static const struct one_off *one_off_of(const char *program);
+
+/* A run, per row or packed (a one-off program's run is always per row). */
+static int run_with(struct mz_db *db, const char *actor, const char *program, const char *month,
+                    const char *division12, bool packed, struct assist_run_summary *out)
 {
     char lo[13], hi[13];
     int64_t existing = 0;
@@ -152,6 +157,8 @@ int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
     }
     if ((rc = mz_division_range(division12, lo, hi)) != MZ_OK)
         return rc;
+    if (packed && one_off_of(program) == NULL)
+        return packed_steps(db, actor, program, month, division12, lo, hi, out);
     /* SQLite: a run writes every payment and ledger row of a city in one
      * transaction; a page cache that holds them avoids spilling pages to
      * the WAL and reading them back mid-run (256 MB, restored after). */
@@ -162,6 +169,20 @@ int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
     if (sqlite)
         mz_db_exec(db, "PRAGMA cache_size=-16000");
     return rc;
+}
+
+int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
+                       const char *month, const char *division12,
+                       struct assist_run_summary *out)
+{
+    return run_with(db, actor, program, month, division12, false, out);
+}
+
+int assist_payroll_run_packed(struct mz_db *db, const char *actor, const char *program,
+                              const char *month, const char *division12,
+                              struct assist_run_summary *out)
+{
+    return run_with(db, actor, program, month, division12, true, out);
 }
 
 /* One-off programs: a run pays every approved row of the program's table
@@ -269,6 +290,76 @@ static int one_off_reissue(struct mz_db *db, const struct one_off *o, const char
     " WHERE c.deleted_at IS NULL AND c.state = 'paying' AND c.program = ?" \
     " AND coalesce(c.start_month, '') <= ? AND c.division >= ? AND c.division < ?"
 
+/* Total a run: its rows in one pass (paid households, persons and amount,
+ * skipped, reissued), plus a packed run's packed households (packed: count,
+ * persons, amount; NULL for none), into the run row. */
+static int run_totals(struct mz_db *db, int64_t run_id, const int64_t *packed)
+{
+    struct mz_stmt *tst;
+    int64_t tot[5] = {0, 0, 0, 0, 0};
+    int rc = mz_db_prepare(db,
+                       "SELECT coalesce(sum(CASE WHEN status = 'paid' THEN 1 ELSE 0 END), 0),"
+                       " coalesce(sum(CASE WHEN status = 'paid' THEN persons ELSE 0 END), 0),"
+                       " coalesce(sum(CASE WHEN status = 'paid' THEN amount_fen ELSE 0 END), 0),"
+                       " coalesce(sum(CASE WHEN status = 'skipped' THEN 1 ELSE 0 END), 0),"
+                       " coalesce(sum(CASE WHEN reissue_of IS NOT NULL THEN 1 ELSE 0 END), 0)"
+                       " FROM assistance_payments WHERE run_id = ?",
+                       &tst);
+    if (rc != MZ_OK)
+        return rc;
+    mz_db_bind_int(tst, 1, run_id);
+    rc = mz_db_step(tst);
+    if (rc == MZ_ROW)
+        for (int k = 0; k < 5; k++)
+            tot[k] = mz_db_col_int(tst, k);
+    mz_db_done(tst);
+    if (rc != MZ_ROW)
+        return rc < 0 ? rc : MZ_ERR_DB;
+    for (int k = 0; packed && k < 3; k++)
+        tot[k] += packed[k];
+    return mz_db_run(db,
+                     "UPDATE assistance_payroll_runs SET households = ?, persons = ?,"
+                     " amount_fen = ?, skipped = ?, reissued = ? WHERE id = ?",
+                     "iiiiii", tot[0], tot[1], tot[2], tot[3], tot[4], run_id);
+}
+
+/* Insert a run row (draft), packed or not; the kill point "run". */
+static int run_insert(struct mz_db *db, const char *now, const char *actor, const char *program,
+                      const char *month, const char *division12, int64_t packed, int64_t *run_id)
+{
+    int rc = mz_db_run(db,
+                       "INSERT INTO assistance_payroll_runs (version, created_at, updated_at,"
+                       " created_by, updated_by, state, program, month, division, households,"
+                       " persons, amount_fen, skipped, packed) VALUES (1, ?, ?, ?, ?, 'draft', ?,"
+                       " ?, ?, 0, 0, 0, 0, ?)",
+                       "sssssssi", now, now, actor, actor, program, month, division12, packed);
+    if (rc != MZ_OK)
+        return rc;
+    *run_id = mz_db_last_id(db);
+    assist_test_kill_point("run");
+    return MZ_OK;
+}
+
+/* Reissues (补发) of a regular program's payments the bank returned, not
+ * reissued yet, of cases still paid or suspended in [lo, hi), to the case's
+ * current account (bound: now, now, actor, actor, run, program, lo, hi). */
+#define REISSUE_COLS                                                                             \
+    "version, created_at, updated_at, created_by, updated_by, run_id, case_id, program, month,"  \
+    " household_id, payee_person_id, division, persons, amount_fen, status, note, trace,"        \
+    " account_sealed, reissue_of)"
+#define REISSUE_VALUES                                                                           \
+    "1, ?, ?, ?, ?, ?, f.case_id, f.program, f.month, f.household_id,"                           \
+    " coalesce(c.payee_person_id, c.applicant_person_id), c.division, f.persons,"                \
+    " f.amount_fen, 'paid', '补发 ' || f.month || ' 月（原明细 ' || f.id || ' 被银行退回）',"    \
+    " f.trace, c.bank_account, f.id"
+#define REISSUE_FROM                                                                             \
+    " FROM assistance_payments f JOIN assistance_cases c ON c.id = f.case_id"                    \
+    " WHERE f.status = 'failed' AND f.deleted_at IS NULL AND f.program = ?"                      \
+    " AND c.deleted_at IS NULL AND c.state IN ('paying', 'suspended')"                           \
+    " AND c.bank_account IS NOT NULL AND c.division >= ? AND c.division < ?"                     \
+    " AND NOT EXISTS (SELECT 1 FROM assistance_payments r WHERE r.reissue_of = f.id"             \
+    "   AND r.deleted_at IS NULL)"
+
 /* The steps of a run (assist_payroll_run). */
 static int payroll_steps(struct mz_db *db, const char *actor, const char *program,
                          const char *month, const char *division12, const char *lo,
@@ -279,16 +370,8 @@ static int payroll_steps(struct mz_db *db, const char *actor, const char *progra
     int rc;
     mz_now_rfc3339(now);
     snprintf(first, sizeof(first), "%s-01", month);
-    rc = mz_db_run(db,
-                     "INSERT INTO assistance_payroll_runs (version, created_at, updated_at,"
-                     " created_by, updated_by, state, program, month, division, households,"
-                     " persons, amount_fen, skipped) VALUES (1, ?, ?, ?, ?, 'draft', ?, ?, ?,"
-                     " 0, 0, 0, 0)",
-                     "sssssss", now, now, actor, actor, program, month, division12);
-    if (rc != MZ_OK)
+    if ((rc = run_insert(db, now, actor, program, month, division12, 0, &run_id)) != MZ_OK)
         return rc;
-    run_id = mz_db_last_id(db);
-    assist_test_kill_point("run");
     const struct one_off *once = one_off_of(program);
     /* The snapshot: one row per case, paid or skipped with the reason; for
      * a one-off program, one row per approved row not paid yet. */
@@ -309,20 +392,7 @@ static int payroll_steps(struct mz_db *db, const char *actor, const char *progra
      * still paid or suspended here, to the case's current account. Their
      * debit was written with the original payment: no new debit below. */
     rc = once ? one_off_reissue(db, once, now, actor, run_id, lo, hi) : mz_db_run(
-        db,
-        "INSERT INTO assistance_payments (version, created_at, updated_at, created_by,"
-        " updated_by, run_id, case_id, program, month, household_id, payee_person_id,"
-        " division, persons, amount_fen, status, note, trace, account_sealed, reissue_of)"
-        " SELECT 1, ?, ?, ?, ?, ?, f.case_id, f.program, f.month, f.household_id,"
-        " coalesce(c.payee_person_id, c.applicant_person_id), c.division, f.persons,"
-        " f.amount_fen, 'paid', '补发 ' || f.month || ' 月（原明细 ' || f.id || ' 被银行退回）',"
-        " f.trace, c.bank_account, f.id"
-        " FROM assistance_payments f JOIN assistance_cases c ON c.id = f.case_id"
-        " WHERE f.status = 'failed' AND f.deleted_at IS NULL AND f.program = ?"
-        " AND c.deleted_at IS NULL AND c.state IN ('paying', 'suspended')"
-        " AND c.bank_account IS NOT NULL AND c.division >= ? AND c.division < ?"
-        " AND NOT EXISTS (SELECT 1 FROM assistance_payments r WHERE r.reissue_of = f.id"
-        "   AND r.deleted_at IS NULL)",
+        db, "INSERT INTO assistance_payments (" REISSUE_COLS " SELECT " REISSUE_VALUES REISSUE_FROM,
         "ssssisss", now, now, actor, actor, run_id, program, lo, hi);
     if (rc != MZ_OK)
         return rc;
@@ -338,34 +408,8 @@ static int payroll_steps(struct mz_db *db, const char *actor, const char *progra
                      "ssssi", now, now, actor, actor, run_id);
     if (rc != MZ_OK)
         return rc;
-    if (rc != MZ_OK)
-        return rc;
     assist_test_kill_point("ledger");
-    /* The totals in one pass over the run's rows. */
-    struct mz_stmt *tst;
-    int64_t tot[5] = {0, 0, 0, 0, 0};
-    rc = mz_db_prepare(db,
-                       "SELECT coalesce(sum(CASE WHEN status = 'paid' THEN 1 ELSE 0 END), 0),"
-                       " coalesce(sum(CASE WHEN status = 'paid' THEN persons ELSE 0 END), 0),"
-                       " coalesce(sum(CASE WHEN status = 'paid' THEN amount_fen ELSE 0 END), 0),"
-                       " coalesce(sum(CASE WHEN status = 'skipped' THEN 1 ELSE 0 END), 0),"
-                       " coalesce(sum(CASE WHEN reissue_of IS NOT NULL THEN 1 ELSE 0 END), 0)"
-                       " FROM assistance_payments WHERE run_id = ?",
-                       &tst);
-    if (rc != MZ_OK)
-        return rc;
-    mz_db_bind_int(tst, 1, run_id);
-    rc = mz_db_step(tst);
-    if (rc == MZ_ROW)
-        for (int k = 0; k < 5; k++)
-            tot[k] = mz_db_col_int(tst, k);
-    mz_db_done(tst);
-    if (rc != MZ_ROW)
-        return rc < 0 ? rc : MZ_ERR_DB;
-    rc = mz_db_run(db,
-                   "UPDATE assistance_payroll_runs SET households = ?, persons = ?, amount_fen = ?,"
-                   " skipped = ?, reissued = ? WHERE id = ?",
-                   "iiiiii", tot[0], tot[1], tot[2], tot[3], tot[4], run_id);
+    rc = run_totals(db, run_id, NULL);
     if (rc != MZ_OK)
         return rc;
     assist_test_kill_point("totals");
@@ -373,6 +417,94 @@ static int payroll_steps(struct mz_db *db, const char *actor, const char *progra
     if (rc == MZ_OK)
         mz_info("payroll run %lld: program %s month %s households %lld", (long long)run_id,
                 program, month, (long long)out->households);
+    return rc;
+}
+
+/* The steps of a packed run (assist_payroll_run_packed; docs/assistance.md,
+ * "Packed payroll snapshot"): the run row, the paid households as packs
+ * (snapshot.c), the run's block of payment ids (paid households in case
+ * order, then the skipped ones, then the reissues), the skipped households
+ * and the reissues as rows with their ids, one ledger debit per community
+ * for the packed households (a reissue's debit was written with the
+ * payment it reissues), the totals. The same kill points as a per-row run. */
+static int packed_steps(struct mz_db *db, const char *actor, const char *program,
+                        const char *month, const char *division12, const char *lo,
+                        const char *hi, struct assist_run_summary *out)
+{
+    char now[32];
+    int64_t run_id = 0, reissues = 0, first_id = 0;
+    mz_now_rfc3339(now);
+    int rc = run_insert(db, now, actor, program, month, division12, 1, &run_id);
+    if (rc != MZ_OK)
+        return rc;
+    struct assist_snapshot s;
+    if ((rc = assist_snapshot_packs(db, run_id, program, month, lo, hi, &s)) != MZ_OK)
+        return rc;
+    assist_test_kill_point("snapshot");
+    const char *params[] = {program, lo, hi};
+    rc = mz_db_query_int(db, "SELECT count(*)" REISSUE_FROM, &reissues, 3, params);
+    int64_t block = s.households + (int64_t)s.nskipped + reissues;
+    if (rc == MZ_OK)
+        rc = assist_payment_ids_reserve(db, block, &first_id);
+    if (rc == MZ_OK)
+        rc = mz_db_run(db,
+                       "UPDATE assistance_payroll_runs SET first_payment_id = ?, payment_ids = ?"
+                       " WHERE id = ?",
+                       "iii", first_id, block, run_id);
+    for (size_t k = 0; k < s.nskipped && rc == MZ_OK; k++) {
+        const struct assist_skip *x = &s.skipped[k];
+        char note[160];
+        if (x->reason == ASSIST_SKIP_PAYEE_DEAD)
+            snprintf(note, sizeof(note), "收款人已于 %s 死亡，自次月起停发", x->died_on);
+        else if (x->reason == ASSIST_SKIP_MEMBER_DEAD)
+            snprintf(note, sizeof(note), "家庭成员已于 %s 死亡，须重新核定救助金额后恢复发放",
+                     x->died_on);
+        else
+            snprintf(note, sizeof(note), "未登记银行账号，本月未发放");
+        rc = mz_db_run(db,
+                       "INSERT INTO assistance_payments (id, version, created_at, updated_at,"
+                       " created_by, updated_by, run_id, case_id, program, month, household_id,"
+                       " payee_person_id, division, persons, amount_fen, status, note, trace,"
+                       " account_sealed) SELECT ?, 1, ?, ?, ?, ?, ?, c.id, c.program, ?,"
+                       " c.household_id, nullif(?, 0), c.division, c.member_count, 0, 'skipped',"
+                       " ?, c.benefit_trace, c.bank_account FROM assistance_cases c WHERE c.id = ?",
+                       "issssisisi", first_id + s.households + (int64_t)k, now, now, actor, actor,
+                       run_id, month, x->payee_person_id, note, x->case_id);
+    }
+    if (rc == MZ_OK)
+        rc = mz_db_run(db,
+                       "INSERT INTO assistance_payments (id, " REISSUE_COLS
+                       " SELECT ? + row_number() OVER (ORDER BY f.id) - 1, " REISSUE_VALUES
+                       REISSUE_FROM,
+                       "issssisss", first_id + s.households + (int64_t)s.nskipped, now, now, actor,
+                       actor, run_id, program, lo, hi);
+    if (rc == MZ_OK)
+        assist_test_kill_point("reissue");
+    for (size_t k = 0; k < s.ncommunities && rc == MZ_OK; k++) {
+        const struct assist_community_sum *c = &s.communities[k];
+        char note[96];
+        snprintf(note, sizeof(note), "应发汇总（%lld 户，明细见发放批次）",
+                 (long long)c->households);
+        rc = mz_db_run(db,
+                       "INSERT INTO assistance_ledger (version, created_at, updated_at,"
+                       " created_by, updated_by, run_id, month, entry, amount_fen, division, note)"
+                       " VALUES (1, ?, ?, ?, ?, ?, ?, 'debit', ?, ?, ?)",
+                       "ssssisiss", now, now, actor, actor, run_id, month, c->amount_fen,
+                       c->division, note);
+    }
+    if (rc == MZ_OK)
+        assist_test_kill_point("ledger");
+    int64_t packed[3] = {s.households, s.persons, s.amount_fen};
+    if (rc == MZ_OK)
+        rc = run_totals(db, run_id, packed);
+    assist_snapshot_free(&s);
+    if (rc != MZ_OK)
+        return rc;
+    assist_test_kill_point("totals");
+    rc = summary_load(db, run_id, out);
+    if (rc == MZ_OK)
+        mz_info("payroll run %lld (packed): program %s month %s households %lld",
+                (long long)run_id, program, month, (long long)out->households);
     return rc;
 }
 
