@@ -798,7 +798,7 @@ static void test_snapshot_packs(void **state)
     struct assist_snapshot s;
     assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
     assert_int_equal(assist_snapshot_packs(f->db, 41, "dibao", "2025-10", "120101000000",
-                                           "120102000000", &s),
+                                           "120102000000", NULL, &s),
                      MZ_OK);
     assert_int_equal(mz_db_commit(f->db), MZ_OK);
     struct snap_want w = snap_expect();
@@ -861,7 +861,7 @@ static void test_snapshot_packs(void **state)
     struct assist_snapshot city;
     assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
     assert_int_equal(assist_snapshot_packs(f->db, 43, "dibao", "2025-10", "120000000000",
-                                           "130000000000", &city),
+                                           "130000000000", NULL, &city),
                      MZ_OK);
     assert_int_equal(mz_db_commit(f->db), MZ_OK);
     int64_t other = 0, other_fen = 0;
@@ -907,7 +907,7 @@ static void test_snapshot_bad_account(void **state)
     struct assist_snapshot s;
     assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
     assert_int_equal(assist_snapshot_packs(f->db, 42, "dibao", "2025-10", "120000000000",
-                                           "130000000000", &s),
+                                           "130000000000", NULL, &s),
                      MZ_ERR_INVALID);
     assert_int_equal(mz_db_rollback(f->db), MZ_OK);
     assert_int_equal(s.households, 0);
@@ -942,7 +942,7 @@ static void test_bank_file_packed(void **state)
                      MZ_OK);
     struct assist_snapshot s;
     assert_int_equal(assist_snapshot_packs(f->db, 41, "dibao", "2025-10", "120101000000",
-                                           "120102000000", &s),
+                                           "120102000000", NULL, &s),
                      MZ_OK);
     struct mz_arena *a = mz_arena_new();
     int64_t reissue_id = 5001 + s.households + (int64_t)s.nskipped;
@@ -1009,7 +1009,9 @@ static void test_bank_file_packed(void **state)
  * say (a returned September payment reissued on top), the run's id block
  * (packed households, then the skipped ones with their reasons, then the
  * reissue), one ledger debit per community, the bank file's control totals
- * those of the run, and the same month refused a second time. */
+ * those of the run, the same month refused a second time, and a case that
+ * moved to another district after a packed or a per-row run of the month
+ * not paid again by that district's run. */
 static void test_payroll_packed(void **state)
 {
     struct fixture *f = *state;
@@ -1119,6 +1121,61 @@ static void test_payroll_packed(void **state)
                      MZ_ERR_CONFLICT);
     assert_int_equal(again.run_id, r.run_id);
     assert_int_equal(mz_db_rollback(f->db), MZ_OK);
+
+    /* Case 2, paid from a pack above, moves to district 120102: that
+     * district's run of the month pays its own cases, not case 2 again. */
+    int64_t own = 0, own_fen = 0;
+    for (int i = 50; i <= SNAP_CASES; i += 50) {
+        if (snap_kind(i) == 11) {
+            own++;
+            own_fen += i % 7 == 0 ? 90000 + i : 100000 + i;
+        }
+    }
+    assert_int_equal(mz_db_exec(f->db, "UPDATE assistance_cases SET division = '120102003001'"
+                                       " WHERE id = 2"),
+                     MZ_OK);
+    struct assist_run_summary moved;
+    assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
+    assert_int_equal(assist_payroll_run_packed(f->db, "test", "dibao", "2025-10", "120102000000",
+                                               &moved),
+                     MZ_OK);
+    assert_int_equal(mz_db_commit(f->db), MZ_OK);
+    assert_int_equal(moved.households, own);
+    assert_int_equal(moved.amount_fen, own_fen);
+    struct assist_pack *p = assist_pack_new();
+    size_t at;
+    assert_int_equal(assist_pack_load_case(f->db, moved.run_id, 2, p, &at), MZ_ERR_NOTFOUND);
+    assert_int_equal(assist_pack_load_case(f->db, moved.run_id, 50, p, &at), MZ_OK);
+    assert_int_equal(mz_db_query_int(f->db, "SELECT count(*) FROM assistance_payments"
+                                            " WHERE case_id = 2", &v, 0, NULL), MZ_OK);
+    assert_int_equal(v, 0);
+
+    /* The same after a per-row run: November of district 120102 per row,
+     * then case 50 moves to 120101, whose packed November run leaves it out. */
+    struct assist_run_summary rows_run, packed_run;
+    assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
+    assert_int_equal(assist_payroll_run(f->db, "test", "dibao", "2025-11", "120102000000",
+                                        &rows_run),
+                     MZ_OK);
+    assert_int_equal(mz_db_commit(f->db), MZ_OK);
+    assert_int_equal(rows_run.households, own + 1); /* case 2 lives there now */
+    assert_int_equal(mz_db_exec(f->db, "UPDATE assistance_cases SET division = '120101001001'"
+                                       " WHERE id = 50"),
+                     MZ_OK);
+    assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
+    assert_int_equal(assist_payroll_run_packed(f->db, "test", "dibao", "2025-11", "120101000000",
+                                               &packed_run),
+                     MZ_OK);
+    assert_int_equal(mz_db_commit(f->db), MZ_OK);
+    assert_int_equal(assist_pack_load_case(f->db, packed_run.run_id, 50, p, &at),
+                     MZ_ERR_NOTFOUND);
+    assert_int_equal(assist_pack_load_case(f->db, packed_run.run_id, 1, p, &at), MZ_OK);
+    assert_int_equal(mz_db_query_int(f->db, "SELECT count(*) FROM assistance_payments"
+                                            " WHERE case_id = 50 AND month = '2025-11'",
+                                     &v, 0, NULL),
+                     MZ_OK);
+    assert_int_equal(v, 1);
+    assist_pack_free(p);
     mz_arena_free(a);
 }
 

@@ -284,20 +284,27 @@ struct assist_community_sum {
     char division[13];
     int64_t households, persons, amount_fen;
 };
+/* A sorted set of ids (cases another run of the month holds). */
+struct assist_id_set {
+    int64_t *ids;
+    size_t n;
+};
 struct assist_snapshot {
     int64_t households, persons, amount_fen; /* paid, in the packs */
+    size_t paid_elsewhere;                   /* left out: in another run of the month */
     size_t npacks;
     struct assist_skip *skipped;             /* in case order */
     size_t nskipped;
     struct assist_community_sum *communities; /* of the paid ones, by division */
     size_t ncommunities;
 };
-/* Read every case of the program paying in [lo, hi) for month and write
- * the paid ones as packs of run_id (accounts opened and packs sealed on two
- * threads); MZ_ERR_INVALID when a case's account does not open. */
+/* Read every case of the program paying in [lo, hi) for month, but those
+ * in paid (NULL: none), and write the paid ones as packs of run_id
+ * (accounts opened and packs sealed on two threads); MZ_ERR_INVALID when a
+ * case's account does not open. */
 int assist_snapshot_packs(struct mz_db *db, int64_t run_id, const char *program,
                           const char *month, const char *lo, const char *hi,
-                          struct assist_snapshot *out);
+                          const struct assist_id_set *paid, struct assist_snapshot *out);
 void assist_snapshot_free(struct assist_snapshot *s);
 
 /* Route handlers. */

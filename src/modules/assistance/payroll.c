@@ -323,6 +323,12 @@ static int run_totals(struct mz_db *db, int64_t run_id, const int64_t *packed)
                      "iiiiii", tot[0], tot[1], tot[2], tot[3], tot[4], run_id);
 }
 
+static int cmp_int64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* Insert a run row (draft), packed or not; the kill point "run". */
 static int run_insert(struct mz_db *db, const char *now, const char *actor, const char *program,
                       const char *month, const char *division12, int64_t packed, int64_t *run_id)
@@ -420,13 +426,94 @@ static int payroll_steps(struct mz_db *db, const char *actor, const char *progra
     return rc;
 }
 
+/* The cases the other runs of the program hold for the month (a case that
+ * moved to another district after its run): the packed households of the
+ * packed runs and the case rows of every run, sorted and unique. A run's
+ * divisions never overlap another's of the month, so these are the only
+ * way a case could be paid twice. */
+static int paid_elsewhere(struct mz_db *db, const char *program, const char *month,
+                          int64_t run_id, struct assist_id_set *out)
+{
+    struct mz_stmt *st;
+    int64_t *runs = NULL, *packed = NULL;
+    size_t nruns = 0, cap = 0, idcap = 0;
+    int rc = mz_db_prepare(db,
+                           "SELECT id, packed FROM assistance_payroll_runs WHERE program = ?"
+                           " AND month = ? AND id <> ? AND deleted_at IS NULL",
+                           &st);
+    if (rc != MZ_OK)
+        return rc;
+    mz_db_bind_text(st, 1, program);
+    mz_db_bind_text(st, 2, month);
+    mz_db_bind_int(st, 3, run_id);
+    while ((rc = mz_db_step(st)) == MZ_ROW) {
+        if (nruns == cap) {
+            cap = cap ? 2 * cap : 16;
+            runs = mz_xrealloc(runs, cap * sizeof(*runs));
+            packed = mz_xrealloc(packed, cap * sizeof(*packed));
+        }
+        runs[nruns] = mz_db_col_int(st, 0);
+        packed[nruns++] = mz_db_col_int(st, 1);
+    }
+    mz_db_done(st);
+    rc = rc == MZ_DONE ? MZ_OK : rc;
+    struct assist_pack *p = nruns ? assist_pack_new() : NULL;
+    for (size_t k = 0; k < nruns && rc == MZ_OK; k++) {
+        struct assist_pack_cursor *cur = NULL;
+        if (packed[k] == 1 && (rc = assist_packs_begin(db, runs[k], &cur)) == MZ_OK) {
+            while ((rc = assist_packs_next(cur, p)) == MZ_ROW) {
+                if (out->n + p->n > idcap) {
+                    idcap = 2 * (out->n + p->n);
+                    out->ids = mz_xrealloc(out->ids, idcap * sizeof(*out->ids));
+                }
+                for (size_t i = 0; i < p->n; i++)
+                    out->ids[out->n++] = p->rows[i].case_id;
+            }
+            assist_packs_end(cur);
+            rc = rc == MZ_DONE ? MZ_OK : rc;
+        }
+        if (rc != MZ_OK)
+            break;
+        rc = mz_db_prepare(db,
+                           "SELECT case_id FROM assistance_payments WHERE run_id = ?"
+                           " AND case_id IS NOT NULL AND reissue_of IS NULL AND deleted_at IS NULL",
+                           &st);
+        if (rc != MZ_OK)
+            break;
+        mz_db_bind_int(st, 1, runs[k]);
+        while ((rc = mz_db_step(st)) == MZ_ROW) {
+            if (out->n == idcap) {
+                idcap = idcap ? 2 * idcap : 1024;
+                out->ids = mz_xrealloc(out->ids, idcap * sizeof(*out->ids));
+            }
+            out->ids[out->n++] = mz_db_col_int(st, 0);
+        }
+        mz_db_done(st);
+        rc = rc == MZ_DONE ? MZ_OK : rc;
+    }
+    assist_pack_free(p);
+    free(runs);
+    free(packed);
+    if (rc == MZ_OK && out->n > 1) {
+        qsort(out->ids, out->n, sizeof(*out->ids), cmp_int64);
+        size_t u = 1;
+        for (size_t i = 1; i < out->n; i++) {
+            if (out->ids[i] != out->ids[u - 1])
+                out->ids[u++] = out->ids[i];
+        }
+        out->n = u;
+    }
+    return rc;
+}
+
 /* The steps of a packed run (assist_payroll_run_packed; docs/assistance.md,
  * "Packed payroll snapshot"): the run row, the paid households as packs
  * (snapshot.c), the run's block of payment ids (paid households in case
  * order, then the skipped ones, then the reissues), the skipped households
  * and the reissues as rows with their ids, one ledger debit per community
  * for the packed households (a reissue's debit was written with the
- * payment it reissues), the totals. The same kill points as a per-row run. */
+ * payment it reissues), the totals. The same kill points as a per-row run.
+ * A case another run of the month holds is left out (paid_elsewhere). */
 static int packed_steps(struct mz_db *db, const char *actor, const char *program,
                         const char *month, const char *division12, const char *lo,
                         const char *hi, struct assist_run_summary *out)
@@ -438,8 +525,16 @@ static int packed_steps(struct mz_db *db, const char *actor, const char *program
     if (rc != MZ_OK)
         return rc;
     struct assist_snapshot s;
-    if ((rc = assist_snapshot_packs(db, run_id, program, month, lo, hi, &s)) != MZ_OK)
+    struct assist_id_set paid = {NULL, 0};
+    rc = paid_elsewhere(db, program, month, run_id, &paid);
+    if (rc == MZ_OK)
+        rc = assist_snapshot_packs(db, run_id, program, month, lo, hi, &paid, &s);
+    free(paid.ids);
+    if (rc != MZ_OK)
         return rc;
+    if (s.paid_elsewhere > 0)
+        mz_info("payroll run %lld: %zu cases left out, another run of %s holds them",
+                (long long)run_id, s.paid_elsewhere, month);
     assist_test_kill_point("snapshot");
     const char *params[] = {program, lo, hi};
     rc = mz_db_query_int(db, "SELECT count(*)" REISSUE_FROM, &reissues, 3, params);

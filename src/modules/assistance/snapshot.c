@@ -13,6 +13,8 @@
  * ones, and the packs are inserted in order. The skipped households and the
  * sums per community are handed back for the exception rows and the
  * ledger's summary debits (docs/assistance.md, "Packed payroll snapshot").
+ * Cases another run of the program already holds for the month (a case
+ * that moved to another district since) are left out and counted.
  *
  * Tested by tests/unit/test_assistance.c (amounts, order, skips and sums
  * against the cases written) and measured by bench/payroll.c.
@@ -62,9 +64,16 @@ static int cmp_case(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Read the cases into *rows (texts in a). */
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Read the cases into *rows (texts in a), leaving out those in paid (sorted). */
 static int read_cases(struct mz_db *db, struct mz_arena *a, const char *program, const char *month,
-                      const char *lo, const char *hi, bool city, struct snap_row **rows, size_t *n)
+                      const char *lo, const char *hi, bool city, const struct assist_id_set *paid,
+                      struct snap_row **rows, size_t *n, size_t *left_out)
 {
     char first[11];
     snprintf(first, sizeof(first), "%s-01", month);
@@ -80,13 +89,19 @@ static int read_cases(struct mz_db *db, struct mz_arena *a, const char *program,
     size_t cap = 0;
     bool sorted = true;
     while ((rc = mz_db_step(st)) == MZ_ROW) {
+        int64_t case_id = mz_db_col_int(st, 0);
+        if (paid && paid->n > 0 &&
+            bsearch(&case_id, paid->ids, paid->n, sizeof(*paid->ids), cmp_id) != NULL) {
+            ++*left_out;
+            continue;
+        }
         if (*n == cap) {
             cap = cap ? cap * 2 : 4096;
             *rows = mz_xrealloc(*rows, cap * sizeof(**rows));
         }
         struct snap_row *r = &(*rows)[*n];
         memset(r, 0, sizeof(*r));
-        r->case_id = mz_db_col_int(st, 0);
+        r->case_id = case_id;
         r->household_id = mz_db_col_int(st, 1);
         r->payee = mz_db_col_int(st, 2);
         snprintf(r->division, sizeof(r->division), "%s", mz_db_col_text(st, 3));
@@ -226,14 +241,15 @@ static void community_sums(const struct snap_row *const *paid, size_t n,
 
 int assist_snapshot_packs(struct mz_db *db, int64_t run_id, const char *program,
                           const char *month, const char *lo, const char *hi,
-                          struct assist_snapshot *out)
+                          const struct assist_id_set *elsewhere, struct assist_snapshot *out)
 {
     memset(out, 0, sizeof(*out));
     struct mz_arena *a = mz_arena_new();
     struct snap_row *rows = NULL;
     size_t n = 0;
     /* A province-level run (Tianjin's city: level 1, "120000") is the city's. */
-    int rc = read_cases(db, a, program, month, lo, hi, mz_division_level(lo) == 1, &rows, &n);
+    int rc = read_cases(db, a, program, month, lo, hi, mz_division_level(lo) == 1, elsewhere, &rows, &n,
+                        &out->paid_elsewhere);
     const struct snap_row **paid = NULL;
     size_t npaid = 0;
     if (rc == MZ_OK && n > 0) {
