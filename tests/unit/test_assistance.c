@@ -6,7 +6,7 @@
  * winning from its valid_from on; the bank files (bank_rows.c) over more
  * rows than one batch, in order, with exact control totals, and their errors
  * naming the right payment; the payroll's packs (packs.c): every field back
- * over several packs, look-ups by case and position, forged or moved packs
+ * over several packs, look-ups by case and position, rekey, forged or moved packs
  * refused, input a pack cannot hold refused (the database tests also on
  * PostgreSQL when MZ_TEST_PG_CONNINFO is set); a run's snapshot as packs
  * (snapshot.c): amounts, order, skips, sums, a bad account failing it whole, a packed run's bank file and payment id
@@ -20,6 +20,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "mz/crypto.h"
 #include "mz/validate.h"
@@ -638,6 +639,57 @@ static void test_packs_lookup(void **state)
     assist_pack_free(p);
 }
 
+/* Rekey: every pack sealed again under the new key version, its contents
+ * unchanged (every household as written). */
+static void test_packs_rekey(void **state)
+{
+    struct fixture *f = *state;
+    char dir[] = "/tmp/mz-packs-rekey-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/key", dir);
+    assert_int_equal(mz_crypto_load(path, true), MZ_OK);
+    int before = mz_crypto_version();
+    const int n = ASSIST_PACK_MAX + 10;
+    int64_t persons, amount;
+    write_packs(f, n, &persons, &amount);
+    assert_int_equal(mz_crypto_add_version(path), MZ_OK);
+    assert_int_equal(mz_crypto_load(path, false), MZ_OK);
+    assert_int_equal(mz_crypto_version(), before + 1);
+    long values = 0;
+    assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
+    assert_int_equal(assist_packs_rekey(f->db, &values), MZ_OK);
+    assert_int_equal(mz_db_commit(f->db), MZ_OK);
+    assert_int_equal(values, 2);
+    struct mz_stmt *st;
+    int blobs = 0;
+    assert_int_equal(mz_db_prepare(f->db, "SELECT data FROM assistance_payment_packs", &st), MZ_OK);
+    while (mz_db_step(st) == MZ_ROW) {
+        const unsigned char *d = mz_db_col_blob(st, 0);
+        uint32_t version = (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 |
+                           (uint32_t)d[3] << 24;
+        assert_int_equal(version, (uint32_t)(before + 1));
+        blobs++;
+    }
+    mz_db_done(st);
+    assert_int_equal(blobs, 2);
+    struct assist_pack_cursor *c;
+    struct assist_pack *p = assist_pack_new();
+    int seen = 0, rc;
+    assert_int_equal(assist_packs_begin(f->db, 7, &c), MZ_OK);
+    while ((rc = assist_packs_next(c, p)) == MZ_ROW) {
+        for (size_t i = 0; i < p->n; i++)
+            assert_same_row(seen + (int)i, &p->rows[i]);
+        seen += (int)p->n;
+    }
+    assert_int_equal(rc, MZ_DONE);
+    assert_int_equal(seen, n);
+    assist_packs_end(c);
+    assist_pack_free(p);
+    unlink(path);
+    rmdir(dir);
+    mz_crypto_init_ephemeral();
+}
+
 /* A forged byte, a pack moved to another run, seq or position, or a wrong
  * household count does not open; nothing of it is handed out. */
 static void test_packs_forged(void **state)
@@ -1197,6 +1249,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bank_file_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_packs_round_trip, setup_packs, teardown_packs),
         cmocka_unit_test_setup_teardown(test_packs_lookup, setup_packs, teardown_packs),
+        cmocka_unit_test_setup_teardown(test_packs_rekey, setup_packs, teardown_packs),
         cmocka_unit_test(test_packs_forged),
         cmocka_unit_test(test_packs_refused),
         cmocka_unit_test_setup_teardown(test_snapshot_packs, setup_snapshot, teardown),

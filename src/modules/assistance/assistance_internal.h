@@ -236,6 +236,9 @@ int assist_packs_schema(struct mz_db *db);
 /* Migration 15: the packs table, the runs' id blocks and packed flag, the
  * payment id counter. */
 int assist_packs_migrate(struct mz_db *db);
+/* minzheng rekey: seal every pack again with the current key (its
+ * contents unchanged); the packs done added to *values. */
+int assist_packs_rekey(struct mz_db *db, long *values);
 /* Reserve count consecutive payment ids (inside the write transaction):
  * *first is the first of them. */
 int assist_payment_ids_reserve(struct mz_db *db, int64_t count, int64_t *first);

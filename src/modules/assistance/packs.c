@@ -95,6 +95,70 @@ int assist_payment_ids_reserve(struct mz_db *db, int64_t count, int64_t *first)
                            first, 1, params);
 }
 
+int assist_packs_rekey(struct mz_db *db, long *values)
+{
+    if (!mz_db_table_exists(db, "assistance_payment_packs"))
+        return MZ_OK;
+    struct mz_stmt *sel;
+    int rc = mz_db_prepare_uncached(db,
+                                    "SELECT run_id, seq, first_position, data"
+                                    " FROM assistance_payment_packs ORDER BY run_id, seq",
+                                    &sel);
+    if (rc != MZ_OK)
+        return rc;
+    unsigned char *plain = NULL, *sealed = NULL;
+    size_t cap = 0;
+    long n = 0;
+    while ((rc = mz_db_step(sel)) == MZ_ROW) {
+        int64_t run_id = mz_db_col_int(sel, 0), first_position = mz_db_col_int(sel, 2);
+        int seq = (int)mz_db_col_int(sel, 1);
+        size_t len = mz_db_col_bytes(sel, 3);
+        if (len < MZ_CRYPTO_SEAL_OVERHEAD) {
+            rc = MZ_ERR_INVALID;
+            break;
+        }
+        if (len > cap) {
+            free(plain);
+            free(sealed);
+            plain = mz_xmalloc(len);
+            sealed = mz_xmalloc(len);
+            cap = len;
+        }
+        char ctx[96];
+        pack_context(ctx, run_id, seq, first_position);
+        if (mz_crypto_open_bin(ctx, mz_db_col_blob(sel, 3), len, plain) != MZ_OK) {
+            mz_error("assistance_payment_packs: pack %d of run %lld does not open", seq,
+                     (long long)run_id);
+            rc = MZ_ERR_INVALID;
+            break;
+        }
+        mz_crypto_seal_bin(ctx, plain, len - MZ_CRYPTO_SEAL_OVERHEAD, sealed);
+        struct mz_stmt *up;
+        rc = mz_db_prepare(db,
+                           "UPDATE assistance_payment_packs SET data = ? WHERE run_id = ?"
+                           " AND seq = ?",
+                           &up);
+        if (rc != MZ_OK)
+            break;
+        mz_db_bind_blob(up, 1, sealed, len);
+        mz_db_bind_int(up, 2, run_id);
+        mz_db_bind_int(up, 3, seq);
+        rc = mz_db_step(up);
+        mz_db_done(up);
+        if (rc != MZ_DONE) {
+            rc = rc < 0 ? rc : MZ_ERR_DB;
+            break;
+        }
+        n++;
+    }
+    mz_db_finalize(sel);
+    free(plain);
+    free(sealed);
+    if (values)
+        *values += n;
+    return rc == MZ_DONE ? MZ_OK : rc;
+}
+
 static bool division_ok(const char *d)
 {
     for (int i = 0; i < 12; i++) {

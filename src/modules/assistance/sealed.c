@@ -21,7 +21,8 @@
  *     member_figures itself is not shown;
  *   - migration 11 seals what databases written before hold in clear;
  *   - `minzheng rekey` (assist_rekey) re-seals the payments' trace copies and
- *     sealed accounts (the engine re-seals the declared fields).
+ *     sealed accounts and the payroll's packs (packs.c; the engine re-seals
+ *     the declared fields).
  *
  * Tested by tests/api/sealed.test.mjs.
  */
@@ -285,5 +286,7 @@ int assist_rekey(struct mz_app *app, struct mz_db *db, long *values)
 {
     (void)app;
     int rc = reseal_payments(db, "trace", TRACE_CONTEXT, true, values);
-    return rc == MZ_OK ? reseal_payments(db, "account_sealed", NULL, true, values) : rc;
+    if (rc == MZ_OK)
+        rc = reseal_payments(db, "account_sealed", NULL, true, values);
+    return rc == MZ_OK ? assist_packs_rekey(db, values) : rc;
 }
