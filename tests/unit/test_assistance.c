@@ -1228,6 +1228,142 @@ static void test_payroll_packed(void **state)
     mz_arena_free(a);
 }
 
+/* The trace copies of packed runs (assistance_payment_traces): a case's
+ * sealed trace is copied when it differs from its latest copy, so each
+ * packed household names the trace it was paid with; a case whose trace
+ * changed gets a new copy the next month while the earlier run still shows
+ * the earlier trace, an unchanged case keeps its copy, a case without a
+ * trace names none (0); rekey seals every copy again, contents unchanged. */
+#define TRACE_CTX "assistance_cases.benefit_trace"
+static const char *snap_trace_text(struct mz_arena *a, int i, int version)
+{
+    return mz_arena_printf(a, "[{\"step\":\"result\",\"text\":\"第 %d 户，第 %d 次核定\"}]", i,
+                           version);
+}
+
+/* The plaintext of the trace copy a packed household names ("" for none). */
+static const char *copy_text(struct fixture *f, struct mz_arena *a, int64_t trace_id)
+{
+    if (trace_id == 0)
+        return "";
+    const char *sealed = NULL;
+    char *plain = NULL;
+    size_t len = 0;
+    assert_int_equal(assist_trace_copy_load(f->db, a, trace_id, &sealed), MZ_OK);
+    assert_int_equal(mz_crypto_open(a, TRACE_CTX, sealed, &plain, &len), MZ_OK);
+    return mz_arena_printf(a, "%.*s", (int)len, plain);
+}
+
+/* Every packed household of a run against the trace text its case had
+ * (version 1, or 2 for case 1 when changed; none for every 4th case); the
+ * trace ids by case into ids (indexed by case id). */
+static int64_t check_run_traces(struct fixture *f, int64_t run_id, int case1_version,
+                                int64_t *ids)
+{
+    struct mz_arena *a = mz_arena_new();
+    struct assist_pack_cursor *c;
+    struct assist_pack *p = assist_pack_new();
+    int64_t n = 0;
+    assert_int_equal(assist_packs_begin(f->db, run_id, &c), MZ_OK);
+    while (assist_packs_next(c, p) == MZ_ROW) {
+        for (size_t k = 0; k < p->n; k++) {
+            int i = (int)p->rows[k].case_id;
+            const char *want = i % 4 == 0 ? "" : snap_trace_text(a, i, i == 1 ? case1_version : 1);
+            assert_string_equal(copy_text(f, a, p->rows[k].trace_id), want);
+            ids[i] = p->rows[k].trace_id;
+            n++;
+        }
+    }
+    assist_packs_end(c);
+    assist_pack_free(p);
+    mz_arena_free(a);
+    return n;
+}
+
+static void test_payroll_packed_traces(void **state)
+{
+    struct fixture *f = *state;
+    char dir[] = "/tmp/mz-trace-copies-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/key", dir);
+    assert_int_equal(mz_crypto_load(path, true), MZ_OK);
+    snap_cases(f);
+    struct mz_arena *a = mz_arena_new();
+    int64_t in_range = 0, from_nov = 0;
+    for (int i = 1; i <= SNAP_CASES; i++) {
+        if (i % 4 == 0)
+            continue;
+        const char *t = snap_trace_text(a, i, 1);
+        assert_int_equal(mz_db_run(f->db, "UPDATE assistance_cases SET benefit_trace = ?"
+                                          " WHERE id = ?",
+                                   "si", mz_crypto_seal(a, TRACE_CTX, t, strlen(t)), (int64_t)i),
+                         MZ_OK);
+        if (snap_kind(i) < 10)
+            in_range++; /* paid or skipped by the district's run: copied */
+        else if (snap_kind(i) == 13)
+            from_nov++; /* paid from November: copied then */
+    }
+    struct assist_run_summary oct, nov;
+    assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
+    assert_int_equal(assist_payroll_run_packed(f->db, "test", "dibao", "2025-10", "120101000000",
+                                               &oct),
+                     MZ_OK);
+    assert_int_equal(mz_db_commit(f->db), MZ_OK);
+    int64_t v = 0;
+    assert_int_equal(mz_db_query_int(f->db, "SELECT count(*) FROM assistance_payment_traces",
+                                     &v, 0, NULL),
+                     MZ_OK);
+    assert_int_equal(v, in_range);
+    int64_t *oct_ids = calloc(SNAP_CASES + 1, sizeof(*oct_ids));
+    int64_t *nov_ids = calloc(SNAP_CASES + 1, sizeof(*nov_ids));
+    assert_int_equal(check_run_traces(f, oct.run_id, 1, oct_ids), oct.households);
+    assert_true(oct_ids[1] > 0);
+    assert_int_equal(oct_ids[4], 0);
+
+    /* Case 1's benefit is decided again: November copies its new trace
+     * only; October still shows what it paid with. */
+    const char *t2 = snap_trace_text(a, 1, 2);
+    assert_int_equal(mz_db_run(f->db, "UPDATE assistance_cases SET benefit_trace = ? WHERE id = 1",
+                               "s", mz_crypto_seal(a, TRACE_CTX, t2, strlen(t2))),
+                     MZ_OK);
+    assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
+    assert_int_equal(assist_payroll_run_packed(f->db, "test", "dibao", "2025-11", "120101000000",
+                                               &nov),
+                     MZ_OK);
+    assert_int_equal(mz_db_commit(f->db), MZ_OK);
+    assert_int_equal(mz_db_query_int(f->db, "SELECT count(*) FROM assistance_payment_traces",
+                                     &v, 0, NULL),
+                     MZ_OK);
+    assert_int_equal(v, in_range + from_nov + 1);
+    assert_int_equal(check_run_traces(f, nov.run_id, 2, nov_ids), nov.households);
+    assert_int_equal(check_run_traces(f, oct.run_id, 1, oct_ids), oct.households);
+    assert_true(nov_ids[1] > oct_ids[1]);
+    assert_int_equal(nov_ids[2], oct_ids[2]);
+    assert_int_equal(nov_ids[4], 0);
+
+    /* Rekey: every copy sealed again (new text), the same trace inside. */
+    const char *before = NULL;
+    assert_int_equal(assist_trace_copy_load(f->db, a, oct_ids[2], &before), MZ_OK);
+    assert_int_equal(mz_crypto_add_version(path), MZ_OK);
+    assert_int_equal(mz_crypto_load(path, false), MZ_OK);
+    long values = 0;
+    assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
+    assert_int_equal(assist_rekey(NULL, f->db, &values), MZ_OK);
+    assert_int_equal(mz_db_commit(f->db), MZ_OK);
+    const char *after = NULL;
+    assert_int_equal(assist_trace_copy_load(f->db, a, oct_ids[2], &after), MZ_OK);
+    assert_string_not_equal(before, after);
+    assert_true(values >= in_range + from_nov + 1);
+    assert_int_equal(check_run_traces(f, oct.run_id, 1, oct_ids), oct.households);
+    assert_int_equal(check_run_traces(f, nov.run_id, 2, nov_ids), nov.households);
+    free(oct_ids);
+    free(nov_ids);
+    mz_arena_free(a);
+    unlink(path);
+    rmdir(dir);
+    mz_crypto_init_ephemeral();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1253,6 +1389,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_snapshot_bad_account, setup_snapshot, teardown),
         cmocka_unit_test_setup_teardown(test_bank_file_packed, setup_snapshot, teardown),
         cmocka_unit_test_setup_teardown(test_payroll_packed, setup_snapshot, teardown),
+        cmocka_unit_test_setup_teardown(test_payroll_packed_traces, setup_snapshot, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -520,6 +520,8 @@ static const struct mz_migration assist_migrations[] = {
      NULL},
     /* The packed payroll snapshot (packs.c; docs/assistance.md). */
     {15, "payment packs", NULL, assist_packs_migrate},
+    /* The benefit traces as paid, referred to by the packs (packs.c). */
+    {16, "payment trace copies", NULL, assist_traces_migrate},
 };
 
 /* --- routes, menus, module -------------------------------------------------------- */

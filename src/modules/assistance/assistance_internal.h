@@ -236,6 +236,12 @@ int assist_packs_schema(struct mz_db *db);
 /* Migration 15: the packs table, the runs' id blocks and packed flag, the
  * payment id counter. */
 int assist_packs_migrate(struct mz_db *db);
+/* Migration 16: assistance_payment_traces (id, case_id, trace sealed as
+ * the case's benefit_trace), the traces as paid that packs refer to. */
+int assist_traces_migrate(struct mz_db *db);
+/* The sealed text of trace copy trace_id (in a); MZ_ERR_NOTFOUND if none. */
+int assist_trace_copy_load(struct mz_db *db, struct mz_arena *a, int64_t trace_id,
+                           const char **sealed);
 /* minzheng rekey: seal every pack again with the current key (its
  * contents unchanged); the packs done added to *values. */
 int assist_packs_rekey(struct mz_db *db, long *values);

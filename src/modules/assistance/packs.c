@@ -79,6 +79,43 @@ int assist_packs_migrate(struct mz_db *db)
     return mz_db_exec(db, sql);
 }
 
+/* Migration 16: the benefit traces as paid (assistance_payment_traces). A
+ * run copies a case's sealed trace only when it differs from the case's
+ * latest copy, and a packed household names its copy by id, so "who was
+ * paid what and why" stays readable after the case changes. The copies are
+ * sealed as the case's trace (the same context: copied as is). */
+int assist_traces_migrate(struct mz_db *db)
+{
+    char sql[600];
+    snprintf(sql, sizeof(sql),
+             "CREATE TABLE IF NOT EXISTS assistance_payment_traces (id %s,"
+             " case_id %s NOT NULL, trace TEXT NOT NULL);"
+             "CREATE INDEX IF NOT EXISTS ix_assistance_payment_traces_case ON"
+             " assistance_payment_traces (case_id, id);",
+             mz_db_dialect(db, MZ_SQL_AUTOINCREMENT_PK), mz_db_dialect(db, MZ_SQL_INT64));
+    return mz_db_exec(db, sql);
+}
+
+int assist_trace_copy_load(struct mz_db *db, struct mz_arena *a, int64_t trace_id,
+                           const char **sealed)
+{
+    struct mz_stmt *st;
+    *sealed = NULL;
+    int rc = mz_db_prepare(db, "SELECT trace FROM assistance_payment_traces WHERE id = ?", &st);
+    if (rc != MZ_OK)
+        return rc;
+    mz_db_bind_int(st, 1, trace_id);
+    rc = mz_db_step(st);
+    if (rc == MZ_ROW) {
+        *sealed = mz_arena_strdup(a, mz_db_col_text(st, 0));
+        rc = MZ_OK;
+    } else {
+        rc = rc == MZ_DONE ? MZ_ERR_NOTFOUND : rc;
+    }
+    mz_db_done(st);
+    return rc;
+}
+
 int assist_payment_ids_reserve(struct mz_db *db, int64_t count, int64_t *first)
 {
     /* The UPDATE first: on PostgreSQL it locks the counter row until the

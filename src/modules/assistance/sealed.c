@@ -21,8 +21,9 @@
  *     member_figures itself is not shown;
  *   - migration 11 seals what databases written before hold in clear;
  *   - `minzheng rekey` (assist_rekey) re-seals the payments' trace copies and
- *     sealed accounts and the payroll's packs (packs.c; the engine re-seals
- *     the declared fields).
+ *     sealed accounts, the packed runs' trace copies (assistance_payment_traces)
+ *     and the payroll's packs (packs.c; the engine re-seals the declared
+ *     fields).
  *
  * Tested by tests/api/sealed.test.mjs.
  */
@@ -190,22 +191,21 @@ static int seal_case(struct mz_db *db, struct mz_arena *a, int64_t id, const cha
                      trace_sealed, trace_bidx[0] ? trace_bidx : NULL, id);
 }
 
-/* Re-seal (or seal) a text column of assistance_payments under a context
- * (NULL: the account's, by the payment's origin): every value not sealed
- * yet, or (rekey) every value. */
-static int reseal_payments(struct mz_db *db, const char *column, const char *fixed, bool all,
-                           long *values)
+/* Re-seal (or seal) a text column of a table (assistance_payments, or the
+ * trace copies assistance_payment_traces with a fixed context) under a
+ * context (NULL: the account's, by the payment's origin): every value not
+ * sealed yet, or (rekey) every value. Table and column are constants. */
+static int reseal_column(struct mz_db *db, const char *table, const char *column,
+                         const char *fixed, bool all, long *values)
 {
-    char sql[200];
+    char sql[300];
     struct mz_stmt *sel;
-    snprintf(sql, sizeof(sql),
-             "SELECT id, %s, " ASSIST_ACCOUNT_ORIGIN " FROM assistance_payments pm"
-             " WHERE %s IS NOT NULL",
-             column, column);
+    snprintf(sql, sizeof(sql), "SELECT id, %s, %s FROM %s pm WHERE %s IS NOT NULL", column,
+             fixed ? "0" : ASSIST_ACCOUNT_ORIGIN, table, column);
     int rc = mz_db_prepare_uncached(db, sql, &sel);
     if (rc != MZ_OK)
         return rc;
-    snprintf(sql, sizeof(sql), "UPDATE assistance_payments SET %s = ? WHERE id = ?", column);
+    snprintf(sql, sizeof(sql), "UPDATE %s SET %s = ? WHERE id = ?", table, column);
     struct mz_arena *a = mz_arena_new();
     long n = 0;
     while ((rc = mz_db_step(sel)) == MZ_ROW) {
@@ -219,7 +219,7 @@ static int reseal_payments(struct mz_db *db, const char *column, const char *fix
             if (!all)
                 continue;
             if (mz_crypto_open(a, context, text, &plain, &len) != MZ_OK) {
-                mz_error("assistance_payments.%s of payment %lld does not open", column,
+                mz_error("%s.%s of row %lld does not open", table, column,
                          (long long)mz_db_col_int(sel, 0));
                 rc = MZ_ERR_INVALID;
                 break;
@@ -279,14 +279,17 @@ int assist_sealed_migrate(struct mz_db *db)
     mz_arena_free(a);
     if (rc != MZ_DONE)
         return rc;
-    return reseal_payments(db, "trace", TRACE_CONTEXT, false, NULL);
+    return reseal_column(db, "assistance_payments", "trace", TRACE_CONTEXT, false, NULL);
 }
 
 int assist_rekey(struct mz_app *app, struct mz_db *db, long *values)
 {
     (void)app;
-    int rc = reseal_payments(db, "trace", TRACE_CONTEXT, true, values);
+    int rc = reseal_column(db, "assistance_payments", "trace", TRACE_CONTEXT, true, values);
     if (rc == MZ_OK)
-        rc = reseal_payments(db, "account_sealed", NULL, true, values);
+        rc = reseal_column(db, "assistance_payments", "account_sealed", NULL, true, values);
+    /* The packed runs' trace copies (none before migration 16). */
+    if (rc == MZ_OK && mz_db_table_exists(db, "assistance_payment_traces"))
+        rc = reseal_column(db, "assistance_payment_traces", "trace", TRACE_CONTEXT, true, values);
     return rc == MZ_OK ? assist_packs_rekey(db, values) : rc;
 }

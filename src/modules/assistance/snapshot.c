@@ -14,7 +14,11 @@
  * sums per community are handed back for the exception rows and the
  * ledger's summary debits (docs/assistance.md, "Packed payroll snapshot").
  * Cases another run of the program already holds for the month (a case
- * that moved to another district since) are left out and counted.
+ * that moved to another district since) are left out and counted. Before
+ * the read, the trace of every paying case whose trace differs from its
+ * latest copy is copied (assistance_payment_traces, one INSERT ... SELECT),
+ * and each packed household names its case's latest copy: what it was paid
+ * with and why.
  *
  * Tested by tests/unit/test_assistance.c (amounts, order, skips and sums
  * against the cases written) and measured by bench/payroll.c.
@@ -30,7 +34,7 @@
 
 /* A paying case as read. */
 struct snap_row {
-    int64_t case_id, household_id, payee, amount;
+    int64_t case_id, household_id, payee, amount, trace_id;
     int32_t persons;
     uint32_t flags;
     int skip;
@@ -51,12 +55,27 @@ struct snap_row {
     "   WHEN dm.died_on IS NOT NULL THEN 2 WHEN c.bank_account IS NULL THEN 3 ELSE 0 END,"       \
     " CASE WHEN p.deceased_on IS NOT NULL AND p.deceased_on < ? THEN p.deceased_on"              \
     "   ELSE dm.died_on END,"                                                                    \
-    " c.bank_account, p.name"                                                                    \
+    " c.bank_account, p.name,"                                                                   \
+    " CASE WHEN c.benefit_trace IS NULL THEN 0 ELSE coalesce((SELECT max(t.id)"                  \
+    "   FROM assistance_payment_traces t WHERE t.case_id = c.id), 0) END"                        \
     " FROM assistance_cases c"                                                                   \
     " LEFT JOIN persons p ON p.id = coalesce(c.payee_person_id, c.applicant_person_id)"          \
     DEAD_MEMBERS                                                                                 \
     " WHERE c.deleted_at IS NULL AND c.state = 'paying' AND c.program = ?"                       \
     " AND coalesce(c.start_month, '') <= ? AND c.division >= ? AND c.division < ?"
+
+/* The paying cases' traces as paid: a copy of each whose trace differs from
+ * its latest copy (the sealed text as is: it changes only when the benefit
+ * is decided again), so the packs can name the latest copy of every case
+ * (bound: program, month, lo, hi). */
+#define TRACE_COPIES                                                                             \
+    "INSERT INTO assistance_payment_traces (case_id, trace)"                                     \
+    " SELECT c.id, c.benefit_trace FROM assistance_cases c"                                      \
+    " WHERE c.deleted_at IS NULL AND c.state = 'paying' AND c.program = ?"                       \
+    " AND coalesce(c.start_month, '') <= ? AND c.division >= ? AND c.division < ?"               \
+    " AND c.benefit_trace IS NOT NULL AND NOT EXISTS (SELECT 1 FROM assistance_payment_traces t" \
+    "   WHERE t.id = (SELECT max(l.id) FROM assistance_payment_traces l WHERE l.case_id = c.id)" \
+    "   AND t.trace = c.benefit_trace) ORDER BY c.id"
 
 static int cmp_case(const void *a, const void *b)
 {
@@ -114,6 +133,7 @@ static int read_cases(struct mz_db *db, struct mz_arena *a, const char *program,
         const char *acc = mz_db_col_text(st, 9), *name = mz_db_col_text(st, 10);
         r->account_sealed = acc ? mz_arena_strdup(a, acc) : NULL;
         r->name = mz_arena_strdup(a, name ? name : "");
+        r->trace_id = mz_db_col_int(st, 11);
         if (*n > 0 && r->case_id <= (*rows)[*n - 1].case_id)
             sorted = false;
         (*n)++;
@@ -164,6 +184,7 @@ static void *seal_packs(void *arg)
             o->persons = r->persons;
             o->amount_fen = r->amount;
             o->flags = r->flags;
+            o->trace_id = r->trace_id;
             memcpy(o->division, r->division, sizeof(o->division));
             o->name = r->name;
             o->name_len = strlen(r->name);
@@ -247,8 +268,10 @@ int assist_snapshot_packs(struct mz_db *db, int64_t run_id, const char *program,
     struct mz_arena *a = mz_arena_new();
     struct snap_row *rows = NULL;
     size_t n = 0;
+    int rc = mz_db_run(db, TRACE_COPIES, "ssss", program, month, lo, hi);
     /* A province-level run (Tianjin's city: level 1, "120000") is the city's. */
-    int rc = read_cases(db, a, program, month, lo, hi, mz_division_level(lo) == 1, elsewhere, &rows, &n,
+    if (rc == MZ_OK)
+        rc = read_cases(db, a, program, month, lo, hi, mz_division_level(lo) == 1, elsewhere, &rows, &n,
                         &out->paid_elsewhere);
     const struct snap_row **paid = NULL;
     size_t npaid = 0;
