@@ -117,9 +117,26 @@ int64_t mz_req_id_or_fail(struct mz_req *req);
 
 /* Handlers registered per entity (list.c, io.c, workflow.c, meta.c). */
 int mz_h_list(struct mz_req *req);
+/* GET /api/v1/{entity}/{id} (entity.c); a module route replacing it for one
+ * entity may hand rows on to it. */
+int mz_h_get(struct mz_req *req);
 /* POST /api/v1/counts: many list totals in one request (list.c). */
 int mz_h_counts(struct mz_req *req);
 int mz_h_export(struct mz_req *req);
+/* The rows of an export: open (build the query, prepare; 0 or a status after
+ * mz_fail; *filters: the conditions for the audit record), then next (MZ_ROW
+ * with *row a new reference of the row as the API shows it, MZ_DONE at the
+ * end, else an error code). */
+struct mz_export_source {
+    int (*open)(void *ctx, struct mz_req *req, const char **filters);
+    int (*next)(void *ctx, struct mz_req *req, json_t **row);
+    void *ctx;
+};
+/* GET /api/v1/<e>/export's reply (format, script, rate limit, the file,
+ * audit) over the rows of src: mz_h_export's own, or a module's route
+ * replacing it for one entity. */
+int mz_export_reply(struct mz_req *req, const struct mz_entity *e,
+                    const struct mz_export_source *src);
 int mz_h_import(struct mz_req *req);
 int mz_h_actions(struct mz_req *req);
 int mz_h_act(struct mz_req *req);

@@ -1255,7 +1255,7 @@ static int get_row_direct(struct mz_req *req, const struct mz_entity *e, int64_t
 }
 
 /* GET /api/v1/{entity}/{id} */
-static int h_get(struct mz_req *req)
+int mz_h_get(struct mz_req *req)
 {
     const struct mz_entity *e = mz_req_entity_or_fail(req);
     if (e == NULL)
@@ -1439,7 +1439,7 @@ const struct mz_route mz_engine_routes[] = {
     {"POST", "/api/v1/{entity}/import", mz_h_import,
      MZ_ROUTE_WRITE | MZ_ROUTE_RAW_BODY | MZ_ROUTE_SPOOL, "{entity}.import", MZ_BODY_LIMIT_SPOOL,
      NULL, "导入"},
-    {"GET", "/api/v1/{entity}/{id}", h_get, 0, "{entity}.read", 0, NULL, "查看"},
+    {"GET", "/api/v1/{entity}/{id}", mz_h_get, 0, "{entity}.read", 0, NULL, "查看"},
     {"PATCH", "/api/v1/{entity}/{id}", h_update, MZ_ROUTE_WRITE, "{entity}.update", 0, NULL,
      "修改"},
     {"DELETE", "/api/v1/{entity}/{id}", h_delete, MZ_ROUTE_WRITE, "{entity}.delete", 0, NULL,

@@ -1081,12 +1081,60 @@ static char *temp_path(struct mz_req *req, const char *what)
     return path;
 }
 
+/* The generic export's rows: the entity's table with the list's filters. */
+struct export_sql {
+    const struct mz_entity *e;
+    struct mz_query q;
+    bool built;
+    struct mz_stmt *st;
+};
+
+static int export_sql_open(void *ctx, struct mz_req *req, const char **filters)
+{
+    struct export_sql *x = ctx;
+    const struct mz_entity_rt *rt = mz_entity_rt_of(req->app, x->e);
+    int status = mz_query_build(req, x->e, &x->q, 0); /* every match */
+    x->built = true;
+    if (status)
+        return status;
+    *filters = x->q.where.data;
+    char *sql = mz_arena_printf(req->arena, "SELECT %s FROM %s%s ORDER BY %s LIMIT %d",
+                                rt->select_cols, x->e->name, x->q.where.data, x->q.order,
+                                EXPORT_MAX_ROWS);
+    int rc = mz_db_prepare_uncached(req->db, sql, &x->st);
+    if (rc != MZ_OK)
+        return mz_fail_err(req, rc);
+    mz_query_bind(x->st, &x->q, 1);
+    return 0;
+}
+
+static int export_sql_next(void *ctx, struct mz_req *req, json_t **row)
+{
+    struct export_sql *x = ctx;
+    int rc = mz_db_step(x->st);
+    if (rc == MZ_ROW)
+        *row = mz_row_from_stmt(req, mz_entity_rt_of(req->app, x->e), x->st, false);
+    return rc;
+}
+
 int mz_h_export(struct mz_req *req)
 {
     const struct mz_entity *e = mz_req_entity_or_fail(req);
     if (e == NULL)
         return req->status;
-    const struct mz_entity_rt *rt = mz_entity_rt_of(req->app, e);
+    struct export_sql x = {.e = e};
+    struct mz_export_source src = {export_sql_open, export_sql_next, &x};
+    int status = mz_export_reply(req, e, &src);
+    if (x.st)
+        mz_db_finalize(x.st);
+    if (x.built)
+        mz_query_free(&x.q);
+    return status;
+}
+
+int mz_export_reply(struct mz_req *req, const struct mz_entity *e,
+                    const struct mz_export_source *src)
+{
     const char *format = mz_req_query(req, "format");
     enum mz_table_format fmt;
     if (format == NULL || strcmp(format, "csv") == 0)
@@ -1105,11 +1153,10 @@ int mz_h_export(struct mz_req *req)
     if (mz_rate_check(req, "export"))
         return req->status;
 
-    struct mz_query q;
-    struct mz_stmt *st = NULL;
     struct mz_table_writer *w = NULL;
     char *path = NULL;
-    int status = mz_query_build(req, e, &q, 0), rc; /* every match */
+    const char *filters = "";
+    int status = src->open(src->ctx, req, &filters), rc;
     if (status)
         goto out;
     path = temp_path(req, "export");
@@ -1143,17 +1190,9 @@ int mz_h_export(struct mz_req *req)
         status = mz_fail(req, 500, "internal", "写入导出文件失败");
         goto out;
     }
-    char *sql = mz_arena_printf(req->arena, "SELECT %s FROM %s%s ORDER BY %s LIMIT %d",
-                                rt->select_cols, e->name, q.where.data, q.order, EXPORT_MAX_ROWS);
-    rc = mz_db_prepare_uncached(req->db, sql, &st);
-    if (rc != MZ_OK) {
-        status = mz_fail_err(req, rc);
-        goto out;
-    }
-    mz_query_bind(st, &q, 1);
     struct mz_arena *rowarena = mz_arena_new();
-    while ((rc = mz_db_step(st)) == MZ_ROW) {
-        json_t *row = mz_row_from_stmt(req, rt, st, false);
+    json_t *row = NULL;
+    while ((rc = src->next(src->ctx, req, &row)) == MZ_ROW) {
         k = 0;
         cells[k++] = mz_value_text(rowarena, &sys_id, json_object_get(row, "id"));
         for (size_t i = 0; i < e->nfields; i++)
@@ -1164,6 +1203,7 @@ int mz_h_export(struct mz_req *req)
         cells[k++] = mz_value_text(rowarena, &sys_created, json_object_get(row, "created_at"));
         cells[k++] = mz_value_text(rowarena, &sys_updated, json_object_get(row, "updated_at"));
         json_decref(row);
+        row = NULL;
         for (size_t c = 0; hant && c < k; c++)
             mz_hant(rowarena, cells[c], &cells[c]);
         int wrc = mz_table_write_row(w, cells, kinds, ncols);
@@ -1175,10 +1215,8 @@ int mz_h_export(struct mz_req *req)
         }
     }
     mz_arena_free(rowarena);
-    mz_db_finalize(st);
-    st = NULL;
     if (rc < 0) {
-        status = mz_fail_err(req, rc);
+        status = req->failed ? req->status : mz_fail_err(req, rc);
         goto out;
     }
     rc = mz_table_writer_close(w);
@@ -1193,7 +1231,7 @@ int mz_h_export(struct mz_req *req)
         goto out;
     }
     json_t *detail = json_pack("{s:s,s:s}", "format", fmt == MZ_TABLE_CSV ? "csv" : "xlsx",
-                               "filters", q.where.data);
+                               "filters", filters);
     int audited = mz_audit(req, "export", e->name, 0, true, detail);
     json_decref(detail);
     if (audited != 0) {
@@ -1211,12 +1249,9 @@ int mz_h_export(struct mz_req *req)
                                : "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                            fd, name);
 out:
-    if (st)
-        mz_db_finalize(st);
     if (w)
         mz_table_writer_close(w);
     if (path)
         unlink(path);
-    mz_query_free(&q);
     return status;
 }

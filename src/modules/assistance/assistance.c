@@ -538,6 +538,14 @@ static const struct mz_route assist_routes[] = {
      NULL, "导入银行回盘文件并对账"},
     {"GET", "/api/v1/assistance/ledger/balance", assist_h_balance, 0, "assistance_ledger.read", 0,
      NULL, "救助台账余额（应发 − 实发）"},
+    /* The payments of packed runs live in packs (payments.c): these replace
+     * the generic list, export and get of assistance_payments. */
+    {"GET", "/api/v1/assistance_payments", assist_h_payments, 0, "assistance_payments.read", 0,
+     NULL, "救助发放明细（含打包发放批次）"},
+    {"GET", "/api/v1/assistance_payments/export", assist_h_payments_export, 0,
+     "assistance_payments.export", 0, NULL, "导出救助发放明细（含打包发放批次）"},
+    {"GET", "/api/v1/assistance_payments/{id}", assist_h_payment, 0, "assistance_payments.read",
+     0, NULL, "查看救助发放明细（含打包发放批次）"},
     {"GET", "/api/v1/assistance/reviews/due", assist_h_reviews_due, 0, "assistance_cases.read", 0,
      NULL, "到期待复核的案件"},
     {"POST", "/api/v1/assistance/medical/quote", assist_h_medical_quote, 0,

@@ -320,6 +320,10 @@ void assist_snapshot_free(struct assist_snapshot *s);
 int assist_h_quote(struct mz_req *req);
 int assist_h_payroll(struct mz_req *req);
 int assist_h_bank_file(struct mz_req *req);
+/* payments.c: the payments list and a payment by id, packed runs included. */
+int assist_h_payments(struct mz_req *req);
+int assist_h_payment(struct mz_req *req);
+int assist_h_payments_export(struct mz_req *req);
 /* reviews.c: periodic reviews (定期复核). */
 extern const struct mz_entity assist_review_rules;
 extern const struct mz_dict_item assist_review_category_items[3];

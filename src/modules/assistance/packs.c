@@ -119,10 +119,16 @@ int assist_trace_copy_load(struct mz_db *db, struct mz_arena *a, int64_t trace_i
 int assist_payment_ids_reserve(struct mz_db *db, int64_t count, int64_t *first)
 {
     /* The UPDATE first: on PostgreSQL it locks the counter row until the
-     * run commits, so two runs never get overlapping blocks. */
+     * run commits, so two runs never get overlapping blocks. The counter
+     * never lies below a row's id (a row written with an id of its own). */
     if (count < 0)
         return MZ_ERR_INVALID;
-    int rc = mz_db_run(db, "UPDATE assistance_payment_seq SET next = next + ?", "i", count);
+    int rc = mz_db_run(db,
+                       "UPDATE assistance_payment_seq SET next = (SELECT CASE WHEN"
+                       " coalesce(max(p.id), 0) + 1 > assistance_payment_seq.next THEN"
+                       " coalesce(max(p.id), 0) + 1 ELSE assistance_payment_seq.next END"
+                       " FROM assistance_payments p) + ?",
+                       "i", count);
     if (rc != MZ_OK)
         return rc;
     char n[24];

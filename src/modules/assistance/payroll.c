@@ -209,26 +209,56 @@ static const struct one_off *one_off_of(const char *program)
     return NULL;
 }
 
+/* The rows a statement is about to insert get their ids from the payments'
+ * counter (assist_payment_ids_reserve), as a packed run's do, so that no
+ * payment row ever takes an id of a packed run's block: count them
+ * (count_sql with text params), reserve that many; *first is the first. */
+static int reserve_for(struct mz_db *db, const char *count_sql, int nparams, const char **params,
+                       int64_t *first)
+{
+    int64_t n = 0;
+    int rc = mz_db_query_int(db, count_sql, &n, nparams, params);
+    return rc == MZ_OK ? assist_payment_ids_reserve(db, n, first) : rc;
+}
+
+/* reserve_for the rows of a one-off statement: from (its FROM and WHERE,
+ * bound: lo, hi). */
+static int reserve_one_off(struct mz_db *db, const char *from, const char *lo, const char *hi,
+                           int64_t *first)
+{
+    char sql[700];
+    snprintf(sql, sizeof(sql), "SELECT count(*)%s", from);
+    const char *params[] = {lo, hi};
+    return reserve_for(db, sql, 2, params, first);
+}
+
 /* The snapshot of a one-off run: an approved row always has an account
  * (approval requires it). */
 static int one_off_snapshot(struct mz_db *db, const struct one_off *o, const char *now,
                             const char *actor, int64_t run_id, const char *month, const char *lo,
                             const char *hi)
 {
-    char sql[1400];
+    char sql[1400], from[500];
+    int64_t first = 0;
+    snprintf(from, sizeof(from),
+             " FROM %s b WHERE b.deleted_at IS NULL AND b.state = 'approved'"
+             " AND b.bank_account IS NOT NULL AND b.division >= ? AND b.division < ?"
+             " AND NOT EXISTS (SELECT 1 FROM assistance_payments x WHERE x.%s = b.id"
+             " AND x.reissue_of IS NULL AND x.deleted_at IS NULL)",
+             o->table, o->ref);
+    int rc = reserve_one_off(db, from, lo, hi, &first);
+    if (rc != MZ_OK)
+        return rc;
     snprintf(sql, sizeof(sql),
-             "INSERT INTO assistance_payments (version, created_at, updated_at, created_by,"
+             "INSERT INTO assistance_payments (id, version, created_at, updated_at, created_by,"
              " updated_by, run_id, %s, program, month, payee_person_id, division, persons,"
              " amount_fen, status, note, account_sealed)"
-             " SELECT 1, ?, ?, ?, ?, ?, b.id, '%s', ?, coalesce(b.payee_person_id, b.person_id),"
-             " b.division, %s, b.aid_fen, 'paid', %s, b.bank_account FROM %s b"
-             " WHERE b.deleted_at IS NULL AND b.state = 'approved' AND b.bank_account IS NOT NULL"
-             " AND b.division >= ? AND b.division < ? AND NOT EXISTS (SELECT 1 FROM"
-             " assistance_payments x WHERE x.%s = b.id AND x.reissue_of IS NULL"
-             " AND x.deleted_at IS NULL) ORDER BY b.id",
+             " SELECT ? + row_number() OVER (ORDER BY b.id) - 1, 1, ?, ?, ?, ?, ?, b.id, '%s', ?,"
+             " coalesce(b.payee_person_id, b.person_id),"
+             " b.division, %s, b.aid_fen, 'paid', %s, b.bank_account%s ORDER BY b.id",
              o->ref, o->program, strcmp(o->program, "temporary") == 0 ? "b.household_size" : "1",
-             o->note, o->table, o->ref);
-    int rc = mz_db_run(db, sql, "ttttitt" "tt", now, now, actor, actor, run_id, month, lo, hi);
+             o->note, from);
+    rc = mz_db_run(db, sql, "ittttitt" "tt", first, now, now, actor, actor, run_id, month, lo, hi);
     if (rc != MZ_OK)
         return rc;
     /* The rows paid by this run are paid (once). */
@@ -245,29 +275,38 @@ static int one_off_snapshot(struct mz_db *db, const struct one_off *o, const cha
 static int one_off_reissue(struct mz_db *db, const struct one_off *o, const char *now,
                            const char *actor, int64_t run_id, const char *lo, const char *hi)
 {
-    char sql[1400];
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO assistance_payments (version, created_at, updated_at, created_by,"
-             " updated_by, run_id, %s, program, month, payee_person_id, division, persons,"
-             " amount_fen, status, note, account_sealed, reissue_of)"
-             " SELECT 1, ?, ?, ?, ?, ?, f.%s, f.program, f.month,"
-             " coalesce(b.payee_person_id, b.person_id), b.division, f.persons, f.amount_fen,"
-             " 'paid', '补发 ' || f.month || ' 月（原明细 ' || f.id || ' 被银行退回）',"
-             " b.bank_account, f.id FROM assistance_payments f JOIN %s b ON b.id = f.%s"
+    char sql[1400], from[600];
+    int64_t first = 0;
+    snprintf(from, sizeof(from),
+             " FROM assistance_payments f JOIN %s b ON b.id = f.%s"
              " WHERE f.status = 'failed' AND f.deleted_at IS NULL AND f.program = '%s'"
              " AND b.deleted_at IS NULL AND b.bank_account IS NOT NULL AND b.division >= ?"
              " AND b.division < ? AND NOT EXISTS (SELECT 1 FROM assistance_payments r"
              " WHERE r.reissue_of = f.id AND r.deleted_at IS NULL)",
-             o->ref, o->ref, o->table, o->ref, o->program);
-    return mz_db_run(db, sql, "ttttitt", now, now, actor, actor, run_id, lo, hi);
+             o->table, o->ref, o->program);
+    int rc = reserve_one_off(db, from, lo, hi, &first);
+    if (rc != MZ_OK)
+        return rc;
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO assistance_payments (id, version, created_at, updated_at, created_by,"
+             " updated_by, run_id, %s, program, month, payee_person_id, division, persons,"
+             " amount_fen, status, note, account_sealed, reissue_of)"
+             " SELECT ? + row_number() OVER (ORDER BY f.id) - 1, 1, ?, ?, ?, ?, ?, f.%s,"
+             " f.program, f.month,"
+             " coalesce(b.payee_person_id, b.person_id), b.division, f.persons, f.amount_fen,"
+             " 'paid', '补发 ' || f.month || ' 月（原明细 ' || f.id || ' 被银行退回）',"
+             " b.bank_account, f.id%s",
+             o->ref, o->ref, from);
+    return mz_db_run(db, sql, "ittttitt", first, now, now, actor, actor, run_id, lo, hi);
 }
 
 /* The snapshot of the regular programs' cases (payroll_steps). */
 #define CASE_SNAPSHOT                                                                           \
-    "INSERT INTO assistance_payments (version, created_at, updated_at, created_by," \
+    "INSERT INTO assistance_payments (id, version, created_at, updated_at, created_by," \
     " updated_by, run_id, case_id, program, month, household_id, payee_person_id," \
     " division, persons, amount_fen, status, note, trace, account_sealed)" \
-    " SELECT 1, ?, ?, ?, ?, ?, c.id, c.program, ?, c.household_id," \
+    " SELECT ? + row_number() OVER (ORDER BY c.id) - 1, 1, ?, ?, ?, ?, ?, c.id, c.program, ?," \
+    " c.household_id," \
     " coalesce(c.payee_person_id, c.applicant_person_id), c.division, c.member_count," \
     " CASE WHEN p.deceased_on IS NOT NULL AND p.deceased_on < ? THEN 0" \
     "      WHEN " MEMBER_DIED " THEN 0" \
@@ -287,6 +326,9 @@ static int one_off_reissue(struct mz_db *db, const struct one_off *o, const char
     " FROM assistance_cases c" \
     " LEFT JOIN persons p ON p.id = coalesce(c.payee_person_id, c.applicant_person_id)" \
     DEAD_MEMBERS \
+    CASE_PAYING
+/* The paying cases of a run (bound: program, month, lo, hi). */
+#define CASE_PAYING \
     " WHERE c.deleted_at IS NULL AND c.state = 'paying' AND c.program = ?" \
     " AND coalesce(c.start_month, '') <= ? AND c.division >= ? AND c.division < ?"
 
@@ -366,6 +408,22 @@ static int run_insert(struct mz_db *db, const char *now, const char *actor, cons
     " AND NOT EXISTS (SELECT 1 FROM assistance_payments r WHERE r.reissue_of = f.id"             \
     "   AND r.deleted_at IS NULL)"
 
+/* Insert the reissues of a regular program, their ids from first on (-1:
+ * reserved here, for as many as there are). */
+static int case_reissues(struct mz_db *db, const char *now, const char *actor, int64_t run_id,
+                         const char *program, const char *lo, const char *hi, int64_t first)
+{
+    const char *params[] = {program, lo, hi};
+    int rc = first >= 0 ? MZ_OK : reserve_for(db, "SELECT count(*)" REISSUE_FROM, 3, params, &first);
+    if (rc != MZ_OK)
+        return rc;
+    return mz_db_run(db,
+                     "INSERT INTO assistance_payments (id, " REISSUE_COLS
+                     " SELECT ? + row_number() OVER (ORDER BY f.id) - 1, " REISSUE_VALUES
+                     REISSUE_FROM,
+                     "issssisss", first, now, now, actor, actor, run_id, program, lo, hi);
+}
+
 /* The steps of a run (assist_payroll_run). */
 static int payroll_steps(struct mz_db *db, const char *actor, const char *program,
                          const char *month, const char *division12, const char *lo,
@@ -387,19 +445,25 @@ static int payroll_steps(struct mz_db *db, const char *actor, const char *progra
      * or street's run reads its range of the payroll index instead (sorting
      * it by case would walk the whole city's paying cases). */
     bool city = mz_division_level(division12) == 1; /* the province-level code */
+    int64_t first_id = 0;
+    const char *paying[] = {program, month, lo, hi};
+    if (once == NULL)
+        rc = reserve_for(db, "SELECT count(*) FROM assistance_cases c" CASE_PAYING, 4, paying,
+                         &first_id);
+    if (rc != MZ_OK)
+        return rc;
     rc = once ? one_off_snapshot(db, once, now, actor, run_id, month, lo, hi) : mz_db_run(
         db, city ? CASE_SNAPSHOT " ORDER BY c.id" : CASE_SNAPSHOT,
-        "ssssisssssssssss" "ss", now, now, actor, actor, run_id, month, first, first, month, first,
-        first, first, first, first, program, month, lo, hi);
+        "issssisssssssssss" "ss", first_id, now, now, actor, actor, run_id, month, first, first,
+        month, first, first, first, first, first, program, month, lo, hi);
     if (rc != MZ_OK)
         return rc;
     assist_test_kill_point("snapshot");
     /* Reissues (补发): payments the bank returned, not reissued yet, of cases
      * still paid or suspended here, to the case's current account. Their
      * debit was written with the original payment: no new debit below. */
-    rc = once ? one_off_reissue(db, once, now, actor, run_id, lo, hi) : mz_db_run(
-        db, "INSERT INTO assistance_payments (" REISSUE_COLS " SELECT " REISSUE_VALUES REISSUE_FROM,
-        "ssssisss", now, now, actor, actor, run_id, program, lo, hi);
+    rc = once ? one_off_reissue(db, once, now, actor, run_id, lo, hi)
+              : case_reissues(db, now, actor, run_id, program, lo, hi, -1);
     if (rc != MZ_OK)
         return rc;
     assist_test_kill_point("reissue");
@@ -567,12 +631,8 @@ static int packed_steps(struct mz_db *db, const char *actor, const char *program
                        run_id, month, x->payee_person_id, note, x->case_id);
     }
     if (rc == MZ_OK)
-        rc = mz_db_run(db,
-                       "INSERT INTO assistance_payments (id, " REISSUE_COLS
-                       " SELECT ? + row_number() OVER (ORDER BY f.id) - 1, " REISSUE_VALUES
-                       REISSUE_FROM,
-                       "issssisss", first_id + s.households + (int64_t)s.nskipped, now, now, actor,
-                       actor, run_id, program, lo, hi);
+        rc = case_reissues(db, now, actor, run_id, program, lo, hi,
+                           first_id + s.households + (int64_t)s.nskipped);
     if (rc == MZ_OK)
         assist_test_kill_point("reissue");
     for (size_t k = 0; k < s.ncommunities && rc == MZ_OK; k++) {
@@ -635,8 +695,11 @@ int assist_h_payroll(struct mz_req *req)
     json_decref(probe);
     if (status)
         return status;
-    rc = assist_payroll_run(req->db, req->actor ? req->actor : "anonymous", program, month,
-                            div12, &s);
+    /* Tests only, until the switch: MZ_TEST_PAYROLL_PACKED=1 writes the run
+     * as packs (payments.c's list and get are tested over packed runs). */
+    const char *packed = getenv("MZ_TEST_PAYROLL_PACKED");
+    rc = (packed && strcmp(packed, "1") == 0 ? assist_payroll_run_packed : assist_payroll_run)(
+        req->db, req->actor ? req->actor : "anonymous", program, month, div12, &s);
     if (rc == MZ_ERR_CONFLICT)
         return mz_fail_with(req, 409, "payroll_exists", "该项目该月份已生成发放批次，不能重复发放",
                             json_pack("{s:o}", "run", assist_summary_json(&s)));
