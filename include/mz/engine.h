@@ -122,6 +122,13 @@ struct mz_hooks {
     void *(*import_prepare)(struct mz_arena *a, const struct mz_app *app,
                             const struct mz_entity *e,
                             const char *(*cell)(void *ctx, const char *field), void *ctx);
+    /* The person-centric view (GET /api/v1/persons/{id}/records): rows of
+     * the entity that name one of persons[0..n) (the person, then those
+     * merged into it) in field f but are not rows of its table (a packed
+     * payroll run's households); appended to rows as a list shows them,
+     * the caller's scope applied. 0 or a status. */
+    int (*person_rows)(struct mz_req *req, const struct mz_entity *e, const struct mz_field *f,
+                       const int64_t *persons, size_t n, json_t *rows);
 };
 
 /* A sensitive cell of an import row sealed ahead on the helper thread: the

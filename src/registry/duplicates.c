@@ -18,7 +18,9 @@
  *
  * GET /api/v1/persons/{id}/records lists, for every entity with a reference
  * to persons, the rows referencing the person that the caller may read (the
- * entity's read permission and scope apply; sensitive values masked).
+ * entity's read permission and scope apply; sensitive values masked), and
+ * those an entity keeps outside its table (its person_rows hook: a packed
+ * payroll run's households), for the person and the persons merged into it.
  *
  * This file uses the engine's internal row helpers (mz_history_add,
  * mz_row_from_stmt): see "What the registry needs from the engine" in
@@ -377,6 +379,61 @@ int registry_h_merge(struct mz_req *req)
     return mz_reply_json(req, 200, reply);
 }
 
+static int cmp_row_id_desc(const void *a, const void *b)
+{
+    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "id"));
+    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "id"));
+    return x > y ? -1 : x < y;
+}
+
+/* An entity's rows about the person kept outside its table (its person_rows
+ * hook), for the person and every person merged into it (packs keep the
+ * ids they were written with), merged into rows: newest first, at most 200. */
+static int person_rows(struct mz_req *req, const struct mz_entity *e, const struct mz_field *f,
+                       int64_t id, json_t *rows)
+{
+    int64_t *persons = mz_xmalloc(sizeof(*persons));
+    size_t n = 1, cap = 1;
+    persons[0] = id;
+    int rc = MZ_OK;
+    /* Merges chain (a into b, b into c): follow them back, each once. */
+    for (size_t k = 0; k < n && n < 1000 && rc == MZ_OK; k++) {
+        struct mz_stmt *st;
+        rc = mz_db_prepare(req->db, "SELECT id FROM persons WHERE merged_into = ? ORDER BY id", &st);
+        if (rc != MZ_OK)
+            break;
+        mz_db_bind_int(st, 1, persons[k]);
+        while ((rc = mz_db_step(st)) == MZ_ROW) {
+            if (n == cap) {
+                cap *= 2;
+                persons = mz_xrealloc(persons, cap * sizeof(*persons));
+            }
+            persons[n++] = mz_db_col_int(st, 0);
+        }
+        mz_db_done(st);
+        rc = rc == MZ_DONE ? MZ_OK : rc;
+    }
+    int status = rc == MZ_OK ? e->hooks->person_rows(req, e, f, persons, n, rows)
+                             : mz_fail_err(req, rc);
+    free(persons);
+    if (status)
+        return status;
+    size_t total = json_array_size(rows);
+    json_t **items = mz_xmalloc((total ? total : 1) * sizeof(*items));
+    for (size_t i = 0; i < total; i++)
+        items[i] = json_incref(json_array_get(rows, i));
+    if (total > 1)
+        qsort(items, total, sizeof(*items), cmp_row_id_desc);
+    json_array_clear(rows);
+    for (size_t i = 0; i < total; i++) {
+        if (i < 200)
+            json_array_append(rows, items[i]);
+        json_decref(items[i]);
+    }
+    free(items);
+    return 0;
+}
+
 /* GET /api/v1/persons/{id}/records - every module's rows about the person. */
 int registry_h_person_records(struct mz_req *req)
 {
@@ -431,6 +488,14 @@ int registry_h_person_records(struct mz_req *req)
                 json_decref(rows);
                 json_decref(groups);
                 return mz_fail_err(req, rc);
+            }
+            if (e->hooks && e->hooks->person_rows) {
+                int status = person_rows(req, e, f, id, rows);
+                if (status) {
+                    json_decref(rows);
+                    json_decref(groups);
+                    return status;
+                }
             }
             if (json_array_size(rows) == 0) {
                 json_decref(rows);

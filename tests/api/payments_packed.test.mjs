@@ -5,7 +5,9 @@
 // same through GET /api/v1/assistance_payments, /{id} and /export - every
 // field but the ids and the month, the skipped households (rows of the
 // packed run) included - with the filters, pagination, order, totals,
-// scope and masking; a per-row run keeps the generic list's every filter.
+// scope and masking; a per-row run keeps the generic list's every filter;
+// the person-centric view shows a payee's packed payments, also after the
+// payee's record was merged into another.
 // Reference: docs/assistance.md ("Packed payroll snapshot").
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -188,5 +190,26 @@ describe('a packed run read through the payments list', () => {
     assert.equal(x.status, 200, show(x));
     assert.match(x.headers['content-type'], /spreadsheetml/);
     assertError(await srv.api('GET', `${PAYS}/export?run_id=${nov.run_id}&format=pdf`), 400, 'bad_request');
+  });
+
+  it('shows a payee\'s packed payments in the person-centric view, also after a merge', async () => {
+    const payee = cases[0].applicant_person_id;
+    const group = async (person) => (await ok(await srv.api('GET', `/api/v1/persons/${person}/records`))).groups
+      .find((g) => g.entity === 'assistance_payments' && g.field === 'payee_person_id');
+    const mine = await list(`case_id=${cases[0].id}`);
+    const g = await group(payee);
+    assert.deepEqual(g.items, mine.items, 'the packed November and the October row, newest first');
+    // A second record of the same payee merged into a new one: the pack keeps
+    // the id it was written with, the view finds it through the merge.
+    const p = await ok(await srv.api('GET', `/api/v1/persons/${payee}`));
+    const keep = await ok(await srv.api('POST', '/api/v1/persons', { id_number: makeIdNumber({ birth: '1960-01-01', seq: 190 }), name: p.name, hukou_division: D.a1 }), 201);
+    await ok(await srv.api('POST', '/api/v1/persons/merge', { keep: keep.id, remove: payee, comment: '同一人' }));
+    assertError(await srv.api('GET', `/api/v1/persons/${payee}/records`), 404, 'not_found');
+    const moved = await group(keep.id);
+    assert.deepEqual(moved.items.map((x) => [x.id, x.month]), mine.items.map((x) => [x.id, x.month]));
+    const packedOne = moved.items.find((x) => x.month === '2025-11');
+    assert.equal(packedOne.payee_person_id, payee, 'history: the payee as paid');
+    // Another community's worker sees neither the person nor the payments.
+    assertError(await users.comm2('GET', `/api/v1/persons/${keep.id}/records`), 404, 'not_found');
   });
 });

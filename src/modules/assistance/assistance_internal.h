@@ -324,6 +324,11 @@ int assist_h_bank_file(struct mz_req *req);
 int assist_h_payments(struct mz_req *req);
 int assist_h_payment(struct mz_req *req);
 int assist_h_payments_export(struct mz_req *req);
+/* The person_rows hook of assist_payments: a packed run's households paid
+ * to one of the persons (payee_person_id). */
+int assist_payment_person_rows(struct mz_req *req, const struct mz_entity *e,
+                               const struct mz_field *f, const int64_t *persons, size_t n,
+                               json_t *rows);
 /* reviews.c: periodic reviews (定期复核). */
 extern const struct mz_entity assist_review_rules;
 extern const struct mz_dict_item assist_review_category_items[3];

@@ -675,3 +675,80 @@ int assist_h_payment(struct mz_req *req)
         return mz_fail(req, 404, "not_found", "记录不存在");
     return mz_reply_json(req, 200, row);
 }
+
+/* The person-centric view's packed payments (the person_rows hook of
+ * assist_payments, for payee_person_id): the cases where one of the persons
+ * is payee, applicant or member, each looked up in every packed run (one
+ * pack per run), kept where the pack's payee is one of them (packs keep the
+ * payee of the snapshot: a person merged since is found through the kept
+ * one), the caller's scope applied. */
+int assist_payment_person_rows(struct mz_req *req, const struct mz_entity *e,
+                               const struct mz_field *f, const int64_t *persons, size_t n,
+                               json_t *rows)
+{
+    (void)e;
+    bool packed = false;
+    int rc = strcmp(f->name, "payee_person_id") == 0 ? packed_in_play(req, &packed) : MZ_OK;
+    if (rc != MZ_OK)
+        return mz_fail_err(req, rc);
+    if (!packed)
+        return 0;
+    struct assist_id_set cases = {NULL, 0};
+    size_t cap = 0;
+    for (size_t i = 0; i < n && rc == MZ_OK; i++) {
+        struct mz_stmt *st;
+        rc = mz_db_prepare(req->db,
+                           "SELECT id FROM assistance_cases WHERE deleted_at IS NULL"
+                           " AND (payee_person_id = ? OR applicant_person_id = ?)"
+                           " UNION SELECT case_id FROM assistance_case_members WHERE person_id = ?",
+                           &st);
+        if (rc != MZ_OK)
+            break;
+        for (int k = 1; k <= 3; k++)
+            mz_db_bind_int(st, k, persons[i]);
+        while ((rc = mz_db_step(st)) == MZ_ROW) {
+            if (cases.n == cap) {
+                cap = cap ? 2 * cap : 16;
+                cases.ids = mz_xrealloc(cases.ids, cap * sizeof(*cases.ids));
+            }
+            cases.ids[cases.n++] = mz_db_col_int(st, 0);
+        }
+        mz_db_done(st);
+        rc = rc == MZ_DONE ? MZ_OK : rc;
+    }
+    int status = rc == MZ_OK ? 0 : mz_fail_err(req, rc);
+    const char *scope = req->app->scope ? req->app->scope(req) : NULL;
+    for (size_t c = 0; c < cases.n && status == 0; c++) {
+        bool seen = false;
+        for (size_t d = 0; d < c && !seen; d++)
+            seen = cases.ids[d] == cases.ids[c];
+        if (seen)
+            continue;
+        struct pay_query q = {0};
+        q.f.case_id = cases.ids[c];
+        q.open_seq = -1;
+        if (scope && mz_division_range(scope, q.f.lo, q.f.hi) == MZ_OK)
+            q.f.bounded = true;
+        rc = packed_items(req->db, &q.f, &q.runs, &q.nruns, &q.l);
+        if (rc != MZ_OK)
+            status = mz_fail_err(req, rc);
+        for (size_t k = 0; k < q.l.n && status == 0; k++) {
+            json_t *row = pay_item_json(req, &q, k);
+            if (row == NULL) {
+                status = req->status;
+                break;
+            }
+            json_int_t payee = json_integer_value(json_object_get(row, "payee_person_id"));
+            bool mine = false;
+            for (size_t i = 0; i < n && !mine; i++)
+                mine = persons[i] == payee;
+            if (mine)
+                json_array_append_new(rows, row);
+            else
+                json_decref(row);
+        }
+        pay_query_free(&q);
+    }
+    free(cases.ids);
+    return status;
+}

@@ -912,7 +912,8 @@ static const struct mz_field payment_fields[] = {
     {.name = "trace", .type = MZ_T_TEXT, .zh = "计算过程", .en = "Trace", .flags = MZ_F_HIDDEN},
 };
 
-static const struct mz_hooks payment_hooks = {.present = assist_payment_present};
+static const struct mz_hooks payment_hooks = {.present = assist_payment_present,
+                                              .person_rows = assist_payment_person_rows};
 
 const struct mz_entity assist_payments = {
     .name = "assistance_payments",
