@@ -399,7 +399,8 @@ static int person_rows(struct mz_req *req, const struct mz_entity *e, const stru
     /* Merges chain (a into b, b into c): follow them back, each once. */
     for (size_t k = 0; k < n && n < 1000 && rc == MZ_OK; k++) {
         struct mz_stmt *st;
-        rc = mz_db_prepare(req->db, "SELECT id FROM persons WHERE merged_into = ? ORDER BY id", &st);
+        rc = mz_db_prepare(req->db, "SELECT id FROM persons WHERE merged_into = ? ORDER BY id",
+                           &st);
         if (rc != MZ_OK)
             break;
         mz_db_bind_int(st, 1, persons[k]);

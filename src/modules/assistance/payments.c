@@ -14,9 +14,10 @@
  * all, or the run_id asked for is a per-row run, or none of the program and
  * month asked for), each is answered by the engine's own handler, exactly
  * as before. Otherwise the list merges, in payment id order (newest first
- * by default; or by run, case, persons or amount, then id), the rows matching the filters (the generic conditions: a
- * division filter is the division and everything below it) with the packed
- * households of the packed runs matching them: by case, the one pack per
+ * by default; or by run, case, persons or amount, then id), the rows
+ * matching the filters (the generic conditions: a division filter is the
+ * division and everything below it) with the packed households of the
+ * packed runs matching them: by case, the one pack per
  * run whose case range holds it; else every pack of the run, the households
  * outside the division range left out. A row carrying a packed payment's
  * id (an override, e.g. a payment the bank returned) supersedes the pack's
@@ -205,9 +206,9 @@ static int take_filter(void *ctx, const char *key, const char *value)
         int64_t v = 0;
         bool page = strcmp(key, "page") == 0;
         if (!positive_int(value, &v) || v > (page ? 10000000 : 500)) {
-            c->status = mz_fail_field(req, 400, page ? "bad_page" : "bad_size",
-                                      page ? "页码应为正整数" : "每页条数应为 1 到 500 之间的整数",
-                                      key);
+            c->status =
+                mz_fail_field(req, 400, page ? "bad_page" : "bad_size",
+                              page ? "页码应为正整数" : "每页条数应为 1 到 500 之间的整数", key);
             return 1;
         }
         *(page ? &f->page : &f->size) = v;
@@ -453,8 +454,8 @@ static json_t *packed_json(struct mz_req *req, const struct pay_run *r, int64_t 
                            const struct assist_packed *h)
 {
     const char *trace = NULL;
-    if (h->trace_id > 0 && assist_trace_copy_load(req->db, req->arena, h->trace_id, &trace) !=
-                               MZ_OK)
+    if (h->trace_id > 0 &&
+        assist_trace_copy_load(req->db, req->arena, h->trace_id, &trace) != MZ_OK)
         trace = NULL;
     json_t *row = json_pack(
         "{s:I, s:i, s:s, s:s, s:I, s:I, s:n, s:n, s:s, s:s, s:o, s:o, s:s, s:i, s:I, s:s, s:n,"
@@ -571,9 +572,8 @@ int assist_h_payments(struct mz_req *req)
     bool capped = n > TOTAL_CAP;
     return mz_reply_json(req, 200,
                          json_pack("{s:o, s:I, s:b, s:I, s:I}", "items", items, "total",
-                                   (json_int_t)(capped ? TOTAL_CAP + 1 : n), "total_capped",
-                                   capped, "page", (json_int_t)q.f.page, "size",
-                                   (json_int_t)q.f.size));
+                                   (json_int_t)(capped ? TOTAL_CAP + 1 : n), "total_capped", capped,
+                                   "page", (json_int_t)q.f.page, "size", (json_int_t)q.f.size));
 }
 
 static int export_open(void *ctx, struct mz_req *req, const char **filters)
@@ -582,13 +582,13 @@ static int export_open(void *ctx, struct mz_req *req, const char **filters)
     int status = pay_collect(req, q);
     const struct pay_filter *f = &q->f;
     /* The conditions for the audit record. */
-    *filters = mz_arena_printf(req->arena,
-                               "run_id=%lld case_id=%lld month=%s program=%s status=%s"
-                               " division=[%s,%s)",
-                               (long long)f->run_id, (long long)f->case_id,
-                               f->month ? f->month : "", f->program ? f->program : "",
-                               f->status ? f->status : "", f->bounded ? f->lo : "",
-                               f->bounded ? f->hi : "");
+    *filters =
+        mz_arena_printf(req->arena,
+                        "run_id=%lld case_id=%lld month=%s program=%s status=%s"
+                        " division=[%s,%s)",
+                        (long long)f->run_id, (long long)f->case_id, f->month ? f->month : "",
+                        f->program ? f->program : "", f->status ? f->status : "",
+                        f->bounded ? f->lo : "", f->bounded ? f->hi : "");
     return status;
 }
 
@@ -630,9 +630,9 @@ int assist_h_payment(struct mz_req *req)
     snprintf(idtext, sizeof(idtext), "%lld", (long long)id);
     const char *params[] = {idtext};
     int64_t v = 0;
-    int rc = mz_db_query_int(req->db,
-                             "SELECT count(*) FROM assistance_payments WHERE id = CAST(? AS BIGINT)",
-                             &v, 1, params);
+    int rc = mz_db_query_int(
+        req->db, "SELECT count(*) FROM assistance_payments WHERE id = CAST(? AS BIGINT)", &v, 1,
+        params);
     if (rc != MZ_OK)
         return mz_fail_err(req, rc);
     if (v > 0) {
@@ -663,9 +663,9 @@ int assist_h_payment(struct mz_req *req)
     if (rc == MZ_OK) {
         const char *scope = req->app->scope ? req->app->scope(req) : NULL;
         char lo[13], hi[13];
-        if (scope == NULL || (mz_division_range(scope, lo, hi) == MZ_OK &&
-                              strcmp(p->rows[at].division, lo) >= 0 &&
-                              strcmp(p->rows[at].division, hi) < 0))
+        if (scope == NULL ||
+            (mz_division_range(scope, lo, hi) == MZ_OK && strcmp(p->rows[at].division, lo) >= 0 &&
+             strcmp(p->rows[at].division, hi) < 0))
             row = packed_json(req, &r, id, &p->rows[at]);
     }
     assist_pack_free(p);

@@ -414,7 +414,8 @@ static int case_reissues(struct mz_db *db, const char *now, const char *actor, i
                          const char *program, const char *lo, const char *hi, int64_t first)
 {
     const char *params[] = {program, lo, hi};
-    int rc = first >= 0 ? MZ_OK : reserve_for(db, "SELECT count(*)" REISSUE_FROM, 3, params, &first);
+    int rc = first >= 0 ? MZ_OK
+                        : reserve_for(db, "SELECT count(*)" REISSUE_FROM, 3, params, &first);
     if (rc != MZ_OK)
         return rc;
     return mz_db_run(db,

@@ -271,8 +271,8 @@ int assist_snapshot_packs(struct mz_db *db, int64_t run_id, const char *program,
     int rc = mz_db_run(db, TRACE_COPIES, "ssss", program, month, lo, hi);
     /* A province-level run (Tianjin's city: level 1, "120000") is the city's. */
     if (rc == MZ_OK)
-        rc = read_cases(db, a, program, month, lo, hi, mz_division_level(lo) == 1, elsewhere, &rows, &n,
-                        &out->paid_elsewhere);
+        rc = read_cases(db, a, program, month, lo, hi, mz_division_level(lo) == 1, elsewhere,
+                        &rows, &n, &out->paid_elsewhere);
     const struct snap_row **paid = NULL;
     size_t npaid = 0;
     if (rc == MZ_OK && n > 0) {
