@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mz/crypto.h"
 #include "mz/table.h"
 #include "mz/validate.h"
 #include "engine/engine_internal.h"
@@ -29,10 +30,17 @@
 
 struct sent {
     int64_t id, case_id, bill_id, temporary_id, amount;
+    int64_t position;    /* a packed household's position in its run, -1 for a row */
     char division[13], month[8];
     int seen;            /* row number of the return line, 0 when not seen */
     bool ok;
     const char *reason;
+};
+
+/* A packed run's facts (packed = 0 for a run written per row). */
+struct run_facts {
+    int64_t packed, first_id;
+    char program[32], month[8], created[40];
 };
 
 static int cmp_sent(const void *a, const void *b)
@@ -67,12 +75,79 @@ static void row_error(json_t *errors, long row, const char *field, const char *c
                                                 "field", field, "code", code, "message", message));
 }
 
-/* Load the payments sent with the run, sorted by id. */
-static int load_sent(struct mz_db *db, int64_t run_id, struct sent **out, size_t *n)
+static struct sent *sent_add(struct sent **out, size_t *n, size_t *cap)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 1024;
+        *out = mz_xrealloc(*out, *cap * sizeof(**out));
+    }
+    struct sent *s = &(*out)[(*n)++];
+    memset(s, 0, sizeof(*s));
+    s->position = -1;
+    return s;
+}
+
+static int run_facts_load(struct mz_db *db, int64_t run_id, struct run_facts *r)
+{
+    struct mz_stmt *st;
+    memset(r, 0, sizeof(*r));
+    int rc = mz_db_prepare(db,
+                           "SELECT packed, coalesce(first_payment_id, 0), program, month,"
+                           " created_at FROM assistance_payroll_runs WHERE id = ?",
+                           &st);
+    if (rc != MZ_OK)
+        return rc;
+    mz_db_bind_int(st, 1, run_id);
+    if ((rc = mz_db_step(st)) == MZ_ROW) {
+        r->packed = mz_db_col_int(st, 0);
+        r->first_id = mz_db_col_int(st, 1);
+        snprintf(r->program, sizeof(r->program), "%s", mz_db_col_text(st, 2));
+        snprintf(r->month, sizeof(r->month), "%s", mz_db_col_text(st, 3));
+        snprintf(r->created, sizeof(r->created), "%s", mz_db_col_text(st, 4));
+    }
+    mz_db_done(st);
+    return rc == MZ_ROW ? MZ_OK : rc < 0 ? rc : MZ_ERR_NOTFOUND;
+}
+
+/* The packed households a packed run sent (docs/assistance.md, "Packed
+ * payroll snapshot"): payment id = the run's first id + position. A
+ * household the bank returned already has its override row (status
+ * failed) and is no longer sent. */
+static int load_sent_packed(struct mz_db *db, int64_t run_id, const struct run_facts *r,
+                            struct sent **out, size_t *n, size_t *cap)
+{
+    struct assist_pack_cursor *cur = NULL;
+    struct assist_pack *p = assist_pack_new();
+    int rc = assist_packs_begin(db, run_id, &cur);
+    while (rc == MZ_OK && (rc = assist_packs_next(cur, p)) == MZ_ROW) {
+        rc = MZ_OK;
+        for (size_t i = 0; i < p->n; i++) {
+            struct sent *s = sent_add(out, n, cap);
+            s->position = p->first_position + (int64_t)i;
+            s->id = r->first_id + s->position;
+            s->case_id = p->rows[i].case_id;
+            s->amount = p->rows[i].amount_fen;
+            memcpy(s->division, p->rows[i].division, sizeof(s->division));
+            memcpy(s->month, r->month, sizeof(s->month));
+        }
+    }
+    if (cur)
+        assist_packs_end(cur);
+    assist_pack_free(p);
+    return rc == MZ_DONE ? MZ_OK : rc;
+}
+
+/* Load the payments sent with the run, sorted by id: a packed run's packed
+ * households, then the run's paid rows. */
+static int load_sent(struct mz_db *db, int64_t run_id, const struct run_facts *r,
+                     struct sent **out, size_t *n)
 {
     struct mz_stmt *st;
     size_t cap = 0;
-    int rc = mz_db_prepare(db,
+    int rc = r->packed == 1 ? load_sent_packed(db, run_id, r, out, n, &cap) : MZ_OK;
+    if (rc != MZ_OK)
+        return rc;
+    rc = mz_db_prepare(db,
                            "SELECT id, coalesce(case_id, 0), amount_fen, division, month,"
                            " coalesce(bill_id, 0), coalesce(temporary_id, 0) FROM assistance_payments"
                            " WHERE run_id = ? AND status = 'paid' AND deleted_at IS NULL ORDER BY id",
@@ -81,17 +156,7 @@ static int load_sent(struct mz_db *db, int64_t run_id, struct sent **out, size_t
         return rc;
     mz_db_bind_int(st, 1, run_id);
     while ((rc = mz_db_step(st)) == MZ_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            struct sent *p = realloc(*out, cap * sizeof(*p));
-            if (p == NULL) {
-                rc = MZ_ERR_NOMEM;
-                break;
-            }
-            *out = p;
-        }
-        struct sent *s = &(*out)[(*n)++];
-        memset(s, 0, sizeof(*s));
+        struct sent *s = sent_add(out, n, &cap);
         s->id = mz_db_col_int(st, 0);
         s->case_id = mz_db_col_int(st, 1);
         s->amount = mz_db_col_int(st, 2);
@@ -101,6 +166,8 @@ static int load_sent(struct mz_db *db, int64_t run_id, struct sent **out, size_t
         s->temporary_id = mz_db_col_int(st, 6);
     }
     mz_db_done(st);
+    if (rc == MZ_DONE && *n > 1)
+        qsort(*out, *n, sizeof(**out), cmp_sent);
     return rc == MZ_DONE ? MZ_OK : rc;
 }
 
@@ -191,37 +258,126 @@ static int read_return(struct mz_req *req, const char *path, struct sent *sent, 
     return 0;
 }
 
-/* Apply a checked return: credits, failures, the run's counts and state. */
-static int apply_return(struct mz_req *req, int64_t run_id, struct sent *sent, size_t n,
-                        json_t **out)
+static int cmp_sent_division(const void *a, const void *b)
+{
+    const struct sent *x = *(const struct sent *const *)a, *y = *(const struct sent *const *)b;
+    return strcmp(x->division, y->division);
+}
+
+/* The override row of a packed payment the bank returned: the household's
+ * fields from its pack, with the packed payment's own id (it supersedes the
+ * pack's entry everywhere), the trace copy the pack names, the account
+ * sealed again under the column's context, status failed and the bank's
+ * reason - what a per-row run's payment row says after the same return. */
+static int packed_failure(struct mz_req *req, int64_t run_id, const struct run_facts *r,
+                          struct assist_pack *p, const struct sent *s, const char *note,
+                          const char *now, const char *actor)
+{
+    size_t i = 0;
+    int rc = assist_pack_load_position(req->db, run_id, s->position, p, &i);
+    if (rc != MZ_OK)
+        return rc == MZ_ERR_NOTFOUND ? MZ_ERR_INVALID : rc;
+    const struct assist_packed *h = &p->rows[i];
+    const char *account =
+        h->account_len ? mz_crypto_seal(req->arena, assist_account_context(0), h->account,
+                                        h->account_len)
+                       : NULL;
+    return mz_db_run(req->db,
+                     "INSERT INTO assistance_payments (id, version, created_at, updated_at,"
+                     " created_by, updated_by, run_id, case_id, program, month, household_id,"
+                     " payee_person_id, division, persons, amount_fen, status, note, trace,"
+                     " account_sealed) VALUES (?, 2, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, 0),"
+                     " nullif(?, 0), ?, ?, ?, 'failed', ?, (SELECT trace FROM"
+                     " assistance_payment_traces WHERE id = ?), ?)",
+                     "itttti" "itti" "iti" "itit",
+                     s->id, r->created, now, actor, actor, run_id,
+                     h->case_id, r->program, r->month, h->household_id,
+                     h->payee_person_id, h->division, (int64_t)h->persons,
+                     h->amount_fen, note, h->trace_id, account);
+}
+
+/* The credits of a packed run's packed payments the bank paid: one row per
+ * community (case_id NULL), as its debits were written. */
+static int packed_credits(struct mz_req *req, int64_t run_id, const struct run_facts *r,
+                          struct sent *sent, size_t n, const char *now, const char *actor)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        m += sent[i].position >= 0 && sent[i].ok;
+    if (m == 0)
+        return MZ_OK;
+    struct sent **paid = mz_xmalloc(m * sizeof(*paid));
+    m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (sent[i].position >= 0 && sent[i].ok)
+            paid[m++] = &sent[i];
+    }
+    qsort(paid, m, sizeof(*paid), cmp_sent_division);
+    int rc = MZ_OK;
+    for (size_t i = 0; i < m && rc == MZ_OK;) {
+        size_t j = i;
+        int64_t sum = 0;
+        while (j < m && strcmp(paid[j]->division, paid[i]->division) == 0)
+            sum += paid[j++]->amount;
+        char note[96];
+        snprintf(note, sizeof(note), "银行实发汇总（%zu 户，明细见发放批次）", j - i);
+        rc = mz_db_run(req->db,
+                       "INSERT INTO assistance_ledger (version, created_at, updated_at,"
+                       " created_by, updated_by, run_id, month, entry, amount_fen, division, note)"
+                       " VALUES (1, ?, ?, ?, ?, ?, ?, 'credit', ?, ?, ?)",
+                       "ttttitit" "t", now, now, actor, actor, run_id, r->month, sum,
+                       paid[i]->division, note);
+        i = j;
+    }
+    free(paid);
+    return rc;
+}
+
+/* Apply a checked return: credits, failures, the run's counts and state. A
+ * packed run's packed payments: one credit per community for the paid ones,
+ * an override row (status failed) per returned one. */
+static int apply_return(struct mz_req *req, int64_t run_id, const struct run_facts *r,
+                        struct sent *sent, size_t n, json_t **out)
 {
     char now[32];
     mz_now_rfc3339(now);
     const char *actor = req->actor ? req->actor : "system";
     int64_t credited = 0, credited_fen = 0, failed = 0, failed_fen = 0;
+    struct assist_pack *p = NULL;
     int rc = MZ_OK;
     for (size_t i = 0; i < n && rc == MZ_OK; i++) {
         struct sent *s = &sent[i];
         if (s->ok) {
-            rc = mz_db_run(req->db,
-                           "INSERT INTO assistance_ledger (version, created_at, updated_at,"
-                           " created_by, updated_by, case_id, bill_id, temporary_id, run_id, month,"
-                           " entry, amount_fen, division, note) VALUES (1, ?, ?, ?, ?, nullif(?, 0),"
-                           " nullif(?, 0), nullif(?, 0), ?, ?, 'credit', ?, ?, '银行实发')",
-                           "ttttiiiitit", now, now, actor, actor, s->case_id, s->bill_id,
-                           s->temporary_id, run_id, s->month, s->amount, s->division);
+            if (s->position < 0)
+                rc = mz_db_run(req->db,
+                               "INSERT INTO assistance_ledger (version, created_at, updated_at,"
+                               " created_by, updated_by, case_id, bill_id, temporary_id, run_id,"
+                               " month, entry, amount_fen, division, note) VALUES (1, ?, ?, ?, ?,"
+                               " nullif(?, 0), nullif(?, 0), nullif(?, 0), ?, ?, 'credit', ?, ?,"
+                               " '银行实发')",
+                               "ttttiiiitit", now, now, actor, actor, s->case_id, s->bill_id,
+                               s->temporary_id, run_id, s->month, s->amount, s->division);
             credited++;
             credited_fen += s->amount;
+            continue;
+        }
+        const char *note = mz_arena_printf(req->arena, "银行退回：%s（待补发）", s->reason);
+        if (s->position >= 0) {
+            if (p == NULL)
+                p = assist_pack_new();
+            rc = packed_failure(req, run_id, r, p, s, note, now, actor);
         } else {
             rc = mz_db_run(req->db,
                            "UPDATE assistance_payments SET status = 'failed', note = ?,"
                            " updated_at = ?, updated_by = ?, version = version + 1 WHERE id = ?",
-                           "ttti", mz_arena_printf(req->arena, "银行退回：%s（待补发）", s->reason),
-                           now, actor, s->id);
-            failed++;
-            failed_fen += s->amount;
+                           "ttti", note, now, actor, s->id);
         }
+        failed++;
+        failed_fen += s->amount;
     }
+    assist_pack_free(p);
+    if (rc == MZ_OK && r->packed == 1)
+        rc = packed_credits(req, run_id, r, sent, n, now, actor);
     if (rc == MZ_OK)
         rc = mz_db_run(req->db,
                        "UPDATE assistance_payroll_runs SET returned = ?, paid_out_fen = ?"
@@ -280,7 +436,10 @@ int assist_h_return_file(struct mz_req *req)
     size_t n = 0;
     json_t *errors = json_array(), *summary = NULL;
     int status = 0;
-    int rc = load_sent(req->db, run_id, &sent, &n);
+    struct run_facts facts;
+    int rc = run_facts_load(req->db, run_id, &facts);
+    if (rc == MZ_OK)
+        rc = load_sent(req->db, run_id, &facts, &sent, &n);
     if (rc != MZ_OK)
         status = mz_fail_err(req, rc);
     else
@@ -290,7 +449,7 @@ int assist_h_return_file(struct mz_req *req)
         status = mz_fail_with(req, 422, "import_rejected", "回盘文件有误，未做任何对账处理",
                               json_pack("{s:O}", "errors", errors));
     if (status == 0)
-        status = apply_return(req, run_id, sent, n, &summary);
+        status = apply_return(req, run_id, &facts, sent, n, &summary);
     if (status == 0) {
         status = mz_audit(req, "reconcile", "assistance_payroll_runs", run_id, true, summary);
         if (status == 0)
@@ -301,6 +460,75 @@ int assist_h_return_file(struct mz_req *req)
     json_decref(errors);
     free(sent);
     return status;
+}
+
+/* A case's part of the packed runs (docs/assistance.md, "Packed payroll
+ * snapshot"), added to *debit and *credit: every packed run of its program
+ * with a pack whose case range holds it, the household found in that pack;
+ * debited its amount (the run's community debit holds it), credited it when
+ * the run was reconciled and the payment has no override row (the bank
+ * returned it: no credit, as a per-row run's failed payment). */
+static int case_packed_balance(struct mz_db *db, int64_t case_id, int64_t *debit,
+                               int64_t *credit)
+{
+    struct mz_stmt *st;
+    int rc = mz_db_prepare(db,
+                           "SELECT r.id, r.first_payment_id, r.state FROM assistance_payroll_runs r"
+                           " JOIN assistance_cases c ON c.id = ? AND c.program = r.program"
+                           " WHERE r.packed = 1 AND r.deleted_at IS NULL AND EXISTS (SELECT 1"
+                           " FROM assistance_payment_packs k WHERE k.run_id = r.id"
+                           " AND k.first_case_id <= ? AND k.last_case_id >= ?) ORDER BY r.id",
+                           &st);
+    if (rc != MZ_OK)
+        return rc;
+    mz_db_bind_int(st, 1, case_id);
+    mz_db_bind_int(st, 2, case_id);
+    mz_db_bind_int(st, 3, case_id);
+    struct { int64_t id, first; bool reconciled; } *runs = NULL;
+    size_t n = 0, cap = 0;
+    while ((rc = mz_db_step(st)) == MZ_ROW) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            runs = mz_xrealloc(runs, cap * sizeof(*runs));
+        }
+        runs[n].id = mz_db_col_int(st, 0);
+        runs[n].first = mz_db_col_int(st, 1);
+        runs[n++].reconciled = strcmp(mz_db_col_text(st, 2), "reconciled") == 0;
+    }
+    mz_db_done(st);
+    rc = rc == MZ_DONE ? MZ_OK : rc;
+    struct assist_pack *p = n ? assist_pack_new() : NULL;
+    for (size_t k = 0; k < n && rc == MZ_OK; k++) {
+        size_t i = 0;
+        rc = assist_pack_load_case(db, runs[k].id, case_id, p, &i);
+        if (rc == MZ_ERR_NOTFOUND) {
+            rc = MZ_OK;
+            continue;
+        }
+        if (rc != MZ_OK)
+            break;
+        int64_t amount = p->rows[i].amount_fen, over = 0;
+        *debit += amount;
+        if (!runs[k].reconciled)
+            continue;
+        struct mz_stmt *ov;
+        if ((rc = mz_db_prepare(db,
+                                "SELECT count(*) FROM assistance_payments WHERE id = ?"
+                                " AND deleted_at IS NULL",
+                                &ov)) != MZ_OK)
+            break;
+        mz_db_bind_int(ov, 1, runs[k].first + p->first_position + (int64_t)i);
+        if ((rc = mz_db_step(ov)) == MZ_ROW) {
+            over = mz_db_col_int(ov, 0);
+            rc = MZ_OK;
+        }
+        mz_db_done(ov);
+        if (rc == MZ_OK && over == 0)
+            *credit += amount;
+    }
+    assist_pack_free(p);
+    free(runs);
+    return rc;
 }
 
 /* GET /api/v1/assistance/ledger/balance?case_id=N (or ?bill_id=N: a
@@ -351,6 +579,9 @@ int assist_h_balance(struct mz_req *req)
     }
     mz_db_done(st);
     if (rc < 0)
+        return mz_fail_err(req, rc);
+    if (kinds[k].e == &assist_cases &&
+        (rc = case_packed_balance(req->db, case_id, &debit, &credit)) != MZ_OK)
         return mz_fail_err(req, rc);
     return mz_reply_json(req, 200,
                          json_pack("{s:I, s:I, s:I, s:I}", key, (json_int_t)case_id,
