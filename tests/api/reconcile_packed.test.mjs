@@ -8,11 +8,13 @@
 // packed payment gets an override row that reads as the per-row run's failed
 // row, field by field; it is reissued by the next run as a per-row failure
 // is; the packed credits are one ledger row per community; and the balance
-// per case reads the same for the packed months as for the per-row one.
+// per case reads the same for the packed months as for the per-row one; the
+// monthly report counts a packed month as the per-row one (households,
+// persons, amounts, new and stopped across a per-row and a packed month).
 // Reference: docs/assistance.md ("Packed payroll snapshot", "Bank return file and the ledger").
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, assertError, show, makeIdNumber, makeBankCard, runCli, parseCsv, toCsv } from './lib.mjs';
+import { startServer, assertError, show, makeIdNumber, makeBankCard, runCli, parseCsv, toCsv, TEST_PASSWORD } from './lib.mjs';
 
 let srv;
 const D = {};
@@ -61,6 +63,7 @@ before(async () => {
   srv = await startServer({ env: { MZ_TEST_TODAY: '2025-10-01' } });
   const street = (await ok(await srv.api('GET', '/api/v1/divisions?parent=120101'))).items[0].code;
   const communities = (await ok(await srv.api('GET', `/api/v1/divisions?parent=${street}`))).items;
+  D.street = street;
   D.a1 = communities[0].code;
   D.a2 = communities[1].code;
   const specs = [
@@ -205,5 +208,32 @@ describe('reconciliation and balances over packed runs', () => {
     // A reissued packed payment is not reissued again.
     const jan = await ok(await srv.api('POST', '/api/v1/assistance/payroll', { program: 'dibao', month: '2026-01', division: '120101' }), 201);
     assert.equal(jan.households, 3);
+  });
+
+  it('the monthly report counts the packed months as the per-row one', async () => {
+    const report = async (month, api = srv.api) => (await ok(await api('GET', `/api/v1/assistance/reports/monthly?month=${month}&program=dibao`)));
+    const rows = (r) => r.items.map((x) => [x.division, x.program, x.households, x.persons, x.amount_fen, x.new, x.stopped]);
+    const oct = await report('2025-10');
+    assert.equal(oct.items.length, 1);
+    const [o] = oct.items;
+    assert.deepEqual([o.division, o.households, o.new, o.stopped], ['120101', 3, 3, 0]);
+    const octPay = await payments(`month=2025-10&program=dibao`);
+    assert.equal(o.amount_fen, octPay.filter((p) => p.reissue_of == null).reduce((s, p) => s + p.amount_fen, 0));
+    // November: packed, its returned household an override row (counted
+    // once), the month before per row: nobody new or stopped.
+    const same = [['120101', 'dibao', o.households, o.persons, o.amount_fen, 0, 0]];
+    for (const month of ['2025-11', '2025-12', '2026-01']) assert.deepEqual(rows(await report(month)), same, month);
+    const feb = await report('2026-02');
+    assert.deepEqual(rows(feb), [['120101', 'dibao', 0, 0, 0, 0, 3]], 'January\'s packed households stopped');
+    assert.deepEqual(feb.totals.dibao, { households: 0, persons: 0, amount_fen: 0, new: 0, stopped: 3 });
+    // A street's leader sees its communities, from the packs' divisions.
+    srv.addUser('street_leader', { roles: 'leader', scope: D.street });
+    const leader = (await srv.login('street_leader', TEST_PASSWORD, { mode: 'bearer' })).api;
+    const octStreet = rows(await report('2025-10', leader)).map((x) => [...x.slice(0, 5), 0, 0]);
+    assert.deepEqual(octStreet.map((x) => [x[0], x[2]]), [[D.a1, 2], [D.a2, 1]]);
+    assert.deepEqual(rows(await report('2025-11', leader)), octStreet);
+    const x = await srv.api('GET', '/api/v1/assistance/reports/monthly?month=2025-11&format=xlsx');
+    assert.equal(x.status, 200, show(x));
+    assert.equal(x.buf.subarray(0, 2).toString(), 'PK');
   });
 });

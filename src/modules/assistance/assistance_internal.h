@@ -298,6 +298,11 @@ struct assist_id_set {
     int64_t *ids;
     size_t n;
 };
+/* Is id in the set? */
+bool assist_id_set_has(const struct assist_id_set *s, int64_t id);
+/* payments.c: the ids of the payment rows in [lo, hi) (a packed run's
+ * block: the override rows of its packed payments), sorted. */
+int assist_payment_overrides(struct mz_db *db, int64_t lo, int64_t hi, struct assist_id_set *out);
 struct assist_snapshot {
     int64_t households, persons, amount_fen; /* paid, in the packs */
     size_t paid_elsewhere;                   /* left out: in another run of the month */

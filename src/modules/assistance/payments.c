@@ -292,7 +292,7 @@ static bool in_range(const struct pay_filter *f, const char *division)
 
 /* The ids of rows with ids in [lo, hi) (overrides of packed payments),
  * sorted. */
-static int overrides(struct mz_db *db, int64_t lo, int64_t hi, struct assist_id_set *out)
+int assist_payment_overrides(struct mz_db *db, int64_t lo, int64_t hi, struct assist_id_set *out)
 {
     struct mz_stmt *st;
     size_t cap = 0;
@@ -317,7 +317,7 @@ static int overrides(struct mz_db *db, int64_t lo, int64_t hi, struct assist_id_
     return rc == MZ_DONE ? MZ_OK : rc < 0 ? rc : MZ_ERR_DB;
 }
 
-static bool overridden(const struct assist_id_set *s, int64_t id)
+bool assist_id_set_has(const struct assist_id_set *s, int64_t id)
 {
     size_t lo = 0, hi = s->n;
     while (lo < hi) {
@@ -342,7 +342,7 @@ static void take_packed(struct pay_list *l, const struct pay_filter *f, const st
                   : f->sort_col == SORT_PERSONS ? h->persons
                   : f->sort_col == SORT_AMOUNT  ? h->amount_fen
                                                 : id;
-    if (in_range(f, h->division) && !overridden(over, id))
+    if (in_range(f, h->division) && !assist_id_set_has(over, id))
         list_add(l, id, key, run, p->seq, (int32_t)i);
 }
 
@@ -386,7 +386,7 @@ static int packed_items(struct mz_db *db, const struct pay_filter *f, struct pay
     for (size_t j = 0; j < nruns && rc == MZ_OK; j++) {
         const struct pay_run *r = &runs[j];
         struct assist_id_set over;
-        rc = overrides(db, r->first_id, r->first_id + r->ids, &over);
+        rc = assist_payment_overrides(db, r->first_id, r->first_id + r->ids, &over);
         if (rc == MZ_OK && f->case_id) {
             size_t i;
             rc = assist_pack_load_case(db, r->id, f->case_id, p, &i);

@@ -9,11 +9,14 @@
  *   amount_fen  the amount due                 new      due this month, not last month
  *   stopped     due last month, not this month
  * with a total row per program. Because it reads the snapshots, a month's
- * report is the same whenever it is drawn. JSON by default; format=xlsx gives
+ * report is the same whenever it is drawn. When a packed run (docs/assistance.md,
+ * "Packed payroll snapshot") is of the month or the month before, the
+ * payments due in both are read into memory instead - the rows and the
+ * packed households without an override row - and counted the same way. JSON by default; format=xlsx gives
  * the sheet in the layout staff send upwards (money in 元 as numbers), and is
  * audited as an export.
  *
- * Tested by tests/api/reconcile.test.mjs.
+ * Tested by tests/api/reconcile.test.mjs and reconcile_packed.test.mjs.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -121,6 +124,174 @@ static int count(struct mz_db *db, struct report *r, int what, int digits, const
     }
     mz_db_finalize(st);
     return rc == MZ_DONE ? MZ_OK : rc;
+}
+
+/* --- months with packed runs (docs/assistance.md, "Packed payroll snapshot")
+ * A payment due in a month, from a row or a pack. */
+struct due {
+    int64_t case_id, persons, amount;
+    char division[13], program[16];
+};
+
+struct dues {
+    struct due *d;
+    size_t n, cap;
+};
+
+static struct due *due_add(struct dues *s)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 1024;
+        s->d = mz_xrealloc(s->d, s->cap * sizeof(*s->d));
+    }
+    struct due *d = &s->d[s->n++];
+    memset(d, 0, sizeof(*d));
+    return d;
+}
+
+static int cmp_due(const void *a, const void *b)
+{
+    int64_t x = ((const struct due *)a)->case_id, y = ((const struct due *)b)->case_id;
+    return x < y ? -1 : x > y;
+}
+
+/* Is a case due in s (sorted by case)? A payment without a case (a one-off
+ * program's) never is, as the per-row count's NOT EXISTS finds no NULL. */
+static bool due_has(const struct dues *s, int64_t case_id)
+{
+    if (case_id == 0)
+        return false;
+    struct due probe = {.case_id = case_id};
+    return bsearch(&probe, s->d, s->n, sizeof(*s->d), cmp_due) != NULL;
+}
+
+/* Every payment due in month (of program, NULL: all), in every division:
+ * the rows (a returned packed payment's override row among them) and the
+ * packed households of the packed runs without an override row; sorted by
+ * case. */
+static int dues_load(struct mz_db *db, const char *month, const char *program, struct dues *out)
+{
+    struct mz_stmt *st;
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT coalesce(p.case_id, 0), p.persons, p.amount_fen, p.division, p.program"
+             " FROM assistance_payments p WHERE p.month = ? AND" DUE "%s",
+             program ? " AND p.program = ?" : "");
+    int rc = mz_db_prepare_uncached(db, sql, &st);
+    if (rc != MZ_OK)
+        return rc;
+    mz_db_bind_text(st, 1, month);
+    if (program)
+        mz_db_bind_text(st, 2, program);
+    while ((rc = mz_db_step(st)) == MZ_ROW) {
+        struct due *d = due_add(out);
+        d->case_id = mz_db_col_int(st, 0);
+        d->persons = mz_db_col_int(st, 1);
+        d->amount = mz_db_col_int(st, 2);
+        snprintf(d->division, sizeof(d->division), "%s", mz_db_col_text(st, 3));
+        snprintf(d->program, sizeof(d->program), "%s", mz_db_col_text(st, 4));
+    }
+    mz_db_finalize(st);
+    if (rc != MZ_DONE)
+        return rc;
+    snprintf(sql, sizeof(sql),
+             "SELECT id, first_payment_id, payment_ids, program FROM assistance_payroll_runs"
+             " WHERE packed = 1 AND month = ? AND deleted_at IS NULL%s ORDER BY id",
+             program ? " AND program = ?" : "");
+    if ((rc = mz_db_prepare_uncached(db, sql, &st)) != MZ_OK)
+        return rc;
+    mz_db_bind_text(st, 1, month);
+    if (program)
+        mz_db_bind_text(st, 2, program);
+    struct assist_pack *p = assist_pack_new();
+    while ((rc = mz_db_step(st)) == MZ_ROW) {
+        int64_t run_id = mz_db_col_int(st, 0), first = mz_db_col_int(st, 1);
+        char prog[16];
+        snprintf(prog, sizeof(prog), "%s", mz_db_col_text(st, 3));
+        struct assist_id_set over = {NULL, 0};
+        struct assist_pack_cursor *cur = NULL;
+        rc = assist_payment_overrides(db, first, first + mz_db_col_int(st, 2), &over);
+        if (rc == MZ_OK)
+            rc = assist_packs_begin(db, run_id, &cur);
+        while (rc == MZ_OK && (rc = assist_packs_next(cur, p)) == MZ_ROW) {
+            rc = MZ_OK;
+            for (size_t i = 0; i < p->n; i++) {
+                if (assist_id_set_has(&over, first + p->first_position + (int64_t)i))
+                    continue;
+                struct due *d = due_add(out);
+                d->case_id = p->rows[i].case_id;
+                d->persons = p->rows[i].persons;
+                d->amount = p->rows[i].amount_fen;
+                memcpy(d->division, p->rows[i].division, sizeof(d->division));
+                memcpy(d->program, prog, sizeof(d->program));
+            }
+        }
+        if (cur)
+            assist_packs_end(cur);
+        free(over.ids);
+        if (rc != MZ_DONE)
+            break;
+    }
+    assist_pack_free(p);
+    mz_db_finalize(st);
+    if (rc != MZ_DONE)
+        return rc;
+    if (out->n > 1)
+        qsort(out->d, out->n, sizeof(*out->d), cmp_due);
+    return MZ_OK;
+}
+
+/* Is there a packed run of program (NULL: any) in month or other? */
+static int packed_months(struct mz_db *db, const char *month, const char *other,
+                         const char *program, bool *out)
+{
+    const char *params[] = {month, other, program};
+    int64_t n = 0;
+    int rc = mz_db_query_int(db,
+                             program ? "SELECT count(*) FROM assistance_payroll_runs WHERE packed = 1"
+                                       " AND month IN (?, ?) AND deleted_at IS NULL AND program = ?"
+                                     : "SELECT count(*) FROM assistance_payroll_runs WHERE packed = 1"
+                                       " AND month IN (?, ?) AND deleted_at IS NULL",
+                             &n, program ? 3 : 2, params);
+    *out = n > 0;
+    return rc;
+}
+
+/* The three counts of count() from the payments due in the month and the
+ * month before, rows and packs together (a case paid per row last month and
+ * from a pack this month is neither new nor stopped). */
+static int count_dues(struct mz_db *db, struct report *r, int digits, const char *month,
+                      const char *other, const char *lo, const char *hi, const char *program)
+{
+    struct dues cur = {0}, prev = {0};
+    int rc = dues_load(db, month, program, &cur);
+    if (rc == MZ_OK)
+        rc = dues_load(db, other, program, &prev);
+    for (int k = 0; k < 2 && rc == MZ_OK; k++) {
+        const struct dues *s = k ? &prev : &cur, *o = k ? &cur : &prev;
+        for (size_t i = 0; i < s->n && rc == MZ_OK; i++) {
+            const struct due *d = &s->d[i];
+            if (strcmp(d->division, lo) < 0 || strcmp(d->division, hi) >= 0)
+                continue;
+            char group[13];
+            snprintf(group, sizeof(group), "%.*s", digits, d->division);
+            struct line *l = line_of(r, group, d->program);
+            if (l == NULL) {
+                rc = MZ_ERR_NOMEM;
+                break;
+            }
+            if (k == 0) {
+                l->households++;
+                l->persons += d->persons;
+                l->amount += d->amount;
+            }
+            if (!due_has(o, d->case_id))
+                ++*(k ? &l->stopped : &l->added);
+        }
+    }
+    free(cur.d);
+    free(prev.d);
+    return rc;
 }
 
 static int cmp_line(const void *a, const void *b)
@@ -243,10 +414,15 @@ int assist_h_monthly_report(struct mz_req *req)
     char prev[8];
     prev_month(month, prev);
     struct report r = {0};
-    int rc = count(req->db, &r, 0, digits, month, prev, lo, hi, program);
-    if (rc == MZ_OK)
+    bool packed = false;
+    int rc = packed_months(req->db, month, prev, program, &packed);
+    if (rc == MZ_OK && packed)
+        rc = count_dues(req->db, &r, digits, month, prev, lo, hi, program);
+    if (rc == MZ_OK && !packed)
+        rc = count(req->db, &r, 0, digits, month, prev, lo, hi, program);
+    if (rc == MZ_OK && !packed)
         rc = count(req->db, &r, 1, digits, month, prev, lo, hi, program);
-    if (rc == MZ_OK)
+    if (rc == MZ_OK && !packed)
         rc = count(req->db, &r, 2, digits, month, prev, lo, hi, program);
     if (rc != MZ_OK) {
         free(r.lines);
