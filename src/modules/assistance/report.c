@@ -159,7 +159,7 @@ static int cmp_due(const void *a, const void *b)
  * program's) never is, as the per-row count's NOT EXISTS finds no NULL. */
 static bool due_has(const struct dues *s, int64_t case_id)
 {
-    if (case_id == 0)
+    if (case_id == 0 || s->n == 0)
         return false;
     struct due probe = {.case_id = case_id};
     return bsearch(&probe, s->d, s->n, sizeof(*s->d), cmp_due) != NULL;
