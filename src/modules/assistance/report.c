@@ -12,7 +12,8 @@
  * report is the same whenever it is drawn. When a packed run (docs/assistance.md,
  * "Packed payroll snapshot") is of the month or the month before, the
  * payments due in both are read into memory instead - the rows and the
- * packed households without an override row - and counted the same way. JSON by default; format=xlsx gives
+ * packed households without an override row - and counted the same way.
+ * JSON by default; format=xlsx gives
  * the sheet in the layout staff send upwards (money in 元 as numbers), and is
  * audited as an export.
  *
@@ -247,12 +248,11 @@ static int packed_months(struct mz_db *db, const char *month, const char *other,
 {
     const char *params[] = {month, other, program};
     int64_t n = 0;
-    int rc = mz_db_query_int(db,
-                             program ? "SELECT count(*) FROM assistance_payroll_runs WHERE packed = 1"
-                                       " AND month IN (?, ?) AND deleted_at IS NULL AND program = ?"
-                                     : "SELECT count(*) FROM assistance_payroll_runs WHERE packed = 1"
-                                       " AND month IN (?, ?) AND deleted_at IS NULL",
-                             &n, program ? 3 : 2, params);
+    const char *sql = program ? "SELECT count(*) FROM assistance_payroll_runs WHERE packed = 1"
+                                " AND month IN (?, ?) AND deleted_at IS NULL AND program = ?"
+                              : "SELECT count(*) FROM assistance_payroll_runs WHERE packed = 1"
+                                " AND month IN (?, ?) AND deleted_at IS NULL";
+    int rc = mz_db_query_int(db, sql, &n, program ? 3 : 2, params);
     *out = n > 0;
     return rc;
 }
