@@ -6,11 +6,11 @@
  * (two members each, the payee's bank account sealed as the engine seals it,
  * about 0.5% of the second members dead before the month so their household
  * is skipped), then measures, as `minzheng payroll` does it: one write
- * transaction with assist_payroll_run() (the snapshot of every case, the
- * ledger debits, the totals) and its durable commit; then the bank file
- * (every account opened, control totals). Prints one JSON line with the times,
- * the counts and the peak resident memory. Synthetic data only.
- * BENCH_PACKED=1 runs the packed payroll (assist_payroll_run_packed) instead.
+ * transaction with assist_payroll_run() (the snapshot of every case written
+ * as packs, the skipped rows, one ledger debit per community, the totals)
+ * and its durable commit; then the bank file (every account opened, control
+ * totals). Prints one JSON line with the times, the counts and the peak
+ * resident memory. Synthetic data only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,12 +168,7 @@ generated:;
     double c1 = cpu_s();
     struct assist_run_summary s;
     check(mz_db_begin_write(db), "begin run", db);
-    /* BENCH_PACKED=1: the run written as packs (docs/assistance.md, "Packed
-     * payroll snapshot"), not yet what the CLI and API run. */
-    bool packed = getenv("BENCH_PACKED") != NULL;
-    check((packed ? assist_payroll_run_packed : assist_payroll_run)(db, "bench", "dibao", "2025-10",
-                                                                    "120000000000", &s),
-          "payroll", db);
+    check(assist_payroll_run(db, "bench", "dibao", "2025-10", "120000000000", &s), "payroll", db);
     check(mz_db_commit(db), "commit run", db);
     double t2 = now_s();
 
@@ -191,10 +186,10 @@ generated:;
 
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("{\"households\":%ld,\"packed\":%s,\"generate_s\":%.2f,\"payroll_s\":%.2f,\"bank_file_s\":%.2f,"
+    printf("{\"households\":%ld,\"generate_s\":%.2f,\"payroll_s\":%.2f,\"bank_file_s\":%.2f,"
            "\"payroll_and_bank_file_s\":%.2f,\"cpu_s\":%.2f,\"paid\":%lld,\"skipped\":%lld,\"dead_members\":%ld,"
            "\"amount_fen\":%lld,\"bank_rows\":%lld,\"bank_sum_fen\":%lld,\"peak_rss_mb\":%.0f}\n",
-           households, packed ? "true" : "false", t1 - t0, t2 - t1, t3 - t2, t3 - t1, c3 - c1, (long long)s.households,
+           households, t1 - t0, t2 - t1, t3 - t2, t3 - t1, c3 - c1, (long long)s.households,
            (long long)s.skipped, dead, (long long)s.amount_fen, (long long)count, (long long)sum,
            (double)ru.ru_maxrss / 1024.0);
     mz_db_close(db);

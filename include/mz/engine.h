@@ -129,6 +129,12 @@ struct mz_hooks {
      * the caller's scope applied. 0 or a status. */
     int (*person_rows)(struct mz_req *req, const struct mz_entity *e, const struct mz_field *f,
                        const int64_t *persons, size_t n, json_t *rows);
+    /* A count of POST /api/v1/counts for an entity whose list a module
+     * route answers (the request's query is the count's filter): *handled
+     * false leaves it to the generic list's count; else *total and *capped
+     * as that route's list would answer. 0 or a status after mz_fail. */
+    int (*count)(struct mz_req *req, const struct mz_entity *e, bool *handled, int64_t *total,
+                 bool *capped);
 };
 
 /* A sensitive cell of an import row sealed ahead on the helper thread: the

@@ -267,9 +267,13 @@ describe('a case from application to a paid month', () => {
     assert.equal(dead.status, 'skipped');
     assert.equal(dead.amount_fen, 0);
     assert.match(dead.note, /死亡/);
+    // The ledger per case: the paid case owes its October benefit, the
+    // skipped one nothing (the run's debits are one row per community).
+    const bal = async (id) => ok(await srv.api('GET', `/api/v1/assistance/ledger/balance?case_id=${id}`));
+    assert.deepEqual(await bal(case1.id), { case_id: case1.id, debit_fen: case1.monthly_benefit_fen, credit_fen: 0, outstanding_fen: case1.monthly_benefit_fen });
+    assert.deepEqual(await bal(case3.id), { case_id: case3.id, debit_fen: 0, credit_fen: 0, outstanding_fen: 0 });
     const ledger = (await ok(await srv.api('GET', `/api/v1/assistance_ledger?run_id=${run.run_id}`))).items;
-    assert.equal(ledger.length, 1);
-    assert.equal(ledger[0].amount_fen, case1.monthly_benefit_fen);
+    assert.equal(ledger.reduce((s, l) => s + (l.entry === 'debit' ? l.amount_fen : 0), 0), run.amount_fen);
   });
 
   it('running the month again is refused with the same summary (API 409, CLI exit 3)', async () => {

@@ -116,6 +116,86 @@ export function assertNoSanitizerReport(output, what = 'process') {
 }
 
 /**
+ * Run SQL on a test database (a SQLite file through sqlite3, a PostgreSQL
+ * conninfo through psql), in one transaction; the output of its last
+ * SELECT as rows of '|'-separated fields. For fixtures that the application
+ * cannot write any more (legacyPayrollRun).
+ */
+export function runSql(dbPath, sql) {
+  const pg = isPgSpec(dbPath);
+  const r = pg
+    ? spawnSync(process.env.MZ_TEST_PG_PSQL || 'psql', [dbPath, '-qAt', '-v', 'ON_ERROR_STOP=1', '-1', '-f', '-'], { input: sql, encoding: 'utf8', timeout: 30000 })
+    : spawnSync('sqlite3', ['-bail', dbPath], { input: `.timeout 10000\nBEGIN IMMEDIATE;\n${sql}\nCOMMIT;\n`, encoding: 'utf8', timeout: 30000 });
+  if (r.error || r.status !== 0) throw new Error(`SQL failed (${r.status}): ${r.error?.message ?? ''} ${r.stderr}`);
+  return r.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('|'));
+}
+
+/**
+ * A payroll run of a regular program as `minzheng payroll` wrote it before
+ * the switch to packed runs (packed = 0: one payment row and one ledger
+ * debit per household; docs/assistance.md, "Packed payroll snapshot"), so
+ * that the readers of such months, kept for the databases holding them, are
+ * tested: the run row, the snapshot (paid, or skipped with the reason: the
+ * payee or a member dead before the month, no account; ids from the
+ * payments counter), the debits and the totals. No reissues (a fixture for
+ * a first month). district: a 6-digit code. Returns the run's summary as the
+ * CLI printed it.
+ */
+export function legacyPayrollRun(dbPath, { program, month, district }) {
+  assert.match(district, /^\d{6}$/);
+  assert.match(month, /^\d{4}-\d{2}$/);
+  assert.match(program, /^[a-z_]+$/);
+  const first = `${month}-01`;
+  const now = `${month}-01T00:00:00Z`;
+  const run = '(SELECT max(id) FROM assistance_payroll_runs)';
+  const rows = runSql(dbPath, `
+INSERT INTO assistance_payroll_runs (version, created_at, updated_at, created_by, updated_by, state,
+  program, month, division, households, persons, amount_fen, skipped, packed)
+  VALUES (1, '${now}', '${now}', 'legacy', 'legacy', 'draft', '${program}', '${month}', '${district}000000', 0, 0, 0, 0, 0);
+INSERT INTO assistance_payments (id, version, created_at, updated_at, created_by, updated_by, run_id,
+  case_id, program, month, household_id, payee_person_id, division, persons, amount_fen, status, note, trace,
+  account_sealed)
+SELECT (SELECT next FROM assistance_payment_seq) + row_number() OVER (ORDER BY c.id) - 1, 1, '${now}', '${now}',
+  'legacy', 'legacy', ${run}, c.id, c.program, '${month}', c.household_id,
+  coalesce(c.payee_person_id, c.applicant_person_id), c.division, c.member_count,
+  CASE WHEN (p.deceased_on IS NOT NULL AND p.deceased_on < '${first}') OR dm.died_on IS NOT NULL
+    OR c.bank_account IS NULL THEN 0
+    WHEN c.benefit_from IS NOT NULL AND '${month}' < c.benefit_from
+    THEN coalesce(c.previous_benefit_fen, c.monthly_benefit_fen) ELSE c.monthly_benefit_fen END,
+  CASE WHEN (p.deceased_on IS NOT NULL AND p.deceased_on < '${first}') OR dm.died_on IS NOT NULL
+    OR c.bank_account IS NULL THEN 'skipped' ELSE 'paid' END,
+  CASE WHEN p.deceased_on IS NOT NULL AND p.deceased_on < '${first}'
+      THEN '收款人已于 ' || p.deceased_on || ' 死亡，自次月起停发'
+    WHEN dm.died_on IS NOT NULL THEN '家庭成员已于 ' || dm.died_on || ' 死亡，须重新核定救助金额后恢复发放'
+    WHEN c.bank_account IS NULL THEN '未登记银行账号，本月未发放' ELSE NULL END,
+  c.benefit_trace, c.bank_account
+FROM assistance_cases c
+LEFT JOIN persons p ON p.id = coalesce(c.payee_person_id, c.applicant_person_id)
+LEFT JOIN (SELECT cm.case_id, min(q.deceased_on) AS died_on FROM persons q JOIN assistance_case_members cm
+  ON cm.person_id = q.id WHERE q.deceased_on < '${first}' AND q.deleted_at IS NULL GROUP BY cm.case_id) dm
+  ON dm.case_id = c.id
+WHERE c.deleted_at IS NULL AND c.state = 'paying' AND c.program = '${program}'
+  AND coalesce(c.start_month, '') <= '${month}' AND c.division LIKE '${district}%';
+UPDATE assistance_payment_seq SET next = (SELECT max(id) + 1 FROM assistance_payments)
+  WHERE next <= (SELECT max(id) FROM assistance_payments);
+INSERT INTO assistance_ledger (version, created_at, updated_at, created_by, updated_by, case_id, run_id, month,
+  entry, amount_fen, division, note)
+SELECT 1, '${now}', '${now}', 'legacy', 'legacy', case_id, run_id, month, 'debit', amount_fen, division, '应发'
+  FROM assistance_payments WHERE run_id = ${run} AND status = 'paid';
+UPDATE assistance_payroll_runs SET
+  households = (SELECT count(*) FROM assistance_payments WHERE run_id = ${run} AND status = 'paid'),
+  persons = (SELECT coalesce(sum(persons), 0) FROM assistance_payments WHERE run_id = ${run} AND status = 'paid'),
+  amount_fen = (SELECT coalesce(sum(amount_fen), 0) FROM assistance_payments WHERE run_id = ${run} AND status = 'paid'),
+  skipped = (SELECT count(*) FROM assistance_payments WHERE run_id = ${run} AND status = 'skipped'),
+  reissued = 0
+  WHERE id = ${run};
+SELECT id, households, persons, amount_fen, skipped FROM assistance_payroll_runs WHERE id = ${run};
+`);
+  const [id, households, persons, amount, skipped] = rows[rows.length - 1].map(Number);
+  return { run_id: id, program, month, division: district, households, persons, amount_fen: amount, status: 'draft', skipped };
+}
+
+/**
  * Run the binary synchronously (CLI commands). Returns {status, signal, stdout, stderr}.
  * Fails on sanitizer reports in any case.
  */

@@ -1,7 +1,8 @@
 // payments_packed.test.mjs - the payments list, get and export over a packed
 // payroll run (src/modules/assistance/payments.c): the same households of
-// the same cases paid per row in October (`minzheng payroll`) and as packs in
-// November (the API with the test-only MZ_TEST_PAYROLL_PACKED=1) read the
+// the same cases paid per row in October (a month written before the switch
+// to packed runs: the legacyPayrollRun fixture) and as packs in November
+// (the API, as every run of a regular program now) read the
 // same through GET /api/v1/assistance_payments, /{id} and /export - every
 // field but the ids and the month, the skipped households (rows of the
 // packed run) included - with the filters, pagination, order, totals,
@@ -11,7 +12,7 @@
 // Reference: docs/assistance.md ("Packed payroll snapshot").
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, assertError, show, makeIdNumber, makeBankCard, runCli, parseCsv, TEST_PASSWORD } from './lib.mjs';
+import { startServer, assertError, show, makeIdNumber, makeBankCard, legacyPayrollRun, parseCsv, TEST_PASSWORD } from './lib.mjs';
 
 let srv;
 const D = {};
@@ -63,7 +64,7 @@ before(async () => {
     cases.push(c);
   }
   await srv.stop({ keepDir: true });
-  srv = await startServer({ db: srv.dbPath, env: { MZ_TEST_TODAY: '2025-10-08', MZ_TEST_PAYROLL_PACKED: '1' } });
+  srv = await startServer({ db: srv.dbPath, env: { MZ_TEST_TODAY: '2025-10-08' } });
   for (const c of cases) {
     await ok(await act(c.id, 'approve'));
     await ok(await act(c.id, 'pay'));
@@ -72,10 +73,8 @@ before(async () => {
     srv.addUser(name, { roles: role, scope });
     users[name] = (await srv.login(name, TEST_PASSWORD, { mode: 'bearer' })).api;
   }
-  // October per row (the CLI), November packed (the API with the knob).
-  const cli = runCli(['payroll', '--db', srv.dbPath, '--program', 'dibao', '--month', '2025-10', '--division', '120101']);
-  assert.equal(cli.status, 0, cli.stderr);
-  oct = JSON.parse(cli.stdout);
+  // October per row (as written before the switch), November packed (the API).
+  oct = legacyPayrollRun(srv.dbPath, { program: 'dibao', month: '2025-10', district: '120101' });
   const r = await srv.api('POST', '/api/v1/assistance/payroll', { program: 'dibao', month: '2025-11', division: '120101' });
   nov = await ok(r, 201);
 });
@@ -170,6 +169,27 @@ describe('a packed run read through the payments list', () => {
     const masked = await list(`run_id=${nov.run_id}&status=paid`, users.leader);
     assert.equal(masked.total, 4);
     assert.ok(masked.items.every((p) => p.trace === '***'));
+  });
+
+  it('POST /api/v1/counts counts the packed payments as the list does, in the caller\'s scope', async () => {
+    const filters = [
+      { run_id: String(nov.run_id) },
+      { run_id: String(nov.run_id), status: 'paid' },
+      { month: '2025-11', program: 'dibao', division: D.a2 },
+      {},
+      { run_id: String(oct.run_id), 'amount_fen.gte': '1' },
+    ];
+    const counts = async (api) => (await ok(await api('POST', '/api/v1/counts', {
+      counts: filters.map((filter) => ({ entity: 'assistance_payments', filter })),
+    }))).counts.map((c) => [c.total, c.total_capped]);
+    assert.deepEqual(await counts(srv.api), [[5, false], [4, false], [2, false], [10, false], [4, false]]);
+    for (const [i, filter] of filters.entries()) {
+      const q = new URLSearchParams(filter).toString();
+      assert.equal((await list(q, users.comm2)).total, (await counts(users.comm2))[i][0], q);
+    }
+    assert.deepEqual((await counts(users.comm2)).slice(0, 4), [[2, false], [1, false], [2, false], [4, false]]);
+    const bad = await srv.api('POST', '/api/v1/counts', { counts: [{ entity: 'assistance_payments', filter: { run_id: String(nov.run_id), sort: 'note' } }] });
+    assertError(bad, 400, 'bad_sort', { field: 'counts[0].filter.sort' });
   });
 
   it('exports the same rows as the per-row run (CSV) and as XLSX', async () => {

@@ -1,7 +1,8 @@
 // reconcile_packed.test.mjs - the bank's return file and the ledger balance
 // over a packed payroll run (src/modules/assistance/reconcile.c): the same
-// cases paid per row in October (`minzheng payroll`) and as packs in
-// November and December (the API with the test-only MZ_TEST_PAYROLL_PACKED=1),
+// cases paid per row in October (a month written before the switch to packed
+// runs: the legacyPayrollRun fixture) and as packs in November and December
+// (the API, as every run of a regular program now),
 // the same household returned by the bank each month. The packed run's
 // sent set comes from its packs (payment id = the run's first id +
 // position); a bad file is refused whole and changes nothing; a returned
@@ -14,7 +15,7 @@
 // Reference: docs/assistance.md ("Packed payroll snapshot", "Bank return file and the ledger").
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, assertError, show, makeIdNumber, makeBankCard, runCli, parseCsv, toCsv, TEST_PASSWORD } from './lib.mjs';
+import { startServer, assertError, show, makeIdNumber, makeBankCard, legacyPayrollRun, parseCsv, toCsv, TEST_PASSWORD } from './lib.mjs';
 
 let srv;
 const D = {};
@@ -86,7 +87,7 @@ before(async () => {
     cases.push(c);
   }
   await srv.stop({ keepDir: true });
-  srv = await startServer({ db: srv.dbPath, env: { MZ_TEST_TODAY: '2025-10-08', MZ_TEST_PAYROLL_PACKED: '1' } });
+  srv = await startServer({ db: srv.dbPath, env: { MZ_TEST_TODAY: '2025-10-08' } });
   for (const c of cases) {
     await ok(await act(c.id, 'approve'));
     await ok(await act(c.id, 'pay'));
@@ -101,9 +102,7 @@ describe('reconciliation and balances over packed runs', () => {
   let oct, octRows, octResult, octBalances, nov, novRows, novResult, reissueOfOct;
 
   it('October per row: the return marks the failure and credits the rest', async () => {
-    const cli = runCli(['payroll', '--db', srv.dbPath, '--program', 'dibao', '--month', '2025-10', '--division', '120101']);
-    assert.equal(cli.status, 0, cli.stderr);
-    oct = JSON.parse(cli.stdout);
+    oct = legacyPayrollRun(srv.dbPath, { program: 'dibao', month: '2025-10', district: '120101' });
     octRows = await send(oct.run_id);
     assert.equal(octRows.length, 3);
     octResult = await ok(await sendReturn(oct.run_id, answer(octRows, returned(), new Set())));

@@ -203,6 +203,10 @@ describe('特困 quote', () => {
 describe('payroll killed mid-run (kill -9)', () => {
   it('leaves no trace at any phase; the rerun pays everyone once', async () => {
     const runs = async () => (await ok(await srv.api('GET', '/api/v1/assistance_payroll_runs?month=2026-01'))).total;
+    const paying = (await ok(await srv.api('GET', '/api/v1/assistance_cases?state=paying&size=100'))).items;
+    const balances = async () => Promise.all(paying.map(async (c) =>
+      ok(await srv.api('GET', `/api/v1/assistance/ledger/balance?case_id=${c.id}`))));
+    const before = await balances();
     for (const phase of ['run', 'snapshot', 'reissue', 'ledger', 'totals', 'commit']) {
       const r = runCli(['payroll', '--db', srv.dbPath, '--program', 'dibao', '--month', '2026-01', '--division', '120101'], { env: { MZ_TEST_KILL_AT: phase } });
       assert.equal(r.signal, 'SIGKILL', `${phase}: ${r.stderr}`);
@@ -214,11 +218,19 @@ describe('payroll killed mid-run (kill -9)', () => {
     assert.equal(again.status, 3, again.stderr);
     const run = JSON.parse(again.stdout);
     const pays = (await ok(await srv.api('GET', `/api/v1/assistance_payments?run_id=${run.run_id}&size=100`))).items;
-    const paying = (await ok(await srv.api('GET', '/api/v1/assistance_cases?state=paying&size=100'))).items;
-    assert.equal(pays.length, paying.length, 'one row per paying case');
+    assert.equal(pays.length, paying.length, 'one payment per paying case');
     assert.equal(new Set(pays.map((p) => p.case_id)).size, pays.length, 'no case twice');
+    // Each case's ledger owes this month's amount once (its paid amount, 0
+    // when skipped), whatever the killed attempts did.
+    const after = await balances();
+    paying.forEach((c, i) => {
+      const p = pays.find((x) => x.case_id === c.id);
+      const due = p.status === 'paid' ? p.amount_fen : 0;
+      assert.equal(after[i].debit_fen - before[i].debit_fen, due, `case ${c.id}: debited once`);
+      assert.equal(after[i].credit_fen, before[i].credit_fen, `case ${c.id}: nothing credited`);
+    });
     const debits = (await ok(await srv.api('GET', '/api/v1/assistance_ledger?month=2026-01&entry=debit&size=100'))).items;
-    assert.equal(debits.length, pays.filter((p) => p.status === 'paid').length, 'one debit per paid row');
+    assert.equal(debits.reduce((s, d) => s + d.amount_fen, 0), run.amount_fen, 'the debits are the run\'s amount');
   });
 });
 

@@ -12,7 +12,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { startServer, show, makeIdNumber, makeBankCard, runCli, isPgSpec, SQLITE_ONLY, TEST_PASSWORD } from './lib.mjs';
+import { startServer, show, makeIdNumber, makeBankCard, runCli, legacyPayrollRun, isPgSpec, SQLITE_ONLY, TEST_PASSWORD } from './lib.mjs';
 
 let srv;
 const CASES = '/api/v1/assistance_cases';
@@ -144,6 +144,9 @@ describe('member incomes sealed at rest', () => {
 describe('existing databases and rekey', () => {
   it('init seals the incomes and traces a database written before holds in clear', { skip: SQLITE_ONLY }, async () => {
     await srv.stop({ keepDir: true });
+    // A month paid per row, as runs were written before the switch to
+    // packed runs (its row holds the trace copied sealed).
+    legacyPayrollRun(srv.dbPath, { program: 'dibao', month: '2025-11', district: '120101' });
     // Put the case back as the previous version stored it.
     const plainMembers = JSON.stringify(members());
     const trace = JSON.stringify([{ step: 'member', zh: '成员 1 月收入 1234.57 元' }]);
@@ -160,8 +163,13 @@ describe('existing databases and rekey', () => {
     const got = await ok(await srv.api('GET', `${CASES}/${created.id}`));
     assert.deepEqual(got.members.map((m) => m.monthly_income_fen), [INCOME, 0]);
     assert.equal(got.benefit_trace[0].zh, '成员 1 月收入 1234.57 元');
-    const pays = await ok(await srv.api('GET', `/api/v1/assistance_payments?case_id=${created.id}`));
+    const pays = await ok(await srv.api('GET', `/api/v1/assistance_payments?case_id=${created.id}&month=2025-11`));
+    assert.equal(pays.total, 1);
     assert.equal(pays.items[0].trace[0].zh, '成员 1 月收入 1234.57 元');
+    // The packed October names its sealed trace copy: the trace as paid.
+    const oct = await ok(await srv.api('GET', `/api/v1/assistance_payments?case_id=${created.id}&month=2025-10`));
+    assert.equal(oct.total, 1);
+    assert.ok(oct.items[0].trace.some((s) => (s.zh || '').includes('1234.57')));
     await srv.stop({ keepDir: true });
     spawnSync('sqlite3', [srv.dbPath, 'PRAGMA wal_checkpoint(TRUNCATE); VACUUM;']);
     assertNoFigures('after the migration');

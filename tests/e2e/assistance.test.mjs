@@ -1,7 +1,8 @@
 // The social-assistance screens in a real browser (docs/web.md, docs/assistance.md):
 // the public 救助公示 page without login (district choice, paging), 救助月报
 // (table with 合计, chart text, Excel download), a payroll run's bank return file
-// (a refused file's errors, then the result) and the case's ledger balance,
+// (a refused file's errors, then the result), the run's payments read from
+// its packs (its tab and the list) and the case's ledger balance,
 // and 待复核 with the recheck dialog. "Today" is fixed with MZ_TEST_TODAY and
 // moved by restarting the server on the same database, as the API tests do.
 // The tests run in order on shared data.
@@ -176,6 +177,22 @@ test('发放批次: the bank file, a refused return file, then the result; the c
   await page.getByText('已对账：回盘文件已导入').waitFor();
   await page.screenshot({ path: shotPath('assist-04-return-result'), fullPage: true });
   await axe(page, '发放批次');
+  // The run's 救助发放明细 (a packed run: the households read from its packs,
+  // the returned one from its override row) in the tab and in the list.
+  await page.getByRole('tab', { name: '救助发放明细' }).click();
+  await page.getByText('在救助发放明细列表中查看全部（11）').waitFor();
+  await page.getByText('在救助发放明细列表中查看全部（11）').click();
+  await page.waitForURL(/\/e\/assistance_payments\?run_id=/);
+  await page.getByTestId('list-total').filter({ hasText: '共 11 条' }).waitFor();
+  const listed = page.locator('.el-table__body-wrapper tbody tr');
+  await page.waitForFunction(() => document.querySelectorAll('.el-table__body-wrapper tbody tr').length === 11);
+  await page.screenshot({ path: shotPath('assist-05-payments'), fullPage: true });
+  assert.deepEqual((await listed.locator('td:nth-child(3)').allInnerTexts()).map(Number).sort((x, y) => x - y),
+    cases.map((c) => c.id).sort((x, y) => x - y), 'each case once');
+  // Filtered by status in the URL: the returned payment, its override row.
+  await page.goto(`${srv.base}/e/assistance_payments?run_id=${run.run_id}&status=failed`);
+  await page.getByTestId('list-total').filter({ hasText: '共 1 条' }).waitFor();
+  assert.equal(await listed.locator('td:nth-child(3)').innerText(), String(failedCase));
   // The returned case's ledger: due, not paid out.
   const owed = Number(sent[0][5].replace('.', ''));
   await page.goto(`${srv.base}/e/assistance_cases/${failedCase}`);

@@ -1079,7 +1079,7 @@ static void test_payroll_packed(void **state)
     int64_t *want_div = w.div, want_skipped = w.skipped;
     struct assist_run_summary r;
     assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
-    assert_int_equal(assist_payroll_run_packed(f->db, "test", "dibao", "2025-10", "120101000000",
+    assert_int_equal(assist_payroll_run(f->db, "test", "dibao", "2025-10", "120101000000",
                                                &r),
                      MZ_OK);
     assert_int_equal(mz_db_commit(f->db), MZ_OK);
@@ -1165,7 +1165,7 @@ static void test_payroll_packed(void **state)
     /* The same month again: refused, nothing written. */
     struct assist_run_summary again;
     assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
-    assert_int_equal(assist_payroll_run_packed(f->db, "test", "dibao", "2025-10", "120101001001",
+    assert_int_equal(assist_payroll_run(f->db, "test", "dibao", "2025-10", "120101001001",
                                                &again),
                      MZ_ERR_CONFLICT);
     assert_int_equal(again.run_id, r.run_id);
@@ -1185,7 +1185,7 @@ static void test_payroll_packed(void **state)
                      MZ_OK);
     struct assist_run_summary moved;
     assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
-    assert_int_equal(assist_payroll_run_packed(f->db, "test", "dibao", "2025-10", "120102000000",
+    assert_int_equal(assist_payroll_run(f->db, "test", "dibao", "2025-10", "120102000000",
                                                &moved),
                      MZ_OK);
     assert_int_equal(mz_db_commit(f->db), MZ_OK);
@@ -1199,20 +1199,32 @@ static void test_payroll_packed(void **state)
                                             " WHERE case_id = 2", &v, 0, NULL), MZ_OK);
     assert_int_equal(v, 0);
 
-    /* The same after a per-row run: November of district 120102 per row,
-     * then case 50 moves to 120101, whose packed November run leaves it out. */
-    struct assist_run_summary rows_run, packed_run;
-    assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
-    assert_int_equal(assist_payroll_run(f->db, "test", "dibao", "2025-11", "120102000000",
-                                        &rows_run),
-                     MZ_OK);
-    assert_int_equal(mz_db_commit(f->db), MZ_OK);
-    assert_int_equal(rows_run.households, own + 1); /* case 2 lives there now */
+    /* The same after a run written per row before the switch to packs (a
+     * database's earlier month, packed = 0): November of district 120102
+     * with case 50's payment as a row, then case 50 moves to 120101, whose
+     * November run leaves it out. */
+    struct assist_run_summary packed_run;
+    assert_int_equal(
+        mz_db_run(f->db,
+                  "INSERT INTO assistance_payroll_runs (id, version, created_at, updated_at,"
+                  " state, program, month, division, households, persons, amount_fen, skipped,"
+                  " packed) VALUES (901, 1, 'x', 'x', 'draft', 'dibao', '2025-11',"
+                  " '120102000000', 1, 2, 100050, 0, 0)",
+                  ""),
+        MZ_OK);
+    assert_int_equal(
+        mz_db_run(f->db,
+                  "INSERT INTO assistance_payments (id, version, created_at, updated_at, run_id,"
+                  " case_id, program, month, payee_person_id, division, persons, amount_fen,"
+                  " status, account_sealed) VALUES (999998, 1, 'x', 'x', 901, 50, 'dibao',"
+                  " '2025-11', 100, '120102003001', 2, 100050, 'paid', 'x')",
+                  ""),
+        MZ_OK);
     assert_int_equal(mz_db_exec(f->db, "UPDATE assistance_cases SET division = '120101001001'"
                                        " WHERE id = 50"),
                      MZ_OK);
     assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
-    assert_int_equal(assist_payroll_run_packed(f->db, "test", "dibao", "2025-11", "120101000000",
+    assert_int_equal(assist_payroll_run(f->db, "test", "dibao", "2025-11", "120101000000",
                                                &packed_run),
                      MZ_OK);
     assert_int_equal(mz_db_commit(f->db), MZ_OK);
@@ -1305,7 +1317,7 @@ static void test_payroll_packed_traces(void **state)
     }
     struct assist_run_summary oct, nov;
     assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
-    assert_int_equal(assist_payroll_run_packed(f->db, "test", "dibao", "2025-10", "120101000000",
+    assert_int_equal(assist_payroll_run(f->db, "test", "dibao", "2025-10", "120101000000",
                                                &oct),
                      MZ_OK);
     assert_int_equal(mz_db_commit(f->db), MZ_OK);
@@ -1327,7 +1339,7 @@ static void test_payroll_packed_traces(void **state)
                                "s", mz_crypto_seal(a, TRACE_CTX, t2, strlen(t2))),
                      MZ_OK);
     assert_int_equal(mz_db_begin_write(f->db), MZ_OK);
-    assert_int_equal(assist_payroll_run_packed(f->db, "test", "dibao", "2025-11", "120101000000",
+    assert_int_equal(assist_payroll_run(f->db, "test", "dibao", "2025-11", "120101000000",
                                                &nov),
                      MZ_OK);
     assert_int_equal(mz_db_commit(f->db), MZ_OK);

@@ -141,18 +141,14 @@ struct assist_run_summary {
     char status[16];
 };
 
-/* Run payroll inside the caller's write transaction. MZ_OK with the new
+/* Run payroll inside the caller's write transaction: a regular program's
+ * run is written as packs (docs/assistance.md, "Packed payroll snapshot"),
+ * a one-off program's (medical, temporary) as rows. MZ_OK with the new
  * run's summary; MZ_ERR_CONFLICT with the existing (overlapping) run's
  * summary when one exists; another error on failure. actor names the user. */
 int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
                        const char *month, const char *division12,
                        struct assist_run_summary *out);
-/* The same run written as packs (docs/assistance.md, "Packed payroll
- * snapshot"): not yet what the CLI and API call — the readers of payments
- * other than the bank files do not read packs yet. */
-int assist_payroll_run_packed(struct mz_db *db, const char *actor, const char *program,
-                              const char *month, const char *division12,
-                              struct assist_run_summary *out);
 /* bank_layouts.c: per-bank file layouts. */
 extern const struct mz_entity assist_bank_layouts;
 extern const struct mz_dict assist_dict_bank_format, assist_dict_bank_encoding;
@@ -334,6 +330,10 @@ int assist_h_payments_export(struct mz_req *req);
 int assist_payment_person_rows(struct mz_req *req, const struct mz_entity *e,
                                const struct mz_field *f, const int64_t *persons, size_t n,
                                json_t *rows);
+/* The count hook of assist_payments (POST /api/v1/counts): the packed
+ * list's total when a packed run matches the filter. */
+int assist_payment_count(struct mz_req *req, const struct mz_entity *e, bool *handled,
+                         int64_t *total, bool *capped);
 /* reviews.c: periodic reviews (定期复核). */
 extern const struct mz_entity assist_review_rules;
 extern const struct mz_dict_item assist_review_category_items[3];

@@ -29,8 +29,8 @@
  * export writes every match through the engine's export (mz_export_reply:
  * the same columns, formats, script and audit as any entity's).
  *
- * Tested by tests/api/assistance.test.mjs (packed runs through the
- * test-only MZ_TEST_PAYROLL_PACKED) and tests/unit/test_assistance.c.
+ * Tested by tests/api/payments_packed.test.mjs, assistance.test.mjs and
+ * tests/unit/test_assistance.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -574,6 +574,28 @@ int assist_h_payments(struct mz_req *req)
                          json_pack("{s:o, s:I, s:b, s:I, s:I}", "items", items, "total",
                                    (json_int_t)(capped ? TOTAL_CAP + 1 : n), "total_capped", capped,
                                    "page", (json_int_t)q.f.page, "size", (json_int_t)q.f.size));
+}
+
+/* A count of POST /api/v1/counts (hook count): the list's total over packed
+ * runs, else the generic count. */
+int assist_payment_count(struct mz_req *req, const struct mz_entity *e, bool *handled,
+                         int64_t *total, bool *capped)
+{
+    (void)e;
+    int rc = packed_in_play(req, handled);
+    if (rc != MZ_OK)
+        return mz_fail_err(req, rc);
+    if (!*handled)
+        return 0;
+    struct pay_query q = {0};
+    int status = pay_collect(req, &q);
+    size_t n = q.l.n;
+    pay_query_free(&q);
+    if (status)
+        return status;
+    *capped = n > TOTAL_CAP;
+    *total = (int64_t)(*capped ? TOTAL_CAP + 1 : n);
+    return 0;
 }
 
 static int export_open(void *ctx, struct mz_req *req, const char **filters)

@@ -6,30 +6,38 @@
  *   1. refuses when a run for the same program and month exists whose
  *      division overlaps (is, contains or lies inside) the requested one:
  *      the existing run's summary is returned with MZ_ERR_CONFLICT (CLI exit
- *      3, HTTP 409); a unique index on (program, month, division) and one on
- *      payments (case_id, month) make a double payment impossible even if
- *      this check were bypassed;
+ *      3, HTTP 409); a unique index on (program, month, division), the
+ *      unique (case_id, month) index of payment rows and the left-out cases
+ *      another run of the month holds (paid_elsewhere) make a double payment
+ *      impossible even if this check were bypassed;
  *   2. inserts the run row (state draft);
- *   3. snapshots every case in state paying, of the program, in the
- *      division, whose start_month <= month, with one INSERT ... SELECT into
- *      assistance_payments (amount, persons, payee, the sealed bank account
- *      copied as is, the benefit trace). A case whose payee or any member
+ *   3. a regular program's run (packed_steps) writes the paid households as
+ *      packs (snapshot.c; docs/assistance.md, "Packed payroll snapshot"):
+ *      every case in state paying, of the program, in the division, whose
+ *      start_month <= month. A case whose payee or any member
  *      (assistance_case_members) died before the month's first day, or
  *      without a bank account, gets a row with status skipped, amount 0 and
  *      a note: nobody is paid, the reason is kept (a member's death means
- *      the benefit must be decided again before payment resumes);
- *   4. writes the ledger (one debit per paid row, INSERT ... SELECT);
+ *      the benefit must be decided again before payment resumes). Every
+ *      payment id lies in the run's block (paid households in case order,
+ *      then the skipped ones, then the reissues);
+ *   4. writes the ledger: one debit per community of the packed households;
  *   5. totals the run (households, persons, amount).
- * Set-based statements keep 1,000,000 households to seconds.
+ * A one-off program's run (医疗救助 bills, 临时救助 cases: few rows) is
+ * written as rows, one debit each (one_off_steps).
  *
  * Then, in the same run, reissues (补发) of payments the bank returned
  * (reconcile.c): the original month and amount, the case's current account,
  * reissue_of naming the returned payment (unique: reissued once).
  * The run's workflow: draft -approve-> approved -export-> exported
  * -reconcile-> reconciled (the bank's return file, reconcile.c). The bank file (GET .../bank-file, approved or
- * exported runs) is CSV: a header, one line per paid row (the account
+ * exported runs) is CSV: a header, one line per paid household (the account
  * decrypted for this file only), and a trailer with the control totals
  * (count, sum); producing it is audited.
+ *
+ * Runs written per row before the switch to packs (packed = 0) stay in the
+ * database and are read as rows by every reader: their payment ids were
+ * sent to the bank and cannot be renumbered into a block.
  *
  * Tested by tests/api/assistance.test.mjs.
  */
@@ -45,9 +53,6 @@
 #include "engine/engine_internal.h"
 #include "modules/assistance/assistance_internal.h"
 
-/* A member of the case (assistance_case_members) died before the month's
- * first day (bound: that date). */
-#define MEMBER_DIED "dm.died_on IS NOT NULL AND dm.died_on < ?"
 /* Tests only: MZ_TEST_KILL_AT=<phase> kills the process (SIGKILL, as a
  * power cut would) when the run reaches that phase, to prove that a run is
  * written whole or not at all. */
@@ -133,18 +138,19 @@ static int overlapping_run(struct mz_db *db, const char *program, const char *mo
     return rc < 0 ? rc : MZ_OK;
 }
 
-static int payroll_steps(struct mz_db *db, const char *actor, const char *program,
-                         const char *month, const char *division12, const char *lo,
-                         const char *hi, struct assist_run_summary *out);
+struct one_off;
+static int one_off_steps(struct mz_db *db, const struct one_off *once, const char *actor,
+                         const char *program, const char *month, const char *division12,
+                         const char *lo, const char *hi, struct assist_run_summary *out);
 
 static int packed_steps(struct mz_db *db, const char *actor, const char *program,
                         const char *month, const char *division12, const char *lo,
                         const char *hi, struct assist_run_summary *out);
 static const struct one_off *one_off_of(const char *program);
 
-/* A run, per row or packed (a one-off program's run is always per row). */
-static int run_with(struct mz_db *db, const char *actor, const char *program, const char *month,
-                    const char *division12, bool packed, struct assist_run_summary *out)
+int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
+                       const char *month, const char *division12,
+                       struct assist_run_summary *out)
 {
     char lo[13], hi[13];
     int64_t existing = 0;
@@ -157,32 +163,9 @@ static int run_with(struct mz_db *db, const char *actor, const char *program, co
     }
     if ((rc = mz_division_range(division12, lo, hi)) != MZ_OK)
         return rc;
-    if (packed && one_off_of(program) == NULL)
-        return packed_steps(db, actor, program, month, division12, lo, hi, out);
-    /* SQLite: a run writes every payment and ledger row of a city in one
-     * transaction; a page cache that holds them avoids spilling pages to
-     * the WAL and reading them back mid-run (256 MB, restored after). */
-    bool sqlite = strcmp(mz_db_kind_name(db), "sqlite") == 0;
-    if (sqlite)
-        mz_db_exec(db, "PRAGMA cache_size=-262144");
-    rc = payroll_steps(db, actor, program, month, division12, lo, hi, out);
-    if (sqlite)
-        mz_db_exec(db, "PRAGMA cache_size=-16000");
-    return rc;
-}
-
-int assist_payroll_run(struct mz_db *db, const char *actor, const char *program,
-                       const char *month, const char *division12,
-                       struct assist_run_summary *out)
-{
-    return run_with(db, actor, program, month, division12, false, out);
-}
-
-int assist_payroll_run_packed(struct mz_db *db, const char *actor, const char *program,
-                              const char *month, const char *division12,
-                              struct assist_run_summary *out)
-{
-    return run_with(db, actor, program, month, division12, true, out);
+    const struct one_off *once = one_off_of(program);
+    return once ? one_off_steps(db, once, actor, program, month, division12, lo, hi, out)
+                : packed_steps(db, actor, program, month, division12, lo, hi, out);
 }
 
 /* One-off programs: a run pays every approved row of the program's table
@@ -300,38 +283,6 @@ static int one_off_reissue(struct mz_db *db, const struct one_off *o, const char
     return mz_db_run(db, sql, "ittttitt", first, now, now, actor, actor, run_id, lo, hi);
 }
 
-/* The snapshot of the regular programs' cases (payroll_steps). */
-#define CASE_SNAPSHOT                                                                           \
-    "INSERT INTO assistance_payments (id, version, created_at, updated_at, created_by," \
-    " updated_by, run_id, case_id, program, month, household_id, payee_person_id," \
-    " division, persons, amount_fen, status, note, trace, account_sealed)" \
-    " SELECT ? + row_number() OVER (ORDER BY c.id) - 1, 1, ?, ?, ?, ?, ?, c.id, c.program, ?," \
-    " c.household_id," \
-    " coalesce(c.payee_person_id, c.applicant_person_id), c.division, c.member_count," \
-    " CASE WHEN p.deceased_on IS NOT NULL AND p.deceased_on < ? THEN 0" \
-    "      WHEN " MEMBER_DIED " THEN 0" \
-    "      WHEN c.bank_account IS NULL THEN 0" \
-    "      WHEN c.benefit_from IS NOT NULL AND ? < c.benefit_from" \
-    "        THEN coalesce(c.previous_benefit_fen, c.monthly_benefit_fen)" \
-    "      ELSE c.monthly_benefit_fen END," \
-    " CASE WHEN p.deceased_on IS NOT NULL AND p.deceased_on < ? THEN 'skipped'" \
-    "      WHEN " MEMBER_DIED " THEN 'skipped'" \
-    "      WHEN c.bank_account IS NULL THEN 'skipped' ELSE 'paid' END," \
-    " CASE WHEN p.deceased_on IS NOT NULL AND p.deceased_on < ?" \
-    "        THEN '收款人已于 ' || p.deceased_on || ' 死亡，自次月起停发'" \
-    "      WHEN " MEMBER_DIED \
-    "        THEN '家庭成员已于 ' || dm.died_on || ' 死亡，须重新核定救助金额后恢复发放'" \
-    "      WHEN c.bank_account IS NULL THEN '未登记银行账号，本月未发放' ELSE NULL END," \
-    " c.benefit_trace, c.bank_account" \
-    " FROM assistance_cases c" \
-    " LEFT JOIN persons p ON p.id = coalesce(c.payee_person_id, c.applicant_person_id)" \
-    DEAD_MEMBERS \
-    CASE_PAYING
-/* The paying cases of a run (bound: program, month, lo, hi). */
-#define CASE_PAYING \
-    " WHERE c.deleted_at IS NULL AND c.state = 'paying' AND c.program = ?" \
-    " AND coalesce(c.start_month, '') <= ? AND c.division >= ? AND c.division < ?"
-
 /* Total a run: its rows in one pass (paid households, persons and amount,
  * skipped, reissued), plus a packed run's packed households (packed: count,
  * persons, amount; NULL for none), into the run row. */
@@ -425,47 +376,24 @@ static int case_reissues(struct mz_db *db, const char *now, const char *actor, i
                      "issssisss", first, now, now, actor, actor, run_id, program, lo, hi);
 }
 
-/* The steps of a run (assist_payroll_run). */
-static int payroll_steps(struct mz_db *db, const char *actor, const char *program,
-                         const char *month, const char *division12, const char *lo,
-                         const char *hi, struct assist_run_summary *out)
+/* The steps of a one-off program's run (assist_payroll_run): one row per
+ * approved row not paid yet, the reissues of returned ones, one ledger debit
+ * per paid row (a reissue's debit was written with the payment it reissues),
+ * the totals; the kill points of a packed run. */
+static int one_off_steps(struct mz_db *db, const struct one_off *once, const char *actor,
+                         const char *program, const char *month, const char *division12,
+                         const char *lo, const char *hi, struct assist_run_summary *out)
 {
-    char now[32], first[11];
+    char now[32];
     int64_t run_id = 0;
     int rc;
     mz_now_rfc3339(now);
-    snprintf(first, sizeof(first), "%s-01", month);
     if ((rc = run_insert(db, now, actor, program, month, division12, 0, &run_id)) != MZ_OK)
         return rc;
-    const struct one_off *once = one_off_of(program);
-    /* The snapshot: one row per case, paid or skipped with the reason; for
-     * a one-off program, one row per approved row not paid yet. */
-    /* Key order for a city's run: the cases are read in table order and the
-     * payments' rowids, (case_id) and (case_id, month) keys are appended,
-     * not inserted all over their B-trees (bench/notes.md); a district's
-     * or street's run reads its range of the payroll index instead (sorting
-     * it by case would walk the whole city's paying cases). */
-    bool city = mz_division_level(division12) == 1; /* the province-level code */
-    int64_t first_id = 0;
-    const char *paying[] = {program, month, lo, hi};
-    if (once == NULL)
-        rc = reserve_for(db, "SELECT count(*) FROM assistance_cases c" CASE_PAYING, 4, paying,
-                         &first_id);
-    if (rc != MZ_OK)
-        return rc;
-    rc = once ? one_off_snapshot(db, once, now, actor, run_id, month, lo, hi) : mz_db_run(
-        db, city ? CASE_SNAPSHOT " ORDER BY c.id" : CASE_SNAPSHOT,
-        "issssisssssssssss" "ss", first_id, now, now, actor, actor, run_id, month, first, first,
-        month, first, first, first, first, first, program, month, lo, hi);
-    if (rc != MZ_OK)
+    if ((rc = one_off_snapshot(db, once, now, actor, run_id, month, lo, hi)) != MZ_OK)
         return rc;
     assist_test_kill_point("snapshot");
-    /* Reissues (补发): payments the bank returned, not reissued yet, of cases
-     * still paid or suspended here, to the case's current account. Their
-     * debit was written with the original payment: no new debit below. */
-    rc = once ? one_off_reissue(db, once, now, actor, run_id, lo, hi)
-              : case_reissues(db, now, actor, run_id, program, lo, hi, -1);
-    if (rc != MZ_OK)
+    if ((rc = one_off_reissue(db, once, now, actor, run_id, lo, hi)) != MZ_OK)
         return rc;
     assist_test_kill_point("reissue");
     rc = mz_db_run(db,
@@ -571,13 +499,14 @@ static int paid_elsewhere(struct mz_db *db, const char *program, const char *mon
     return rc;
 }
 
-/* The steps of a packed run (assist_payroll_run_packed; docs/assistance.md,
+/* The steps of a regular program's run (assist_payroll_run; docs/assistance.md,
  * "Packed payroll snapshot"): the run row, the paid households as packs
  * (snapshot.c), the run's block of payment ids (paid households in case
  * order, then the skipped ones, then the reissues), the skipped households
  * and the reissues as rows with their ids, one ledger debit per community
  * for the packed households (a reissue's debit was written with the
- * payment it reissues), the totals. The same kill points as a per-row run.
+ * payment it reissues), the totals. Kill points: run, snapshot, reissue,
+ * ledger, totals (MZ_TEST_KILL_AT).
  * A case another run of the month holds is left out (paid_elsewhere). */
 static int packed_steps(struct mz_db *db, const char *actor, const char *program,
                         const char *month, const char *division12, const char *lo,
@@ -696,11 +625,8 @@ int assist_h_payroll(struct mz_req *req)
     json_decref(probe);
     if (status)
         return status;
-    /* Tests only, until the switch: MZ_TEST_PAYROLL_PACKED=1 writes the run
-     * as packs (payments.c's list and get are tested over packed runs). */
-    const char *packed = getenv("MZ_TEST_PAYROLL_PACKED");
-    rc = (packed && strcmp(packed, "1") == 0 ? assist_payroll_run_packed : assist_payroll_run)(
-        req->db, req->actor ? req->actor : "anonymous", program, month, div12, &s);
+    rc = assist_payroll_run(req->db, req->actor ? req->actor : "anonymous", program, month, div12,
+                            &s);
     if (rc == MZ_ERR_CONFLICT)
         return mz_fail_with(req, 409, "payroll_exists", "该项目该月份已生成发放批次，不能重复发放",
                             json_pack("{s:o}", "run", assist_summary_json(&s)));
@@ -914,7 +840,8 @@ static const struct mz_field payment_fields[] = {
 };
 
 static const struct mz_hooks payment_hooks = {.present = assist_payment_present,
-                                              .person_rows = assist_payment_person_rows};
+                                              .person_rows = assist_payment_person_rows,
+                                              .count = assist_payment_count};
 
 const struct mz_entity assist_payments = {
     .name = "assistance_payments",
