@@ -9,8 +9,10 @@
  * transaction with assist_payroll_run() (the snapshot of every case written
  * as packs, the skipped rows, one ledger debit per community, the totals)
  * and its durable commit; then the bank file (every account opened, control
- * totals). Prints one JSON line with the times, the counts and the peak
- * resident memory. Synthetic data only.
+ * totals); then the bank's return file of every line (1 in 1,000 returned)
+ * reconciled by the handler of POST .../return-file in one durable
+ * transaction (reconcile_s, reconcile_cpu_s). Prints one JSON line with the
+ * times, the counts and the peak resident memory. Synthetic data only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,13 +186,76 @@ generated:;
     double t3 = now_s();
     double c3 = cpu_s();
 
+    /* --- the bank's return file and its reconciliation --------------------------------- */
+    /* The bank answers every line of the file: 1 in 1,000 returned (账户已销户). The return
+     * file is made from the bank file (not timed); then POST .../return-file's handler runs
+     * as the server runs it, in one write transaction (the run approved and exported
+     * first, as the workflow would). */
+    struct mz_buf ret;
+    int64_t returned = 0;
+    mz_buf_init(&ret, 0);
+    mz_buf_puts(&ret, "明细号,处理结果,失败原因,金额（元）\r\n");
+    f = fopen(bank, "r");
+    if (f == NULL)
+        check(MZ_ERR_IO, "read bank file", NULL);
+    char line[512];
+    for (long k = 0; fgets(line, sizeof(line), f) != NULL; k++) {
+        char *c[6] = {line};
+        int nc = 1;
+        for (char *q = line; *q && nc < 6; q++)
+            if (*q == ',') {
+                *q = '\0';
+                c[nc++] = q + 1;
+            }
+        if (k == 0 || nc < 6 || strcmp(c[0], "TOTAL") == 0)
+            continue;
+        c[5][strcspn(c[5], "\r\n")] = '\0';
+        bool fail = rnd() % 1000 == 0;
+        returned += fail;
+        mz_buf_printf(&ret, "%s,%s,%s,%s\r\n", c[1], fail ? "失败" : "成功", fail ? "账户已销户" : "",
+                      c[5]);
+    }
+    fclose(f);
+    char runid[24];
+    snprintf(runid, sizeof(runid), "%lld", (long long)s.run_id);
+    check(mz_db_run(db, "UPDATE assistance_payroll_runs SET state = 'exported' WHERE id = ?", "i",
+                    s.run_id),
+          "export", db);
+    struct mz_req req = {.app = &app, .db = db, .reply_fd = -1, .actor = "bench"};
+    req.arena = mz_arena_new();
+    req.method = "POST";
+    req.param_names[0] = "run";
+    req.param_values[0] = runid;
+    req.nparams = 1;
+    req.body = ret.data;
+    req.body_len = ret.len;
+    double t4 = now_s(), c4 = cpu_s();
+    check(mz_db_begin_write(db), "begin reconcile", db);
+    int status = assist_h_return_file(&req);
+    if (status != 200) {
+        char *why = req.reply_json ? json_dumps(req.reply_json, 0) : NULL;
+        fprintf(stderr, "bench/payroll: reconciliation answered %d: %s\n", status, why ? why : "");
+        exit(1);
+    }
+    check(mz_db_commit(db), "commit reconcile", db);
+    double t5 = now_s(), c5 = cpu_s();
+    json_t *rs = req.reply_json;
+    int64_t credited = json_integer_value(json_object_get(rs, "credited"));
+    int64_t failed = json_integer_value(json_object_get(rs, "failed"));
+    json_decref(rs);
+    req.reply_json = NULL;
+    mz_arena_free(req.arena);
+    mz_buf_free(&ret);
+
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"households\":%ld,\"generate_s\":%.2f,\"payroll_s\":%.2f,\"bank_file_s\":%.2f,"
            "\"payroll_and_bank_file_s\":%.2f,\"cpu_s\":%.2f,\"paid\":%lld,\"skipped\":%lld,\"dead_members\":%ld,"
-           "\"amount_fen\":%lld,\"bank_rows\":%lld,\"bank_sum_fen\":%lld,\"peak_rss_mb\":%.0f}\n",
+           "\"amount_fen\":%lld,\"bank_rows\":%lld,\"bank_sum_fen\":%lld,\"reconcile_s\":%.2f,"
+           "\"reconcile_cpu_s\":%.2f,\"credited\":%lld,\"returned\":%lld,\"peak_rss_mb\":%.0f}\n",
            households, t1 - t0, t2 - t1, t3 - t2, t3 - t1, c3 - c1, (long long)s.households,
            (long long)s.skipped, dead, (long long)s.amount_fen, (long long)count, (long long)sum,
+           t5 - t4, c5 - c4, (long long)credited, (long long)failed,
            (double)ru.ru_maxrss / 1024.0);
     mz_db_close(db);
     mz_app_free(&app);
@@ -199,5 +264,8 @@ generated:;
         remove(keypath);
     }
     remove(bank);
-    return s.households == count && s.amount_fen == sum && (reuse || s.skipped == dead) ? 0 : 1;
+    return s.households == count && s.amount_fen == sum && (reuse || s.skipped == dead) &&
+                   failed == returned && credited + failed == count
+               ? 0
+               : 1;
 }
