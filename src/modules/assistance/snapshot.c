@@ -100,10 +100,276 @@ static int cmp_id(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Read the cases into *rows (texts in a), leaving out those in paid (sorted). */
-static int read_cases(struct mz_db *db, struct mz_arena *a, const char *program, const char *month,
-                      const char *lo, const char *hi, bool city, const struct assist_id_set *paid,
-                      struct snap_row **rows, size_t *n, size_t *left_out)
+/* Copy at most size - 1 bytes of text (NULL: "") into buf, NUL-terminated. */
+static void copy_text(char *buf, size_t size, const char *text)
+{
+    size_t n = text ? strnlen(text, size - 1) : 0;
+    memcpy(buf, text ? text : "", n);
+    buf[n] = '\0';
+}
+
+/* The current row of SNAPSHOT_SQL into r, its texts copied into a. */
+static void row_from(struct mz_stmt *st, struct mz_arena *a, int64_t case_id, struct snap_row *r)
+{
+    r->case_id = case_id;
+    r->household_id = mz_db_col_int(st, 1);
+    r->payee = mz_db_col_int(st, 2);
+    copy_text(r->division, sizeof(r->division), mz_db_col_text(st, 3));
+    r->persons = (int32_t)mz_db_col_int(st, 4);
+    r->amount = mz_db_col_int(st, 5);
+    r->flags = mz_db_col_int(st, 6) ? ASSIST_PACKED_PREVIOUS : 0;
+    r->skip = (int)mz_db_col_int(st, 7);
+    copy_text(r->died, sizeof(r->died), mz_db_col_text(st, 8));
+    const char *acc = mz_db_col_text(st, 9), *name = mz_db_col_text(st, 10);
+    r->account_sealed = acc ? mz_arena_strdup(a, acc) : NULL;
+    r->name = mz_arena_strdup(a, name ? name : "");
+    r->trace_id = mz_db_col_int(st, 11);
+}
+
+/* One pack on its way: up to ASSIST_PACK_MAX paid rows in case order (texts
+ * in a), sealed by a worker into blob; rows and a are freed once sealed. */
+struct pack_job {
+    struct snap_row *rows;
+    size_t n;
+    struct mz_arena *a;
+    int seq;
+    int64_t first_position;
+    struct assist_pack_blob blob;
+    struct pack_job *next; /* the queue */
+};
+
+/* The packs of a snapshot: the reader appends paid rows to the current job
+ * and queues it when full; workers open the accounts and seal the queued
+ * jobs - one thread while the cases are read, the reader too afterwards -
+ * so reading and sealing overlap on two cores. */
+struct pipeline {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct pack_job *head, *tail; /* queued, not sealed yet */
+    bool closed;                  /* nothing more will be queued */
+    struct pack_job **jobs;       /* every job by seq (the reader's) */
+    size_t njobs, cap;
+    struct pack_job *cur;
+    int64_t npaid, run_id;
+    int rc;
+    int64_t bad_case;
+};
+
+static void pipeline_queue(struct pipeline *pl, struct pack_job *j)
+{
+    pthread_mutex_lock(&pl->mu);
+    if (pl->tail)
+        pl->tail->next = j;
+    else
+        pl->head = j;
+    pl->tail = j;
+    pthread_cond_signal(&pl->cv);
+    pthread_mutex_unlock(&pl->mu);
+}
+
+/* Open the job's accounts and seal it; MZ_OK or MZ_ERR_INVALID with the case. */
+static int seal_job(int64_t run_id, struct pack_job *j, struct assist_packed *rows,
+                    int64_t *bad_case)
+{
+    int rc = MZ_OK;
+    for (size_t i = 0; i < j->n && rc == MZ_OK; i++) {
+        const struct snap_row *r = &j->rows[i];
+        struct assist_packed *o = &rows[i];
+        char *account = NULL;
+        size_t len = 0;
+        if (mz_crypto_open(j->a, assist_account_context(0), r->account_sealed, &account, &len) !=
+            MZ_OK) {
+            *bad_case = r->case_id;
+            return MZ_ERR_INVALID;
+        }
+        memset(o, 0, sizeof(*o));
+        o->case_id = r->case_id;
+        o->household_id = r->household_id;
+        o->payee_person_id = r->payee;
+        o->persons = r->persons;
+        o->amount_fen = r->amount;
+        o->flags = r->flags;
+        o->trace_id = r->trace_id;
+        memcpy(o->division, r->division, sizeof(o->division));
+        o->name = r->name;
+        o->name_len = strlen(r->name);
+        if (o->name_len > ASSIST_PACK_TEXT_MAX)
+            o->name_len = ASSIST_PACK_TEXT_MAX;
+        o->account = account;
+        o->account_len = len;
+    }
+    rc = assist_pack_seal(run_id, j->seq, j->first_position, rows, j->n, &j->blob);
+    if (rc != MZ_OK && *bad_case == 0)
+        *bad_case = j->rows[0].case_id;
+    return rc;
+}
+
+/* A worker: seal queued jobs until the queue is closed and empty. */
+static void *pipeline_work(void *arg)
+{
+    struct pipeline *pl = arg;
+    struct assist_packed *rows = mz_xcalloc(ASSIST_PACK_MAX, sizeof(*rows));
+    for (;;) {
+        pthread_mutex_lock(&pl->mu);
+        while (pl->head == NULL && !pl->closed)
+            pthread_cond_wait(&pl->cv, &pl->mu);
+        struct pack_job *j = pl->head;
+        if (j) {
+            pl->head = j->next;
+            if (pl->head == NULL)
+                pl->tail = NULL;
+        }
+        bool failed = pl->rc != MZ_OK;
+        pthread_mutex_unlock(&pl->mu);
+        if (j == NULL)
+            break;
+        int64_t bad = 0;
+        int rc = failed ? MZ_OK : seal_job(pl->run_id, j, rows, &bad);
+        mz_arena_free(j->a);
+        j->a = NULL;
+        free(j->rows);
+        j->rows = NULL;
+        if (rc != MZ_OK) {
+            pthread_mutex_lock(&pl->mu);
+            if (pl->rc == MZ_OK) {
+                pl->rc = rc;
+                pl->bad_case = bad;
+            }
+            pthread_mutex_unlock(&pl->mu);
+        }
+    }
+    free(rows);
+    return NULL;
+}
+
+/* A new current job (the next seq). */
+static struct snap_row *pipeline_slot(struct pipeline *pl, struct mz_arena **a)
+{
+    if (pl->cur && pl->cur->n == ASSIST_PACK_MAX) {
+        pipeline_queue(pl, pl->cur);
+        pl->cur = NULL;
+    }
+    if (pl->cur == NULL) {
+        struct pack_job *j = mz_xcalloc(1, sizeof(*j));
+        j->rows = mz_xmalloc(ASSIST_PACK_MAX * sizeof(*j->rows));
+        j->a = mz_arena_new();
+        j->seq = (int)pl->njobs;
+        j->first_position = pl->npaid;
+        if (pl->njobs == pl->cap) {
+            pl->cap = pl->cap ? 2 * pl->cap : 64;
+            pl->jobs = mz_xrealloc(pl->jobs, pl->cap * sizeof(*pl->jobs));
+        }
+        pl->jobs[pl->njobs++] = j;
+        pl->cur = j;
+    }
+    *a = pl->cur->a;
+    return &pl->cur->rows[pl->cur->n];
+}
+
+/* Sums per community, grown as paid rows come (open addressing, at most
+ * half full). */
+struct sums {
+    struct assist_community_sum *sums;
+    int32_t *slot;
+    size_t cap, used;
+};
+
+static uint32_t text_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static void sums_add(struct sums *t, const struct snap_row *r)
+{
+    if (t->cap == 0) {
+        t->cap = 64;
+        t->sums = mz_xcalloc(t->cap / 2, sizeof(*t->sums));
+        t->slot = mz_xmalloc(t->cap * sizeof(*t->slot));
+        memset(t->slot, 0xff, t->cap * sizeof(*t->slot));
+    }
+    size_t j = text_hash(r->division) & (t->cap - 1);
+    while (t->slot[j] >= 0 && strcmp(t->sums[t->slot[j]].division, r->division) != 0)
+        j = (j + 1) & (t->cap - 1);
+    if (t->slot[j] < 0) {
+        t->slot[j] = (int32_t)t->used;
+        memcpy(t->sums[t->used].division, r->division, sizeof(t->sums[t->used].division));
+        t->used++;
+    }
+    struct assist_community_sum *c = &t->sums[t->slot[j]];
+    c->households++;
+    c->persons += r->persons;
+    c->amount_fen += r->amount;
+    if (t->used == t->cap / 2) { /* grow and rehash */
+        t->cap *= 2;
+        t->sums = mz_xrealloc(t->sums, t->cap / 2 * sizeof(*t->sums));
+        memset(t->sums + t->used, 0, (t->cap / 2 - t->used) * sizeof(*t->sums));
+        t->slot = mz_xrealloc(t->slot, t->cap * sizeof(*t->slot));
+        memset(t->slot, 0xff, t->cap * sizeof(*t->slot));
+        for (size_t k = 0; k < t->used; k++) {
+            size_t m = text_hash(t->sums[k].division) & (t->cap - 1);
+            while (t->slot[m] >= 0)
+                m = (m + 1) & (t->cap - 1);
+            t->slot[m] = (int32_t)k;
+        }
+    }
+}
+
+static int cmp_division(const void *a, const void *b)
+{
+    return strcmp(((const struct assist_community_sum *)a)->division,
+                  ((const struct assist_community_sum *)b)->division);
+}
+
+/* What the reader does with each case, in case order: a paid one goes to
+ * the current pack (and the sums), a skipped one to out->skipped. */
+struct taker {
+    struct pipeline *pl;
+    struct sums sums;
+    struct assist_snapshot *out;
+    size_t skipcap;
+};
+
+static struct snap_row *take_slot(struct taker *t, struct mz_arena **a)
+{
+    return pipeline_slot(t->pl, a);
+}
+
+/* The row filled in the slot take_slot gave: keep it paid, or move it to
+ * the skipped ones. */
+static void take_row(struct taker *t, const struct snap_row *r)
+{
+    struct assist_snapshot *out = t->out;
+    if (r->skip == 0) {
+        t->pl->cur->n++;
+        t->pl->npaid++;
+        out->persons += r->persons;
+        out->amount_fen += r->amount;
+        sums_add(&t->sums, r);
+        return;
+    }
+    if (out->nskipped == t->skipcap) {
+        t->skipcap = t->skipcap ? 2 * t->skipcap : 256;
+        out->skipped = mz_xrealloc(out->skipped, t->skipcap * sizeof(*out->skipped));
+    }
+    struct assist_skip *k = &out->skipped[out->nskipped++];
+    memset(k, 0, sizeof(*k));
+    k->case_id = r->case_id;
+    k->household_id = r->household_id;
+    k->payee_person_id = r->payee;
+    k->persons = r->persons;
+    k->reason = (enum assist_skip_reason)r->skip;
+    memcpy(k->division, r->division, sizeof(k->division));
+    memcpy(k->died_on, r->died, sizeof(k->died_on));
+}
+
+/* Read the cases, leaving out those in paid (sorted), and hand them to t
+ * in case order: a city's run as they come (read in table order), a
+ * district's read whole (its range of the payroll index) and sorted first. */
+static int read_cases(struct mz_db *db, const char *program, const char *month, const char *lo,
+                      const char *hi, bool city, const struct assist_id_set *paid, struct taker *t)
 {
     char first[11];
     snprintf(first, sizeof(first), "%s-01", month);
@@ -118,159 +384,55 @@ static int read_cases(struct mz_db *db, struct mz_arena *a, const char *program,
     const char *binds[] = {month, month, first, first, first, program, month, lo, hi};
     for (int i = 0; i < (int)MZ_ARRAY_LEN(binds); i++)
         mz_db_bind_text(st, i + 1, binds[i]);
-    size_t cap = 0;
-    bool sorted = true;
+    struct snap_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    struct mz_arena *a = city ? NULL : mz_arena_new();
+    int64_t last = 0;
     while ((rc = mz_db_step(st)) == MZ_ROW) {
         int64_t case_id = mz_db_col_int(st, 0);
         if (paid && paid->n > 0 &&
             bsearch(&case_id, paid->ids, paid->n, sizeof(*paid->ids), cmp_id) != NULL) {
-            ++*left_out;
+            t->out->paid_elsewhere++;
             continue;
         }
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 4096;
-            *rows = mz_xrealloc(*rows, cap * sizeof(**rows));
-        }
-        struct snap_row *r = &(*rows)[*n];
-        memset(r, 0, sizeof(*r));
-        r->case_id = case_id;
-        r->household_id = mz_db_col_int(st, 1);
-        r->payee = mz_db_col_int(st, 2);
-        snprintf(r->division, sizeof(r->division), "%s", mz_db_col_text(st, 3));
-        r->persons = (int32_t)mz_db_col_int(st, 4);
-        r->amount = mz_db_col_int(st, 5);
-        r->flags = mz_db_col_int(st, 6) ? ASSIST_PACKED_PREVIOUS : 0;
-        r->skip = (int)mz_db_col_int(st, 7);
-        const char *died = mz_db_col_text(st, 8);
-        snprintf(r->died, sizeof(r->died), "%s", died ? died : "");
-        const char *acc = mz_db_col_text(st, 9), *name = mz_db_col_text(st, 10);
-        r->account_sealed = acc ? mz_arena_strdup(a, acc) : NULL;
-        r->name = mz_arena_strdup(a, name ? name : "");
-        r->trace_id = mz_db_col_int(st, 11);
-        if (*n > 0 && r->case_id <= (*rows)[*n - 1].case_id)
-            sorted = false;
-        (*n)++;
-    }
-    mz_db_done(st);
-    if (rc != MZ_DONE)
-        return rc < 0 ? rc : MZ_ERR_DB;
-    if (!sorted)
-        qsort(*rows, *n, sizeof(**rows), cmp_case);
-    return MZ_OK;
-}
-
-/* The packs of a snapshot, sealed by two threads. */
-struct sealer {
-    const struct snap_row *const *paid; /* the paid rows in case order */
-    size_t npaid, npacks;
-    int64_t run_id;
-    struct assist_pack_blob *blobs;
-    int first;  /* this sealer's packs: first, first + 2, ... */
-    int rc;
-    int64_t bad_case;
-};
-
-static void *seal_packs(void *arg)
-{
-    struct sealer *s = arg;
-    struct assist_packed *rows = mz_xcalloc(ASSIST_PACK_MAX, sizeof(*rows));
-    s->rc = MZ_OK;
-    for (size_t k = (size_t)s->first; k < s->npacks && s->rc == MZ_OK; k += 2) {
-        struct mz_arena *a = mz_arena_new();
-        size_t from = k * ASSIST_PACK_MAX;
-        size_t n = s->npaid - from < ASSIST_PACK_MAX ? s->npaid - from : ASSIST_PACK_MAX;
-        for (size_t i = 0; i < n && s->rc == MZ_OK; i++) {
-            const struct snap_row *r = s->paid[from + i];
-            struct assist_packed *o = &rows[i];
-            char *account = NULL;
-            size_t len = 0;
-            if (mz_crypto_open(a, assist_account_context(0), r->account_sealed, &account, &len) !=
-                MZ_OK) {
-                s->rc = MZ_ERR_INVALID;
-                s->bad_case = r->case_id;
+        if (city) {
+            if (case_id <= last) { /* ORDER BY c.id: never */
+                rc = MZ_ERR_INTERNAL;
                 break;
             }
-            memset(o, 0, sizeof(*o));
-            o->case_id = r->case_id;
-            o->household_id = r->household_id;
-            o->payee_person_id = r->payee;
-            o->persons = r->persons;
-            o->amount_fen = r->amount;
-            o->flags = r->flags;
-            o->trace_id = r->trace_id;
-            memcpy(o->division, r->division, sizeof(o->division));
-            o->name = r->name;
-            o->name_len = strlen(r->name);
-            if (o->name_len > ASSIST_PACK_TEXT_MAX)
-                o->name_len = ASSIST_PACK_TEXT_MAX;
-            o->account = account;
-            o->account_len = len;
+            last = case_id;
+            struct mz_arena *ja;
+            struct snap_row *r = take_slot(t, &ja);
+            row_from(st, ja, case_id, r);
+            take_row(t, r);
+            continue;
         }
-        if (s->rc == MZ_OK)
-            s->rc = assist_pack_seal(s->run_id, (int)k, (int64_t)from, rows, n, &s->blobs[k]);
-        if (s->rc != MZ_OK && s->bad_case == 0)
-            s->bad_case = s->paid[from]->case_id;
-        mz_arena_free(a);
+        if (n == cap) {
+            cap = cap ? cap * 2 : 4096;
+            rows = mz_xrealloc(rows, cap * sizeof(*rows));
+        }
+        row_from(st, a, case_id, &rows[n++]);
+    }
+    mz_db_done(st);
+    if (rc == MZ_DONE) {
+        rc = MZ_OK;
+        if (n > 1)
+            qsort(rows, n, sizeof(*rows), cmp_case);
+        for (size_t i = 0; i < n; i++) {
+            struct mz_arena *ja;
+            struct snap_row *r = take_slot(t, &ja);
+            *r = rows[i];
+            r->account_sealed = r->account_sealed ? mz_arena_strdup(ja, r->account_sealed) : NULL;
+            r->name = mz_arena_strdup(ja, r->name);
+            take_row(t, r);
+        }
+    } else if (rc >= 0) {
+        rc = MZ_ERR_DB;
     }
     free(rows);
-    return NULL;
-}
-
-static int cmp_division(const void *a, const void *b)
-{
-    return strcmp(((const struct assist_community_sum *)a)->division,
-                  ((const struct assist_community_sum *)b)->division);
-}
-
-static uint32_t text_hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
-/* The sums per community of the paid rows (sorted by division). */
-static void community_sums(const struct snap_row *const *paid, size_t n,
-                           struct assist_snapshot *out)
-{
-    size_t cap = 64, used = 0;
-    int32_t *slot = NULL;
-    struct assist_community_sum *sums = mz_xcalloc(cap / 2, sizeof(*sums));
-    slot = mz_xmalloc(cap * sizeof(*slot));
-    memset(slot, 0xff, cap * sizeof(*slot));
-    for (size_t i = 0; i < n; i++) {
-        const struct snap_row *r = paid[i];
-        size_t j = text_hash(r->division) & (cap - 1);
-        while (slot[j] >= 0 && strcmp(sums[slot[j]].division, r->division) != 0)
-            j = (j + 1) & (cap - 1);
-        if (slot[j] < 0) {
-            slot[j] = (int32_t)used;
-            memcpy(sums[used].division, r->division, sizeof(sums[used].division));
-            used++;
-        }
-        struct assist_community_sum *c = &sums[slot[j]];
-        c->households++;
-        c->persons += r->persons;
-        c->amount_fen += r->amount;
-        if (used == cap / 2) { /* keep the table at most half full: grow and rehash */
-            cap *= 2;
-            sums = mz_xrealloc(sums, cap / 2 * sizeof(*sums));
-            memset(sums + used, 0, (cap / 2 - used) * sizeof(*sums));
-            slot = mz_xrealloc(slot, cap * sizeof(*slot));
-            memset(slot, 0xff, cap * sizeof(*slot));
-            for (size_t k = 0; k < used; k++) {
-                size_t m = text_hash(sums[k].division) & (cap - 1);
-                while (slot[m] >= 0)
-                    m = (m + 1) & (cap - 1);
-                slot[m] = (int32_t)k;
-            }
-        }
-    }
-    free(slot);
-    qsort(sums, used, sizeof(*sums), cmp_division);
-    out->communities = sums;
-    out->ncommunities = used;
+    if (a)
+        mz_arena_free(a);
+    return rc;
 }
 
 int assist_snapshot_packs(struct mz_db *db, int64_t run_id, const char *program,
@@ -278,72 +440,61 @@ int assist_snapshot_packs(struct mz_db *db, int64_t run_id, const char *program,
                           const struct assist_id_set *elsewhere, struct assist_snapshot *out)
 {
     memset(out, 0, sizeof(*out));
-    struct mz_arena *a = mz_arena_new();
-    struct snap_row *rows = NULL;
-    size_t n = 0;
     /* A province-level run (Tianjin's city: level 1, "120000") is the city's. */
     bool city = mz_division_level(lo) == 1;
     char copies[1024];
     snprintf(copies, sizeof(copies), TRACE_COPIES, cases_table(db, city));
     int rc = mz_db_run(db, copies, "ssss", program, month, lo, hi);
-    if (rc == MZ_OK)
-        rc = read_cases(db, a, program, month, lo, hi, city, elsewhere, &rows, &n,
-                        &out->paid_elsewhere);
-    const struct snap_row **paid = NULL;
-    size_t npaid = 0;
-    if (rc == MZ_OK && n > 0) {
-        paid = mz_xmalloc(n * sizeof(*paid));
-        out->skipped = mz_xcalloc(n, sizeof(*out->skipped));
-        for (size_t i = 0; i < n; i++) {
-            const struct snap_row *r = &rows[i];
-            if (r->skip == 0) {
-                paid[npaid++] = r;
-                out->persons += r->persons;
-                out->amount_fen += r->amount;
-                continue;
-            }
-            struct assist_skip *k = &out->skipped[out->nskipped++];
-            k->case_id = r->case_id;
-            k->household_id = r->household_id;
-            k->payee_person_id = r->payee;
-            k->persons = r->persons;
-            k->reason = (enum assist_skip_reason)r->skip;
-            memcpy(k->division, r->division, sizeof(k->division));
-            memcpy(k->died_on, r->died, sizeof(k->died_on));
-        }
-        out->households = (int64_t)npaid;
+    if (rc != MZ_OK)
+        return rc;
+    struct pipeline pl = {.run_id = run_id, .rc = MZ_OK};
+    pthread_mutex_init(&pl.mu, NULL);
+    pthread_cond_init(&pl.cv, NULL);
+    pthread_t th;
+    bool threaded = pthread_create(&th, NULL, pipeline_work, &pl) == 0;
+    struct taker t = {.pl = &pl, .out = out};
+    rc = read_cases(db, program, month, lo, hi, city, elsewhere, &t);
+    /* The last pack (an empty current job is dropped: no paid row read). */
+    if (pl.cur && pl.cur->n == 0) {
+        mz_arena_free(pl.cur->a);
+        free(pl.cur->rows);
+        free(pl.cur);
+        pl.njobs--;
+    } else if (pl.cur) {
+        pipeline_queue(&pl, pl.cur);
     }
-    size_t npacks = (npaid + ASSIST_PACK_MAX - 1) / ASSIST_PACK_MAX;
-    struct assist_pack_blob *blobs = npacks ? mz_xcalloc(npacks, sizeof(*blobs)) : NULL;
-    if (rc == MZ_OK && npacks > 0) {
-        struct sealer s[2];
-        for (int t = 0; t < 2; t++)
-            s[t] = (struct sealer){.paid = paid, .npaid = npaid, .npacks = npacks,
-                                   .run_id = run_id, .blobs = blobs, .first = t};
-        pthread_t th;
-        bool threaded = npacks > 1 && pthread_create(&th, NULL, seal_packs, &s[1]) == 0;
-        seal_packs(&s[0]);
-        if (threaded)
-            pthread_join(th, NULL);
-        else if (npacks > 1)
-            seal_packs(&s[1]);
-        rc = s[0].rc != MZ_OK ? s[0].rc : s[1].rc;
-        if (rc != MZ_OK)
-            mz_error("payroll run %lld: the account of case %lld does not open", (long long)run_id,
-                     (long long)(s[0].rc != MZ_OK ? s[0].bad_case : s[1].bad_case));
+    pl.cur = NULL;
+    pthread_mutex_lock(&pl.mu);
+    pl.closed = true;
+    pthread_cond_broadcast(&pl.cv);
+    pthread_mutex_unlock(&pl.mu);
+    pipeline_work(&pl); /* this thread seals what is left too */
+    if (threaded)
+        pthread_join(th, NULL);
+    if (rc == MZ_OK && pl.rc != MZ_OK) {
+        rc = pl.rc;
+        mz_error("payroll run %lld: the account of case %lld does not open", (long long)run_id,
+                 (long long)pl.bad_case);
     }
-    for (size_t k = 0; k < npacks && rc == MZ_OK; k++)
-        rc = assist_pack_insert(db, &blobs[k]);
+    for (size_t k = 0; k < pl.njobs && rc == MZ_OK; k++)
+        rc = assist_pack_insert(db, &pl.jobs[k]->blob);
+    for (size_t k = 0; k < pl.njobs; k++) {
+        assist_pack_blob_free(&pl.jobs[k]->blob);
+        free(pl.jobs[k]);
+    }
+    free(pl.jobs);
+    pthread_mutex_destroy(&pl.mu);
+    pthread_cond_destroy(&pl.cv);
     if (rc == MZ_OK) {
-        out->npacks = npacks;
-        community_sums(paid, npaid, out);
+        out->households = pl.npaid;
+        out->npacks = pl.njobs;
+        qsort(t.sums.sums, t.sums.used, sizeof(*t.sums.sums), cmp_division);
+        out->communities = t.sums.sums;
+        out->ncommunities = t.sums.used;
+        t.sums.sums = NULL;
     }
-    for (size_t k = 0; k < npacks; k++)
-        assist_pack_blob_free(&blobs[k]);
-    free(blobs);
-    free(paid);
-    free(rows);
-    mz_arena_free(a);
+    free(t.sums.sums);
+    free(t.sums.slot);
     if (rc != MZ_OK)
         assist_snapshot_free(out);
     return rc;
