@@ -488,7 +488,8 @@ int assist_snapshot_packs(struct mz_db *db, int64_t run_id, const char *program,
     if (rc == MZ_OK) {
         out->households = pl.npaid;
         out->npacks = pl.njobs;
-        qsort(t.sums.sums, t.sums.used, sizeof(*t.sums.sums), cmp_division);
+        if (t.sums.used > 1)
+            qsort(t.sums.sums, t.sums.used, sizeof(*t.sums.sums), cmp_division);
         out->communities = t.sums.sums;
         out->ncommunities = t.sums.used;
         t.sums.sums = NULL;
