@@ -1,16 +1,16 @@
 /* snapshot.c - a payroll run's snapshot written as packs (packs.c).
  *
  * assist_snapshot_packs() reads every case of the program paying in the
- * division for the month with one SELECT (the same cases and amounts as the
- * per-row snapshot of payroll.c: the previous benefit while a new one has
- * not started, skipped when the payee or a member died before the month or
- * no account is registered), keeps them in memory in case order (a city's
- * run reads them so; a district's run reads its range of the payroll index
- * and they are sorted here), then seals the paid ones ASSIST_PACK_MAX a
- * pack: the account of every household is opened (it goes into the sealed
- * pack in clear, so the bank file opens one pack instead of every account)
- * on this thread for the even packs and on a second thread for the odd
- * ones, and the packs are inserted in order. The skipped households and the
+ * division for the month with one SELECT (the previous benefit while a new
+ * one has not started, skipped when the payee or a member died before the
+ * month or no account is registered) in case order (a city's run scans the
+ * table in rowid order; a district's run reads its range of the payroll
+ * index and sorts it here), and seals the paid ones ASSIST_PACK_MAX a pack:
+ * each full pack is handed to a worker thread while the read goes on (the
+ * reader seals what is left once the read ends), which opens the account
+ * of every household (it goes into the sealed pack in clear, so the bank
+ * file opens one pack instead of every account) and seals the pack; the
+ * packs are inserted in order. The skipped households and the
  * sums per community are handed back for the exception rows and the
  * ledger's summary debits (docs/assistance.md, "Packed payroll snapshot").
  * Cases another run of the program already holds for the month (a case
