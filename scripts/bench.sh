@@ -16,9 +16,11 @@
 # (bench/persons_csv.c; POST /api/v1/persons/import?mode=all: time, server CPU,
 # the server's peak memory during it (VmHWM reset before the upload) against
 # its memory before the upload)
-# and on that database, with 16 connections:
-#   person_get     GET /api/v1/persons/<random id>
-#   person_search  GET /api/v1/persons?q=<text>&size=20, an equal mix of name
+# and on that database:
+#   person_get     GET /api/v1/persons/<random id>, 64 connections as issue 3
+#                  states its goal (an unmasked, audited read: >= 40,000 req/s,
+#                  p99 < 5 ms)
+#   person_search  GET /api/v1/persons?q=<text>&size=20, 16 connections, an equal mix of name
 #                  substrings, pinyin initials and exact ID numbers
 # (bench/lua/person_*.lua), and the web workbench in Debian's chromium on that
 # server (bench/browser.mjs: first load after login, navigation between two
@@ -38,7 +40,8 @@
 # Environment (all optional): BENCH_ROWS (1000000), BENCH_DURATION (15 s),
 # BENCH_WARMUP (3 s), BENCH_ROUNDS (2: get and bare alternate, best run kept),
 # BENCH_BIN (build/minzheng-sample), BENCH_CONNECTIONS (64), BENCH_WRK_THREADS (2), BENCH_DOC (docs/benchmarks.md),
-# BENCH_PERSONS (1000000; 0 skips the registry runs), BENCH_PERSON_CONNECTIONS (16),
+# BENCH_PERSONS (1000000; 0 skips the registry runs), BENCH_PERSON_GET_CONNECTIONS
+# (BENCH_CONNECTIONS: the person GET), BENCH_PERSON_CONNECTIONS (16: the person search),
 # BENCH_IMPORT_PERSONS (1000000; 0 skips the persons import),
 # BENCH_TMP (parent of the temporary directory, default /tmp), BENCH_QUIET_WAIT (5:
 # before each measurement, wait up to this many seconds for other processes on
@@ -59,6 +62,7 @@ WRK_THREADS=${BENCH_WRK_THREADS:-2}
 STARTUP_RUNS=10
 PERSONS=${BENCH_PERSONS:-1000000}
 PERSON_CONNS=${BENCH_PERSON_CONNECTIONS:-16}
+PERSON_GET_CONNS=${BENCH_PERSON_GET_CONNECTIONS:-$CONNS}
 IMPORT_PERSONS=${BENCH_IMPORT_PERSONS:-1000000}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-5}
 PG=${BENCH_PG:-1}
@@ -495,7 +499,7 @@ if [ "$PERSONS" -gt 0 ]; then
         code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' -G --data-urlencode "q=$text" "$RG/api/v1/persons?size=20")
         [ "$code" = 200 ] || die "search $kind '$text' answered $code"
     done <"$Q"
-    run_wrk person_get "$RG_PID" "${RG##*:}" person_get.lua "$PERSON_CONNS"
+    run_wrk person_get "$RG_PID" "${RG##*:}" person_get.lua "$PERSON_GET_CONNS"
     run_wrk person_search "$RG_PID" "${RG##*:}" person_search.lua "$PERSON_CONNS"
     # The workbench in a browser on the same server (bench/browser.mjs): first
     # load after login and list-to-list navigation, medians of BENCH_BROWSER_RUNS.
@@ -667,7 +671,7 @@ if [ "$PG" = 1 ]; then
         PGR_PORT=$SRV_PORT
         pg_login "$PGR_PORT"
         expect_status 200 "http://$HOST:$PGR_PORT/api/v1/persons/$PERSONS"
-        run_wrk pg_person_get "$PGR_PID" "$PGR_PORT" person_get.lua "$PERSON_CONNS"
+        run_wrk pg_person_get "$PGR_PID" "$PGR_PORT" person_get.lua "$PERSON_GET_CONNS"
         run_wrk pg_person_search "$PGR_PID" "$PGR_PORT" person_search.lua "$PERSON_CONNS"
         stop_pid "$PGR_PID"
     fi
@@ -694,7 +698,8 @@ registry_rows() {
     echo "| \`minzheng demo --persons $PERSONS\` (generation ${R[demo.gen_s]} s; database $(calc "${R[demo.size_mb]} / 1024" 2) GB; peak RSS $(calc "${R[demo.rss_kb]} / 1024" 0) MB) | ${R[demo.s]} s | 14,000,000 in < 300 s, < 2 GB | report (scale: $(calc "${R[demo.s]} * 14000000 / $PERSONS" 0) s at 14M if linear) |"
     p95g=${R[person_get.p95_ms]:-${R[person_get.p90_ms]}}
     p95s=${R[person_search.p95_ms]:-${R[person_search.p90_ms]}}
-    echo "| GET /api/v1/persons/{id} on the demo city ($PERSON_CONNS connections; ${R[person_get.rps]} req/s, p99 ${R[person_get.p99_ms]} ms) | p95 $p95g ms | — | report |"
+    echo "| GET /api/v1/persons/{id} on the demo city, unmasked and audited ($PERSON_GET_CONNS connections; p50 ${R[person_get.p50_ms]} ms, p95 $p95g ms): throughput | ${R[person_get.rps]} req/s | ≥ 40,000 req/s | $(verdict "${R[person_get.rps]} >= 40000") |"
+    echo "| GET /api/v1/persons/{id}: p99 latency | ${R[person_get.p99_ms]} ms | < 5 ms | $(verdict "${R[person_get.p99_ms]} < 5") |"
     echo "| Person search mix, ?q= (${R[person_search.mix]}; $PERSON_CONNS connections; ${R[person_search.rps]} req/s, p99 ${R[person_search.p99_ms]} ms) | p95 $p95s ms | p95 < 50 ms | $(verdict "$p95s < 50") |"
     [ -n "${R[browser.first_ms]:-}" ] || return 0
     local bg="background load ${R[browser.bg_before]}–${R[browser.bg_after]} cores"
@@ -737,7 +742,7 @@ pg_section() {
     pg_row list_div "GET ?division=<street or community>&size=20 ($CONNS connections)"
     pg_row list_kind "GET ?kind=a&size=20&page=1..50 (8 connections)"
     pg_row create "POST /api/v1/sample_cases ($CONNS connections)"
-    pg_row person_get "GET /api/v1/persons/{id}, demo city ($PERSON_CONNS connections)"
+    pg_row person_get "GET /api/v1/persons/{id}, demo city ($PERSON_GET_CONNS connections)"
     pg_row person_search "GET /api/v1/persons?q= mix, demo city ($PERSON_CONNS connections)"
     echo
     echo "| Measurement | SQLite | PostgreSQL |"
@@ -809,7 +814,7 @@ $(for r in $(seq 1 "$ROUNDS"); do wrk_row "get$r" "platform GET, round $r"; wrk_
 $(wrk_row list_div "list ?division=…&size=20")
 $(wrk_row list_kind "list ?kind=a&size=20&page=N (${R[list_kind.conns]} connections)")
 $(wrk_row create "POST create")
-$([ "$PERSONS" -gt 0 ] && wrk_row person_get "GET /persons/{id} (demo city, $PERSON_CONNS connections)")
+$([ "$PERSONS" -gt 0 ] && wrk_row person_get "GET /persons/{id} (demo city, $PERSON_GET_CONNS connections)")
 $([ "$PERSONS" -gt 0 ] && wrk_row person_search "GET /persons?q= mix (demo city, $PERSON_CONNS connections)")
 $(for n in get list_div list_kind create person_get person_search; do [ -n "${R[pg_$n.rps]:-}" ] && wrk_row "pg_$n" "PostgreSQL: $n"; done)
 
