@@ -93,6 +93,65 @@ struct mz_arena *mz_arena_new(void)
     return mz_xcalloc(1, sizeof(struct mz_arena));
 }
 
+/* One standard chunk kept per thread for the next arena: a request's arena
+ * is created and freed on the same worker thread, so most requests then
+ * cost no malloc/free of 16 KiB (which glibc serves from its bins, not its
+ * per-thread cache). Not under AddressSanitizer, which must see every
+ * chunk freed to catch a use after free. The chunk is freed when its
+ * thread ends. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_KEEP_SPARE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_KEEP_SPARE 0
+#endif
+#endif
+#ifndef ARENA_KEEP_SPARE
+#define ARENA_KEEP_SPARE 1
+#endif
+
+#if ARENA_KEEP_SPARE
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct arena_chunk *spare_chunk;
+
+static void spare_make_key(void)
+{
+    if (pthread_key_create(&spare_key, free) != 0)
+        abort();
+}
+#endif
+
+/* A standard chunk: this thread's spare, or a new one. */
+static struct arena_chunk *chunk_take(void)
+{
+#if ARENA_KEEP_SPARE
+    struct arena_chunk *c = spare_chunk;
+    if (c != NULL) {
+        spare_chunk = NULL;
+        pthread_setspecific(spare_key, NULL);
+        return c;
+    }
+#endif
+    return mz_xmalloc(sizeof(struct arena_chunk) + ARENA_CHUNK);
+}
+
+/* Give a chunk back: a standard one becomes this thread's spare if it has
+ * none, anything else is freed. */
+static void chunk_give(struct arena_chunk *c)
+{
+#if ARENA_KEEP_SPARE
+    if (c->size == ARENA_CHUNK && spare_chunk == NULL) {
+        pthread_once(&spare_once, spare_make_key);
+        if (pthread_setspecific(spare_key, c) == 0) {
+            spare_chunk = c;
+            return;
+        }
+    }
+#endif
+    free(c);
+}
+
 void mz_arena_free(struct mz_arena *arena)
 {
     if (arena == NULL)
@@ -100,7 +159,7 @@ void mz_arena_free(struct mz_arena *arena)
     struct arena_chunk *c = arena->head;
     while (c != NULL) {
         struct arena_chunk *next = c->next;
-        free(c);
+        chunk_give(c);
         c = next;
     }
     free(arena);
@@ -114,7 +173,8 @@ void *mz_arena_alloc(struct mz_arena *arena, size_t size)
     struct arena_chunk *c = arena->head;
     if (c == NULL || c->size - c->used < need) {
         size_t chunk = need > ARENA_CHUNK / 2 ? need : ARENA_CHUNK;
-        struct arena_chunk *n = mz_xmalloc(sizeof(*n) + chunk);
+        struct arena_chunk *n =
+            chunk == ARENA_CHUNK ? chunk_take() : mz_xmalloc(sizeof(*n) + chunk);
         n->size = chunk;
         n->used = 0;
         if (c != NULL && need > ARENA_CHUNK / 2) {
@@ -184,7 +244,7 @@ void mz_arena_reset(struct mz_arena *arena)
         if (keep == NULL && c->size == ARENA_CHUNK)
             keep = c;
         else
-            free(c);
+            chunk_give(c);
         c = next;
     }
     if (keep != NULL) {

@@ -82,7 +82,7 @@
 #define CONNECTION_TIMEOUT_S    30
 #define CONNECTION_LIMIT        1024
 #define PER_IP_CONNECTION_LIMIT 256
-#define CONNECTION_MEMORY_LIMIT (32 * 1024)
+#define CONNECTION_MEMORY_LIMIT (16 * 1024)
 
 /* A running server. */
 struct mz_server {

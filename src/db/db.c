@@ -184,6 +184,7 @@ static void cache_clear(struct mz_db *db)
         db->cache[i] = NULL;
     }
     db->cache_count = 0;
+    memset(db->memo, 0, sizeof(db->memo));
 }
 
 /* Roll back what is open, finalize the cached statements, close. */
@@ -242,6 +243,13 @@ static uint64_t sql_hash(const char *sql)
     return hash;
 }
 
+/* The memo slot of a SQL text's address. */
+static size_t memo_slot(const char *sql)
+{
+    uintptr_t a = (uintptr_t)sql;
+    return (size_t)((a >> 3) ^ (a >> 11)) & (MZ_DB_MEMO_SLOTS - 1);
+}
+
 /* The cache entry for sql, or NULL. */
 static struct mz_db_cache_entry *cache_find(struct mz_db *db, const char *sql, uint64_t hash)
 {
@@ -285,8 +293,18 @@ static int prepare_common(struct mz_db *db, const char *sql, bool use_cache, str
     if (fault_hit(db))
         return MZ_ERR_DB;
     if (use_cache) {
-        hash = sql_hash(sql);
-        entry = cache_find(db, sql, hash);
+        size_t slot = memo_slot(sql);
+        if (db->memo[slot].sql == sql && strcmp(db->memo[slot].entry->sql, sql) == 0) {
+            entry = db->memo[slot].entry;
+            hash = entry->hash;
+        } else {
+            hash = sql_hash(sql);
+            entry = cache_find(db, sql, hash);
+            if (entry != NULL) {
+                db->memo[slot].sql = sql;
+                db->memo[slot].entry = entry;
+            }
+        }
         if (entry != NULL && !entry->stmt->in_use) {
             entry->stmt->in_use = true;
             *out = entry->stmt;

@@ -24,6 +24,8 @@
 #define MZ_DB_CACHE_MAX 512
 /* Hash buckets of the statement cache (a power of two, twice the cap). */
 #define MZ_DB_CACHE_BUCKETS 1024
+/* Slots of the statement cache's memo by SQL text address (a power of two). */
+#define MZ_DB_MEMO_SLOTS 64
 /* Bytes kept of an error message detected in db.c. */
 #define MZ_DB_ERRMSG_MAX 256
 
@@ -140,6 +142,14 @@ struct mz_db {
     /* Statement cache: hash map from SQL text to statement. */
     struct mz_db_cache_entry *cache[MZ_DB_CACHE_BUCKETS];
     size_t cache_count;            /* entries in the cache, at most MZ_DB_CACHE_MAX */
+    /* The cache entry last found for a SQL text at this address: most SQL is
+     * a string literal, so the next prepare of it skips the hash of its text
+     * (a hit is still compared with strcmp, so reused memory never matches
+     * another statement). Direct-mapped by address; cleared with the cache. */
+    struct {
+        const char *sql;
+        struct mz_db_cache_entry *entry;
+    } memo[MZ_DB_MEMO_SLOTS];
     enum mz_db_txn txn;            /* transaction opened through this API */
     uint64_t serial;               /* unique per connection opened by this process */
     bool snapshot;                 /* a read snapshot is open (mz_db_snapshot_begin) */
