@@ -320,6 +320,23 @@ static void test_statement_cache(void **state)
     assert_int_equal(mz_db_prepare(db, "SELECT 17", &second), MZ_OK);
     assert_ptr_equal(stmt, second);
     mz_db_done(second);
+
+    /* The cache also remembers entries by the address of the SQL text: one
+     * buffer holding one text after another still gives each text its own
+     * statement, and the same text the same statement. */
+    for (int i = 1; i <= 3; i++) {
+        for (int again = 0; again < 2; again++) {
+            snprintf(sql, sizeof(sql), "SELECT %d", i);
+            assert_int_equal(mz_db_prepare(db, sql, &stmt), MZ_OK);
+            assert_true(stmt->cached);
+            assert_int_equal(mz_db_step(stmt), MZ_ROW);
+            assert_int_equal(mz_db_col_int(stmt, 0), i);
+            if (again)
+                assert_ptr_equal(stmt, first);
+            first = stmt;
+            mz_db_done(stmt);
+        }
+    }
     mz_db_close(db);
 }
 
