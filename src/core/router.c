@@ -16,8 +16,7 @@
  * trailing slash), or a "." or ".." segment never matches anything. The
  * router is pure (no I/O, no libmicrohttpd) and is tested in
  * tests/unit/test_router.c. Tables are small (hundreds of routes) and
- * matching is a linear scan, without allocation, of the routes with the
- * path's segment count (an index kept per count), except for the parameter
+ * matching is a linear scan without allocation, except for the parameter
  * values copied into the request's arena.
  */
 #include <stdio.h>
@@ -43,11 +42,6 @@ struct mz_router {
     struct router_entry *entries; /* in insertion order */
     size_t count;                 /* entries used */
     size_t cap;                   /* entries allocated */
-    /* Indexes into entries of the patterns with n segments, in insertion
-     * order: a path is compared only with the routes of its own segment
-     * count (the others cannot match), a few dozen instead of hundreds. */
-    size_t *by_count[ROUTER_MAX_SEGMENTS + 1];
-    size_t nby_count[ROUTER_MAX_SEGMENTS + 1];
 };
 
 /* One segment of a request path: a slice of the caller's string. */
@@ -71,8 +65,6 @@ void mz_router_free(struct mz_router *router)
         for (int s = 0; s < router->entries[i].nsegments; s++)
             free(router->entries[i].segments[s]);
     }
-    for (int n = 0; n <= ROUTER_MAX_SEGMENTS; n++)
-        free(router->by_count[n]);
     free(router->entries);
     free(router);
 }
@@ -186,11 +178,7 @@ int mz_router_add(struct mz_router *router, const struct mz_route *route)
         router->cap = router->cap ? router->cap * 2 : 32;
         router->entries = mz_xrealloc(router->entries, router->cap * sizeof(*router->entries));
     }
-    router->entries[router->count] = entry;
-    router->by_count[n] = mz_xrealloc(router->by_count[n],
-                                      (router->nby_count[n] + 1) * sizeof(size_t));
-    router->by_count[n][router->nby_count[n]++] = router->count;
-    router->count++;
+    router->entries[router->count++] = entry;
     return MZ_OK;
 out:
     for (int i = 0; i < entry.nsegments; i++)
@@ -246,8 +234,8 @@ const struct mz_route *mz_router_match(const struct mz_router *router, const cha
     n = split_path(path, segs);
     if (n < 0 || method == NULL)
         return NULL;
-    for (size_t k = 0; k < router->nby_count[n]; k++) {
-        const struct router_entry *e = &router->entries[router->by_count[n][k]];
+    for (size_t i = 0; i < router->count; i++) {
+        const struct router_entry *e = &router->entries[i];
         long score = entry_score(e, segs, n);
         if (score < 0)
             continue;
@@ -296,8 +284,8 @@ const char *mz_router_allow(const struct mz_router *router, const char *path,
 
     if (n < 0)
         return NULL;
-    for (size_t k = 0; k < router->nby_count[n]; k++) {
-        const struct router_entry *e = &router->entries[router->by_count[n][k]];
+    for (size_t i = 0; i < router->count; i++) {
+        const struct router_entry *e = &router->entries[i];
         if (entry_score(e, segs, n) < 0)
             continue;
         any = true;
