@@ -321,7 +321,7 @@ struct mz_app {
     /* Fast lookup filled by mz_app_init. */
     const struct mz_entity **entities;
     size_t nentities;
-    size_t *entity_by_name;     /* indexes into entities, sorted by name (mz_app_entity) */
+    const struct mz_entity **entity_by_name; /* the entities sorted by name (mz_app_entity) */
     const struct mz_dict **dicts;
     size_t ndicts;
     struct mz_entity_rt *rt;    /* per-entity runtime data (SQL text), same order */

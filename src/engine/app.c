@@ -109,7 +109,19 @@ int mz_audit_text(struct mz_req *req, const char *action, const char *object, in
     return mz_audit(req, action, object, id, success, detail);
 }
 
-/* By binary search over entity_by_name once mz_app_init has sorted it (every
+/* bsearch/qsort over entity_by_name: a name (bsearch's key) or an entity
+ * against an entity. */
+static int entity_key_cmp(const void *key, const void *elem)
+{
+    return strcmp(*(const char *const *)key, (*(const struct mz_entity *const *)elem)->name);
+}
+static int entity_name_cmp(const void *a, const void *b)
+{
+    return strcmp((*(const struct mz_entity *const *)a)->name,
+                  (*(const struct mz_entity *const *)b)->name);
+}
+
+/* By bsearch over entity_by_name once mz_app_init has sorted it (every
  * request naming an entity in its path looks it up); linear before. */
 const struct mz_entity *mz_app_entity(const struct mz_app *app, const char *name)
 {
@@ -120,26 +132,10 @@ const struct mz_entity *mz_app_entity(const struct mz_app *app, const char *name
         }
         return NULL;
     }
-    size_t lo = 0, hi = app->nentities;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const struct mz_entity *e = app->entities[app->entity_by_name[mid]];
-        int c = strcmp(e->name, name);
-        if (c == 0)
-            return e;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
-}
-
-/* qsort over entity_by_name: the entities' names (set before sorting). */
-static const struct mz_entity *const *sort_entities;
-static int entity_name_cmp(const void *a, const void *b)
-{
-    return strcmp(sort_entities[*(const size_t *)a]->name, sort_entities[*(const size_t *)b]->name);
+    const struct mz_entity *const *e =
+        bsearch(&name, app->entity_by_name, app->nentities, sizeof(*app->entity_by_name),
+                entity_key_cmp);
+    return e != NULL ? *e : NULL;
 }
 
 const struct mz_dict *mz_app_dict(const struct mz_app *app, const char *name)
@@ -367,13 +363,10 @@ int mz_app_init(struct mz_app *app, const char *db_spec, const struct mz_module 
             return rc;
         build_rt(&app->rt[i], app->entities[i]);
     }
-    /* (start-up is single-threaded: the comparison's static is safe) */
-    app->entity_by_name = mz_xcalloc(app->nentities ? app->nentities : 1, sizeof(size_t));
-    for (size_t i = 0; i < app->nentities; i++)
-        app->entity_by_name[i] = i;
-    sort_entities = app->entities;
-    qsort(app->entity_by_name, app->nentities, sizeof(size_t), entity_name_cmp);
-    sort_entities = NULL;
+    app->entity_by_name =
+        mz_xcalloc(app->nentities ? app->nentities : 1, sizeof(*app->entity_by_name));
+    memcpy(app->entity_by_name, app->entities, app->nentities * sizeof(*app->entity_by_name));
+    qsort(app->entity_by_name, app->nentities, sizeof(*app->entity_by_name), entity_name_cmp);
 
     app->router = mz_router_new();
     for (size_t i = 0; i < MZ_ARRAY_LEN(core_routes); i++)
@@ -399,7 +392,7 @@ void mz_app_free(struct mz_app *app)
         free(app->rt[i].meta);
     }
     free(app->rt);
-    free(app->entity_by_name);
+    free((void *)app->entity_by_name);
     free((void *)app->entities);
     free((void *)app->dicts);
     free((void *)app->modules);
