@@ -48,6 +48,14 @@ struct mz_db_options {
  * than a SQLite file. */
 bool mz_db_spec_is_postgresql(const char *spec);
 
+/* SQLite: a commit that leaves `frames` frames or more in the WAL has its
+ * checkpoint run by a background thread instead of the committing one
+ * (src/db/sqlite.c; default 32768, i.e. 128 MB; tests lower it). */
+void mz_db_checkpoint_background_at(long frames);
+/* Wait until the background checkpointer has nothing pending; the number of
+ * checkpoints it ran so far. */
+long mz_db_checkpoint_wait(void);
+
 /* Open a connection. opts may be NULL for defaults (create=true). */
 int mz_db_open(const char *spec, const struct mz_db_options *opts, struct mz_db **out);
 void mz_db_close(struct mz_db *db);

@@ -620,6 +620,66 @@ static void test_migrations(void **state)
 
 /* --- files: pragmas, sharing, locking ---------------------------------------------------- */
 
+/* Size of the file at path (0 when missing). */
+static long long file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (long long)sb.st_size : 0;
+}
+
+/* Write n pages' worth of rows in one transaction of a fresh table. */
+static void write_pages(struct mz_db *db, const char *table, int n)
+{
+    char sql[256];
+    snprintf(sql, sizeof(sql), "CREATE TABLE %s (id INTEGER PRIMARY KEY, b BLOB)", table);
+    assert_int_equal(mz_db_exec(db, sql), MZ_OK);
+    assert_int_equal(mz_db_begin_write(db), MZ_OK);
+    snprintf(sql, sizeof(sql),
+             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)"
+             " INSERT INTO %s (b) SELECT randomblob(3000) FROM n", n, table);
+    assert_int_equal(mz_db_exec(db, sql), MZ_OK);
+    assert_int_equal(mz_db_commit(db), MZ_OK);
+}
+
+/* A commit that leaves many frames in the WAL is checkpointed by the
+ * background thread (the file grows by them without the committer copying
+ * them); below the threshold the committer does it, as SQLite's default;
+ * the data reads back from another connection either way. */
+static void test_background_checkpoint(void **state)
+{
+    (void)state;
+    const char *path = tmp_path(0, "checkpoint.db");
+    struct mz_db *db = open_file(path, 0);
+    int64_t n = 0;
+
+    /* Below the threshold (the default): inline, nothing handed over. */
+    long before = mz_db_checkpoint_wait();
+    write_pages(db, "inline_rows", 1500);
+    assert_int_equal(mz_db_checkpoint_wait(), before);
+    assert_true(file_size(path) >= 1500LL * 3000);
+
+    /* From the threshold on: the background thread, once per commit. */
+    mz_db_checkpoint_background_at(1000);
+    long size = file_size(path);
+    write_pages(db, "background_rows", 1500);
+    assert_int_equal(mz_db_checkpoint_wait(), before + 1);
+    assert_true(file_size(path) >= size + 1500LL * 3000);
+    /* A small commit after it hands nothing over. */
+    assert_int_equal(mz_db_exec(db, "INSERT INTO inline_rows (b) VALUES (x'00')"), MZ_OK);
+    assert_int_equal(mz_db_checkpoint_wait(), before + 1);
+    mz_db_checkpoint_background_at(0); /* the default again */
+
+    struct mz_db *other = open_file(path, 0);
+    assert_int_equal(mz_db_query_int(other, "SELECT count(*) FROM background_rows", &n, 0, NULL),
+                     MZ_OK);
+    assert_int_equal(n, 1500);
+    assert_int_equal(mz_db_query_int(other, "SELECT count(*) FROM inline_rows", &n, 0, NULL),
+                     MZ_OK);
+    assert_int_equal(n, 1501);
+    mz_db_close(other);
+    mz_db_close(db);
+}
+
 /* A file database runs in WAL mode with the configured pragmas. */
 static void test_file_pragmas(void **state)
 {
@@ -1152,6 +1212,7 @@ int main(void)
         cmocka_unit_test(test_prepare_errors),
         cmocka_unit_test(test_constraint_mapping),
         cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_background_checkpoint),
         cmocka_unit_test(test_query_int_and_schema),
         cmocka_unit_test(test_migrations),
         cmocka_unit_test(test_file_pragmas),
