@@ -33,7 +33,7 @@ int mz_person_index(struct mz_req *req, int64_t person_id, const char *name,
  * FTS5 flush the one pending row). */
 int mz_person_index_done(struct mz_req *req, bool keep);
 /* Also during such an import: a new person's person_key rows are gathered
- * and written in key order every 32,768 persons and by import_done (keep).
+ * and written in key order every 262,144 persons and by import_done (keep).
  * The terms of a row may be built ahead on the import's helper thread:
  * mz_person_import_prepare (the persons entity's import_prepare hook) makes
  * them in a, and mz_person_index uses them when the row's names are the

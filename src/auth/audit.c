@@ -172,10 +172,16 @@ static void canon_text(struct mz_buf *b, const char *s)
         mz_buf_puts(b, "~;");
         return;
     }
-    size_t n = strlen(s);
-    mz_buf_printf(b, "%zu:", n);
-    mz_buf_append(b, s, n);
-    mz_buf_puts(b, ";");
+    size_t len = strlen(s), n = len;
+    char num[24], *p = num + sizeof(num);
+    *--p = ':';
+    do { /* the length in decimal, without printf (one per field of every row) */
+        *--p = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    mz_buf_append(b, p, (size_t)(num + sizeof(num) - p));
+    mz_buf_append(b, s, len);
+    mz_buf_append(b, ";", 1);
 }
 
 /* Append an integer field (0 as NULL when nullable). */

@@ -1142,8 +1142,12 @@ static struct mz_person_terms *import_terms(struct mz_req *req, const char *name
  * rebuild) and written sorted by key every IMPORT_KEYS_PERSONS persons and
  * at the end: ~10 keys a person inserted at random places of a large index
  * cost an index seek each, the same keys in key order land on neighbouring
- * pages (and go 128 rows per statement). Bounded memory: one batch's keys. */
-#define IMPORT_KEYS_PERSONS 32768
+ * pages (and go 128 rows per statement). Bounded memory: one batch's keys
+ * (~30 MB for 262,144 persons). Each batch after the first is merged into
+ * the whole of person_key (a batch's ~2.4 million keys land on nearly every
+ * leaf page), so the batches are large: with 32,768 persons a
+ * 1,000,000-person import rewrote the index 30 times (14 s). */
+#define IMPORT_KEYS_PERSONS 262144
 static _Thread_local struct mz_person_bulk *import_keys;
 static _Thread_local size_t import_keys_persons;
 

@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
+#include <sys/stat.h>
 
 #include "mz/audit.h"
 #include "mz/crypto.h"
@@ -154,6 +156,58 @@ static int64_t count_rows(struct mz_db *db, const char *where)
 }
 
 /* --- the chain ----------------------------------------------------------------- */
+
+/* The stored hash is HMAC-SHA256, under the key file's MAC subkey, of the
+ * canonical form the file comment documents (computed here without the
+ * module: libsodium's one-shot HMAC and the form written out by hand). */
+static void test_mac_known_answer(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char master[32], mac_key[crypto_auth_hmacsha256_KEYBYTES];
+    unsigned char h[crypto_auth_hmacsha256_BYTES];
+    char hex[65], path[300], line[80], expected[65], stored[80] = "";
+    for (int i = 0; i < 32; i++)
+        master[i] = (unsigned char)(i * 7 + 1);
+    sodium_bin2hex(hex, sizeof(hex), master, sizeof(master));
+    snprintf(path, sizeof(path), "%s/known.key", test_dir);
+    snprintf(line, sizeof(line), "v1 %s\n", hex);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(line, fp);
+    fclose(fp);
+    assert_int_equal(chmod(path, 0600), 0);
+    assert_int_equal(mz_crypto_load(path, false), MZ_OK);
+
+    const char *detail = "{\"name\":{\"from\":null,\"to\":\"张三\"}}";
+    struct mz_audit_event ev = {.at = "2026-11-29T08:00:00.000Z", .actor = "tester",
+                                .ip = "127.0.0.1", .action = "create", .object = "persons",
+                                .object_id = 1234567890, .success = true, .detail = detail};
+    int64_t seq = 0;
+    assert_int_equal(mz_audit_append(f->db, &ev, &seq), MZ_OK);
+    assert_int_equal(seq, 1);
+    char canon[512];
+    int n = snprintf(canon, sizeof(canon),
+                     "mz-audit-v1;1:1;24:2026-11-29T08:00:00.000Z;6:tester;~;9:127.0.0.1;"
+                     "6:create;7:persons;10:1234567890;2:ok;%zu:%s;64:%s;",
+                     strlen(detail), detail,
+                     "0000000000000000000000000000000000000000000000000000000000000000");
+    crypto_kdf_derive_from_key(mac_key, sizeof(mac_key), 3, "minzheng", master);
+    crypto_auth_hmacsha256(h, (const unsigned char *)canon, (unsigned long long)n, mac_key);
+    sodium_bin2hex(expected, sizeof(expected), h, sizeof(h));
+    struct mz_stmt *st;
+    assert_int_equal(mz_db_prepare(f->db, "SELECT hash FROM mz_audit WHERE seq = 1", &st), MZ_OK);
+    assert_int_equal(mz_db_step(st), MZ_ROW);
+    snprintf(stored, sizeof(stored), "%s", mz_db_col_text(st, 0));
+    mz_db_done(st);
+    assert_string_equal(stored, expected);
+    /* Many MACs from the one key: each the same as the one-shot HMAC. */
+    for (int i = 0; i < 3; i++) {
+        char again[65];
+        mz_crypto_mac(canon, (size_t)n, again);
+        assert_string_equal(again, expected);
+    }
+    mz_crypto_init_ephemeral(); /* the other tests' key */
+}
 
 static void test_append_and_verify(void **state)
 {
@@ -492,6 +546,7 @@ int main(void)
 
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_append_and_verify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mac_known_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tamper_edit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tamper_edit_actor_and_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tamper_delete, setup, teardown),
