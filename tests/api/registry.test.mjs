@@ -4,7 +4,7 @@
 // Reference: docs/registry.md, docs/api.md, the contract.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, assertError, makeIdNumber, toCsv, parseCsv, show, TEST_PASSWORD } from './lib.mjs';
+import { startServer, assertError, makeIdNumber, toCsv, parseCsv, show, runCli, TEST_PASSWORD, PG_BASE } from './lib.mjs';
 
 let srv;
 before(async () => {
@@ -277,6 +277,25 @@ describe('import and export', () => {
     assert.equal(valid.status, 200, show(valid));
     assert.equal(valid.json.imported, 2);
     assert.equal(valid.json.failed, 1);
+  });
+
+  it('audits every imported row in one intact chain, which later writes extend', async () => {
+    const verify = () => {
+      const r = runCli(['audit-verify', PG_BASE ? '--pg' : '--db', srv.dbPath]);
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      return JSON.parse(r.stdout).entries;
+    };
+    const before = verify();
+    const table = [['身份证号码', '姓名', '户籍地区划']];
+    for (let i = 0; i < 6; i++) table.push([makeIdNumber({ birth: '1958-03-0' + (i + 1), seq: 431 + i }), '链式' + '甲乙丙丁戊己'[i], '120104001001']);
+    const im = await srv.api('POST', '/api/v1/persons/import?mode=all&format=csv', toCsv(table), { raw: true, headers: { 'Content-Type': 'text/csv' } });
+    assert.equal(im.status, 200, show(im));
+    assert.equal(im.json.imported, 6);
+    const after = verify();
+    assert.ok(after >= before + 7, `6 creates and the import audited: ${before} -> ${after}`);
+    const p = await person({ name: '链后' }); // an append after the import's own
+    assert.ok(p.id > 0);
+    assert.ok(verify() > after);
   });
 
   it('imports the layout staff use: alias headers and dictionary labels', async () => {
