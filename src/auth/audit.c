@@ -998,20 +998,13 @@ static int append_for_request(struct mz_req *req, const char *action, const char
      * lock and is never partly undone (it is rolled back whole, and
      * importing ends, before rows are written again): the head the last
      * append left is the table's, with no query for it per row. */
-    bool chained = !own && req->importing;
-    if (rc == MZ_OK && chained && req->audit_head_seq > 0) {
+    if (rc == MZ_OK && !own && req->importing) {
         int64_t seq = req->audit_head_seq;
         char hash[65];
-        memcpy(hash, req->audit_head_hash, sizeof(hash));
-        rc = append_after(req->db, &ev, &seq, hash);
-        if (rc == MZ_OK) {
-            req->audit_head_seq = seq;
-            memcpy(req->audit_head_hash, hash, sizeof(hash));
-        }
-    } else if (rc == MZ_OK && chained) {
-        int64_t seq;
-        char hash[65];
-        rc = read_head(req->db, &seq, hash);
+        if (seq > 0)
+            memcpy(hash, req->audit_head_hash, sizeof(hash));
+        else
+            rc = read_head(req->db, &seq, hash);
         if (rc == MZ_OK)
             rc = append_after(req->db, &ev, &seq, hash);
         if (rc == MZ_OK) {
