@@ -233,44 +233,44 @@ static void *checkpointer_main(void *unused)
         checkpointer.pending = NULL;
         checkpointer.busy = true;
         sqlite3 *db = checkpointer.db;
-        if (db != NULL && strcmp(checkpointer.db_path, path) != 0) {
+        if (db == NULL || strcmp(checkpointer.db_path, path) != 0) {
+            /* A connection to this file (the one to another file closed). */
             checkpointer.db = NULL;
+            free(checkpointer.db_path);
+            checkpointer.db_path = NULL;
             pthread_mutex_unlock(&checkpointer.lock);
             sqlite3_close(db);
-            pthread_mutex_lock(&checkpointer.lock);
             db = NULL;
-        }
-        pthread_mutex_unlock(&checkpointer.lock);
-        int rc = SQLITE_OK;
-        if (db == NULL) {
-            rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+            int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
             if (rc == SQLITE_OK) {
                 sqlite3_busy_timeout(db, 5000);
                 /* A first read opens the WAL (else the checkpoint sees none). */
                 rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
             }
-        }
-        int frames = 0, copied = 0;
-        int64_t t0 = mz_mono_us();
-        if (rc == SQLITE_OK)
-            rc = sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
-        if (rc == SQLITE_OK)
-            mz_info("sqlite: background checkpoint: %d of %d frames in %.1f s", copied, frames,
-                    (double)(mz_mono_us() - t0) / 1e6);
-        else
-            mz_warn("sqlite: background checkpoint failed: %s",
-                    db != NULL ? sqlite3_errmsg(db) : "out of memory");
-        pthread_mutex_lock(&checkpointer.lock);
-        if (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_INTERRUPT) {
-            free(checkpointer.db_path);
-            checkpointer.db_path = path;
-            checkpointer.db = db;
-        } else {
-            free(path);
-            pthread_mutex_unlock(&checkpointer.lock);
-            sqlite3_close(db);
+            if (rc != SQLITE_OK) {
+                mz_warn("sqlite: background checkpoint: cannot open the database: %s",
+                        db != NULL ? sqlite3_errmsg(db) : "out of memory");
+                sqlite3_close(db);
+                db = NULL;
+            }
             pthread_mutex_lock(&checkpointer.lock);
+            checkpointer.db = db; /* set under the lock: checkpointer_stop interrupts it */
+            checkpointer.db_path = db != NULL ? mz_xstrdup(path) : NULL;
         }
+        pthread_mutex_unlock(&checkpointer.lock);
+        if (db != NULL) {
+            int frames = 0, copied = 0;
+            int64_t t0 = mz_mono_us();
+            int rc = sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, &frames,
+                                               &copied);
+            if (rc == SQLITE_OK)
+                mz_info("sqlite: background checkpoint: %d of %d frames in %.1f s", copied,
+                        frames, (double)(mz_mono_us() - t0) / 1e6);
+            else
+                mz_warn("sqlite: background checkpoint failed: %s", sqlite3_errmsg(db));
+        }
+        free(path);
+        pthread_mutex_lock(&checkpointer.lock);
         checkpointer.busy = false;
         checkpointer.done++;
         pthread_cond_broadcast(&checkpointer.cond);
@@ -302,6 +302,7 @@ static void checkpointer_stop(void)
     free(checkpointer.pending);
     free(checkpointer.db_path);
     checkpointer.pending = checkpointer.db_path = NULL;
+    pthread_cond_broadcast(&checkpointer.cond); /* mz_db_checkpoint_wait */
     pthread_mutex_unlock(&checkpointer.lock);
 }
 
