@@ -239,7 +239,9 @@ static const struct key_version *key_of(int version)
     return NULL;
 }
 
-char *mz_crypto_seal(struct mz_arena *a, const char *context, const char *plain, size_t len)
+/* Seal with the nonce from pool (a fresh one from the CSPRNG when NULL). */
+static char *seal_text(struct mz_arena *a, struct mz_crypto_nonces *pool, const char *context,
+                       const char *plain, size_t len)
 {
     if (nkeys == 0)
         abort(); /* sealing without a key is a bug: fail closed */
@@ -248,7 +250,19 @@ char *mz_crypto_seal(struct mz_arena *a, const char *context, const char *plain,
                   crypto_aead_xchacha20poly1305_ietf_ABYTES;
     unsigned char *buf = mz_arena_alloc(a, clen);
     unsigned long long out_len = 0;
-    randombytes_buf(buf, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+    if (pool == NULL) {
+        randombytes_buf(buf, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+    } else {
+        _Static_assert(MZ_CRYPTO_NONCE_POOL % crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == 0,
+                       "whole nonces in a pool");
+        if (pool->used == 0 || pool->used >= MZ_CRYPTO_NONCE_POOL) {
+            randombytes_buf(pool->bytes, MZ_CRYPTO_NONCE_POOL);
+            pool->used = 0;
+        }
+        /* Each nonce is handed out once: used only grows until the next block. */
+        memcpy(buf, pool->bytes + pool->used, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+        pool->used += crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+    }
     crypto_aead_xchacha20poly1305_ietf_encrypt(
         buf + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &out_len, (const unsigned char *)plain,
         len, (const unsigned char *)context, strlen(context), NULL, buf, k->seal);
@@ -257,6 +271,17 @@ char *mz_crypto_seal(struct mz_arena *a, const char *context, const char *plain,
     int head = snprintf(out, 16, "v%d.", k->version);
     sodium_bin2base64(out + head, b64, buf, clen, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     return out;
+}
+
+char *mz_crypto_seal(struct mz_arena *a, const char *context, const char *plain, size_t len)
+{
+    return seal_text(a, NULL, context, plain, len);
+}
+
+char *mz_crypto_seal_pooled(struct mz_arena *a, struct mz_crypto_nonces *pool, const char *context,
+                            const char *plain, size_t len)
+{
+    return seal_text(a, pool, context, plain, len);
 }
 
 bool mz_crypto_is_sealed(const char *text)

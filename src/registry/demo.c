@@ -52,6 +52,16 @@
 #define DEMO_BATCH 50000 /* persons per transaction */
 #define DEMO_CHUNK 2048  /* persons per batch handed from the generator to the writer */
 #define DEMO_QUEUE 4     /* batches generated ahead of the writer at most */
+/* The page cache of both connections while loading: small. Every write is
+ * an append and every read a sequential scan, so a large cache holds nothing
+ * that is read twice, and its pages cost a page fault each the first time
+ * (expensive on this machine); an index build's sorter takes its in-memory
+ * runs of this size (at least 250 pages), sorted within the CPU's caches and
+ * merged, instead of one run of the cache's size sorted through main memory.
+ * Measured at 1,000,000 persons against the 256 MB cache of before: the
+ * seven persons indexes 11.0 -> 6.7 s of CPU, the copy 5.3 -> 3.1 s, the
+ * writer's rows 12.9 -> 8.8 s (bench/notes.md, fourth round). */
+#define DEMO_CACHE "-2048"
 
 /* --- PRNG --------------------------------------------------------------------- */
 struct rng {
@@ -79,12 +89,9 @@ static bool rng_permille(struct rng *r, uint32_t permille)
     return rng_below(r, 1000) < permille;
 }
 
-/* Index drawn from integer weights. */
-static size_t rng_weighted(struct rng *r, const int *w, size_t n)
+/* Index drawn from integer weights whose sum is total. */
+static size_t rng_pick(struct rng *r, const int *w, size_t n, int total)
 {
-    int total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += w[i];
     int x = (int)rng_below(r, (uint32_t)total);
     for (size_t i = 0; i < n; i++) {
         if (x < w[i])
@@ -92,6 +99,15 @@ static size_t rng_weighted(struct rng *r, const int *w, size_t n)
         x -= w[i];
     }
     return n - 1;
+}
+
+/* Index drawn from integer weights. */
+static size_t rng_weighted(struct rng *r, const int *w, size_t n)
+{
+    int total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += w[i];
+    return rng_pick(r, w, n, total);
 }
 
 /* --- statistics tables ----------------------------------------------------------- */
@@ -157,6 +173,27 @@ static const char *const death_sources[] = {"police", "funeral", "health", "civi
 
 /* --- the generator's state ------------------------------------------------------- */
 
+/* A community or village of a street (registry_community), made once. */
+struct demo_community {
+    char code[13], name[64];
+    bool village;
+};
+
+/* A district as the generator draws from it, made once at the start: its
+ * streets weighted by their community counts, their communities, and the
+ * codes it replaced (the ID area code of persons born before it existed).
+ * The draws are those of a loop over every street per household. */
+#define DEMO_STREETS 64
+struct demo_district {
+    const struct registry_district *dist;
+    const struct registry_street *streets[DEMO_STREETS];
+    int weights[DEMO_STREETS], nstreets, total;
+    bool rural[DEMO_STREETS];
+    struct demo_community *communities[DEMO_STREETS]; /* weights[i] each */
+    const char *pred[3];
+    int npred;
+};
+
 /* An ID sequence counter per (area slot, birth day, sex): guarantees
  * distinct ID numbers without remembering them. */
 #define AREA_SLOTS 40
@@ -219,11 +256,13 @@ struct demo {
     struct mz_db_indexes indexes;  /* secondary indexes dropped for the load */
     char now[32];
     bool sealed;                   /* persons has id_number_bidx: seal values */
+    struct mz_crypto_nonces nonces; /* the writer thread's sealing nonces */
     uint64_t checksum;
     struct mz_demo_summary *sum;
-    int district_weights[32];
-    const struct registry_district *districts[32];
+    int district_weights[32], district_total;
+    struct demo_district districts[32];
     int ndistricts;
+    int surname_weights[MZ_ARRAY_LEN(surnames)], surname_total;
     int64_t target;
     /* The queue of generated batches (the generator appends, the writer takes). */
     pthread_mutex_t mu;
@@ -249,8 +288,8 @@ static void checksum_text(struct demo *d, const char *s)
 /* The slot of a 6-digit area code in the sequence table. */
 static int area_slot(struct demo *d, const char *code6)
 {
-    for (int i = 0; i < d->nareas; i++) {
-        if (strcmp(d->area_codes[i], code6) == 0)
+    for (int i = 0; i < d->nareas; i++) { /* the same few static strings, mostly */
+        if (d->area_codes[i] == code6 || strcmp(d->area_codes[i], code6) == 0)
             return i;
     }
     if (d->nareas == AREA_SLOTS)
@@ -261,20 +300,13 @@ static int area_slot(struct demo *d, const char *code6)
 
 /* The ID area code of a person born on `birth` with hukou in district:
  * the code in force at birth (a historical code before a change). */
-static const char *birth_area(struct demo *d, const struct registry_district *dist,
-                              const char *birth)
+static const char *birth_area(struct demo *d, const struct demo_district *dd, const char *birth)
 {
     if (rng_permille(&d->rng, 100))
         return elsewhere_codes[rng_below(&d->rng, MZ_ARRAY_LEN(elsewhere_codes))];
-    if (strcmp(birth, dist->valid_from) >= 0)
-        return dist->code;
-    const char *pred[3];
-    int n = 0;
-    for (size_t i = 0; i < registry_nchanges && n < 3; i++) {
-        if (strcmp(registry_changes[i].new_code, dist->code) == 0)
-            pred[n++] = registry_changes[i].old_code;
-    }
-    return n ? pred[rng_below(&d->rng, (uint32_t)n)] : dist->code;
+    if (strcmp(birth, dd->dist->valid_from) >= 0)
+        return dd->dist->code;
+    return dd->npred ? dd->pred[rng_below(&d->rng, (uint32_t)dd->npred)] : dd->dist->code;
 }
 
 /* Make a valid, unique ID number; moves the birth date a day earlier if
@@ -331,10 +363,8 @@ static int draw_age(struct demo *d, int min)
 /* Surname by frequency. */
 static const char *draw_surname(struct demo *d)
 {
-    int w[MZ_ARRAY_LEN(surnames)];
-    for (size_t i = 0; i < MZ_ARRAY_LEN(surnames); i++)
-        w[i] = surnames[i].weight;
-    return surnames[rng_weighted(&d->rng, w, MZ_ARRAY_LEN(surnames))].text;
+    return surnames[rng_pick(&d->rng, d->surname_weights, MZ_ARRAY_LEN(surnames),
+                             d->surname_total)].text;
 }
 
 /* Weighted text from a table. */
@@ -348,7 +378,7 @@ static const char *draw_text(struct demo *d, const struct weighted_text *t, size
 
 /* Fill the personal attributes that depend on age and sex. */
 static void person_attributes(struct demo *d, struct person *p, const char *surname, int age,
-                              bool male, const struct registry_district *dist, bool rural)
+                              bool male, const struct demo_district *dd, bool rural)
 {
     const char *const *chars = male ? male_chars : female_chars;
     size_t nchars = male ? MZ_ARRAY_LEN(male_chars) : MZ_ARRAY_LEN(female_chars);
@@ -358,7 +388,7 @@ static void person_attributes(struct demo *d, struct person *p, const char *surn
     p->age = age;
     strcpy(p->sex, male ? "1" : "2");
     birth_for_age(d, age, p->birth);
-    make_id(d, p, birth_area(d, dist, p->birth));
+    make_id(d, p, birth_area(d, dd, p->birth));
     /* Marital status by age. */
     if (age < 20)
         strcpy(p->marital, "10");
@@ -431,7 +461,6 @@ static void person_attributes(struct demo *d, struct person *p, const char *surn
         mz_days_to_date(from + rng_below(&d->rng, (uint32_t)(d->today_days - from)), p->deceased_on);
         p->death_source = death_sources[rng_below(&d->rng, MZ_ARRAY_LEN(death_sources))];
     }
-    (void)dist;
 }
 
 /* The sealed form of a sensitive value, and its blind index, exactly as the
@@ -446,7 +475,7 @@ static const char *demo_store_sensitive(struct demo *d, struct mz_arena *arena,
     if (!d->sealed)
         return value;
     mz_crypto_blind(context, value, strlen(value), blind);
-    return mz_crypto_seal(arena, context, value, strlen(value));
+    return mz_crypto_seal_pooled(arena, &d->nonces, context, value, strlen(value));
 }
 
 /* Bind text or NULL when empty. */
@@ -511,34 +540,77 @@ static int write_person(struct demo *d, struct mz_arena *arena, struct person *p
     return rc == MZ_DONE ? MZ_OK : rc < 0 ? rc : MZ_ERR_DB;
 }
 
-/* A community of the district, weighted by the streets' community counts. */
-static const struct registry_street *draw_community(struct demo *d,
-                                                    const struct registry_district *dist,
-                                                    char code[13], char name[64])
+/* Make the district tables of the generator (once). */
+static void demo_districts_init(struct demo *d)
 {
-    int w[64];
-    const struct registry_street *s[64];
-    int n = 0;
-    for (size_t i = 0; i < registry_nstreets && n < 64; i++) {
-        if (strcmp(registry_streets[i].district, dist->code) == 0) {
-            s[n] = &registry_streets[i];
-            w[n++] = registry_community_count(&registry_streets[i]);
+    for (size_t i = 0; i < registry_ndistricts && d->ndistricts < 32; i++) {
+        const struct registry_district *dist = &registry_districts[i];
+        if (dist->population_10k <= 0 || dist->valid_to != NULL)
+            continue;
+        struct demo_district *dd = &d->districts[d->ndistricts];
+        dd->dist = dist;
+        for (size_t j = 0; j < registry_nstreets && dd->nstreets < DEMO_STREETS; j++) {
+            const struct registry_street *st = &registry_streets[j];
+            if (strcmp(st->district, dist->code) != 0)
+                continue;
+            int n = registry_community_count(st);
+            struct demo_community *c = mz_xcalloc((size_t)n, sizeof(*c));
+            for (int k = 0; k < n; k++) {
+                registry_community(st, k, c[k].code, c[k].name);
+                c[k].village = strstr(c[k].name, "村") != NULL;
+            }
+            dd->streets[dd->nstreets] = st;
+            dd->weights[dd->nstreets] = n;
+            dd->rural[dd->nstreets] = !registry_street_is_urban(st);
+            dd->communities[dd->nstreets++] = c;
+            dd->total += n;
         }
+        for (size_t j = 0; j < registry_nchanges && dd->npred < 3; j++) {
+            if (strcmp(registry_changes[j].new_code, dist->code) == 0)
+                dd->pred[dd->npred++] = registry_changes[j].old_code;
+        }
+        d->district_weights[d->ndistricts++] = dist->population_10k;
+        d->district_total += dist->population_10k;
     }
-    const struct registry_street *st = s[rng_weighted(&d->rng, w, (size_t)n)];
-    registry_community(st, (int)rng_below(&d->rng, (uint32_t)registry_community_count(st)), code,
-                       name);
-    return st;
+    for (size_t i = 0; i < MZ_ARRAY_LEN(surnames); i++) {
+        d->surname_weights[i] = surnames[i].weight;
+        d->surname_total += surnames[i].weight;
+    }
+}
+
+static void demo_districts_free(struct demo *d)
+{
+    for (int i = 0; i < d->ndistricts; i++) {
+        for (int j = 0; j < d->districts[i].nstreets; j++)
+            free(d->districts[i].communities[j]);
+    }
+}
+
+/* A district by population. */
+static const struct demo_district *draw_district(struct demo *d)
+{
+    return &d->districts[rng_pick(&d->rng, d->district_weights, (size_t)d->ndistricts,
+                                  d->district_total)];
+}
+
+/* A community of the district, weighted by the streets' community counts;
+ * *street gets the index of its street. */
+static const struct demo_community *draw_community(struct demo *d, const struct demo_district *dd,
+                                                   int *street)
+{
+    int s = (int)rng_pick(&d->rng, dd->weights, (size_t)dd->nstreets, dd->total);
+    *street = s;
+    return &dd->communities[s][rng_below(&d->rng, (uint32_t)dd->weights[s])];
 }
 
 /* An address in a community: a road and numbers in town, a house number in
  * a village. */
-static void make_address(struct demo *d, const struct registry_district *dist,
-                         const struct registry_street *s, const char *community, char *out,
-                         size_t n)
+static void make_address(struct demo *d, const struct demo_district *dd, int street,
+                         const struct demo_community *c, char *out, size_t n)
 {
-    if (strstr(community, "村"))
-        snprintf(out, n, "天津市%s%s%s%u号", dist->name, s->name, community,
+    const struct registry_district *dist = dd->dist;
+    if (c->village)
+        snprintf(out, n, "天津市%s%s%s%u号", dist->name, dd->streets[street]->name, c->name,
                  1 + rng_below(&d->rng, 300));
     else
         snprintf(out, n, "天津市%s%s%u号%u门%u%02u室", dist->name, roads[rng_below(&d->rng,
@@ -553,12 +625,13 @@ static void demo_household(struct demo *d, int64_t room, struct demo_house *h)
     int size = (int)rng_weighted(&d->rng, household_sizes, MZ_ARRAY_LEN(household_sizes));
     if (size > room)
         size = (int)room;
-    const struct registry_district *dist =
-        d->districts[rng_weighted(&d->rng, d->district_weights, (size_t)d->ndistricts)];
-    char community[13], cname[64], address[160];
-    const struct registry_street *street = draw_community(d, dist, community, cname);
-    bool rural = !registry_street_is_urban(street);
-    make_address(d, dist, street, cname, address, sizeof(address));
+    const struct demo_district *dist = draw_district(d);
+    char address[160];
+    int street;
+    const struct demo_community *hc = draw_community(d, dist, &street);
+    const char *community = hc->code;
+    bool rural = dist->rural[street];
+    make_address(d, dist, street, hc, address, sizeof(address));
 
     /* Head, spouse, children, a parent. */
     int n = 0;
@@ -606,14 +679,14 @@ static void demo_household(struct demo *d, int64_t room, struct demo_house *h)
         start = d->today_days;
     mz_days_to_date(start, since);
     bool separated = rng_permille(&d->rng, 200);
-    char res[13] = "", rname[64] = "", raddress[160] = "";
+    const char *res = "";
+    char raddress[160] = "";
     if (separated) {
-        const struct registry_district *rd =
-            rng_permille(&d->rng, 500)
-                ? dist
-                : d->districts[rng_weighted(&d->rng, d->district_weights, (size_t)d->ndistricts)];
-        const struct registry_street *rs = draw_community(d, rd, res, rname);
-        make_address(d, rd, rs, rname, raddress, sizeof(raddress));
+        const struct demo_district *rd = rng_permille(&d->rng, 500) ? dist : draw_district(d);
+        int rs;
+        const struct demo_community *rc = draw_community(d, rd, &rs);
+        res = rc->code;
+        make_address(d, rd, rs, rc, raddress, sizeof(raddress));
         if (strncmp(res, community, 9) == 0)
             separated = false;
     }
@@ -981,8 +1054,8 @@ static int aux_open(struct demo *d)
     if (rc != MZ_OK)
         return rc;
     rc = mz_db_exec(d->aux, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-                            " PRAGMA cache_size=-65536; PRAGMA temp_store=FILE; PRAGMA threads=2;"
-                            " PRAGMA foreign_keys=OFF; PRAGMA mmap_size=0");
+                            " PRAGMA cache_size=" DEMO_CACHE "; PRAGMA temp_store=FILE;"
+                            " PRAGMA threads=2; PRAGMA foreign_keys=OFF; PRAGMA mmap_size=0");
     if (rc == MZ_OK)
         rc = mz_db_prepare_uncached(d->db,
                                     "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN"
@@ -1142,12 +1215,7 @@ int mz_registry_demo(struct mz_app *app, struct mz_db *db, const struct mz_demo_
     d.today_days = mz_date_to_days(DEMO_TODAY);
     d.checksum = 0xCBF29CE484222325ull;
     mz_now_rfc3339(d.now);
-    for (size_t i = 0; i < registry_ndistricts && d.ndistricts < 32; i++) {
-        if (registry_districts[i].population_10k > 0 && registry_districts[i].valid_to == NULL) {
-            d.districts[d.ndistricts] = &registry_districts[i];
-            d.district_weights[d.ndistricts++] = registry_districts[i].population_10k;
-        }
-    }
+    demo_districts_init(&d);
     int64_t target = o->persons > 0 ? o->persons : 100000, mmap_size = 0;
     if (d.db) {
         /* A one-shot bulk load into a fresh database: no rollback journal
@@ -1160,8 +1228,8 @@ int mz_registry_demo(struct mz_app *app, struct mz_db *db, const struct mz_demo_
          * page cache instead); the connection's own map comes back after. */
         mz_db_query_int(d.db, "PRAGMA mmap_size", &mmap_size, 0, NULL);
         mz_db_exec(d.db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-                         " PRAGMA cache_size=-262144; PRAGMA temp_store=FILE; PRAGMA threads=2;"
-                         " PRAGMA mmap_size=0");
+                         " PRAGMA cache_size=" DEMO_CACHE "; PRAGMA temp_store=FILE;"
+                         " PRAGMA threads=2; PRAGMA mmap_size=0");
         rc = demo_drop_indexes(&d);
         if (rc == MZ_OK)
             rc = demo_prepare(&d);
@@ -1226,6 +1294,7 @@ int mz_registry_demo(struct mz_app *app, struct mz_db *db, const struct mz_demo_
         mz_info("demo: analyze %.1f s", (double)(mz_mono_us() - ta) / 1e6);
     }
     free(d.seq);
+    demo_districts_free(&d);
     out->checksum = d.checksum;
     out->seconds = (double)(mz_mono_us() - t0) / 1e6;
     return rc;

@@ -658,6 +658,7 @@ struct bulk_key {
     char *key;
     uint32_t *ids;
     uint32_t n, cap;
+    uint32_t hash; /* bulk_hash(key)'s low bits: compared before the text */
 };
 
 #define BULK_DIVS 65535          /* distinct divisions (index 0: none) */
@@ -705,7 +706,7 @@ static void bulk_grow(struct mz_person_bulk *b)
     for (size_t i = 0; i < b->nslots; i++) {
         if (b->slots[i].key == NULL)
             continue;
-        size_t j = bulk_hash(b->slots[i].key) & (n - 1);
+        size_t j = b->slots[i].hash & (n - 1);
         while (slots[j].key)
             j = (j + 1) & (n - 1);
         slots[j] = b->slots[i];
@@ -720,12 +721,14 @@ static void bulk_key_add(struct mz_person_bulk *b, const char *key, uint32_t id)
 {
     if ((b->nkeys + 1) * 2 > b->nslots)
         bulk_grow(b);
-    size_t j = bulk_hash(key) & (b->nslots - 1);
-    while (b->slots[j].key && strcmp(b->slots[j].key, key) != 0)
+    uint32_t h = (uint32_t)bulk_hash(key);
+    size_t j = h & (b->nslots - 1);
+    while (b->slots[j].key && (b->slots[j].hash != h || strcmp(b->slots[j].key, key) != 0))
         j = (j + 1) & (b->nslots - 1);
     struct bulk_key *k = &b->slots[j];
     if (k->key == NULL) {
         k->key = mz_arena_strdup(b->keys_text, key);
+        k->hash = h;
         b->nkeys++;
     }
     if (k->n == k->cap) {

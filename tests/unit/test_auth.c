@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "auth/auth_internal.h"
+#include "mz/crypto.h"
 
 /* Length, common list, username, classes. */
 static void test_password_policy(void **state)
@@ -156,12 +157,55 @@ static void test_separation(void **state)
     assert_false(mz_auth_may(&req, "persons.read"));
 }
 
+/* Sealing from a nonce pool: what mz_crypto_seal gives (it opens, in its
+ * context only, tampering is refused), a fresh nonce for every value across
+ * the pool's refills, and the pool drawn again when used up. */
+static void test_seal_pooled(void **state)
+{
+    (void)state;
+    mz_crypto_init_ephemeral();
+    struct mz_arena *a = mz_arena_new();
+    struct mz_crypto_nonces pool = {0};
+    enum { N = 3 * MZ_CRYPTO_NONCE_POOL / 24 + 5 }; /* three refills and some */
+    static char nonces[N][33];
+    for (int i = 0; i < N; i++) {
+        char plain[32];
+        snprintf(plain, sizeof(plain), "12010119800101%04d", i);
+        char *sealed = mz_crypto_seal_pooled(a, &pool, "persons.id_number", plain, strlen(plain));
+        char *single = mz_crypto_seal(a, "persons.id_number", plain, strlen(plain));
+        assert_true(mz_crypto_is_sealed(sealed));
+        assert_int_equal(strlen(sealed), strlen(single)); /* the same format */
+        char *out = NULL;
+        size_t len = 0;
+        assert_int_equal(mz_crypto_open(a, "persons.id_number", sealed, &out, &len), MZ_OK);
+        assert_int_equal(len, strlen(plain));
+        assert_memory_equal(out, plain, len);
+        assert_int_equal(mz_crypto_open(a, "persons.phone", sealed, &out, &len), MZ_ERR_INVALID);
+        /* The nonce: the first 24 bytes, 32 base64 characters after "v1.". */
+        const char *b64 = strchr(sealed, '.') + 1;
+        memcpy(nonces[i], b64, 32);
+        nonces[i][32] = '\0';
+        for (int j = 0; j < i; j++)
+            assert_string_not_equal(nonces[i], nonces[j]);
+        if (i == 0) {
+            char *bad = mz_arena_strdup(a, sealed);
+            size_t n = strlen(bad);
+            bad[n - 2] = bad[n - 2] == 'A' ? 'B' : 'A';
+            assert_int_equal(mz_crypto_open(a, "persons.id_number", bad, &out, &len),
+                             MZ_ERR_INVALID);
+        }
+    }
+    assert_int_equal(pool.used, (size_t)(N % (MZ_CRYPTO_NONCE_POOL / 24)) * 24);
+    mz_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_password_policy), cmocka_unit_test(test_password_hash),
         cmocka_unit_test(test_totp),            cmocka_unit_test(test_tokens),
         cmocka_unit_test(test_patterns),        cmocka_unit_test(test_separation),
+        cmocka_unit_test(test_seal_pooled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
