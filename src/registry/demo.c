@@ -210,10 +210,9 @@ struct person {
     bool separated;
     int age;
     /* The sealed ID and phone with their blind indexes (made by the writer
-     * thread), the search-index terms (by the generator thread). */
+     * thread). */
     const char *sid, *sphone;
     char bid[33], bphone[33];
-    struct mz_person_terms *terms;
     int64_t id, member_id; /* the persons row's id and the membership's */
 };
 
@@ -225,10 +224,8 @@ struct demo_house {
     char community[13], address[160];
 };
 
-/* Households handed from the generator thread to the writer, with the
- * arena holding their search terms. */
+/* Households handed from the generator thread to the writer. */
 struct demo_batch {
-    struct mz_arena *arena;
     struct demo_house *houses;
     int nhouses;
     struct demo_batch *next;
@@ -237,7 +234,6 @@ struct demo_batch {
 struct demo {
     struct rng rng;
     struct mz_db *db;              /* NULL in a dry run */
-    struct mz_arena *arena;        /* the generator's: the current batch's arena */
     uint16_t *seq;                 /* AREA_SLOTS * DAY_SLOTS * 2 counters */
     const char *area_codes[AREA_SLOTS];
     int nareas;
@@ -484,8 +480,7 @@ static void bind_opt(struct mz_stmt *st, int idx, const char *s)
     mz_db_bind_text(st, idx, s && *s ? s : NULL);
 }
 
-/* The generator's part of a person: the checksum, and when writing the
- * search terms (into the batch's arena). */
+/* The generator's part of a person: the checksum. */
 static void finish_person(struct demo *d, struct person *p)
 {
     const char *fields[] = {p->id_number, p->name, p->sex, p->birth, p->ethnicity, p->hukou,
@@ -495,9 +490,6 @@ static void finish_person(struct demo *d, struct person *p)
                             p->separated ? "1" : "0"};
     for (size_t i = 0; i < MZ_ARRAY_LEN(fields); i++)
         checksum_text(d, fields[i]);
-    if (d->db == NULL)
-        return;
-    p->terms = registry_person_bulk_terms(d->arena, p->name, NULL, p->hukou);
 }
 
 /* Seal one person's sensitive values and write its row (writer thread:
@@ -757,7 +749,7 @@ static int aux_write_household(struct demo *d, const struct demo_house *h)
         mz_db_reset(st);
         if (rc != MZ_DONE)
             return rc < 0 ? rc : MZ_ERR_DB;
-        if ((rc = registry_person_bulk_add_terms(d->bulk, p->id, p->terms)) != MZ_OK)
+        if ((rc = registry_person_bulk_add(d->bulk, p->id, p->name, p->hukou)) != MZ_OK)
             return rc;
     }
     return MZ_OK;
@@ -795,7 +787,6 @@ static void batch_free(struct demo_batch *b)
 {
     if (b == NULL)
         return;
-    mz_arena_free(b->arena);
     free(b->houses);
     free(b);
 }
@@ -837,9 +828,7 @@ static void *demo_generator(void *arg)
         if (stop)
             break;
         struct demo_batch *b = mz_xcalloc(1, sizeof(*b));
-        b->arena = mz_arena_new();
         b->houses = mz_xmalloc(DEMO_CHUNK * sizeof(*b->houses));
-        d->arena = b->arena;
         int64_t end = d->sum->persons + DEMO_CHUNK;
         while (d->sum->persons < d->target && d->sum->persons < end)
             demo_household(d, d->target - d->sum->persons, &b->houses[b->nhouses++]);
@@ -864,7 +853,6 @@ static void *demo_generator(void *arg)
     bool stop = d->stop;
     pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
-    d->arena = NULL;
     d->gen_rows_cpu = thread_cpu_s();
     if (d->aux) {
         int64_t t0 = mz_mono_us();
@@ -927,8 +915,7 @@ static int demo_write_all(struct demo *d)
             }
         }
         batch_free(b);
-        mz_arena_free(arena); /* the batch's sealed values */
-        arena = mz_arena_new();
+        mz_arena_reset(arena); /* the batch's sealed values */
         if (rc != MZ_OK)
             demo_stop(d);
     }

@@ -91,24 +91,13 @@ int registry_person_bulk_begin(struct mz_db *db, struct mz_person_bulk **out)
 #endif
 }
 
-struct mz_person_terms *registry_person_bulk_terms(struct mz_arena *a, const char *name,
-                                                   const char *former_names, const char *division)
+int registry_person_bulk_add(struct mz_person_bulk *b, int64_t person_id, const char *name,
+                             const char *division)
 {
 #if REGISTRY_HAVE_PINYIN
-    return mz_person_bulk_terms(a, name, former_names, division);
+    return b ? mz_person_bulk_add(b, person_id, name, NULL, division) : 0;
 #else
-    (void)a, (void)name, (void)former_names, (void)division;
-    return NULL;
-#endif
-}
-
-int registry_person_bulk_add_terms(struct mz_person_bulk *b, int64_t person_id,
-                                   const struct mz_person_terms *t)
-{
-#if REGISTRY_HAVE_PINYIN
-    return b && t ? mz_person_bulk_add_terms(b, person_id, t) : 0;
-#else
-    (void)b, (void)person_id, (void)t;
+    (void)b, (void)person_id, (void)name, (void)division;
     return 0;
 #endif
 }

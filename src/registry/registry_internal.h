@@ -107,11 +107,8 @@ int registry_person_index_db(struct mz_db *db, struct mz_arena *arena, int64_t p
  * without the search module begin gives NULL and the others do nothing. */
 struct mz_person_bulk;
 int registry_person_bulk_begin(struct mz_db *db, struct mz_person_bulk **out);
-struct mz_person_terms;
-struct mz_person_terms *registry_person_bulk_terms(struct mz_arena *a, const char *name,
-                                                   const char *former_names, const char *division);
-int registry_person_bulk_add_terms(struct mz_person_bulk *b, int64_t person_id,
-                                   const struct mz_person_terms *t);
+int registry_person_bulk_add(struct mz_person_bulk *b, int64_t person_id, const char *name,
+                             const char *division);
 int registry_person_bulk_finish(struct mz_person_bulk *b);
 void registry_person_bulk_abort(struct mz_person_bulk *b);
 /* Full pinyin of a name, or NULL when the pinyin module is not linked. */

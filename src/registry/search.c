@@ -661,15 +661,30 @@ struct bulk_key {
     uint32_t hash; /* bulk_hash(key)'s low bits: compared before the text */
 };
 
+/* A name added by mz_person_bulk_add (without former names): its columns
+ * and its keys as indexes into the bulk's keys, made once however many
+ * persons bear it (a city of 14 million has some 430,000 distinct names). */
+struct bulk_name {
+    const char *name, *names, *pinyin, *initials;
+    uint32_t *keys;
+    uint32_t nkeys, hash;
+};
+
 #define BULK_DIVS 65535          /* distinct divisions (index 0: none) */
 #define BULK_DIV_SLOTS 131072    /* their hash table, a power of two */
 
 struct mz_person_bulk {
     struct mz_db *db;
     struct mz_arena *scratch;   /* per-person terms, renewed every BULK_SCRATCH persons */
-    struct mz_arena *keys_text; /* the distinct keys' text, kept to the end */
-    struct bulk_key *slots;     /* open-addressing hash table */
-    size_t nslots, nkeys, since_renew;
+    struct mz_arena *keys_text; /* the distinct keys' and names' text, kept to the end */
+    struct bulk_key *keys;      /* the distinct keys, in order of first sight */
+    size_t nkeys, keys_cap, since_renew;
+    uint32_t *key_table;        /* open addressing: index + 1 into keys, 0 = empty */
+    size_t key_slots;
+    struct bulk_name *names;    /* the names of mz_person_bulk_add */
+    size_t nnames, names_cap;
+    uint32_t *name_table;       /* open addressing: index + 1 into names */
+    size_t name_slots;
     struct mz_stmt *put_row;
     /* The keys' division: person id -> index into divs (0: none), the
      * distinct division codes interned through div_slots (indexes). */
@@ -698,39 +713,63 @@ static uint64_t bulk_hash(const char *s)
     return h;
 }
 
-/* Double the hash table. */
-static void bulk_grow(struct mz_person_bulk *b)
+/* A hash table of indexes (+ 1; 0 is empty) into an array of n entries,
+ * with room for one more: doubled (entries rehashed from their stored hash,
+ * hash_at) once half full. */
+static void table_room(uint32_t **table, size_t *nslots, size_t n, const void *entries,
+                       uint32_t (*hash_at)(const void *entries, size_t i))
 {
-    size_t n = b->nslots ? b->nslots * 2 : 65536;
-    struct bulk_key *slots = mz_xcalloc(n, sizeof(*slots));
-    for (size_t i = 0; i < b->nslots; i++) {
-        if (b->slots[i].key == NULL)
-            continue;
-        size_t j = b->slots[i].hash & (n - 1);
-        while (slots[j].key)
-            j = (j + 1) & (n - 1);
-        slots[j] = b->slots[i];
+    if ((n + 1) * 2 <= *nslots)
+        return;
+    size_t size = *nslots ? *nslots * 2 : 65536;
+    uint32_t *t = mz_xcalloc(size, sizeof(*t));
+    for (size_t i = 0; i < n; i++) {
+        size_t j = hash_at(entries, i) & (size - 1);
+        while (t[j])
+            j = (j + 1) & (size - 1);
+        t[j] = (uint32_t)i + 1;
     }
-    free(b->slots);
-    b->slots = slots;
-    b->nslots = n;
+    free(*table);
+    *table = t;
+    *nslots = size;
 }
 
-/* Record that person id has key. */
-static void bulk_key_add(struct mz_person_bulk *b, const char *key, uint32_t id)
+static uint32_t key_hash_at(const void *entries, size_t i)
 {
-    if ((b->nkeys + 1) * 2 > b->nslots)
-        bulk_grow(b);
+    return ((const struct bulk_key *)entries)[i].hash;
+}
+
+static uint32_t name_hash_at(const void *entries, size_t i)
+{
+    return ((const struct bulk_name *)entries)[i].hash;
+}
+
+/* The index of key among the distinct keys, added when new. */
+static uint32_t bulk_key_find(struct mz_person_bulk *b, const char *key)
+{
+    table_room(&b->key_table, &b->key_slots, b->nkeys, b->keys, key_hash_at);
     uint32_t h = (uint32_t)bulk_hash(key);
-    size_t j = h & (b->nslots - 1);
-    while (b->slots[j].key && (b->slots[j].hash != h || strcmp(b->slots[j].key, key) != 0))
-        j = (j + 1) & (b->nslots - 1);
-    struct bulk_key *k = &b->slots[j];
-    if (k->key == NULL) {
-        k->key = mz_arena_strdup(b->keys_text, key);
-        k->hash = h;
-        b->nkeys++;
+    size_t j = h & (b->key_slots - 1);
+    for (uint32_t i; (i = b->key_table[j]) != 0; j = (j + 1) & (b->key_slots - 1)) {
+        if (b->keys[i - 1].hash == h && strcmp(b->keys[i - 1].key, key) == 0)
+            return i - 1;
     }
+    if (b->nkeys == b->keys_cap) {
+        b->keys_cap = b->keys_cap ? b->keys_cap * 2 : 32768;
+        b->keys = mz_xrealloc(b->keys, b->keys_cap * sizeof(*b->keys));
+    }
+    struct bulk_key *k = &b->keys[b->nkeys];
+    memset(k, 0, sizeof(*k));
+    k->key = mz_arena_strdup(b->keys_text, key);
+    k->hash = h;
+    b->key_table[j] = (uint32_t)++b->nkeys;
+    return (uint32_t)(b->nkeys - 1);
+}
+
+/* Record that person id has the key of index ki. */
+static void bulk_key_add_id(struct mz_person_bulk *b, uint32_t ki, uint32_t id)
+{
+    struct bulk_key *k = &b->keys[ki];
     if (k->n == k->cap) {
         k->cap = k->cap ? k->cap + k->cap / 2 + 4 : 4;
         k->ids = mz_xrealloc(k->ids, (size_t)k->cap * sizeof(*k->ids));
@@ -772,7 +811,6 @@ int mz_person_bulk_begin(struct mz_db *db, struct mz_person_bulk **out)
         mz_person_bulk_abort(b);
         return rc;
     }
-    bulk_grow(b);
     *out = b;
     return MZ_OK;
 }
@@ -806,14 +844,16 @@ struct mz_person_terms *mz_person_bulk_terms(struct mz_arena *a, const char *nam
     return out;
 }
 
-int mz_person_bulk_add_terms(struct mz_person_bulk *b, int64_t person_id,
-                             const struct mz_person_terms *t)
+/* A person's search row and division (the part of an add that is not the
+ * keys); MZ_DONE when the person has no name to index. */
+static int bulk_person_row(struct mz_person_bulk *b, int64_t person_id, const char *names,
+                           const char *pinyin, const char *initials, const char *division)
 {
     if (person_id <= 0 || person_id > (int64_t)UINT32_MAX)
         return MZ_ERR_TOOBIG; /* the gathered keys hold 32-bit ids */
-    if (*t->names == '\0')
-        return MZ_OK;
-    int div = bulk_division(b, t->division);
+    if (*names == '\0')
+        return MZ_DONE;
+    int div = bulk_division(b, division);
     if (div < 0)
         return MZ_ERR_TOOBIG;
     if ((size_t)person_id >= b->div_cap) {
@@ -826,16 +866,58 @@ int mz_person_bulk_add_terms(struct mz_person_bulk *b, int64_t person_id,
     }
     b->div_of[person_id] = (uint16_t)div;
     mz_db_bind_int(b->put_row, 1, person_id);
-    mz_db_bind_text(b->put_row, 2, t->names);
-    mz_db_bind_text(b->put_row, 3, t->pinyin);
-    mz_db_bind_text(b->put_row, 4, t->initials);
+    mz_db_bind_text(b->put_row, 2, names);
+    mz_db_bind_text(b->put_row, 3, pinyin);
+    mz_db_bind_text(b->put_row, 4, initials);
     int step = mz_db_step(b->put_row);
     mz_db_reset(b->put_row);
-    if (step < 0)
-        return step;
+    return step < 0 ? step : MZ_OK;
+}
+
+int mz_person_bulk_add_terms(struct mz_person_bulk *b, int64_t person_id,
+                             const struct mz_person_terms *t)
+{
+    int rc = bulk_person_row(b, person_id, t->names, t->pinyin, t->initials, t->division);
+    if (rc != MZ_OK)
+        return rc == MZ_DONE ? MZ_OK : rc;
     for (size_t i = 0; i < t->nkeys; i++)
-        bulk_key_add(b, t->keys[i], (uint32_t)person_id);
+        bulk_key_add_id(b, bulk_key_find(b, t->keys[i]), (uint32_t)person_id);
     return MZ_OK;
+}
+
+/* The terms of a name without former names, made and its keys found on
+ * its first add only. */
+static const struct bulk_name *bulk_name_terms(struct mz_person_bulk *b, const char *name)
+{
+    table_room(&b->name_table, &b->name_slots, b->nnames, b->names, name_hash_at);
+    uint32_t h = (uint32_t)bulk_hash(name);
+    size_t j = h & (b->name_slots - 1);
+    for (uint32_t i; (i = b->name_table[j]) != 0; j = (j + 1) & (b->name_slots - 1)) {
+        if (b->names[i - 1].hash == h && strcmp(b->names[i - 1].name, name) == 0)
+            return &b->names[i - 1];
+    }
+    if (b->nnames == b->names_cap) {
+        b->names_cap = b->names_cap ? b->names_cap * 2 : 32768;
+        b->names = mz_xrealloc(b->names, b->names_cap * sizeof(*b->names));
+    }
+    struct mz_person_terms *t = mz_person_bulk_terms(b->scratch, name, NULL, NULL);
+    struct bulk_name *n = &b->names[b->nnames];
+    n->name = mz_arena_strdup(b->keys_text, name);
+    n->names = mz_arena_strdup(b->keys_text, t->names);
+    n->pinyin = mz_arena_strdup(b->keys_text, t->pinyin);
+    n->initials = mz_arena_strdup(b->keys_text, t->initials);
+    n->hash = h;
+    n->nkeys = (uint32_t)t->nkeys;
+    n->keys = mz_arena_alloc(b->keys_text, t->nkeys * sizeof(*n->keys) + 1);
+    for (size_t i = 0; i < t->nkeys; i++)
+        n->keys[i] = bulk_key_find(b, t->keys[i]);
+    b->name_table[j] = (uint32_t)++b->nnames;
+    if (++b->since_renew == BULK_SCRATCH) {
+        mz_arena_free(b->scratch);
+        b->scratch = mz_arena_new();
+        b->since_renew = 0;
+    }
+    return n;
 }
 
 int mz_person_bulk_add(struct mz_person_bulk *b, int64_t person_id, const char *name,
@@ -843,14 +925,23 @@ int mz_person_bulk_add(struct mz_person_bulk *b, int64_t person_id, const char *
 {
     if (person_id <= 0 || person_id > (int64_t)UINT32_MAX)
         return mz_person_index_db(b->db, b->scratch, person_id, name, former_names);
-    int rc = mz_person_bulk_add_terms(
-        b, person_id, mz_person_bulk_terms(b->scratch, name, former_names, division));
-    if (++b->since_renew == BULK_SCRATCH) {
-        mz_arena_free(b->scratch);
-        b->scratch = mz_arena_new();
-        b->since_renew = 0;
+    if (former_names && *former_names) {
+        int rc = mz_person_bulk_add_terms(
+            b, person_id, mz_person_bulk_terms(b->scratch, name, former_names, division));
+        if (++b->since_renew == BULK_SCRATCH) {
+            mz_arena_free(b->scratch);
+            b->scratch = mz_arena_new();
+            b->since_renew = 0;
+        }
+        return rc;
     }
-    return rc;
+    const struct bulk_name *n = bulk_name_terms(b, name ? name : "");
+    int rc = bulk_person_row(b, person_id, n->names, n->pinyin, n->initials, division);
+    if (rc != MZ_OK)
+        return rc == MZ_DONE ? MZ_OK : rc;
+    for (uint32_t i = 0; i < n->nkeys; i++)
+        bulk_key_add_id(b, n->keys[i], (uint32_t)person_id);
+    return MZ_OK;
 }
 
 /* qsort: keys in byte order (SQLite's BINARY collation). */
@@ -878,15 +969,11 @@ static void bulk_bind_division(struct mz_person_bulk *b, struct mz_stmt *st, int
 
 int mz_person_bulk_finish(struct mz_person_bulk *b)
 {
-    /* Compact the used slots and sort them: the keys then go in in the
-     * order of person_key's primary key, each insert an append. */
+    /* Sort the distinct keys: they then go in in the order of person_key's
+     * primary key, each insert an append. */
     int64_t t0 = mz_mono_us();
-    size_t n = 0;
-    for (size_t i = 0; i < b->nslots; i++) {
-        if (b->slots[i].key)
-            b->slots[n++] = b->slots[i];
-    }
-    qsort(b->slots, n, sizeof(*b->slots), bulk_key_cmp);
+    size_t n = b->nkeys;
+    qsort(b->keys, n, sizeof(*b->keys), bulk_key_cmp);
     /* Rows go in BULK_ROWS at a time (one statement step per BULK_ROWS
      * rows: a third of the time of a step per row), the rest one by one. */
     struct mz_stmt *many = NULL, *one = NULL;
@@ -904,7 +991,7 @@ int mz_person_bulk_finish(struct mz_person_bulk *b)
     uint32_t pid[BULK_ROWS];
     int pending = 0;
     for (size_t i = 0; rc == MZ_OK && i < n; i++) {
-        struct bulk_key *k = &b->slots[i];
+        struct bulk_key *k = &b->keys[i];
         bool sorted = true;
         for (uint32_t j = 1; sorted && j < k->n; j++)
             sorted = k->ids[j - 1] < k->ids[j];
@@ -948,7 +1035,6 @@ int mz_person_bulk_finish(struct mz_person_bulk *b)
             (double)(t1 - t0) / 1e6, (double)(mz_mono_us() - t1) / 1e6);
     if (rc != MZ_OK)
         mz_error("person search: bulk index failed: %s", mz_db_errmsg(b->db));
-    b->nslots = n;
     mz_person_bulk_abort(b);
     return rc;
 }
@@ -957,9 +1043,12 @@ void mz_person_bulk_abort(struct mz_person_bulk *b)
 {
     if (b == NULL)
         return;
-    for (size_t i = 0; i < b->nslots; i++)
-        free(b->slots[i].ids);
-    free(b->slots);
+    for (size_t i = 0; i < b->nkeys; i++)
+        free(b->keys[i].ids);
+    free(b->keys);
+    free(b->key_table);
+    free(b->names);
+    free(b->name_table);
     free(b->div_of);
     free(b->divs);
     free(b->div_num);
