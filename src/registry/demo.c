@@ -9,7 +9,8 @@
  * It is a bulk load into a fresh database (docs/registry.md): no journal
  * and no syncs while loading, secondary indexes dropped before and built
  * after, the search keys gathered in memory and written in key order
- * (mz_person_bulk_*). Two threads share the work through the whole load:
+ * (mz_person_bulk_*), a small page cache (DEMO_CACHE). Two threads share the
+ * work through the whole load:
  * the generator thread also writes households, memberships and the search
  * tables into a side database (a scratch file) and finishes them there
  * (keys, FTS, their indexes) while this thread writes the persons rows and
@@ -1207,8 +1208,8 @@ int mz_registry_demo(struct mz_app *app, struct mz_db *db, const struct mz_demo_
     if (d.db) {
         /* A one-shot bulk load into a fresh database: no rollback journal
          * and no syncs while loading (a crash leaves a demo database to
-         * delete and regenerate), a large page cache, sorts (index builds)
-         * in temporary files on two threads. The database goes back to WAL
+         * delete and regenerate), a small page cache (DEMO_CACHE), sorts
+         * (index builds) in temporary files on two threads. The database goes back to WAL
          * with normal syncs at the end. */
         /* No memory map while loading: the index builds' scans would
          * count its pages in the peak memory (they are read through the
