@@ -12,10 +12,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "mz/crypto.h"
+#include "mz/registry.h"
 #include "modules/verify/verify_internal.h"
+#include "modules/verify/verify_parts.h"
 
 struct fixture {
     struct mz_app app;
@@ -405,6 +408,41 @@ static void test_copy_text(void **state)
     assert_string_equal(zone, "urban");
 }
 
+
+/* The demo's cases are drawn from the whole city also when the share rounds
+ * to 0 per mille (a 14 M city's households against its 5,000 cases): 3 of
+ * ~4,000 households drew only the demo community's before. */
+static void test_demo_cases_from_a_large_city(void **state)
+{
+    struct fixture *f = *state;
+    struct mz_demo_options o = {.persons = 10000, .seed = 7};
+    struct mz_demo_summary s;
+    char tmp[] = "/tmp/test_verify_XXXXXX";
+    assert_non_null(mkdtemp(tmp));
+    const char *old_tmpdir = getenv("TMPDIR");
+    char *saved = old_tmpdir ? strdup(old_tmpdir) : NULL;
+    setenv("TMPDIR", tmp, 1);
+    assert_int_equal(mz_registry_demo(&f->app, f->db, &o, &s), MZ_OK);
+    if (saved)
+        setenv("TMPDIR", saved, 1);
+    else
+        unsetenv("TMPDIR");
+    free(saved);
+    assert_int_equal(rmdir(tmp), 0);
+    assert_true(s.households > 3000); /* 3 cases: 0 per mille */
+    json_t *summary = NULL;
+    assert_int_equal(vf_demo(&f->app, f->db, 7, 3, &summary), MZ_OK);
+    json_decref(summary);
+    int64_t outside = -1;
+    assert_int_equal(mz_db_query_int(f->db,
+                                     "SELECT count(*) FROM assistance_cases"
+                                     " WHERE division <> '120101001001'",
+                                     &outside, 0, NULL),
+                     MZ_OK);
+    assert_true(outside >= 1);
+    assert_true(outside <= 12);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -418,6 +456,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_assets_boundary, setup, teardown),
         cmocka_unit_test(test_date_int),
         cmocka_unit_test(test_copy_text),
+        cmocka_unit_test_setup_teardown(test_demo_cases_from_a_large_city, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -405,12 +405,20 @@ int vf_demo(struct mz_app *app, struct mz_db *db, uint64_t seed, int max_cases, 
                                 " AND division NOT LIKE '%000' ORDER BY id",
                                 &st);
     if (rc == MZ_OK) {
-        int64_t permille = total > 0 ? (int64_t)max_cases * 1000 / total : 0;
+        /* The share drawn per mille, or per million when that rounds below 1%
+         * (a 14,000,000-person city's ~5.7 M households share 5,000 cases:
+         * 0 per mille, and then only the demo community's were drawn). */
+        int64_t scale = 1000;
+        int64_t share = total > 0 ? (int64_t)max_cases * scale / total : 0;
+        if (total > 0 && share < 10) {
+            scale = 1000000;
+            share = (int64_t)max_cases * scale / total;
+        }
         int local = 0;
         while ((rc = mz_db_step(st)) == MZ_ROW) {
             const char *div = mz_db_col_text(st, 1);
             bool mine = div && strcmp(div, "120101001001") == 0 && local < 40;
-            if (!mine && rbelow(&d.rng, 1000) >= permille)
+            if (!mine && rbelow(&d.rng, scale) >= share)
                 continue;
             local += mine;
             if (nids == cap) {
