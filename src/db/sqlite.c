@@ -14,11 +14,11 @@
  * or more in the WAL. After a large transaction (an import of a million
  * persons leaves ~600,000 frames, 2.4 GB) that copy took ~15 s of the
  * request that committed, before its reply. Every file connection has a WAL
- * hook instead that does what the default does below
- * checkpoint_background_frames frames, and from there hands the file to one
- * background thread with its own connection, which runs the same PASSIVE
- * checkpoint (readers and writers go on meanwhile; commits in the meantime
- * add to the WAL as before and the next hand-over picks them up). The data
+ * hook instead that does what the default does, except after a commit that
+ * added checkpoint_background_frames frames or more: that one hands the file
+ * to one background thread with its own connection, which runs the same
+ * PASSIVE checkpoint (readers and writers go on meanwhile; the next commits
+ * checkpoint inline as before, so the WAL is restarted as before). The data
  * is durable at the commit either way: a checkpoint only moves it.
  *
  * Errors use extended result codes: unique and primary-key violations are
@@ -60,6 +60,7 @@
 struct sqlite_conn {
     sqlite3 *db;         /* the SQLite connection */
     int busy_timeout_ms; /* how long a lock is waited for */
+    int wal_frames;      /* frames in the WAL after this connection's last commit */
     char msg[512];       /* English message of the last failure ("" if none) */
 };
 
@@ -329,15 +330,24 @@ static bool checkpointer_request(const char *path)
 }
 
 /* The WAL hook of every file connection, called after each commit with the
- * frames in the WAL: SQLite's autocheckpoint below the background
- * threshold, the checkpointer from it on. */
-static int wal_hook(void *unused, sqlite3 *db, const char *schema, int frames)
+ * frames in the WAL: SQLite's autocheckpoint, except for a commit that
+ * added the background threshold's frames or more, which the checkpointer
+ * takes. What decides is the frames the commit added (as far as this
+ * connection can tell: the count since its previous commit, other
+ * connections' commits in between included), not the WAL's length: under
+ * a steady stream of small commits beside readers the WAL is seldom wholly
+ * copied at the moment a writer begins, so it is not restarted and stays
+ * long, and handing every such commit over let it grow without end (4 GB
+ * in a minute of creates) while the inline checkpoints keep it bounded. */
+static int wal_hook(void *arg, sqlite3 *db, const char *schema, int frames)
 {
-    (void)unused;
+    struct sqlite_conn *conn = arg;
+    int added = frames >= conn->wal_frames ? frames - conn->wal_frames : frames;
+    conn->wal_frames = frames;
     if (frames < CHECKPOINT_INLINE_FRAMES)
         return SQLITE_OK;
     const char *path = sqlite3_db_filename(db, schema);
-    if (frames >= checkpoint_background_frames && strcmp(schema, "main") == 0 && path &&
+    if (added >= checkpoint_background_frames && strcmp(schema, "main") == 0 && path &&
         *path && checkpointer_request(path))
         return SQLITE_OK;
     sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
@@ -394,7 +404,6 @@ static int configure(sqlite3 *db, const char *path, bool memory, const struct mz
                      mode);
             return MZ_ERR_IO;
         }
-        sqlite3_wal_hook(db, wal_hook, NULL); /* instead of the autocheckpoint */
     }
     rc = sqlite3_exec(
         db, opts->synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", NULL,
@@ -460,6 +469,8 @@ static int sqlite_open(const char *spec, const struct mz_db_options *opts, void 
     conn = mz_xcalloc(1, sizeof(*conn));
     conn->db = db;
     conn->busy_timeout_ms = opts->busy_timeout_ms;
+    if (!memory && !opts->readonly) /* WAL (configure): instead of the autocheckpoint */
+        sqlite3_wal_hook(db, wal_hook, conn);
     db = NULL;
     *handle = conn;
 out:
