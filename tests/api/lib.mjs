@@ -982,6 +982,48 @@ export async function createCase(srv, overrides = {}, { full = false } = {}) {
   return r.json;
 }
 
+// --- Assistance ------------------------------------------------------------------
+
+/**
+ * 低保 cases being paid from October 2025, as the payroll and reconciliation
+ * suites need them. Each spec { name, birth, income, division, account = true,
+ * child = false, seq } makes a person (and a child of 2015 when asked) and a case
+ * from 2025-10 walked up to publicise on the server's day (start it with
+ * MZ_TEST_TODAY 2025-10-01); then the server is restarted on the same database
+ * on 2025-10-08, past the publicity period, and each case approved and set paying.
+ * Returns the restarted server and the cases as created.
+ */
+export async function payingDibaoCases(srv, specs) {
+  const want = async (res, status) => {
+    assert.equal(res.status, status, show(res));
+    return res.json;
+  };
+  const CASES = '/api/v1/assistance_cases';
+  const act = (s, id, action) => s.api('POST', `${CASES}/${id}/actions/${action}`, { comment: '测试' });
+  const cases = [];
+  for (const { name, birth, income, division, account = true, child = false, seq, childSeq } of specs) {
+    const p = await want(await srv.api('POST', '/api/v1/persons', { id_number: makeIdNumber({ birth, seq }), name, hukou_division: division }), 201);
+    const members = [{ person_id: p.id, monthly_income_fen: income, authorisation_scan: 'scan' }];
+    if (child) {
+      const k = await want(await srv.api('POST', '/api/v1/persons', { id_number: makeIdNumber({ birth: '2015-06-06', seq: childSeq }), name: `${name}子`, hukou_division: division }), 201);
+      members.push({ person_id: k.id, relation: 'child', monthly_income_fen: 0, categories: ['minor'] });
+    }
+    const c = await want(await srv.api('POST', CASES, {
+      program: 'dibao', applicant_person_id: p.id, division, start_month: '2025-10', members,
+      ...(account ? { bank_account: makeBankCard() } : {}),
+    }), 201);
+    for (const a of ['accept', 'investigate', 'verify', 'deliberate', 'review', 'publicise']) await want(await act(srv, c.id, a), 200);
+    cases.push(c);
+  }
+  await srv.stop({ keepDir: true });
+  const later = await startServer({ db: srv.dbPath, env: { MZ_TEST_TODAY: '2025-10-08' } });
+  for (const c of cases) {
+    await want(await act(later, c.id, 'approve'), 200);
+    await want(await act(later, c.id, 'pay'), 200);
+  }
+  return { srv: later, cases };
+}
+
 // --- CSV --------------------------------------------------------------------------
 
 /** Parse RFC 4180 CSV text (BOM stripped) into an array of rows of strings. */

@@ -12,7 +12,7 @@
 // Reference: docs/assistance.md ("Packed payroll snapshot").
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, assertError, show, makeIdNumber, makeBankCard, legacyPayrollRun, parseCsv, TEST_PASSWORD } from './lib.mjs';
+import { startServer, assertError, show, makeIdNumber, makeBankCard, legacyPayrollRun, payingDibaoCases, parseCsv, TEST_PASSWORD } from './lib.mjs';
 
 let srv;
 const D = {};
@@ -48,27 +48,11 @@ before(async () => {
     ['打包丁', '1966-04-04', 0, D.a2, false, false],
     ['打包戊', '1968-05-05', 30000, D.a1, true, false],
   ];
-  let seq = 0;
-  for (const [name, birth, income, division, account, child] of specs) {
-    const p = await ok(await srv.api('POST', '/api/v1/persons', { id_number: makeIdNumber({ birth, seq: 100 + ++seq }), name, hukou_division: division }), 201);
-    const members = [{ person_id: p.id, monthly_income_fen: income, authorisation_scan: 'scan' }];
-    if (child) {
-      const k = await ok(await srv.api('POST', '/api/v1/persons', { id_number: makeIdNumber({ birth: '2015-06-06', seq: 100 + ++seq }), name: `${name}子`, hukou_division: division }), 201);
-      members.push({ person_id: k.id, relation: 'child', monthly_income_fen: 0, categories: ['minor'] });
-    }
-    const c = await ok(await srv.api('POST', CASES, {
-      program: 'dibao', applicant_person_id: p.id, division, start_month: '2025-10', members,
-      ...(account ? { bank_account: makeBankCard() } : {}),
-    }), 201);
-    for (const a of ['accept', 'investigate', 'verify', 'deliberate', 'review', 'publicise']) await ok(await act(c.id, a));
-    cases.push(c);
-  }
-  await srv.stop({ keepDir: true });
-  srv = await startServer({ db: srv.dbPath, env: { MZ_TEST_TODAY: '2025-10-08' } });
-  for (const c of cases) {
-    await ok(await act(c.id, 'approve'));
-    await ok(await act(c.id, 'pay'));
-  }
+  let seq = 100;
+  const made = await payingDibaoCases(srv, specs.map(([name, birth, income, division, account, child]) =>
+    ({ name, birth, income, division, account, child, seq: ++seq, childSeq: child ? ++seq : undefined })));
+  srv = made.srv;
+  cases.push(...made.cases);
   for (const [name, role, scope] of [['comm2', 'community_worker', D.a2], ['leader', 'leader', '120101']]) {
     srv.addUser(name, { roles: role, scope });
     users[name] = (await srv.login(name, TEST_PASSWORD, { mode: 'bearer' })).api;

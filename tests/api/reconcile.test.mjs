@@ -7,7 +7,7 @@
 // Reference: docs/assistance.md.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, assertError, show, makeIdNumber, makeBankCard, parseCsv, toCsv } from './lib.mjs';
+import { startServer, assertError, show, makeIdNumber, makeBankCard, payingDibaoCases, parseCsv, toCsv } from './lib.mjs';
 
 let srv;
 const D = {};
@@ -28,21 +28,10 @@ before(async () => {
   srv = await startServer({ env: { MZ_TEST_TODAY: '2025-10-01' } });
   const street = (await ok(await srv.api('GET', '/api/v1/divisions?parent=120101'))).items[0].code;
   D.a1 = (await ok(await srv.api('GET', `/api/v1/divisions?parent=${street}`))).items[0].code;
-  for (const [name, birth, income] of [['回盘甲', '1960-01-01', 0], ['回盘乙', '1962-02-02', 20000]]) {
-    const p = await ok(await srv.api('POST', '/api/v1/persons', { id_number: makeIdNumber({ birth }), name, hukou_division: D.a1 }), 201);
-    const c = await ok(await srv.api('POST', CASES, {
-      program: 'dibao', applicant_person_id: p.id, division: D.a1, start_month: '2025-10', bank_account: makeBankCard(),
-      members: [{ person_id: p.id, monthly_income_fen: income, authorisation_scan: 'scan' }],
-    }), 201);
-    for (const a of ['accept', 'investigate', 'verify', 'deliberate', 'review', 'publicise']) await ok(await act(c.id, a, { comment: '测试' }));
-    cases.push(c);
-  }
-  await srv.stop({ keepDir: true });
-  srv = await startServer({ db: srv.dbPath, env: { MZ_TEST_TODAY: '2025-10-08' } });
-  for (const c of cases) {
-    await ok(await act(c.id, 'approve'));
-    await ok(await act(c.id, 'pay'));
-  }
+  const made = await payingDibaoCases(srv, [['回盘甲', '1960-01-01', 0], ['回盘乙', '1962-02-02', 20000]]
+    .map(([name, birth, income]) => ({ name, birth, income, division: D.a1 })));
+  srv = made.srv;
+  cases.push(...made.cases);
 });
 after(async () => {
   await srv?.stop();

@@ -15,7 +15,7 @@
 // Reference: docs/assistance.md ("Packed payroll snapshot", "Bank return file and the ledger").
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, assertError, show, makeIdNumber, makeBankCard, legacyPayrollRun, parseCsv, toCsv, TEST_PASSWORD } from './lib.mjs';
+import { startServer, assertError, show, makeIdNumber, makeBankCard, legacyPayrollRun, payingDibaoCases, parseCsv, toCsv, TEST_PASSWORD } from './lib.mjs';
 
 let srv;
 const D = {};
@@ -72,26 +72,11 @@ before(async () => {
     ['对账乙', '1962-02-02', 20000, D.a1, true],
     ['对账丙', '1964-03-03', 10000, D.a2, false],
   ];
-  let seq = 0;
-  for (const [name, birth, income, division, child] of specs) {
-    const p = await ok(await srv.api('POST', '/api/v1/persons', { id_number: makeIdNumber({ birth, seq: 300 + ++seq }), name, hukou_division: division }), 201);
-    const members = [{ person_id: p.id, monthly_income_fen: income, authorisation_scan: 'scan' }];
-    if (child) {
-      const k = await ok(await srv.api('POST', '/api/v1/persons', { id_number: makeIdNumber({ birth: '2015-06-06', seq: 300 + ++seq }), name: `${name}子`, hukou_division: division }), 201);
-      members.push({ person_id: k.id, relation: 'child', monthly_income_fen: 0, categories: ['minor'] });
-    }
-    const c = await ok(await srv.api('POST', CASES, {
-      program: 'dibao', applicant_person_id: p.id, division, start_month: '2025-10', members, bank_account: makeBankCard(),
-    }), 201);
-    for (const a of ['accept', 'investigate', 'verify', 'deliberate', 'review', 'publicise']) await ok(await act(c.id, a));
-    cases.push(c);
-  }
-  await srv.stop({ keepDir: true });
-  srv = await startServer({ db: srv.dbPath, env: { MZ_TEST_TODAY: '2025-10-08' } });
-  for (const c of cases) {
-    await ok(await act(c.id, 'approve'));
-    await ok(await act(c.id, 'pay'));
-  }
+  let seq = 300;
+  const made = await payingDibaoCases(srv, specs.map(([name, birth, income, division, child]) =>
+    ({ name, birth, income, division, child, seq: ++seq, childSeq: child ? ++seq : undefined })));
+  srv = made.srv;
+  cases.push(...made.cases);
 });
 after(async () => {
   await srv?.stop();
