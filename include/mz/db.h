@@ -55,6 +55,12 @@ void mz_db_checkpoint_background_at(long frames);
 /* Wait until the background checkpointer has nothing pending; the number of
  * checkpoints it ran so far. */
 long mz_db_checkpoint_wait(void);
+/* SQLite: a commit whose checkpoint leaves `frames` frames or more in the WAL
+ * (not restarted: readers were in it) truncates the WAL (a TRUNCATE checkpoint
+ * waiting 100 ms at most; default 65536, i.e. 256 MB; tests lower it). */
+void mz_db_wal_limit_at(long frames);
+/* TRUNCATE checkpoints of the WAL limit that succeeded so far. */
+long mz_db_wal_truncations(void);
 
 /* Open a connection. opts may be NULL for defaults (create=true). */
 int mz_db_open(const char *spec, const struct mz_db_options *opts, struct mz_db **out);

@@ -21,6 +21,21 @@
  * checkpoint inline as before, so the WAL is restarted as before). The data
  * is durable at the commit either way: a checkpoint only moves it.
  *
+ * The WAL's length is bounded. A PASSIVE checkpoint copies frames but
+ * cannot restart the WAL while a reader still uses it, and under a steady
+ * stream of writes beside readers (two workers, requests always in flight)
+ * that moment seldom comes: the WAL grew to ~3 GB in 15 s of creates. When a
+ * commit's inline checkpoint leaves wal_limit_frames or more (256 MB), the
+ * committing connection runs a TRUNCATE checkpoint: it takes the write lock,
+ * copies what is left (little: the inline checkpoints kept up), waits for the
+ * readers still in the WAL (new ones read the database file meanwhile) and
+ * truncates the WAL to zero. It waits WAL_TRUNCATE_WAIT_MS for a lock at
+ * most, so a long reader (an export's snapshot) holds that one request and
+ * the writers behind it no longer than that; a failed attempt is tried again
+ * only after the WAL has grown by another quarter of the limit. A background
+ * thread could not do this: it would seldom win the write lock from a stream
+ * of writers.
+ *
  * Errors use extended result codes: unique and primary-key violations are
  * MZ_ERR_CONFLICT, other constraints MZ_ERR_CONSTRAINT, BUSY and LOCKED
  * MZ_ERR_BUSY, NOMEM MZ_ERR_NOMEM, TOOBIG MZ_ERR_TOOBIG, a bad parameter
@@ -208,6 +223,10 @@ out:
 #define CHECKPOINT_INLINE_FRAMES 1000 /* SQLite's default autocheckpoint */
 
 static long checkpoint_background_frames = 32768; /* 128 MB of 4 KB pages */
+static long wal_limit_frames = 65536;             /* 256 MB */
+#define WAL_TRUNCATE_WAIT_MS 100
+static int wal_truncate_failed_at; /* WAL frames at the last failed TRUNCATE, or 0 (atomic) */
+static long wal_truncations;       /* TRUNCATE checkpoints that succeeded (atomic) */
 
 /* The background checkpointer: one thread, one pending file at a time. */
 static struct {
@@ -350,8 +369,36 @@ static int wal_hook(void *arg, sqlite3 *db, const char *schema, int frames)
     if (added >= checkpoint_background_frames && strcmp(schema, "main") == 0 && path &&
         *path && checkpointer_request(path))
         return SQLITE_OK;
-    sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    int left = 0;
+    sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, &left, NULL);
+    if (left >= wal_limit_frames) {
+        /* Still long after the copy: not restarted (see the top of the file). */
+        int failed_at = __atomic_load_n(&wal_truncate_failed_at, __ATOMIC_RELAXED);
+        if (failed_at == 0 || left < failed_at || left >= failed_at + wal_limit_frames / 4) {
+            sqlite3_busy_timeout(db, WAL_TRUNCATE_WAIT_MS);
+            int rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+            sqlite3_busy_timeout(db, conn->busy_timeout_ms);
+            __atomic_store_n(&wal_truncate_failed_at, rc == SQLITE_OK ? 0 : left,
+                             __ATOMIC_RELAXED);
+            if (rc == SQLITE_OK)
+                __atomic_add_fetch(&wal_truncations, 1, __ATOMIC_RELAXED);
+            else
+                mz_info("sqlite: the WAL (%d frames) could not be truncated yet: %s", left,
+                        sqlite3_errmsg(db));
+        }
+    }
     return SQLITE_OK; /* as the default hook: a checkpoint that fails is not the commit's */
+}
+
+void mz_db_wal_limit_at(long frames)
+{
+    wal_limit_frames = frames > 0 ? frames : 65536;
+    __atomic_store_n(&wal_truncate_failed_at, 0, __ATOMIC_RELAXED);
+}
+
+long mz_db_wal_truncations(void)
+{
+    return __atomic_load_n(&wal_truncations, __ATOMIC_RELAXED);
 }
 
 void mz_db_checkpoint_background_at(long frames)

@@ -8,6 +8,7 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -704,6 +705,77 @@ static void test_background_checkpoint(void **state)
     mz_db_close(db);
 }
 
+/* Readers always in flight, as a server's workers under load: each begins a
+ * read snapshot, holds it a moment and ends it, again and again. */
+struct busy_readers {
+    const char *path;
+    volatile int stop;
+    long reads;
+};
+
+static void *busy_reader_main(void *arg)
+{
+    struct busy_readers *r = arg;
+    struct mz_db *db = open_file(r->path, 0);
+    int64_t n = 0;
+    while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+        mz_db_snapshot_begin(db);
+        mz_db_query_int(db, "SELECT count(*) FROM sqlite_master", &n, 0, NULL);
+        usleep(1000);
+        mz_db_snapshot_end(db);
+        r->reads++;
+    }
+    mz_db_close(db);
+    return NULL;
+}
+
+/* Small commits while readers are always in flight: a PASSIVE checkpoint
+ * copies the frames but the WAL is never restarted (a reader is always in
+ * it), so it grew without end (~3 GB in 15 s of creates). Past the limit
+ * the background thread truncates it: the WAL stays within twice the
+ * limit and every row is there. */
+static void test_wal_limit(void **state)
+{
+    (void)state;
+    const char *path = tmp_path(0, "wal_limit.db");
+    struct mz_db *db = open_file(path, 0);
+    const long limit = 1000; /* frames (the hook checkpoints from 1,000 on) */
+    mz_db_wal_limit_at(limit);
+    assert_int_equal(mz_db_exec(db, "CREATE TABLE rows (id INTEGER PRIMARY KEY, b BLOB)"), MZ_OK);
+    long truncated = mz_db_wal_truncations();
+
+    /* Two readers, so that one is nearly always in the WAL. */
+    struct busy_readers readers[2] = {{.path = path}, {.path = path}};
+    pthread_t threads[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, busy_reader_main, &readers[i]), 0);
+    long long largest = 0;
+    int commits = 0;
+    /* ~4 frames a commit (a 6,000-byte row spans pages): 16x the limit. */
+    for (; commits < 4000; commits++) {
+        assert_int_equal(mz_db_exec(db, "INSERT INTO rows (b) VALUES (randomblob(6000))"), MZ_OK);
+        long long size = file_size(wal_path(path));
+        if (size > largest)
+            largest = size;
+    }
+    for (int i = 0; i < 2; i++) {
+        __atomic_store_n(&readers[i].stop, 1, __ATOMIC_RELAXED);
+        pthread_join(threads[i], NULL);
+        assert_true(readers[i].reads > 0);
+    }
+    assert_true(mz_db_wal_truncations() > truncated);
+    /* 4,000 commits wrote ~16,000 frames (~64 MB); the WAL stayed within twice the limit. */
+    assert_true(largest < 2 * limit * 4120LL);
+    int64_t n = 0;
+    assert_int_equal(mz_db_query_int(db, "SELECT count(*) FROM rows", &n, 0, NULL), MZ_OK);
+    assert_int_equal(n, commits);
+    char text[32];
+    query_text(db, "PRAGMA integrity_check", text, sizeof(text));
+    assert_string_equal(text, "ok");
+    mz_db_wal_limit_at(0); /* the default again */
+    mz_db_close(db);
+}
+
 /* A file database runs in WAL mode with the configured pragmas. */
 static void test_file_pragmas(void **state)
 {
@@ -1237,6 +1309,7 @@ int main(void)
         cmocka_unit_test(test_constraint_mapping),
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_background_checkpoint),
+        cmocka_unit_test(test_wal_limit),
         cmocka_unit_test(test_query_int_and_schema),
         cmocka_unit_test(test_migrations),
         cmocka_unit_test(test_file_pragmas),
