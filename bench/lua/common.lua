@@ -1,7 +1,15 @@
 -- common.lua - shared by the wrk scripts of scripts/bench.sh.
--- Seeds each wrk thread differently, adds the bearer token to requests and
--- prints one machine-readable line at the end ("BENCH key=value ..."), which
--- the script parses.
+-- Seeds each wrk thread differently, adds the bearer token to requests,
+-- builds each script's request text once per thread, and prints one
+-- machine-readable line at the end ("BENCH key=value ..."), which the
+-- script parses.
+--
+-- wrk calls request() for every request it sends. wrk.format() builds a
+-- whole request from a table of headers each time (a string.format per
+-- header, pairs(), table.concat); here it runs once per thread in init(),
+-- around a marker in the path, and request() only joins the prefix, the
+-- varying part and the suffix: the same bytes on the wire, a tenth of
+-- wrk's Lua time (bench/notes.md, "sixth round").
 local threads = 0
 local token = os.getenv("BENCH_TOKEN")
 
@@ -14,6 +22,18 @@ function headers(extra)
   return h
 end
 
+-- The request text of METHOD PATH (headers() added) split at the marker
+-- "@@" in PATH: returns the text before and after it. Call from init(),
+-- when wrk has set the Host header.
+function request_parts(method, path)
+  local text = wrk.format(method, path, headers())
+  local prefix, suffix = text:match("^(.-)@@(.*)$")
+  assert(prefix, "request_parts: no @@ in " .. path)
+  return prefix, suffix
+end
+
+-- Scripts define prepare() to build their request texts; it runs in
+-- init(), after the thread's random seed is set.
 function setup(thread)
   threads = threads + 1
   thread:set("tid", threads)
@@ -21,6 +41,7 @@ end
 
 function init(args)
   math.randomseed(os.time() * 1000 + (tid or 0) * 7919)
+  if prepare then prepare() end
 end
 
 function done(summary, latency, requests)
