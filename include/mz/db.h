@@ -42,6 +42,15 @@ struct mz_db_options {
      * request connections more than the map saves (GET /persons/{id}
      * about 2x the CPU). Bulk readers on their own connections keep the map. */
     bool no_mmap;
+    /* SQLite: no memory map while the file is being written, the map while
+     * it is not (a server's request connections): the connection starts
+     * without one, maps the file once no read snapshot of it has seen a
+     * change (another connection's commit or its own) for a second, and
+     * drops the map at the end of the first snapshot that saw one. A
+     * read-only load reads pages from the map (no pread, no copy into the
+     * page cache); under the audit queue's commits every 20 ms nothing is
+     * mapped, as with no_mmap. See src/db/sqlite.c. */
+    bool mmap_when_quiet;
 };
 
 /* True if spec names a PostgreSQL server (a libpq connection string) rather

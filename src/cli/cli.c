@@ -369,7 +369,7 @@ static struct mz_db *serve_thread_db(struct mz_app *app)
 {
     if (thread_db_conn)
         return thread_db_conn;
-    struct mz_db_options o = {.create = false, .busy_timeout_ms = 5000, .no_mmap = true};
+    struct mz_db_options o = {.create = false, .busy_timeout_ms = 5000, .mmap_when_quiet = true};
     struct mz_db *db = NULL;
     if (mz_db_open(app->db_spec, &o, &db) != MZ_OK) {
         mz_error("worker cannot open the database");

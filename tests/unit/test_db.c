@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -885,6 +886,66 @@ static void test_read_snapshot(void **state)
     mz_db_close(b);
 }
 
+/* count_rows of table t in a read snapshot of its own. */
+static int64_t snapshot_count(struct mz_db *db)
+{
+    mz_db_snapshot_begin(db);
+    int64_t n = count_rows(db, "t");
+    mz_db_snapshot_end(db);
+    return n;
+}
+
+/* PRAGMA mmap_size of a connection now. */
+static int64_t mmap_size(struct mz_db *db)
+{
+    int64_t size = -1;
+    assert_int_equal(mz_db_query_int(db, "PRAGMA mmap_size", &size, 0, NULL), MZ_OK);
+    return size;
+}
+
+/* mmap_when_quiet (a server's request connections): no memory map at
+ * first; the file is mapped after a second in which no read snapshot saw
+ * a change, unmapped at the end of the first snapshot that saw another
+ * connection's commit, mapped again after a quiet second; the rows read
+ * are right all along. */
+static void test_mmap_when_quiet(void **state)
+{
+    (void)state;
+    const char *path = tmp_path(0, "mmap.db");
+    struct mz_db *w = open_file(path, 5000);
+    struct mz_db_options opts = {.create = false, .busy_timeout_ms = 5000, .mmap_when_quiet = true};
+    struct mz_db *r = NULL;
+    const struct timespec quiet = {1, 100 * 1000 * 1000};
+
+    assert_int_equal(mz_db_exec(w, "CREATE TABLE t (v INTEGER)"), MZ_OK);
+    assert_int_equal(mz_db_exec(w, "INSERT INTO t VALUES (1)"), MZ_OK);
+    assert_int_equal(mz_db_open(path, &opts, &r), MZ_OK);
+    assert_int_equal(snapshot_count(r), 1);
+    assert_int_equal(mmap_size(r), 0);
+    nanosleep(&quiet, NULL);
+    assert_int_equal(snapshot_count(r), 1);
+    assert_int_equal(mmap_size(r), 268435456);
+    assert_int_equal(snapshot_count(r), 1);
+    assert_int_equal(mmap_size(r), 268435456);
+
+    /* Another connection commits: the next snapshot sees the row and ends
+     * the map; while commits go on, none comes back. */
+    assert_int_equal(mz_db_exec(w, "INSERT INTO t VALUES (2)"), MZ_OK);
+    assert_int_equal(snapshot_count(r), 2);
+    assert_int_equal(mmap_size(r), 0);
+    assert_int_equal(mz_db_exec(w, "INSERT INTO t VALUES (3)"), MZ_OK);
+    assert_int_equal(snapshot_count(r), 3);
+    assert_int_equal(mmap_size(r), 0);
+    nanosleep(&quiet, NULL);
+    assert_int_equal(snapshot_count(r), 3);
+    assert_int_equal(mmap_size(r), 268435456);
+
+    /* Without the option a connection keeps the map it was opened with. */
+    assert_int_equal(mmap_size(w), 268435456);
+    mz_db_close(r);
+    mz_db_close(w);
+}
+
 /* The data version moves on a commit by another connection and on this
  * connection's own writes, and only then. */
 static void test_data_version(void **state)
@@ -1315,6 +1376,7 @@ int main(void)
         cmocka_unit_test(test_file_pragmas),
         cmocka_unit_test(test_two_connections),
         cmocka_unit_test(test_read_snapshot),
+        cmocka_unit_test(test_mmap_when_quiet),
         cmocka_unit_test(test_data_version),
         cmocka_unit_test(test_busy_timeout),
         cmocka_unit_test(test_open_errors),
