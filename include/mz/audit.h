@@ -46,7 +46,15 @@ int mz_audit_record(struct mz_req *req, const char *action, const char *object, 
 int mz_audit_record_text(struct mz_req *req, const char *action, const char *object, int64_t id,
                          bool success, json_t *detail, const char *detail_text);
 
-/* Set app->audit and app->audit_text (call before the server starts). */
+/* The app->audit_import_end hook: the end of an import whose rows were
+ * recorded while req->importing (their MACs made on another thread, see
+ * src/auth/audit.c): keep writes the rows not yet written, else they are
+ * dropped (the transaction is being rolled back). 0, or a status after
+ * mz_fail(). */
+int mz_audit_import_end(struct mz_req *req, bool keep);
+
+/* Set app->audit, app->audit_text and app->audit_import_end (call before
+ * the server starts). */
 void mz_audit_install(struct mz_app *app);
 /* Start the group-commit thread on its own connection to app->db_spec. The
  * MAC key must be loaded (mz_crypto_load) before. MZ_OK or an error. */

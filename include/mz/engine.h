@@ -344,6 +344,10 @@ struct mz_app {
      * it elsewhere too: the history row). NULL: app->audit is called. */
     int (*audit_text)(struct mz_req *req, const char *action, const char *object, int64_t id,
                       bool success, json_t *detail, const char *detail_text);
+    /* The end of an import whose rows were audited while req->importing:
+     * keep writes what the audit module still holds of them, else it is
+     * dropped. 0 or a status after mz_fail(). NULL: nothing held. */
+    int (*audit_import_end)(struct mz_req *req, bool keep);
     /* Dictionaries administrators edit at run time (the registry sets both in
      * its init; NULL: the declared C tables only). dict_has: is code an item
      * of dict in force today? dict_items: dict's items in force as a JSON

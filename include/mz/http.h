@@ -103,10 +103,6 @@ struct mz_req {
                                     helper thread prepared for it (mz/engine.h), else NULL */
     struct mz_import_memo *import_memo; /* during an import of an MZ_E_IMPORT_BULK entity:
                                     answers its rows cannot change (mz_import_memo_get) */
-    /* While importing, once audit_head_seq > 0: the audit chain's head as
-     * this request's last append left it (src/auth/audit.c). */
-    int64_t audit_head_seq;
-    char audit_head_hash[65];
     struct mz_user *user;        /* the authenticated caller, NULL if public */
     const char *actor;           /* username for history and audit ("-" if none) */
 

@@ -273,12 +273,38 @@ static int read_head(struct mz_db *db, int64_t *seq, char hash[65])
     return rc;
 }
 
+/* INSERT row r (its prev_hash set) with its MAC hash. */
+static int insert_row(struct mz_db *db, const struct audit_row *r, const char *hash)
+{
+    struct mz_stmt *st;
+    int rc = mz_db_prepare(db, SQL_INSERT, &st);
+    if (rc != MZ_OK)
+        return rc;
+    mz_db_bind_int(st, 1, r->seq);
+    mz_db_bind_text(st, 2, r->at);
+    mz_db_bind_text(st, 3, r->actor);
+    mz_db_bind_text(st, 4, r->roles);
+    mz_db_bind_text(st, 5, r->ip);
+    mz_db_bind_text(st, 6, r->action);
+    mz_db_bind_text(st, 7, r->object);
+    if (r->object_id != 0)
+        mz_db_bind_int(st, 8, r->object_id);
+    else
+        mz_db_bind_null(st, 8);
+    mz_db_bind_text(st, 9, r->result);
+    mz_db_bind_text(st, 10, r->detail);
+    mz_db_bind_text(st, 11, r->prev_hash);
+    mz_db_bind_text(st, 12, hash);
+    rc = mz_db_step(st);
+    mz_db_done(st);
+    return rc == MZ_DONE ? MZ_OK : rc < 0 ? rc : MZ_ERR_DB;
+}
+
 /* Append ev after the head (*head_seq, head_hash), which then becomes ev. */
 static int append_after(struct mz_db *db, const struct mz_audit_event *ev, int64_t *head_seq,
                         char head_hash[65])
 {
     char now[32], hash[65];
-    struct mz_stmt *st;
 
     if (ev->action == NULL || ev->action[0] == '\0')
         return MZ_ERR_INVALID;
@@ -298,28 +324,9 @@ static int append_after(struct mz_db *db, const struct mz_audit_event *ev, int64
         .prev_hash = head_hash,
     };
     row_mac(&r, r.seq, hash);
-    int rc = mz_db_prepare(db, SQL_INSERT, &st);
+    int rc = insert_row(db, &r, hash);
     if (rc != MZ_OK)
         return rc;
-    mz_db_bind_int(st, 1, r.seq);
-    mz_db_bind_text(st, 2, r.at);
-    mz_db_bind_text(st, 3, r.actor);
-    mz_db_bind_text(st, 4, r.roles);
-    mz_db_bind_text(st, 5, r.ip);
-    mz_db_bind_text(st, 6, r.action);
-    mz_db_bind_text(st, 7, r.object);
-    if (r.object_id != 0)
-        mz_db_bind_int(st, 8, r.object_id);
-    else
-        mz_db_bind_null(st, 8);
-    mz_db_bind_text(st, 9, r.result);
-    mz_db_bind_text(st, 10, r.detail);
-    mz_db_bind_text(st, 11, r.prev_hash);
-    mz_db_bind_text(st, 12, hash);
-    rc = mz_db_step(st);
-    mz_db_done(st);
-    if (rc != MZ_DONE)
-        return rc < 0 ? rc : MZ_ERR_DB;
     *head_seq = r.seq;
     memcpy(head_hash, hash, 65);
     return MZ_OK;
@@ -974,6 +981,232 @@ void mz_audit_flush(void)
     pthread_mutex_unlock(&queue.lock);
 }
 
+/* --- an import's rows: their MACs on another thread ------------------------------
+ * The rows of an import without savepoints (req->importing) append one after
+ * the other in the request's transaction, which holds the write lock and is
+ * never partly undone (it is rolled back whole, and importing ends, before
+ * rows are written again). So each row's seq is known when it is recorded
+ * (the head read once, then one more per row), and only its MAC waits for
+ * the row before: the events are gathered in batches of PIPE_BATCH, a thread
+ * of the import computes their MACs down the chain while the request's thread
+ * goes on with the next rows, and the request's thread INSERTs each batch
+ * once its MACs are made (the connection is the request's), at most
+ * PIPE_AHEAD batches behind. The rows, their order, seqs, times and hashes
+ * are those appended one by one would have; the import's end
+ * (mz_audit_import_end) writes what is left before the import's own event,
+ * or drops it when the import is undone. One pipe per request thread. */
+#define PIPE_BATCH 256
+#define PIPE_AHEAD 8
+
+struct pipe_batch {
+    struct mz_arena *arena;          /* the events' strings */
+    struct audit_row rows[PIPE_BATCH]; /* prev_hash: NULL until the MAC is made */
+    char hashes[PIPE_BATCH][65];
+    char prev[PIPE_BATCH][65];
+    size_t n;
+    bool done; /* MACs made (under the lock) */
+    struct pipe_batch *next;
+};
+
+struct audit_pipe {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct pipe_batch *head, *tail; /* handed over, in seq order */
+    size_t queued;
+    bool stop;
+    char chain[65];          /* the MAC thread's: the last hash made */
+    struct pipe_batch *cur;  /* the request's: being filled */
+    int64_t next_seq;        /* the request's: the next row's seq */
+};
+
+static _Thread_local struct audit_pipe *tls_pipe;
+
+static void *pipe_main(void *arg)
+{
+    struct audit_pipe *p = arg;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        struct pipe_batch *b = p->head;
+        while (b && b->done)
+            b = b->next;
+        if (b == NULL) {
+            if (p->stop)
+                break;
+            pthread_cond_wait(&p->cond, &p->lock);
+            continue;
+        }
+        pthread_mutex_unlock(&p->lock);
+        for (size_t i = 0; i < b->n; i++) {
+            memcpy(b->prev[i], p->chain, 65);
+            b->rows[i].prev_hash = b->prev[i];
+            row_mac(&b->rows[i], b->rows[i].seq, b->hashes[i]);
+            memcpy(p->chain, b->hashes[i], 65);
+        }
+        pthread_mutex_lock(&p->lock);
+        b->done = true;
+        pthread_cond_broadcast(&p->cond);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+static void pipe_batch_free(struct pipe_batch *b)
+{
+    if (b == NULL)
+        return;
+    mz_arena_free(b->arena);
+    free(b);
+}
+
+/* Stop the MAC thread and free everything not written. */
+static void pipe_free(struct audit_pipe *p)
+{
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    pthread_join(p->thread, NULL);
+    for (struct pipe_batch *b = p->head, *next; b; b = next) {
+        next = b->next;
+        pipe_batch_free(b);
+    }
+    pipe_batch_free(p->cur);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+    free(p);
+}
+
+/* A pipe after the chain's head as db holds it, or NULL with *rc. */
+static struct audit_pipe *pipe_new(struct mz_db *db, int *rc)
+{
+    int64_t seq;
+    char hash[65];
+    if ((*rc = read_head(db, &seq, hash)) != MZ_OK)
+        return NULL;
+    struct audit_pipe *p = mz_xcalloc(1, sizeof(*p));
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    memcpy(p->chain, hash, 65);
+    p->next_seq = seq + 1;
+    if (pthread_create(&p->thread, NULL, pipe_main, p) != 0) {
+        pthread_mutex_destroy(&p->lock);
+        pthread_cond_destroy(&p->cond);
+        free(p);
+        *rc = MZ_ERR_INTERNAL;
+        return NULL;
+    }
+    return p;
+}
+
+/* Hand the batch being filled to the MAC thread. */
+static void pipe_hand_over(struct audit_pipe *p)
+{
+    struct pipe_batch *b = p->cur;
+    if (b == NULL || b->n == 0)
+        return;
+    p->cur = NULL;
+    pthread_mutex_lock(&p->lock);
+    if (p->tail)
+        p->tail->next = b;
+    else
+        p->head = b;
+    p->tail = b;
+    p->queued++;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* INSERT the batches whose MACs are made, in order: all of them when all is
+ * set (waiting for the MAC thread), else those ready, waiting only while
+ * PIPE_AHEAD or more are handed over. MZ_OK or the first error. */
+static int pipe_write(struct mz_db *db, struct audit_pipe *p, bool all)
+{
+    int rc = MZ_OK;
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        struct pipe_batch *b = p->head;
+        bool wait = b && (all || p->queued >= PIPE_AHEAD);
+        while (b && !b->done && wait)
+            pthread_cond_wait(&p->cond, &p->lock);
+        if (b && b->done) {
+            p->head = b->next;
+            if (p->head == NULL)
+                p->tail = NULL;
+            p->queued--;
+        } else {
+            b = NULL;
+        }
+        pthread_mutex_unlock(&p->lock);
+        if (b == NULL)
+            return rc;
+        for (size_t i = 0; rc == MZ_OK && i < b->n; i++)
+            rc = insert_row(db, &b->rows[i], b->hashes[i]);
+        pipe_batch_free(b);
+        if (rc != MZ_OK)
+            return rc;
+    }
+}
+
+/* Record an import row's event: its seq now, its MAC on the pipe's thread,
+ * its INSERT with a later batch (see above). MZ_OK or an error. */
+static int pipe_append(struct mz_req *req, const struct mz_audit_event *ev)
+{
+    int rc = MZ_OK;
+    if (ev->action == NULL || ev->action[0] == '\0')
+        return MZ_ERR_INVALID;
+    if (tls_pipe == NULL && (tls_pipe = pipe_new(req->db, &rc)) == NULL)
+        return rc;
+    struct audit_pipe *p = tls_pipe;
+    if (p->cur == NULL) {
+        p->cur = mz_xcalloc(1, sizeof(*p->cur));
+        p->cur->arena = mz_arena_new();
+    }
+    struct pipe_batch *b = p->cur;
+    struct mz_arena *a = b->arena;
+    char now[32];
+    if (ev->at == NULL)
+        mz_now_rfc3339(now);
+#define PIPE_DUP(s) ((s) ? mz_arena_strdup(a, (s)) : NULL)
+    b->rows[b->n++] = (struct audit_row){
+        .seq = p->next_seq++,
+        .at = mz_arena_strdup(a, ev->at ? ev->at : now),
+        .actor = ev->actor && ev->actor[0] ? PIPE_DUP(ev->actor) : "-",
+        .roles = PIPE_DUP(ev->roles),
+        .ip = PIPE_DUP(ev->ip),
+        .action = PIPE_DUP(ev->action),
+        .object = PIPE_DUP(ev->object),
+        .object_id = ev->object_id,
+        .result = ev->success ? "ok" : "fail",
+        .detail = PIPE_DUP(ev->detail),
+    };
+#undef PIPE_DUP
+    if (b->n == PIPE_BATCH)
+        pipe_hand_over(p);
+    return pipe_write(req->db, p, false);
+}
+
+int mz_audit_import_end(struct mz_req *req, bool keep)
+{
+    struct audit_pipe *p = tls_pipe;
+    int rc = MZ_OK;
+    if (p == NULL)
+        return 0;
+    if (keep) {
+        pipe_hand_over(p);
+        rc = pipe_write(req->db, p, true);
+    }
+    tls_pipe = NULL;
+    pipe_free(p);
+    if (rc != MZ_OK) {
+        mz_error("audit: writing an import's rows failed: %s", mz_err_name(rc));
+        return mz_fail(req, 500, "audit_failed", "审计日志写入失败，操作未执行");
+    }
+    return 0;
+}
+
 /* --- the app hook ------------------------------------------------------------------ */
 
 /* Append a request's event on its own connection, now: inside its transaction
@@ -993,27 +1226,12 @@ static int append_for_request(struct mz_req *req, const char *action, const char
     };
     bool own = !mz_db_in_transaction(req->db);
     int rc = own ? mz_db_begin_write(req->db) : MZ_OK;
-    /* The rows of an import without savepoints (req->importing) append one
-     * after the other in the request's transaction, which holds the write
-     * lock and is never partly undone (it is rolled back whole, and
-     * importing ends, before rows are written again): the head the last
-     * append left is the table's, with no query for it per row. */
-    if (rc == MZ_OK && !own && req->importing) {
-        int64_t seq = req->audit_head_seq;
-        char hash[65];
-        if (seq > 0)
-            memcpy(hash, req->audit_head_hash, sizeof(hash));
-        else
-            rc = read_head(req->db, &seq, hash);
-        if (rc == MZ_OK)
-            rc = append_after(req->db, &ev, &seq, hash);
-        if (rc == MZ_OK) {
-            req->audit_head_seq = seq;
-            memcpy(req->audit_head_hash, hash, sizeof(hash));
-        }
-    } else if (rc == MZ_OK) {
+    /* The rows of an import without savepoints (req->importing): through
+     * the pipe above (seq known at once, MAC on another thread). */
+    if (rc == MZ_OK && !own && req->importing)
+        rc = pipe_append(req, &ev);
+    else if (rc == MZ_OK)
         rc = mz_audit_append(req->db, &ev, NULL);
-    }
     if (own && rc == MZ_OK)
         rc = mz_db_commit(req->db);
     if (own && rc != MZ_OK && mz_db_in_transaction(req->db))
@@ -1063,6 +1281,7 @@ void mz_audit_install(struct mz_app *app)
 {
     app->audit = mz_audit_record;
     app->audit_text = mz_audit_record_text;
+    app->audit_import_end = mz_audit_import_end;
 }
 
 /* --- the API --------------------------------------------------------------------- */

@@ -285,9 +285,12 @@ static int import_finish(struct mz_req *req, const struct mz_entity *e, bool kee
 {
     if (!req->importing)
         return 0;
+    /* The rows' audit events the audit module still holds (written before
+     * anything else is appended, or dropped with the transaction). */
+    int st = req->app->audit_import_end ? req->app->audit_import_end(req, keep) : 0;
     req->importing = false;
-    req->audit_head_seq = 0; /* the audit chain's head is read again (src/auth/audit.c) */
-    return e->hooks && e->hooks->import_done ? e->hooks->import_done(req, e, keep) : 0;
+    int done = e->hooks && e->hooks->import_done ? e->hooks->import_done(req, e, keep) : 0;
+    return st ? st : done;
 }
 
 /* Close the batch's savepoint (its rows stay). */
@@ -916,7 +919,6 @@ int mz_h_import(struct mz_req *req)
     }
     batch.direct = all_or_nothing && !dry_run && !batch.per_row && mz_db_in_transaction(req->db);
     req->importing = batch.direct;
-    req->audit_head_seq = 0;
     if (e->flags & MZ_E_IMPORT_BULK) {
         req->import_memo = mz_xcalloc(1, sizeof(*req->import_memo));
         req->import_memo->arena = mz_arena_new();
