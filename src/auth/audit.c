@@ -23,7 +23,10 @@
  * and the queue thread, each on its own connection) always extend the true
  * head. Inside a request's write transaction an event is appended in that
  * transaction: it commits or rolls back with the change it records, and a
- * failed append fails the request (fail closed). Everything else (reads,
+ * failed append fails the request (fail closed). The rows of a large import
+ * (mode=all, req->importing) are appended in the same transaction in batches
+ * whose MACs another thread makes while the import goes on (see "an import's
+ * rows" below): the same rows as appended one by one. Everything else (reads,
  * exports, unmasked views, failures whose transaction will roll back) is
  * queued; one thread flushes the queue every 20 ms or at 256 events in one
  * transaction on its own connection (synchronous=FULL). The queue is bounded:

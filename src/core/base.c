@@ -401,13 +401,27 @@ int64_t mz_mono_us(void)
 
 void mz_now_rfc3339(char out[32])
 {
+    /* The date and time to the second formatted once per second and thread
+     * (a write stamps its row, its history and its audit entry: a large
+     * import called gmtime_r and strftime three times a row). */
+    static _Thread_local time_t head_sec = (time_t)-1;
+    static _Thread_local char head[24];
     struct timespec ts;
-    struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    char head[24];
-    strftime(head, sizeof(head), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, 32, "%.19s.%03dZ", head, (int)(ts.tv_nsec / 1000000) % 1000);
+    if (ts.tv_sec != head_sec) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(head, sizeof(head), "%Y-%m-%dT%H:%M:%S", &tm);
+        head_sec = ts.tv_sec;
+    }
+    int ms = (int)(ts.tv_nsec / 1000000) % 1000;
+    memcpy(out, head, 19);
+    out[19] = '.';
+    out[20] = (char)('0' + ms / 100);
+    out[21] = (char)('0' + ms / 10 % 10);
+    out[22] = (char)('0' + ms % 10);
+    out[23] = 'Z';
+    out[24] = '\0';
 }
 
 void mz_today(char out[11])

@@ -622,6 +622,12 @@ static long defer_rows(void)
     return v > 0 ? v : DEFER_ROWS;
 }
 
+/* Worker threads of SQLite's sorter while the indexes are built (PRAGMA
+ * threads, as the demo load builds its own): the helper thread has finished
+ * by then, so the other core sorts and merges the runs while the request's
+ * thread scans the table and writes the index. */
+#define SORT_THREADS "2"
+
 struct deferred_indexes {
     bool on;             /* this import may drop them (SQLite, mode=all, direct) */
     long every;          /* rows between two looks (defer_rows) */
@@ -653,20 +659,40 @@ static int deferred_maybe_drop(struct mz_req *req, const struct mz_entity *e,
 }
 
 /* Create the dropped indexes again (the rows are kept). MZ_OK or an error.
- * With a 2 MB page cache while they are built, as the demo load does: the
- * sorter's runs follow the cache's size, and runs that fit the CPU caches,
- * merged, sort faster than a few large ones; the connection's own size is
- * set back after. */
+ * As the demo load builds its own: a 2 MB page cache, and the sorter's runs
+ * in temporary files sorted and merged by worker threads. The runs follow the
+ * cache's size, and runs that fit the CPU caches, merged, sort faster than a
+ * few large ones (with the connection's temp_store=MEMORY the sorter makes no
+ * runs at all: one sort of every key on the request's thread). The
+ * connection's own settings are set back after. */
 static int deferred_restore(struct mz_req *req, const struct mz_entity *e,
                             struct deferred_indexes *d)
 {
     int rc = MZ_OK;
-    int64_t cache = 0;
+    int64_t cache = 0, threads = 0, temp_store = 0;
     bool small = d->dropped.n > 0 &&
                  mz_db_query_int(req->db, "PRAGMA cache_size", &cache, 0, NULL) == MZ_OK &&
                  mz_db_exec(req->db, "PRAGMA cache_size=-2048") == MZ_OK;
+    /* Sorts in temporary files (the connection's temp_store is MEMORY, with
+     * which SQLite's sorter keeps every key in memory and sorts them on this
+     * thread alone) on worker threads; only when the connection has no
+     * temporary tables, since SQLite refuses to change temp_store inside a
+     * transaction otherwise (then the builds go as before). */
+    bool sorters = d->dropped.n > 0 &&
+                   mz_db_query_int(req->db, "PRAGMA temp_store", &temp_store, 0, NULL) == MZ_OK &&
+                   mz_db_query_int(req->db, "PRAGMA threads", &threads, 0, NULL) == MZ_OK &&
+                   mz_db_exec(req->db, "PRAGMA temp_store=FILE") == MZ_OK;
+    if (sorters && mz_db_exec(req->db, "PRAGMA threads=" SORT_THREADS) != MZ_OK)
+        mz_warn("import: the sorter's threads were not set");
     for (size_t i = 0; rc == MZ_OK && i < d->dropped.n; i++)
         rc = mz_db_exec(req->db, d->dropped.sql[i]);
+    if (sorters) {
+        char sql[80];
+        snprintf(sql, sizeof(sql), "PRAGMA threads=%lld; PRAGMA temp_store=%lld", (long long)threads,
+                 (long long)temp_store);
+        int set = mz_db_exec(req->db, sql);
+        rc = rc == MZ_OK ? set : rc;
+    }
     if (small) {
         char sql[48];
         snprintf(sql, sizeof(sql), "PRAGMA cache_size=%lld", (long long)cache);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -176,6 +177,25 @@ static void test_names_and_time(void **state)
     assert_int_equal(strlen(now), 24);
     assert_int_equal(now[10], 'T');
     assert_int_equal(now[23], 'Z');
+    /* The second's text (formatted once per second and thread) is the
+     * clock's, call after call; milliseconds follow. */
+    for (int i = 0, checked = 0; i < 1000 && checked < 3; i++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_REALTIME, &t0);
+        mz_now_rfc3339(now);
+        clock_gettime(CLOCK_REALTIME, &t1);
+        if (t0.tv_sec != t1.tv_sec)
+            continue;
+        char ref[24];
+        struct tm tm;
+        gmtime_r(&t0.tv_sec, &tm);
+        strftime(ref, sizeof(ref), "%Y-%m-%dT%H:%M:%S", &tm);
+        assert_memory_equal(now, ref, 19);
+        assert_int_equal(now[19], '.');
+        int ms = (now[20] - '0') * 100 + (now[21] - '0') * 10 + (now[22] - '0');
+        assert_true(ms >= t0.tv_nsec / 1000000 && ms <= t1.tv_nsec / 1000000);
+        checked++;
+    }
     mz_today(today);
     assert_int_equal(strlen(today), 10);
     assert_int_equal(today[4], '-');
