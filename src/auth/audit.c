@@ -1020,6 +1020,7 @@ struct audit_pipe {
     bool stop;
     char chain[65];          /* the MAC thread's: the last hash made */
     struct pipe_batch *cur;  /* the request's: being filled */
+    struct pipe_batch *spare; /* the request's: written, kept to be filled again */
     int64_t next_seq;        /* the request's: the next row's seq */
 };
 
@@ -1077,6 +1078,7 @@ static void pipe_free(struct audit_pipe *p)
         pipe_batch_free(b);
     }
     pipe_batch_free(p->cur);
+    pipe_batch_free(p->spare);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->cond);
     free(p);
@@ -1147,7 +1149,15 @@ static int pipe_write(struct mz_db *db, struct audit_pipe *p, bool all)
             return rc;
         for (size_t i = 0; rc == MZ_OK && i < b->n; i++)
             rc = insert_row(db, &b->rows[i], b->hashes[i]);
-        pipe_batch_free(b);
+        if (p->spare == NULL) { /* its memory filled again: no fresh pages per batch */
+            mz_arena_reset(b->arena);
+            b->n = 0;
+            b->done = false;
+            b->next = NULL;
+            p->spare = b;
+        } else {
+            pipe_batch_free(b);
+        }
         if (rc != MZ_OK)
             return rc;
     }
@@ -1163,7 +1173,10 @@ static int pipe_append(struct mz_req *req, const struct mz_audit_event *ev)
     if (tls_pipe == NULL && (tls_pipe = pipe_new(req->db, &rc)) == NULL)
         return rc;
     struct audit_pipe *p = tls_pipe;
-    if (p->cur == NULL) {
+    if (p->cur == NULL && p->spare != NULL) {
+        p->cur = p->spare;
+        p->spare = NULL;
+    } else if (p->cur == NULL) {
         p->cur = mz_xcalloc(1, sizeof(*p->cur));
         p->cur->arena = mz_arena_new();
     }
