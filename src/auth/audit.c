@@ -1002,7 +1002,7 @@ void mz_audit_flush(void)
 #define PIPE_AHEAD 8
 
 struct pipe_batch {
-    struct mz_arena *arena;          /* the events' strings */
+    struct mz_arena *arena;            /* the events' strings */
     struct audit_row rows[PIPE_BATCH]; /* prev_hash: NULL until the MAC is made */
     char hashes[PIPE_BATCH][65];
     char prev[PIPE_BATCH][65];
@@ -1018,10 +1018,10 @@ struct audit_pipe {
     struct pipe_batch *head, *tail; /* handed over, in seq order */
     size_t queued;
     bool stop;
-    char chain[65];          /* the MAC thread's: the last hash made */
-    struct pipe_batch *cur;  /* the request's: being filled */
+    char chain[65];           /* the MAC thread's: the last hash made */
+    struct pipe_batch *cur;   /* the request's: being filled */
     struct pipe_batch *spare; /* the request's: written, kept to be filled again */
-    int64_t next_seq;        /* the request's: the next row's seq */
+    int64_t next_seq;         /* the request's: the next row's seq */
 };
 
 static _Thread_local struct audit_pipe *tls_pipe;

@@ -688,8 +688,8 @@ static int deferred_restore(struct mz_req *req, const struct mz_entity *e,
         rc = mz_db_exec(req->db, d->dropped.sql[i]);
     if (sorters) {
         char sql[80];
-        snprintf(sql, sizeof(sql), "PRAGMA threads=%lld; PRAGMA temp_store=%lld", (long long)threads,
-                 (long long)temp_store);
+        snprintf(sql, sizeof(sql), "PRAGMA threads=%lld; PRAGMA temp_store=%lld",
+                 (long long)threads, (long long)temp_store);
         int set = mz_db_exec(req->db, sql);
         rc = rc == MZ_OK ? set : rc;
     }
