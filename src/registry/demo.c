@@ -217,6 +217,13 @@ struct person {
     int64_t id, member_id; /* the persons row's id and the membership's */
 };
 
+/* The side databases: scratch SQLite files the generator thread writes
+ * while the writer writes persons (SQLite takes one writer per file), one
+ * per group of tables it finishes at a different time, so that the writer
+ * can copy the first while the generator still works on the second. */
+enum { AUX_HOUSES, AUX_SEARCH, AUX_N };
+static const char *const aux_suffix[AUX_N] = {"-demo-aux", "-demo-aux-search"};
+
 /* One generated household, ready to write. */
 struct demo_house {
     struct person members[6];
@@ -240,16 +247,19 @@ struct demo {
     int nareas;
     int64_t birth_min_days, today_days;
     struct mz_stmt *ins_person;    /* on db (writer thread) */
-    /* The side database (generator thread): households, memberships and
-     * the search tables are written there, copied into db at the end. */
-    struct mz_db *aux;
-    char *aux_path;
+    /* The side databases (generator thread): households and memberships
+     * in one, the search tables in the other, each copied into db at the
+     * end as soon as the generator has finished it (aux_ready). */
+    struct mz_db *aux[AUX_N];
+    char *aux_path[AUX_N];
+    int aux_ready[AUX_N]; /* under mu: 0 being written, 1 finished and closed, -1 failed */
     struct mz_stmt *ins_household, *ins_member;
     int64_t aux_in_tx;
     int aux_rc;
     int64_t next_person, next_household, next_member; /* ids, given in generation order */
     double gen_rows_cpu, gen_end_cpu, gen_end_s;      /* the generator thread's times */
-    struct mz_person_bulk *bulk;   /* the search index, built in bulk (in aux) */
+    double aux_end_s[AUX_N], aux_end_cpu[AUX_N];      /* each side database's end */
+    struct mz_person_bulk *bulk;   /* the search index, built in bulk (in aux[AUX_SEARCH]) */
     struct mz_db_indexes indexes;  /* secondary indexes dropped for the load */
     char now[32];
     bool sealed;                   /* persons has id_number_bidx: seal values */
@@ -756,6 +766,31 @@ static int aux_write_household(struct demo *d, const struct demo_house *h)
     return MZ_OK;
 }
 
+/* Begin a transaction on both side databases. */
+static int aux_begin(struct demo *d)
+{
+    int rc = MZ_OK;
+    for (int i = 0; rc == MZ_OK && i < AUX_N; i++) {
+        if ((rc = mz_db_begin_write(d->aux[i])) != MZ_OK) {
+            for (int j = 0; j < i; j++)
+                mz_db_rollback(d->aux[j]);
+        }
+    }
+    return rc;
+}
+
+/* Commit both side databases' transactions. */
+static int aux_commit(struct demo *d)
+{
+    int rc = MZ_OK;
+    for (int i = 0; i < AUX_N; i++) {
+        int r = mz_db_commit(d->aux[i]);
+        if (rc == MZ_OK)
+            rc = r;
+    }
+    return rc;
+}
+
 /* Give a generated batch its ids and write its side-database rows, in
  * transactions of about DEMO_BATCH persons (generator thread). The ids
  * follow the generation order from the tables' next free ones, which is
@@ -772,12 +807,12 @@ static int aux_write_batch(struct demo *d, struct demo_batch *b)
         }
     }
     for (int i = 0; rc == MZ_OK && i < b->nhouses; i++) {
-        if (d->aux_in_tx == 0 && (rc = mz_db_begin_write(d->aux)) != MZ_OK)
+        if (d->aux_in_tx == 0 && (rc = aux_begin(d)) != MZ_OK)
             break;
         rc = aux_write_household(d, &b->houses[i]);
         d->aux_in_tx += b->houses[i].n;
         if (rc == MZ_OK && d->aux_in_tx >= DEMO_BATCH) {
-            rc = mz_db_commit(d->aux);
+            rc = aux_commit(d);
             d->aux_in_tx = 0;
         }
     }
@@ -800,7 +835,7 @@ static double thread_cpu_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int aux_end_load(struct demo *d);
+static int aux_end_load(struct demo *d, int which);
 
 /* Stop the other thread after an error (either thread). */
 static void demo_stop(struct demo *d)
@@ -833,8 +868,9 @@ static void *demo_generator(void *arg)
         int64_t end = d->sum->persons + DEMO_CHUNK;
         while (d->sum->persons < d->target && d->sum->persons < end)
             demo_household(d, d->target - d->sum->persons, &b->houses[b->nhouses++]);
-        if (d->aux && (d->aux_rc = aux_write_batch(d, b)) != MZ_OK) {
-            mz_error("demo: writing the side database failed: %s", mz_db_errmsg(d->aux));
+        if (d->aux[0] && (d->aux_rc = aux_write_batch(d, b)) != MZ_OK) {
+            mz_error("demo: writing the side databases failed: %s / %s",
+                     mz_db_errmsg(d->aux[AUX_HOUSES]), mz_db_errmsg(d->aux[AUX_SEARCH]));
             batch_free(b);
             demo_stop(d);
             break;
@@ -855,21 +891,33 @@ static void *demo_generator(void *arg)
     pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
     d->gen_rows_cpu = thread_cpu_s();
-    if (d->aux) {
+    if (d->aux[0]) {
         int64_t t0 = mz_mono_us();
         if (d->aux_in_tx > 0) {
-            if (d->aux_rc == MZ_OK && !stop)
-                d->aux_rc = mz_db_commit(d->aux);
-            else
-                mz_db_rollback(d->aux);
+            if (d->aux_rc == MZ_OK && !stop) {
+                d->aux_rc = aux_commit(d);
+            } else {
+                for (int i = 0; i < AUX_N; i++)
+                    mz_db_rollback(d->aux[i]);
+            }
         }
-        if (d->aux_rc == MZ_OK && !stop) {
-            d->aux_rc = aux_end_load(d);
+        /* Each side database finished, closed and handed to the writer in
+         * turn: the households' first (their indexes: the shorter job). */
+        for (int i = 0; i < AUX_N && d->aux_rc == MZ_OK && !stop; i++) {
+            d->aux_rc = aux_end_load(d, i);
             if (d->aux_rc != MZ_OK)
                 demo_stop(d);
         }
         d->gen_end_s = (double)(mz_mono_us() - t0) / 1e6;
     }
+    /* Whatever was not handed over will not be. */
+    pthread_mutex_lock(&d->mu);
+    for (int i = 0; i < AUX_N; i++) {
+        if (d->aux_ready[i] == 0)
+            d->aux_ready[i] = -1;
+    }
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
     d->gen_end_cpu = thread_cpu_s() - d->gen_rows_cpu;
     return NULL;
 }
@@ -944,14 +992,16 @@ static void aux_remove(const char *path, bool keep_main)
         unlink(path);
 }
 
-/* The tables the demo fills. */
-
-/* The tables written in the side database and copied whole into the
+/* The tables written in each side database and copied whole into the
  * database at the end (those that exist: the search tables only when the
- * search module is linked). The FTS5 index's shadow tables are copied as
- * they are, as VACUUM copies them; its config table holds the same row. */
-static const char *const aux_tables[] = {"households", "household_members", "person_search",
-                                         "person_key"};
+ * search module is linked), NULL-terminated. The FTS5 index's shadow
+ * tables are copied as they are, as VACUUM copies them (its config table
+ * holds the same row); person_fts is created in the search side database
+ * for the rebuild, not copied. */
+static const char *const aux_tables[AUX_N][5] = {
+    {"households", "household_members", NULL},
+    {"person_search", "person_key", NULL},
+};
 static const char *const aux_fts_tables[] = {"person_fts_data", "person_fts_idx",
                                              "person_fts_docsize"};
 
@@ -980,32 +1030,82 @@ static int demo_build_indexes(struct demo *d, struct mz_db *db, bool persons)
     return rc;
 }
 
-/* The side database's end (generator thread, while the writer builds the
- * persons indexes): the search keys in key order and the FTS index (one
- * pass each), then the households' and memberships' indexes. */
-static int aux_end_load(struct demo *d)
+/* Finish side database `which` (generator thread, while the writer builds
+ * the persons indexes and copies the side database finished before):
+ * the households' and memberships' indexes, or the search keys in key
+ * order and the FTS index (one pass each); then close it and hand it to
+ * the writer. */
+static int aux_end_load(struct demo *d, int which)
 {
-    int rc = mz_db_begin_write(d->aux);
+    int64_t t0 = mz_mono_us();
+    double cpu0 = thread_cpu_s();
+    struct mz_db *aux = d->aux[which];
+    int rc = mz_db_begin_write(aux);
     if (rc != MZ_OK)
         return rc;
-    int64_t t0 = mz_mono_us();
-    rc = registry_person_bulk_finish(d->bulk);
-    d->bulk = NULL;
-    int64_t t1 = mz_mono_us();
+    if (which == AUX_HOUSES) {
+        rc = demo_build_indexes(d, aux, false);
+    } else {
+        rc = registry_person_bulk_finish(d->bulk);
+        d->bulk = NULL;
+    }
     if (rc == MZ_OK)
-        rc = demo_build_indexes(d, d->aux, false);
-    if (rc == MZ_OK)
-        rc = mz_db_commit(d->aux);
+        rc = mz_db_commit(aux);
     else
-        mz_db_rollback(d->aux);
-    mz_info("demo: side database: search index %.1f s, household indexes %.1f s",
-            (double)(t1 - t0) / 1e6, (double)(mz_mono_us() - t1) / 1e6);
-    return rc;
+        mz_db_rollback(aux);
+    if (rc != MZ_OK) {
+        mz_error("demo: finishing the side database %s failed: %s", aux_suffix[which],
+                 mz_db_errmsg(aux));
+        return rc;
+    }
+    if (which == AUX_HOUSES) {
+        mz_db_finalize(d->ins_household);
+        mz_db_finalize(d->ins_member);
+        d->ins_household = d->ins_member = NULL;
+    }
+    mz_db_close(aux);
+    d->aux[which] = NULL;
+    d->aux_end_s[which] = (double)(mz_mono_us() - t0) / 1e6;
+    d->aux_end_cpu[which] = thread_cpu_s() - cpu0;
+    mz_info("demo: side database %s finished in %.1f s (%.1f s CPU)", aux_suffix[which],
+            d->aux_end_s[which], d->aux_end_cpu[which]);
+    pthread_mutex_lock(&d->mu);
+    d->aux_ready[which] = 1;
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    return MZ_OK;
 }
 
-/* Open the side database: a scratch file beside the database (or in
- * TMPDIR for an in-memory one) with the same tables as db, no indexes
- * but the search tables' own, and the generator's statements. */
+/* The path of side database `which`: beside the database file (or a
+ * scratch file in TMPDIR for an in-memory database). */
+static int aux_make_path(struct demo *d, const char *file, int which)
+{
+    bool beside = file && *file;
+    if (beside) {
+        size_t n = strlen(file) + strlen(aux_suffix[which]) + 1;
+        d->aux_path[which] = mz_xmalloc(n);
+        snprintf(d->aux_path[which], n, "%s%s", file, aux_suffix[which]);
+    } else {
+        const char *dir = getenv("TMPDIR");
+        dir = dir && *dir ? dir : "/tmp";
+        size_t n = strlen(dir) + sizeof("/minzheng-demo-XXXXXX");
+        d->aux_path[which] = mz_xmalloc(n);
+        snprintf(d->aux_path[which], n, "%s/minzheng-demo-XXXXXX", dir);
+        int fd = mkstemp(d->aux_path[which]);
+        if (fd < 0) {
+            mz_error("demo: cannot create a scratch file in %s", dir);
+            free(d->aux_path[which]);
+            d->aux_path[which] = NULL;
+            return MZ_ERR_IO;
+        }
+        close(fd);
+    }
+    aux_remove(d->aux_path[which], !beside); /* a leftover of a crash; mkstemp's empty file stays */
+    return MZ_OK;
+}
+
+/* Open the side databases (aux_suffix) with the same tables as db, no
+ * indexes but the search tables' own, and the generator's statements. */
 static int aux_open(struct demo *d)
 {
     struct mz_stmt *st;
@@ -1014,63 +1114,46 @@ static int aux_open(struct demo *d)
     if (rc != MZ_OK)
         return rc;
     const char *file = mz_db_step(st) == MZ_ROW ? mz_db_col_text(st, 0) : NULL;
-    bool beside = file && *file;
-    if (beside) {
-        size_t n = strlen(file) + sizeof("-demo-aux");
-        d->aux_path = mz_xmalloc(n);
-        snprintf(d->aux_path, n, "%s-demo-aux", file);
-    } else {
-        const char *dir = getenv("TMPDIR");
-        dir = dir && *dir ? dir : "/tmp";
-        size_t n = strlen(dir) + sizeof("/minzheng-demo-XXXXXX");
-        d->aux_path = mz_xmalloc(n);
-        snprintf(d->aux_path, n, "%s/minzheng-demo-XXXXXX", dir);
-        int fd = mkstemp(d->aux_path);
-        if (fd < 0) {
-            mz_error("demo: cannot create a scratch file in %s", dir);
-            free(d->aux_path);
-            d->aux_path = NULL;
-            mz_db_finalize(st);
-            return MZ_ERR_IO;
-        }
-        close(fd);
+    for (int i = 0; rc == MZ_OK && i < AUX_N; i++)
+        rc = aux_make_path(d, file, i);
+    mz_db_finalize(st);
+    static const char *const tables_sql[AUX_N] = {
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ('households',"
+        " 'household_members') ORDER BY name",
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ('person_search',"
+        " 'person_key', 'person_fts') ORDER BY name"};
+    for (int i = 0; rc == MZ_OK && i < AUX_N; i++) {
+        struct mz_db_options o = {.create = true};
+        rc = mz_db_open(d->aux_path[i], &o, &d->aux[i]);
+        if (rc == MZ_OK)
+            rc = mz_db_exec(d->aux[i], "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+                                       " PRAGMA cache_size=" DEMO_CACHE "; PRAGMA temp_store=FILE;"
+                                       " PRAGMA threads=2; PRAGMA foreign_keys=OFF;"
+                                       " PRAGMA mmap_size=0");
+        if (rc == MZ_OK)
+            rc = mz_db_prepare_uncached(d->db, tables_sql[i], &st);
+        if (rc != MZ_OK)
+            break;
+        while (rc == MZ_OK && mz_db_step(st) == MZ_ROW)
+            rc = mz_db_exec(d->aux[i], mz_db_col_text(st, 0));
+        mz_db_finalize(st);
     }
-    mz_db_finalize(st);
-    aux_remove(d->aux_path, !beside); /* a leftover of a crash; mkstemp's empty file stays */
-    struct mz_db_options o = {.create = true};
-    rc = mz_db_open(d->aux_path, &o, &d->aux);
-    if (rc != MZ_OK)
-        return rc;
-    rc = mz_db_exec(d->aux, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-                            " PRAGMA cache_size=" DEMO_CACHE "; PRAGMA temp_store=FILE;"
-                            " PRAGMA threads=2; PRAGMA foreign_keys=OFF; PRAGMA mmap_size=0");
     if (rc == MZ_OK)
-        rc = mz_db_prepare_uncached(d->db,
-                                    "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN"
-                                    " ('households', 'household_members', 'person_search',"
-                                    " 'person_key', 'person_fts') ORDER BY name",
-                                    &st);
-    if (rc != MZ_OK)
-        return rc;
-    while (rc == MZ_OK && mz_db_step(st) == MZ_ROW)
-        rc = mz_db_exec(d->aux, mz_db_col_text(st, 0));
-    mz_db_finalize(st);
-    if (rc == MZ_OK)
-        rc = mz_db_prepare_uncached(d->aux,
+        rc = mz_db_prepare_uncached(d->aux[AUX_HOUSES],
                                     "INSERT INTO households (id, version, created_at, updated_at,"
                                     " created_by, updated_by, kind, division, address,"
                                     " head_person_id) VALUES (?, 1, ?, ?, 'demo', 'demo', 'hukou',"
                                     " ?, ?, ?)",
                                     &d->ins_household);
     if (rc == MZ_OK)
-        rc = mz_db_prepare_uncached(d->aux,
+        rc = mz_db_prepare_uncached(d->aux[AUX_HOUSES],
                                     "INSERT INTO household_members (id, version, created_at,"
                                     " updated_at, created_by, updated_by, household_id, person_id,"
                                     " relation, from_date, to_date, division) VALUES (?, 1, ?, ?,"
                                     " 'demo', 'demo', ?, ?, ?, ?, ?, ?)",
                                     &d->ins_member);
     if (rc == MZ_OK)
-        rc = registry_person_bulk_begin(d->aux, &d->bulk);
+        rc = registry_person_bulk_begin(d->aux[AUX_SEARCH], &d->bulk);
     /* The ids go on from the database's (a fresh one: 1). */
     static const char *const next_sql[] = {"SELECT coalesce(max(id), 0) + 1 FROM persons",
                                            "SELECT coalesce(max(id), 0) + 1 FROM households",
@@ -1081,7 +1164,7 @@ static int aux_open(struct demo *d)
     return rc;
 }
 
-/* Close the side database and delete its file. */
+/* Close what is still open of the side databases and delete their files. */
 static void aux_close(struct demo *d)
 {
     if (d->ins_household)
@@ -1091,58 +1174,41 @@ static void aux_close(struct demo *d)
     d->ins_household = d->ins_member = NULL;
     registry_person_bulk_abort(d->bulk);
     d->bulk = NULL;
-    if (d->aux)
-        mz_db_close(d->aux);
-    d->aux = NULL;
-    if (d->aux_path)
-        aux_remove(d->aux_path, false);
-    free(d->aux_path);
-    d->aux_path = NULL;
+    for (int i = 0; i < AUX_N; i++) {
+        if (d->aux[i])
+            mz_db_close(d->aux[i]);
+        d->aux[i] = NULL;
+        if (d->aux_path[i])
+            aux_remove(d->aux_path[i], false);
+        free(d->aux_path[i]);
+        d->aux_path[i] = NULL;
+    }
 }
 
-/* The end of the load on the writer's side: the persons indexes (while the
- * generator thread finishes the side database), then, once it has, the
- * side database's tables copied whole. INSERT ... SELECT * between tables
- * of the same definition is SQLite's transfer: the b-tree records (of the
- * table and of each index) are copied in order, not re-encoded or sorted. */
-static int demo_end_load(struct demo *d, pthread_t gen, int64_t *persons_us, int64_t *copy_us)
+/* Copy side database `which`'s tables whole into db (writer thread, once
+ * the generator has finished it) and delete its file. INSERT ... SELECT *
+ * between tables of the same definition is SQLite's transfer: the b-tree
+ * records (of the table and of each index) are copied in order, not
+ * re-encoded or sorted. */
+static int aux_copy(struct demo *d, int which)
 {
-    int64_t t0 = mz_mono_us();
-    int rc = mz_db_begin_write(d->db);
-    if (rc == MZ_OK) {
-        rc = demo_build_indexes(d, d->db, true);
-        if (rc == MZ_OK)
-            rc = mz_db_commit(d->db);
-        else
-            mz_db_rollback(d->db);
-    }
+    const char *path = d->aux_path[which];
+    int rc = mz_db_run(d->db, "ATTACH DATABASE ? AS demo_aux", "t", path);
     if (rc != MZ_OK)
-        demo_stop(d);
-    *persons_us = mz_mono_us() - t0;
-    double cpu = thread_cpu_s();
-    pthread_join(gen, NULL);
-    if (rc == MZ_OK)
-        rc = d->aux_rc;
-    /* The side database's connection closes, its file stays until copied. */
-    char *path = d->aux_path;
-    d->aux_path = NULL;
-    aux_close(d);
-    d->aux_path = path;
-    int64_t t1 = mz_mono_us();
-    bool attached = false;
-    if (rc == MZ_OK && (rc = mz_db_run(d->db, "ATTACH DATABASE ? AS demo_aux", "t", path)) == MZ_OK)
-        attached = true;
-    if (rc == MZ_OK && (rc = mz_db_begin_write(d->db)) == MZ_OK) {
-        rc = demo_build_indexes(d, d->db, false); /* empty tables: the copy fills them */
+        return rc;
+    if ((rc = mz_db_begin_write(d->db)) == MZ_OK) {
+        if (which == AUX_HOUSES) /* on the empty tables: the copy fills them */
+            rc = demo_build_indexes(d, d->db, false);
         char sql[160];
-        for (size_t i = 0; rc == MZ_OK && i < MZ_ARRAY_LEN(aux_tables); i++) {
-            if (!mz_db_table_exists(d->db, aux_tables[i]))
+        for (size_t i = 0; rc == MZ_OK && aux_tables[which][i]; i++) {
+            if (!mz_db_table_exists(d->db, aux_tables[which][i]))
                 continue;
             snprintf(sql, sizeof(sql), "INSERT INTO main.%s SELECT * FROM demo_aux.%s",
-                     aux_tables[i], aux_tables[i]);
+                     aux_tables[which][i], aux_tables[which][i]);
             rc = mz_db_exec(d->db, sql);
         }
-        for (size_t i = 0; rc == MZ_OK && i < MZ_ARRAY_LEN(aux_fts_tables); i++) {
+        for (size_t i = 0; rc == MZ_OK && which == AUX_SEARCH && i < MZ_ARRAY_LEN(aux_fts_tables);
+             i++) {
             if (!mz_db_table_exists(d->db, aux_fts_tables[i]))
                 continue;
             snprintf(sql, sizeof(sql),
@@ -1155,11 +1221,58 @@ static int demo_end_load(struct demo *d, pthread_t gen, int64_t *persons_us, int
         else
             mz_db_rollback(d->db);
     }
-    if (attached)
-        mz_db_exec(d->db, "DETACH DATABASE demo_aux");
-    *copy_us = mz_mono_us() - t1;
-    mz_info("demo: side tables copied in %.1f s (%.1f s CPU)", (double)*copy_us / 1e6,
-            thread_cpu_s() - cpu);
+    mz_db_exec(d->db, "DETACH DATABASE demo_aux");
+    if (rc == MZ_OK) /* its disk space back at once */
+        aux_remove(path, false);
+    return rc;
+}
+
+/* The end of the load on the writer's side: the persons indexes (while the
+ * generator thread finishes the side databases), then each side database's
+ * tables copied whole as soon as the generator has finished it: the
+ * households' while it still writes the search index. */
+static int demo_end_load(struct demo *d, pthread_t gen, int64_t *persons_us, double *persons_cpu,
+                         int64_t *copy_us)
+{
+    int64_t t0 = mz_mono_us();
+    double cpu0 = thread_cpu_s();
+    int rc = mz_db_begin_write(d->db);
+    if (rc == MZ_OK) {
+        rc = demo_build_indexes(d, d->db, true);
+        if (rc == MZ_OK)
+            rc = mz_db_commit(d->db);
+        else
+            mz_db_rollback(d->db);
+    }
+    if (rc != MZ_OK)
+        demo_stop(d);
+    *persons_us = mz_mono_us() - t0;
+    *persons_cpu = thread_cpu_s() - cpu0;
+    *copy_us = 0;
+    for (int i = 0; rc == MZ_OK && i < AUX_N; i++) {
+        int64_t tw = mz_mono_us();
+        pthread_mutex_lock(&d->mu);
+        while (d->aux_ready[i] == 0)
+            pthread_cond_wait(&d->cv, &d->mu);
+        bool ready = d->aux_ready[i] == 1;
+        pthread_mutex_unlock(&d->mu);
+        if (!ready) {
+            rc = d->aux_rc != MZ_OK ? d->aux_rc : MZ_ERR_DB;
+            break;
+        }
+        int64_t t1 = mz_mono_us();
+        double cpu = thread_cpu_s();
+        rc = aux_copy(d, i);
+        if (rc != MZ_OK)
+            demo_stop(d);
+        *copy_us += mz_mono_us() - t1;
+        mz_info("demo: side database %s copied in %.1f s (%.1f s CPU) after waiting %.1f s",
+                aux_suffix[i], (double)(mz_mono_us() - t1) / 1e6, thread_cpu_s() - cpu,
+                (double)(t1 - tw) / 1e6);
+    }
+    pthread_join(gen, NULL);
+    if (rc == MZ_OK)
+        rc = d->aux_rc;
     return rc;
 }
 
@@ -1181,7 +1294,7 @@ static int demo_prepare(struct demo *d)
         rc = aux_open(d);
     if (rc != MZ_OK)
         mz_error("demo: preparing the load failed: %s",
-                 mz_db_errmsg(d->aux && rc != MZ_OK ? d->aux : d->db));
+                 mz_db_errmsg(d->db));
     return rc;
 }
 
@@ -1240,17 +1353,17 @@ int mz_registry_demo(struct mz_app *app, struct mz_db *db, const struct mz_demo_
                     (double)(t1 - t0) / 1e6, cpu1 - cpu0);
             if (d.db) {
                 int64_t persons_us = 0, copy_us = 0;
+                double persons_cpu = 0;
                 if (rc == MZ_OK) {
-                    rc = demo_end_load(&d, gen, &persons_us, &copy_us);
+                    rc = demo_end_load(&d, gen, &persons_us, &persons_cpu, &copy_us);
                 } else {
                     pthread_join(gen, NULL);
                 }
-                mz_info("demo: end of the load %.1f s: persons indexes %.1f s (writer thread"
-                        " %.1f s CPU), side database %.1f s (generator thread %.1f s CPU), copy"
-                        " %.1f s",
-                        (double)(mz_mono_us() - t1) / 1e6, (double)persons_us / 1e6,
-                        thread_cpu_s() - cpu1, d.gen_end_s, d.gen_end_cpu,
-                        (double)copy_us / 1e6);
+                mz_info("demo: end of the load %.1f s: persons indexes %.1f s (%.1f s CPU), side"
+                        " databases %.1f s (generator thread %.1f s CPU), copies %.1f s; writer"
+                        " thread %.1f s CPU",
+                        (double)(mz_mono_us() - t1) / 1e6, (double)persons_us / 1e6, persons_cpu,
+                        d.gen_end_s, d.gen_end_cpu, (double)copy_us / 1e6, thread_cpu_s() - cpu1);
                 mz_info("demo: generator thread %.1f s CPU during the rows", d.gen_rows_cpu);
             } else {
                 pthread_join(gen, NULL);
