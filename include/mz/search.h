@@ -64,6 +64,10 @@ struct mz_person_terms *mz_person_bulk_terms(struct mz_arena *a, const char *nam
 int mz_person_bulk_add_terms(struct mz_person_bulk *b, int64_t person_id,
                              const struct mz_person_terms *t);
 int mz_person_bulk_finish(struct mz_person_bulk *b);
+/* The keys part of finish on its own, into db's person_key (db may be
+ * another connection than the bulk's, in a write transaction): the keys
+ * are written and freed; a finish after it rebuilds the FTS table only. */
+int mz_person_bulk_write_keys(struct mz_person_bulk *b, struct mz_db *db);
 void mz_person_bulk_abort(struct mz_person_bulk *b);
 
 /* Remove a person's index rows (hard delete, merge). 0 or an mz_err. */

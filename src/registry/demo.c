@@ -221,10 +221,17 @@ struct person {
 
 /* The side databases: scratch SQLite files the generator thread writes
  * while the writer writes persons (SQLite takes one writer per file), one
- * per group of tables it finishes at a different time, so that the writer
- * can copy the first while the generator still works on the second. */
-enum { AUX_HOUSES, AUX_SEARCH, AUX_N };
-static const char *const aux_suffix[AUX_N] = {"-demo-aux", "-demo-aux-search"};
+ * per group of tables it finishes at a different time, in this order, so
+ * that the writer copies each while the generator works on the next: the
+ * households and memberships with their indexes, person_key (the keys,
+ * written at the end in key order), person_search with the FTS index
+ * (rebuilt last: the smallest copy, the one nothing overlaps). */
+enum { AUX_HOUSES, AUX_KEYS, AUX_SEARCH, AUX_N };
+static const char *const aux_suffix[AUX_N] = {"-demo-aux", "-demo-aux-keys", "-demo-aux-search"};
+/* Whether a side database's tables are analysed there and their statistics
+ * copied: not person_key's, which ANALYZE estimates from the b-tree's
+ * pages (laid out a little differently by the copy) without a pass. */
+static const bool aux_analyze[AUX_N] = {true, false, true};
 
 /* One generated household, ready to write. */
 struct demo_house {
@@ -249,9 +256,8 @@ struct demo {
     int nareas;
     int64_t birth_min_days, today_days;
     struct mz_stmt *ins_person;    /* on db (writer thread) */
-    /* The side databases (generator thread): households and memberships
-     * in one, the search tables in the other, each copied into db at the
-     * end as soon as the generator has finished it (aux_ready). */
+    /* The side databases (generator thread, AUX_*), each copied into db
+     * at the end as soon as the generator has finished it (aux_ready). */
     struct mz_db *aux[AUX_N];
     char *aux_path[AUX_N];
     int aux_ready[AUX_N]; /* under mu: 0 being written, 1 finished and closed, -1 failed */
@@ -1000,14 +1006,13 @@ static void aux_remove(const char *path, bool keep_main)
  * tables are copied as they are, as VACUUM copies them (its config table
  * holds the same row); person_fts is created in the search side database
  * for the rebuild, not copied. */
-static const char *const aux_tables[AUX_N][5] = {
+static const char *const aux_tables[AUX_N][3] = {
     {"households", "household_members", NULL},
-    {"person_search", "person_key", NULL},
+    {"person_key", NULL},
+    {"person_search", NULL},
 };
 static const char *const aux_fts_tables[] = {"person_fts_data", "person_fts_idx",
                                              "person_fts_docsize"};
-/* The copied table whose statistics the database's ANALYZE makes. */
-#define AUX_ANALYZED_HERE "person_key"
 
 /* Drop the secondary indexes of the tables the demo fills, keeping their
  * DDL: rows are then appended to bare tables, and the indexes are built
@@ -1049,8 +1054,10 @@ static int aux_end_load(struct demo *d, int which)
         return rc;
     if (which == AUX_HOUSES) {
         rc = demo_build_indexes(d, aux, false);
+    } else if (which == AUX_KEYS) {
+        rc = registry_person_bulk_write_keys(d->bulk, aux);
     } else {
-        rc = registry_person_bulk_finish(d->bulk);
+        rc = registry_person_bulk_finish(d->bulk); /* the FTS index */
         d->bulk = NULL;
     }
     if (rc == MZ_OK)
@@ -1059,7 +1066,7 @@ static int aux_end_load(struct demo *d, int which)
         mz_db_rollback(aux);
     /* Its tables' statistics, as the database's ANALYZE would make them
      * (the same b-trees), copied with the tables: not on the writer's path. */
-    if (rc == MZ_OK)
+    if (rc == MZ_OK && aux_analyze[which])
         rc = mz_db_exec(aux, "PRAGMA analysis_limit=" DEMO_ANALYSIS_LIMIT "; ANALYZE");
     if (rc != MZ_OK) {
         mz_error("demo: finishing the side database %s failed: %s", aux_suffix[which],
@@ -1128,8 +1135,9 @@ static int aux_open(struct demo *d)
     static const char *const tables_sql[AUX_N] = {
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ('households',"
         " 'household_members') ORDER BY name",
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'person_key'",
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ('person_search',"
-        " 'person_key', 'person_fts') ORDER BY name"};
+        " 'person_fts') ORDER BY name"};
     for (int i = 0; rc == MZ_OK && i < AUX_N; i++) {
         struct mz_db_options o = {.create = true};
         rc = mz_db_open(d->aux_path[i], &o, &d->aux[i]);
@@ -1228,15 +1236,12 @@ static int aux_copy(struct demo *d, int which)
             rc = mz_db_exec(d->db, sql);
         }
         /* The statistics of the copied tables (ANALYZE sqlite_master makes
-         * the table when there is none: it has nothing to analyse) but
-         * person_key's: its size is estimated from the b-tree's pages, laid
-         * out a little differently by the copy; the database's ANALYZE
-         * estimates it in a moment, without a pass over it. */
-        if (rc == MZ_OK && !mz_db_table_exists(d->db, "sqlite_stat1"))
+         * the table when there is none: it has nothing to analyse). */
+        if (rc == MZ_OK && aux_analyze[which] && !mz_db_table_exists(d->db, "sqlite_stat1"))
             rc = mz_db_exec(d->db, "ANALYZE main.sqlite_master");
-        if (rc == MZ_OK)
+        if (rc == MZ_OK && aux_analyze[which])
             rc = mz_db_exec(d->db, "INSERT INTO main.sqlite_stat1 SELECT * FROM"
-                                   " demo_aux.sqlite_stat1 WHERE tbl <> '" AUX_ANALYZED_HERE "'");
+                                   " demo_aux.sqlite_stat1");
         if (rc == MZ_OK)
             rc = mz_db_commit(d->db);
         else
@@ -1297,16 +1302,14 @@ static int demo_end_load(struct demo *d, pthread_t gen, int64_t *persons_us, dou
     return rc;
 }
 
-/* Whether table's statistics came from a side database (its tables and
- * the FTS5 index's config table, but AUX_ANALYZED_HERE). */
+/* Whether table's statistics came from a side database (aux_analyze; the
+ * FTS5 index's tables with the search tables). */
 static bool aux_stats_copied(const char *table)
 {
-    if (strcmp(table, AUX_ANALYZED_HERE) == 0)
-        return false;
     if (strcmp(table, "person_fts_config") == 0)
         return true;
     for (int i = 0; i < AUX_N; i++) {
-        for (size_t j = 0; aux_tables[i][j]; j++) {
+        for (size_t j = 0; aux_analyze[i] && aux_tables[i][j]; j++) {
             if (strcmp(table, aux_tables[i][j]) == 0)
                 return true;
         }

@@ -102,6 +102,16 @@ int registry_person_bulk_add(struct mz_person_bulk *b, int64_t person_id, const 
 #endif
 }
 
+int registry_person_bulk_write_keys(struct mz_person_bulk *b, struct mz_db *db)
+{
+#if REGISTRY_HAVE_PINYIN
+    return b ? mz_person_bulk_write_keys(b, db) : 0;
+#else
+    (void)b, (void)db;
+    return 0;
+#endif
+}
+
 int registry_person_bulk_finish(struct mz_person_bulk *b)
 {
 #if REGISTRY_HAVE_PINYIN

@@ -109,6 +109,7 @@ struct mz_person_bulk;
 int registry_person_bulk_begin(struct mz_db *db, struct mz_person_bulk **out);
 int registry_person_bulk_add(struct mz_person_bulk *b, int64_t person_id, const char *name,
                              const char *division);
+int registry_person_bulk_write_keys(struct mz_person_bulk *b, struct mz_db *db);
 int registry_person_bulk_finish(struct mz_person_bulk *b);
 void registry_person_bulk_abort(struct mz_person_bulk *b);
 /* Full pinyin of a name, or NULL when the pinyin module is not linked. */

@@ -967,12 +967,14 @@ static void bulk_bind_division(struct mz_person_bulk *b, struct mz_stmt *st, int
         mz_db_bind_null(st, idx);
 }
 
-int mz_person_bulk_finish(struct mz_person_bulk *b)
+int mz_person_bulk_write_keys(struct mz_person_bulk *b, struct mz_db *db)
 {
     /* Sort the distinct keys: they then go in in the order of person_key's
      * primary key, each insert an append. */
     int64_t t0 = mz_mono_us();
     size_t n = b->nkeys;
+    if (n == 0)
+        return MZ_OK;
     qsort(b->keys, n, sizeof(*b->keys), bulk_key_cmp);
     /* Rows go in BULK_ROWS at a time (one statement step per BULK_ROWS
      * rows: a third of the time of a step per row), the rest one by one. */
@@ -983,10 +985,10 @@ int mz_person_bulk_finish(struct mz_person_bulk *b)
     for (int i = 1; i < BULK_ROWS; i++)
         mz_buf_puts(&sql, ", (?, ?, ?)");
     mz_buf_puts(&sql, " ON CONFLICT DO NOTHING");
-    int rc = mz_db_prepare_uncached(b->db, sql.data, &many);
+    int rc = mz_db_prepare_uncached(db, sql.data, &many);
     mz_buf_free(&sql);
     if (rc == MZ_OK)
-        rc = mz_db_prepare_uncached(b->db, SQL_KEY_PUT, &one);
+        rc = mz_db_prepare_uncached(db, SQL_KEY_PUT, &one);
     const char *pkey[BULK_ROWS];
     uint32_t pid[BULK_ROWS];
     int pending = 0;
@@ -1027,14 +1029,32 @@ int mz_person_bulk_finish(struct mz_person_bulk *b)
         mz_db_finalize(many);
     if (one)
         mz_db_finalize(one);
+    /* Written (or failed): the gathered keys are freed now. */
+    for (size_t i = 0; i < n; i++)
+        free(b->keys[i].ids);
+    free(b->keys);
+    free(b->key_table);
+    b->keys = NULL;
+    b->key_table = NULL;
+    b->nkeys = b->keys_cap = b->key_slots = 0;
+    mz_info("person search: %zu distinct keys written in %.1f s", n,
+            (double)(mz_mono_us() - t0) / 1e6);
+    if (rc != MZ_OK)
+        mz_error("person search: bulk keys failed: %s", mz_db_errmsg(db));
+    return rc;
+}
+
+int mz_person_bulk_finish(struct mz_person_bulk *b)
+{
+    int rc = mz_person_bulk_write_keys(b, b->db);
     int64_t t1 = mz_mono_us();
     /* The trigram index from person_search in one pass. */
-    if (rc == MZ_OK && !b->keys_only && mz_db_kind(b->db) == MZ_DB_SQLITE) /* PG: GIN follows */
+    if (rc == MZ_OK && !b->keys_only && mz_db_kind(b->db) == MZ_DB_SQLITE) { /* PG: GIN follows */
         rc = mz_db_exec(b->db, "INSERT INTO person_fts (person_fts) VALUES ('rebuild')");
-    mz_info("person search: %zu distinct keys written in %.1f s, trigram index %.1f s", n,
-            (double)(t1 - t0) / 1e6, (double)(mz_mono_us() - t1) / 1e6);
-    if (rc != MZ_OK)
-        mz_error("person search: bulk index failed: %s", mz_db_errmsg(b->db));
+        mz_info("person search: trigram index %.1f s", (double)(mz_mono_us() - t1) / 1e6);
+        if (rc != MZ_OK)
+            mz_error("person search: bulk index failed: %s", mz_db_errmsg(b->db));
+    }
     mz_person_bulk_abort(b);
     return rc;
 }
