@@ -12,10 +12,11 @@
  * (mz_person_bulk_*), a small page cache (DEMO_CACHE). Two threads share the
  * work through the whole load:
  * the generator thread also writes households, memberships and the search
- * tables into a side database (a scratch file) and finishes them there
- * (keys, FTS, their indexes) while this thread writes the persons rows and
- * builds their indexes; the side tables are then copied whole (SQLite's
- * transfer optimisation) and the file deleted. Memory: the ID sequence
+ * tables into three side databases (scratch files, AUX_*) and finishes them
+ * there one after the other (their indexes, the keys, the FTS index) while
+ * this thread writes the persons rows and builds their indexes; between two
+ * of those it copies each finished side database whole (SQLite's transfer
+ * optimisation) and deletes its file. Memory: the ID sequence
  * counters (~6 MB) and the gathered search keys (~35 bytes a person); rows
  * themselves stream.
  *
@@ -285,6 +286,7 @@ struct demo {
     struct demo_batch *head, *tail;
     int queued;
     bool done, stop;
+    int64_t gen_wait_us, writer_wait_us; /* waiting for room in the queue, for a batch */
 };
 
 /* FNV-1a over text, folded into the running checksum (with a separator). */
@@ -865,8 +867,12 @@ static void *demo_generator(void *arg)
     struct demo *d = arg;
     while (d->sum->persons < d->target) {
         pthread_mutex_lock(&d->mu);
-        while (d->queued >= DEMO_QUEUE && !d->stop)
-            pthread_cond_wait(&d->cv, &d->mu);
+        if (d->queued >= DEMO_QUEUE && !d->stop) {
+            int64_t tw = mz_mono_us();
+            while (d->queued >= DEMO_QUEUE && !d->stop)
+                pthread_cond_wait(&d->cv, &d->mu);
+            d->gen_wait_us += mz_mono_us() - tw;
+        }
         bool stop = d->stop;
         pthread_mutex_unlock(&d->mu);
         if (stop)
@@ -934,8 +940,12 @@ static void *demo_generator(void *arg)
 static struct demo_batch *batch_take(struct demo *d)
 {
     pthread_mutex_lock(&d->mu);
-    while (d->head == NULL && !d->done)
-        pthread_cond_wait(&d->cv, &d->mu);
+    if (d->head == NULL && !d->done) {
+        int64_t tw = mz_mono_us();
+        while (d->head == NULL && !d->done)
+            pthread_cond_wait(&d->cv, &d->mu);
+        d->writer_wait_us += mz_mono_us() - tw;
+    }
     struct demo_batch *b = d->head;
     if (b) {
         d->head = b->next;
@@ -1444,8 +1454,10 @@ int mz_registry_demo(struct mz_app *app, struct mz_db *db, const struct mz_demo_
             rc = demo_write_all(&d);
             int64_t t1 = mz_mono_us();
             double cpu1 = thread_cpu_s();
-            mz_info("demo: rows generated and written in %.1f s (writer thread %.1f s CPU)",
-                    (double)(t1 - t0) / 1e6, cpu1 - cpu0);
+            mz_info("demo: rows generated and written in %.1f s (writer thread %.1f s CPU; waited"
+                    " %.1f s for batches, the generator %.1f s for room in the queue)",
+                    (double)(t1 - t0) / 1e6, cpu1 - cpu0, (double)d.writer_wait_us / 1e6,
+                    (double)d.gen_wait_us / 1e6);
             if (d.db) {
                 int64_t persons_us = 0, copy_us = 0;
                 double persons_cpu = 0;
