@@ -776,7 +776,7 @@ static int aux_write_household(struct demo *d, const struct demo_house *h)
     return MZ_OK;
 }
 
-/* Begin a transaction on both side databases. */
+/* Begin a transaction on every side database. */
 static int aux_begin(struct demo *d)
 {
     int rc = MZ_OK;
@@ -789,7 +789,7 @@ static int aux_begin(struct demo *d)
     return rc;
 }
 
-/* Commit both side databases' transactions. */
+/* Commit the side databases' transactions. */
 static int aux_commit(struct demo *d)
 {
     int rc = MZ_OK;
@@ -1051,9 +1051,9 @@ static int demo_build_indexes(struct demo *d, struct mz_db *db)
 
 /* Finish side database `which` (generator thread, while the writer builds
  * the persons indexes and copies the side database finished before):
- * the households' and memberships' indexes, or the search keys in key
- * order and the FTS index (one pass each); then close it and hand it to
- * the writer. */
+ * the households' and memberships' indexes, the search keys in key order,
+ * or the FTS index (one pass each); then analyse it, close it and hand it
+ * to the writer. */
 static int aux_end_load(struct demo *d, int which)
 {
     int64_t t0 = mz_mono_us();
