@@ -66,7 +66,7 @@ void mz_db_checkpoint_background_at(long frames);
 long mz_db_checkpoint_wait(void);
 /* SQLite: a commit whose checkpoint leaves `frames` frames or more in the WAL
  * (not restarted: readers were in it) truncates the WAL (a TRUNCATE checkpoint
- * waiting 100 ms at most; default 65536, i.e. 256 MB; tests lower it). */
+ * waiting 100 ms at most; default 262144, i.e. 1 GB; tests lower it). */
 void mz_db_wal_limit_at(long frames);
 /* TRUNCATE checkpoints of the WAL limit that succeeded so far. */
 long mz_db_wal_truncations(void);
