@@ -279,12 +279,14 @@ describe('import and export', () => {
     assert.equal(valid.json.failed, 1);
   });
 
+  /** `minzheng audit-verify` must pass; the number of entries it checked. */
+  const verify = () => {
+    const r = runCli(['audit-verify', PG_BASE ? '--pg' : '--db', srv.dbPath]);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    return JSON.parse(r.stdout).entries;
+  };
+
   it('audits every imported row in one intact chain, which later writes extend', async () => {
-    const verify = () => {
-      const r = runCli(['audit-verify', PG_BASE ? '--pg' : '--db', srv.dbPath]);
-      assert.equal(r.status, 0, r.stdout + r.stderr);
-      return JSON.parse(r.stdout).entries;
-    };
     const before = verify();
     const table = [['身份证号码', '姓名', '户籍地区划']];
     for (let i = 0; i < 6; i++) table.push([makeIdNumber({ birth: '1958-03-0' + (i + 1), seq: 431 + i }), '链式' + '甲乙丙丁戊己'[i], '120104001001']);
@@ -303,11 +305,6 @@ describe('import and export', () => {
     // are made on another thread, 256 rows a batch, 8 batches ahead at most)
     // and not a multiple of a batch.
     const n = 2600;
-    const verify = () => {
-      const r = runCli(['audit-verify', PG_BASE ? '--pg' : '--db', srv.dbPath]);
-      assert.equal(r.status, 0, r.stdout + r.stderr);
-      return JSON.parse(r.stdout).entries;
-    };
     const before = verify();
     const table = [['身份证号码', '姓名', '户籍地区划']];
     for (let i = 0; i < n; i++) table.push([makeIdNumber(), `批链${i}`, '120104001001']);
