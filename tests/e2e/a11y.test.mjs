@@ -2,28 +2,17 @@
 // in normal and 长者模式: no "serious" or "critical" violation (WCAG 2.0/2.1 A and AA
 // rules, colour contrast included). The login page, the 工作台, a list, a form, the
 // 统计分析 page, the TOTP enrolment page and the citizen portal when the build has one.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { TEST_PASSWORD } from '../api/lib.mjs';
-import { skipReason, assertBuilt, startWebServer, launchBrowser, uiLogin, WEB_DIST, axeAudit as audit, settle, WCAG, CONTRAST } from './browser.mjs';
+import { browserSuite, uiLogin, WEB_DIST, axeAudit as audit, settle, WCAG, CONTRAST } from './browser.mjs';
 
-const skip = skipReason() || false;
-if (skip) console.log('# ' + skip);
 let srv;
 let browser;
 
-before(async () => {
-  if (skip) return;
-  assertBuilt();
-  srv = await startWebServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await srv?.stop();
-});
+const skip = browserSuite(undefined, (s) => ({ srv, browser } = s));
 
 async function checkPages(page, mode, runOnly = WCAG) {
   const problems = [];

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { before, after } from 'node:test';
 import { REPO_ROOT, binPath, startServer } from '../api/lib.mjs';
 
 export const CHROMIUM = process.env.MZ_CHROMIUM || '/usr/bin/chromium';
@@ -39,6 +40,33 @@ export function sampleBin() {
 
 export async function startWebServer(opts = {}) {
   return startServer({ bin: sampleBin(), args: ['--web', WEB_DIST], ...opts });
+}
+
+/**
+ * The set-up most browser test files share: the skip reason printed when there
+ * is one; before the file's tests the build checked, a server started
+ * (startWebServer(options)) and chromium launched, both handed to
+ * ready({ srv, browser }) (which may prepare more, e.g. accounts); after the
+ * tests both closed. Returns the skip reason (false when the tests run) for
+ * test()'s options.
+ */
+export function browserSuite(options, ready) {
+  const skip = skipReason() || false;
+  if (skip) console.log('# ' + skip);
+  let srv;
+  let browser;
+  before(async () => {
+    if (skip) return;
+    assertBuilt();
+    srv = await startWebServer(options);
+    browser = await launchBrowser();
+    await ready({ srv, browser });
+  });
+  after(async () => {
+    await browser?.close();
+    await srv?.stop();
+  });
+  return skip;
 }
 
 /** Chromium's flags for tests and benchmarks (bench/chromium.mjs adds its own):

@@ -1,26 +1,15 @@
 // 长者模式, 简/繁 and the keyboard in a real browser: keyboard-only login (Tab/Enter),
 // the menu driven from the keyboard, 长者模式 growing the text and remembered after a
 // reload, and the 繁体 switch converting every page (工作台 -> 工作臺), remembered too.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TEST_PASSWORD } from '../api/lib.mjs';
-import { skipReason, assertBuilt, startWebServer, launchBrowser, shotPath } from './browser.mjs';
+import { browserSuite, shotPath } from './browser.mjs';
 
-const skip = skipReason() || false;
-if (skip) console.log('# ' + skip);
 let srv;
 let browser;
 
-before(async () => {
-  if (skip) return;
-  assertBuilt();
-  srv = await startWebServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await srv?.stop();
-});
+const skip = browserSuite(undefined, (s) => ({ srv, browser } = s));
 
 const activeId = (page) => page.evaluate(() => document.activeElement?.id || '');
 

@@ -1,26 +1,15 @@
 // The public side in a real browser (docs/portal.md): the policy library
 // without login (search, the 2012 work plan with its 发文字号, print view),
 // then a citizen registers in the service hall, logs in and sees 我的办件.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeIdNumber, makePhone } from '../api/lib.mjs';
-import { skipReason, assertBuilt, startWebServer, launchBrowser, shotPath } from './browser.mjs';
+import { browserSuite, shotPath } from './browser.mjs';
 
-const skip = skipReason() || false;
-if (skip) console.log('# ' + skip);
 let srv;
 let browser;
 
-before(async () => {
-  if (skip) return;
-  assertBuilt();
-  srv = await startWebServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await srv?.stop();
-});
+const skip = browserSuite(undefined, (s) => ({ srv, browser } = s));
 
 test('portal: search 民政 without login, open the work plan, print view', { skip }, async () => {
   await browser.context.clearCookies();

@@ -1,31 +1,22 @@
 // Roles in the browser: the lockout message, the menu each role gets, the
 // division picker limited to the user's scope, and editing a record through
 // a validation error to a saved change with its history.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { TEST_PASSWORD } from '../api/lib.mjs';
-import { skipReason, assertBuilt, startWebServer, launchBrowser, shotPath, uiLogin } from './browser.mjs';
+import { browserSuite, shotPath, uiLogin } from './browser.mjs';
 
-const skip = skipReason() || false;
-if (skip) console.log('# ' + skip);
 let srv;
 let browser;
 
-before(async () => {
-  if (skip) return;
-  assertBuilt();
-  srv = await startWebServer();
-  browser = await launchBrowser();
+const skip = browserSuite(undefined, (s) => {
+  ({ srv, browser } = s);
   srv.addUser('e2e_locked', { roles: 'leader', scope: '120101' });
   srv.addUser('e2e_audit', { roles: 'auditadmin', name: '审计员甲' });
   srv.addUser('e2e_sys', { roles: 'sysadmin', name: '系统管理员甲' });
   srv.addUser('e2e_leader', { roles: 'leader', scope: '120101', name: '和平区领导' });
   srv.addUser('e2e_street', { roles: 'street_officer', scope: '120101001', name: '劝业场街道业务员' });
-});
-after(async () => {
-  await browser?.close();
-  await srv?.stop();
 });
 
 async function freshPage() {

@@ -3,27 +3,16 @@
 // /totp (not on "无法读取系统元数据"), sees the QR code and the secret, verifies a code
 // and reaches the 工作台; its next login asks for the 动态口令. The 统计分析 page shows
 // the figures by district and by month as charts and as tables, and exports a PNG.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { TEST_PASSWORD, totpCode } from '../api/lib.mjs';
-import { skipReason, assertBuilt, startWebServer, launchBrowser, shotPath, uiLogin } from './browser.mjs';
+import { browserSuite, shotPath, uiLogin } from './browser.mjs';
 
-const skip = skipReason() || false;
-if (skip) console.log('# ' + skip);
 let srv;
 let browser;
 
-before(async () => {
-  if (skip) return;
-  assertBuilt();
-  srv = await startWebServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await srv?.stop();
-});
+const skip = browserSuite(undefined, (s) => ({ srv, browser } = s));
 
 test('统计分析: by district, by month, treemap; tables and image export', { skip }, async () => {
   for (const [i, division] of ['120101001001', '120101001001', '120103000000'].entries()) {

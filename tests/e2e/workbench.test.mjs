@@ -1,26 +1,15 @@
 // The staff workbench in a real browser: login, 测试案件 list/form/detail,
 // a workflow action, CSV export, 长者模式, forced password change, logout.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { TEST_PASSWORD } from '../api/lib.mjs';
-import { skipReason, assertBuilt, startWebServer, launchBrowser, shotPath, uiLogin } from './browser.mjs';
+import { browserSuite, shotPath, uiLogin } from './browser.mjs';
 
-const skip = skipReason() || false;
-if (skip) console.log('# ' + skip);
 let srv;
 let browser;
 
-before(async () => {
-  if (skip) return;
-  assertBuilt();
-  srv = await startWebServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await srv?.stop();
-});
+const skip = browserSuite(undefined, (s) => ({ srv, browser } = s));
 
 test('wrong password shows the server message and keeps the login page', { skip }, async () => {
   await browser.context.clearCookies();

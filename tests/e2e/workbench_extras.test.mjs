@@ -1,29 +1,18 @@
 // The workbench's saved filters, attachments, audit tab and treemap in a real
 // browser (issue 5 items 3-5), with an axe check of the pages they change, and
 // the screenshots of the 网上办事大厅 and of these pages (build/test-artifacts/screenshots).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { TEST_PASSWORD } from '../api/lib.mjs';
-import { skipReason, assertBuilt, startWebServer, launchBrowser, shotPath, uiLogin, axeAudit, settle } from './browser.mjs';
+import { browserSuite, shotPath, uiLogin, axeAudit, settle } from './browser.mjs';
 
-const skip = skipReason() || false;
-if (skip) console.log('# ' + skip);
 let srv;
 let browser;
 const MAX = 64 * 1024; // the server's attachment cap in this test
 const PDF = Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n');
 
-before(async () => {
-  if (skip) return;
-  assertBuilt();
-  srv = await startWebServer({ env: { MZ_ATTACHMENT_MAX_BYTES: String(MAX) } });
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await srv?.stop();
-});
+const skip = browserSuite({ env: { MZ_ATTACHMENT_MAX_BYTES: String(MAX) } }, (s) => ({ srv, browser } = s));
 
 async function officerPage() {
   await browser.context.clearCookies();
