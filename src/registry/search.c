@@ -1300,9 +1300,57 @@ static struct mz_person_terms *import_terms(struct mz_req *req, const char *name
  * the whole of person_key (a batch's ~2.4 million keys land on nearly every
  * leaf page), so the batches are large: with 32,768 persons a
  * 1,000,000-person import rewrote the index 30 times (14 s). */
-#define IMPORT_KEYS_PERSONS 262144
+#define IMPORT_KEYS_PERSONS 1048576
 static _Thread_local struct mz_person_bulk *import_keys;
 static _Thread_local size_t import_keys_persons;
+
+/* The keys of a name without former names as indexes into b's keys, found
+ * on the name's first sight only (from t, its terms): an import's file
+ * repeats names (a 262,144-person batch of the bench's file has ~118,000
+ * distinct ones), and each key found costs a hash and a probe of a
+ * ~130,000-key table. The terms of such a name depend on the name alone. */
+static const struct bulk_name *import_name_keys(struct mz_person_bulk *b, const char *name,
+                                                const struct mz_person_terms *t)
+{
+    table_room(&b->name_table, &b->name_slots, b->nnames, b->names, name_hash_at);
+    uint32_t h = (uint32_t)bulk_hash(name);
+    size_t j = h & (b->name_slots - 1);
+    for (uint32_t i; (i = b->name_table[j]) != 0; j = (j + 1) & (b->name_slots - 1)) {
+        if (b->names[i - 1].hash == h && strcmp(b->names[i - 1].name, name) == 0)
+            return &b->names[i - 1];
+    }
+    if (b->nnames == b->names_cap) {
+        b->names_cap = b->names_cap ? b->names_cap * 2 : 32768;
+        b->names = mz_xrealloc(b->names, b->names_cap * sizeof(*b->names));
+    }
+    struct bulk_name *n = &b->names[b->nnames];
+    n->name = mz_arena_strdup(b->keys_text, name);
+    n->names = n->pinyin = n->initials = NULL; /* the person's own terms give them */
+    n->hash = h;
+    n->nkeys = (uint32_t)t->nkeys;
+    n->keys = mz_arena_alloc(b->keys_text, t->nkeys * sizeof(*n->keys) + 1);
+    for (size_t i = 0; i < t->nkeys; i++)
+        n->keys[i] = bulk_key_find(b, t->keys[i]);
+    b->name_table[j] = (uint32_t)++b->nnames;
+    return n;
+}
+
+/* mz_person_bulk_add_terms for an import's person of the given names (those
+ * t was built from): the same rows, the keys of a name without former names
+ * found once per batch (import_name_keys). */
+static int import_add_terms(struct mz_person_bulk *b, int64_t person_id, const char *name,
+                            const char *former_names, const struct mz_person_terms *t)
+{
+    if (name == NULL || (former_names && *former_names))
+        return mz_person_bulk_add_terms(b, person_id, t);
+    int rc = bulk_person_row(b, person_id, t->names, t->pinyin, t->initials, t->division);
+    if (rc != MZ_OK)
+        return rc == MZ_DONE ? MZ_OK : rc;
+    const struct bulk_name *n = import_name_keys(b, name, t);
+    for (uint32_t i = 0; i < n->nkeys; i++)
+        bulk_key_add_id(b, n->keys[i], (uint32_t)person_id);
+    return MZ_OK;
+}
 
 /* Index a person new to the index through import_keys; *done false when the
  * person is not new (or its id does not fit the bulk's), for index_person. */
@@ -1330,7 +1378,7 @@ static int import_index_new(struct mz_req *req, int64_t person_id, const char *n
         return rc; /* *done false: index_person decides */
     struct mz_person_terms *t = import_terms(req, name, former_names);
     t->division = division; /* the terms built ahead know no division */
-    if ((rc = mz_person_bulk_add_terms(import_keys, person_id, t)) != MZ_OK)
+    if ((rc = import_add_terms(import_keys, person_id, name, former_names, t)) != MZ_OK)
         return rc;
     *done = true;
     if (*t->names != '\0')

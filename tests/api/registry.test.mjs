@@ -339,6 +339,27 @@ describe('import and export', () => {
     assert.equal(last.json.items[0].seq, rows[n - 1].seq + 1, "the import's own entry follows its last row");
   });
 
+  it('gives every imported person of a repeated name its own search keys', async () => {
+    // An import finds a name's keys once and gives them to each person of
+    // that name (and one with former names its own): every one of them must
+    // be found by initials, pinyin and characters, none missing.
+    const ids = [421, 422, 423, 424].map((seq) => makeIdNumber({ birth: '1969-09-09', seq }));
+    const table = [['公民身份号码', '姓名', '曾用名', '户籍地区划代码'],
+      [ids[0], '复名丁', '', '120103001001'], [ids[1], '复名丁', '', '120103001001'],
+      [ids[2], '复名丁', '旧名戊', '120103001001'], [ids[3], '复名丁', '', '120103001001']];
+    const im = await srv.api('POST', '/api/v1/persons/import?mode=all&format=csv', toCsv(table), { raw: true, headers: { 'Content-Type': 'text/csv' } });
+    assert.equal(im.status, 200, show(im));
+    assert.equal(im.json.imported, 4);
+    const found = async (q) => {
+      const s = await srv.api('GET', `/api/v1/persons?q=${encodeURIComponent(q)}&size=100`);
+      assert.equal(s.status, 200, show(s));
+      return s.json.items.filter((x) => x.name === '复名丁').length;
+    };
+    for (const q of ['fmd', 'fumingding', '复名', '丁']) assert.equal(await found(q), 4, `search ${q}`);
+    assert.equal(await found('旧名戊'), 1, 'the former name is only its person\'s');
+    assert.equal(await found('jmw'), 1, 'the former name\'s initials are only its person\'s');
+  });
+
   it('imports the layout staff use: alias headers and dictionary labels', async () => {
     const a = makeIdNumber({ birth: '1966-05-05', seq: 411 });
     const b = makeIdNumber({ birth: '1967-06-06', seq: 412 });
