@@ -1296,19 +1296,22 @@ static struct mz_person_terms *import_terms(struct mz_req *req, const char *name
  * at the end: ~10 keys a person inserted at random places of a large index
  * cost an index seek each, the same keys in key order land on neighbouring
  * pages (and go 128 rows per statement). Bounded memory: one batch's keys
- * (~30 MB for 262,144 persons). Each batch after the first is merged into
- * the whole of person_key (a batch's ~2.4 million keys land on nearly every
- * leaf page), so the batches are large: with 32,768 persons a
- * 1,000,000-person import rewrote the index 30 times (14 s). */
+ * (~9.4 million keys: the peak of a 1,000,000-person import is ~45 MB
+ * higher than with batches of 262,144). Each batch after the first is merged into
+ * the whole of person_key (a batch's keys land on nearly every leaf page),
+ * so the batches are large: with 32,768 persons a 1,000,000-person import
+ * rewrote the index 30 times (14 s), with 262,144 four times (8-10 s of the
+ * request's thread in all); an Excel sheet's 1,048,576 rows are one batch,
+ * written once into the index in key order (4.3 s at a million). */
 #define IMPORT_KEYS_PERSONS 1048576
 static _Thread_local struct mz_person_bulk *import_keys;
 static _Thread_local size_t import_keys_persons;
 
 /* The keys of a name without former names as indexes into b's keys, found
  * on the name's first sight only (from t, its terms): an import's file
- * repeats names (a 262,144-person batch of the bench's file has ~118,000
- * distinct ones), and each key found costs a hash and a probe of a
- * ~130,000-key table. The terms of such a name depend on the name alone. */
+ * repeats names (the bench's file of 1,000,000 persons has 188,333 distinct
+ * ones), and each key found costs a hash and a probe of a ~180,000-key
+ * table. The terms of such a name depend on the name alone. */
 static const struct bulk_name *import_name_keys(struct mz_person_bulk *b, const char *name,
                                                 const struct mz_person_terms *t)
 {
