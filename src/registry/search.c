@@ -1297,9 +1297,9 @@ static struct mz_person_terms *import_terms(struct mz_req *req, const char *name
  * cost an index seek each, the same keys in key order land on neighbouring
  * pages (and go 128 rows per statement). Bounded memory: one batch's keys
  * (~9.4 million keys: the peak of a 1,000,000-person import is ~45 MB
- * higher than with batches of 262,144). Each batch after the first is merged into
- * the whole of person_key (a batch's keys land on nearly every leaf page),
- * so the batches are large: with 32,768 persons a 1,000,000-person import
+ * higher than with batches of 262,144). Each batch after the first is
+ * merged into the whole of person_key (a batch's keys land on nearly every
+ * leaf page), so the batches are large: with 32,768 persons a 1,000,000-person import
  * rewrote the index 30 times (14 s), with 262,144 four times (8-10 s of the
  * request's thread in all); an Excel sheet's 1,048,576 rows are one batch,
  * written once into the index in key order (4.3 s at a million). */
