@@ -71,6 +71,15 @@ void mz_db_wal_limit_at(long frames);
 /* TRUNCATE checkpoints of the WAL limit that succeeded so far. */
 long mz_db_wal_truncations(void);
 
+/* SQLite, for a one-shot bulk load (src/db/sqlite_bulk.c): make a VFS that
+ * reads ahead and gathers writes the default one, for the connections
+ * opened after (idempotent; MZ_OK or MZ_ERR_DB). mz_db_bulk_io turns its
+ * buffering on or off (off by default: every call passed through); only
+ * for files no other connection or process uses while it is on. False
+ * when the VFS is not the default (nothing changes then). */
+int mz_db_bulk_vfs_install(void);
+bool mz_db_bulk_io(bool on);
+
 /* Open a connection. opts may be NULL for defaults (create=true). */
 int mz_db_open(const char *spec, const struct mz_db_options *opts, struct mz_db **out);
 void mz_db_close(struct mz_db *db);

@@ -122,6 +122,10 @@ int mz_cmd_demo(int argc, char **argv)
         fprintf(stderr, "minzheng demo: the module declarations are inconsistent\n");
         return 2;
     }
+    /* The load reads and writes through a VFS that reads ahead and gathers
+     * writes (src/db/sqlite_bulk.c), installed before the database is opened. */
+    if (mz_db_bulk_vfs_install() != MZ_OK)
+        mz_warn("demo: the bulk I/O VFS is not installed; loading page by page");
     struct mz_db *db = NULL;
     int rc = mz_cli_open("demo", &app, db_path, key_file, true, &db);
     if (rc != 0) {

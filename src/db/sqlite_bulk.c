@@ -1,0 +1,525 @@
+/* sqlite_bulk.c - larger reads and writes for a one-shot bulk load (SQLite).
+ *
+ * SQLite reads and writes a file a page (4 KB) per system call: the demo
+ * load (src/registry/demo.c) streams gigabytes that way - the persons rows
+ * written, each persons index build's pass over the whole table, its
+ * sorter's runs written to temporary files and read back at each merge
+ * level, the side databases written and copied. On this kind of virtual
+ * machine a 4 KB pread costs ~2.3 us of CPU, a 128 KB one ~0.6 us per 4 KB
+ * (bench/notes.md, the demo's sixth round). This VFS wraps the default one
+ * (mz_db_bulk_vfs_install makes it the default, before the connections are
+ * opened); while bulk I/O is on (mz_db_bulk_io), each database file and
+ * temporary file opened through it:
+ *  - reads ahead: a read that continues a run of reads of the file (at the
+ *    offset after the last read of the run, or a little beyond it: a table's
+ *    leaf pages with an interior page between them) fills a buffer of
+ *    BULK_READ bytes with one call, and the reads that follow are copied from
+ *    it. A file keeps BULK_STREAMS runs at once (an index build's sorter
+ *    merges up to 16 runs of one file, read in turn); a read that continues
+ *    none is passed through and starts a run (the least recently used);
+ *  - gathers writes: a write at the offset where the pending ones end is
+ *    appended to a buffer of BULK_WRITE bytes, written with one call when
+ *    full and before anything that must see the file as written: a read of
+ *    those bytes, its size, a truncation, a sync, a lock change, a file
+ *    control, a memory map, a close. A write also updates the read-ahead
+ *    buffers it overlaps.
+ * The buffers are a file handle's own: bulk I/O is only for files no other
+ * connection or process reads or writes meanwhile (the demo's database with
+ * journal_mode=OFF, its side databases, the sorters' temporary files). When
+ * it is turned off, each file writes what it holds and drops its buffers
+ * at its next call; with it off the VFS passes every call straight through.
+ * The rollback journal, the WAL and statement journals are never buffered.
+ * Tested by tests/unit/test_db.c (coherence of reads, writes, sizes and
+ * truncation) and tests/unit/test_registry.c (a demo load through it gives
+ * the same rows).
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "mz/db.h"
+#include "mz/base.h"
+
+/* Bytes read ahead at once, and of contiguous writes gathered: 124 KB, as
+ * the unix VFS passes at most 0x1ffff bytes to one pread or pwrite (it masks
+ * the count: a read or write of 128 KB would be one of 0 bytes). */
+#define BULK_READ (124 * 1024)
+#define BULK_WRITE (124 * 1024)
+#define BULK_STREAMS 20         /* runs of reads followed per file */
+#define BULK_GAP (64 * 1024)    /* a read this far past a run's end still continues it */
+
+/* The open flags of the files that are buffered. */
+#define BULK_FILES                                                                         \
+    (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_TEMP_DB | SQLITE_OPEN_TEMP_JOURNAL |                  \
+     SQLITE_OPEN_TRANSIENT_DB)
+
+static atomic_bool bulk_on;
+static sqlite3_vfs *bulk_base; /* the VFS wrapped */
+static sqlite3_vfs bulk_vfs;
+
+/* A run of reads: the bytes [base, base + len) of the file in buf, the
+ * offset after the run's last read, and when it was last used. */
+struct bulk_stream {
+    sqlite3_int64 base, next;
+    int len;
+    unsigned char *buf;
+    uint64_t used;
+};
+
+/* An open file: the wrapped file follows this struct (szOsFile). */
+struct bulk_file {
+    sqlite3_file file;      /* pMethods: bulk_io */
+    sqlite3_file *real;     /* the base VFS's file, just after this struct */
+    bool buffered;          /* a kind of file bulk I/O applies to */
+    bool active;            /* holds buffers (bulk I/O was on at its last call) */
+    struct bulk_stream streams[BULK_STREAMS];
+    uint64_t clock;
+    unsigned char *wbuf;    /* pending writes: [wbase, wbase + wlen) */
+    sqlite3_int64 wbase;
+    int wlen;
+};
+
+/* Write the pending writes out. */
+static int bulk_flush(struct bulk_file *f)
+{
+    if (f->wlen == 0)
+        return SQLITE_OK;
+    int rc = f->real->pMethods->xWrite(f->real, f->wbuf, f->wlen, f->wbase);
+    f->wlen = 0;
+    return rc;
+}
+
+/* Forget the read-ahead buffers' contents. */
+static void bulk_drop_reads(struct bulk_file *f)
+{
+    for (int i = 0; i < BULK_STREAMS; i++) {
+        f->streams[i].len = 0;
+        f->streams[i].next = -1;
+    }
+}
+
+/* Bring the file in line with the switch before any call: with bulk I/O
+ * off, write what is pending and free the buffers. */
+static int bulk_sync_state(struct bulk_file *f)
+{
+    if (!f->buffered)
+        return SQLITE_OK;
+    bool on = atomic_load_explicit(&bulk_on, memory_order_relaxed);
+    if (on && !f->active) {
+        f->active = true;
+        bulk_drop_reads(f);
+        return SQLITE_OK;
+    }
+    if (on || !f->active)
+        return SQLITE_OK;
+    int rc = bulk_flush(f);
+    free(f->wbuf);
+    f->wbuf = NULL;
+    for (int i = 0; i < BULK_STREAMS; i++) {
+        free(f->streams[i].buf);
+        f->streams[i].buf = NULL;
+        f->streams[i].len = 0;
+    }
+    f->active = false;
+    return rc;
+}
+
+/* Whether [a, a + an) and [b, b + bn) overlap. */
+static bool overlaps(sqlite3_int64 a, sqlite3_int64 an, sqlite3_int64 b, sqlite3_int64 bn)
+{
+    return a < b + bn && b < a + an;
+}
+
+static int bulk_close(sqlite3_file *file)
+{
+    struct bulk_file *f = (struct bulk_file *)file;
+    int rc = f->active ? bulk_flush(f) : SQLITE_OK;
+    free(f->wbuf);
+    for (int i = 0; i < BULK_STREAMS; i++)
+        free(f->streams[i].buf);
+    int rc2 = f->real->pMethods ? f->real->pMethods->xClose(f->real) : SQLITE_OK;
+    return rc != SQLITE_OK ? rc : rc2;
+}
+
+/* Fill stream s with the bytes from off on (as many as the file has, up
+ * to BULK_READ); false when fewer than need are there. */
+static int bulk_fill(struct bulk_file *f, struct bulk_stream *s, sqlite3_int64 off, int need,
+                     bool *filled)
+{
+    sqlite3_int64 size = 0;
+    *filled = false;
+    int rc = f->real->pMethods->xFileSize(f->real, &size);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_int64 len = size - off < BULK_READ ? size - off : BULK_READ;
+    if (len < need)
+        return SQLITE_OK;
+    if (s->buf == NULL)
+        s->buf = mz_xmalloc(BULK_READ);
+    s->len = 0;
+    rc = f->real->pMethods->xRead(f->real, s->buf, (int)len, off);
+    if (rc == SQLITE_IOERR_SHORT_READ)
+        return SQLITE_OK; /* shorter than its size said: read directly instead */
+    if (rc != SQLITE_OK)
+        return rc;
+    s->base = off;
+    s->len = (int)len;
+    *filled = true;
+    return SQLITE_OK;
+}
+
+static int bulk_read(sqlite3_file *file, void *buf, int amt, sqlite3_int64 off)
+{
+    struct bulk_file *f = (struct bulk_file *)file;
+    int rc = bulk_sync_state(f);
+    if (rc != SQLITE_OK || !f->active)
+        return rc != SQLITE_OK ? rc : f->real->pMethods->xRead(f->real, buf, amt, off);
+    if (f->wlen && overlaps(off, amt, f->wbase, f->wlen) && (rc = bulk_flush(f)) != SQLITE_OK)
+        return rc;
+    struct bulk_stream *hit = NULL, *lru = &f->streams[0];
+    for (int i = 0; i < BULK_STREAMS; i++) {
+        struct bulk_stream *s = &f->streams[i];
+        if (s->len && off >= s->base && off + amt <= s->base + s->len) {
+            hit = s;
+            break;
+        }
+        if (s->used < lru->used)
+            lru = s;
+    }
+    if (hit == NULL && amt < BULK_READ) {
+        /* A run continued: read ahead from here. */
+        for (int i = 0; i < BULK_STREAMS; i++) {
+            struct bulk_stream *s = &f->streams[i];
+            if (s->next >= 0 && off >= s->next && off < s->next + BULK_GAP) {
+                if (f->wlen && overlaps(off, BULK_READ, f->wbase, f->wlen) &&
+                    (rc = bulk_flush(f)) != SQLITE_OK)
+                    return rc;
+                bool filled;
+                if ((rc = bulk_fill(f, s, off, amt, &filled)) != SQLITE_OK)
+                    return rc;
+                if (filled)
+                    hit = s;
+                break;
+            }
+        }
+    }
+    if (hit) {
+        memcpy(buf, hit->buf + (off - hit->base), (size_t)amt);
+        hit->next = off + amt;
+        hit->used = ++f->clock;
+        return SQLITE_OK;
+    }
+    /* Passed through; a run may start here. */
+    lru->len = 0;
+    lru->next = off + amt;
+    lru->used = ++f->clock;
+    return f->real->pMethods->xRead(f->real, buf, amt, off);
+}
+
+static int bulk_write(sqlite3_file *file, const void *buf, int amt, sqlite3_int64 off)
+{
+    struct bulk_file *f = (struct bulk_file *)file;
+    int rc = bulk_sync_state(f);
+    if (rc != SQLITE_OK || !f->active)
+        return rc != SQLITE_OK ? rc : f->real->pMethods->xWrite(f->real, buf, amt, off);
+    /* The read-ahead buffers see the write. */
+    for (int i = 0; i < BULK_STREAMS; i++) {
+        struct bulk_stream *s = &f->streams[i];
+        if (s->len == 0 || !overlaps(off, amt, s->base, s->len))
+            continue;
+        sqlite3_int64 from = off > s->base ? off : s->base;
+        sqlite3_int64 to = off + amt < s->base + s->len ? off + amt : s->base + s->len;
+        memcpy(s->buf + (from - s->base), (const unsigned char *)buf + (from - off),
+               (size_t)(to - from));
+    }
+    if (f->wlen && off >= f->wbase && off + amt <= f->wbase + f->wlen) {
+        memcpy(f->wbuf + (off - f->wbase), buf, (size_t)amt); /* a pending page again */
+        return SQLITE_OK;
+    }
+    if (f->wlen && off == f->wbase + f->wlen && f->wlen + amt <= BULK_WRITE) {
+        memcpy(f->wbuf + f->wlen, buf, (size_t)amt);
+        f->wlen += amt;
+        return SQLITE_OK;
+    }
+    if ((rc = bulk_flush(f)) != SQLITE_OK)
+        return rc;
+    if (amt >= BULK_WRITE)
+        return f->real->pMethods->xWrite(f->real, buf, amt, off);
+    if (f->wbuf == NULL)
+        f->wbuf = mz_xmalloc(BULK_WRITE);
+    memcpy(f->wbuf, buf, (size_t)amt);
+    f->wbase = off;
+    f->wlen = amt;
+    return SQLITE_OK;
+}
+
+/* Write what is pending before the call (and, for a truncation or a new
+ * lock, forget what was read ahead). */
+static int bulk_before(sqlite3_file *file, bool drop_reads)
+{
+    struct bulk_file *f = (struct bulk_file *)file;
+    int rc = bulk_sync_state(f);
+    if (rc == SQLITE_OK && f->active) {
+        rc = bulk_flush(f);
+        if (drop_reads)
+            bulk_drop_reads(f);
+    }
+    return rc;
+}
+
+static sqlite3_file *real_of(sqlite3_file *file)
+{
+    return ((struct bulk_file *)file)->real;
+}
+
+static int bulk_truncate(sqlite3_file *file, sqlite3_int64 size)
+{
+    int rc = bulk_before(file, true);
+    return rc != SQLITE_OK ? rc : real_of(file)->pMethods->xTruncate(real_of(file), size);
+}
+
+static int bulk_sync(sqlite3_file *file, int flags)
+{
+    int rc = bulk_before(file, false);
+    return rc != SQLITE_OK ? rc : real_of(file)->pMethods->xSync(real_of(file), flags);
+}
+
+static int bulk_file_size(sqlite3_file *file, sqlite3_int64 *size)
+{
+    int rc = bulk_before(file, false);
+    return rc != SQLITE_OK ? rc : real_of(file)->pMethods->xFileSize(real_of(file), size);
+}
+
+static int bulk_lock(sqlite3_file *file, int lock)
+{
+    /* A shared lock taken anew: the file may have changed meanwhile. */
+    int rc = bulk_before(file, lock == SQLITE_LOCK_SHARED);
+    return rc != SQLITE_OK ? rc : real_of(file)->pMethods->xLock(real_of(file), lock);
+}
+
+static int bulk_unlock(sqlite3_file *file, int lock)
+{
+    int rc = bulk_before(file, false);
+    int rc2 = real_of(file)->pMethods->xUnlock(real_of(file), lock);
+    return rc != SQLITE_OK ? rc : rc2;
+}
+
+static int bulk_check_reserved(sqlite3_file *file, int *out)
+{
+    return real_of(file)->pMethods->xCheckReservedLock(real_of(file), out);
+}
+
+static int bulk_file_control(sqlite3_file *file, int op, void *arg)
+{
+    int rc = bulk_before(file, false);
+    return rc != SQLITE_OK ? rc : real_of(file)->pMethods->xFileControl(real_of(file), op, arg);
+}
+
+static int bulk_sector_size(sqlite3_file *file)
+{
+    return real_of(file)->pMethods->xSectorSize(real_of(file));
+}
+
+static int bulk_device_characteristics(sqlite3_file *file)
+{
+    return real_of(file)->pMethods->xDeviceCharacteristics(real_of(file));
+}
+
+static int bulk_shm_map(sqlite3_file *file, int region, int size, int extend, void volatile **out)
+{
+    sqlite3_file *r = real_of(file);
+    return r->pMethods->iVersion >= 2 ? r->pMethods->xShmMap(r, region, size, extend, out)
+                                      : SQLITE_IOERR_SHMMAP;
+}
+
+static int bulk_shm_lock(sqlite3_file *file, int offset, int n, int flags)
+{
+    sqlite3_file *r = real_of(file);
+    return r->pMethods->iVersion >= 2 ? r->pMethods->xShmLock(r, offset, n, flags)
+                                      : SQLITE_IOERR_SHMLOCK;
+}
+
+static void bulk_shm_barrier(sqlite3_file *file)
+{
+    sqlite3_file *r = real_of(file);
+    if (r->pMethods->iVersion >= 2)
+        r->pMethods->xShmBarrier(r);
+}
+
+static int bulk_shm_unmap(sqlite3_file *file, int delete_flag)
+{
+    sqlite3_file *r = real_of(file);
+    return r->pMethods->iVersion >= 2 ? r->pMethods->xShmUnmap(r, delete_flag) : SQLITE_OK;
+}
+
+static int bulk_fetch(sqlite3_file *file, sqlite3_int64 off, int amt, void **out)
+{
+    sqlite3_file *r = real_of(file);
+    *out = NULL;
+    int rc = bulk_before(file, false); /* the map shows the file as written */
+    if (rc != SQLITE_OK || r->pMethods->iVersion < 3)
+        return rc;
+    return r->pMethods->xFetch(r, off, amt, out);
+}
+
+static int bulk_unfetch(sqlite3_file *file, sqlite3_int64 off, void *p)
+{
+    sqlite3_file *r = real_of(file);
+    return r->pMethods->iVersion >= 3 ? r->pMethods->xUnfetch(r, off, p) : SQLITE_OK;
+}
+
+static const sqlite3_io_methods bulk_io = {
+    .iVersion = 3,
+    .xClose = bulk_close,
+    .xRead = bulk_read,
+    .xWrite = bulk_write,
+    .xTruncate = bulk_truncate,
+    .xSync = bulk_sync,
+    .xFileSize = bulk_file_size,
+    .xLock = bulk_lock,
+    .xUnlock = bulk_unlock,
+    .xCheckReservedLock = bulk_check_reserved,
+    .xFileControl = bulk_file_control,
+    .xSectorSize = bulk_sector_size,
+    .xDeviceCharacteristics = bulk_device_characteristics,
+    .xShmMap = bulk_shm_map,
+    .xShmLock = bulk_shm_lock,
+    .xShmBarrier = bulk_shm_barrier,
+    .xShmUnmap = bulk_shm_unmap,
+    .xFetch = bulk_fetch,
+    .xUnfetch = bulk_unfetch,
+};
+
+static int bulk_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags,
+                     int *out_flags)
+{
+    struct bulk_file *f = (struct bulk_file *)file;
+    (void)vfs;
+    memset(f, 0, sizeof(*f));
+    f->real = (sqlite3_file *)(f + 1);
+    f->buffered = (flags & BULK_FILES) != 0;
+    int rc = bulk_base->xOpen(bulk_base, name, f->real, flags, out_flags);
+    /* The base's xClose is called through ours even when its open failed
+     * with methods set (SQLite calls xClose if pMethods is not NULL). */
+    file->pMethods = f->real->pMethods ? &bulk_io : NULL;
+    return rc;
+}
+
+/* The rest of the VFS is the base's. */
+static int bulk_delete(sqlite3_vfs *vfs, const char *name, int sync_dir)
+{
+    (void)vfs;
+    return bulk_base->xDelete(bulk_base, name, sync_dir);
+}
+
+static int bulk_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
+{
+    (void)vfs;
+    return bulk_base->xAccess(bulk_base, name, flags, out);
+}
+
+static int bulk_full_pathname(sqlite3_vfs *vfs, const char *name, int n, char *out)
+{
+    (void)vfs;
+    return bulk_base->xFullPathname(bulk_base, name, n, out);
+}
+
+static void *bulk_dlopen(sqlite3_vfs *vfs, const char *name)
+{
+    (void)vfs;
+    return bulk_base->xDlOpen(bulk_base, name);
+}
+
+static void bulk_dlerror(sqlite3_vfs *vfs, int n, char *out)
+{
+    (void)vfs;
+    bulk_base->xDlError(bulk_base, n, out);
+}
+
+static void (*bulk_dlsym(sqlite3_vfs *vfs, void *handle, const char *sym))(void)
+{
+    (void)vfs;
+    return bulk_base->xDlSym(bulk_base, handle, sym);
+}
+
+static void bulk_dlclose(sqlite3_vfs *vfs, void *handle)
+{
+    (void)vfs;
+    bulk_base->xDlClose(bulk_base, handle);
+}
+
+static int bulk_randomness(sqlite3_vfs *vfs, int n, char *out)
+{
+    (void)vfs;
+    return bulk_base->xRandomness(bulk_base, n, out);
+}
+
+static int bulk_sleep(sqlite3_vfs *vfs, int us)
+{
+    (void)vfs;
+    return bulk_base->xSleep(bulk_base, us);
+}
+
+static int bulk_current_time(sqlite3_vfs *vfs, double *out)
+{
+    (void)vfs;
+    return bulk_base->xCurrentTime(bulk_base, out);
+}
+
+static int bulk_last_error(sqlite3_vfs *vfs, int n, char *out)
+{
+    (void)vfs;
+    return bulk_base->xGetLastError ? bulk_base->xGetLastError(bulk_base, n, out) : 0;
+}
+
+static int bulk_current_time64(sqlite3_vfs *vfs, sqlite3_int64 *out)
+{
+    (void)vfs;
+    return bulk_base->xCurrentTimeInt64(bulk_base, out);
+}
+
+int mz_db_bulk_vfs_install(void)
+{
+    if (bulk_base != NULL)
+        return MZ_OK;
+    if (sqlite3_initialize() != SQLITE_OK)
+        return MZ_ERR_DB;
+    sqlite3_vfs *base = sqlite3_vfs_find(NULL);
+    if (base == NULL || base->iVersion < 2)
+        return MZ_ERR_DB;
+    bulk_base = base;
+    bulk_vfs = (sqlite3_vfs){
+        .iVersion = 2,
+        .szOsFile = (int)sizeof(struct bulk_file) + base->szOsFile,
+        .mxPathname = base->mxPathname,
+        .zName = "mz-bulk",
+        .xOpen = bulk_open,
+        .xDelete = bulk_delete,
+        .xAccess = bulk_access,
+        .xFullPathname = bulk_full_pathname,
+        .xDlOpen = bulk_dlopen,
+        .xDlError = bulk_dlerror,
+        .xDlSym = bulk_dlsym,
+        .xDlClose = bulk_dlclose,
+        .xRandomness = bulk_randomness,
+        .xSleep = bulk_sleep,
+        .xCurrentTime = bulk_current_time,
+        .xGetLastError = bulk_last_error,
+        .xCurrentTimeInt64 = bulk_current_time64,
+    };
+    if (sqlite3_vfs_register(&bulk_vfs, 1) != SQLITE_OK) {
+        bulk_base = NULL;
+        return MZ_ERR_DB;
+    }
+    return MZ_OK;
+}
+
+bool mz_db_bulk_io(bool on)
+{
+    if (bulk_base == NULL || sqlite3_vfs_find(NULL) != &bulk_vfs)
+        return false;
+    atomic_store(&bulk_on, on);
+    return true;
+}
