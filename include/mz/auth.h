@@ -22,6 +22,17 @@ void mz_auth_install(struct mz_app *app, struct mz_server_hooks *hooks);
  * city_officer, heping_officer, hexi_officer, heping_street, heping_community),
  * all with this password and no forced change. Idempotent. */
 int mz_auth_demo_accounts(struct mz_app *app, struct mz_db *db, const char *password);
+/* Hashes of one password made ahead of their use (src/auth/password.c):
+ * `minzheng demo` gives its accounts one password, and their argon2id
+ * hashes are made by a thread of the load that would otherwise wait.
+ * begin: n hashes of password wanted; one: make one more (any thread;
+ * false when none is wanted any more); every password hash made after
+ * (mz_auth_add_user, mz_auth_set_password) takes one while there are -
+ * each made with its own salt and the parameters in force, as at that
+ * time; end: wipe and forget what is left. */
+void mz_auth_hash_ahead_begin(const char *password, int n);
+bool mz_auth_hash_ahead_one(void);
+void mz_auth_hash_ahead_end(void);
 
 /* The three administrators (三员) for `init`: creates those that do not exist
  * yet, each with must_change_password set. passwords[i] for sysadmin,

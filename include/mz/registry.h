@@ -79,6 +79,11 @@ struct mz_demo_options {
     int64_t persons;       /* how many (default 100000) */
     uint64_t seed;         /* PRNG seed: same seed, same data */
     bool dry_run;          /* generate and checksum only, write nothing */
+    /* Work for the generator thread once its own is done, while the
+     * writer thread still works (called until it returns false or the
+     * writer has finished; NULL: none): the demo accounts' password
+     * hashes (src/cli/cmd_demo.c). */
+    bool (*spare_work)(void);
 };
 
 struct mz_demo_summary {

@@ -16,6 +16,7 @@
  * Tested by tests/unit/test_auth.c.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,7 +37,8 @@ static void pw_params(unsigned long long *ops, size_t *mem)
     }
 }
 
-int mz_pw_hash(const char *password, char out[128])
+/* Hash with fresh salt (the parameters in force). */
+static int pw_hash_now(const char *password, char out[128])
 {
     unsigned long long ops;
     size_t mem;
@@ -47,6 +49,77 @@ int mz_pw_hash(const char *password, char out[128])
                               crypto_pwhash_ALG_ARGON2ID13) != 0)
         return MZ_ERR_NOMEM;
     return MZ_OK;
+}
+
+/* Hashes of one password made ahead (mz_auth_hash_ahead_*): the demo's
+ * accounts share one password, and their hashes are made by a thread of
+ * the load that would otherwise wait. Each is made as mz_pw_hash makes
+ * one (its own random salt, the same parameters), so taking one is the
+ * same as hashing then. Under lock. */
+#define AHEAD_MAX 32
+static struct {
+    pthread_mutex_t lock;
+    char *password;              /* NULL: none wanted */
+    int wanted;                  /* still to make */
+    int n;                       /* made, not yet taken */
+    char hashes[AHEAD_MAX][128];
+} ahead = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+void mz_auth_hash_ahead_begin(const char *password, int n)
+{
+    mz_auth_hash_ahead_end();
+    pthread_mutex_lock(&ahead.lock);
+    ahead.password = mz_xstrdup(password);
+    ahead.wanted = n < AHEAD_MAX ? n : AHEAD_MAX;
+    pthread_mutex_unlock(&ahead.lock);
+}
+
+bool mz_auth_hash_ahead_one(void)
+{
+    pthread_mutex_lock(&ahead.lock);
+    if (ahead.password == NULL || ahead.wanted <= 0) {
+        pthread_mutex_unlock(&ahead.lock);
+        return false;
+    }
+    ahead.wanted--;
+    char *password = mz_xstrdup(ahead.password);
+    pthread_mutex_unlock(&ahead.lock);
+    char out[128];
+    int rc = pw_hash_now(password, out);
+    sodium_memzero(password, strlen(password));
+    free(password);
+    pthread_mutex_lock(&ahead.lock);
+    if (rc == MZ_OK && ahead.password != NULL && ahead.n < AHEAD_MAX)
+        memcpy(ahead.hashes[ahead.n++], out, sizeof(out));
+    pthread_mutex_unlock(&ahead.lock);
+    sodium_memzero(out, sizeof(out));
+    return rc == MZ_OK;
+}
+
+void mz_auth_hash_ahead_end(void)
+{
+    pthread_mutex_lock(&ahead.lock);
+    if (ahead.password) {
+        sodium_memzero(ahead.password, strlen(ahead.password));
+        free(ahead.password);
+    }
+    ahead.password = NULL;
+    ahead.wanted = ahead.n = 0;
+    sodium_memzero(ahead.hashes, sizeof(ahead.hashes));
+    pthread_mutex_unlock(&ahead.lock);
+}
+
+int mz_pw_hash(const char *password, char out[128])
+{
+    pthread_mutex_lock(&ahead.lock);
+    if (ahead.n > 0 && strcmp(ahead.password, password) == 0) {
+        memcpy(out, ahead.hashes[--ahead.n], 128);
+        sodium_memzero(ahead.hashes[ahead.n], 128);
+        pthread_mutex_unlock(&ahead.lock);
+        return MZ_OK;
+    }
+    pthread_mutex_unlock(&ahead.lock);
+    return pw_hash_now(password, out);
 }
 
 bool mz_pw_verify(const char *stored, const char *password)
@@ -68,7 +141,7 @@ void mz_pw_dummy_verify(const char *password)
 {
     /* Hashing costs what a verification costs; the result is thrown away. */
     char out[128];
-    (void)mz_pw_hash(password ? password : "", out);
+    (void)pw_hash_now(password ? password : "", out);
 }
 
 /* Common passwords (lower case). Short ones are refused by length anyway but

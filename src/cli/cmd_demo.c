@@ -21,6 +21,10 @@
 #include "modules/hall/hall_internal.h"
 #include "modules/verify/verify_parts.h"
 
+/* Password hashes the demo makes: its accounts (the contract's eight) and
+ * the service hall's three citizens (src/modules/hall/demo.c). */
+#define DEMO_PASSWORD_HASHES 11
+
 /* Parse a non-negative integer option; false if malformed. */
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
@@ -41,6 +45,17 @@ static void random_password(char out[17])
     for (int i = 0; i < 16; i++)
         out[i] = alphabet[randombytes_uniform(sizeof(alphabet) - 1)];
     out[16] = '\0';
+}
+
+/* After the load began: say what failed, wipe the password's hashes made
+ * ahead, close everything; exit status 1. */
+static int demo_failed(struct mz_app *app, struct mz_db *db, const char *what, int rc)
+{
+    fprintf(stderr, "minzheng demo: %s failed (%s)\n", what, mz_err_name(rc));
+    mz_auth_hash_ahead_end();
+    mz_db_close(db);
+    mz_app_free(app);
+    return 1;
 }
 
 int mz_cmd_demo(int argc, char **argv)
@@ -141,54 +156,45 @@ int mz_cmd_demo(int argc, char **argv)
         mz_app_free(&app);
         return 3;
     }
-    struct mz_demo_summary s;
-    rc = mz_registry_demo(&app, db, &o, &s);
-    if (rc != MZ_OK) {
-        fprintf(stderr, "minzheng demo: generating the demo city failed (%s)\n", mz_err_name(rc));
-        mz_db_close(db);
-        mz_app_free(&app);
-        return 1;
-    }
+    /* The accounts' password, chosen first: the load's generator thread
+     * hashes it for them when it has finished its own work (each hash
+     * with its own salt: mz_auth_hash_ahead_begin). */
     char generated[17];
     bool random = password == NULL;
     if (random) {
         random_password(generated);
         password = generated;
     }
+    mz_auth_hash_ahead_begin(password, DEMO_PASSWORD_HASHES);
+    o.spare_work = mz_auth_hash_ahead_one;
+    struct mz_demo_summary s;
+    rc = mz_registry_demo(&app, db, &o, &s);
+    if (rc != MZ_OK)
+        return demo_failed(&app, db, "generating the demo city", rc);
     rc = mz_auth_demo_accounts(&app, db, password);
-    if (rc != MZ_OK) {
-        fprintf(stderr, "minzheng demo: creating the demo accounts failed (%s)\n", mz_err_name(rc));
-        mz_db_close(db);
-        mz_app_free(&app);
-        return 1;
-    }
+    if (rc != MZ_OK)
+        return demo_failed(&app, db, "creating the demo accounts", rc);
     /* Assistance cases, authorisations, source batches, warnings and a
      * re-check: about one household in 50 (some 2% of persons, as 低保 in
      * Tianjin), at most 5000 cases. */
     json_t *verify = NULL;
     int64_t want = s.households / 50 < 5000 ? s.households / 50 : 5000;
     rc = vf_demo(&app, db, o.seed, (int)(want > 0 ? want : 1), &verify);
-    if (rc != MZ_OK) {
-        fprintf(stderr, "minzheng demo: the verification demo data failed (%s)\n", mz_err_name(rc));
-        mz_db_close(db);
-        mz_app_free(&app);
-        return 1;
-    }
+    if (rc != MZ_OK)
+        return demo_failed(&app, db, "the verification demo data", rc);
     /* The service hall: booking slots ahead, citizens with applications
      * and bookings in various states. */
     json_t *hall = NULL;
     rc = hall_demo(&app, db, password, &hall);
     if (rc != MZ_OK) {
-        fprintf(stderr, "minzheng demo: the service hall demo data failed (%s)\n", mz_err_name(rc));
         json_decref(verify);
-        mz_db_close(db);
-        mz_app_free(&app);
-        return 1;
+        return demo_failed(&app, db, "the service hall demo data", rc);
     }
     char *verify_text = json_dumps(verify, JSON_COMPACT);
     json_decref(verify);
     char *hall_text = json_dumps(hall, JSON_COMPACT);
     json_decref(hall);
+    mz_auth_hash_ahead_end();
     mz_db_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
     mz_db_close(db);
     mz_app_free(&app);

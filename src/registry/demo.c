@@ -286,7 +286,11 @@ struct demo {
     struct demo_batch *head, *tail;
     int queued;
     bool done, stop;
+    bool writer_done;                    /* the writer has finished: no spare work begun */
     int64_t gen_wait_us, writer_wait_us; /* waiting for room in the queue, for a batch */
+    bool (*spare_work)(void);            /* mz_demo_options.spare_work */
+    int spare_n;                         /* spare work done (calls) */
+    double spare_cpu;                    /* its CPU time */
 };
 
 /* FNV-1a over text, folded into the running checksum (with a separator). */
@@ -933,7 +937,29 @@ static void *demo_generator(void *arg)
     pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
     d->gen_end_cpu = thread_cpu_s() - d->gen_rows_cpu;
+    /* The caller's spare work while the writer still builds and copies
+     * (each piece short: the writer waits at most one for the join). */
+    double cpu = thread_cpu_s();
+    while (d->spare_work) {
+        pthread_mutex_lock(&d->mu);
+        bool go = !d->writer_done && !d->stop;
+        pthread_mutex_unlock(&d->mu);
+        if (!go || !d->spare_work())
+            break;
+        d->spare_n++;
+    }
+    d->spare_cpu = thread_cpu_s() - cpu;
     return NULL;
+}
+
+/* Wait for the generator thread to end (writer thread), telling it to
+ * begin no more spare work. */
+static void demo_join(struct demo *d, pthread_t gen)
+{
+    pthread_mutex_lock(&d->mu);
+    d->writer_done = true;
+    pthread_mutex_unlock(&d->mu);
+    pthread_join(gen, NULL);
 }
 
 /* The next generated batch, NULL when the generator has finished. */
@@ -1330,7 +1356,7 @@ static int demo_end_load(struct demo *d, pthread_t gen, int64_t *persons_us, dou
         demo_stop(d);
     *persons_us = mz_mono_us() - t0 - *copy_us;
     *persons_cpu = thread_cpu_s() - cpu0 - copy_cpu;
-    pthread_join(gen, NULL);
+    demo_join(d, gen);
     if (rc == MZ_OK)
         rc = d->aux_rc;
     return rc;
@@ -1459,6 +1485,7 @@ int mz_registry_demo(struct mz_app *app, struct mz_db *db, const struct mz_demo_
     memset(&d, 0, sizeof(d));
     memset(out, 0, sizeof(*out));
     d.rng.s = o->seed;
+    d.spare_work = o->spare_work;
     d.db = o->dry_run ? NULL : db;
     d.sum = out;
     d.seq = mz_xcalloc((size_t)AREA_SLOTS * DAY_SLOTS * 2, sizeof(uint16_t));
@@ -1516,7 +1543,7 @@ int mz_registry_demo(struct mz_app *app, struct mz_db *db, const struct mz_demo_
                 if (rc == MZ_OK) {
                     rc = demo_end_load(&d, gen, &persons_us, &persons_cpu, &copy_us);
                 } else {
-                    pthread_join(gen, NULL);
+                    demo_join(&d, gen);
                 }
                 mz_info("demo: end of the load %.1f s: persons indexes %.1f s (%.1f s CPU), side"
                         " databases %.1f s (generator thread %.1f s CPU), copies %.1f s; writer"
@@ -1525,8 +1552,11 @@ int mz_registry_demo(struct mz_app *app, struct mz_db *db, const struct mz_demo_
                         d.gen_end_s, d.gen_end_cpu, (double)copy_us / 1e6, thread_cpu_s() - cpu1);
                 mz_info("demo: generator thread %.1f s CPU during the rows", d.gen_rows_cpu);
             } else {
-                pthread_join(gen, NULL);
+                demo_join(&d, gen);
             }
+            if (d.spare_work)
+                mz_info("demo: spare work on the generator thread: %d pieces, %.1f s CPU",
+                        d.spare_n, d.spare_cpu);
         }
         while (d.head) { /* left after an error */
             struct demo_batch *b = d.head;

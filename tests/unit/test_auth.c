@@ -50,6 +50,46 @@ static void test_password_hash(void **state)
     assert_true(mz_pw_needs_rehash(h)); /* production parameters differ: upgraded at login */
 }
 
+/* Hashes made ahead (the demo's accounts): each verifies, each has its own
+ * salt, they are taken only for their password and only as many as made;
+ * the rest are hashed then; nothing is taken after the end. Those made
+ * ahead here use the test parameters and those hashed then the production
+ * ones, so mz_pw_needs_rehash tells which is which. */
+static void test_password_hash_ahead(void **state)
+{
+    (void)state;
+    setenv("MZ_TEST_FAST_HASH", "1", 1);
+    mz_auth_hash_ahead_begin("Demo-Pa55word", 2);
+    assert_true(mz_auth_hash_ahead_one());
+    assert_true(mz_auth_hash_ahead_one());
+    assert_false(mz_auth_hash_ahead_one()); /* two wanted */
+    unsetenv("MZ_TEST_FAST_HASH");
+    char a[128], b[128], c[128];
+    assert_int_equal(mz_pw_hash("Other-Pa55word", c), MZ_OK); /* another password: hashed now */
+    assert_false(mz_pw_needs_rehash(c));
+    assert_true(mz_pw_verify(c, "Other-Pa55word"));
+    assert_int_equal(mz_pw_hash("Demo-Pa55word", a), MZ_OK);
+    assert_int_equal(mz_pw_hash("Demo-Pa55word", b), MZ_OK);
+    assert_true(mz_pw_needs_rehash(a)); /* made ahead */
+    assert_true(mz_pw_needs_rehash(b));
+    assert_true(mz_pw_verify(a, "Demo-Pa55word"));
+    assert_true(mz_pw_verify(b, "Demo-Pa55word"));
+    assert_false(mz_pw_verify(a, "Other-Pa55word"));
+    assert_string_not_equal(a, b); /* salts differ */
+    assert_int_equal(mz_pw_hash("Demo-Pa55word", c), MZ_OK); /* none left: hashed now */
+    assert_false(mz_pw_needs_rehash(c));
+    assert_true(mz_pw_verify(c, "Demo-Pa55word"));
+    /* Made but not taken: gone after the end. */
+    setenv("MZ_TEST_FAST_HASH", "1", 1);
+    mz_auth_hash_ahead_begin("Demo-Pa55word", 1);
+    assert_true(mz_auth_hash_ahead_one());
+    mz_auth_hash_ahead_end();
+    assert_false(mz_auth_hash_ahead_one());
+    unsetenv("MZ_TEST_FAST_HASH");
+    assert_int_equal(mz_pw_hash("Demo-Pa55word", a), MZ_OK);
+    assert_false(mz_pw_needs_rehash(a));
+}
+
 /* RFC 6238 appendix B (SHA-1, 8 digits) and base32. */
 static void test_totp(void **state)
 {
@@ -203,6 +243,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_password_policy), cmocka_unit_test(test_password_hash),
+        cmocka_unit_test(test_password_hash_ahead),
         cmocka_unit_test(test_totp),            cmocka_unit_test(test_tokens),
         cmocka_unit_test(test_patterns),        cmocka_unit_test(test_separation),
         cmocka_unit_test(test_seal_pooled),
