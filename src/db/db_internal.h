@@ -112,6 +112,10 @@ struct mz_db_ops {
 
 /* The SQLite backend (sqlite.c). */
 extern const struct mz_db_ops mz_db_sqlite_ops;
+/* The library's process-wide settings (no memory statistics: they take a
+ * global mutex per allocation), then sqlite3_initialize; once, before the
+ * first connection or VFS (sqlite_bulk.c). */
+void mz_sqlite_configure(void);
 /* The PostgreSQL backend (pg.c). */
 extern const struct mz_db_ops mz_db_pg_ops;
 

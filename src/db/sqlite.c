@@ -489,6 +489,13 @@ static void sqlite_configure_once(void)
     sqlite3_initialize();
 }
 
+static pthread_once_t sqlite_configured = PTHREAD_ONCE_INIT;
+
+void mz_sqlite_configure(void)
+{
+    pthread_once(&sqlite_configured, sqlite_configure_once);
+}
+
 /* Open a file or ":memory:" as described at the top of this file. */
 static int sqlite_open(const char *spec, const struct mz_db_options *opts, void **handle,
                        char *errbuf, size_t errlen)
@@ -498,9 +505,7 @@ static int sqlite_open(const char *spec, const struct mz_db_options *opts, void 
     bool memory = strcmp(spec, ":memory:") == 0;
     int flags = SQLITE_OPEN_NOMUTEX;
     int rc;
-    static pthread_once_t configured = PTHREAD_ONCE_INIT;
-
-    pthread_once(&configured, sqlite_configure_once);
+    mz_sqlite_configure();
     if (strncmp(spec, "file:", 5) == 0) {
         snprintf(errbuf, errlen, "uri file names are not accepted: %s", spec);
         rc = MZ_ERR_INVALID;

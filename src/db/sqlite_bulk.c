@@ -39,8 +39,9 @@
 
 #include <sqlite3.h>
 
-#include "mz/db.h"
+#include "db/db_internal.h"
 #include "mz/base.h"
+#include "mz/db.h"
 
 /* Bytes read ahead at once, and of contiguous writes gathered: 124 KB, as
  * the unix VFS passes at most 0x1ffff bytes to one pread or pwrite (it masks
@@ -484,8 +485,7 @@ int mz_db_bulk_vfs_install(void)
 {
     if (bulk_base != NULL)
         return MZ_OK;
-    if (sqlite3_initialize() != SQLITE_OK)
-        return MZ_ERR_DB;
+    mz_sqlite_configure(); /* settings that must come before sqlite3_initialize */
     sqlite3_vfs *base = sqlite3_vfs_find(NULL);
     if (base == NULL || base->iVersion < 2)
         return MZ_ERR_DB;
