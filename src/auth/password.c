@@ -59,9 +59,9 @@ static int pw_hash_now(const char *password, char out[128])
 #define AHEAD_MAX 32
 static struct {
     pthread_mutex_t lock;
-    char *password;              /* NULL: none wanted */
-    int wanted;                  /* still to make */
-    int n;                       /* made, not yet taken */
+    char *password; /* NULL: none wanted */
+    int wanted;     /* still to make */
+    int n;          /* made, not yet taken */
     char hashes[AHEAD_MAX][128];
 } ahead = {.lock = PTHREAD_MUTEX_INITIALIZER};
 

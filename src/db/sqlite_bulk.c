@@ -46,14 +46,14 @@
 /* Bytes read ahead at once, and of contiguous writes gathered: 124 KB, as
  * the unix VFS passes at most 0x1ffff bytes to one pread or pwrite (it masks
  * the count: a read or write of 128 KB would be one of 0 bytes). */
-#define BULK_READ (124 * 1024)
-#define BULK_WRITE (124 * 1024)
-#define BULK_STREAMS 20         /* runs of reads followed per file */
-#define BULK_GAP (64 * 1024)    /* a read this far past a run's end still continues it */
+#define BULK_READ    (124 * 1024)
+#define BULK_WRITE   (124 * 1024)
+#define BULK_STREAMS 20          /* runs of reads followed per file */
+#define BULK_GAP     (64 * 1024) /* a read this far past a run's end still continues it */
 
 /* The open flags of the files that are buffered. */
-#define BULK_FILES                                                                         \
-    (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_TEMP_DB | SQLITE_OPEN_TEMP_JOURNAL |                  \
+#define BULK_FILES                                                                                 \
+    (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_TEMP_DB | SQLITE_OPEN_TEMP_JOURNAL |                        \
      SQLITE_OPEN_TRANSIENT_DB)
 
 static atomic_bool bulk_on;
@@ -71,13 +71,13 @@ struct bulk_stream {
 
 /* An open file: the wrapped file follows this struct (szOsFile). */
 struct bulk_file {
-    sqlite3_file file;      /* pMethods: bulk_io */
-    sqlite3_file *real;     /* the base VFS's file, just after this struct */
-    bool buffered;          /* a kind of file bulk I/O applies to */
-    bool active;            /* holds buffers (bulk I/O was on at its last call) */
+    sqlite3_file file;  /* pMethods: bulk_io */
+    sqlite3_file *real; /* the base VFS's file, just after this struct */
+    bool buffered;      /* a kind of file bulk I/O applies to */
+    bool active;        /* holds buffers (bulk I/O was on at its last call) */
     struct bulk_stream streams[BULK_STREAMS];
     uint64_t clock;
-    unsigned char *wbuf;    /* pending writes: [wbase, wbase + wlen) */
+    unsigned char *wbuf; /* pending writes: [wbase, wbase + wlen) */
     sqlite3_int64 wbase;
     int wlen;
 };
