@@ -885,33 +885,59 @@ int mz_person_bulk_add_terms(struct mz_person_bulk *b, int64_t person_id,
     return MZ_OK;
 }
 
-/* The terms of a name without former names, made and its keys found on
- * its first add only. */
-static const struct bulk_name *bulk_name_terms(struct mz_person_bulk *b, const char *name)
+/* The memo entry of a name without former names in b, or NULL with *h and
+ * *slot set for name_memo_add (nothing else may change b's names between
+ * the two). The demo's adds and an import's share the memo. */
+static struct bulk_name *name_memo_find(struct mz_person_bulk *b, const char *name, uint32_t *h,
+                                        size_t *slot)
 {
     table_room(&b->name_table, &b->name_slots, b->nnames, b->names, name_hash_at);
-    uint32_t h = (uint32_t)bulk_hash(name);
-    size_t j = h & (b->name_slots - 1);
+    *h = (uint32_t)bulk_hash(name);
+    size_t j = *h & (b->name_slots - 1);
     for (uint32_t i; (i = b->name_table[j]) != 0; j = (j + 1) & (b->name_slots - 1)) {
-        if (b->names[i - 1].hash == h && strcmp(b->names[i - 1].name, name) == 0)
+        if (b->names[i - 1].hash == *h && strcmp(b->names[i - 1].name, name) == 0)
             return &b->names[i - 1];
     }
+    *slot = j;
+    return NULL;
+}
+
+/* A new memo entry for name (hash h, table slot from name_memo_find) with
+ * the indexes of its keys from t, the name's terms; names, pinyin and
+ * initials left NULL for the caller. */
+static struct bulk_name *name_memo_add(struct mz_person_bulk *b, const char *name, uint32_t h,
+                                       size_t slot, const struct mz_person_terms *t)
+{
     if (b->nnames == b->names_cap) {
         b->names_cap = b->names_cap ? b->names_cap * 2 : 32768;
         b->names = mz_xrealloc(b->names, b->names_cap * sizeof(*b->names));
     }
-    struct mz_person_terms *t = mz_person_bulk_terms(b->scratch, name, NULL, NULL);
     struct bulk_name *n = &b->names[b->nnames];
     n->name = mz_arena_strdup(b->keys_text, name);
-    n->names = mz_arena_strdup(b->keys_text, t->names);
-    n->pinyin = mz_arena_strdup(b->keys_text, t->pinyin);
-    n->initials = mz_arena_strdup(b->keys_text, t->initials);
+    n->names = n->pinyin = n->initials = NULL;
     n->hash = h;
     n->nkeys = (uint32_t)t->nkeys;
     n->keys = mz_arena_alloc(b->keys_text, t->nkeys * sizeof(*n->keys) + 1);
     for (size_t i = 0; i < t->nkeys; i++)
         n->keys[i] = bulk_key_find(b, t->keys[i]);
-    b->name_table[j] = (uint32_t)++b->nnames;
+    b->name_table[slot] = (uint32_t)++b->nnames;
+    return n;
+}
+
+/* The terms of a name without former names, made and its keys found on
+ * its first add only. */
+static const struct bulk_name *bulk_name_terms(struct mz_person_bulk *b, const char *name)
+{
+    uint32_t h;
+    size_t slot;
+    struct bulk_name *n = name_memo_find(b, name, &h, &slot);
+    if (n != NULL)
+        return n;
+    struct mz_person_terms *t = mz_person_bulk_terms(b->scratch, name, NULL, NULL);
+    n = name_memo_add(b, name, h, slot, t);
+    n->names = mz_arena_strdup(b->keys_text, t->names);
+    n->pinyin = mz_arena_strdup(b->keys_text, t->pinyin);
+    n->initials = mz_arena_strdup(b->keys_text, t->initials);
     if (++b->since_renew == BULK_SCRATCH) {
         mz_arena_free(b->scratch);
         b->scratch = mz_arena_new();
@@ -1315,27 +1341,11 @@ static _Thread_local size_t import_keys_persons;
 static const struct bulk_name *import_name_keys(struct mz_person_bulk *b, const char *name,
                                                 const struct mz_person_terms *t)
 {
-    table_room(&b->name_table, &b->name_slots, b->nnames, b->names, name_hash_at);
-    uint32_t h = (uint32_t)bulk_hash(name);
-    size_t j = h & (b->name_slots - 1);
-    for (uint32_t i; (i = b->name_table[j]) != 0; j = (j + 1) & (b->name_slots - 1)) {
-        if (b->names[i - 1].hash == h && strcmp(b->names[i - 1].name, name) == 0)
-            return &b->names[i - 1];
-    }
-    if (b->nnames == b->names_cap) {
-        b->names_cap = b->names_cap ? b->names_cap * 2 : 32768;
-        b->names = mz_xrealloc(b->names, b->names_cap * sizeof(*b->names));
-    }
-    struct bulk_name *n = &b->names[b->nnames];
-    n->name = mz_arena_strdup(b->keys_text, name);
-    n->names = n->pinyin = n->initials = NULL; /* the person's own terms give them */
-    n->hash = h;
-    n->nkeys = (uint32_t)t->nkeys;
-    n->keys = mz_arena_alloc(b->keys_text, t->nkeys * sizeof(*n->keys) + 1);
-    for (size_t i = 0; i < t->nkeys; i++)
-        n->keys[i] = bulk_key_find(b, t->keys[i]);
-    b->name_table[j] = (uint32_t)++b->nnames;
-    return n;
+    uint32_t h;
+    size_t slot;
+    const struct bulk_name *n = name_memo_find(b, name, &h, &slot);
+    /* (names, pinyin and initials stay NULL: the person's own terms give them) */
+    return n != NULL ? n : name_memo_add(b, name, h, slot, t);
 }
 
 /* mz_person_bulk_add_terms for an import's person of the given names (those
