@@ -35,22 +35,6 @@ struct mz_db_options {
     bool create;          /* create the file if missing (default: must exist) */
     int busy_timeout_ms;  /* default 5000 */
     bool synchronous_full;/* PRAGMA synchronous=FULL (money, audit); default NORMAL */
-    /* SQLite: read through the page cache, not a memory map of the file. A
-     * connection's map is dropped whole (munmap, then a page fault per page
-     * touched again) at its first read after any other connection commits;
-     * with the audit queue committing every 20 ms that cost a server's
-     * request connections more than the map saves (GET /persons/{id}
-     * about 2x the CPU). Bulk readers on their own connections keep the map. */
-    bool no_mmap;
-    /* SQLite: no memory map while the file is being written, the map while
-     * it is not (a server's request connections): the connection starts
-     * without one, maps the file once no read snapshot of it has seen a
-     * change (another connection's commit or its own) for a second, and
-     * drops the map at the end of the first snapshot that saw one. A
-     * read-only load reads pages from the map (no pread, no copy into the
-     * page cache); under the audit queue's commits every 20 ms nothing is
-     * mapped, as with no_mmap. See src/db/sqlite.c. */
-    bool mmap_when_quiet;
 };
 
 /* True if spec names a PostgreSQL server (a libpq connection string) rather
@@ -78,6 +62,24 @@ long mz_db_wal_truncations(void);
  * for files no other connection or process uses while it is on. False
  * when the VFS is not the default (nothing changes then). */
 int mz_db_bulk_vfs_install(void);
+
+/* SQLite, for a server (src/db/sqlite_map.c): make a VFS the default for
+ * the connections opened after (idempotent; MZ_OK or MZ_ERR_DB) that reads
+ * each main database file through one memory map per process, kept across
+ * commits, and keeps a connection's WAL read lock between its read
+ * transactions until another connection of the process needs it. */
+int mz_db_map_vfs_install(void);
+/* Tests: the least address space a file's map reserves (0: the default,
+ * 1 GiB; a file that outgrows its map gets a new one twice its size), and
+ * what the VFS did so far. */
+void mz_db_map_reserve_min(int64_t bytes);
+struct mz_db_map_stats {
+    long regions_made;   /* maps made */
+    long pages_fetched;  /* pages handed out from them */
+    long locks_passed;   /* read-mark lock calls passed to the wrapped VFS */
+    long locks_unparked; /* read-mark locks taken back without a call */
+};
+void mz_db_map_stats(struct mz_db_map_stats *out);
 bool mz_db_bulk_io(bool on);
 
 /* Open a connection. opts may be NULL for defaults (create=true). */

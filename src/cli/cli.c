@@ -369,7 +369,7 @@ static struct mz_db *serve_thread_db(struct mz_app *app)
 {
     if (thread_db_conn)
         return thread_db_conn;
-    struct mz_db_options o = {.create = false, .busy_timeout_ms = 5000, .mmap_when_quiet = true};
+    struct mz_db_options o = {.create = false, .busy_timeout_ms = 5000, };
     struct mz_db *db = NULL;
     if (mz_db_open(app->db_spec, &o, &db) != MZ_OK) {
         mz_error("worker cannot open the database");
@@ -454,6 +454,10 @@ static int cmd_serve(int argc, char **argv)
         if (stat("web/dist/index.html", &st) == 0)
             web = "web/dist";
     }
+    /* Every connection of the server through the shared map and parked read
+     * locks (src/db/sqlite_map.c); SQLite's default VFS if it cannot be made. */
+    if (pg == NULL && mz_db_map_vfs_install() != MZ_OK)
+        mz_warn("serve: the database's shared map could not be set up; using SQLite's default");
     struct mz_app app;
     if (mz_app_init(&app, db_path, cli_extra, cli_nextra) != MZ_OK) {
         fprintf(stderr, "minzheng serve: the module declarations are inconsistent\n");

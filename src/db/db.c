@@ -546,8 +546,6 @@ void mz_db_snapshot_end(struct mz_db *db)
         snapshot_run(db, &db->snap_end, db->ops->sql_commit) != MZ_OK &&
         db->ops->in_transaction(db->handle))
         (void)db->ops->exec(db->handle, db->ops->sql_rollback);
-    if (db->ops->snapshot_done != NULL)
-        db->ops->snapshot_done(db->handle);
 }
 
 /* A deferred transaction (locks taken on first use). */

@@ -93,9 +93,6 @@ struct mz_db_ops {
      * a plain read); NULL when the backend has no read snapshots
      * (mz_db_snapshot_begin() then does nothing). */
     bool (*stmt_not_read)(void *stmt);
-    /* Called after a read snapshot (mz_db_snapshot_begin) ended; NULL when
-     * the backend has nothing to do then (SQLite: mmap_when_quiet). */
-    void (*snapshot_done)(void *conn);
     /* Message of the last failure ("" if none yet). */
     const char *(*errmsg)(void *conn);
     /* True while the server holds a transaction open on this connection

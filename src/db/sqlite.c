@@ -7,8 +7,8 @@
  * created. It then reads the schema (a file that is not a database fails
  * here, also MZ_ERR_IO) and sets the connection up: WAL (files only),
  * synchronous NORMAL or FULL, foreign keys, busy timeout, temp store in
- * memory, a 16 MB page cache and 256 MB of mmap (none with no_mmap; with
- * mmap_when_quiet only while nothing writes: sqlite_snapshot_done).
+ * memory, a 16 MB page cache and 256 MB of mmap (a server's whole file,
+ * through one map per process kept across commits: sqlite_map.c).
  *
  * Checkpoints. SQLite's default copies the WAL into the database (a PASSIVE
  * checkpoint) in the committing thread whenever a commit leaves 1000 frames
@@ -76,20 +76,12 @@
 
 /* The memory map's size, where one is used (PRAGMA mmap_size). */
 #define MMAP_SIZE_TEXT "268435456"
-/* mmap_when_quiet: how long no read snapshot may have seen a change before
- * the file is mapped. */
-#define MMAP_QUIET_US (1000 * 1000)
 
 /* A connection. */
 struct sqlite_conn {
     sqlite3 *db;         /* the SQLite connection */
     int busy_timeout_ms; /* how long a lock is waited for */
     int wal_frames;      /* frames in the WAL after this connection's last commit */
-    /* mmap_when_quiet (see sqlite_snapshot_done): */
-    bool map_when_quiet; /* the option was given */
-    bool mapped;         /* PRAGMA mmap_size is MMAP_SIZE now, else 0 */
-    unsigned int data_version; /* SQLITE_FCNTL_DATA_VERSION after the last snapshot */
-    int64_t changed_us;  /* mz_mono_us() when a snapshot last saw it move */
     char msg[512];       /* English message of the last failure ("" if none) */
 };
 
@@ -471,8 +463,6 @@ static int configure(sqlite3 *db, const char *path, bool memory, const struct mz
         NULL, NULL);
     for (size_t i = 0; rc == SQLITE_OK && i < MZ_ARRAY_LEN(pragmas); i++)
         rc = sqlite3_exec(db, pragmas[i], NULL, NULL, NULL);
-    if (rc == SQLITE_OK && (opts->no_mmap || opts->mmap_when_quiet))
-        rc = sqlite3_exec(db, "PRAGMA mmap_size=0", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         snprintf(errbuf, errlen, "cannot configure database %s: %s", path, sqlite3_errmsg(db));
         return sqlite_map_open(rc);
@@ -535,8 +525,6 @@ static int sqlite_open(const char *spec, const struct mz_db_options *opts, void 
     conn = mz_xcalloc(1, sizeof(*conn));
     conn->db = db;
     conn->busy_timeout_ms = opts->busy_timeout_ms;
-    conn->map_when_quiet = opts->mmap_when_quiet && !memory && !opts->no_mmap;
-    conn->changed_us = mz_mono_us();
     if (!memory && !opts->readonly) /* WAL (configure): instead of the autocheckpoint */
         sqlite3_wal_hook(db, wal_hook, conn);
     db = NULL;
@@ -682,41 +670,6 @@ static int sqlite_step(void *handle, void *stmt)
     if (rc == SQLITE_DONE)
         return MZ_DONE;
     return conn_fail(handle, rc);
-}
-
-/* mmap_when_quiet, after a read snapshot ended. A memory map saves the
- * pread of every page not in the page cache and its copy into it, but SQLite
- * drops a connection's whole map when a read transaction begins after a
- * change to the file (munmap, then a page fault for every page touched
- * again): under the audit queue's commits every 20 ms that cost the person
- * GET three times its CPU, while a read-only load (GET of a sample case)
- * spends ~16 % less with it (a walk rereading the same pages per request,
- * as the division lists' table walk, ~10 % more: SQLite keeps no mapped page
- * initialised between uses). So the map follows the writes: the pager's
- * data version (SQLITE_FCNTL_DATA_VERSION: it moves when a read transaction
- * finds the file changed, and on this connection's own commits) is compared
- * after each snapshot; a move drops the map (SQLite already unmapped it as
- * that snapshot began), a second without one maps the file again. Outside
- * a transaction only: PRAGMA mmap_size may not change under fetched pages. */
-static void sqlite_snapshot_done(void *handle)
-{
-    struct sqlite_conn *conn = handle;
-    unsigned int version = 0;
-
-    if (!conn->map_when_quiet || !sqlite3_get_autocommit(conn->db) ||
-        sqlite3_file_control(conn->db, "main", SQLITE_FCNTL_DATA_VERSION, &version) != SQLITE_OK)
-        return;
-    if (version != conn->data_version) {
-        conn->data_version = version;
-        conn->changed_us = mz_mono_us();
-        if (conn->mapped && sqlite3_exec(conn->db, "PRAGMA mmap_size=0", NULL, NULL, NULL) ==
-                                SQLITE_OK)
-            conn->mapped = false;
-    } else if (!conn->mapped && mz_mono_us() - conn->changed_us >= MMAP_QUIET_US) {
-        if (sqlite3_exec(conn->db, "PRAGMA mmap_size=" MMAP_SIZE_TEXT, NULL, NULL, NULL) ==
-            SQLITE_OK)
-            conn->mapped = true;
-    }
 }
 
 /* Anything but a plain read: a write, or a statement that SQLite calls
@@ -1108,7 +1061,6 @@ const struct mz_db_ops mz_db_sqlite_ops = {
     .last_id = sqlite_last_id,
     .total_changes = sqlite_total_changes,
     .stmt_not_read = sqlite_stmt_not_read,
-    .snapshot_done = sqlite_snapshot_done,
     .errmsg = sqlite_errmsg,
     .in_transaction = sqlite_in_transaction,
     .backup = sqlite_backup,

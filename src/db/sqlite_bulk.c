@@ -40,6 +40,7 @@
 #include <sqlite3.h>
 
 #include "db/db_internal.h"
+#include "db/sqlite_vfs.h"
 #include "mz/base.h"
 #include "mz/db.h"
 
@@ -307,10 +308,6 @@ static int bulk_unlock(sqlite3_file *file, int lock)
     return rc != SQLITE_OK ? rc : rc2;
 }
 
-static int bulk_check_reserved(sqlite3_file *file, int *out)
-{
-    return real_of(file)->pMethods->xCheckReservedLock(real_of(file), out);
-}
 
 static int bulk_file_control(sqlite3_file *file, int op, void *arg)
 {
@@ -318,42 +315,11 @@ static int bulk_file_control(sqlite3_file *file, int op, void *arg)
     return rc != SQLITE_OK ? rc : real_of(file)->pMethods->xFileControl(real_of(file), op, arg);
 }
 
-static int bulk_sector_size(sqlite3_file *file)
-{
-    return real_of(file)->pMethods->xSectorSize(real_of(file));
-}
 
-static int bulk_device_characteristics(sqlite3_file *file)
-{
-    return real_of(file)->pMethods->xDeviceCharacteristics(real_of(file));
-}
 
-static int bulk_shm_map(sqlite3_file *file, int region, int size, int extend, void volatile **out)
-{
-    sqlite3_file *r = real_of(file);
-    return r->pMethods->iVersion >= 2 ? r->pMethods->xShmMap(r, region, size, extend, out)
-                                      : SQLITE_IOERR_SHMMAP;
-}
 
-static int bulk_shm_lock(sqlite3_file *file, int offset, int n, int flags)
-{
-    sqlite3_file *r = real_of(file);
-    return r->pMethods->iVersion >= 2 ? r->pMethods->xShmLock(r, offset, n, flags)
-                                      : SQLITE_IOERR_SHMLOCK;
-}
 
-static void bulk_shm_barrier(sqlite3_file *file)
-{
-    sqlite3_file *r = real_of(file);
-    if (r->pMethods->iVersion >= 2)
-        r->pMethods->xShmBarrier(r);
-}
 
-static int bulk_shm_unmap(sqlite3_file *file, int delete_flag)
-{
-    sqlite3_file *r = real_of(file);
-    return r->pMethods->iVersion >= 2 ? r->pMethods->xShmUnmap(r, delete_flag) : SQLITE_OK;
-}
 
 static int bulk_fetch(sqlite3_file *file, sqlite3_int64 off, int amt, void **out)
 {
@@ -365,11 +331,6 @@ static int bulk_fetch(sqlite3_file *file, sqlite3_int64 off, int amt, void **out
     return r->pMethods->xFetch(r, off, amt, out);
 }
 
-static int bulk_unfetch(sqlite3_file *file, sqlite3_int64 off, void *p)
-{
-    sqlite3_file *r = real_of(file);
-    return r->pMethods->iVersion >= 3 ? r->pMethods->xUnfetch(r, off, p) : SQLITE_OK;
-}
 
 static const sqlite3_io_methods bulk_io = {
     .iVersion = 3,
@@ -381,16 +342,16 @@ static const sqlite3_io_methods bulk_io = {
     .xFileSize = bulk_file_size,
     .xLock = bulk_lock,
     .xUnlock = bulk_unlock,
-    .xCheckReservedLock = bulk_check_reserved,
+    .xCheckReservedLock = mz_vfs_pass_check_reserved,
     .xFileControl = bulk_file_control,
-    .xSectorSize = bulk_sector_size,
-    .xDeviceCharacteristics = bulk_device_characteristics,
-    .xShmMap = bulk_shm_map,
-    .xShmLock = bulk_shm_lock,
-    .xShmBarrier = bulk_shm_barrier,
-    .xShmUnmap = bulk_shm_unmap,
+    .xSectorSize = mz_vfs_pass_sector_size,
+    .xDeviceCharacteristics = mz_vfs_pass_device_characteristics,
+    .xShmMap = mz_vfs_pass_shm_map,
+    .xShmLock = mz_vfs_pass_shm_lock,
+    .xShmBarrier = mz_vfs_pass_shm_barrier,
+    .xShmUnmap = mz_vfs_pass_shm_unmap,
     .xFetch = bulk_fetch,
-    .xUnfetch = bulk_unfetch,
+    .xUnfetch = mz_vfs_pass_unfetch,
 };
 
 static int bulk_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags,
@@ -408,107 +369,15 @@ static int bulk_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int
     return rc;
 }
 
-/* The rest of the VFS is the base's. */
-static int bulk_delete(sqlite3_vfs *vfs, const char *name, int sync_dir)
-{
-    (void)vfs;
-    return bulk_base->xDelete(bulk_base, name, sync_dir);
-}
-
-static int bulk_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
-{
-    (void)vfs;
-    return bulk_base->xAccess(bulk_base, name, flags, out);
-}
-
-static int bulk_full_pathname(sqlite3_vfs *vfs, const char *name, int n, char *out)
-{
-    (void)vfs;
-    return bulk_base->xFullPathname(bulk_base, name, n, out);
-}
-
-static void *bulk_dlopen(sqlite3_vfs *vfs, const char *name)
-{
-    (void)vfs;
-    return bulk_base->xDlOpen(bulk_base, name);
-}
-
-static void bulk_dlerror(sqlite3_vfs *vfs, int n, char *out)
-{
-    (void)vfs;
-    bulk_base->xDlError(bulk_base, n, out);
-}
-
-static void (*bulk_dlsym(sqlite3_vfs *vfs, void *handle, const char *sym))(void)
-{
-    (void)vfs;
-    return bulk_base->xDlSym(bulk_base, handle, sym);
-}
-
-static void bulk_dlclose(sqlite3_vfs *vfs, void *handle)
-{
-    (void)vfs;
-    bulk_base->xDlClose(bulk_base, handle);
-}
-
-static int bulk_randomness(sqlite3_vfs *vfs, int n, char *out)
-{
-    (void)vfs;
-    return bulk_base->xRandomness(bulk_base, n, out);
-}
-
-static int bulk_sleep(sqlite3_vfs *vfs, int us)
-{
-    (void)vfs;
-    return bulk_base->xSleep(bulk_base, us);
-}
-
-static int bulk_current_time(sqlite3_vfs *vfs, double *out)
-{
-    (void)vfs;
-    return bulk_base->xCurrentTime(bulk_base, out);
-}
-
-static int bulk_last_error(sqlite3_vfs *vfs, int n, char *out)
-{
-    (void)vfs;
-    return bulk_base->xGetLastError ? bulk_base->xGetLastError(bulk_base, n, out) : 0;
-}
-
-static int bulk_current_time64(sqlite3_vfs *vfs, sqlite3_int64 *out)
-{
-    (void)vfs;
-    return bulk_base->xCurrentTimeInt64(bulk_base, out);
-}
-
 int mz_db_bulk_vfs_install(void)
 {
     if (bulk_base != NULL)
         return MZ_OK;
     mz_sqlite_configure(); /* settings that must come before sqlite3_initialize */
     sqlite3_vfs *base = sqlite3_vfs_find(NULL);
-    if (base == NULL || base->iVersion < 2)
+    if (mz_vfs_wrap(&bulk_vfs, base, "mz-bulk", (int)sizeof(struct bulk_file), bulk_open) != MZ_OK)
         return MZ_ERR_DB;
     bulk_base = base;
-    bulk_vfs = (sqlite3_vfs){
-        .iVersion = 2,
-        .szOsFile = (int)sizeof(struct bulk_file) + base->szOsFile,
-        .mxPathname = base->mxPathname,
-        .zName = "mz-bulk",
-        .xOpen = bulk_open,
-        .xDelete = bulk_delete,
-        .xAccess = bulk_access,
-        .xFullPathname = bulk_full_pathname,
-        .xDlOpen = bulk_dlopen,
-        .xDlError = bulk_dlerror,
-        .xDlSym = bulk_dlsym,
-        .xDlClose = bulk_dlclose,
-        .xRandomness = bulk_randomness,
-        .xSleep = bulk_sleep,
-        .xCurrentTime = bulk_current_time,
-        .xGetLastError = bulk_last_error,
-        .xCurrentTimeInt64 = bulk_current_time64,
-    };
     if (sqlite3_vfs_register(&bulk_vfs, 1) != SQLITE_OK) {
         bulk_base = NULL;
         return MZ_ERR_DB;

@@ -17,10 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "db/db_internal.h"
 #include "mz/db.h"
@@ -886,64 +888,202 @@ static void test_read_snapshot(void **state)
     mz_db_close(b);
 }
 
-/* count_rows of table t in a read snapshot of its own. */
-static int64_t snapshot_count(struct mz_db *db)
+/* The count and the sum of t's values, in a read snapshot of its own. */
+static void snapshot_sums(struct mz_db *db, int64_t *count, int64_t *sum)
 {
     mz_db_snapshot_begin(db);
-    int64_t n = count_rows(db, "t");
+    *count = count_rows(db, "t");
+    assert_int_equal(mz_db_query_int(db, "SELECT coalesce(sum(v), 0) FROM t", sum, 0, NULL), MZ_OK);
     mz_db_snapshot_end(db);
-    return n;
 }
 
-/* PRAGMA mmap_size of a connection now. */
-static int64_t mmap_size(struct mz_db *db)
+/* Insert rows v = from..to with a 1,000-byte pad each (four to a page). */
+static void insert_rows(struct mz_db *db, int from, int to)
 {
-    int64_t size = -1;
-    assert_int_equal(mz_db_query_int(db, "PRAGMA mmap_size", &size, 0, NULL), MZ_OK);
-    return size;
+    char sql[160];
+    snprintf(sql, sizeof(sql),
+             "WITH RECURSIVE n(v) AS (SELECT %d UNION ALL SELECT v + 1 FROM n WHERE v < %d) "
+             "INSERT INTO t SELECT v, randomblob(1000) FROM n",
+             from, to);
+    assert_int_equal(mz_db_exec(db, sql), MZ_OK);
 }
 
-/* mmap_when_quiet (a server's request connections): no memory map at
- * first; the file is mapped after a second in which no read snapshot saw
- * a change, unmapped at the end of the first snapshot that saw another
- * connection's commit, mapped again after a quiet second; the rows read
- * are right all along. */
-static void test_mmap_when_quiet(void **state)
+/* PRAGMA wal_checkpoint(mode) on db: whether it was busy, and the frames in
+ * the WAL not copied into the database (0 when the WAL was truncated). */
+static void checkpoint(struct mz_db *db, const char *mode, int64_t *busy, int64_t *frames)
+{
+    char sql[64];
+    struct mz_stmt *st = NULL;
+    snprintf(sql, sizeof(sql), "PRAGMA wal_checkpoint(%s)", mode);
+    assert_int_equal(mz_db_prepare_uncached(db, sql, &st), MZ_OK);
+    assert_int_equal(mz_db_step(st), MZ_ROW);
+    *busy = mz_db_col_int(st, 0);
+    *frames = mz_db_col_int(st, 1) - mz_db_col_int(st, 2);
+    mz_db_finalize(st);
+}
+
+/* The server's VFS (src/db/sqlite_map.c; the default for every connection
+ * opened after the first run of this test): rows read through the shared
+ * map are right while another connection commits, checkpoints, grows the
+ * file past the map and shrinks it with VACUUM; the map outlives the commits
+ * (no new map while the file fits it) and is shared by the process's
+ * connections to the file; read locks are parked between read transactions
+ * and never hold back this process's checkpoints or the WAL's truncation. */
+static void test_map_vfs(void **state)
 {
     (void)state;
-    const char *path = tmp_path(0, "mmap.db");
-    struct mz_db *w = open_file(path, 5000);
-    struct mz_db_options opts = {.create = false, .busy_timeout_ms = 5000, .mmap_when_quiet = true};
-    struct mz_db *r = NULL;
-    const struct timespec quiet = {1, 100 * 1000 * 1000};
+    const char *path = tmp_path(0, "map.db");
+    struct mz_db *w = NULL, *r = NULL, *r2 = NULL;
+    struct mz_db_map_stats s0, s1, s2;
+    int64_t count, sum, busy = -1, frames = -1;
 
-    assert_int_equal(mz_db_exec(w, "CREATE TABLE t (v INTEGER)"), MZ_OK);
-    assert_int_equal(mz_db_exec(w, "INSERT INTO t VALUES (1)"), MZ_OK);
-    assert_int_equal(mz_db_open(path, &opts, &r), MZ_OK);
-    assert_int_equal(snapshot_count(r), 1);
-    assert_int_equal(mmap_size(r), 0);
-    nanosleep(&quiet, NULL);
-    assert_int_equal(snapshot_count(r), 1);
-    assert_int_equal(mmap_size(r), 268435456);
-    assert_int_equal(snapshot_count(r), 1);
-    assert_int_equal(mmap_size(r), 268435456);
+    assert_int_equal(mz_db_map_vfs_install(), MZ_OK);
+    assert_int_equal(mz_db_map_vfs_install(), MZ_OK); /* idempotent */
+    mz_db_map_reserve_min(256 * 1024);                 /* a file of ~1 MB outgrows it */
+    mz_db_map_stats(&s0);
+    w = open_file(path, 5000);
+    mz_db_map_stats(&s1);
+    assert_int_equal(s1.regions_made, s0.regions_made + 1);
+    assert_int_equal(mz_db_exec(w, "CREATE TABLE t (v INTEGER, pad BLOB)"), MZ_OK);
+    insert_rows(w, 1, 40);
+    assert_int_equal(mz_db_exec(w, "PRAGMA wal_checkpoint(TRUNCATE)"), MZ_OK);
+    r = open_file(path, 5000);
+    snapshot_sums(r, &count, &sum);
+    assert_int_equal(count, 40);
+    assert_int_equal(sum, 40 * 41 / 2);
+    mz_db_map_stats(&s2);
+    assert_int_equal(s2.regions_made, s1.regions_made); /* one map for both */
+    assert_true(s2.pages_fetched > s1.pages_fetched);   /* the pages came from it */
 
-    /* Another connection commits: the next snapshot sees the row and ends
-     * the map; while commits go on, none comes back. */
-    assert_int_equal(mz_db_exec(w, "INSERT INTO t VALUES (2)"), MZ_OK);
-    assert_int_equal(snapshot_count(r), 2);
-    assert_int_equal(mmap_size(r), 0);
-    assert_int_equal(mz_db_exec(w, "INSERT INTO t VALUES (3)"), MZ_OK);
-    assert_int_equal(snapshot_count(r), 3);
-    assert_int_equal(mmap_size(r), 0);
-    nanosleep(&quiet, NULL);
-    assert_int_equal(snapshot_count(r), 3);
-    assert_int_equal(mmap_size(r), 268435456);
+    /* Read transactions with nothing committed between them take their
+     * parked read lock back without a call to the wrapped VFS. */
+    mz_db_map_stats(&s1);
+    for (int i = 0; i < 50; i++) {
+        snapshot_sums(r, &count, &sum);
+        assert_int_equal(count, 40);
+    }
+    mz_db_map_stats(&s2);
+    assert_true(s2.locks_unparked - s1.locks_unparked >= 49);
+    assert_true(s2.locks_passed - s1.locks_passed <= 2);
 
-    /* Without the option a connection keeps the map it was opened with. */
-    assert_int_equal(mmap_size(w), 268435456);
+    /* Commits that leave the file inside the map: rows right after each,
+     * read from the same map (no new one), the checkpointed pages too. */
+    mz_db_map_stats(&s1);
+    for (int i = 0; i < 10; i++) {
+        insert_rows(w, 41 + 4 * i, 44 + 4 * i);
+        if (i % 3 == 2)
+            assert_int_equal(mz_db_exec(w, "PRAGMA wal_checkpoint(PASSIVE)"), MZ_OK);
+        snapshot_sums(r, &count, &sum);
+        assert_int_equal(count, 44 + 4 * i);
+        assert_int_equal(sum, (44 + 4 * i) * (45 + 4 * i) / 2);
+    }
+    mz_db_map_stats(&s2);
+    assert_int_equal(s2.regions_made, s1.regions_made);
+    assert_true(s2.pages_fetched > s1.pages_fetched);
+
+    /* r's lock is parked now: a checkpoint of everything and the WAL's
+     * truncation still succeed (not busy, no frame left). */
+    checkpoint(w, "TRUNCATE", &busy, &frames);
+    assert_int_equal(busy, 0);
+    assert_int_equal(frames, 0);
+
+    /* A second connection to the file reads through the same map. */
+    mz_db_map_stats(&s1);
+    r2 = open_file(path, 5000);
+    snapshot_sums(r2, &count, &sum);
+    assert_int_equal(count, 80);
+    mz_db_map_stats(&s2);
+    assert_int_equal(s2.regions_made, s1.regions_made);
+
+    /* The file grows past the map (~1.3 MB against 512 KB): a larger map,
+     * rows right on both connections throughout, each checkpoint complete
+     * with both connections' locks parked. */
+    for (int i = 0; i < 10; i++) {
+        insert_rows(w, 81 + 100 * i, 180 + 100 * i);
+        snapshot_sums(r2, &count, &sum);
+        checkpoint(w, "PASSIVE", &busy, &frames);
+        assert_int_equal(busy, 0);
+        assert_int_equal(frames, 0);
+        snapshot_sums(r, &count, &sum);
+        assert_int_equal(count, 180 + 100 * i);
+        assert_int_equal(sum, (int64_t)(180 + 100 * i) * (181 + 100 * i) / 2);
+    }
+    snapshot_sums(r2, &count, &sum);
+    assert_int_equal(count, 1080);
+    assert_int_equal(sum, 1080 * 1081 / 2);
+    mz_db_map_stats(&s1);
+    assert_true(s1.regions_made > s2.regions_made);
+
+    /* VACUUM shrinks the file under the maps: no page past its end is read. */
+    assert_int_equal(mz_db_exec(w, "DELETE FROM t WHERE v > 10"), MZ_OK);
+    assert_int_equal(mz_db_exec(w, "VACUUM"), MZ_OK);
+    assert_int_equal(mz_db_exec(w, "PRAGMA wal_checkpoint(TRUNCATE)"), MZ_OK);
+    snapshot_sums(r, &count, &sum);
+    assert_int_equal(count, 10);
+    assert_int_equal(sum, 55);
+    insert_rows(w, 11, 500);
+    snapshot_sums(r2, &count, &sum);
+    assert_int_equal(count, 500);
+    assert_int_equal(sum, 500 * 501 / 2);
+    assert_int_equal(mz_db_exec(r2, "UPDATE t SET v = v WHERE v = 1"), MZ_OK); /* it writes too */
+    snapshot_sums(r, &count, &sum);
+    assert_int_equal(count, 500);
+
+    mz_db_close(r2);
     mz_db_close(r);
     mz_db_close(w);
+    mz_db_map_reserve_min(0);
+}
+
+/* The server's VFS keeps the process's locks on the database file: with two
+ * connections open through it (the second one's file already mapped),
+ * another process that writes and closes is not the file's last user, so
+ * it leaves the WAL for them (a descriptor of the file closed by the VFS
+ * would have dropped the process's locks: that process then checkpointed
+ * and deleted the WAL under them, and their next reads found the file
+ * malformed). */
+static void test_map_vfs_locks(void **state)
+{
+    (void)state;
+    const char *path = tmp_path(0, "maplocks.db");
+    char wal[300];
+
+    assert_int_equal(mz_db_map_vfs_install(), MZ_OK);
+    struct mz_db *a = open_file(path, 5000);
+    assert_int_equal(mz_db_exec(a, "CREATE TABLE t (v INTEGER, pad BLOB)"), MZ_OK);
+    insert_rows(a, 1, 100);
+    struct mz_db *b = open_file(path, 5000);
+    assert_int_equal(count_rows(b, "t"), 100);
+
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* Another process: it sees this one's shared lock on the database
+         * file (SQLite's shared range, from 0x40000002: a write lock there
+         * would conflict), then writes a row and closes with SQLite's VFS. */
+        int fd = open(path, O_RDONLY);
+        struct flock probe = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0x40000002,
+                              .l_len = 510};
+        if (fd < 0 || fcntl(fd, F_GETLK, &probe) != 0 || probe.l_type == F_UNLCK)
+            _exit(2);
+        close(fd);
+        sqlite3 *db = NULL;
+        int ok = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, "unix") == SQLITE_OK &&
+                 sqlite3_busy_timeout(db, 5000) == SQLITE_OK &&
+                 sqlite3_exec(db, "INSERT INTO t VALUES (101, NULL)", NULL, NULL, NULL) == SQLITE_OK;
+        ok = sqlite3_close(db) == SQLITE_OK && ok;
+        _exit(ok ? 0 : 1);
+    }
+    int status = -1;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    assert_int_equal(access(wal, F_OK), 0); /* still there: this process uses it */
+    assert_int_equal(count_rows(a, "t"), 101);
+    assert_int_equal(count_rows(b, "t"), 101);
+    assert_int_equal(mz_db_integrity_check(b), MZ_OK);
+    mz_db_close(b);
+    mz_db_close(a);
 }
 
 /* The data version moves on a commit by another connection and on this
@@ -1462,7 +1602,8 @@ int main(void)
         cmocka_unit_test(test_file_pragmas),
         cmocka_unit_test(test_two_connections),
         cmocka_unit_test(test_read_snapshot),
-        cmocka_unit_test(test_mmap_when_quiet),
+        cmocka_unit_test(test_map_vfs),
+        cmocka_unit_test(test_map_vfs_locks),
         cmocka_unit_test(test_data_version),
         cmocka_unit_test(test_busy_timeout),
         cmocka_unit_test(test_open_errors),
