@@ -315,25 +315,26 @@ static int map_shm_lock(sqlite3_file *file, int offset, int n, int flags)
     return rc;
 }
 
+/* Release f's parked lock before its WAL index or file goes. */
+static void unpark_own(struct map_file *f)
+{
+    if (f->shared == NULL)
+        return;
+    pthread_mutex_lock(&f->shared->park);
+    unpark(f, READ_SLOTS);
+    pthread_mutex_unlock(&f->shared->park);
+}
+
 static int map_shm_unmap(sqlite3_file *file, int delete_flag)
 {
-    struct map_file *f = (struct map_file *)file;
-    if (f->shared != NULL) {
-        pthread_mutex_lock(&f->shared->park);
-        unpark(f, READ_SLOTS);
-        pthread_mutex_unlock(&f->shared->park);
-    }
+    unpark_own((struct map_file *)file);
     return mz_vfs_pass_shm_unmap(file, delete_flag);
 }
 
 static int map_close(sqlite3_file *file)
 {
     struct map_file *f = (struct map_file *)file;
-    if (f->shared != NULL) {
-        pthread_mutex_lock(&f->shared->park);
-        unpark(f, READ_SLOTS);
-        pthread_mutex_unlock(&f->shared->park);
-    }
+    unpark_own(f);
     int rc = mz_vfs_pass_close(file);
     map_detach(f);
     return rc;
