@@ -72,8 +72,7 @@ struct bulk_stream {
 
 /* An open file: the wrapped file follows this struct (szOsFile). */
 struct bulk_file {
-    sqlite3_file file;  /* pMethods: bulk_io */
-    sqlite3_file *real; /* the base VFS's file, just after this struct */
+    struct mz_vfs_file w; /* pMethods: bulk_io; w.real: the base VFS's file, after this struct */
     bool buffered;      /* a kind of file bulk I/O applies to */
     bool active;        /* holds buffers (bulk I/O was on at its last call) */
     struct bulk_stream streams[BULK_STREAMS];
@@ -88,7 +87,7 @@ static int bulk_flush(struct bulk_file *f)
 {
     if (f->wlen == 0)
         return SQLITE_OK;
-    int rc = f->real->pMethods->xWrite(f->real, f->wbuf, f->wlen, f->wbase);
+    int rc = f->w.real->pMethods->xWrite(f->w.real, f->wbuf, f->wlen, f->wbase);
     f->wlen = 0;
     return rc;
 }
@@ -141,7 +140,7 @@ static int bulk_close(sqlite3_file *file)
     free(f->wbuf);
     for (int i = 0; i < BULK_STREAMS; i++)
         free(f->streams[i].buf);
-    int rc2 = f->real->pMethods ? f->real->pMethods->xClose(f->real) : SQLITE_OK;
+    int rc2 = f->w.real->pMethods ? f->w.real->pMethods->xClose(f->w.real) : SQLITE_OK;
     return rc != SQLITE_OK ? rc : rc2;
 }
 
@@ -152,7 +151,7 @@ static int bulk_fill(struct bulk_file *f, struct bulk_stream *s, sqlite3_int64 o
 {
     sqlite3_int64 size = 0;
     *filled = false;
-    int rc = f->real->pMethods->xFileSize(f->real, &size);
+    int rc = f->w.real->pMethods->xFileSize(f->w.real, &size);
     if (rc != SQLITE_OK)
         return rc;
     sqlite3_int64 len = size - off < BULK_READ ? size - off : BULK_READ;
@@ -161,7 +160,7 @@ static int bulk_fill(struct bulk_file *f, struct bulk_stream *s, sqlite3_int64 o
     if (s->buf == NULL)
         s->buf = mz_xmalloc(BULK_READ);
     s->len = 0;
-    rc = f->real->pMethods->xRead(f->real, s->buf, (int)len, off);
+    rc = f->w.real->pMethods->xRead(f->w.real, s->buf, (int)len, off);
     if (rc == SQLITE_IOERR_SHORT_READ)
         return SQLITE_OK; /* shorter than its size said: read directly instead */
     if (rc != SQLITE_OK)
@@ -177,7 +176,7 @@ static int bulk_read(sqlite3_file *file, void *buf, int amt, sqlite3_int64 off)
     struct bulk_file *f = (struct bulk_file *)file;
     int rc = bulk_sync_state(f);
     if (rc != SQLITE_OK || !f->active)
-        return rc != SQLITE_OK ? rc : f->real->pMethods->xRead(f->real, buf, amt, off);
+        return rc != SQLITE_OK ? rc : f->w.real->pMethods->xRead(f->w.real, buf, amt, off);
     if (f->wlen && overlaps(off, amt, f->wbase, f->wlen) && (rc = bulk_flush(f)) != SQLITE_OK)
         return rc;
     struct bulk_stream *hit = NULL, *lru = &f->streams[0];
@@ -217,7 +216,7 @@ static int bulk_read(sqlite3_file *file, void *buf, int amt, sqlite3_int64 off)
     lru->len = 0;
     lru->next = off + amt;
     lru->used = ++f->clock;
-    return f->real->pMethods->xRead(f->real, buf, amt, off);
+    return f->w.real->pMethods->xRead(f->w.real, buf, amt, off);
 }
 
 static int bulk_write(sqlite3_file *file, const void *buf, int amt, sqlite3_int64 off)
@@ -225,7 +224,7 @@ static int bulk_write(sqlite3_file *file, const void *buf, int amt, sqlite3_int6
     struct bulk_file *f = (struct bulk_file *)file;
     int rc = bulk_sync_state(f);
     if (rc != SQLITE_OK || !f->active)
-        return rc != SQLITE_OK ? rc : f->real->pMethods->xWrite(f->real, buf, amt, off);
+        return rc != SQLITE_OK ? rc : f->w.real->pMethods->xWrite(f->w.real, buf, amt, off);
     /* The read-ahead buffers see the write. */
     for (int i = 0; i < BULK_STREAMS; i++) {
         struct bulk_stream *s = &f->streams[i];
@@ -248,7 +247,7 @@ static int bulk_write(sqlite3_file *file, const void *buf, int amt, sqlite3_int6
     if ((rc = bulk_flush(f)) != SQLITE_OK)
         return rc;
     if (amt >= BULK_WRITE)
-        return f->real->pMethods->xWrite(f->real, buf, amt, off);
+        return f->w.real->pMethods->xWrite(f->w.real, buf, amt, off);
     if (f->wbuf == NULL)
         f->wbuf = mz_xmalloc(BULK_WRITE);
     memcpy(f->wbuf, buf, (size_t)amt);
@@ -273,7 +272,7 @@ static int bulk_before(sqlite3_file *file, bool drop_reads)
 
 static sqlite3_file *real_of(sqlite3_file *file)
 {
-    return ((struct bulk_file *)file)->real;
+    return ((struct bulk_file *)file)->w.real;
 }
 
 static int bulk_truncate(sqlite3_file *file, sqlite3_int64 size)
@@ -360,12 +359,12 @@ static int bulk_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int
     struct bulk_file *f = (struct bulk_file *)file;
     (void)vfs;
     memset(f, 0, sizeof(*f));
-    f->real = (sqlite3_file *)(f + 1);
+    f->w.real = (sqlite3_file *)(f + 1);
     f->buffered = (flags & BULK_FILES) != 0;
-    int rc = bulk_base->xOpen(bulk_base, name, f->real, flags, out_flags);
+    int rc = bulk_base->xOpen(bulk_base, name, f->w.real, flags, out_flags);
     /* The base's xClose is called through ours even when its open failed
      * with methods set (SQLite calls xClose if pMethods is not NULL). */
-    file->pMethods = f->real->pMethods ? &bulk_io : NULL;
+    file->pMethods = f->w.real->pMethods ? &bulk_io : NULL;
     return rc;
 }
 
