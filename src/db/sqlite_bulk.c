@@ -73,8 +73,8 @@ struct bulk_stream {
 /* An open file: the wrapped file follows this struct (szOsFile). */
 struct bulk_file {
     struct mz_vfs_file w; /* pMethods: bulk_io; w.real: the base VFS's file, after this struct */
-    bool buffered;      /* a kind of file bulk I/O applies to */
-    bool active;        /* holds buffers (bulk I/O was on at its last call) */
+    bool buffered;        /* a kind of file bulk I/O applies to */
+    bool active;          /* holds buffers (bulk I/O was on at its last call) */
     struct bulk_stream streams[BULK_STREAMS];
     uint64_t clock;
     unsigned char *wbuf; /* pending writes: [wbase, wbase + wlen) */
@@ -307,18 +307,11 @@ static int bulk_unlock(sqlite3_file *file, int lock)
     return rc != SQLITE_OK ? rc : rc2;
 }
 
-
 static int bulk_file_control(sqlite3_file *file, int op, void *arg)
 {
     int rc = bulk_before(file, false);
     return rc != SQLITE_OK ? rc : real_of(file)->pMethods->xFileControl(real_of(file), op, arg);
 }
-
-
-
-
-
-
 
 static int bulk_fetch(sqlite3_file *file, sqlite3_int64 off, int amt, void **out)
 {
@@ -329,7 +322,6 @@ static int bulk_fetch(sqlite3_file *file, sqlite3_int64 off, int amt, void **out
         return rc;
     return r->pMethods->xFetch(r, off, amt, out);
 }
-
 
 static const sqlite3_io_methods bulk_io = {
     .iVersion = 3,

@@ -127,12 +127,12 @@ struct map_file {
 };
 
 static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct map_shared *map_files;     /* under map_lock */
+static struct map_shared *map_files; /* under map_lock */
 static sqlite3_int64 map_reserve_min = MAP_RESERVE_MIN;
-static long map_regions_made;            /* under map_lock */
-static long map_pages_fetched;           /* atomic */
-static long map_locks_passed;            /* atomic: read-mark lock calls made on the wrapped VFS */
-static long map_locks_unparked;          /* atomic: taken back without a call */
+static long map_regions_made;   /* under map_lock */
+static long map_pages_fetched;  /* atomic */
+static long map_locks_passed;   /* atomic: read-mark lock calls made on the wrapped VFS */
+static long map_locks_unparked; /* atomic: taken back without a call */
 static sqlite3_vfs *map_base;
 static sqlite3_vfs map_vfs;
 
@@ -194,8 +194,7 @@ static void map_attach(struct map_file *f, const char *path)
     struct stat st, fst;
     int moved = 1;
     if (stat(path, &st) != 0 ||
-        f->w.real->pMethods->xFileControl(f->w.real, SQLITE_FCNTL_HAS_MOVED, &moved) !=
-            SQLITE_OK ||
+        f->w.real->pMethods->xFileControl(f->w.real, SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK ||
         moved)
         return; /* the path no longer names the file SQLite opened */
     pthread_mutex_lock(&map_lock);
@@ -294,8 +293,7 @@ static int map_shm_lock(sqlite3_file *file, int offset, int n, int flags)
         /* Keep it; release any other slot still parked (never two). */
         unpark(f, ~mask);
         f->parked |= mask;
-    } else if (read_slot && flags == (SQLITE_SHM_LOCK | SQLITE_SHM_SHARED) &&
-               (f->parked & mask)) {
+    } else if (read_slot && flags == (SQLITE_SHM_LOCK | SQLITE_SHM_SHARED) && (f->parked & mask)) {
         f->parked &= ~mask;
         unpark(f, READ_SLOTS);
         __atomic_add_fetch(&map_locks_unparked, 1, __ATOMIC_RELAXED);
