@@ -1,9 +1,12 @@
 /* server.c - the HTTP server on libmicrohttpd, and the one dispatcher.
  *
  * libmicrohttpd (MHD) runs a pool of worker threads (one per core by
- * default), each with its own epoll set; a connection stays on one thread,
- * and a request is handled start to end on that thread. MHD calls us in four
- * places, all below:
+ * default), each polling its own connections; a connection stays on one
+ * thread, and a request is handled start to end on that thread. Our accept
+ * thread (accept_main) owns the listening socket and hands each new
+ * connection to the worker with the fewest (MHD_add_connection). A worker
+ * that has served for a millisecond without a pause yields its core once
+ * (yield_between_rounds). MHD calls us in four places, all below:
  *   on_uri       - the request line arrived: allocate the per-request state
  *                  (struct request_state: arena, struct mz_req, request id),
  *                  count the request as in flight, remember the raw path;
@@ -19,7 +22,8 @@
  *                  so keep-alive connections stay usable;
  *   on_completed - the response is sent or the connection died: write the
  *                  access log line (into the thread's buffer: see struct
- *                  access_buf), free everything, count the request done.
+ *                  access_buf), free everything, count the request done,
+ *                  yield the core if the worker has not paused for a while;
  *   on_mhd_log   - MHD's own error messages, into our JSON log.
  *
  * dispatch() is the one place route flags are enforced: authentication
@@ -40,18 +44,21 @@
  *
  * Shutdown: SIGTERM and SIGINT are blocked in mz_server_start() before MHD
  * creates its threads (threads inherit the mask), so only mz_server_wait()'s
- * sigwait() sees them. It then stops accepting (MHD_quiesce_daemon), lets
- * requests in flight finish for up to DRAIN_TIMEOUT_US (new responses say
- * "Connection: close"), stops the daemon and writes the access log lines
- * still buffered. While it waits for a signal it writes them every second.
+ * sigwait() sees them. It then stops accepting (the accept thread ends and
+ * the listening socket is closed), lets requests in flight finish for up to
+ * DRAIN_TIMEOUT_US (new responses say "Connection: close"), stops the daemon
+ * and writes the access log lines still buffered. While it waits for a signal it writes them every second.
  *
  * Tested by tests/api/ against the real binary over loopback.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -82,6 +89,8 @@
  * request line, the headers and the response headers, and MHD zeroes it on
  * every keep-alive request: 16 KiB (request lines and headers up to ~14 KB;
  * beyond, 414/431) costs half the 32 KiB default's memset on each GET. */
+/* A busy worker yields its core after serving this long (yield_between_rounds). */
+#define YIELD_AFTER_US 1000
 #define CONNECTION_TIMEOUT_S    30
 #define CONNECTION_LIMIT        1024
 #define PER_IP_CONNECTION_LIMIT 256
@@ -105,6 +114,13 @@ struct mz_server {
     char (*proxies)[INET6_ADDRSTRLEN]; /* trusted proxy addresses, normalised */
     size_t nproxies;
     sigset_t old_mask;               /* the caller's signal mask before start */
+    int listen_fd;                   /* the listening socket, -1 once closed */
+    int accept_stop[2];              /* a pipe: a byte stops the accept thread */
+    pthread_t acceptor;              /* accepts and hands sockets to MHD's workers */
+    bool acceptor_running;
+    unsigned int threads;            /* MHD's worker threads */
+    atomic_uint *per_worker;         /* open connections per worker (socket % threads) */
+    atomic_uint workers_seen;        /* numbers the workers in the access log */
 };
 
 /* Everything one request owns, from on_uri to on_completed. */
@@ -203,18 +219,30 @@ static void client_ip_text(struct MHD_Connection *conn, char out[INET6_ADDRSTRLE
     }
 }
 
+/* What a connection keeps between its requests (MHD's socket context). */
+struct conn_state {
+    char ip[INET6_ADDRSTRLEN]; /* the peer's address as text; first, for client_ip() */
+    unsigned int worker;       /* the worker counted for it (server->per_worker) */
+};
+
 /* MHD: a connection opened or closed. Its peer's address is formatted once
  * per connection (socket context), not per keep-alive request. */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
-    (void)cls;
+    struct mz_server *server = cls;
+
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        char *ip = mz_xmalloc(INET6_ADDRSTRLEN);
-        client_ip_text(conn, ip);
-        *socket_context = ip;
-    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-        free(*socket_context);
+        struct conn_state *cs = mz_xcalloc(1, sizeof(*cs));
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        client_ip_text(conn, cs->ip);
+        cs->worker = info != NULL ? (unsigned int)info->connect_fd % server->threads : 0;
+        *socket_context = cs;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context != NULL) {
+        struct conn_state *cs = *socket_context;
+        atomic_fetch_sub(&server->per_worker[cs->worker], 1);
+        free(cs);
         *socket_context = NULL;
     }
 }
@@ -893,11 +921,17 @@ static void access_flush_all(struct mz_server *server)
  * access_buf). Nothing from the query or the body. */
 static void write_access_log(struct request_state *st)
 {
+    static _Thread_local const struct mz_server *worker_server;
+    static _Thread_local unsigned int worker_no;
     struct mz_buf line;
     char time_text[32];
 
     if (st->server->access_fd < 0)
         return;
+    if (worker_server != st->server) { /* the workers numbered 1, 2, ... as they first log */
+        worker_no = atomic_fetch_add(&st->server->workers_seen, 1) + 1;
+        worker_server = st->server;
+    }
     mz_now_rfc3339(time_text);
     mz_buf_init(&line, 8192);
     mz_buf_printf(&line, "{\"time\":\"%s\",\"request_id\":\"%s\",\"method\":\"", time_text,
@@ -909,9 +943,28 @@ static void write_access_log(struct request_state *st)
                   st->log_status, (unsigned long long)st->log_bytes,
                   (long long)(mz_mono_us() - st->start_us));
     log_escape(&line, st->req.client_ip, 64);
-    mz_buf_puts(&line, "\"}\n");
+    mz_buf_printf(&line, "\",\"worker\":%u}\n", worker_no);
     access_append(st->server, line.data, line.len);
     mz_buf_free(&line);
+}
+
+/* Give the core to another runnable thread once this worker has served
+ * requests for YIELD_AFTER_US without a pause. A worker with a full queue
+ * never blocks in poll(), and the scheduler then let it run for stretches of
+ * 2 ms and more while the threads that read its replies (on loopback, the load
+ * generator; always, the other worker and the audit writer) waited for a core
+ * with every reply they had not read: that was the p99 of the GET benchmarks
+ * (bench/notes.md, "eighth round"). One sched_yield() per millisecond costs
+ * nothing measurable and returns at once when no other thread wants the core. */
+static void yield_between_rounds(void)
+{
+    static _Thread_local int64_t last;
+    int64_t now = mz_mono_us();
+
+    if (now - last >= YIELD_AFTER_US) {
+        sched_yield();
+        last = mz_mono_us();
+    }
 }
 
 /* MHD: the request is over (sent, or the connection failed). */
@@ -938,6 +991,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     mz_arena_free(st->req.arena);
     free(st);
     atomic_fetch_sub(&server->inflight, 1);
+    yield_between_rounds();
 }
 
 /* MHD's own error messages, as warnings in our log. */
@@ -1016,24 +1070,141 @@ static int parse_listen(const char *spec, struct sockaddr_storage *addr, bool *i
     return MZ_OK;
 }
 
-/* Start MHD with the given polling flag; NULL when it fails. */
-static struct MHD_Daemon *start_daemon(struct mz_server *server, unsigned int poll_flag, bool ipv6,
-                                       struct sockaddr_storage *addr, unsigned int threads)
+/* Open the listening socket (SO_REUSEADDR, non-blocking). -1 when it fails. */
+static int listen_socket(const struct sockaddr_storage *addr, bool ipv6)
+{
+    int one = 1;
+    int fd = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        (ipv6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+        bind(fd, (const struct sockaddr *)addr,
+             ipv6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) != 0 ||
+        listen(fd, SOMAXCONN) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+/* The worker with the fewest open connections. */
+static unsigned int least_loaded(const struct mz_server *server)
+{
+    unsigned int best = 0, best_n = UINT_MAX;
+
+    for (unsigned int w = 0; w < server->threads; w++) {
+        unsigned int n = atomic_load(&server->per_worker[w]);
+        if (n < best_n) {
+            best = w;
+            best_n = n;
+        }
+    }
+    return best;
+}
+
+/* A descriptor of socket fd that MHD gives to worker `want`: MHD hands an
+ * added socket to worker (descriptor % threads). Duplicates fd to the lowest
+ * free descriptor of that residue (closing fd) when it can, within a few
+ * tries; otherwise returns fd as it is. */
+static int fd_for_worker(int fd, unsigned int threads, unsigned int want)
+{
+    int held[8];
+    int nheld = 0, got = fd;
+
+    while ((unsigned int)got % threads != want && nheld < (int)(sizeof(held) / sizeof(held[0]))) {
+        unsigned int from = (unsigned int)got + 1;
+        int next = fcntl(fd, F_DUPFD_CLOEXEC, (int)(from + (want + threads - from % threads) % threads));
+        if (next < 0)
+            break;
+        held[nheld++] = got = next; /* a taken slot pushes the next try further up */
+    }
+    if ((unsigned int)got % threads == want && got != fd) {
+        close(fd);
+        nheld--; /* got is the last one held: keep it */
+    } else {
+        got = fd;
+    }
+    for (int i = 0; i < nheld; i++)
+        close(held[i]);
+    return got;
+}
+
+/* The accept thread: takes every pending connection and hands it to the
+ * worker with the fewest connections. When the workers raced for the
+ * listening socket themselves, a burst of 64 connections split 28/37 or
+ * 29/38, and the busier worker's clients waited longer (bench/notes.md,
+ * "eighth round"). */
+static void *accept_main(void *arg)
+{
+    struct mz_server *server = arg;
+    struct pollfd fds[2] = {{server->listen_fd, POLLIN, 0}, {server->accept_stop[0], POLLIN, 0}};
+    int64_t last_warn = 0;
+
+    for (;;) {
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            mz_error("accept thread: poll: %s", strerror(errno));
+            return NULL;
+        }
+        if (fds[1].revents != 0)
+            return NULL;
+        for (;;) {
+            struct sockaddr_storage peer;
+            socklen_t len = sizeof(peer);
+            int fd = accept4(server->listen_fd, (struct sockaddr *)&peer, &len,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+            unsigned int worker;
+
+            if (fd < 0) {
+                if (errno == EINTR || errno == ECONNABORTED)
+                    continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                    break;
+                /* Out of descriptors or memory: say so at most once a second and
+                 * let the pending connections wait a moment in the backlog. */
+                if (mz_mono_us() - last_warn > 1000 * 1000) {
+                    mz_warn("cannot accept a connection: %s", strerror(errno));
+                    last_warn = mz_mono_us();
+                }
+                struct timespec pause = {0, 10 * 1000 * 1000};
+                nanosleep(&pause, NULL);
+                break;
+            }
+            if (server->threads > 1)
+                fd = fd_for_worker(fd, server->threads, least_loaded(server));
+            worker = (unsigned int)fd % server->threads;
+            /* Counted before MHD can close it (on_connection uncounts it). */
+            atomic_fetch_add(&server->per_worker[worker], 1);
+            /* MHD closes the socket itself when it refuses it (limits). */
+            if (MHD_add_connection(server->daemon, fd, (struct sockaddr *)&peer, len) != MHD_YES)
+                atomic_fetch_sub(&server->per_worker[worker], 1);
+        }
+    }
+}
+
+/* Start MHD with the given polling flag; NULL when it fails. It has no
+ * listening socket: the accept thread adds connections. */
+static struct MHD_Daemon *start_daemon(struct mz_server *server, unsigned int poll_flag,
+                                       unsigned int threads)
 {
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC |
-                         poll_flag | (ipv6 ? MHD_USE_IPv6 : 0);
+                         MHD_USE_NO_LISTEN_SOCKET | poll_flag;
 
     /* The logger goes first so that MHD reports option errors through it. */
     return MHD_start_daemon(
-        flags, (uint16_t)server->port, NULL, NULL, on_access, server, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, server, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)addr,
+        flags, 0, NULL, NULL, on_access, server, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, server,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned int)PER_IP_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, server,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, server, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, server, MHD_OPTION_URI_LOG_CALLBACK, on_uri,
+        server, MHD_OPTION_END);
 }
 
 /* Start listening; see the file comment. */
@@ -1044,7 +1215,6 @@ int mz_server_start(struct mz_app *app, struct mz_router *router,
     static const struct mz_server_options defaults = {"127.0.0.1:8080", NULL, NULL, 0, NULL};
     struct sockaddr_storage addr;
     struct mz_server *server;
-    const union MHD_DaemonInfo *info;
     const char *listen;
     sigset_t block;
     bool ipv6 = false;
@@ -1059,11 +1229,14 @@ int mz_server_start(struct mz_app *app, struct mz_router *router,
     server->app = app;
     server->router = router;
     server->access_fd = -1;
+    server->listen_fd = -1;
+    server->accept_stop[0] = server->accept_stop[1] = -1;
     pthread_mutex_init(&server->access_lock, NULL);
     if (hooks != NULL)
         server->hooks = *hooks;
     atomic_init(&server->inflight, 0);
     atomic_init(&server->draining, false);
+    atomic_init(&server->workers_seen, 0);
 
     listen = opts->listen != NULL ? opts->listen : defaults.listen;
     if (parse_listen(listen, &addr, &ipv6, server->host, sizeof(server->host), &server->port) !=
@@ -1108,6 +1281,8 @@ int mz_server_start(struct mz_app *app, struct mz_router *router,
     cores = sysconf(_SC_NPROCESSORS_ONLN);
     threads =
         opts->threads > 0 ? (unsigned int)opts->threads : (cores > 0 ? (unsigned int)cores : 1);
+    server->threads = threads;
+    server->per_worker = mz_xcalloc(threads, sizeof(*server->per_worker));
 
     /* Block the shutdown signals before MHD creates threads: they inherit the
      * mask, so only mz_server_wait()'s sigwait() receives them. */
@@ -1116,31 +1291,51 @@ int mz_server_start(struct mz_app *app, struct mz_router *router,
     sigaddset(&block, SIGINT);
     pthread_sigmask(SIG_BLOCK, &block, &server->old_mask);
 
-    /* poll(), not epoll: with a thread pool, libmicrohttpd 0.9.75's
-     * MHD_quiesce_daemon can abort ("Failed to remove listen FD from epoll
-     * set") when a worker is between polls; the shutdown test caught it. With
-     * at most a few dozen connections per worker poll() costs no more. */
-    server->daemon = start_daemon(server, MHD_USE_POLL, ipv6, &addr, threads);
-    if (server->daemon == NULL)
-        server->daemon = start_daemon(server, 0, ipv6, &addr, threads);
-    if (server->daemon == NULL) {
-        mz_error("cannot listen on %s:%d", server->host, server->port);
+    server->listen_fd = listen_socket(&addr, ipv6);
+    if (server->listen_fd < 0) {
+        mz_error("cannot listen on %s:%d: %s", server->host, server->port, strerror(errno));
         pthread_sigmask(SIG_SETMASK, &server->old_mask, NULL);
         rc = MZ_ERR_IO;
         goto out;
     }
-    info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    if (info != NULL && info->port != 0)
-        server->port = info->port;
+    /* poll(), not epoll: with at most a few dozen connections per worker
+     * poll() costs no more, and it is what the shutdown test was run on. */
+    server->daemon = start_daemon(server, MHD_USE_POLL, threads);
+    if (server->daemon == NULL)
+        server->daemon = start_daemon(server, 0, threads);
+    if (server->daemon == NULL || pipe2(server->accept_stop, O_CLOEXEC) != 0 ||
+        pthread_create(&server->acceptor, NULL, accept_main, server) != 0) {
+        mz_error("cannot start serving on %s:%d", server->host, server->port);
+        if (server->daemon != NULL)
+            MHD_stop_daemon(server->daemon);
+        pthread_sigmask(SIG_SETMASK, &server->old_mask, NULL);
+        rc = MZ_ERR_IO;
+        goto out;
+    }
+    server->acceptor_running = true;
+    {
+        struct sockaddr_storage bound;
+        socklen_t len = sizeof(bound);
+        if (getsockname(server->listen_fd, (struct sockaddr *)&bound, &len) == 0)
+            server->port = ntohs(bound.ss_family == AF_INET6
+                                     ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                     : ((struct sockaddr_in *)&bound)->sin_port);
+    }
     mz_info("listening on http://%s:%d", server->host, server->port);
     *out = server;
     return MZ_OK;
 out:
+    if (server->listen_fd >= 0)
+        close(server->listen_fd);
+    for (int i = 0; i < 2; i++)
+        if (server->accept_stop[i] >= 0)
+            close(server->accept_stop[i]);
     pthread_mutex_destroy(&server->access_lock);
     if (server->access_fd_owned)
         close(server->access_fd);
     free(server->web_root);
     free(server->proxies);
+    free(server->per_worker);
     free(server);
     return rc;
 }
@@ -1151,18 +1346,38 @@ int mz_server_port(const struct mz_server *server)
     return server->port;
 }
 
+/* Stop the accept thread and close the listening socket. */
+static void stop_accepting(struct mz_server *server)
+{
+    if (server->acceptor_running) {
+        ssize_t n;
+        do
+            n = write(server->accept_stop[1], "x", 1);
+        while (n < 0 && errno == EINTR);
+        pthread_join(server->acceptor, NULL);
+        server->acceptor_running = false;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (server->accept_stop[i] >= 0)
+            close(server->accept_stop[i]);
+        server->accept_stop[i] = -1;
+    }
+    if (server->listen_fd >= 0)
+        close(server->listen_fd);
+    server->listen_fd = -1;
+}
+
 /* Stop accepting, let requests in flight finish (at most DRAIN_TIMEOUT_US),
  * stop the daemon. Does nothing the second time. */
 static void shutdown_daemon(struct mz_server *server)
 {
-    MHD_socket listen_fd;
     int64_t deadline;
     int left;
 
     if (server->daemon == NULL)
         return;
     atomic_store(&server->draining, true);
-    listen_fd = MHD_quiesce_daemon(server->daemon);
+    stop_accepting(server);
     deadline = mz_mono_us() + DRAIN_TIMEOUT_US;
     while (atomic_load(&server->inflight) > 0 && mz_mono_us() < deadline) {
         struct timespec pause = {0, 10 * 1000 * 1000};
@@ -1173,8 +1388,6 @@ static void shutdown_daemon(struct mz_server *server)
         mz_warn("stopping with %d requests still in flight", left);
     MHD_stop_daemon(server->daemon);
     server->daemon = NULL;
-    if (listen_fd != MHD_INVALID_SOCKET)
-        close(listen_fd);
     access_flush_all(server); /* the workers are gone: every line is in */
     mz_info("stopped");
 }
@@ -1222,5 +1435,6 @@ void mz_server_stop(struct mz_server *server)
         close(server->access_fd);
     free(server->web_root);
     free(server->proxies);
+    free(server->per_worker);
     free(server);
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
-import { startServer, runCli, validCase, makeIdNumber, makePhone, makeBankCard, SQLITE_ONLY } from './lib.mjs';
+import { startServer, runCli, validCase, makeIdNumber, makePhone, makeBankCard, SQLITE_ONLY, rawSession } from './lib.mjs';
 
 const CASES = '/api/v1/sample_cases';
 
@@ -186,6 +186,60 @@ describe('access log', () => {
       assert.equal(e.status, 200);
       assert.equal(e.method, 'GET');
       assert.match(e.request_id, /^[0-9a-f]{16}$/);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('connections spread over the worker threads', () => {
+  // The accept thread hands each new connection to the worker with the fewest
+  // (src/core/server.c accept_main); the access log names the worker.
+  it('12 connections on 3 workers are 4, 4 and 4; new ones go to the emptied worker', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mz-wk-'));
+    const accessLog = path.join(dir, 'access.log');
+    const srv = await startServer({ args: ['--threads', '3', '--access-log', accessLog] });
+    const sessions = [];
+    const workerOf = async (s) => {
+      const text = await s.send('GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      assert.match(text, /^HTTP\/1\.1 200/);
+      return text.match(/X-Request-Id: ([0-9a-f]{16})/i)[1];
+    };
+    const logged = () => new Map(fs.readFileSync(accessLog, 'utf8').split('\n').filter((l) => l.includes('"request_id"'))
+      .map((l) => JSON.parse(l)).map((e) => [e.request_id, e.worker]));
+    const waitLogged = async (ids) => {
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline) {
+        if (fs.existsSync(accessLog) && ids.every((id) => logged().has(id))) return logged();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.fail('the access log has every request within 5 s');
+    };
+    try {
+      for (let i = 0; i < 12; i++) sessions.push(await rawSession(srv.port));
+      const ids = [];
+      for (const s of sessions) ids.push(await workerOf(s));
+      const log = await waitLogged(ids);
+      const byWorker = new Map();
+      ids.forEach((id, i) => {
+        const w = log.get(id);
+        if (!byWorker.has(w)) byWorker.set(w, []);
+        byWorker.get(w).push(i);
+      });
+      assert.deepEqual([...byWorker.values()].map((l) => l.length).sort(), [4, 4, 4], 'four connections per worker');
+      // Close one worker's four connections: the next four all go to it.
+      const [emptied, its] = [...byWorker.entries()][0];
+      for (const i of its) sessions[i].close();
+      await new Promise((r) => setTimeout(r, 300)); // the server sees the closes
+      const fresh = [];
+      for (let i = 0; i < 4; i++) fresh.push(await rawSession(srv.port));
+      const ids2 = [];
+      for (const s of fresh) ids2.push(await workerOf(s));
+      const log2 = await waitLogged(ids2);
+      assert.deepEqual(ids2.map((id) => log2.get(id)), [emptied, emptied, emptied, emptied]);
+      sessions.push(...fresh);
+    } finally {
+      for (const s of sessions) s.close();
+      await srv.stop();
     }
     fs.rmSync(dir, { recursive: true, force: true });
   });
