@@ -15,10 +15,14 @@
  * Invariants: a path that is not absolute, has an empty segment ("//", a
  * trailing slash), or a "." or ".." segment never matches anything. The
  * router is pure (no I/O, no libmicrohttpd) and is tested in
- * tests/unit/test_router.c. Tables are small (hundreds of routes) and
- * matching is a linear scan without allocation, except for the parameter
- * values copied into the request's arena.
+ * tests/unit/test_router.c. Tables are small (hundreds of routes); matching
+ * looks only at the routes that can match: those whose literal third segment
+ * ("/api/v1/<this>/...") hashes as the path's does, and those of the path's
+ * segment count without one (chains kept at mz_router_add). Scanning all 430
+ * routes cost ~1.5 % of an authenticated GET. No allocation, except for the
+ * parameter values copied into the request's arena.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +31,9 @@
 
 /* Most segments a pattern or a matched path may have. */
 #define ROUTER_MAX_SEGMENTS 16
+/* The segment whose literal text picks a route's chain, and the chains. */
+#define ROUTER_KEY_SEGMENT 2
+#define ROUTER_BUCKETS     256
 
 /* One route with its pattern split into segments. */
 struct router_entry {
@@ -35,6 +42,7 @@ struct router_entry {
     char *segments[ROUTER_MAX_SEGMENTS]; /* literal text, or the parameter's name */
     size_t lengths[ROUTER_MAX_SEGMENTS]; /* strlen of each segments[] */
     bool is_param[ROUTER_MAX_SEGMENTS];  /* true for "{name}" segments */
+    uint32_t next;                       /* the next entry of its chain, +1; 0 ends it */
 };
 
 /* The route table. */
@@ -42,6 +50,11 @@ struct mz_router {
     struct router_entry *entries; /* in insertion order */
     size_t count;                 /* entries used */
     size_t cap;                   /* entries allocated */
+    /* Chains of entries (index + 1, 0 ends): by the hash of the segment
+     * count and the literal key segment, and by segment count for entries
+     * with no literal key segment (fewer segments, or a parameter there). */
+    uint32_t keyed[ROUTER_BUCKETS];
+    uint32_t unkeyed[ROUTER_MAX_SEGMENTS + 1];
 };
 
 /* One segment of a request path: a slice of the caller's string. */
@@ -49,6 +62,16 @@ struct path_segment {
     const char *start; /* first byte */
     size_t len;        /* bytes, never 0 */
 };
+
+/* The chain of a segment count and key segment text (FNV-1a). */
+static size_t bucket_of(int n, const char *s, size_t len)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)n;
+
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h % ROUTER_BUCKETS;
+}
 
 /* Create an empty router. */
 struct mz_router *mz_router_new(void)
@@ -178,7 +201,15 @@ int mz_router_add(struct mz_router *router, const struct mz_route *route)
         router->cap = router->cap ? router->cap * 2 : 32;
         router->entries = mz_xrealloc(router->entries, router->cap * sizeof(*router->entries));
     }
-    router->entries[router->count++] = entry;
+    {
+        uint32_t *head = n > ROUTER_KEY_SEGMENT && !entry.is_param[ROUTER_KEY_SEGMENT]
+                             ? &router->keyed[bucket_of(n, entry.segments[ROUTER_KEY_SEGMENT],
+                                                        entry.lengths[ROUTER_KEY_SEGMENT])]
+                             : &router->unkeyed[n];
+        entry.next = *head;
+        router->entries[router->count++] = entry;
+        *head = (uint32_t)router->count;
+    }
     return MZ_OK;
 out:
     for (int i = 0; i < entry.nsegments; i++)
@@ -234,19 +265,28 @@ const struct mz_route *mz_router_match(const struct mz_router *router, const cha
     n = split_path(path, segs);
     if (n < 0 || method == NULL)
         return NULL;
-    for (size_t i = 0; i < router->count; i++) {
-        const struct router_entry *e = &router->entries[i];
-        long score = entry_score(e, segs, n);
-        if (score < 0)
-            continue;
-        if (!method_matches(e->route, method)) {
-            mismatch = true;
-            continue;
-        }
-        /* An exact method match beats HEAD-served-by-GET of the same shape. */
-        if (score > best_score || (score == best_score && strcmp(e->route->method, method) == 0)) {
-            best = e;
-            best_score = score;
+    /* The entries that can match: the path's keyed chain, then the unkeyed one. */
+    uint32_t chains[2] = {n > ROUTER_KEY_SEGMENT ? router->keyed[bucket_of(
+                                                       n, segs[ROUTER_KEY_SEGMENT].start,
+                                                       segs[ROUTER_KEY_SEGMENT].len)]
+                                                 : 0,
+                          router->unkeyed[n]};
+    for (int c = 0; c < 2; c++) {
+        for (uint32_t i = chains[c]; i != 0; i = router->entries[i - 1].next) {
+            const struct router_entry *e = &router->entries[i - 1];
+            long score = entry_score(e, segs, n);
+            if (score < 0)
+                continue;
+            if (!method_matches(e->route, method)) {
+                mismatch = true;
+                continue;
+            }
+            /* An exact method match beats HEAD-served-by-GET of the same shape. */
+            if (score > best_score ||
+                (score == best_score && strcmp(e->route->method, method) == 0)) {
+                best = e;
+                best_score = score;
+            }
         }
     }
     if (best == NULL) {

@@ -235,10 +235,16 @@ static void test_iterate(void **state)
     assert_null(mz_router_at(f->router, MZ_ARRAY_LEN(routes)));
 }
 
-/* 200 routes with distinct literal prefixes all match their own paths. */
-static void test_200_routes(void **state)
+/* 600 routes with distinct literal third segments (more than the router's
+ * 256 chains, so chains are shared) all match their own paths, and routes
+ * with a parameter there still compete with them. */
+static void test_600_routes(void **state)
 {
-    enum { N = 200 };
+    enum { N = 600 };
+    static const struct mz_route generic = {"GET", "/api/v1/{entity}/{id}/history", dummy_handler,
+                                            0, NULL, 0, NULL, "generic history"};
+    static const struct mz_route keyed = {"GET", "/api/v1/entity5/{id}/history", dummy_handler,
+                                          0, NULL, 0, NULL, "entity5 history"};
     static struct mz_route many[N];
     static char patterns[N][48];
     static char summaries[N][16];
@@ -253,6 +259,18 @@ static void test_200_routes(void **state)
         many[i] = (struct mz_route){
             i % 2 ? "POST" : "GET", patterns[i], dummy_handler, 0, NULL, 0, NULL, summaries[i]};
         assert_int_equal(mz_router_add(router, &many[i]), MZ_OK);
+    }
+    assert_int_equal(mz_router_add(router, &generic), MZ_OK);
+    assert_int_equal(mz_router_add(router, &keyed), MZ_OK);
+    assert_ptr_equal(mz_router_match(router, "GET", "/api/v1/entity5/3/history", &req, NULL),
+                     &keyed);
+    assert_ptr_equal(mz_router_match(router, "GET", "/api/v1/entity6/3/history", &req, NULL),
+                     &generic);
+    assert_string_equal(mz_req_param(&req, "entity"), "entity6");
+    {
+        bool mismatch = true;
+        assert_null(mz_router_match(router, "GET", "/api/v1/nothing/3", &req, &mismatch));
+        assert_false(mismatch);
     }
     for (int i = 0; i < N; i++) {
         bool mismatch = false;
@@ -280,7 +298,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_add_rejects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_allow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_iterate, setup, teardown),
-        cmocka_unit_test(test_200_routes),
+        cmocka_unit_test(test_600_routes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
