@@ -266,10 +266,10 @@ const struct mz_route *mz_router_match(const struct mz_router *router, const cha
     if (n < 0 || method == NULL)
         return NULL;
     /* The entries that can match: the path's keyed chain, then the unkeyed one. */
-    uint32_t chains[2] = {n > ROUTER_KEY_SEGMENT ? router->keyed[bucket_of(
-                                                       n, segs[ROUTER_KEY_SEGMENT].start,
-                                                       segs[ROUTER_KEY_SEGMENT].len)]
-                                                 : 0,
+    uint32_t chains[2] = {n > ROUTER_KEY_SEGMENT
+                              ? router->keyed[bucket_of(n, segs[ROUTER_KEY_SEGMENT].start,
+                                                        segs[ROUTER_KEY_SEGMENT].len)]
+                              : 0,
                           router->unkeyed[n]};
     for (int c = 0; c < 2; c++) {
         for (uint32_t i = chains[c]; i != 0; i = router->entries[i - 1].next) {

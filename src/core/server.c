@@ -47,7 +47,8 @@
  * sigwait() sees them. It then stops accepting (the accept thread ends and
  * the listening socket is closed), lets requests in flight finish for up to
  * DRAIN_TIMEOUT_US (new responses say "Connection: close"), stops the daemon
- * and writes the access log lines still buffered. While it waits for a signal it writes them every second.
+ * and writes the access log lines still buffered. While it waits for a signal
+ * it writes them every second.
  *
  * Tested by tests/api/ against the real binary over loopback.
  */
@@ -1117,7 +1118,8 @@ static int fd_for_worker(int fd, unsigned int threads, unsigned int want)
 
     while ((unsigned int)got % threads != want && nheld < (int)(sizeof(held) / sizeof(held[0]))) {
         unsigned int from = (unsigned int)got + 1;
-        int next = fcntl(fd, F_DUPFD_CLOEXEC, (int)(from + (want + threads - from % threads) % threads));
+        unsigned int at = from + (want + threads - from % threads) % threads;
+        int next = fcntl(fd, F_DUPFD_CLOEXEC, (int)at);
         if (next < 0)
             break;
         held[nheld++] = got = next; /* a taken slot pushes the next try further up */

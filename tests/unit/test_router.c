@@ -241,10 +241,10 @@ static void test_iterate(void **state)
 static void test_600_routes(void **state)
 {
     enum { N = 600 };
-    static const struct mz_route generic = {"GET", "/api/v1/{entity}/{id}/history", dummy_handler,
-                                            0, NULL, 0, NULL, "generic history"};
-    static const struct mz_route keyed = {"GET", "/api/v1/entity5/{id}/history", dummy_handler,
-                                          0, NULL, 0, NULL, "entity5 history"};
+    static const struct mz_route generic = {
+        "GET", "/api/v1/{entity}/{id}/history", dummy_handler, 0, NULL, 0, NULL, "generic history"};
+    static const struct mz_route keyed = {
+        "GET", "/api/v1/entity5/{id}/history", dummy_handler, 0, NULL, 0, NULL, "entity5 history"};
     static struct mz_route many[N];
     static char patterns[N][48];
     static char summaries[N][16];
