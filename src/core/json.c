@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mz/json.h"
+#include "mz/validate.h"
 
 static int depth_ok(const json_t *v, int depth)
 {
@@ -137,22 +138,43 @@ int mz_json_get_bool(const json_t *obj, const char *key, bool *out)
     return MZ_OK;
 }
 
+/* A string of s with each byte that does not start a valid UTF-8 sequence
+ * replaced by U+FFFD. Text from the database that something other than this
+ * program wrote may hold such bytes; jansson cannot dump a string holding
+ * them (mz_json_dump would abort: a GET of that row took the server down). */
+static json_t *repaired_string(const char *s, size_t n)
+{
+    struct mz_buf b;
+    json_t *v;
+
+    mz_buf_init(&b, 0);
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t len = mz_utf8_decode((const unsigned char *)s + i, n - i, &cp);
+        if (len == 0) {
+            mz_buf_append(&b, "\xEF\xBF\xBD", 3);
+            i++;
+        } else {
+            mz_buf_append(&b, s + i, len);
+            i += len;
+        }
+    }
+    v = json_stringn(b.data != NULL ? b.data : "", b.len);
+    mz_buf_free(&b);
+    return v;
+}
+
 json_t *mz_json_str(const char *s)
 {
     if (s == NULL)
         return json_null();
-    json_t *v = json_string(s);
-    if (v == NULL) /* invalid UTF-8 from a caller: a bug, but never crash */
-        v = json_stringn_nocheck(s, strlen(s));
-    return v;
+    return mz_json_strn(s, strlen(s));
 }
 
 json_t *mz_json_strn(const char *s, size_t n)
 {
     json_t *v = json_stringn(s, n);
-    if (v == NULL)
-        v = json_stringn_nocheck(s, n);
-    return v;
+    return v != NULL ? v : repaired_string(s, n);
 }
 
 json_t *mz_json_int(int64_t v)

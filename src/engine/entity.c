@@ -1045,8 +1045,8 @@ static void put_dumped(struct mz_buf *b, json_t *v)
 }
 
 /* Append a JSON value as jansson's compact dump writes it: strings,
- * integers, booleans and null here (a string that is not valid UTF-8, which
- * only json_stringn_nocheck makes, and other types through jansson). Saves
+ * integers, booleans and null here, other types through jansson (and a
+ * string put_string refuses, which mz_json_str never makes). Saves
  * a jansson dump (an allocation and a copy) per sealed value and per
  * present_extra member of a GET. */
 static void put_value(struct mz_buf *b, json_t *v)

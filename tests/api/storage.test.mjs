@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { startServer, runCli, validCase, makeIdNumber, makePhone, makeBankCard, SQLITE_ONLY, rawSession } from './lib.mjs';
 
 const CASES = '/api/v1/sample_cases';
@@ -188,6 +189,33 @@ describe('access log', () => {
       assert.match(e.request_id, /^[0-9a-f]{16}$/);
     }
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('text that is not UTF-8 in the database', () => {
+  // Another program may write bytes that are not UTF-8 into a text column;
+  // reading that row used to abort the server (jansson cannot dump them).
+  it('reads back with U+FFFD in get, list, history and export; the server stays up', { skip: SQLITE_ONLY }, async () => {
+    const srv = await startServer();
+    try {
+      const c = await srv.api('POST', CASES, validCase({ title: '原标题' }));
+      assert.equal(c.status, 201);
+      const r = spawnSync('sqlite3', [srv.dbPath, `UPDATE sample_cases SET title = CAST(X'41C3FF42' AS TEXT) WHERE id = ${c.json.id}`],
+        { encoding: 'utf8', timeout: 10000 });
+      assert.equal(r.status, 0, r.stderr);
+      const g = await srv.api('GET', `${CASES}/${c.json.id}`);
+      assert.equal(g.status, 200);
+      assert.equal(g.json.title, 'A\uFFFD\uFFFDB');
+      const l = await srv.api('GET', CASES);
+      assert.equal(l.status, 200);
+      assert.equal(l.json.items.find((x) => x.id === c.json.id).title, 'A\uFFFD\uFFFDB');
+      assert.equal((await srv.api('GET', `${CASES}/${c.json.id}/history`)).status, 200);
+      const e = await srv.api('GET', `${CASES}/export?format=csv`);
+      assert.equal(e.status, 200);
+      assert.equal((await srv.api('GET', '/api/v1/health')).status, 200, 'still serving');
+    } finally {
+      await srv.stop();
+    }
   });
 });
 

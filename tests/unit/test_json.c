@@ -202,6 +202,24 @@ static void test_constructors(void **state)
     json_decref(o);
 }
 
+/* A string that is not valid UTF-8 (text another program wrote into the
+ * database) becomes a valid one with U+FFFD for each bad byte, so that it
+ * dumps instead of aborting the process in mz_json_dump. */
+static void test_constructors_repair_utf8(void **state)
+{
+    json_t *o = json_object();
+    char *text;
+    (void)state;
+    json_object_set_new(o, "a", mz_json_strn("A\xC3", 2));          /* cut sequence */
+    json_object_set_new(o, "b", mz_json_str("\xFF\xFE低保\xC0\xAF")); /* bytes never valid, overlong */
+    json_object_set_new(o, "c", mz_json_strn("x\xED\xA0\x80y", 5)); /* a surrogate */
+    text = mz_json_dump(o, NULL);
+    assert_string_equal(text, "{\"a\":\"A\xEF\xBF\xBD\",\"b\":\"\xEF\xBF\xBD\xEF\xBF\xBD低保\xEF\xBF\xBD\xEF"
+                              "\xBF\xBD\",\"c\":\"x\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBDy\"}");
+    free(text);
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -209,6 +227,7 @@ int main(void)
         cmocka_unit_test(test_nul_refused),    cmocka_unit_test(test_int64_limits),
         cmocka_unit_test(test_depth),          cmocka_unit_test(test_trailing_garbage),
         cmocka_unit_test(test_getters),        cmocka_unit_test(test_constructors),
+        cmocka_unit_test(test_constructors_repair_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
