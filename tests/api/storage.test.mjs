@@ -257,7 +257,15 @@ describe('connections spread over the worker threads', () => {
       // Close one worker's four connections: the next four all go to it.
       const [emptied, its] = [...byWorker.entries()][0];
       for (const i of its) sessions[i].close();
-      await new Promise((r) => setTimeout(r, 300)); // the server sees the closes
+      // Wait until the server has closed its ends (MHD runs the close
+      // notification, which uncounts them, before it closes the socket):
+      // its sockets on the port, established or half-closed, in /proc/net/tcp.
+      const serverSockets = () => fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)
+        .map((l) => l.trim().split(/\s+/)).filter((f) => f.length > 3 && parseInt(f[1].split(':')[1], 16) === srv.port
+          && (f[3] === '01' || f[3] === '08')).length;
+      const closeDeadline = Date.now() + 5000;
+      while (serverSockets() > 8 && Date.now() < closeDeadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(serverSockets(), 8, 'the server closed the four connections');
       const fresh = [];
       for (let i = 0; i < 4; i++) fresh.push(await rawSession(srv.port));
       const ids2 = [];
