@@ -1148,10 +1148,14 @@ static void *accept_main(void *arg)
 
     for (;;) {
         if (poll(fds, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            mz_error("accept thread: poll: %s", strerror(errno));
-            return NULL;
+            /* EINTR, or ENOMEM: try again (a moment later), never stop
+             * accepting while the server runs. */
+            if (errno != EINTR) {
+                struct timespec pause = {0, 10 * 1000 * 1000};
+                mz_warn("accept thread: poll: %s", strerror(errno));
+                nanosleep(&pause, NULL);
+            }
+            continue;
         }
         if (fds[1].revents != 0)
             return NULL;
